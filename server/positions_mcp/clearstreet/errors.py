@@ -1,0 +1,74 @@
+"""Errors of the Clear Street client. Each keeps what support needs: status, message, request_id.
+
+No error message ever contains the API key: the client never puts request headers into one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import PositionInstruction
+
+
+class ClearStreetError(Exception):
+    """Base of every error the client raises."""
+
+
+class APIStatusError(ClearStreetError):
+    """The API answered with a non-2xx status (or a 2xx body that is not the envelope).
+
+    ``code`` is the envelope's ``error.code`` (usually the same as ``status_code``); ``rows`` holds
+    the per-row outcome of a submit batch that failed as a whole (every row ``REJECTED``).
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        message: str,
+        request_id: str | None,
+        code: int | None = None,
+        details: list[dict[str, Any]] | None = None,
+        rows: list[PositionInstruction] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.message = message
+        self.request_id = request_id
+        self.code = code if code is not None else status_code
+        self.details = details
+        self.rows = rows or []
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        rid = f" (request_id {self.request_id})" if self.request_id else ""
+        return f"Clear Street API returned {self.status_code}: {self.message}{rid}"
+
+
+class ClearStreetConnectionError(ClearStreetError):
+    """No usable response: the connection failed or was lost, or the request timed out."""
+
+    def __init__(self, message: str, *, timed_out: bool = False, request_sent: bool = True) -> None:
+        self.timed_out = timed_out
+        self.request_sent = request_sent
+        super().__init__(message)
+
+
+class OutcomeUnknownError(ClearStreetError):
+    """A state-changing request failed in a way that does not say whether it took effect.
+
+    Raised for a close that timed out, lost its connection after sending, or got a 5xx. It is never
+    retried automatically: whoever sees it must re-read positions before trying again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        super().__init__(message)

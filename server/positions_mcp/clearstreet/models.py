@@ -1,0 +1,277 @@
+"""Wire models of the Clear Street positions API (reference sections 1.4, 5 and 11).
+
+Every money, price, quantity and percent field is a ``Decimal`` parsed from the decimal string the
+API sends, and serialises back to a string. Enumerations are *open*: a value this code does not know
+is kept as its plain string instead of failing validation, and extra fields are kept, so nothing the
+upstream sent is lost. Both the seed-era shapes (May 2026) and the current ones (SDK 0.11.0) are read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+class SecurityType(StrEnum):
+    COMMON_STOCK = "COMMON_STOCK"
+    INDEX = "INDEX"
+    OPTION = "OPTION"
+    CASH = "CASH"
+    # seed era (until 2026-05-28)
+    PREFERRED_STOCK = "PREFERRED_STOCK"
+    OTHER = "OTHER"
+
+
+class PositionType(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+    # seed era (until 2026-06-29): option rows carried the right in the position type
+    LONG_CALL = "LONG_CALL"
+    SHORT_CALL = "SHORT_CALL"
+    LONG_PUT = "LONG_PUT"
+    SHORT_PUT = "SHORT_PUT"
+
+
+class SortBy(StrEnum):
+    SYMBOL = "SYMBOL"
+    INSTRUMENT_TYPE = "INSTRUMENT_TYPE"
+    QUANTITY = "QUANTITY"
+    MARKET_VALUE = "MARKET_VALUE"
+    POSITION_TYPE = "POSITION_TYPE"
+    UNREALIZED_PNL = "UNREALIZED_PNL"
+    DAILY_UNREALIZED_PNL = "DAILY_UNREALIZED_PNL"
+    DAILY_REALIZED_PNL = "DAILY_REALIZED_PNL"
+
+
+class SortDirection(StrEnum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+class InstructionType(StrEnum):
+    EXERCISE = "EXERCISE"
+    DO_NOT_EXERCISE = "DO_NOT_EXERCISE"
+    CONTRARY_EXERCISE = "CONTRARY_EXERCISE"
+
+
+class InstructionStatus(StrEnum):
+    SENT = "SENT"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    CANCELLED = "CANCELLED"
+    CANCEL_FAILED = "CANCEL_FAILED"
+    UNKNOWN = "UNKNOWN"
+    # seed era (removed 2026-06-10)
+    ENGINE_REJECTED = "ENGINE_REJECTED"
+
+
+class OrderStatus(StrEnum):
+    PENDING_NEW = "PENDING_NEW"
+    QUEUED = "QUEUED"
+    PENDING_TRIGGER = "PENDING_TRIGGER"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    PENDING_REPLACE = "PENDING_REPLACE"
+    REPLACED = "REPLACED"
+    DONE_FOR_DAY = "DONE_FOR_DAY"
+    STOPPED = "STOPPED"
+    SUSPENDED = "SUSPENDED"
+    CALCULATED = "CALCULATED"
+    OTHER = "OTHER"
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP = "STOP"
+    STOP_LIMIT = "STOP_LIMIT"
+    TRAILING_STOP = "TRAILING_STOP"
+    TRAILING_STOP_LIMIT = "TRAILING_STOP_LIMIT"
+    OTHER = "OTHER"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    # seed era
+    SELL_SHORT = "SELL_SHORT"
+    OTHER = "OTHER"
+
+
+class TimeInForce(StrEnum):
+    DAY = "DAY"
+    GOOD_TILL_CANCEL = "GOOD_TILL_CANCEL"
+    IMMEDIATE_OR_CANCEL = "IMMEDIATE_OR_CANCEL"
+    FILL_OR_KILL = "FILL_OR_KILL"
+    GOOD_TILL_DATE = "GOOD_TILL_DATE"
+    AT_OPEN = "AT_OPEN"
+    AT_CLOSE = "AT_CLOSE"
+    OTHER = "OTHER"
+    # seed era
+    AT_THE_OPENING = "AT_THE_OPENING"
+    AT_THE_CLOSE = "AT_THE_CLOSE"
+    GOOD_TILL_CROSSING = "GOOD_TILL_CROSSING"
+    GOOD_THROUGH_CROSSING = "GOOD_THROUGH_CROSSING"
+    AT_CROSSING = "AT_CROSSING"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _open_enum(enum: type[E]) -> Any:
+    """A field type that is ``enum`` when the value is known and the raw string otherwise."""
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, str) and value in enum._value2member_map_:
+            return enum(value)
+        return value
+
+    return Annotated[enum | str, BeforeValidator(coerce)]
+
+
+OpenSecurityType = _open_enum(SecurityType)
+OpenPositionType = _open_enum(PositionType)
+OpenInstructionType = _open_enum(InstructionType)
+OpenInstructionStatus = _open_enum(InstructionStatus)
+OpenOrderStatus = _open_enum(OrderStatus)
+OpenOrderType = _open_enum(OrderType)
+OpenSide = _open_enum(Side)
+OpenTimeInForce = _open_enum(TimeInForce)
+
+
+class WireModel(BaseModel):
+    """Lenient base: unknown fields are kept, ``null`` and absent mean the same."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Position(WireModel):
+    account_id: int
+    instrument_id: str
+    instrument_type: OpenSecurityType
+    symbol: str
+    position_type: OpenPositionType
+    quantity: Decimal
+    available_quantity: Decimal
+    market_value: Decimal
+    avg_price: Decimal | None = None
+    closing_price: Decimal | None = None
+    closing_price_date: date | None = None
+    cost_basis: Decimal | None = None
+    daily_realized_pnl: Decimal | None = None
+    daily_unrealized_pnl: Decimal | None = None
+    daily_unrealized_pnl_pct: Decimal | None = None
+    instrument_price: Decimal | None = None
+    underlying_instrument_id: str | None = None
+    underlying_instrument_type: OpenSecurityType | None = None
+    unrealized_pnl: Decimal | None = None
+    unrealized_pnl_pct: Decimal | None = None
+
+
+class Order(WireModel):
+    id: str
+    account_id: int
+    client_order_id: str | None = None  # required by the schema, absent from the seed examples
+    created_at: datetime
+    updated_at: datetime
+    filled_quantity: Decimal
+    leaves_quantity: Decimal
+    order_type: OpenOrderType
+    quantity: Decimal
+    side: OpenSide
+    status: OpenOrderStatus
+    time_in_force: OpenTimeInForce
+    venue: str | None = None
+    instrument_id: str | None = None
+    instrument_type: OpenSecurityType | None = None
+    symbol: str | None = None
+    average_fill_price: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    details: list[str] | None = None
+    expires_at: datetime | None = None
+    extended_hours: bool | None = None
+    underlying_instrument_id: str | None = None
+    underlying_instrument_type: OpenSecurityType | None = None
+    strategy: dict[str, Any] | None = None
+
+
+class InstructionRejection(WireModel):
+    reason: str
+    domain: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class PositionInstruction(WireModel):
+    id: str
+    account_id: int
+    # ``instruction_id`` until SDK 0.8.0, ``client_instruction_id`` since: both are read.
+    client_instruction_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("client_instruction_id", "instruction_id")
+    )
+    instruction_type: OpenInstructionType
+    instrument_id: str
+    quantity: Decimal
+    status: OpenInstructionStatus
+    symbol: str
+    accepted_quantity: Decimal | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    rejection: InstructionRejection | None = None
+    rejection_reason: str | None = None
+    underlying_instrument_id: str | None = None
+
+    @property
+    def persisted(self) -> bool:
+        """Pre-acceptance rejections carry the nil UUID and exist only in the submit response."""
+        return self.id != NIL_UUID
+
+
+class InstructionRequest(BaseModel):
+    """One row of a submit body (reference 5.6). Sent as ``client_instruction_id``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instruction_type: InstructionType
+    instrument_id: str = Field(min_length=1)
+    quantity: Decimal
+    client_instruction_id: str | None = None
+
+
+class APIError(WireModel):
+    code: int
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ResponseMetadata(WireModel):
+    request_id: str | None = None
+    next_page_token: str | None = None
+    previous_page_token: str | None = None
+    page_number: int | None = None
+    total_items: int | None = None
+    total_pages: int | None = None
+
+
+T = TypeVar("T")
+
+
+class Envelope(WireModel, Generic[T]):
+    """The ``{data, error, metadata}`` body of every response, success or failure."""
+
+    data: T | None = None
+    error: APIError | None = None
+    metadata: ResponseMetadata = Field(default_factory=ResponseMetadata)

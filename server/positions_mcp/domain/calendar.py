@@ -1,0 +1,132 @@
+"""US equity and equity-options business calendar, in America/New_York. Pure functions.
+
+Full-day closures come from the ``holidays`` package (NYSE calendar). Early closes (13:00) follow
+the NYSE rule: July 3, the day after Thanksgiving and December 24, when they are business days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")
+REGULAR_OPEN = time(9, 30)
+REGULAR_CLOSE = time(16, 0)
+EARLY_CLOSE = time(13, 0)
+# OCC / exchange deadline for final exercise decisions and contrary exercise advice.
+DEFAULT_EXERCISE_CUTOFF = time(17, 30)
+
+Clock = Callable[[], datetime]
+"""Returns the current instant as an aware datetime. Injected so tests and the simulator agree."""
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_york(instant: datetime) -> datetime:
+    return instant.astimezone(NEW_YORK)
+
+
+@lru_cache(maxsize=64)
+def _holidays(year: int) -> frozenset[date]:
+    import holidays  # imported on first use: keeps server start-up lean
+
+    return frozenset(holidays.financial_holidays("NYSE", years=[year]).keys())
+
+
+def is_holiday(day: date) -> bool:
+    return day in _holidays(day.year)
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and not is_holiday(day)
+
+
+def next_business_day(day: date) -> date:
+    """The first business day strictly after ``day``."""
+    day += timedelta(days=1)
+    while not is_business_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def previous_business_day(day: date) -> date:
+    """The last business day strictly before ``day``."""
+    day -= timedelta(days=1)
+    while not is_business_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def business_day_on_or_after(day: date) -> date:
+    return day if is_business_day(day) else next_business_day(day)
+
+
+def expiration_business_day(expiry: date) -> date:
+    """The day an option's expiry decisions happen: its expiry, or the business day before it."""
+    return expiry if is_business_day(expiry) else previous_business_day(expiry)
+
+
+def business_days_until(start: date, end: date) -> int:
+    """Business days after ``start`` up to and including ``end`` (0 when ``end <= start``)."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            count += 1
+    return count
+
+
+def next_expiry_business_day(today: date) -> date:
+    """The next standard weekly expiry on or after ``today``: Friday, or the business day before
+    it when that Friday is a holiday."""
+    friday = today + timedelta(days=(4 - today.weekday()) % 7)
+    expiry = expiration_business_day(friday)
+    if expiry < today:
+        expiry = expiration_business_day(friday + timedelta(days=7))
+    return expiry
+
+
+def _thanksgiving(year: int) -> date:
+    first = date(year, 11, 1)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 21)
+
+
+def is_early_close(day: date) -> bool:
+    if not is_business_day(day):
+        return False
+    return (
+        (day.month, day.day) in {(7, 3), (12, 24)}
+        or day == _thanksgiving(day.year) + timedelta(days=1)
+    )
+
+
+def regular_session(day: date) -> tuple[datetime, datetime] | None:
+    """Open and close of the US regular session on ``day``, or None when the market is shut."""
+    if not is_business_day(day):
+        return None
+    close = EARLY_CLOSE if is_early_close(day) else REGULAR_CLOSE
+    return (
+        datetime.combine(day, REGULAR_OPEN, NEW_YORK),
+        datetime.combine(day, close, NEW_YORK),
+    )
+
+
+def is_market_open(instant: datetime) -> bool:
+    local = new_york(instant)
+    session = regular_session(local.date())
+    return session is not None and session[0] <= local < session[1]
+
+
+def next_market_open(instant: datetime) -> datetime:
+    """The next time the regular session opens at or after ``instant``."""
+    local = new_york(instant)
+    day = local.date()
+    session = regular_session(day)
+    if session is not None and local < session[0]:
+        return session[0]
+    open_, _ = regular_session(next_business_day(day))  # type: ignore[misc]
+    return open_
