@@ -1,0 +1,91 @@
+"""Typed async client of the Clear Street positions API: wire models, errors, pagination, retries.
+
+Knows nothing of MCP. Everything a caller needs is importable from here.
+"""
+
+from .client import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_USER_AGENT,
+    ENVIRONMENT_URLS,
+    GENERATED_KEY_PREFIX,
+    MAX_PAGE_SIZE,
+    ClearStreetClient,
+)
+from .errors import (
+    APIStatusError,
+    ClearStreetConnectionError,
+    ClearStreetError,
+    OutcomeUnknownError,
+    PaginationLoopError,
+)
+from .models import (
+    NIL_UUID,
+    APIError,
+    Envelope,
+    InstructionRejection,
+    InstructionRequest,
+    InstructionStatus,
+    InstructionType,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionInstruction,
+    PositionType,
+    ResponseMetadata,
+    SecurityType,
+    Side,
+    SortBy,
+    SortDirection,
+    TimeInForce,
+)
+from .results import (
+    REJECTED_STATUSES,
+    CancelResult,
+    CloseResult,
+    InstructionsResult,
+    PositionsPage,
+    SubmitResult,
+)
+from .retry import RetryPolicy, parse_retry_after
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_USER_AGENT",
+    "ENVIRONMENT_URLS",
+    "GENERATED_KEY_PREFIX",
+    "MAX_PAGE_SIZE",
+    "NIL_UUID",
+    "REJECTED_STATUSES",
+    "APIError",
+    "APIStatusError",
+    "CancelResult",
+    "ClearStreetClient",
+    "ClearStreetConnectionError",
+    "ClearStreetError",
+    "CloseResult",
+    "Envelope",
+    "InstructionRejection",
+    "InstructionRequest",
+    "InstructionStatus",
+    "InstructionType",
+    "InstructionsResult",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "OutcomeUnknownError",
+    "PaginationLoopError",
+    "Position",
+    "PositionInstruction",
+    "PositionType",
+    "PositionsPage",
+    "ResponseMetadata",
+    "RetryPolicy",
+    "SecurityType",
+    "Side",
+    "SortBy",
+    "SortDirection",
+    "SubmitResult",
+    "TimeInForce",
+    "parse_retry_after",
+]

@@ -58,8 +58,12 @@ class ClearStreetConnectionError(ClearStreetError):
 class OutcomeUnknownError(ClearStreetError):
     """A state-changing request failed in a way that does not say whether it took effect.
 
-    Raised for a close that timed out, lost its connection after sending, or got a 5xx. It is never
-    retried automatically: whoever sees it must re-read positions before trying again.
+    Raised for a close that timed out, lost its connection after sending, or got a 5xx, and for any
+    state-changing request answered 2xx with a body that cannot be read. A close is never retried
+    automatically: whoever sees it must re-read positions before trying again. Also raised for a
+    submit whose last attempt ended without an answer after an attempt may have reached the server;
+    ``client_instruction_ids`` then lists the keys sent (request order), so the outcome can be found
+    with get_position_instructions.
     """
 
     def __init__(
@@ -68,7 +72,13 @@ class OutcomeUnknownError(ClearStreetError):
         *,
         status_code: int | None = None,
         request_id: str | None = None,
+        client_instruction_ids: tuple[str, ...] = (),
     ) -> None:
         self.status_code = status_code
         self.request_id = request_id
+        self.client_instruction_ids = client_instruction_ids
         super().__init__(message)
+
+
+class PaginationLoopError(ClearStreetError):
+    """The API handed back a page token that was already followed: the listing would never end."""
