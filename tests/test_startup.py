@@ -1,0 +1,128 @@
+"""Start-up and configuration rules (DESIGN section 3): fail closed, one line, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from positions_mcp.settings import (
+    ConfigError,
+    ConfirmationMode,
+    Environment,
+    check_http_transport,
+    load_settings,
+)
+
+SCRIPT = Path(sys.executable).with_name("clearstreet-positions-mcp")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CLEAR_STREET_", "POSITIONS_MCP_"))}
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_nothing_set_means_the_simulator() -> None:
+    settings = load_settings({})
+    assert settings.environment is Environment.SIMULATOR
+    assert settings.environment_label == "simulator"
+    assert settings.state_changing_enabled
+    assert settings.confirmation is ConfirmationMode.AUTO
+    assert settings.confirm_ttl == 120
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"CLEAR_STREET_API_KEY": "k"}, "no API is chosen"),
+        ({"CLEAR_STREET_ENVIRONMENT": "staging"}, "'staging' is not one of simulator, dev, production"),
+        ({"CLEAR_STREET_ENVIRONMENT": "production"}, "CLEAR_STREET_API_KEY is required"),
+        ({"CLEAR_STREET_BASE_URL": "ftp://x"}, "is not an http:// or https:// URL"),
+        ({"POSITIONS_MCP_ALLOWED_ACCOUNTS": "19816,abc"}, "'abc' is not an account id"),
+        ({"POSITIONS_MCP_DEFAULT_ACCOUNT": "-4"}, "'-4' is not an account id"),
+        ({"POSITIONS_MCP_ALLOWED_ACCOUNTS": "1", "POSITIONS_MCP_DEFAULT_ACCOUNT": "2"}, "is not in POSITIONS_MCP_ALLOWED_ACCOUNTS"),
+        ({"POSITIONS_MCP_READ_ONLY": "maybe"}, "'maybe' is not true or false"),
+        ({"POSITIONS_MCP_CONFIRMATION": "never"}, "is not one of auto, token, elicitation"),
+        ({"POSITIONS_MCP_CONFIRM_TTL": "0"}, "is not a number of seconds from 5 to 3600"),
+        ({"POSITIONS_MCP_MAX_CLOSE_NOTIONAL": "lots"}, "is not a positive amount in USD"),
+        ({"POSITIONS_MCP_MAX_CLOSE_NOTIONAL": "-5"}, "is not a positive amount in USD"),
+        ({"POSITIONS_MCP_LOG_LEVEL": "loud"}, "is not one of DEBUG"),
+    ],
+)
+def test_bad_configuration_is_refused(environ: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ)
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_live_environment_without_allowlist_has_no_state_changing_tools() -> None:
+    live = load_settings({"CLEAR_STREET_API_KEY": "k", "CLEAR_STREET_ENVIRONMENT": "production"})
+    assert live.environment_label == "production"
+    assert not live.state_changing_enabled
+    allowed = load_settings(
+        {"CLEAR_STREET_API_KEY": "k", "CLEAR_STREET_ENVIRONMENT": "dev", "POSITIONS_MCP_ALLOWED_ACCOUNTS": "19816"}
+    )
+    assert allowed.state_changing_enabled
+    assert allowed.default_account == 19816  # the only allowed account is the default
+
+
+def test_read_only_wins_everywhere() -> None:
+    assert not load_settings({"POSITIONS_MCP_READ_ONLY": "true"}).state_changing_enabled
+
+
+def test_base_url_names_a_custom_environment_and_flags_override_env() -> None:
+    custom = load_settings({"CLEAR_STREET_API_KEY": "k", "CLEAR_STREET_BASE_URL": "http://127.0.0.1:8765"})
+    assert custom.environment is Environment.CUSTOM
+    assert custom.environment_label == "custom (http://127.0.0.1:8765)"
+    known = load_settings({"CLEAR_STREET_API_KEY": "k", "CLEAR_STREET_BASE_URL": "https://api-dev.clearstreet.com/"})
+    assert known.environment is Environment.DEV
+    flagged = load_settings({"POSITIONS_MCP_CONFIRM_TTL": "60"}, {"confirm_ttl": "30", "max_close_notional": "1,000.50"})
+    assert flagged.confirm_ttl == 30
+    assert flagged.max_close_notional == Decimal("1000.50")
+
+
+def test_secrets_never_show() -> None:
+    settings = load_settings({"CLEAR_STREET_API_KEY": "sk-live-123", "CLEAR_STREET_ENVIRONMENT": "dev"})
+    assert "sk-live-123" not in repr(settings)
+    assert "sk-live-123" in settings.secrets
+
+
+def test_http_on_a_public_address_needs_a_token() -> None:
+    settings = load_settings({})
+    check_http_transport(settings, "127.0.0.1")
+    check_http_transport(settings, "::1")
+    with pytest.raises(ConfigError, match="without POSITIONS_MCP_HTTP_TOKEN"):
+        check_http_transport(settings, "0.0.0.0")
+    check_http_transport(load_settings({"POSITIONS_MCP_HTTP_TOKEN": "t"}), "0.0.0.0")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ((), {"CLEAR_STREET_API_KEY": "sk-secret-9"}, "no API is chosen"),
+        ((), {"CLEAR_STREET_ENVIRONMENT": "prod"}, "is not one of simulator, dev, production"),
+        (("--default-account", "x19816"), {}, "is not an account id"),
+        (("--transport", "streamable-http", "--host", "0.0.0.0"), {}, "without POSITIONS_MCP_HTTP_TOKEN"),
+    ],
+)
+def test_console_script_fails_closed_with_one_line(args: tuple[str, ...], env: dict[str, str], expected: str) -> None:
+    result = run_cli(*args, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr
+    assert "sk-secret-9" not in result.stderr
