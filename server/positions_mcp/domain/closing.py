@@ -1,0 +1,449 @@
+"""Closing plans: what ``close_position`` / ``close_positions`` would send. Pure, no I/O.
+
+The plan mirrors what the API does (reference 3, 4, 7.2): one MARKET DAY order per position,
+SELL to close a long and BUY to close a short, for the available quantity, or for the whole
+position when ``cancel_orders`` is true (working orders on the instrument are cancelled first).
+
+Decisions:
+
+* ``cancel_orders=None`` means **false**. The API's default is undocumented (reference 12.8), so
+  the executing tool must send an explicit ``{"cancel_orders": false}`` rather than ``{}``.
+* The order quantity never exceeds the position (``min(|available|, |quantity|)``): the sign of
+  ``available_quantity`` on shorts is undocumented, and a close must never flip a position.
+* Price: ``instrument_price``, else ``closing_price`` (the plan says which), else none (NO_PRICE).
+  Notional = quantity × price × multiplier (100 for options), rounded to the cent.
+* The notional cap applies to the total of one close; when a cap is set and a price is missing
+  the cap cannot be checked, so the close is blocked (fail closed).
+* Close-all leaves CASH positions out (reference 12.9) and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, computed_field
+
+from ..clearstreet.models import OrderType, Position, PositionType, SecurityType, Side, TimeInForce
+from .calendar import is_market_open, new_york, next_market_open
+from .numbers import CENT, OPTION_MULTIPLIER, DecimalString, plain
+from .resolve import ResolveError, display_symbol, resolve_position
+
+__all__ = [
+    "ClosePlan",
+    "CloseCode",
+    "Issue",
+    "PlannedOrder",
+    "PriceSource",
+    "ResolveError",
+    "close_scope",
+    "format_et",
+    "is_option",
+    "money",
+    "plan_close_position",
+    "plan_close_positions",
+    "qty",
+]
+
+CAP_SETTING = "POSITIONS_MCP_MAX_CLOSE_NOTIONAL"
+_OPTION_POSITION_TYPES = frozenset(
+    {PositionType.LONG_CALL, PositionType.SHORT_CALL, PositionType.LONG_PUT, PositionType.SHORT_PUT}
+)
+_SUMMARY_ORDERS = 5
+
+
+class CloseCode(StrEnum):
+    # warnings
+    WORKING_ORDERS = "WORKING_ORDERS"
+    NOTHING_AVAILABLE = "NOTHING_AVAILABLE"
+    MARKET_CLOSED = "MARKET_CLOSED"
+    NO_PRICE = "NO_PRICE"
+    OPTION_CONTRACTS = "OPTION_CONTRACTS"
+    AVAILABLE_ABOVE_HELD = "AVAILABLE_ABOVE_HELD"
+    CASH_EXCLUDED = "CASH_EXCLUDED"
+    # warnings and blocks
+    NOTIONAL_CAP = "NOTIONAL_CAP"
+    # blocks
+    NOTHING_TO_CLOSE = "NOTHING_TO_CLOSE"
+    NOTIONAL_UNKNOWN = "NOTIONAL_UNKNOWN"
+    CASH_POSITION = "CASH_POSITION"
+
+
+class PriceSource(StrEnum):
+    INSTRUMENT_PRICE = "instrument_price"
+    CLOSING_PRICE = "closing_price"
+
+
+class Issue(BaseModel):
+    """A warning or a blocking reason: a stable machine code and one sentence for a person."""
+
+    code: str
+    message: str
+    symbol: str | None = None
+
+
+class PlannedOrder(BaseModel):
+    symbol: str
+    instrument_id: str
+    instrument_type: str
+    side: Side
+    quantity: DecimalString
+    position_quantity: DecimalString
+    order_type: OrderType = OrderType.MARKET
+    time_in_force: TimeInForce = TimeInForce.DAY
+    estimated_price: DecimalString | None = None
+    price_source: PriceSource | None = None
+    multiplier: int = 1
+    estimated_notional: DecimalString | None = None
+
+
+class ClosePlan(BaseModel):
+    scope: Literal["position", "all"]
+    target: str | None = None
+    cancel_orders: bool
+    orders: list[PlannedOrder]
+    estimated_total: DecimalString
+    max_close_notional: DecimalString | None = None
+    market_open: bool
+    next_open: datetime | None = None
+    cancel_orders_effect: str
+    excluded: list[str] = []
+    warnings: list[Issue] = []
+    blocked: list[Issue] = []
+    summary: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def allowed(self) -> bool:
+        """True when the close may be executed (after the human's yes)."""
+        return not self.blocked
+
+
+# -- formatting helpers (shared with instructions.py) ---------------------------------------
+
+
+def qty(value: Decimal) -> str:
+    """A quantity without trailing zeros: ``100``, ``2.5``."""
+    return plain(value.normalize()) if value == value.to_integral_value() else plain(value)
+
+
+def money(value: Decimal) -> str:
+    """``$24,025.00``; negative as ``-$5.00``."""
+    rounded = value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    sign = "-" if rounded < 0 else ""
+    return f"{sign}${abs(rounded):,}"
+
+
+def format_et(instant: datetime) -> str:
+    """``Mon 2026-11-23 09:30 ET``."""
+    return f"{new_york(instant):%a %Y-%m-%d %H:%M} ET"
+
+
+def _join(parts: Sequence[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+
+
+# -- the plan ------------------------------------------------------------------------------------
+
+
+def is_option(position: Position) -> bool:
+    return (
+        position.instrument_type == SecurityType.OPTION
+        or position.position_type in _OPTION_POSITION_TYPES
+    )
+
+
+def _is_cash(position: Position) -> bool:
+    return position.instrument_type == SecurityType.CASH
+
+
+def close_scope(positions: Iterable[Position], instrument_id: str | None) -> list[Position]:
+    """The positions a close touches: the one ``instrument_id`` names (raises ``ResolveError``),
+    or, for close-all (``None``), every non-cash position with a quantity. The executing tool
+    fingerprints this same scope on re-read positions."""
+    held = list(positions)
+    if instrument_id is not None:
+        return [resolve_position(held, instrument_id)]
+    return [p for p in held if not _is_cash(p) and p.quantity != 0]
+
+
+def _price(position: Position) -> tuple[Decimal | None, PriceSource | None]:
+    if position.instrument_price is not None:
+        return position.instrument_price, PriceSource.INSTRUMENT_PRICE
+    if position.closing_price is not None:
+        return position.closing_price, PriceSource.CLOSING_PRICE
+    return None, None
+
+
+def _plan_order(
+    position: Position, cancel_orders: bool, warnings: list[Issue]
+) -> PlannedOrder | None:
+    symbol = display_symbol(position.symbol)
+    held = abs(position.quantity)
+    available = abs(position.available_quantity)
+    if held == 0:
+        return None
+    if available > held:
+        warnings.append(
+            Issue(
+                code=CloseCode.AVAILABLE_ABOVE_HELD,
+                symbol=symbol,
+                message=f"{symbol}: available {qty(available)} is more than the {qty(held)} held; "
+                f"the close is limited to {qty(held)}.",
+            )
+        )
+        available = held
+    tied = held - available
+    if cancel_orders:
+        quantity = held
+        if tied:
+            warnings.append(
+                Issue(
+                    code=CloseCode.WORKING_ORDERS,
+                    symbol=symbol,
+                    message=f"{symbol}: {qty(tied)} of {qty(held)} are tied up in working orders; "
+                    f"cancel_orders=true cancels them first so all {qty(held)} are closed.",
+                )
+            )
+    else:
+        quantity = available
+        if quantity == 0:
+            warnings.append(
+                Issue(
+                    code=CloseCode.NOTHING_AVAILABLE,
+                    symbol=symbol,
+                    message=f"{symbol}: all {qty(held)} are tied up in working orders, so no order "
+                    "is sent for it; cancel_orders=true would cancel them and close it.",
+                )
+            )
+            return None
+        if tied:
+            warnings.append(
+                Issue(
+                    code=CloseCode.WORKING_ORDERS,
+                    symbol=symbol,
+                    message=f"{symbol}: {qty(tied)} of {qty(held)} are tied up in working orders, "
+                    f"so this close sends {qty(quantity)}; with cancel_orders=true those orders "
+                    f"would be cancelled first and all {qty(held)} closed.",
+                )
+            )
+    option = is_option(position)
+    multiplier = int(OPTION_MULTIPLIER) if option else 1
+    price, source = _price(position)
+    notional = None
+    if price is not None:
+        notional = (quantity * price * multiplier).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    else:
+        warnings.append(
+            Issue(
+                code=CloseCode.NO_PRICE,
+                symbol=symbol,
+                message=f"{symbol}: no current or closing price, so its notional is unknown.",
+            )
+        )
+    if option:
+        warnings.append(
+            Issue(
+                code=CloseCode.OPTION_CONTRACTS,
+                symbol=symbol,
+                message=f"{symbol}: {qty(quantity)} contracts × 100 shares each; notional = "
+                "contracts × price × 100.",
+            )
+        )
+    return PlannedOrder(
+        symbol=position.symbol,
+        instrument_id=position.instrument_id,
+        instrument_type=str(position.instrument_type),
+        side=Side.SELL if position.quantity > 0 else Side.BUY,
+        quantity=quantity,
+        position_quantity=position.quantity,
+        estimated_price=price,
+        price_source=source,
+        multiplier=multiplier,
+        estimated_notional=notional,
+    )
+
+
+def _order_text(order: PlannedOrder) -> str:
+    symbol = display_symbol(order.symbol)
+    held = abs(order.position_quantity)
+    amount = qty(order.quantity) if order.quantity == held else f"{qty(order.quantity)} of {qty(held)}"
+    unit = " contracts" if order.multiplier != 1 else ""
+    value = f"~{money(order.estimated_notional)}" if order.estimated_notional is not None else "no price"
+    return f"{order.side.value} {amount} {symbol}{unit} ({value})"
+
+
+def _summary(
+    orders: list[PlannedOrder],
+    total: Decimal,
+    cancel_orders: bool,
+    blocked: list[Issue],
+    market_open: bool,
+    next_open: datetime | None,
+) -> str:
+    if blocked:
+        return f"Blocked, nothing will be sent: {blocked[0].message}"
+    texts = [_order_text(o) for o in orders]
+    if len(texts) > _SUMMARY_ORDERS + 1:
+        texts = [*texts[:_SUMMARY_ORDERS], f"{len(orders) - _SUMMARY_ORDERS} more"]
+    count = f"{len(orders)} MARKET DAY order{'s' if len(orders) != 1 else ''}"
+    if cancel_orders:
+        symbols = list(dict.fromkeys(display_symbol(o.symbol) for o in orders))
+        shown = _join(symbols if len(symbols) <= _SUMMARY_ORDERS else [*symbols[:_SUMMARY_ORDERS], "others"])
+        text = f"Cancel any working orders on {shown}, then send {count}: {_join(texts)}"
+    else:
+        text = f"Send {count}: {_join(texts)}"
+    unpriced = sum(1 for o in orders if o.estimated_notional is None)
+    text += f"; estimated total {money(total)}"
+    if unpriced:
+        text += f" (without {unpriced} order{'s' if unpriced != 1 else ''} that ha{'ve' if unpriced != 1 else 's'} no price)"
+    text += "."
+    if not market_open and next_open is not None:
+        text += f" The market is closed now: the orders will wait for the open at {format_et(next_open)}."
+    return text
+
+
+def _plan(
+    scope: Literal["position", "all"],
+    target: str | None,
+    positions: list[Position],
+    excluded: list[str],
+    blocked: list[Issue],
+    cancel_orders: bool | None,
+    now: datetime,
+    max_close_notional: Decimal | None,
+) -> ClosePlan:
+    _require_aware(now)
+    cancel = bool(cancel_orders)
+    warnings: list[Issue] = []
+    if excluded:
+        warnings.append(
+            Issue(
+                code=CloseCode.CASH_EXCLUDED,
+                message=f"CASH positions are not closed: {', '.join(excluded)}.",
+            )
+        )
+    orders = [o for p in positions if (o := _plan_order(p, cancel, warnings)) is not None]
+    total = sum((o.estimated_notional for o in orders if o.estimated_notional is not None), Decimal(0))
+
+    market_open = is_market_open(now)
+    next_open = None if market_open else next_market_open(now)
+    if next_open is not None:
+        warnings.append(
+            Issue(
+                code=CloseCode.MARKET_CLOSED,
+                message=f"The US regular session is closed now; it opens {format_et(next_open)}. "
+                "MARKET DAY orders sent now wait for the open and fill at the opening price, "
+                "which may differ from the estimate.",
+            )
+        )
+
+    if not orders and not blocked:
+        what = "the position" if scope == "position" else "the account's positions"
+        reason = (
+            f"every unit of {what} is tied up in working orders; use cancel_orders=true to cancel "
+            "them and close"
+            if any(p.quantity != 0 for p in positions)
+            else f"{'it has' if scope == 'position' else 'the account holds'} no quantity to close"
+        )
+        blocked.append(Issue(code=CloseCode.NOTHING_TO_CLOSE, message=f"Nothing to close: {reason}."))
+    if max_close_notional is not None and orders:
+        if total > max_close_notional:
+            text = (
+                f"The estimated notional {money(total)} is above the {CAP_SETTING} cap of "
+                f"{money(max_close_notional)}, so this close will be refused."
+            )
+            warnings.append(Issue(code=CloseCode.NOTIONAL_CAP, message=text))
+            blocked.append(Issue(code=CloseCode.NOTIONAL_CAP, message=text))
+        elif any(o.estimated_notional is None for o in orders):
+            blocked.append(
+                Issue(
+                    code=CloseCode.NOTIONAL_UNKNOWN,
+                    message=f"A price is missing, so the close cannot be checked against the "
+                    f"{CAP_SETTING} cap of {money(max_close_notional)} and will be refused.",
+                )
+            )
+
+    partial = [p for p in positions if abs(p.available_quantity) < abs(p.quantity)]
+    if cancel:
+        effect = (
+            "cancel_orders=true: working orders on the closed instruments are cancelled first, "
+            "then each close covers the whole position."
+        )
+    elif partial:
+        names = _join([display_symbol(p.symbol) for p in partial][:_SUMMARY_ORDERS])
+        effect = (
+            f"cancel_orders=false: working orders stay, so {names} close only in part; with "
+            "cancel_orders=true they would be cancelled first and each position closed in full."
+        )
+    else:
+        effect = (
+            "cancel_orders=false: working orders are left alone; nothing is tied up in them, so "
+            "each position closes in full."
+        )
+
+    return ClosePlan(
+        scope=scope,
+        target=target,
+        cancel_orders=cancel,
+        orders=orders,
+        estimated_total=total,
+        max_close_notional=max_close_notional,
+        market_open=market_open,
+        next_open=next_open,
+        cancel_orders_effect=effect,
+        excluded=excluded,
+        warnings=warnings,
+        blocked=blocked,
+        summary=_summary(orders, total, cancel, blocked, market_open, next_open),
+    )
+
+
+def plan_close_position(
+    positions: Iterable[Position],
+    instrument_id: str,
+    *,
+    cancel_orders: bool | None,
+    now: datetime,
+    max_close_notional: Decimal | None = None,
+    account_id: int | None = None,
+) -> ClosePlan:
+    """What ``close_position(instrument_id)`` would send. Raises ``ResolveError`` (with a message
+    saying what to pass instead) when ``instrument_id`` names no position or several."""
+    position = resolve_position(positions, instrument_id, account_id)
+    blocked: list[Issue] = []
+    targets = [position]
+    if _is_cash(position):
+        blocked.append(
+            Issue(
+                code=CloseCode.CASH_POSITION,
+                symbol=position.symbol,
+                message=f"{position.symbol} is a CASH position, which is not closed by an order.",
+            )
+        )
+        targets = []
+    return _plan("position", instrument_id, targets, [], blocked, cancel_orders, now, max_close_notional)
+
+
+def plan_close_positions(
+    positions: Iterable[Position],
+    *,
+    cancel_orders: bool | None,
+    now: datetime,
+    max_close_notional: Decimal | None = None,
+) -> ClosePlan:
+    """What ``close_positions`` (close everything) would send. CASH positions are left out."""
+    held = list(positions)
+    excluded = [p.symbol for p in held if _is_cash(p)]
+    targets = close_scope(held, None)
+    return _plan("all", None, targets, excluded, [], cancel_orders, now, max_close_notional)

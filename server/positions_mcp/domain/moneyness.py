@@ -1,0 +1,86 @@
+"""Moneyness of an option against its underlier's price. Pure functions, no I/O, no floats.
+
+Shared by the exposure view and the instruction preview; keep this API stable.
+
+* ``state``: ITM when exercising now would be worth something (call: underlier > strike, put:
+  underlier < strike), ATM when underlier == strike exactly, OTM otherwise.
+* ``intrinsic_per_share``: max(0, underlier - strike) for a call, max(0, strike - underlier) for a
+  put; multiply by ``OPTION_MULTIPLIER`` per contract.
+* ``distance_pct``: signed distance of the underlier from the strike in percent of the strike,
+  positive when in the money, negative when out of it (call: (S-K)/K, put: (K-S)/K), rounded to
+  0.01; None when the strike is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from ..clearstreet.models import Position, SecurityType
+from .numbers import DecimalString, percent
+from .osi import OptionSymbol, try_parse_osi
+
+# Positions whose instrument_price is an underlier price for options on them.
+UNDERLIER_TYPES = frozenset(
+    {SecurityType.COMMON_STOCK, SecurityType.INDEX, SecurityType.PREFERRED_STOCK}
+)
+
+
+class MoneynessState(StrEnum):
+    ITM = "ITM"
+    ATM = "ATM"
+    OTM = "OTM"
+
+
+class Moneyness(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state: MoneynessState
+    underlier_price: DecimalString
+    strike: DecimalString
+    intrinsic_per_share: DecimalString
+    distance_pct: DecimalString | None = None
+
+
+def moneyness(symbol: OptionSymbol, underlier_price: Decimal) -> Moneyness:
+    """Where ``symbol`` stands against ``underlier_price``."""
+    strike = symbol.strike
+    edge = underlier_price - strike if symbol.is_call else strike - underlier_price
+    if underlier_price == strike:
+        state = MoneynessState.ATM
+    elif edge > 0:
+        state = MoneynessState.ITM
+    else:
+        state = MoneynessState.OTM
+    return Moneyness(
+        state=state,
+        underlier_price=underlier_price,
+        strike=strike,
+        intrinsic_per_share=edge if edge > 0 else Decimal(0),
+        distance_pct=percent(edge, strike),
+    )
+
+
+def underlier_prices(positions: Iterable[Position]) -> dict[str, Decimal]:
+    """``instrument_id -> instrument_price`` of the equity and index positions that carry a price.
+
+    Options name their underlier by ``underlying_instrument_id``, so this is the lookup table for
+    :func:`position_moneyness`. Positions without an ``instrument_price`` are left out.
+    """
+    prices: dict[str, Decimal] = {}
+    for position in positions:
+        if position.instrument_type in UNDERLIER_TYPES and position.instrument_price is not None:
+            prices[position.instrument_id] = position.instrument_price
+    return prices
+
+
+def position_moneyness(position: Position, prices: Mapping[str, Decimal]) -> Moneyness | None:
+    """Moneyness of an option position when its symbol parses and its underlier's price is known."""
+    symbol = try_parse_osi(position.symbol)
+    if symbol is None or position.underlying_instrument_id is None:
+        return None
+    price = prices.get(position.underlying_instrument_id)
+    return None if price is None else moneyness(symbol, price)
