@@ -126,7 +126,7 @@ def next_market_open(instant: datetime) -> datetime:
     local = new_york(instant)
     day = local.date()
     session = regular_session(day)
-    if session is not None and local < session[0]:
+    if session is not None and local <= session[0]:
         return session[0]
     open_, _ = regular_session(next_business_day(day))  # type: ignore[misc]
     return open_

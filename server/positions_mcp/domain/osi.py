@@ -14,6 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 ROOT_WIDTH = 6
+MAX_STRIKE = Decimal("99999.999")  # 8 digits of thousandths
+_THOUSANDTH = Decimal("0.001")
 _TAIL = re.compile(r"(\d{6})([CP])(\d{8})")
 _ROOT = re.compile(r"[A-Z0-9.]{1,6}")
 
@@ -29,6 +31,25 @@ class OptionSymbol:
     expiry: date
     right: OptionRight
     strike: Decimal
+
+    def __post_init__(self) -> None:
+        # Formatting must never silently produce another contract (truncated strike, 9 digits).
+        if not isinstance(self.root, str) or not _ROOT.fullmatch(self.root):
+            raise ValueError(f"OSI root must be 1-6 characters A-Z, 0-9 or '.', got {self.root!r}")
+        if not 2000 <= self.expiry.year <= 2099:
+            raise ValueError(f"OSI expiry must fall in 2000-2099, got {self.expiry}")
+        if not isinstance(self.right, OptionRight):
+            raise ValueError(f"OSI right must be an OptionRight, got {self.right!r}")
+        strike = self.strike
+        if (
+            not isinstance(strike, Decimal)
+            or not strike.is_finite()
+            or not 0 <= strike <= MAX_STRIKE
+            or strike % _THOUSANDTH != 0
+        ):
+            raise ValueError(
+                f"OSI strike must be a Decimal from 0 to {MAX_STRIKE} in steps of 0.001, got {strike!r}"
+            )
 
     @property
     def is_call(self) -> bool:
@@ -58,7 +79,11 @@ def parse_osi(text: str) -> OptionSymbol:
     """Parse any of the three renderings (case-insensitive). Raises ``ValueError`` saying why."""
     if not isinstance(text, str):
         raise ValueError("an OSI option symbol must be a string")
-    squeezed = "".join(text.split()).upper()
+    squeezed = "".join(text.split())
+    if not squeezed.isascii():
+        # re's \d and str.upper() would otherwise accept e.g. Arabic-Indic digits or 'ſ' -> 'S'.
+        raise ValueError(f"{text!r} is not an OSI option symbol: it contains non-ASCII characters")
+    squeezed = squeezed.upper()
     if len(squeezed) < 16:
         raise ValueError(
             f"{text!r} is not an OSI option symbol: expected ROOT + YYMMDD + C/P + 8-digit strike, "
