@@ -1,32 +1,130 @@
-"""Command line: ``clearstreet-positions-mcp [serve options] | simulator | demo``."""
+"""Command line: serve MCP (stdio or streamable HTTP), serve the simulator, or run the demo.
+
+Start-up failures print one line on stderr and exit with status 2, never a traceback. Nothing but
+the MCP protocol is ever written to stdout while serving.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .settings import DEFAULT_HTTP_PORT, OPTIONS, ConfigError, Settings, check_http_transport, load_settings
+
+PROG = "clearstreet-positions-mcp"
+EXIT_CONFIG = 2
 
 
-def _simulator_command(argv: list[str]) -> int:
+def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="clearstreet-positions-mcp simulator",
-        description="Serve the simulated Clear Street positions API over HTTP.",
+        prog=PROG,
+        description="MCP server for Clear Street positions. Without arguments: serve MCP over stdio "
+        "against the embedded simulator. Subcommands: 'simulator' serves the simulated API over "
+        "HTTP, 'demo' walks through every capability.",
+        epilog="Each option can also be set by the environment variable shown in brackets; the "
+        "option wins.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--transport", choices=("stdio", "streamable-http"), default="stdio", help="default: stdio"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP transport address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
+    for name, env, flag, help_text in OPTIONS:
+        if name == "read_only":
+            parser.add_argument(flag, dest=name, action="store_true", default=None, help=f"{help_text} [{env}]")
+        else:
+            parser.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=f"{help_text} [{env}]")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    """Logs go to stderr, whatever the level: stdout belongs to the protocol."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.flush()
+    return EXIT_CONFIG
+
+
+def load(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
+    args = _serve_parser().parse_args(list(argv))
+    overrides = {name: getattr(args, name) for name, _, _, _ in OPTIONS}
+    return args, load_settings(os.environ, overrides)
+
+
+def serve(argv: Sequence[str]) -> int:
+    try:
+        args, settings = load(argv)
+        if args.transport == "streamable-http":
+            check_http_transport(settings, args.host)
+            if not 0 < args.port < 65536:
+                raise ConfigError(f"--port {args.port} is not a TCP port (1-65535)")
+    except ConfigError as exc:
+        return _fail(str(exc))
+    _configure_logging(settings.log_level)
+    from .app import build_server
+
+    if args.transport == "stdio":
+        build_server(settings).run("stdio")
+    else:
+        from .http import run_http
+
+        run_http(build_server(settings, http_address=(args.host, args.port)), args.host, args.port)
+    return 0
+
+
+def simulator(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} simulator",
+        description="Serve the simulated Clear Street positions API over HTTP (any non-empty bearer "
+        "key is accepted). Point the official SDK at it with CLEAR_STREET_BASE_URL.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo book (default 0)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
-    args = parser.parse_args(argv)
-    from .simulator import serve
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    args = parser.parse_args(list(argv))
+    if not 0 < args.port < 65536:
+        return _fail(f"--port {args.port} is not a TCP port (1-65535)")
+    if args.latency < 0:
+        return _fail("--latency must not be negative")
+    _configure_logging(args.log_level)
+    from .simulator import serve as serve_simulator
 
-    serve(host=args.host, port=args.port, seed=args.seed, latency=args.latency)
+    serve_simulator(host=args.host, port=args.port, seed=args.seed, latency=args.latency)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def demo(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} demo",
+        description="A narrated walk through every capability, driven by a real MCP client over "
+        "stdio against the embedded simulator.",
+    )
+    parser.parse_args(list(argv))
+    from .demo import run_demo
+
+    return run_demo()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "simulator":
-        return _simulator_command(argv[1:])
-    raise SystemExit("not implemented yet")
+    commands = {"simulator": simulator, "demo": demo}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    return serve(argv)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import Settings
+from ..settings import ConfirmationMode, Settings
 
 
 class PolicyError(Exception):
@@ -29,3 +29,16 @@ def resolve_account(settings: Settings, account_id: int | None, *, default: int 
             "those accounts, or ask whoever runs this server to allow it"
         )
     return account_id
+
+
+def confirmation_route(mode: ConfirmationMode, client_can_elicit: bool) -> str:
+    """How a state change gets its human yes (DESIGN section 5).
+
+    ``elicitation``: ask the person through the client; ``token``: require the preview's token;
+    ``refuse``: the mode demands elicitation and this client cannot be asked.
+    """
+    if mode is ConfirmationMode.TOKEN:
+        return "token"
+    if client_can_elicit:
+        return "elicitation"
+    return "refuse" if mode is ConfirmationMode.ELICITATION else "token"

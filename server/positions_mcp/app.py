@@ -1,0 +1,105 @@
+"""The MCP server, built in one place from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from mcp.server import MCPServer
+
+from . import __version__
+from .action_tools import register_action_tools
+from .actions import Actions
+from .backend import Backend
+from .safety.audit import AuditLog, default_audit_log_path
+from .safety.tokens import ConfirmationTokens
+from .prompts import register_prompts
+from .resources import register_resources
+from .service import PositionsService
+from .settings import Settings
+from .tools import register_read_tools
+
+if TYPE_CHECKING:
+    from .simulator import Simulator
+
+SERVER_NAME = "clearstreet-positions"
+
+INSTRUCTIONS = """\
+Positions of Clear Street trading accounts. Every result names its environment: 'simulator' is \
+demo data, never a live account; read clearstreet://status when unsure.
+Numbers are exact decimal strings: quote them, never round or invent figures.
+State changes (close, exercise, do-not-exercise, contrary exercise) always go preview → the \
+person's explicit yes → execute with the preview's confirmation_token. Show the preview's summary \
+and warnings before asking. Never execute without that yes, and never reuse a token for other \
+arguments. If a close reports OUTCOME UNKNOWN, re-read positions before anything else."""
+
+
+def _actions(settings: Settings, service: PositionsService, backend: Backend) -> Actions:
+    clock = lambda: backend.clock()  # noqa: E731 - the simulator (and its clock) exists on first use
+    tokens = ConfirmationTokens(settings.token_secret.reveal().encode(), settings.confirm_ttl, clock)
+    audit = AuditLog(settings.audit_log or default_audit_log_path(), secrets=settings.secrets)
+    return Actions(service, tokens, audit)
+
+
+def build_server(
+    settings: Settings,
+    *,
+    simulator: Simulator | None = None,
+    http_address: tuple[str, int] | None = None,
+) -> MCPServer[Any]:
+    """The server with its tools, resources and prompts.
+
+    ``simulator`` lets tests and the demo share one simulated API (and its clock) with the server;
+    by default the simulator is created on first use when the environment is the simulator.
+    ``http_address`` (host, port) is given when serving streamable HTTP, to require the bearer token.
+    """
+    auth: dict[str, Any] = {}
+    if http_address is not None:
+        from .http import server_auth_options
+
+        auth = server_auth_options(settings, *http_address)
+    backend = Backend(settings, simulator)
+    service = PositionsService(settings, backend)
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[PositionsService]:
+        try:
+            yield service
+        finally:
+            await backend.aclose()
+
+    server: MCPServer[Any] = MCPServer(
+        SERVER_NAME,
+        title="Clear Street positions",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+        **auth,
+    )
+    register_read_tools(server, service)
+    if settings.state_changing_enabled:
+        register_action_tools(server, _actions(settings, service, backend), settings)
+    register_resources(server, service)
+    register_prompts(server)
+    compact_tool_schemas(server)
+    return server
+
+
+def _without_titles(schema: Any) -> Any:
+    """A JSON schema without pydantic's generated ``title`` annotations (property names stay)."""
+    if isinstance(schema, dict):
+        return {k: _without_titles(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(schema, list):
+        return [_without_titles(item) for item in schema]
+    return schema
+
+
+def compact_tool_schemas(server: MCPServer[Any]) -> None:
+    """Drop generated titles from every tool's input and output schema: a third of tools/list, and
+    no information a model or a validator uses (descriptions, enums and bounds all stay)."""
+    for tool in server._tool_manager.list_tools():  # the SDK has no public hook for this (mcp 2.3)
+        tool.parameters = _without_titles(tool.parameters)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = _without_titles(tool.fn_metadata.output_schema)

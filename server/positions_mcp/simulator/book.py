@@ -1,0 +1,283 @@
+"""The demo book (DESIGN section 6) and generated accounts, built relative to today in New York.
+
+Account 19816 reproduces the seed examples (AAPL 100 long, TSLA 50 short, an AAPL call of 10
+contracts, GOOG 25 long) and adds what every prompt needs: a MSFT position partly reserved by a
+working sell order, a short equity, a fractional-share position, a position without a current
+price (BRK.B), a cash balance, and options — calls and puts, long and short, some expiring on the
+next expiry business day (in and out of the money), some later, one on an underlier the account
+does not hold (SPY). Account 122503 holds the instruction examples' contract
+``AAPL  280121C00195000`` and has a short instruction history.
+
+Every option premium is at least its intrinsic value, at the current price and at the close.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from ..clearstreet.models import (
+    InstructionStatus,
+    InstructionType,
+    OrderStatus,
+    OrderType,
+    SecurityType,
+    Side,
+    TimeInForce,
+)
+from ..domain.calendar import (
+    NEW_YORK,
+    expiration_business_day,
+    next_expiry_business_day,
+    previous_business_day,
+)
+from ..domain.osi import OptionRight
+from .instruments import Instrument
+from .state import CLEARING_DOMAIN, Rejection, SimInstruction, SimulatorState
+
+DEMO_PRIMARY_ACCOUNT = 19816
+DEMO_INSTRUCTIONS_ACCOUNT = 122503
+MAX_GENERATED_POSITIONS = 250_000
+
+AAPL_ID = "a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8"
+TSLA_ID = "d4d5d6d7-e4e5-f4f5-a4a5-a6a7a8a9aaab"
+GOOG_ID = "c3c4c5c6-d3d4-e3e4-f3f4-f5f6f7f8f9fa"
+AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
+AAPL_LEAP_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01"  # AAPL 280121C00195000 in the instruction examples
+AAPL_LEAP_EXERCISE_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02"
+
+CALL, PUT = OptionRight.CALL, OptionRight.PUT
+
+
+def D(text: str) -> Decimal:
+    return Decimal(text)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDates:
+    today: date
+    next_expiry: date
+    """The next expiry business day (``calendar.next_expiry_business_day``)."""
+    monthly_expiry: date
+    """The third-Friday expiry two months out."""
+
+
+def _third_friday(year: int, month: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+
+
+def demo_dates(today: date) -> DemoDates:
+    month_index = today.year * 12 + today.month - 1 + 2
+    monthly = expiration_business_day(_third_friday(month_index // 12, month_index % 12 + 1))
+    return DemoDates(today, next_expiry_business_day(today), monthly)
+
+
+def _at(day: date, hour: int, minute: int) -> datetime:
+    return datetime.combine(day, time(hour, minute), NEW_YORK).astimezone(UTC)
+
+
+def build_demo_book(state: SimulatorState) -> DemoDates:
+    """Create the two demo accounts in ``state``; returns the dates the book was built around."""
+    dates = demo_dates(state.today())
+    instruments = state.instruments
+
+    aapl = instruments.equity("AAPL", D("151.00"), D("150.50"), instrument_id=AAPL_ID)
+    tsla = instruments.equity("TSLA", D("178.50"), D("180.00"), instrument_id=TSLA_ID)
+    goog = instruments.equity("GOOG", D("139.05"), D("138.20"), instrument_id=GOOG_ID)
+    msft = instruments.equity("MSFT", D("417.80"), D("415.30"))
+    nvda = instruments.equity("NVDA", D("123.15"), D("121.40"))
+    amzn = instruments.equity("AMZN", D("185.95"), D("186.70"))
+    brk = instruments.equity("BRK.B", None, D("452.35"))  # no current quote today
+    spy = instruments.equity("SPY", D("560.25"), D("562.10"))
+    usd = instruments.equity("USD", D("1.00"), D("1.00"), instrument_type=SecurityType.CASH)
+
+    near, later = dates.next_expiry, dates.monthly_expiry
+    aapl_c145 = instruments.option(aapl, near, CALL, D("145"), D("6.20"), D("5.75"), instrument_id=AAPL_CALL_ID)
+    aapl_c160 = instruments.option(aapl, near, CALL, D("160"), D("0.18"), D("0.22"))
+    spy_p565 = instruments.option(spy, near, PUT, D("565"), D("5.10"), D("4.60"))
+    nvda_p125 = instruments.option(nvda, near, PUT, D("125"), D("2.30"), D("3.85"))
+    tsla_p170 = instruments.option(tsla, later, PUT, D("170"), D("4.85"), D("5.40"))
+    msft_c430 = instruments.option(msft, later, CALL, D("430"), D("6.40"), D("5.95"))
+    goog_c135 = instruments.option(goog, later, CALL, D("135"), D("7.35"), D("6.80"))
+
+    primary = state.open_account(DEMO_PRIMARY_ACCOUNT)
+    for instrument, qty, avg in (
+        (aapl, "100", "145.00"),
+        (tsla, "-50", "180.00"),
+        (goog, "25", "132.40"),
+        (msft, "200", "388.25"),
+        (nvda, "-30", "131.10"),
+        (amzn, "12.5", "171.36"),
+        (brk, "8", "410.00"),
+        (usd, "25000.00", "1.00"),
+        (aapl_c145, "10", "2.50"),
+        (aapl_c160, "5", "0.95"),
+        (spy_p565, "2", "3.40"),
+        (nvda_p125, "-5", "2.05"),
+        (tsla_p170, "4", "6.10"),
+        (msft_c430, "-3", "7.90"),
+        (goog_c135, "6", "5.20"),
+    ):
+        state.hold(primary, instrument, D(qty), D(avg))
+    yesterday = previous_business_day(dates.today)
+    state.add_order(
+        primary,
+        msft,
+        side=Side.SELL,
+        quantity=D("80"),
+        client_order_id=f"rebalance-{yesterday:%Y%m%d}-0007",
+        order_type=OrderType.LIMIT,
+        time_in_force=TimeInForce.GOOD_TILL_CANCEL,
+        created_at=_at(yesterday, 11, 42),
+        status=OrderStatus.NEW,
+        limit_price=D("450.00"),
+    )
+
+    aapl_leap = instruments.option(
+        aapl, date(2028, 1, 21), CALL, D("195"), D("12.40"), D("12.15"), instrument_id=AAPL_LEAP_ID
+    )
+    tsla_c185 = instruments.option(tsla, near, CALL, D("185"), D("0.62"), D("0.85"))
+    second = state.open_account(DEMO_INSTRUCTIONS_ACCOUNT)
+    for instrument, qty, avg in (
+        (aapl, "300", "162.40"),
+        (aapl_leap, "5", "10.80"),
+        (tsla_c185, "3", "1.40"),
+        (usd, "5000.00", "1.00"),
+    ):
+        state.hold(second, instrument, D(qty), D(avg))
+    _instruction_history(state, second.account_id, aapl_leap, dates.today)
+    return dates
+
+
+def _instruction_history(state: SimulatorState, account_id: int, contract: Instrument, today: date) -> None:
+    account = state.accounts[account_id]
+    three_days_ago = previous_business_day(previous_business_day(previous_business_day(today)))
+    two_days_ago = previous_business_day(previous_business_day(today))
+    yesterday = previous_business_day(today)
+    history = [
+        SimInstruction(
+            id=AAPL_LEAP_EXERCISE_ID,
+            account_id=account_id,
+            client_instruction_id=f"ui-{three_days_ago:%Y%m%d}-001",
+            instruction_type=InstructionType.EXERCISE,
+            instrument=contract,
+            instrument_ref=contract.instrument_id,
+            quantity=D("1"),
+            status=InstructionStatus.ACCEPTED,
+            created_at=_at(three_days_ago, 10, 30),
+            updated_at=_at(three_days_ago, 11, 5),
+            accepted_quantity=D("1"),
+        ),
+        SimInstruction(
+            id=state.ids.server_id(_at(two_days_ago, 9, 50)),
+            account_id=account_id,
+            client_instruction_id=f"ui-{two_days_ago:%Y%m%d}-001",
+            instruction_type=InstructionType.EXERCISE,
+            instrument=contract,
+            instrument_ref=contract.instrument_id,
+            quantity=D("2"),
+            status=InstructionStatus.CANCELLED,
+            created_at=_at(two_days_ago, 9, 50),
+            updated_at=_at(two_days_ago, 9, 56),
+        ),
+        SimInstruction(
+            id=state.ids.server_id(_at(yesterday, 14, 15)),
+            account_id=account_id,
+            client_instruction_id=f"ui-{yesterday:%Y%m%d}-001",
+            instruction_type=InstructionType.EXERCISE,
+            instrument=contract,
+            instrument_ref=contract.instrument_id,
+            quantity=D("1"),
+            status=InstructionStatus.REJECTED,
+            created_at=_at(yesterday, 14, 15),
+            updated_at=_at(yesterday, 14, 40),
+            rejection=Rejection(
+                reason="CLEARING_REJECTED",
+                domain=CLEARING_DOMAIN,
+                description="Rejected by clearing: received after the clearing firm's processing window",
+            ),
+        ),
+    ]
+    for instruction in history:
+        account.record_instruction(instruction)
+
+
+# ------------------------------------------------------------------ generated accounts
+
+
+def _generated_ticker(index: int) -> str:
+    """``ZAAAA``, ``ZAAAB``, …: five characters, never a demo ticker."""
+    letters = []
+    for _ in range(4):
+        index, digit = divmod(index, 26)
+        letters.append(chr(ord("A") + digit))
+    return "Z" + "".join(reversed(letters))
+
+
+def _cents(value: int) -> Decimal:
+    return Decimal(value) / 100
+
+
+def _generated_equity(state: SimulatorState, ticker: str) -> Instrument:
+    quote = random.Random(f"quote:{ticker}")  # prices depend on the instrument, not the account
+    price = _cents(quote.randint(500, 60_000))
+    close = max(D("0.50"), price + _cents(quote.randint(-300, 300)))
+    return state.instruments.equity(ticker, price, close)
+
+
+def _option_premium(underlier: Decimal, strike: Decimal, right: OptionRight, time_value: Decimal) -> Decimal:
+    intrinsic = max(Decimal(0), underlier - strike if right is CALL else strike - underlier)
+    return intrinsic + time_value
+
+
+def _generated_option(
+    state: SimulatorState, underlier: Instrument, expiry: date, right: OptionRight, strike: Decimal
+) -> Instrument:
+    assert underlier.instrument_price is not None and underlier.closing_price is not None
+    quote = random.Random(f"quote:{underlier.symbol}:{expiry}:{right}:{strike}")
+    price = _option_premium(underlier.instrument_price, strike, right, _cents(quote.randint(5, 900)))
+    close = _option_premium(underlier.closing_price, strike, right, _cents(quote.randint(5, 900)))
+    return state.instruments.option(underlier, expiry, right, strike, price, close)
+
+
+def add_generated_account(state: SimulatorState, account_id: int, positions: int, seed: int) -> None:
+    """A deterministic account of ``positions`` positions: 60% equities (one in ten short, some
+    fractional), 40% options on them (calls and puts over six weekly expiries, one in four short)."""
+    if not 1 <= positions <= MAX_GENERATED_POSITIONS:
+        raise ValueError(f"positions must be from 1 to {MAX_GENERATED_POSITIONS}")
+    rng = random.Random(seed)
+    account = state.open_account(account_id)
+    equity_count = max(1, positions * 3 // 5)
+    expiries = [next_expiry_business_day(state.today())]
+    while len(expiries) < 6:
+        expiries.append(next_expiry_business_day(expiries[-1] + timedelta(days=1)))
+    equities = []
+    for index in range(equity_count):
+        instrument = _generated_equity(state, _generated_ticker(index))
+        equities.append(instrument)
+        shares = Decimal(rng.randint(1, 2_000))
+        if rng.randrange(100) < 5:
+            shares += D("0.5")
+        if rng.randrange(10) == 0:
+            shares = -shares
+        assert instrument.closing_price is not None
+        avg = max(D("0.01"), instrument.closing_price * (1 + _cents(rng.randint(-2_500, 2_500)) / 100))
+        state.hold(account, instrument, shares, avg.quantize(D("0.01")))
+    for index in range(positions - equity_count):
+        underlier = equities[index % equity_count]
+        series = index // equity_count
+        expiry = expiries[series % len(expiries)]
+        right = CALL if (series // len(expiries)) % 2 == 0 else PUT
+        assert underlier.instrument_price is not None
+        base = max(D("5"), (underlier.instrument_price * D("0.9") / 5).to_integral_value() * 5)
+        strike = base + 5 * (series // (2 * len(expiries)))
+        contract = _generated_option(state, underlier, expiry, right, strike)
+        contracts = Decimal(rng.randint(1, 50))
+        if rng.randrange(4) == 0:
+            contracts = -contracts
+        assert contract.closing_price is not None
+        avg = max(D("0.01"), contract.closing_price * (1 + _cents(rng.randint(-4_000, 4_000)) / 100))
+        state.hold(account, contract, contracts, avg.quantize(D("0.01")))

@@ -1,0 +1,197 @@
+"""``Simulator``: the handle tests, benchmarks and the embedded backend hold on to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from ..domain.calendar import DEFAULT_EXERCISE_CUTOFF
+from .app import SimulatedApi
+from .book import DemoDates, add_generated_account, build_demo_book
+from .clock import SimulatedClock, to_timedelta
+from .faults import Faults
+from .positions import position_row
+from .state import CLEARING_DOMAIN, Rejection, SimulatorState, Timings
+
+logger = logging.getLogger(__name__)
+_UNCHANGED = object()
+
+
+class Simulator:
+    """A simulated Clear Street positions API with the demo book loaded.
+
+    ``now``: None follows the real clock; an aware datetime freezes simulated time there until
+    ``set_now``/``advance`` move it. ``api_keys``: None accepts any non-empty bearer key; a mapping
+    ``{key: {account ids}}`` accepts only those keys (401 otherwise), each on its accounts (403
+    otherwise). ``latency``: seconds added before every response. ``exercise_cutoff``: New York
+    wall time of the exercise cutoff on a contract's expiration business day. ``timings``: delays
+    of the lifecycle transitions (see ``state``).
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        now: datetime | None = None,
+        api_keys: Mapping[str, Iterable[int]] | None = None,
+        latency: float = 0.0,
+        exercise_cutoff: time = DEFAULT_EXERCISE_CUTOFF,
+        *,
+        timings: Timings | None = None,
+    ) -> None:
+        self.seed = seed
+        self._clock = SimulatedClock(now)
+        self._state = SimulatorState(
+            seed=seed, clock=self._clock, exercise_cutoff=exercise_cutoff, timings=timings or Timings()
+        )
+        self.latency = latency
+        self.faults = Faults()
+        keys = None if api_keys is None else {key: frozenset(ids) for key, ids in api_keys.items()}
+        self.dates: DemoDates = build_demo_book(self._state)
+        """The dates the demo book was built around (today, next expiry, monthly expiry)."""
+        self.app = SimulatedApi(self._state, self.faults, api_keys=keys, latency=lambda: self._latency)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def transport(self) -> httpx.ASGITransport:
+        """An in-process transport: ``httpx.AsyncClient(base_url="http://simulator", transport=...)``."""
+        return httpx.ASGITransport(app=self.app)
+
+    @property
+    def latency(self) -> float:
+        """Seconds added before every response (settable)."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency must not be negative")
+        self._latency = seconds
+
+    # ------------------------------------------------------------------ time
+
+    def now(self) -> datetime:
+        """The current simulated instant (aware, UTC). Usable as a ``domain.calendar.Clock``."""
+        return self._clock.now()
+
+    def set_now(self, instant: datetime) -> None:
+        """Freeze simulated time at ``instant`` and run the transitions due by then."""
+        with self._state.lock:
+            self._clock.set(instant)
+            self._state.catch_up()
+
+    def advance(self, seconds: float | int | Decimal | timedelta) -> datetime:
+        """Move simulated time forward and run the transitions due by then; returns the new now."""
+        with self._state.lock:
+            self._clock.advance(to_timedelta(seconds))
+            self._state.catch_up()
+            return self._clock.now()
+
+    def settle(self) -> datetime:
+        """Move simulated time to the last pending transition (orders waiting for the market to
+        open included) and run them all; returns the new now. Pending work is finite: a settled
+        simulator has no scheduled transition left."""
+        with self._state.lock:
+            self._state.catch_up()
+            while (due := self._state.scheduler.next_due()) is not None:
+                if due > self._clock.now():
+                    self._clock.move_to(due)
+                self._state.catch_up()
+            return self._clock.now()
+
+    @property
+    def pending_transitions(self) -> int:
+        """How many lifecycle transitions are scheduled and not yet due."""
+        with self._state.lock:
+            return len(self._state.scheduler)
+
+    # -------------------------------------------------------------- accounts
+
+    @property
+    def accounts(self) -> list[int]:
+        with self._state.lock:
+            return sorted(self._state.accounts)
+
+    def add_generated_account(self, account_id: int, positions: int = 10_000, seed: int = 1) -> None:
+        """Add a large deterministic account (equities and options, longs and shorts) for
+        benchmarks and paging tests. Its instruments are registered like the demo's."""
+        with self._state.lock:
+            add_generated_account(self._state, account_id, positions, seed)
+        logger.info("generated account %s with %d positions (seed %d)", account_id, positions, seed)
+
+    # ------------------------------------------------------------ inspection
+
+    def positions(self, account_id: int) -> list[dict[str, Any]]:
+        """Every position of the account as wire rows, in symbol order (no paging, no auth)."""
+        with self._state.lock:
+            self._state.catch_up()
+            account = self._state.accounts[account_id]
+            holdings = sorted(account.holdings.values(), key=lambda h: h.instrument.symbol)
+            return [position_row(self._state, account, h, self._state.available_quantity(account, h)) for h in holdings]
+
+    def orders(self, account_id: int | None = None) -> list[dict[str, Any]]:
+        """Orders as wire rows (the demo's resting order and every closing order), oldest first."""
+        with self._state.lock:
+            self._state.catch_up()
+            accounts = self._selected(account_id)
+            return [order.to_wire() for account in accounts for order in account.orders]
+
+    def instructions(self, account_id: int | None = None) -> list[dict[str, Any]]:
+        """Persisted position instructions as wire rows, oldest first."""
+        with self._state.lock:
+            self._state.catch_up()
+            accounts = self._selected(account_id)
+            return [row.to_wire() for account in accounts for row in account.instructions]
+
+    def _selected(self, account_id: int | None) -> list[Any]:
+        state = self._state
+        if account_id is None:
+            return [state.accounts[key] for key in sorted(state.accounts)]
+        return [state.accounts[account_id]]
+
+    def quote(self, identifier: str) -> Decimal | None:
+        """An instrument's current price (None: no quote); ``KeyError`` for an unknown one."""
+        with self._state.lock:
+            instrument = self._state.instruments.resolve(identifier)
+            if instrument is None:
+                raise KeyError(f"unknown instrument {identifier!r}")
+            return instrument.instrument_price
+
+    # ----------------------------------------------------------------- knobs
+
+    def set_instrument_price(
+        self,
+        identifier: str,
+        instrument_price: Decimal | str | None,
+        closing_price: Decimal | str | None | object = _UNCHANGED,
+    ) -> None:
+        """Set an instrument's current price (None: no quote) and optionally its last close.
+        ``identifier`` is a UUID, ticker or OSI symbol."""
+        with self._state.lock:
+            instrument = self._state.instruments.resolve(identifier)
+            if instrument is None:
+                raise KeyError(f"unknown instrument {identifier!r}")
+            instrument.instrument_price = None if instrument_price is None else Decimal(str(instrument_price))
+            if closing_price is not _UNCHANGED:
+                instrument.closing_price = None if closing_price is None else Decimal(str(closing_price))
+
+    def reject_next_instructions(
+        self,
+        count: int = 1,
+        *,
+        reason: str = "CLEARING_REJECTED",
+        description: str = "Rejected by clearing",
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """The next ``count`` SENT instructions that clearing decides on end REJECTED (domain
+        ``com.clearstreet.oems.clearing``) instead of ACCEPTED."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        rejection = Rejection(reason, CLEARING_DOMAIN, description, dict(metadata or {}))
+        with self._state.lock:
+            for _ in range(count):
+                self._state.queue_clearing_rejection(rejection)

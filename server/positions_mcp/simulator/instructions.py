@@ -1,0 +1,264 @@
+"""Position instructions: the submit batch (reference 6.2, 6.3, 7.3) and the list filter (6.1).
+
+Whole-request 400 (no ``data``): the body is not a JSON array, is empty or longer than
+``MAX_BATCH``, a row is not an object, a required field is missing or of the wrong type, an
+``instruction_type`` is unknown, a ``quantity`` is not a decimal string, or a
+``client_instruction_id`` is empty. Unknown keys in a row are ignored.
+
+Every other problem rejects only its row (``status`` REJECTED, nil UUID id, not persisted, never
+listed), checked in this order, first failure wins:
+
+1. ``INVALID_QUANTITY`` — quantity is not a positive whole number of contracts (cause 400);
+2. ``DUPLICATE_INSTRUCTION`` — the key names a persisted instruction of the account, including
+   one persisted earlier in the same batch; metadata ``existing_id`` (cause 409). Keys of
+   rejected rows are never remembered, so they can be reused;
+3. ``INSTRUMENT_NOT_FOUND`` (cause 404) / ``NOT_AN_OPTION`` (cause 400);
+4. ``INSUFFICIENT_POSITION`` — the position is not long or the quantity exceeds the available
+   contracts (working closing orders and pending exercises, including earlier rows of the same
+   batch, reduce it); metadata ``available``, ``requested`` (cause 400);
+5. ``DNE_NOT_ON_EXPIRY`` / ``CEA_NOT_ON_EXPIRY`` — not on the contract's expiration business day
+   in New York; metadata ``expiry`` and ``business_date`` as ``YYYY-MM-DD`` (cause 400);
+6. ``EXERCISE_PAST_CUTOFF`` — at or after the cutoff on the expiration business day (and any time
+   later); metadata ``cutoff_time`` as RFC 3339 with the New York offset (cause 400).
+
+Options levels are not modelled. The reason codes of steps 1 and 3 are the simulator's own (the
+API documents none). HTTP status: 200 when every row is SENT; 207 when some are, with ``error``
+summarising the rejected rows; otherwise the rejected rows' common cause (409 all duplicates, 404
+all unknown instruments, 400 validation), 400 when causes differ — ``data`` always holds every row
+in request order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..clearstreet.models import NIL_UUID, InstructionStatus, InstructionType
+from ..domain.calendar import expiration_business_day
+from .instruments import Instrument
+from .state import (
+    CLEARING_DOMAIN,
+    EXERCISE_DOMAIN,
+    Account,
+    Rejection,
+    SimInstruction,
+    SimulatorState,
+)
+from .wire import ApiError, quantity as quantity_text
+
+MAX_BATCH = 1000
+_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
+_TYPES = {member.value: member for member in InstructionType}
+_ON_EXPIRY_ONLY = {
+    InstructionType.DO_NOT_EXERCISE: "DNE_NOT_ON_EXPIRY",
+    InstructionType.CONTRARY_EXERCISE: "CEA_NOT_ON_EXPIRY",
+}
+DUPLICATE_DESCRIPTION = "Duplicate exercise instruction"
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionRow:
+    """One well-formed row of a submit body."""
+
+    instruction_type: InstructionType
+    instrument_ref: str
+    quantity: Decimal
+    client_instruction_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    status: int
+    rows: list[dict[str, Any]]
+    error: dict[str, Any] | None
+
+
+def _field(row: dict[str, Any], index: int, name: str) -> Any:
+    if name not in row or row[name] is None:
+        raise ApiError(400, f"instructions[{index}].{name} is required")
+    return row[name]
+
+
+def _string(value: Any, index: int, name: str) -> str:
+    if not isinstance(value, str):
+        raise ApiError(400, f"instructions[{index}].{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ApiError(400, f"instructions[{index}].{name} must not be empty")
+    return value
+
+
+def parse_batch(body: Any) -> list[InstructionRow]:
+    """The rows of a submit body, or ``ApiError(400)`` for a body that is not a valid batch."""
+    if not isinstance(body, list):
+        raise ApiError(400, "The request body must be a JSON array of instructions")
+    if not body:
+        raise ApiError(400, "The request body must contain at least one instruction")
+    if len(body) > MAX_BATCH:
+        raise ApiError(400, f"A batch holds at most {MAX_BATCH} instructions, got {len(body)}")
+    rows = []
+    for index, item in enumerate(body):
+        if not isinstance(item, dict):
+            raise ApiError(400, f"instructions[{index}] must be a JSON object")
+        type_text = _string(_field(item, index, "instruction_type"), index, "instruction_type")
+        instruction_type = _TYPES.get(type_text)
+        if instruction_type is None:
+            raise ApiError(
+                400,
+                f"instructions[{index}].instruction_type {type_text!r} is not one of {', '.join(_TYPES)}",
+            )
+        instrument_ref = _string(_field(item, index, "instrument_id"), index, "instrument_id")
+        quantity_value = _string(_field(item, index, "quantity"), index, "quantity")
+        if not _DECIMAL.fullmatch(quantity_value.strip()):
+            raise ApiError(
+                400, f"instructions[{index}].quantity {quantity_value!r} is not a decimal string such as \"1\""
+            )
+        key = item.get("client_instruction_id")
+        if key is not None:
+            key = _string(key, index, "client_instruction_id")
+        rows.append(InstructionRow(instruction_type, instrument_ref, Decimal(quantity_value.strip()), key))
+    return rows
+
+
+def _pre_acceptance(
+    state: SimulatorState, account: Account, row: InstructionRow, key: str, instrument: Instrument | None
+) -> Rejection | None:
+    qty = row.quantity
+    if qty <= 0 or qty != qty.to_integral_value():
+        return Rejection(
+            "INVALID_QUANTITY",
+            EXERCISE_DOMAIN,
+            f"Quantity {quantity_text(qty)} is not a positive whole number of contracts",
+            {"requested": quantity_text(qty)},
+        )
+    existing = account.instructions_by_key.get(key)
+    if existing is not None:
+        return Rejection("DUPLICATE_INSTRUCTION", EXERCISE_DOMAIN, DUPLICATE_DESCRIPTION, {"existing_id": existing.id}, 409)
+    if instrument is None:
+        return Rejection(
+            "INSTRUMENT_NOT_FOUND", EXERCISE_DOMAIN, f"Instrument not found: {row.instrument_ref}", {}, 404
+        )
+    contract = instrument.option
+    if contract is None:
+        return Rejection("NOT_AN_OPTION", EXERCISE_DOMAIN, f"{instrument.symbol} is not an option contract")
+    holding = account.holdings.get(instrument.instrument_id)
+    available = Decimal(0)
+    if holding is not None and holding.quantity > 0:
+        available = state.available_quantity(account, holding)
+    if qty > available:
+        return Rejection(
+            "INSUFFICIENT_POSITION",
+            EXERCISE_DOMAIN,
+            f"Requested {quantity_text(qty)} contracts of {contract.padded()} but only "
+            f"{quantity_text(available)} long contracts are available",
+            {"available": quantity_text(available), "requested": quantity_text(qty)},
+        )
+    today = state.today()
+    expiry_day = expiration_business_day(contract.expiry)
+    if row.instruction_type in _ON_EXPIRY_ONLY and today != expiry_day:
+        return Rejection(
+            _ON_EXPIRY_ONLY[row.instruction_type],
+            EXERCISE_DOMAIN,
+            f"{row.instruction_type.value} must be submitted on the contract's expiration date",
+            {"expiry": contract.expiry.isoformat(), "business_date": today.isoformat()},
+        )
+    cutoff = state.cutoff_instant(contract)
+    if state.now() >= cutoff:
+        return Rejection(
+            "EXERCISE_PAST_CUTOFF",
+            EXERCISE_DOMAIN,
+            f"Instructions for {contract.padded()} were due by the exercise cutoff ({cutoff.isoformat()})",
+            {"cutoff_time": cutoff.isoformat()},
+        )
+    return None
+
+
+def _rejected_row(
+    account: Account, row: InstructionRow, key: str, instrument: Instrument | None, rejection: Rejection
+) -> SimInstruction:
+    return SimInstruction(
+        id=NIL_UUID,
+        account_id=account.account_id,
+        client_instruction_id=key,
+        instruction_type=row.instruction_type,
+        instrument=instrument,
+        instrument_ref=row.instrument_ref,
+        quantity=row.quantity,
+        status=InstructionStatus.REJECTED,
+        rejection=rejection,
+    )
+
+
+def _aggregate(outcomes: list[SimInstruction]) -> BatchOutcome:
+    rows = [outcome.to_wire() for outcome in outcomes]
+    rejections = [o.rejection for o in outcomes if o.status is InstructionStatus.REJECTED and o.rejection]
+    if not rejections:
+        return BatchOutcome(200, rows, None)
+    causes = {rejection.cause for rejection in rejections}
+    code = causes.pop() if len(causes) == 1 else 400
+    descriptions = {rejection.description for rejection in rejections}
+    if len(descriptions) == 1:
+        message = descriptions.pop()
+    else:
+        message = f"{len(rejections)} of {len(outcomes)} instructions were rejected; each rejected row says why"
+    status = 207 if len(rejections) < len(outcomes) else code
+    return BatchOutcome(status, rows, {"code": code, "message": message})
+
+
+def submit_batch(state: SimulatorState, account: Account, rows: list[InstructionRow]) -> BatchOutcome:
+    """Validate each row in order, persist the good ones as SENT, aggregate the outcome."""
+    outcomes = []
+    for row in rows:
+        key = row.client_instruction_id or state.ids.request_id()
+        instrument = state.instruments.resolve(row.instrument_ref)
+        rejection = _pre_acceptance(state, account, row, key, instrument)
+        if rejection is not None:
+            outcomes.append(_rejected_row(account, row, key, instrument, rejection))
+            continue
+        assert instrument is not None  # _pre_acceptance rejects unresolved rows
+        outcomes.append(
+            state.persist_instruction(
+                account,
+                client_instruction_id=key,
+                instruction_type=row.instruction_type,
+                instrument=instrument,
+                quantity=row.quantity.to_integral_value(),
+            )
+        )
+    return _aggregate(outcomes)
+
+
+def fail_batch(state: SimulatorState, account: Account, rows: list[InstructionRow], status: int) -> BatchOutcome:
+    """An injected server-side failure: nothing is persisted and every row is rejected — clearing
+    unavailable for 503, an internal fault for any other status."""
+    if status == 503:
+        rejection = Rejection("CLEARING_UNAVAILABLE", CLEARING_DOMAIN, "Clearing service unavailable", {}, 503)
+    else:
+        rejection = Rejection("INTERNAL_ERROR", EXERCISE_DOMAIN, "Could not process the instruction", {}, status)
+    outcomes = [
+        _rejected_row(
+            account,
+            row,
+            row.client_instruction_id or state.ids.request_id(),
+            state.instruments.resolve(row.instrument_ref),
+            rejection,
+        )
+        for row in rows
+    ]
+    return BatchOutcome(status, [o.to_wire() for o in outcomes], {"code": status, "message": rejection.description})
+
+
+def list_instructions(
+    account: Account, *, instrument: Instrument | None, underlying: Instrument | None
+) -> list[dict[str, Any]]:
+    """Persisted instructions in creation order, filtered by contract and underlier (ANDed)."""
+    rows = []
+    for instruction in account.instructions:
+        contract = instruction.instrument
+        if instrument is not None and contract is not instrument:
+            continue
+        if underlying is not None and (contract is None or contract.underlying is not underlying):
+            continue
+        rows.append(instruction.to_wire())
+    return rows

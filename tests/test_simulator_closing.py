@@ -1,0 +1,275 @@
+"""Close one / close all: request bodies, the orders created, availability, and how closing orders
+fill over simulated time (only while the regular session is open)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from positions_mcp.domain.calendar import NEW_YORK
+from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
+
+MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 New York
+SATURDAY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
+AUTH = {"Authorization": "Bearer test-key"}
+POSITIONS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions"
+NANOS_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(seed=0, now=MONDAY_OPEN)
+
+
+def api(sim: Simulator) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH)
+
+
+def position(sim: Simulator, symbol: str, account: int = DEMO_PRIMARY_ACCOUNT) -> dict[str, Any] | None:
+    return next((row for row in sim.positions(account) if row["symbol"] == symbol), None)
+
+
+def order(sim: Simulator, order_id: str) -> dict[str, Any]:
+    return next(row for row in sim.orders() if row["id"] == order_id)
+
+
+@pytest.mark.anyio
+async def test_close_one_position_creates_a_market_day_order(sim: Simulator) -> None:
+    async with api(sim) as http:
+        response = await http.delete(f"{POSITIONS}/GOOG")
+        second = await http.delete(f"{POSITIONS}/TSLA")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["error"] is None and set(body["metadata"]) == {"request_id"}
+    [goog] = body["data"]
+    assert {k: goog[k] for k in ("account_id", "instrument_id", "instrument_type", "symbol", "side", "quantity")} == {
+        "account_id": 19816,
+        "instrument_id": "c3c4c5c6-d3d4-e3e4-f3f4-f5f6f7f8f9fa",
+        "instrument_type": "COMMON_STOCK",
+        "symbol": "GOOG",
+        "side": "SELL",
+        "quantity": "25",
+    }
+    assert (goog["filled_quantity"], goog["leaves_quantity"], goog["status"]) == ("0", "25", "PENDING_NEW")
+    assert (goog["order_type"], goog["time_in_force"], goog["venue"]) == ("MARKET", "DAY", "XNMS")
+    assert goog["average_fill_price"] is None and goog["limit_price"] is None and goog["stop_price"] is None
+    assert NANOS_Z.fullmatch(goog["created_at"]) and goog["created_at"] == goog["updated_at"]
+    assert goog["created_at"] == "2026-11-23T15:00:00.000000000Z"
+    assert goog["client_order_id"] == "close-position-20261123-0001"
+    [tsla] = second.json()["data"]
+    assert (tsla["side"], tsla["quantity"], tsla["client_order_id"]) == ("BUY", "50", "close-position-20261123-0002")
+
+
+@pytest.mark.anyio
+async def test_close_by_every_identifier_form_including_percent_encoded_osi(sim: Simulator) -> None:
+    call = next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"].startswith("AAPL2") and r["quantity"] == "10")
+    padded = call["symbol"][:4] + "  " + call["symbol"][4:]
+    async with api(sim) as http:
+        response = await http.delete(f"{POSITIONS}/{padded.replace(' ', '%20')}")
+        by_uuid = await http.delete(f"{POSITIONS}/{'a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8'.upper()}")
+        by_lower_ticker = await http.delete(f"{POSITIONS}/nvda")
+    [option] = response.json()["data"]
+    assert option["instrument_id"] == call["instrument_id"]
+    assert (option["instrument_type"], option["side"], option["quantity"], option["venue"]) == ("OPTION", "SELL", "10", "XCBO")
+    assert option["underlying_instrument_id"] == "a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8"
+    assert by_uuid.json()["data"][0]["symbol"] == "AAPL"
+    assert by_lower_ticker.json()["data"][0]["side"] == "BUY"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "content",
+    [None, b"", b"   ", b"null", b"{}", b'{"cancel_orders": null}', b'{"cancel_orders": false}', b'{"why": "x"}'],
+)
+async def test_close_accepts_every_body_shape(sim: Simulator, content: bytes | None) -> None:
+    async with api(sim) as http:
+        response = await http.request(
+            "DELETE", f"{POSITIONS}/MSFT", content=content, headers={"Content-Type": "application/json"}
+        )
+        everything = await http.request("DELETE", POSITIONS, content=content)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"][0]["quantity"] == "120"  # no cancel: the working order keeps 80
+    assert everything.status_code == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"cancel_orders": true', "Failed to parse the request body as JSON: "),
+        (b"{\n  \"cancel_orders\" true}", "Failed to parse the request body as JSON: Expecting ':' delimiter at line 2"),
+        (b"\xff\xfe", "Failed to parse the request body as JSON: invalid UTF-8"),
+        (b"NaN", "Failed to parse the request body as JSON"),
+        (b"[]", "must be a JSON object"),
+        (b"true", "must be a JSON object"),
+        (b'{"cancel_orders": "yes"}', "cancel_orders must be true, false or null"),
+        (b'{"cancel_orders": 1}', "cancel_orders must be true, false or null"),
+    ],
+)
+async def test_close_rejects_bad_bodies(sim: Simulator, content: bytes, message: str) -> None:
+    async with api(sim) as http:
+        one = await http.request("DELETE", f"{POSITIONS}/GOOG", content=content)
+        every = await http.request("DELETE", POSITIONS, content=content)
+    for response in (one, every):
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == 400
+        assert message in response.json()["error"]["message"]
+    assert [o for o in sim.orders() if o["order_type"] == "MARKET"] == []  # nothing was sent
+
+
+@pytest.mark.anyio
+async def test_cancel_orders_frees_the_reserved_quantity(sim: Simulator) -> None:
+    msft = position(sim, "MSFT")
+    assert msft is not None and (msft["quantity"], msft["available_quantity"]) == ("200", "120")
+    [resting] = sim.orders(DEMO_PRIMARY_ACCOUNT)
+    assert (resting["order_type"], resting["status"], resting["leaves_quantity"]) == ("LIMIT", "NEW", "80")
+    async with api(sim) as http:
+        response = await http.request("DELETE", f"{POSITIONS}/MSFT", json={"cancel_orders": True})
+    [closing] = response.json()["data"]
+    assert (closing["side"], closing["quantity"]) == ("SELL", "200")
+    assert order(sim, resting["id"])["status"] == "CANCELED"
+    assert position(sim, "MSFT")["available_quantity"] == "0"  # type: ignore[index]
+
+
+@pytest.mark.anyio
+async def test_nothing_available_and_no_position(sim: Simulator) -> None:
+    async with api(sim) as http:
+        first = await http.delete(f"{POSITIONS}/GOOG")
+        again = await http.delete(f"{POSITIONS}/GOOG")  # the first closing order holds all 25
+        not_held = await http.delete(f"{POSITIONS}/SPY")
+        cash = await http.delete(f"{POSITIONS}/USD")
+        unknown = await http.delete(f"{POSITIONS}/ZZZZ")
+    assert first.status_code == 200
+    assert again.status_code == 422 and "Nothing to close in GOOG" in again.json()["error"]["message"]
+    assert not_held.status_code == 404 and "No open position in SPY" in not_held.json()["error"]["message"]
+    assert cash.status_code == 422 and "cash" in cash.json()["error"]["message"]
+    assert unknown.status_code == 404 and unknown.json()["error"]["message"] == "Instrument not found: ZZZZ"
+
+
+@pytest.mark.anyio
+async def test_close_all_covers_equities_and_options_not_cash(sim: Simulator) -> None:
+    before = {row["symbol"]: row for row in sim.positions(DEMO_PRIMARY_ACCOUNT)}
+    async with api(sim) as http:
+        response = await http.delete(POSITIONS)
+    orders = response.json()["data"]
+    assert response.status_code == 200
+    assert [o["symbol"] for o in orders] == sorted(s for s, r in before.items() if r["instrument_type"] != "CASH")
+    for closing in orders:
+        held = before[closing["symbol"]]
+        assert closing["side"] == ("SELL" if held["position_type"] == "LONG" else "BUY")
+        assert closing["quantity"] == held["available_quantity"]
+        assert (closing["order_type"], closing["time_in_force"], closing["status"]) == ("MARKET", "DAY", "PENDING_NEW")
+    assert [o["client_order_id"] for o in orders] == [f"close-positions-20261123-{n:04d}" for n in range(1, len(orders) + 1)]
+    assert next(o for o in orders if o["symbol"] == "MSFT")["quantity"] == "120"
+    async with api(sim) as http:
+        again = await http.delete(POSITIONS)
+    assert again.status_code == 200 and again.json()["data"] == []  # everything is already being closed
+
+
+@pytest.mark.anyio
+async def test_close_all_with_cancel_orders_closes_whole_positions(sim: Simulator) -> None:
+    async with api(sim) as http:
+        response = await http.request("DELETE", POSITIONS, json={"cancel_orders": True})
+    msft = next(o for o in response.json()["data"] if o["symbol"] == "MSFT")
+    assert msft["quantity"] == "200"
+
+
+@pytest.mark.anyio
+async def test_closing_order_fills_over_simulated_time(sim: Simulator) -> None:
+    async with api(sim) as http:
+        [sent] = (await http.delete(f"{POSITIONS}/GOOG")).json()["data"]
+    assert position(sim, "GOOG")["available_quantity"] == "0"  # type: ignore[index]
+    sim.advance(1)
+    assert order(sim, sent["id"])["status"] == "NEW"
+    sim.advance(1)
+    partial = order(sim, sent["id"])
+    assert (partial["status"], partial["filled_quantity"], partial["leaves_quantity"]) == ("PARTIALLY_FILLED", "12", "13")
+    assert partial["average_fill_price"] == "139.05"
+    goog = position(sim, "GOOG")
+    assert goog is not None
+    assert (goog["quantity"], goog["available_quantity"]) == ("13", "0")
+    assert goog["daily_realized_pnl"] == "79.80"  # 12 × (139.05 − 132.40)
+    sim.advance(1)
+    filled = order(sim, sent["id"])
+    assert (filled["status"], filled["filled_quantity"], filled["leaves_quantity"]) == ("FILLED", "25", "0")
+    assert filled["updated_at"] == "2026-11-23T15:00:03.000000000Z"
+    assert position(sim, "GOOG") is None  # a position at zero disappears
+    async with api(sim) as http:
+        listed = (await http.get(POSITIONS, params={"instrument_ids": "GOOG"})).json()["data"]
+    assert listed == []
+
+
+@pytest.mark.anyio
+async def test_short_cover_books_realized_pnl_and_fractional_quantities_fill(sim: Simulator) -> None:
+    async with api(sim) as http:
+        await http.delete(f"{POSITIONS}/NVDA")
+        await http.delete(f"{POSITIONS}/AMZN")
+    sim.advance(2)
+    nvda, amzn = position(sim, "NVDA"), position(sim, "AMZN")
+    assert nvda is not None and amzn is not None
+    assert (nvda["quantity"], nvda["daily_realized_pnl"]) == ("-15", "119.25")  # 15 × (131.10 − 123.15)
+    assert amzn["quantity"] == "6.5"  # 12.5 fills 6, then 6.5
+    sim.settle()
+    assert position(sim, "NVDA") is None and position(sim, "AMZN") is None
+
+
+@pytest.mark.anyio
+async def test_orders_fill_only_while_the_market_is_open() -> None:
+    sim = Simulator(now=SATURDAY)
+    async with api(sim) as http:
+        [sent] = (await http.delete(f"{POSITIONS}/GOOG")).json()["data"]
+    sim.advance(36 * 3600)  # Sunday night: still closed
+    assert order(sim, sent["id"])["status"] == "NEW"
+    assert position(sim, "GOOG")["quantity"] == "25"  # type: ignore[index]
+    settled = sim.settle()
+    filled = order(sim, sent["id"])
+    assert filled["status"] == "FILLED"
+    monday_open = datetime(2026, 11, 23, 9, 30, tzinfo=NEW_YORK)
+    assert filled["updated_at"] == "2026-11-23T14:30:01.000000000Z"  # second fill, 1 s after the open
+    assert settled == monday_open.astimezone(UTC) + timedelta(seconds=1)
+    assert sim.pending_transitions == 0
+
+
+@pytest.mark.anyio
+async def test_a_fill_due_after_the_close_waits_for_the_next_session() -> None:
+    sim = Simulator(now=datetime(2026, 11, 23, 15, 59, 59, tzinfo=NEW_YORK))
+    async with api(sim) as http:
+        [sent] = (await http.delete(f"{POSITIONS}/GOOG")).json()["data"]
+    sim.advance(3600)
+    assert order(sim, sent["id"])["status"] == "NEW"
+    sim.set_now(datetime(2026, 11, 24, 9, 30, tzinfo=NEW_YORK))
+    assert order(sim, sent["id"])["status"] == "PARTIALLY_FILLED"
+
+
+@pytest.mark.anyio
+async def test_missing_price_fills_at_the_close_and_values_without_unrealized(sim: Simulator) -> None:
+    brk = position(sim, "BRK.B")
+    assert brk is not None
+    assert brk["instrument_price"] is None and brk["closing_price"] == "452.35"
+    assert brk["market_value"] == "3618.80"  # valued at the last close
+    assert brk["unrealized_pnl"] is None and brk["daily_unrealized_pnl"] is None
+    assert brk["cost_basis"] == "3280.00"
+    async with api(sim) as http:
+        [sent] = (await http.delete(f"{POSITIONS}/brk.b")).json()["data"]
+    sim.settle()
+    assert order(sim, sent["id"])["average_fill_price"] == "452.35"
+
+
+@pytest.mark.anyio
+async def test_second_account_is_independent(sim: Simulator) -> None:
+    async with api(sim) as http:
+        response = await http.delete(f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/positions/AAPL")
+    [sent] = response.json()["data"]
+    assert (sent["account_id"], sent["quantity"]) == (DEMO_INSTRUCTIONS_ACCOUNT, "300")
+    assert position(sim, "AAPL")["available_quantity"] == "100"  # type: ignore[index]
+    assert Decimal(position(sim, "AAPL", DEMO_INSTRUCTIONS_ACCOUNT)["available_quantity"]) == 0  # type: ignore[index]
