@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clearstreet import ClearStreet, ConflictError, NotFoundError
+from clearstreet.types.v1.position_submit_position_instructions_params import Instruction
 
 PRIMARY, SECOND = 19816, 122503
 LEAP = "AAPL  280121C00195000"
@@ -82,7 +83,9 @@ def test_get_positions_pages_sorts_and_filters(client: ClearStreet) -> None:
     rows = list(first.data)
     token = first.metadata.next_page_token
     while token:
-        page = client.v1.positions.get_positions(PRIMARY, page_token=token, sort_by="MARKET_VALUE", sort_direction="DESC")
+        page = client.v1.positions.get_positions(
+            PRIMARY, page_token=token, sort_by="MARKET_VALUE", sort_direction="DESC"
+        )
         rows.extend(page.data)
         token = page.metadata.next_page_token
     assert len(rows) == first.metadata.total_items == 15
@@ -117,13 +120,13 @@ def test_close_position_and_close_positions(client: ClearStreet) -> None:
 def test_instructions_submit_list_and_cancel(client: ClearStreet) -> None:
     history = client.v1.positions.get_position_instructions(SECOND, instrument_id=LEAP)
     assert [row.status for row in history.data][:3] == ["ACCEPTED", "CANCELLED", "REJECTED"]
-    submitted = client.v1.positions.submit_position_instructions(
-        SECOND,
-        instructions=[
-            {"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1", "client_instruction_id": "sdk-1"},
-            {"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1", "client_instruction_id": "sdk-1"},
-        ],
-    )
+    exercise: Instruction = {
+        "instruction_type": "EXERCISE",
+        "instrument_id": LEAP,
+        "quantity": "1",
+        "client_instruction_id": "sdk-1",
+    }
+    submitted = client.v1.positions.submit_position_instructions(SECOND, instructions=[exercise, exercise])
     sent, duplicate = submitted.data  # a 207 is an ordinary response for the SDK
     assert submitted.error is not None and submitted.error.code == 409
     assert (sent.status, sent.client_instruction_id, sent.symbol) == ("SENT", "sdk-1", LEAP)
@@ -134,11 +137,8 @@ def test_instructions_submit_list_and_cancel(client: ClearStreet) -> None:
     assert (cancelled.data.id, cancelled.data.status) == (sent.id, "CANCEL_REQUESTED")
     listed = client.v1.positions.get_position_instructions(SECOND, underlying_instrument_id="AAPL")
     assert sent.id in {row.id for row in listed.data}
-    with pytest.raises(ConflictError) as all_duplicates:
-        client.v1.positions.submit_position_instructions(
-            SECOND,
-            instructions=[{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1", "client_instruction_id": "sdk-1"}],
-        )
+    with pytest.raises(ConflictError) as all_duplicates:  # the same key again: every row a duplicate
+        client.v1.positions.submit_position_instructions(SECOND, instructions=[exercise])
     assert all_duplicates.value.body["data"][0]["rejection"]["reason"] == "DUPLICATE_INSTRUCTION"  # type: ignore[index]
 
 

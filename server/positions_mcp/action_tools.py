@@ -109,19 +109,6 @@ def _question(preview: ClosePreview | InstructionPreview) -> str:
     return "\n".join(lines)
 
 
-def _approval(
-    answer: ElicitationResult[Any], token: str | None, preview: ClosePreview | InstructionPreview | None
-) -> Approval:
-    """The human's yes, or a ToolError saying nothing was sent."""
-    if isinstance(answer, AcceptedElicitation):
-        if isinstance(answer.data, NoQuestion):
-            return Approval(token=token)
-        if isinstance(answer.data, Approve) and answer.data.confirm and preview is not None:
-            return Approval(elicited=preview)
-        raise ToolError("Not sent: the person did not confirm. Nothing reached Clear Street.")
-    raise ToolError(f"Not sent: the person chose '{answer.action}'. Nothing reached Clear Street.")
-
-
 def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Settings) -> None:
     mode = settings.confirmation
 
@@ -143,6 +130,28 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
             )
             raise ToolError(str(error))
         return decision == "elicitation"
+
+    async def approval(
+        tool: str,
+        account_id: int | None,
+        arguments: dict[str, Any],
+        answer: ElicitationResult[Any],
+        token: str | None,
+        preview: ClosePreview | InstructionPreview | None,
+    ) -> Approval:
+        """The human's yes; anything else is audited and refused before the upstream is touched."""
+        if isinstance(answer, AcceptedElicitation):
+            if isinstance(answer.data, NoQuestion):
+                return Approval(token=token)
+            if isinstance(answer.data, Approve) and answer.data.confirm and preview is not None:
+                return Approval(elicited=preview)
+            choice = "did not confirm"
+        else:
+            choice = f"chose '{answer.action}'"
+        error = await actions.refuse(
+            tool, preview.account_id if preview else None, arguments, "DECLINED", f"The person {choice}."
+        )
+        raise ToolError(str(error))
 
     async def guarded(call: Any) -> Any:
         try:
@@ -189,9 +198,10 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         """Send the closing order(s) for one position, exactly as previewed by
         preview_close_position. Needs the person's explicit yes: the preview's confirmation_token,
         or the person's answer when the server asks them. Refused if the position changed."""
-        approval = _approval(answer, confirmation_token, preview)
+        arguments = actions.close_arguments(instrument_id, cancel_orders)
+        approved = await approval("close_position", account_id, arguments, answer, confirmation_token, preview)
         return await run(
-            lambda: actions.execute_close("close_position", account_id, instrument_id, cancel_orders, approval)
+            lambda: actions.execute_close("close_position", account_id, instrument_id, cancel_orders, approved)
         )
 
     # ------------------------------------------------------------ close all
@@ -231,8 +241,9 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         """Send closing orders for EVERY position of the account, exactly as previewed by
         preview_close_positions. Needs the person's explicit yes (token or direct answer).
         Refused if any position changed since the preview."""
-        approval = _approval(answer, confirmation_token, preview)
-        return await run(lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approval))
+        arguments = actions.close_arguments(None, cancel_orders)
+        approved = await approval("close_positions", account_id, arguments, answer, confirmation_token, preview)
+        return await run(lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approved))
 
     # --------------------------------------------------------- instructions
 
@@ -274,9 +285,16 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         with the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs
         the person's explicit yes (token or direct answer). A partial success (HTTP 207) lists
         each row as SENT or REJECTED."""
-        approval = _approval(answer, confirmation_token, preview)
         rows = [row.as_input() for row in instructions]
-        return await run(lambda: actions.execute_instructions(account_id, rows, approval))
+        approved = await approval(
+            "submit_position_instructions",
+            account_id,
+            actions.instruction_arguments(rows),
+            answer,
+            confirmation_token,
+            preview,
+        )
+        return await run(lambda: actions.execute_instructions(account_id, rows, approved))
 
     @server.tool(title="Cancel a position instruction", annotations=CANCEL)
     async def cancel_position_instruction(

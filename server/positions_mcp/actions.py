@@ -166,7 +166,8 @@ class Actions:
     ) -> ServiceError:
         """Record a refusal and return the error to raise. Nothing reaches the upstream."""
         await self._audit("refusal", tool, account, arguments, reason, detail=message)
-        return ServiceError(f"Refused ({reason}): {message} Nothing was sent.")
+        sent = "" if "Nothing was sent" in message else " Nothing was sent."
+        return ServiceError(f"Refused ({reason}): {message}{sent}")
 
     # ----------------------------------------------------------------- closes
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 API_VERSION = "2025-10-31"
 FORBIDDEN_MESSAGE = "The caller does not have permission to execute the specified operation"
-_ACCOUNT_ID = re.compile(r"\d{1,19}")
+_ACCOUNT_ID = re.compile(r"[0-9]{1,19}")
 _MAX_ACCOUNT_ID = (1 << 63) - 1
 _SUBMIT_PATH = re.compile(r"/v1/accounts/[^/]+/positions/instructions")
 _NO_BODY = object()

@@ -49,7 +49,7 @@ from .state import (
 from .wire import ApiError, quantity as quantity_text
 
 MAX_BATCH = 1000
-_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
+_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _TYPES = {member.value: member for member in InstructionType}
 _ON_EXPIRY_ONLY = {
     InstructionType.DO_NOT_EXERCISE: "DNE_NOT_ON_EXPIRY",
@@ -134,7 +134,9 @@ def _pre_acceptance(
         )
     existing = account.instructions_by_key.get(key)
     if existing is not None:
-        return Rejection("DUPLICATE_INSTRUCTION", EXERCISE_DOMAIN, DUPLICATE_DESCRIPTION, {"existing_id": existing.id}, 409)
+        return Rejection(
+            "DUPLICATE_INSTRUCTION", EXERCISE_DOMAIN, DUPLICATE_DESCRIPTION, {"existing_id": existing.id}, 409
+        )
     if instrument is None:
         return Rejection(
             "INSTRUMENT_NOT_FOUND", EXERCISE_DOMAIN, f"Instrument not found: {row.instrument_ref}", {}, 404

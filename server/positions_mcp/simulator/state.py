@@ -445,7 +445,8 @@ class SimulatorState:
         """Close every equity and option position (cash stays); positions with nothing available
         are skipped. Orders come in symbol order."""
         plan: list[tuple[Holding, Decimal]] = []
-        for holding in sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id)):
+        holdings = sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
+        for holding in holdings:
             if holding.instrument.instrument_type is SecurityType.CASH:
                 continue
             closable = self._closable(account, holding, cancel_orders=cancel_orders)
@@ -454,7 +455,9 @@ class SimulatorState:
         now = self.now()
         if cancel_orders:
             self._cancel_working_orders(account, {h.instrument.instrument_id for h, _ in plan}, now)
-        return [self._send_closing_order(account, holding, closable, "close-positions", now) for holding, closable in plan]
+        return [
+            self._send_closing_order(account, holding, closable, "close-positions", now) for holding, closable in plan
+        ]
 
     def _closable(self, account: Account, holding: Holding, *, cancel_orders: bool) -> Decimal:
         if not cancel_orders:
