@@ -250,6 +250,8 @@ async def test_configured_keys_limit_accounts() -> None:
         ("GET", POSITIONS + "?page_size=1001", 400, "page_size"),
         ("GET", POSITIONS + "?page_size=ten", 400, "page_size"),
         ("GET", POSITIONS + "?page_size=-5", 400, "page_size"),
+        ("GET", POSITIONS + "?page_size=" + "9" * 5000, 400, "page_size"),
+        ("GET", POSITIONS + "?page_size=0001000", 200, ""),
         ("GET", POSITIONS + "?page_token=not*a*token", 400, "page_token"),
         ("GET", POSITIONS + "?page_token=AAAA", 400, "page_token"),
         ("GET", POSITIONS + "?sort_by=PRICE", 400, "sort_by 'PRICE' is not one of SYMBOL"),

@@ -4,7 +4,7 @@ fill over simulated time (only while the regular session is open)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from positions_mcp.domain.calendar import NEW_YORK
-from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
+from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator, Timings
+from positions_mcp.simulator.clock import SimulatedClock
+from positions_mcp.simulator.state import SimulatorState
 
 MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 New York
 SATURDAY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
@@ -278,3 +280,32 @@ async def test_second_account_is_independent(sim: Simulator) -> None:
     assert (sent["account_id"], sent["quantity"]) == (DEMO_INSTRUCTIONS_ACCOUNT, "300")
     assert position(sim, "AAPL")["available_quantity"] == "100"  # type: ignore[index]
     assert Decimal(position(sim, "AAPL", DEMO_INSTRUCTIONS_ACCOUNT)["available_quantity"]) == 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("held", "fills"), [("1.5", ["1.5"]), ("2.5", ["1", "1.5"]), ("0.5", ["0.5"]), ("1", ["1"])])
+def test_fill_sizes_for_small_and_fractional_quantities(held: str, fills: list[str]) -> None:
+    state = SimulatorState(seed=0, clock=SimulatedClock(MONDAY_OPEN), exercise_cutoff=time(17, 30), timings=Timings())
+    instrument = state.instruments.equity("XYZ", Decimal("10.00"), Decimal("9.50"))
+    account = state.open_account(1)
+    state.hold(account, instrument, Decimal(held), Decimal("8.00"))
+    [sent] = state.close_position(account, instrument, cancel_orders=False)
+    seen = []
+    while state.scheduler.next_due() is not None:
+        state.clock.set(state.scheduler.next_due())  # type: ignore[arg-type]
+        before = sent.filled_quantity
+        state.catch_up()
+        if sent.filled_quantity != before:
+            seen.append(str(sent.filled_quantity - before))
+    assert seen == fills
+    assert sent.status.value == "FILLED" and account.holdings == {}
+
+
+@pytest.mark.anyio
+async def test_close_everything_in_a_generated_account_and_settle(sim: Simulator) -> None:
+    sim.add_generated_account(55, positions=400, seed=4)
+    async with api(sim) as http:
+        response = await http.delete("/v1/accounts/55/positions")
+    assert response.status_code == 200 and len(response.json()["data"]) == 400
+    sim.settle()
+    assert sim.positions(55) == []
+    assert {o["status"] for o in sim.orders(55)} == {"FILLED"}

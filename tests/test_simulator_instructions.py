@@ -249,6 +249,7 @@ async def test_exercise_cutoff_is_configurable() -> None:
         (b'[{"instruction_type": "EXERCISE", "instrument_id": "AAPL", "quantity": "one"}]', "not a decimal string"),
         (b'[{"instruction_type": "EXERCISE", "instrument_id": "AAPL", "quantity": "1e3"}]', "not a decimal string"),
         (b'[{"instruction_type": "EXERCISE", "instrument_id": 7, "quantity": "1"}]', "instrument_id must be a string"),
+        (b'[{"instruction_type": "EXERCISE", "instrument_id": "A", "quantity": "1' + b"0" * 5000 + b'"}]', "out of range"),
         (
             b'[{"instruction_type": "EXERCISE", "instrument_id": "A", "quantity": "1", "client_instruction_id": 5}]',
             "client_instruction_id must be a string",

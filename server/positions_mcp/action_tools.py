@@ -95,6 +95,25 @@ class NoQuestion(BaseModel):
     """The call confirms with a token instead of asking the person."""
 
 
+class Blocked(BaseModel):
+    """The preview that would be shown cannot be executed: the person is not asked."""
+
+
+def _why_blocked(preview: ClosePreview | InstructionPreview) -> str:
+    if isinstance(preview, ClosePreview):
+        return "; ".join(issue.message for issue in preview.plan.blocked) or preview.plan.summary
+    return "; ".join(f"row {r.row}: {r.message}" for r in preview.plan.rows if r.status != "OK")
+
+
+def _ask(preview: ClosePreview | InstructionPreview | None) -> NoQuestion | Blocked | Elicit[Approve]:
+    """The question for the person, or why there is none (token route, or nothing sendable)."""
+    if preview is None:
+        return NoQuestion()
+    if preview.confirmation_token is None:
+        return Blocked()
+    return Elicit(_question(preview), Approve)
+
+
 def _can_elicit(ctx: Context) -> bool:
     capabilities = ctx.client_capabilities
     return bool(capabilities is not None and capabilities.elicitation is not None)
@@ -143,6 +162,9 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         if isinstance(answer, AcceptedElicitation):
             if isinstance(answer.data, NoQuestion):
                 return Approval(token=token)
+            if isinstance(answer.data, Blocked) and preview is not None:
+                error = await actions.refuse(tool, preview.account_id, arguments, "BLOCKED", _why_blocked(preview))
+                raise ToolError(str(error))
             if isinstance(answer.data, Approve) and answer.data.confirm and preview is not None:
                 return Approval(elicited=preview)
             choice = "did not confirm"
@@ -181,16 +203,14 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
 
     async def close_position_answer(
         preview: Annotated[ClosePreview | None, Resolve(close_position_question)],
-    ) -> NoQuestion | Elicit[Approve]:
-        if preview is None or preview.confirmation_token is None:
-            return NoQuestion()
-        return Elicit(_question(preview), Approve)
+    ) -> NoQuestion | Blocked | Elicit[Approve]:
+        return _ask(preview)
 
     @server.tool(title="Close a position", annotations=DESTRUCTIVE)
     async def close_position(
         instrument_id: InstrumentRef,
         preview: Annotated[ClosePreview | None, Resolve(close_position_question)],
-        answer: Annotated[ElicitationResult[Approve | NoQuestion], Resolve(close_position_answer)],
+        answer: Annotated[ElicitationResult[Approve | NoQuestion | Blocked], Resolve(close_position_answer)],
         account_id: AccountId = None,
         cancel_orders: CancelOrders = False,
         confirmation_token: ConfirmationToken = None,
@@ -225,15 +245,13 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
 
     async def close_positions_answer(
         preview: Annotated[ClosePreview | None, Resolve(close_positions_question)],
-    ) -> NoQuestion | Elicit[Approve]:
-        if preview is None or preview.confirmation_token is None:
-            return NoQuestion()
-        return Elicit(_question(preview), Approve)
+    ) -> NoQuestion | Blocked | Elicit[Approve]:
+        return _ask(preview)
 
     @server.tool(title="Close every position", annotations=DESTRUCTIVE)
     async def close_positions(
         preview: Annotated[ClosePreview | None, Resolve(close_positions_question)],
-        answer: Annotated[ElicitationResult[Approve | NoQuestion], Resolve(close_positions_answer)],
+        answer: Annotated[ElicitationResult[Approve | NoQuestion | Blocked], Resolve(close_positions_answer)],
         account_id: AccountId = None,
         cancel_orders: CancelOrders = False,
         confirmation_token: ConfirmationToken = None,
@@ -268,16 +286,14 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
 
     async def instructions_answer(
         preview: Annotated[InstructionPreview | None, Resolve(instructions_question)],
-    ) -> NoQuestion | Elicit[Approve]:
-        if preview is None or preview.confirmation_token is None:
-            return NoQuestion()
-        return Elicit(_question(preview), Approve)
+    ) -> NoQuestion | Blocked | Elicit[Approve]:
+        return _ask(preview)
 
     @server.tool(title="Submit position instructions", annotations=DESTRUCTIVE)
     async def submit_position_instructions(
         instructions: Rows,
         preview: Annotated[InstructionPreview | None, Resolve(instructions_question)],
-        answer: Annotated[ElicitationResult[Approve | NoQuestion], Resolve(instructions_answer)],
+        answer: Annotated[ElicitationResult[Approve | NoQuestion | Blocked], Resolve(instructions_answer)],
         account_id: AccountId = None,
         confirmation_token: ConfirmationToken = None,
     ) -> Annotated[CallToolResult, SubmitExecution]:

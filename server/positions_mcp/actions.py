@@ -130,6 +130,11 @@ class _PreviewCache:
             entry = self._items.get(key)
         return entry[1] if entry is not None else None
 
+    def forget(self, value: Any) -> None:
+        """Drop ``value`` once its token is spent: the next question needs a fresh preview."""
+        with self._lock:
+            self._items = {k: v for k, v in self._items.items() if v[1] is not value}
+
     def put(self, key: tuple[str, ...], value: Any) -> Any:
         """Store ``value`` unless a concurrent call stored one first; return the stored one."""
         with self._lock:
@@ -333,6 +338,7 @@ class Actions:
                 redeemed.check_positions(scope)
             elif approval.elicited is not None and approval.elicited.confirmation_token is not None:
                 # The approved preview's own token carries its fingerprint and projection: spend it.
+                self._elicited.forget(approval.elicited)
                 self.tokens.redeem(
                     approval.elicited.confirmation_token, tool, account, self.environment, arguments
                 ).check_positions(scope)

@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 """Reports (done, total, message) to a client that asked for progress."""
 
+EXPIRY_WINDOW_BUSINESS_DAYS = 5
+"""Options expiring within a trading week are listed (from a weekend, the whole next week)."""
+
 DEMO_PRIMARY_ACCOUNT = 19816  # the simulator's demo book (positions_mcp.simulator)
 
 _STATUS_HINTS = {
@@ -203,6 +206,7 @@ class PositionsService:
             environment=self.environment,
             as_of=now,
             today=new_york(now).date(),
+            expiry_window_business_days=EXPIRY_WINDOW_BUSINESS_DAYS,
         )
         async for rows in self.pages(account, progress):
             builder.add(rows)

@@ -369,10 +369,9 @@ def _page_window(request: Request) -> tuple[int, int]:
     text = text.strip()
     if not (text.isascii() and text.isdigit()):
         raise ApiError(400, f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {text!r}")
-    size = int(text)
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ApiError(400, f"page_size must be from 1 to {MAX_PAGE_SIZE}, got {size}")
-    return 0, size
+    if len(text.lstrip("0")) > len(str(MAX_PAGE_SIZE)) or not 1 <= int(text) <= MAX_PAGE_SIZE:
+        raise ApiError(400, f"page_size must be from 1 to {MAX_PAGE_SIZE}, got {text[:20]}")
+    return 0, int(text)
 
 
 def _cancel_orders_flag(raw: bytes) -> bool:

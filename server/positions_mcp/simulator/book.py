@@ -51,7 +51,8 @@ AAPL_LEAP_EXERCISE_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02"
 CALL, PUT = OptionRight.CALL, OptionRight.PUT
 
 
-def D(text: str) -> Decimal:
+def dec(text: str) -> Decimal:
+    """A Decimal from its exact text."""
     return Decimal(text)
 
 
@@ -84,24 +85,24 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
     dates = demo_dates(state.today())
     instruments = state.instruments
 
-    aapl = instruments.equity("AAPL", D("151.00"), D("150.50"), instrument_id=AAPL_ID)
-    tsla = instruments.equity("TSLA", D("178.50"), D("180.00"), instrument_id=TSLA_ID)
-    goog = instruments.equity("GOOG", D("139.05"), D("138.20"), instrument_id=GOOG_ID)
-    msft = instruments.equity("MSFT", D("417.80"), D("415.30"))
-    nvda = instruments.equity("NVDA", D("123.15"), D("121.40"))
-    amzn = instruments.equity("AMZN", D("185.95"), D("186.70"))
-    brk = instruments.equity("BRK.B", None, D("452.35"))  # no current quote today
-    spy = instruments.equity("SPY", D("560.25"), D("562.10"))
-    usd = instruments.equity("USD", D("1.00"), D("1.00"), instrument_type=SecurityType.CASH)
+    aapl = instruments.equity("AAPL", dec("151.00"), dec("150.50"), instrument_id=AAPL_ID)
+    tsla = instruments.equity("TSLA", dec("178.50"), dec("180.00"), instrument_id=TSLA_ID)
+    goog = instruments.equity("GOOG", dec("139.05"), dec("138.20"), instrument_id=GOOG_ID)
+    msft = instruments.equity("MSFT", dec("417.80"), dec("415.30"))
+    nvda = instruments.equity("NVDA", dec("123.15"), dec("121.40"))
+    amzn = instruments.equity("AMZN", dec("185.95"), dec("186.70"))
+    brk = instruments.equity("BRK.B", None, dec("452.35"))  # no current quote today
+    spy = instruments.equity("SPY", dec("560.25"), dec("562.10"))
+    usd = instruments.equity("USD", dec("1.00"), dec("1.00"), instrument_type=SecurityType.CASH)
 
     near, later = dates.next_expiry, dates.monthly_expiry
-    aapl_c145 = instruments.option(aapl, near, CALL, D("145"), D("6.20"), D("5.75"), instrument_id=AAPL_CALL_ID)
-    aapl_c160 = instruments.option(aapl, near, CALL, D("160"), D("0.18"), D("0.22"))
-    spy_p565 = instruments.option(spy, near, PUT, D("565"), D("5.10"), D("4.60"))
-    nvda_p125 = instruments.option(nvda, near, PUT, D("125"), D("2.30"), D("3.85"))
-    tsla_p170 = instruments.option(tsla, later, PUT, D("170"), D("4.85"), D("5.40"))
-    msft_c430 = instruments.option(msft, later, CALL, D("430"), D("6.40"), D("5.95"))
-    goog_c135 = instruments.option(goog, later, CALL, D("135"), D("7.35"), D("6.80"))
+    aapl_c145 = instruments.option(aapl, near, CALL, dec("145"), dec("6.20"), dec("5.75"), instrument_id=AAPL_CALL_ID)
+    aapl_c160 = instruments.option(aapl, near, CALL, dec("160"), dec("0.18"), dec("0.22"))
+    spy_p565 = instruments.option(spy, near, PUT, dec("565"), dec("5.10"), dec("4.60"))
+    nvda_p125 = instruments.option(nvda, near, PUT, dec("125"), dec("2.30"), dec("3.85"))
+    tsla_p170 = instruments.option(tsla, later, PUT, dec("170"), dec("4.85"), dec("5.40"))
+    msft_c430 = instruments.option(msft, later, CALL, dec("430"), dec("6.40"), dec("5.95"))
+    goog_c135 = instruments.option(goog, later, CALL, dec("135"), dec("7.35"), dec("6.80"))
 
     primary = state.open_account(DEMO_PRIMARY_ACCOUNT)
     for instrument, qty, avg in (
@@ -121,25 +122,25 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
         (msft_c430, "-3", "7.90"),
         (goog_c135, "6", "5.20"),
     ):
-        state.hold(primary, instrument, D(qty), D(avg))
+        state.hold(primary, instrument, dec(qty), dec(avg))
     yesterday = previous_business_day(dates.today)
     state.add_order(
         primary,
         msft,
         side=Side.SELL,
-        quantity=D("80"),
+        quantity=dec("80"),
         client_order_id=f"rebalance-{yesterday:%Y%m%d}-0007",
         order_type=OrderType.LIMIT,
         time_in_force=TimeInForce.GOOD_TILL_CANCEL,
         created_at=_at(yesterday, 11, 42),
         status=OrderStatus.NEW,
-        limit_price=D("450.00"),
+        limit_price=dec("450.00"),
     )
 
     aapl_leap = instruments.option(
-        aapl, date(2028, 1, 21), CALL, D("195"), D("12.40"), D("12.15"), instrument_id=AAPL_LEAP_ID
+        aapl, date(2028, 1, 21), CALL, dec("195"), dec("12.40"), dec("12.15"), instrument_id=AAPL_LEAP_ID
     )
-    tsla_c185 = instruments.option(tsla, near, CALL, D("185"), D("0.62"), D("0.85"))
+    tsla_c185 = instruments.option(tsla, near, CALL, dec("185"), dec("0.62"), dec("0.85"))
     second = state.open_account(DEMO_INSTRUCTIONS_ACCOUNT)
     for instrument, qty, avg in (
         (aapl, "300", "162.40"),
@@ -147,7 +148,7 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
         (tsla_c185, "3", "1.40"),
         (usd, "5000.00", "1.00"),
     ):
-        state.hold(second, instrument, D(qty), D(avg))
+        state.hold(second, instrument, dec(qty), dec(avg))
     _instruction_history(state, second.account_id, aapl_leap, dates.today)
     return dates
 
@@ -165,11 +166,11 @@ def _instruction_history(state: SimulatorState, account_id: int, contract: Instr
             instruction_type=InstructionType.EXERCISE,
             instrument=contract,
             instrument_ref=contract.instrument_id,
-            quantity=D("1"),
+            quantity=dec("1"),
             status=InstructionStatus.ACCEPTED,
             created_at=_at(three_days_ago, 10, 30),
             updated_at=_at(three_days_ago, 11, 5),
-            accepted_quantity=D("1"),
+            accepted_quantity=dec("1"),
         ),
         SimInstruction(
             id=state.ids.server_id(_at(two_days_ago, 9, 50)),
@@ -178,7 +179,7 @@ def _instruction_history(state: SimulatorState, account_id: int, contract: Instr
             instruction_type=InstructionType.EXERCISE,
             instrument=contract,
             instrument_ref=contract.instrument_id,
-            quantity=D("2"),
+            quantity=dec("2"),
             status=InstructionStatus.CANCELLED,
             created_at=_at(two_days_ago, 9, 50),
             updated_at=_at(two_days_ago, 9, 56),
@@ -190,7 +191,7 @@ def _instruction_history(state: SimulatorState, account_id: int, contract: Instr
             instruction_type=InstructionType.EXERCISE,
             instrument=contract,
             instrument_ref=contract.instrument_id,
-            quantity=D("1"),
+            quantity=dec("1"),
             status=InstructionStatus.REJECTED,
             created_at=_at(yesterday, 14, 15),
             updated_at=_at(yesterday, 14, 40),
@@ -224,7 +225,7 @@ def _cents(value: int) -> Decimal:
 def _generated_equity(state: SimulatorState, ticker: str) -> Instrument:
     quote = random.Random(f"quote:{ticker}")  # prices depend on the instrument, not the account
     price = _cents(quote.randint(500, 60_000))
-    close = max(D("0.50"), price + _cents(quote.randint(-300, 300)))
+    close = max(dec("0.50"), price + _cents(quote.randint(-300, 300)))
     return state.instruments.equity(ticker, price, close)
 
 
@@ -260,24 +261,24 @@ def add_generated_account(state: SimulatorState, account_id: int, positions: int
         equities.append(instrument)
         shares = Decimal(rng.randint(1, 2_000))
         if rng.randrange(100) < 5:
-            shares += D("0.5")
+            shares += dec("0.5")
         if rng.randrange(10) == 0:
             shares = -shares
         assert instrument.closing_price is not None
-        avg = max(D("0.01"), instrument.closing_price * (1 + _cents(rng.randint(-2_500, 2_500)) / 100))
-        state.hold(account, instrument, shares, avg.quantize(D("0.01")))
+        avg = max(dec("0.01"), instrument.closing_price * (1 + _cents(rng.randint(-2_500, 2_500)) / 100))
+        state.hold(account, instrument, shares, avg.quantize(dec("0.01")))
     for index in range(positions - equity_count):
         underlier = equities[index % equity_count]
         series = index // equity_count
         expiry = expiries[series % len(expiries)]
         right = CALL if (series // len(expiries)) % 2 == 0 else PUT
         assert underlier.instrument_price is not None
-        base = max(D("5"), (underlier.instrument_price * D("0.9") / 5).to_integral_value() * 5)
+        base = max(dec("5"), (underlier.instrument_price * dec("0.9") / 5).to_integral_value() * 5)
         strike = base + 5 * (series // (2 * len(expiries)))
         contract = _generated_option(state, underlier, expiry, right, strike)
         contracts = Decimal(rng.randint(1, 50))
         if rng.randrange(4) == 0:
             contracts = -contracts
         assert contract.closing_price is not None
-        avg = max(D("0.01"), contract.closing_price * (1 + _cents(rng.randint(-4_000, 4_000)) / 100))
-        state.hold(account, contract, contracts, avg.quantize(D("0.01")))
+        avg = max(dec("0.01"), contract.closing_price * (1 + _cents(rng.randint(-4_000, 4_000)) / 100))
+        state.hold(account, contract, contracts, avg.quantize(dec("0.01")))

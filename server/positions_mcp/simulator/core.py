@@ -15,8 +15,8 @@ from .app import SimulatedApi
 from .book import DemoDates, add_generated_account, build_demo_book
 from .clock import SimulatedClock, to_timedelta
 from .faults import Faults
-from .positions import position_row
-from .state import CLEARING_DOMAIN, Rejection, SimulatorState, Timings
+from .positions import position_rows
+from .state import CLEARING_DOMAIN, Account, Rejection, SimulatorState, Timings
 
 logger = logging.getLogger(__name__)
 _UNCHANGED = object()
@@ -130,8 +130,8 @@ class Simulator:
         with self._state.lock:
             self._state.catch_up()
             account = self._state.accounts[account_id]
-            holdings = sorted(account.holdings.values(), key=lambda h: h.instrument.symbol)
-            return [position_row(self._state, account, h, self._state.available_quantity(account, h)) for h in holdings]
+            holdings = sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
+            return position_rows(self._state, account, holdings)
 
     def orders(self, account_id: int | None = None) -> list[dict[str, Any]]:
         """Orders as wire rows (the demo's resting order and every closing order), oldest first."""
@@ -147,7 +147,7 @@ class Simulator:
             accounts = self._selected(account_id)
             return [row.to_wire() for account in accounts for row in account.instructions]
 
-    def _selected(self, account_id: int | None) -> list[Any]:
+    def _selected(self, account_id: int | None) -> list[Account]:
         state = self._state
         if account_id is None:
             return [state.accounts[key] for key in sorted(state.accounts)]

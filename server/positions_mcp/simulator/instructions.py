@@ -50,6 +50,7 @@ from .wire import ApiError, quantity as quantity_text
 
 MAX_BATCH = 1000
 _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_MAX_QUANTITY_DIGITS = 18
 _TYPES = {member.value: member for member in InstructionType}
 _ON_EXPIRY_ONLY = {
     InstructionType.DO_NOT_EXERCISE: "DNE_NOT_ON_EXPIRY",
@@ -110,14 +111,17 @@ def parse_batch(body: Any) -> list[InstructionRow]:
             )
         instrument_ref = _string(_field(item, index, "instrument_id"), index, "instrument_id")
         quantity_value = _string(_field(item, index, "quantity"), index, "quantity")
-        if not _DECIMAL.fullmatch(quantity_value.strip()):
+        quantity_value = quantity_value.strip()
+        if not _DECIMAL.fullmatch(quantity_value):
             raise ApiError(
-                400, f"instructions[{index}].quantity {quantity_value!r} is not a decimal string such as \"1\""
+                400, f"instructions[{index}].quantity {quantity_value[:40]!r} is not a decimal string such as \"1\""
             )
+        if len(quantity_value.lstrip("+-").split(".")[0].lstrip("0")) > _MAX_QUANTITY_DIGITS:
+            raise ApiError(400, f"instructions[{index}].quantity is out of range")
         key = item.get("client_instruction_id")
         if key is not None:
             key = _string(key, index, "client_instruction_id")
-        rows.append(InstructionRow(instruction_type, instrument_ref, Decimal(quantity_value.strip()), key))
+        rows.append(InstructionRow(instruction_type, instrument_ref, Decimal(quantity_value), key))
     return rows
 
 

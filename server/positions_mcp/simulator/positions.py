@@ -124,6 +124,18 @@ def position_row(state: SimulatorState, account: Account, holding: Holding, avai
     }
 
 
+def position_rows(state: SimulatorState, account: Account, holdings: Iterable[Holding]) -> list[dict[str, Any]]:
+    """Wire rows of ``holdings``, with availability computed once for the account."""
+    orders = state.order_reservations(account)
+    exercises = state.exercise_reservations(account)
+    rows = []
+    for holding in holdings:
+        key = holding.instrument.instrument_id
+        reserved = orders.get(key, Decimal(0)) + exercises.get(key, Decimal(0))
+        rows.append(position_row(state, account, holding, max(Decimal(0), abs(holding.quantity) - reserved)))
+    return rows
+
+
 _SortKey = Callable[[Holding], Any]
 _SORT_KEYS: dict[SortBy, _SortKey] = {
     SortBy.SYMBOL: lambda h: h.instrument.symbol,
@@ -171,14 +183,7 @@ def list_positions(
         holdings = [h for h in holdings if h.instrument.instrument_id in instrument_ids]
     ordered = sort_holdings(holdings, sort_by, direction)
     total = len(ordered)
-    page = ordered[offset : offset + limit]
-    orders = state.order_reservations(account)
-    exercises = state.exercise_reservations(account)
-    rows = []
-    for holding in page:
-        key = holding.instrument.instrument_id
-        reserved = orders.get(key, Decimal(0)) + exercises.get(key, Decimal(0))
-        rows.append(position_row(state, account, holding, max(Decimal(0), abs(holding.quantity) - reserved)))
+    rows = position_rows(state, account, ordered[offset : offset + limit])
     metadata = {
         "page_number": offset // limit + 1,
         "total_items": total,

@@ -8,10 +8,11 @@ Lifecycle (simulated time; the delays are ``Timings``):
 * Closing orders are MARKET DAY orders. ``PENDING_NEW`` → ``NEW`` after ``order_acknowledgement``.
   They fill only while the US regular session is open (``domain.calendar.is_market_open``): an
   order due to fill outside the session waits for the next open. A closing order of more than one
-  share or contract fills in two executions (half, rounded down, then the rest), so
+  share or contract fills in two executions (half, rounded down to whole units, then the rest), so
   ``PARTIALLY_FILLED`` is observable; each fill is at the instrument's price (its last close when
   it has no current price), reduces the position and books ``daily_realized_pnl``. A position that
-  reaches zero disappears. While an order works, its leaves quantity is not available.
+  reaches zero disappears. While an order works, its leaves quantity is not available. DAY orders
+  never expire here: one still working at the close fills at the next open.
 * Position instructions: ``SENT`` → ``ACCEPTED`` (``accepted_quantity`` = quantity) after
   ``instruction_decision``, or ``REJECTED`` (domain ``com.clearstreet.oems.clearing``) when a
   rejection was queued with ``queue_clearing_rejection``. A ``SENT`` or ``CANCEL_REQUESTED``
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -348,11 +350,12 @@ class SimulatorState:
     def available_quantity(self, account: Account, holding: Holding) -> Decimal:
         """What is free to act on, as a magnitude (shorts too): |quantity| minus working closing
         orders' leaves minus contracts reserved by pending exercises, never below zero."""
+        return self._free(holding, self.order_reservations(account), self.exercise_reservations(account))
+
+    @staticmethod
+    def _free(holding: Holding, *reservations: dict[str, Decimal]) -> Decimal:
         key = holding.instrument.instrument_id
-        reserved = self.order_reservations(account).get(key, ZERO) + self.exercise_reservations(
-            account
-        ).get(key, ZERO)
-        return max(ZERO, abs(holding.quantity) - reserved)
+        return max(ZERO, abs(holding.quantity) - sum((r.get(key, ZERO) for r in reservations), ZERO))
 
     # ---------------------------------------------------------------- trades
 
@@ -423,7 +426,7 @@ class SimulatorState:
             raise ApiError(404, f"No open position in {instrument.symbol} for account {account.account_id}")
         if instrument.instrument_type is SecurityType.CASH:
             raise ApiError(422, f"{instrument.symbol} is a cash balance; it is not closed with an order")
-        closable = self._closable(account, holding, cancel_orders=cancel_orders)
+        closable = self._closable(account, cancel_orders=cancel_orders)(holding)
         if closable == 0:
             hint = (
                 "pending exercise instructions reserve it"
@@ -445,11 +448,12 @@ class SimulatorState:
         """Close every equity and option position (cash stays); positions with nothing available
         are skipped. Orders come in symbol order."""
         plan: list[tuple[Holding, Decimal]] = []
+        closable_of = self._closable(account, cancel_orders=cancel_orders)
         holdings = sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
         for holding in holdings:
             if holding.instrument.instrument_type is SecurityType.CASH:
                 continue
-            closable = self._closable(account, holding, cancel_orders=cancel_orders)
+            closable = closable_of(holding)
             if closable > 0:
                 plan.append((holding, closable))
         now = self.now()
@@ -459,11 +463,14 @@ class SimulatorState:
             self._send_closing_order(account, holding, closable, "close-positions", now) for holding, closable in plan
         ]
 
-    def _closable(self, account: Account, holding: Holding, *, cancel_orders: bool) -> Decimal:
-        if not cancel_orders:
-            return self.available_quantity(account, holding)
-        exercising = self.exercise_reservations(account).get(holding.instrument.instrument_id, ZERO)
-        return max(ZERO, abs(holding.quantity) - exercising)
+    def _closable(self, account: Account, *, cancel_orders: bool) -> Callable[[Holding], Decimal]:
+        """How much of a holding a close covers: what is available, or with ``cancel_orders`` all
+        of it but the contracts pending exercises reserve (cancelling orders frees the rest)."""
+        exercises = self.exercise_reservations(account)
+        if cancel_orders:
+            return lambda holding: self._free(holding, exercises)
+        orders = self.order_reservations(account)
+        return lambda holding: self._free(holding, orders, exercises)
 
     def _cancel_working_orders(self, account: Account, instrument_ids: set[str], at: datetime) -> None:
         for order in account.orders:
@@ -523,8 +530,10 @@ class SimulatorState:
             return
         leaves = order.quantity - order.filled_quantity
         chunk = leaves
-        if order.filled_quantity == 0 and leaves > 1:
-            chunk = (leaves / 2).to_integral_value(rounding=ROUND_FLOOR)
+        if order.filled_quantity == 0:
+            half = (leaves / 2).to_integral_value(rounding=ROUND_FLOOR)
+            if half >= 1:
+                chunk = half
         chunk = min(chunk, abs(holding.quantity))
         self.book_trade(account, instrument, -chunk if order.side is Side.SELL else chunk, price)
         previous_notional = (order.average_fill_price or ZERO) * order.filled_quantity
@@ -574,10 +583,6 @@ class SimulatorState:
     def queue_clearing_rejection(self, rejection: Rejection) -> None:
         """The next instruction clearing decides on is rejected with ``rejection``."""
         self._clearing_rejections.append(rejection)
-
-    @property
-    def queued_clearing_rejections(self) -> int:
-        return len(self._clearing_rejections)
 
     def _decide(self, instruction: SimInstruction, due: datetime) -> None:
         if instruction.status is not InstructionStatus.SENT:

@@ -1,0 +1,239 @@
+"""``clearstreet-positions-mcp demo``: a narrated walk through every capability.
+
+A real MCP client starts this server over stdio (against the embedded simulator, with the audit
+log in a temporary folder) and calls each tool, resource and prompt the way an assistant would,
+printing what it does for a person reading the terminal. The demo is a terminal program, so it
+prints to stdout; the server it drives writes nothing there but the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.types import ElicitRequestParams, ElicitResult
+
+WIDTH = 96
+
+
+def say(text: str = "") -> None:
+    print(textwrap.fill(text, WIDTH) if text else "", flush=True)
+
+
+def heading(text: str) -> None:
+    print(f"\n== {text} " + "=" * max(0, WIDTH - len(text) - 4), flush=True)
+
+
+def show(label: str, value: Any) -> None:
+    print(f"  {label:<26} {value}", flush=True)
+
+
+def money(text: str | None) -> str:
+    if text is None:
+        return "n/a"
+    value = Decimal(text)
+    return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)), flush=True)
+
+
+def server_parameters(audit_log: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "positions_mcp"],
+        env={
+            "POSITIONS_MCP_AUDIT_LOG": str(audit_log),
+            "POSITIONS_MCP_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": os.pathsep.join(sys.path),
+        },
+    )
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: (v[:18] + "…" if k == "confirmation_token" and v else v) for k, v in arguments.items()}
+    print(f"\n  → {tool}({json.dumps(shown)})", flush=True)
+    result = await client.call_tool(tool, arguments)
+    text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+    if result.is_error:
+        say(f"  ✗ refused: {text}")
+        return {}
+    return result.structured_content or {}
+
+
+async def discover(client: Client) -> None:
+    heading("1. What the server offers")
+    tools = (await client.list_tools()).tools
+    for tool in tools:
+        hints = tool.annotations
+        kind = "read-only" if hints and hints.read_only_hint else (
+            "DESTRUCTIVE" if hints and hints.destructive_hint else "state-changing, idempotent"
+        )
+        show(tool.name, kind)
+    templates = (await client.list_resource_templates()).resource_templates
+    resources = (await client.list_resources()).resources
+    say()
+    say("Resources: " + ", ".join([r.uri for r in resources] + [t.uri_template for t in templates]))
+    prompts = (await client.list_prompts()).prompts
+    say("Prompts: " + ", ".join(p.name for p in prompts))
+    status = json.loads((await client.read_resource("clearstreet://status")).contents[0].text)  # type: ignore[union-attr]
+    say()
+    say(
+        f"clearstreet://status says: environment '{status['environment']}', default account "
+        f"{status['default_account']}, confirmation '{status['confirmation']}'. Every result names "
+        "its environment, so demo data can never pass for a live account."
+    )
+
+
+async def read(client: Client) -> None:
+    heading("2. Reading positions")
+    page = await call(client, "get_positions", {"page_size": 6, "sort_by": "MARKET_VALUE", "sort_direction": "DESC"})
+    table(
+        [[p["symbol"], p["quantity"], p["available_quantity"], money(p["market_value"])] for p in page["positions"]],
+        ["symbol", "quantity", "available", "market value"],
+    )
+    say(
+        f"Page {page['page_number']} of {page['total_pages']} ({page['total_items']} positions); the "
+        "next page is one call away with next_page_token. Every figure is the exact decimal string "
+        "Clear Street sent."
+    )
+
+    summary = await call(client, "summarize_exposure", {})
+    show("long market value", money(summary["long_market_value"]))
+    show("short market value", money(summary["short_market_value"]))
+    show("gross / net exposure", f"{money(summary['gross_exposure'])} / {money(summary['net_exposure'])}")
+    show("unrealized P&L", money(summary.get("unrealized_pnl")))
+    show("largest position", f"{summary['largest'][0]['symbol']} ({summary['largest'][0].get('gross_pct')}% of gross)")
+    expiring = (summary.get("expiring") or {}).get("options", [])
+    if expiring:
+        say()
+        say(f"Options expiring through {summary['expiring']['through']}:")
+        table(
+            [
+                [o["symbol"], o["quantity"], o.get("moneyness", "?"), o["default_at_expiry"], o["suggestion"]]
+                for o in expiring
+            ],
+            ["option", "qty", "money", "at expiry by default", "what you could do"],
+        )
+    for note in summary.get("notes", []):
+        say(f"  note: {note}")
+
+    instructions = await call(client, "get_position_instructions", {"account_id": 122503})
+    table(
+        [[i["instruction_type"], i["symbol"], i["quantity"], i["status"]] for i in instructions["instructions"]],
+        ["instruction", "option", "qty", "status"],
+    )
+
+
+async def close_with_token(client: Client) -> None:
+    heading("3. Closing a position: preview → the person's yes → execute")
+    say(
+        "This client cannot ask the person directly (no elicitation), so the assistant shows the "
+        "preview, asks, and passes the preview's confirmation_token once the person says yes."
+    )
+    preview = await call(client, "preview_close_position", {"instrument_id": "TSLA"})
+    plan = preview["plan"]
+    for order in plan["orders"]:
+        show("order", f"{order['side']} {order['quantity']} {order['symbol']} {order['order_type']} {order['time_in_force']}")
+        show("estimated", f"{money(order['estimated_price'])} each, {money(order['estimated_notional'])} in all")
+    for warning in plan["warnings"]:
+        say(f"  warning: {warning['message']}")
+    say(f"  summary for the person: {plan['summary']}")
+    say("  (the person says: yes)")
+    token = preview["confirmation_token"]
+    done = await call(client, "close_position", {"instrument_id": "TSLA", "confirmation_token": token})
+    if done:
+        say(f"  ✓ {done['summary']}")
+    say("Replaying the same token is refused, and nothing reaches Clear Street:")
+    await call(client, "close_position", {"instrument_id": "TSLA", "confirmation_token": token})
+    say("A token for one close cannot close something else either:")
+    other = await call(client, "preview_close_position", {"instrument_id": "AAPL"})
+    await call(client, "close_position", {"instrument_id": "GOOG", "confirmation_token": other["confirmation_token"]})
+
+
+async def exercise_with_elicitation(audit_log: Path) -> None:
+    heading("4. Exercising options: the server asks the person itself")
+    say(
+        "With a client that supports elicitation, the destructive tool asks the person directly, "
+        "with the preview's summary in the question. Declining sends nothing."
+    )
+    answers = iter(["decline", "accept"])
+
+    async def person(_ctx: Any, params: ElicitRequestParams) -> ElicitResult:
+        answer = next(answers)
+        say("")
+        for line in params.message.splitlines():
+            say(f"  ? {line}")
+        say(f"  (the person answers: {answer})")
+        return ElicitResult(action=answer, content={"confirm": True} if answer == "accept" else None)
+
+    async with Client(server_parameters(audit_log), elicitation_callback=person) as client:
+        summary = await call(client, "summarize_exposure", {})
+        long_calls = [o for o in (summary.get("expiring") or {}).get("options", []) if o.get("default_at_expiry") == "AUTO_EXERCISE"]
+        symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
+        rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
+        preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
+        for row in preview["plan"]["rows"]:
+            show("row", f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}")
+            if row.get("message"):
+                show("check", row["message"])
+            if row.get("moneyness"):
+                show("moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})")
+            if row.get("delivery"):
+                show("delivers", row["delivery"]["text"])
+            show("idempotency key", row["instruction_id"])
+        await call(client, "submit_position_instructions", {"instructions": rows})
+        done = await call(client, "submit_position_instructions", {"instructions": rows})
+        if done:
+            say(f"  ✓ {done['summary']}")
+        sent = [i for i in done.get("instructions", []) if i["status"] == "SENT"]
+        if sent:
+            heading("5. Cancelling an instruction (idempotent, no token needed)")
+            cancelled = await call(client, "cancel_position_instruction", {"instruction_id": sent[0]["id"]})
+            show("status", cancelled["instruction"]["status"])
+        heading("6. Prompts for the three workflows")
+        prompt = await client.get_prompt("review_expiring_options", {})
+        first = prompt.messages[0].content.text.splitlines()  # type: ignore[union-attr]
+        for line in first[:6]:
+            print(f"  | {line}", flush=True)
+        print("  | …", flush=True)
+
+
+async def walk() -> None:
+    with tempfile.TemporaryDirectory(prefix="positions-mcp-demo-") as folder:
+        audit_log = Path(folder) / "audit.jsonl"
+        say(
+            "clearstreet-positions-mcp demo: a real MCP client drives the server over stdio, against "
+            "the embedded simulator of the Clear Street API (demo data, no network)."
+        )
+        async with Client(server_parameters(audit_log)) as client:
+            await discover(client)
+            await read(client)
+            await close_with_token(client)
+        await exercise_with_elicitation(audit_log)
+        heading("7. The audit log")
+        lines = audit_log.read_text().splitlines()
+        say(f"Every preview, execution and refusal was written to {audit_log.name} ({len(lines)} lines):")
+        for line in lines:
+            entry = json.loads(line)
+            show(f"{entry['event']}: {entry['tool']}", entry["outcome"])
+        say()
+        say("Done. Configure a live account with the variables in the README; state-changing tools "
+            "then need POSITIONS_MCP_ALLOWED_ACCOUNTS.")
+
+
+def run_demo() -> int:
+    anyio.run(walk)
+    return 0
