@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -97,9 +98,12 @@ def _without_titles(schema: Any) -> Any:
 
 
 def compact_tool_schemas(server: MCPServer[Any]) -> None:
-    """Drop generated titles from every tool's input and output schema: a third of tools/list, and
-    no information a model or a validator uses (descriptions, enums and bounds all stay)."""
+    """Drop generated titles from every tool's input and output schema (a third of tools/list, and
+    no information a model or a validator uses: descriptions, enums and bounds all stay) and the
+    docstring indentation from every tool's description."""
     for tool in server._tool_manager.list_tools():  # the SDK has no public hook for this (mcp 2.3)
+        if tool.description:  # the SDK publishes raw docstrings, continuation-line indent included
+            tool.description = inspect.cleandoc(tool.description)
         tool.parameters = _without_titles(tool.parameters)
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = _without_titles(tool.fn_metadata.output_schema)

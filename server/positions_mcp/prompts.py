@@ -9,6 +9,8 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.S)
 _ARGUMENT = re.compile(r"^\s+(\w+):\s*(required|optional)\s*(?:[—-]+\s*)?(.*)$")
@@ -79,6 +81,22 @@ def parse_prompt(path: Path) -> PromptFile:
     )
 
 
+class FilePrompt(Prompt):
+    """A prompt whose missing required argument is an invalid-params error naming it, in both
+    protocol eras (the SDK's own check surfaces as "Internal server error" on 2026-07-28)."""
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        given = arguments or {}
+        missing = [a.name for a in self.arguments or [] if a.required and not str(given.get(a.name) or "").strip()]
+        if missing:
+            raise MCPError(
+                INVALID_PARAMS,
+                f"prompt {self.name!r} needs the argument(s) {', '.join(missing)}; "
+                "see prompts/list for what each one means",
+            )
+        return await super().render(arguments, context)
+
+
 def _renderer(prompt: PromptFile) -> Any:
     async def render(**values: Any) -> str:
         return prompt.render(values)
@@ -91,7 +109,7 @@ def register_prompts(server: MCPServer[Any], directory: Path | None = None) -> l
     for path in sorted((directory or prompts_dir()).glob("*.md")):
         prompt = parse_prompt(path)
         server.add_prompt(
-            Prompt(
+            FilePrompt(
                 name=prompt.name,
                 title=prompt.title,
                 description=prompt.description,

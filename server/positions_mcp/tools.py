@@ -70,7 +70,11 @@ def register_read_tools(server: MCPServer[Any], service: PositionsService) -> No
         account_id: AccountId = None,
         instrument_ids: Annotated[
             list[InstrumentRef] | None,
-            Field(max_length=100, description="Only these instruments (UUIDs, tickers or OSI symbols)"),
+            Field(
+                min_length=1,
+                max_length=100,
+                description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+            ),
         ] = None,
         sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None,
         sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None,
