@@ -88,22 +88,31 @@ def build_server(
     return server
 
 
-def _without_titles(schema: Any) -> Any:
-    """A JSON schema without pydantic's generated ``title`` annotations (property names stay)."""
-    if isinstance(schema, dict):
-        return {k: _without_titles(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+def _compact_schema(schema: Any, *, output: bool) -> Any:
+    """The same JSON schema, shorter: without pydantic's generated ``title`` annotations, with
+    ``anyOf [X, null]`` written as a type list, and (in output schemas) without ``default``."""
     if isinstance(schema, list):
-        return [_without_titles(item) for item in schema]
-    return schema
+        return [_compact_schema(item, output=output) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    compact = {
+        key: _compact_schema(value, output=output)
+        for key, value in schema.items()
+        if not (key == "title" and isinstance(value, str)) and not (output and key == "default")
+    }
+    options = compact.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (other,) = [o for o in options if o != {"type": "null"}]
+        if isinstance(other.get("type"), str) and "$ref" not in other:
+            del compact["anyOf"]
+            compact.update(other, type=[other["type"], "null"])
+    return compact
 
 
 def compact_tool_schemas(server: MCPServer[Any]) -> None:
-    """Drop generated titles from every tool's input and output schema (a third of tools/list, and
-    no information a model or a validator uses: descriptions, enums and bounds all stay) and the
-    docstring indentation from every tool's description."""
+    """Shorten every tool's published schemas (a third of tools/list) without losing anything a
+    model or a validator uses: descriptions, enums, bounds and required fields all stay."""
     for tool in server._tool_manager.list_tools():  # the SDK has no public hook for this (mcp 2.3)
-        if tool.description:  # the SDK publishes raw docstrings, continuation-line indent included
-            tool.description = inspect.cleandoc(tool.description)
-        tool.parameters = _without_titles(tool.parameters)
+        tool.parameters = _compact_schema(tool.parameters, output=False)
         if tool.fn_metadata.output_schema is not None:
-            tool.fn_metadata.output_schema = _without_titles(tool.fn_metadata.output_schema)
+            tool.fn_metadata.output_schema = _compact_schema(tool.fn_metadata.output_schema, output=True)

@@ -13,7 +13,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from ..domain.numbers import DecimalString
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -138,7 +140,12 @@ def _open_enum(enum: type[E]) -> Any:
             return enum(value)
         return value
 
-    return Annotated[enum | str, BeforeValidator(coerce)]
+    known = ", ".join(member.value for member in enum)
+    return Annotated[
+        enum | str,
+        BeforeValidator(coerce),
+        WithJsonSchema({"type": "string", "description": f"Known values: {known}; others kept as sent"}),
+    ]
 
 
 OpenSecurityType = _open_enum(SecurityType)
@@ -163,21 +170,21 @@ class Position(WireModel):
     instrument_type: OpenSecurityType
     symbol: str
     position_type: OpenPositionType
-    quantity: Decimal
-    available_quantity: Decimal
-    market_value: Decimal
-    avg_price: Decimal | None = None
-    closing_price: Decimal | None = None
+    quantity: DecimalString
+    available_quantity: DecimalString
+    market_value: DecimalString
+    avg_price: DecimalString | None = None
+    closing_price: DecimalString | None = None
     closing_price_date: date | None = None
-    cost_basis: Decimal | None = None
-    daily_realized_pnl: Decimal | None = None
-    daily_unrealized_pnl: Decimal | None = None
-    daily_unrealized_pnl_pct: Decimal | None = None
-    instrument_price: Decimal | None = None
+    cost_basis: DecimalString | None = None
+    daily_realized_pnl: DecimalString | None = None
+    daily_unrealized_pnl: DecimalString | None = None
+    daily_unrealized_pnl_pct: DecimalString | None = None
+    instrument_price: DecimalString | None = None
     underlying_instrument_id: str | None = None
     underlying_instrument_type: OpenSecurityType | None = None
-    unrealized_pnl: Decimal | None = None
-    unrealized_pnl_pct: Decimal | None = None
+    unrealized_pnl: DecimalString | None = None
+    unrealized_pnl_pct: DecimalString | None = None
 
 
 class Order(WireModel):
@@ -186,10 +193,10 @@ class Order(WireModel):
     client_order_id: str | None = None  # required by the schema, absent from the seed examples
     created_at: datetime
     updated_at: datetime
-    filled_quantity: Decimal
-    leaves_quantity: Decimal
+    filled_quantity: DecimalString
+    leaves_quantity: DecimalString
     order_type: OpenOrderType
-    quantity: Decimal
+    quantity: DecimalString
     side: OpenSide
     status: OpenOrderStatus
     time_in_force: OpenTimeInForce
@@ -197,9 +204,9 @@ class Order(WireModel):
     instrument_id: str | None = None
     instrument_type: OpenSecurityType | None = None
     symbol: str | None = None
-    average_fill_price: Decimal | None = None
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
+    average_fill_price: DecimalString | None = None
+    limit_price: DecimalString | None = None
+    stop_price: DecimalString | None = None
     details: list[str] | None = None
     expires_at: datetime | None = None
     extended_hours: bool | None = None
@@ -224,10 +231,10 @@ class PositionInstruction(WireModel):
     )
     instruction_type: OpenInstructionType
     instrument_id: str
-    quantity: Decimal
+    quantity: DecimalString
     status: OpenInstructionStatus
     symbol: str
-    accepted_quantity: Decimal | None = None
+    accepted_quantity: DecimalString | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     rejection: InstructionRejection | None = None

@@ -50,6 +50,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Field,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
@@ -109,7 +110,7 @@ def _yymmdd(text: str) -> date | None:
 
 
 class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # No return annotation on purpose: pydantic then keeps the model's own serialization schema.
     @model_serializer(mode="wrap")
@@ -157,98 +158,68 @@ class SideExposure(_Result):
     side: Literal["LONG", "SHORT"]
     positions: int
     market_value: DecimalString
-    gross_pct: DecimalString | None = None
-    """Share of gross exposure, in percent (absent when gross is 0)."""
+    gross_pct: DecimalString | None = Field(None, description="Share of gross exposure, in percent (absent when gross is 0).")
 
 
 class TypeExposure(_Result):
-    type: str
-    """Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one."""
+    type: str = Field(description="Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one.")
     positions: int
-    long: DecimalString
-    """Σ market_value of the long rows of this type."""
-    short: DecimalString
-    """Σ market_value of the short rows of this type."""
-    gross_pct: DecimalString | None = None
-    """Share of gross exposure, in percent."""
+    long: DecimalString = Field(description="Σ market_value of the long rows of this type.")
+    short: DecimalString = Field(description="Σ market_value of the short rows of this type.")
+    gross_pct: DecimalString | None = Field(None, description="Share of gross exposure, in percent.")
 
 
 class LargestPosition(_Result):
     symbol: str
     quantity: DecimalString
     market_value: DecimalString
-    gross_pct: DecimalString | None = None
-    """|market_value| as a share of gross exposure, in percent."""
+    gross_pct: DecimalString | None = Field(None, description="|market_value| as a share of gross exposure, in percent.")
 
 
 class Concentration(_Result):
-    largest_pct: DecimalString | None = None
-    """Share of gross exposure held by the largest position, in percent."""
-    top5_pct: DecimalString | None = None
-    """Share of gross exposure held by the five largest positions, in percent."""
+    largest_pct: DecimalString | None = Field(None, description="Share of gross exposure held by the largest position, in percent.")
+    top5_pct: DecimalString | None = Field(None, description="Share of gross exposure held by the five largest positions, in percent.")
 
 
 class UnderlierOptions(_Result):
-    underlier: str
-    """Symbol of the underlier when the book holds it, else the option root."""
-    price: DecimalString | None = None
-    """Underlier price taken from the book; absent when the book does not price the underlier."""
-    long: DecimalString
-    """Long contracts."""
-    short: DecimalString
-    """Short contracts (positive number)."""
-    calls: DecimalString
-    """Contracts (long + short) of calls."""
-    puts: DecimalString
-    """Contracts (long + short) of puts."""
-    notional: DecimalString | None = None
-    """(long + short) × 100 × price."""
-    market_value: DecimalString
-    """Σ market_value of these option positions."""
-    next_expiry: date | None = None
-    """Nearest expiry among these options (past ones excluded)."""
+    underlier: str = Field(description="Symbol of the underlier when the book holds it, else the option root.")
+    price: DecimalString | None = Field(None, description="Underlier price taken from the book; absent when the book does not price the underlier.")
+    long: DecimalString = Field(description="Long contracts.")
+    short: DecimalString = Field(description="Short contracts (positive number).")
+    calls: DecimalString = Field(description="Contracts (long + short) of calls.")
+    puts: DecimalString = Field(description="Contracts (long + short) of puts.")
+    notional: DecimalString | None = Field(None, description="(long + short) × 100 × price.")
+    market_value: DecimalString = Field(description="Σ market_value of these option positions.")
+    next_expiry: date | None = Field(None, description="Nearest expiry among these options (past ones excluded).")
 
 
 class OptionsOverview(_Result):
     positions: int
-    long: DecimalString
-    """Long contracts over all underliers."""
-    short: DecimalString
-    """Short contracts over all underliers (positive number)."""
-    underliers: int
-    """Distinct underliers; by_underlier lists the largest by notional."""
+    long: DecimalString = Field(description="Long contracts over all underliers.")
+    short: DecimalString = Field(description="Short contracts over all underliers (positive number).")
+    underliers: int = Field(description="Distinct underliers; by_underlier lists the largest by notional.")
     by_underlier: list[UnderlierOptions]
 
 
 class ExpiringOption(_Result):
     symbol: str
-    quantity: DecimalString
-    """Contracts; negative = short (written)."""
-    expiry: date
-    """The contract's expiry, from its OSI symbol."""
-    expiration_day: date | None = None
-    """The business day decisions happen, when it is not expiry (expiry on a holiday)."""
-    days_left: int
-    """Business days from today to the expiration day; 0 = today."""
+    quantity: DecimalString = Field(description="Contracts; negative = short (written).")
+    expiry: date = Field(description="The contract's expiry, from its OSI symbol.")
+    expiration_day: date | None = Field(None, description="The business day decisions happen, when it is not expiry (expiry on a holiday).")
+    days_left: int = Field(description="Business days from today to the expiration day; 0 = today.")
     moneyness: Literal["ITM", "ATM", "OTM"] | None = None
-    spot: DecimalString | None = None
-    """Underlier price the moneyness is computed at."""
-    intrinsic: DecimalString | None = None
-    """Intrinsic value per contract (× 100) at spot."""
-    distance_pct: DecimalString | None = None
-    """Signed distance of spot from the strike in % of the strike; > 0 = in the money."""
+    spot: DecimalString | None = Field(None, description="Underlier price the moneyness is computed at.")
+    intrinsic: DecimalString | None = Field(None, description="Intrinsic value per contract (× 100) at spot.")
+    distance_pct: DecimalString | None = Field(None, description="Signed distance of spot from the strike in % of the strike; > 0 = in the money.")
     default_at_expiry: DefaultAtExpiry
     suggestion: str
 
 
 class ExpiryWatch(_Result):
     window_business_days: int
-    through: date
-    """Last expiration day inside the window."""
-    count: int
-    """Option positions expiring inside the window; options lists the first ones."""
-    by_default: dict[str, int]
-    """How many of them do what by default (DefaultAtExpiry values)."""
+    through: date = Field(description="Last expiration day inside the window.")
+    count: int = Field(description="Option positions expiring inside the window; options lists the first ones.")
+    by_default: dict[str, int] = Field(description="How many of them do what by default (DefaultAtExpiry values).")
     options: list[ExpiringOption]
 
 
@@ -256,28 +227,22 @@ class ExposureSummary(_Result):
     as_of: AwareDatetime
     environment: str
     account_id: int
-    positions: int
-    """Rows read, over every page."""
+    positions: int = Field(description="Rows read, over every page.")
     long_market_value: DecimalString
     short_market_value: DecimalString
-    gross_exposure: DecimalString
-    """Σ |market_value| (CASH excluded)."""
-    net_exposure: DecimalString
-    """Σ market_value (CASH excluded)."""
-    cash: DecimalString | None = None
-    """Σ market_value of CASH rows, which are not part of the exposure figures."""
+    gross_exposure: DecimalString = Field(description="Σ |market_value| (CASH excluded).")
+    net_exposure: DecimalString = Field(description="Σ market_value (CASH excluded).")
+    cash: DecimalString | None = Field(None, description="Σ market_value of CASH rows, which are not part of the exposure figures.")
     unrealized_pnl: DecimalString | None = None
     daily_unrealized_pnl: DecimalString | None = None
     daily_realized_pnl: DecimalString | None = None
     by_side: list[SideExposure]
     by_type: list[TypeExposure]
-    largest: list[LargestPosition]
-    """Largest positions by |market_value|."""
+    largest: list[LargestPosition] = Field(description="Largest positions by |market_value|.")
     concentration: Concentration
     options: OptionsOverview | None = None
     expiring: ExpiryWatch | None = None
-    notes: list[str]
-    """Data-quality notes: what was missing or odd, as counts with a few examples."""
+    notes: list[str] = Field(description="Data-quality notes: what was missing or odd, as counts with a few examples.")
 
 
 # ----------------------------------------------------------------------------------------------
