@@ -1,0 +1,51 @@
+"""The README, mcp.json and .ci/run stay true to the code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from positions_mcp.settings import OPTIONS, ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_mcp_json_runs_the_console_script_with_known_variables() -> None:
+    config = json.loads((ROOT / "mcp.json").read_text())
+    script = next(iter(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]))
+    known = {env for _, env, _, _ in OPTIONS}
+    servers = config["mcpServers"]
+    assert set(servers) == {"clearstreet-positions", "clearstreet-positions-live"}
+    for server in servers.values():
+        assert server["command"] == script
+        assert set(server["env"]) <= known
+    assert servers["clearstreet-positions"]["env"] == {}  # the simulator by default
+
+
+def test_the_live_example_refuses_to_start_until_configured() -> None:
+    env = json.loads((ROOT / "mcp.json").read_text())["mcpServers"]["clearstreet-positions-live"]["env"]
+    try:
+        load_settings({**env, "CLEAR_STREET_API_KEY": "k"})
+    except ConfigError as exc:
+        assert "is not an account id" in str(exc)
+    else:  # pragma: no cover - the placeholder must never pass for an account
+        raise AssertionError("the placeholder account id was accepted")
+
+
+def test_readme_documents_every_setting_and_the_ci_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for _, env, flag, _ in OPTIONS:
+        assert f"`{env}`" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'pip install -e ".[test]"' in readme and 'pip install --quiet -e ".[test]"' in ci
+    assert "pytest" in ci
+
+
+def test_help_lists_every_flag() -> None:
+    script = Path(sys.executable).with_name("clearstreet-positions-mcp")
+    help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    for _, env, flag, _ in OPTIONS:
+        assert flag in help_text and env in help_text
