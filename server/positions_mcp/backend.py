@@ -42,6 +42,15 @@ class Backend:
         return self._simulator
 
     @property
+    def default_account(self) -> int | None:
+        """The simulator's primary demo account; None against a real API."""
+        if not self._settings.is_simulator:
+            return None
+        from .simulator import DEMO_PRIMARY_ACCOUNT
+
+        return DEMO_PRIMARY_ACCOUNT
+
+    @property
     def clock(self) -> Clock:
         """Simulated time against the simulator (so previews agree with it), real time otherwise."""
         simulator = self.simulator

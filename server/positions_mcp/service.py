@@ -34,8 +34,6 @@ Progress = Callable[[int, int | None, str], Awaitable[None]]
 EXPIRY_WINDOW_BUSINESS_DAYS = 5
 """Options expiring within a trading week are listed (from a weekend, the whole next week)."""
 
-DEMO_PRIMARY_ACCOUNT = 19816  # the simulator's demo book (positions_mcp.simulator)
-
 _STATUS_HINTS = {
     400: "check the arguments against the tool's schema and try again",
     401: "the API key was refused: check CLEAR_STREET_API_KEY",
@@ -81,6 +79,8 @@ async def upstream_errors() -> AsyncIterator[None]:
         raise ServiceError(str(exc)) from None
     except ClearStreetError as exc:
         raise ServiceError(describe_upstream(exc)) from exc
+    except ValueError as exc:  # the client's own argument checks: nothing was sent
+        raise ServiceError(f"Invalid request, nothing was sent: {exc}") from None
 
 
 class PositionsService:
@@ -93,9 +93,8 @@ class PositionsService:
         return self.settings.environment_label
 
     def account(self, account_id: int | None) -> int:
-        default = DEMO_PRIMARY_ACCOUNT if self.settings.is_simulator else None
         try:
-            return resolve_account(self.settings, account_id, default=default)
+            return resolve_account(self.settings, account_id, default=self.backend.default_account)
         except PolicyError as exc:
             raise ServiceError(str(exc)) from None
 
@@ -110,7 +109,7 @@ class PositionsService:
             allowed_accounts=sorted(s.allowed_accounts) if s.allowed_accounts else None,
             default_account=s.default_account
             if s.default_account is not None
-            else (DEMO_PRIMARY_ACCOUNT if s.is_simulator else None),
+            else self.backend.default_account,
             confirmation=s.confirmation.value,
             confirm_ttl_seconds=s.confirm_ttl,
             max_close_notional=str(s.max_close_notional) if s.max_close_notional else None,
