@@ -30,6 +30,7 @@ from pydantic import BaseModel, computed_field
 from ..clearstreet.models import OrderType, Position, PositionType, SecurityType, Side, TimeInForce
 from .calendar import is_market_open, new_york, next_market_open
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString, plain
+from .moneyness import PriceSource, best_price
 from .resolve import ResolveError, display_symbol, resolve_position
 
 __all__ = [
@@ -70,11 +71,6 @@ class CloseCode(StrEnum):
     NOTHING_TO_CLOSE = "NOTHING_TO_CLOSE"
     NOTIONAL_UNKNOWN = "NOTIONAL_UNKNOWN"
     CASH_POSITION = "CASH_POSITION"
-
-
-class PriceSource(StrEnum):
-    INSTRUMENT_PRICE = "instrument_price"
-    CLOSING_PRICE = "closing_price"
 
 
 class Issue(BaseModel):
@@ -177,14 +173,6 @@ def close_scope(positions: Iterable[Position], instrument_id: str | None) -> lis
     return [p for p in held if not _is_cash(p) and p.quantity != 0]
 
 
-def _price(position: Position) -> tuple[Decimal | None, PriceSource | None]:
-    if position.instrument_price is not None:
-        return position.instrument_price, PriceSource.INSTRUMENT_PRICE
-    if position.closing_price is not None:
-        return position.closing_price, PriceSource.CLOSING_PRICE
-    return None, None
-
-
 def _plan_order(
     position: Position, cancel_orders: bool, warnings: list[Issue]
 ) -> PlannedOrder | None:
@@ -239,7 +227,7 @@ def _plan_order(
             )
     option = is_option(position)
     multiplier = int(OPTION_MULTIPLIER) if option else 1
-    price, source = _price(position)
+    price, source = best_price(position)
     notional = None
     if price is not None:
         notional = (quantity * price * multiplier).quantize(CENT, rounding=ROUND_HALF_EVEN)

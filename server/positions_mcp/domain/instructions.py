@@ -59,7 +59,7 @@ from .calendar import (
     new_york,
 )
 from .closing import format_et, is_option, money, qty
-from .moneyness import Moneyness, MoneynessState, moneyness, underlier_prices
+from .moneyness import Moneyness, MoneynessState, best_price, moneyness, underlier_prices
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import ResolveCode, ResolveError, display_symbol, resolve_position
@@ -411,7 +411,7 @@ class _Planner:
         if position.underlying_instrument_id and position.underlying_instrument_id in self.prices:
             return self.prices[position.underlying_instrument_id]
         underlier = _underlier(self.positions, position, symbol)
-        return None if underlier is None else underlier.instrument_price
+        return None if underlier is None else best_price(underlier)[0]
 
     def delivery(
         self, position: Position, symbol: OptionSymbol, contracts: Decimal, m: Moneyness | None

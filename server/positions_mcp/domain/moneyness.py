@@ -64,16 +64,34 @@ def moneyness(symbol: OptionSymbol, underlier_price: Decimal) -> Moneyness:
     )
 
 
+class PriceSource(StrEnum):
+    INSTRUMENT_PRICE = "instrument_price"
+    CLOSING_PRICE = "closing_price"
+
+
+def best_price(position: Position) -> tuple[Decimal | None, PriceSource | None]:
+    """The price to value a position at: ``instrument_price``, else the last ``closing_price``.
+
+    The one rule for close estimates, underlier prices and the exposure summary."""
+    if position.instrument_price is not None:
+        return position.instrument_price, PriceSource.INSTRUMENT_PRICE
+    if position.closing_price is not None:
+        return position.closing_price, PriceSource.CLOSING_PRICE
+    return None, None
+
+
 def underlier_prices(positions: Iterable[Position]) -> dict[str, Decimal]:
-    """``instrument_id -> instrument_price`` of the equity and index positions that carry a price.
+    """``instrument_id -> price`` (:func:`best_price`) of the equity and index positions.
 
     Options name their underlier by ``underlying_instrument_id``, so this is the lookup table for
-    :func:`position_moneyness`. Positions without an ``instrument_price`` are left out.
+    :func:`position_moneyness`. Positions with no price at all are left out.
     """
     prices: dict[str, Decimal] = {}
     for position in positions:
-        if position.instrument_type in UNDERLIER_TYPES and position.instrument_price is not None:
-            prices[position.instrument_id] = position.instrument_price
+        if position.instrument_type in UNDERLIER_TYPES:
+            price, _ = best_price(position)
+            if price is not None:
+                prices[position.instrument_id] = price
     return prices
 
 
