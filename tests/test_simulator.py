@@ -168,13 +168,9 @@ async def test_demo_book_has_what_the_prompts_need(sim: Simulator) -> None:
         if contract.expiry == next_expiry:
             moneyness_at_next_expiry.add(intrinsic > 0)
     assert moneyness_at_next_expiry == {True, False}
-    assert {contract_expiry(r) == next_expiry for r in options} == {True, False}
+    assert {parse_osi(r["symbol"]).expiry == next_expiry for r in options} == {True, False}  # and later ones
     assert any(r["position_type"] == "SHORT" for r in options)
     assert any(r["underlying_instrument_id"] not in by_id for r in options)  # underlier not held
-
-
-def contract_expiry(row: dict[str, Any]) -> Any:
-    return parse_osi(row["symbol"]).expiry
 
 
 @pytest.mark.anyio

@@ -216,7 +216,7 @@ def submit_batch(state: SimulatorState, account: Account, rows: list[Instruction
     """Validate each row in order, persist the good ones as SENT, aggregate the outcome."""
     outcomes = []
     for row in rows:
-        key = row.client_instruction_id or state.ids.request_id()
+        key = row.client_instruction_id or state.ids.client_instruction_id()
         instrument = state.instruments.resolve(row.instrument_ref)
         rejection = _pre_acceptance(state, account, row, key, instrument)
         if rejection is not None:
@@ -246,7 +246,7 @@ def fail_batch(state: SimulatorState, account: Account, rows: list[InstructionRo
         _rejected_row(
             account,
             row,
-            row.client_instruction_id or state.ids.request_id(),
+            row.client_instruction_id or state.ids.client_instruction_id(),
             state.instruments.resolve(row.instrument_ref),
             rejection,
         )

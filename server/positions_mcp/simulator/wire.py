@@ -80,13 +80,23 @@ def instrument_id_for(symbol_key: str) -> str:
 
 
 class IdFactory:
-    """Request ids (UUIDv4 form) and server ids (UUIDv7 form, time-ordered like the examples'
-    ``019c0b56-…``), drawn from a generator seeded with the simulator's seed."""
+    """Ids the simulated server assigns.
+
+    Request ids are random UUIDv4, unique across runs (they end up in audit logs). Server ids of
+    orders and instructions are UUIDv7-shaped (time-ordered like the examples' ``019c0b56-…``),
+    from the simulated time and a generator seeded with the simulator's seed, and so are the
+    UUIDv4 keys generated for instructions submitted without ``client_instruction_id``:
+    deterministic when simulated time is frozen.
+    """
 
     def __init__(self, seed: int) -> None:
         self._random = random.Random(f"clearstreet-simulator-ids:{seed}")
 
-    def request_id(self) -> str:
+    @staticmethod
+    def request_id() -> str:
+        return str(uuid.uuid4())
+
+    def client_instruction_id(self) -> str:
         return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
 
     def server_id(self, at: datetime) -> str:
