@@ -136,7 +136,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         decision = confirmation_route(mode, _can_elicit(ctx))
         if decision == "refuse":
             try:
-                account = actions.service.account(account_id)
+                account = await actions.account(tool, account_id, arguments)
             except ServiceError as exc:
                 raise ToolError(str(exc)) from None
             error = await actions.refuse(

@@ -174,6 +174,14 @@ class Actions:
         sent = "" if "Nothing was sent" in message else " Nothing was sent."
         return ServiceError(f"Refused ({reason}): {message}{sent}")
 
+    async def account(self, tool: str, account_id: int | None, arguments: dict[str, Any]) -> int:
+        """The account the call acts on; a policy refusal (allowlist, no default) is audited."""
+        try:
+            return self.service.account(account_id)
+        except ServiceError as exc:
+            reason = "NO_ACCOUNT" if account_id is None else "ACCOUNT_NOT_ALLOWED"
+            raise await self.refuse(tool, account_id, arguments, reason, str(exc)) from None
+
     # ----------------------------------------------------------------- closes
 
     @staticmethod
@@ -211,7 +219,7 @@ class Actions:
         allows it once."""
         preview_tool = f"preview_{tool}"
         arguments = self.close_arguments(instrument_id, cancel_orders)
-        account = self.service.account(account_id)
+        account = await self.account(preview_tool, account_id, arguments)
         if positions is None:
             _, positions = await self.service.all_positions(account)
         try:
@@ -245,10 +253,15 @@ class Actions:
         self, tool: CloseTool, account_id: int | None, instrument_id: str | None, cancel_orders: bool
     ) -> ClosePreview:
         """The preview an elicitation shows: the same object again while positions are unchanged."""
-        account = self.service.account(account_id)
+        arguments = self.close_arguments(instrument_id, cancel_orders)
+        account = await self.account(tool, account_id, arguments)
         _, positions = await self.service.all_positions(account)
-        fingerprint = positions_fingerprint(close_scope(positions, instrument_id))
-        digest = arguments_digest(self.close_arguments(instrument_id, cancel_orders))
+        try:
+            scope = close_scope(positions, instrument_id)
+        except ResolveError:  # no such position: preview_close refuses, audited, saying what to pass
+            return await self.preview_close(tool, account, instrument_id, cancel_orders, positions)
+        fingerprint = positions_fingerprint(scope)
+        digest = arguments_digest(arguments)
         key = (tool, str(account), digest, fingerprint)
         cached = self._elicited.get(key)
         if cached is None:
@@ -266,12 +279,15 @@ class Actions:
         self, tool: CloseTool, account_id: int | None, instrument_id: str | None, cancel_orders: bool, approval: Approval
     ) -> CloseExecution:
         arguments = self.close_arguments(instrument_id, cancel_orders)
-        account = self.service.account(account_id)
+        account = await self.account(tool, account_id, arguments)
         redeemed = None
         if approval.elicited is None:
             redeemed = await self._redeem(approval.token, tool, account, arguments)  # spent here
         _, positions = await self.service.all_positions(account)
-        scope = close_scope(positions, instrument_id)
+        try:
+            scope = close_scope(positions, instrument_id)
+        except ResolveError:  # the previewed position is gone: the check below says so
+            scope = []
         await self._check_unchanged(tool, account, arguments, scope, redeemed, approval)
         try:
             plan = self._close_plan(positions, account, instrument_id, cancel_orders)
@@ -376,7 +392,7 @@ class Actions:
         tool = "submit_position_instructions"
         preview_tool = "preview_submit_position_instructions"
         arguments = self.instruction_arguments(rows)
-        account = self.service.account(account_id)
+        account = await self.account(preview_tool, account_id, arguments)
         plan, positions = await self._instruction_plan(account, rows, positions)
         token = None
         if plan.ready:
@@ -413,9 +429,10 @@ class Actions:
     async def preview_instructions_for_question(
         self, account_id: int | None, rows: Sequence[InstructionInput]
     ) -> InstructionPreview:
-        account = self.service.account(account_id)
+        arguments = self.instruction_arguments(rows)
+        account = await self.account("submit_position_instructions", account_id, arguments)
         _, positions = await self.service.all_positions(account)
-        digest = arguments_digest(self.instruction_arguments(rows))
+        digest = arguments_digest(arguments)
         options = [p for p in positions if p.instrument_type == SecurityType.OPTION]
         key = ("submit_position_instructions", str(account), digest, positions_fingerprint(options))
         cached = self._elicited.get(key)
@@ -429,7 +446,7 @@ class Actions:
     ) -> SubmitExecution:
         tool = "submit_position_instructions"
         arguments = self.instruction_arguments(rows)
-        account = self.service.account(account_id)
+        account = await self.account(tool, account_id, arguments)
         if approval.elicited is not None:
             approved = approval.elicited
             assert isinstance(approved, InstructionPreview)
@@ -500,7 +517,7 @@ class Actions:
     async def cancel_instruction(self, account_id: int | None, instruction_id: str) -> CancelExecution:
         tool = "cancel_position_instruction"
         arguments = {"instruction_id": instruction_id}
-        account = self.service.account(account_id)
+        account = await self.account(tool, account_id, arguments)
         client = await self.service.backend.client()
         try:
             result = await client.cancel_position_instruction(account, instruction_id)
