@@ -120,10 +120,11 @@ def _can_elicit(ctx: Context) -> bool:
 
 
 def _question(preview: ClosePreview | InstructionPreview) -> str:
-    plan = preview.plan
-    lines = [f"[{preview.environment.upper()}] account {preview.account_id}", plan.summary]
-    warnings = getattr(plan, "warnings", None) or []
-    lines += [f"Warning: {w.message}" for w in warnings]
+    lines = [f"[{preview.environment.upper()}] account {preview.account_id}", preview.plan.summary]
+    if isinstance(preview, ClosePreview):
+        lines += [f"Warning: {w.message}" for w in preview.plan.warnings]
+    else:
+        lines += [f"Note ({row.symbol}): {note}" for row in preview.plan.rows for note in row.notes]
     lines.append("Send this now?")
     return "\n".join(lines)
 

@@ -111,8 +111,11 @@ def _compact_schema(schema: Any, *, output: bool) -> Any:
 
 def compact_tool_schemas(server: MCPServer[Any]) -> None:
     """Shorten every tool's published schemas (a third of tools/list) without losing anything a
-    model or a validator uses: descriptions, enums, bounds and required fields all stay."""
+    model or a validator uses: descriptions, enums, bounds and required fields all stay. Tool
+    descriptions lose their docstring indentation."""
     for tool in server._tool_manager.list_tools():  # the SDK has no public hook for this (mcp 2.3)
+        if tool.description:  # the SDK publishes raw docstrings, continuation-line indent included
+            tool.description = inspect.cleandoc(tool.description)
         tool.parameters = _compact_schema(tool.parameters, output=False)
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = _compact_schema(tool.fn_metadata.output_schema, output=True)

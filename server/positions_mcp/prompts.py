@@ -61,7 +61,7 @@ def parse_prompt(path: Path) -> PromptFile:
             if not arg:
                 raise ValueError(f"{path}: argument line {line.strip()!r} is not 'name: required|optional — description'")
             name, need, description = arg.groups()
-            description, _, default = description.partition(" Default: ")
+            default = description.partition(" Default: ")[2]  # stays in the description: what blank means
             arguments.append(PromptArgument(name=name, description=description.strip(), required=need == "required"))
             defaults[name] = default.strip() or "(not given)"
             continue

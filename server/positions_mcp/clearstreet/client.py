@@ -1018,16 +1018,32 @@ def _submit_result(
     recovered: tuple[str, ...],
 ) -> SubmitResult:
     if recovered:
-        # The answer changed once duplicates of our own earlier attempt became the originals.
-        rejected = any(row.status in REJECTED_STATUSES for row in rows)
+        # The answer changed once duplicates of our own earlier attempt became the originals; the
+        # API's summary counted those duplicates, so it is redone over the rows still rejected.
+        rejected = [row for row in rows if row.status in REJECTED_STATUSES]
         status_code = 207 if rejected else 200
-        error = error if rejected else None
+        error = _rejection_summary(error, rejected, len(rows)) if rejected else None
     return SubmitResult(
         status_code=status_code,
         instructions=rows,
         error=error,
         request_id=metadata.request_id,
         recovered=recovered,
+    )
+
+
+def _rejection_summary(error: APIError | None, rejected: list[PositionInstruction], total: int) -> APIError:
+    """The batch summary over ``rejected`` only: their common reason text, else a count."""
+    reasons = {
+        (row.rejection.description if row.rejection is not None else None) or row.rejection_reason
+        for row in rejected
+    }
+    reason = next(iter(reasons)) if len(reasons) == 1 else None
+    message = reason or f"{len(rejected)} of {total} instructions were rejected; each rejected row says why"
+    return APIError(
+        code=error.code if error is not None else 400,
+        message=message,
+        details=error.details if error is not None else None,
     )
 
 

@@ -41,6 +41,7 @@ _ACCOUNT_ID = re.compile(r"[0-9]{1,19}")
 _MAX_ACCOUNT_ID = (1 << 63) - 1
 _SUBMIT_PATH = re.compile(r"/v1/accounts/[^/]+/positions/instructions")
 _NO_BODY = object()
+_BATCH_FAILURE_STATUSES = frozenset({500, 503})  # the service itself answers the rows
 
 
 def _request_id(request: Request) -> str:
@@ -346,10 +347,11 @@ class SimulatedApi:
 
 
 def _fails_batch_rows(fault: FaultRule, method: str, path: str) -> bool:
-    """A 5xx on submit answers every row REJECTED (reference 6.2) instead of a bare envelope."""
+    """A 500 or 503 on submit answers every row REJECTED (reference 6.2) instead of a bare
+    envelope. 502 and 504 come from a gateway in front of the service: no rows, like any route."""
     return (
         fault.kind is FaultKind.STATUS
-        and (fault.status or 0) >= 500
+        and fault.status in _BATCH_FAILURE_STATUSES
         and method == "POST"
         and _SUBMIT_PATH.fullmatch(path) is not None
     )

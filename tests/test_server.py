@@ -1,0 +1,2387 @@
+"""The MCP surface (DESIGN section 4) through the protocol: a real ``mcp.Client`` in both protocol
+eras (the ``client`` fixture runs every test on 2026-07-28 and on 2025-11-25) against the server
+backed by the simulator.
+
+Every successful tool call made here goes through ``call``, which checks the structured content
+against the tool's published outputSchema (JSON Schema), against the pydantic result model, and
+that the text content carries the same data. What reaches the upstream is recorded by wrapping the
+simulator's transport (``upstream``), so "refused before the upstream" is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+from inline_snapshot import snapshot
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from positions_mcp import __version__
+from positions_mcp.app import build_server
+from positions_mcp.clearstreet.models import SortBy, SortDirection
+from positions_mcp.domain.exposure import ExposureSummary
+from positions_mcp.results import PositionInstructions, PositionsPage, Status
+from positions_mcp.settings import Settings
+from positions_mcp.simulator import Simulator
+
+pytestmark = pytest.mark.anyio
+
+PRIMARY, SECOND, UNKNOWN = 19816, 122503, 999999
+LARGE, LARGE_SIZE = 777, 2500  # three upstream pages of 1000
+MEDIUM, MEDIUM_SIZE = 555, 120  # three tool pages of the default 50
+READ_TOOLS = ["get_positions", "get_position_instructions", "summarize_exposure"]
+ACTION_TOOLS = [
+    "preview_close_position",
+    "close_position",
+    "preview_close_positions",
+    "close_positions",
+    "preview_submit_position_instructions",
+    "submit_position_instructions",
+    "cancel_position_instruction",
+]
+PROMPTS = ["close_position", "exercise_options", "review_expiring_options", "summarize_exposure"]
+RESULT_MODELS: dict[str, type[BaseModel]] = {
+    "get_positions": PositionsPage,
+    "get_position_instructions": PositionInstructions,
+    "summarize_exposure": ExposureSummary,
+}
+REQUEST_ID = re.compile(r"request_id ([0-9a-f-]{36})")
+LEAP = "AAPL  280121C00195000"  # the option of account 122503's instructions
+LEAP_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01"
+AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"  # AAPL261127C00145000 in 19816
+SECRET_KEY = "sk-test-0123456789abcdef-never-shown"
+# Known gaps, owned by action_tools.py (its ``Rows`` has no description): remove when fixed.
+UNDESCRIBED = {
+    ("preview_submit_position_instructions", "instructions"),
+    ("submit_position_instructions", "instructions"),
+}
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+class Upstream(httpx.AsyncBaseTransport):
+    """The simulator's in-process transport, recording every request the server sends it."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self._inner = Simulator.transport(simulator)
+        self.requests: list[httpx.Request] = []
+        self.responses: list[httpx.Response] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        response = await self._inner.handle_async_request(request)
+        self.responses.append(response)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.fixture
+def upstream(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Upstream:
+    """Wraps the transport the server's backend opens (lazily, on its first upstream call)."""
+    recorder = Upstream(simulator)
+    monkeypatch.setattr(simulator, "transport", lambda: recorder)
+    return recorder
+
+
+@asynccontextmanager
+async def connect(settings: Settings, mode: str, simulator: Simulator | None = None) -> AsyncIterator[Client]:
+    async with Client(build_server(settings, simulator=simulator), mode=mode) as connected:
+        yield connected
+
+
+async def raw(simulator: Simulator, path: str, **params: Any) -> dict[str, Any]:
+    """What the simulated API serves, read with plain httpx on ``sim.transport()`` (unrecorded)."""
+    transport = Simulator.transport(simulator)
+    async with httpx.AsyncClient(base_url="http://simulator", transport=transport) as http:
+        response = await http.get(path, params=params, headers={"Authorization": "Bearer raw"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def raw_positions(simulator: Simulator, account: int, **params: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"page_size": 1000, **params}
+    while True:
+        body = await raw(simulator, f"/v1/accounts/{account}/positions", **query)
+        rows += body["data"]
+        token = body["metadata"].get("next_page_token")
+        if not token:
+            return rows
+        query = {**params, "page_token": token}
+
+
+def without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_none(v) for v in value]
+    return value
+
+
+async def call(client: Client, name: str, arguments: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; check its result against its outputSchema, its result model
+    and its text content, and that it names the simulator. Returns the structured content."""
+    result = await client.call_tool(name, arguments or {}, **kwargs)
+    assert not result.is_error, result.content
+    tool = next(t for t in (await client.list_tools()).tools if t.name == name)
+    assert tool.output_schema is not None
+    structured = result.structured_content
+    assert structured is not None
+    jsonschema.Draft202012Validator(
+        tool.output_schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(structured)
+    RESULT_MODELS[name].model_validate(structured)
+    assert len(result.content) == 1 and isinstance(result.content[0], TextContent)
+    assert json.loads(result.content[0].text) == without_none(structured)
+    assert structured["environment"] == "simulator"
+    return structured
+
+
+async def tool_error(client: Client, name: str, arguments: dict[str, Any] | None = None) -> str:
+    result: CallToolResult = await client.call_tool(name, arguments or {})
+    assert result.is_error, result.structured_content
+    assert result.structured_content is None
+    (content,) = result.content
+    assert isinstance(content, TextContent)
+    return content.text
+
+
+async def read_json(client: Client, uri: str) -> Any:
+    (content,) = (await client.read_resource(uri)).contents
+    assert content.mime_type == "application/json"
+    return json.loads(content.text)  # type: ignore[union-attr]
+
+
+async def page_through(client: Client, **arguments: Any) -> list[dict[str, Any]]:
+    """Every page of get_positions, resending the filters and sort with each token."""
+    pages = [await call(client, "get_positions", arguments)]
+    while pages[-1]["next_page_token"] is not None:
+        pages.append(await call(client, "get_positions", {**arguments, "page_token": pages[-1]["next_page_token"]}))
+    return pages
+
+
+# -- listings --------------------------------------------------------------------------------------
+
+
+async def test_tool_list_on_the_wire(client: Client) -> None:
+    tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
+    assert tools == snapshot([
+        {
+            "name": "get_positions",
+            "title": "Get positions",
+            "description": "One page of the account's positions, every field decimal-exact as Clear Street sent it,\nwith the total and the token of the next page. For totals and risk use summarize_exposure.",
+            "inputSchema": {
+                "type": "object",
+                "$defs": {
+                    "SortBy": {
+                        "enum": [
+                            "SYMBOL",
+                            "INSTRUMENT_TYPE",
+                            "QUANTITY",
+                            "MARKET_VALUE",
+                            "POSITION_TYPE",
+                            "UNREALIZED_PNL",
+                            "DAILY_UNREALIZED_PNL",
+                            "DAILY_REALIZED_PNL",
+                        ],
+                        "type": "string",
+                    },
+                    "SortDirection": {"enum": ["ASC", "DESC"], "type": "string"},
+                },
+                "properties": {
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "instrument_ids": {
+                        "default": None,
+                        "description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+                        "items": {
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "maxLength": 40,
+                            "minLength": 1,
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                            "type": "string",
+                        },
+                        "maxItems": 100,
+                        "minItems": 1,
+                        "type": ["array", "null"],
+                    },
+                    "sort_by": {
+                        "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
+                        "default": None,
+                        "description": "Field to sort by",
+                    },
+                    "sort_direction": {
+                        "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}],
+                        "default": None,
+                        "description": "ASC or DESC",
+                    },
+                    "page_size": {
+                        "default": 50,
+                        "description": "Positions per page (ignored with page_token)",
+                        "maximum": 1000,
+                        "minimum": 1,
+                        "type": "integer",
+                    },
+                    "page_token": {
+                        "default": None,
+                        "description": "next_page_token from the previous page; send the same filters and sort with it",
+                        "maxLength": 512,
+                        "minLength": 1,
+                        "pattern": "^[A-Za-z0-9+/=_-]+$",
+                        "type": ["string", "null"],
+                    },
+                },
+            },
+            "outputSchema": {
+                "$defs": {
+                    "Position": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "account_id": {"type": "integer"},
+                            "instrument_id": {"type": "string"},
+                            "instrument_type": {
+                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "symbol": {"type": "string"},
+                            "position_type": {
+                                "description": "Known values: LONG, SHORT, LONG_CALL, SHORT_CALL, LONG_PUT, SHORT_PUT; others kept as sent",
+                                "type": "string",
+                            },
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "available_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "avg_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "closing_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "closing_price_date": {"format": "date", "type": ["string", "null"]},
+                            "cost_basis": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "daily_realized_pnl": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "daily_unrealized_pnl": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "daily_unrealized_pnl_pct": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "instrument_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "underlying_instrument_id": {"type": ["string", "null"]},
+                            "underlying_instrument_type": {
+                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                "type": ["string", "null"],
+                            },
+                            "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "unrealized_pnl_pct": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": [
+                            "account_id",
+                            "instrument_id",
+                            "instrument_type",
+                            "symbol",
+                            "position_type",
+                            "quantity",
+                            "available_quantity",
+                            "market_value",
+                        ],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "One page of positions, every field as the upstream sent it.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "positions": {"items": {"$ref": "#/$defs/Position"}, "type": "array"},
+                    "page_number": {"type": ["integer", "null"]},
+                    "total_items": {
+                        "description": "Positions matching the filters, all pages",
+                        "type": ["integer", "null"],
+                    },
+                    "total_pages": {"type": ["integer", "null"]},
+                    "next_page_token": {
+                        "description": "Pass as page_token (with the same filters and sort) for the next page",
+                        "type": ["string", "null"],
+                    },
+                    "previous_page_token": {"type": ["string", "null"]},
+                    "request_id": {
+                        "description": "Upstream request id, for support",
+                        "type": ["string", "null"],
+                    },
+                },
+                "required": ["environment", "account_id", "positions"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "get_position_instructions",
+            "title": "Get position instructions",
+            "description": "The account's exercise, do-not-exercise and contrary-exercise instructions with their\nstatus (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "instrument_id": {
+                        "default": None,
+                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "maxLength": 40,
+                        "minLength": 1,
+                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                        "type": ["string", "null"],
+                    },
+                    "underlying_instrument_id": {
+                        "default": None,
+                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "maxLength": 40,
+                        "minLength": 1,
+                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                        "type": ["string", "null"],
+                    },
+                },
+            },
+            "outputSchema": {
+                "$defs": {
+                    "InstructionRejection": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "reason": {"type": "string"},
+                            "domain": {"type": ["string", "null"]},
+                            "description": {"type": ["string", "null"]},
+                            "metadata": {"additionalProperties": True, "type": "object"},
+                        },
+                        "required": ["reason"],
+                        "type": "object",
+                    },
+                    "PositionInstruction": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "id": {"type": "string"},
+                            "account_id": {"type": "integer"},
+                            "client_instruction_id": {"type": ["string", "null"]},
+                            "instruction_type": {
+                                "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
+                                "type": "string",
+                            },
+                            "instrument_id": {"type": "string"},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "status": {
+                                "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
+                                "type": "string",
+                            },
+                            "symbol": {"type": "string"},
+                            "accepted_quantity": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "created_at": {"format": "date-time", "type": ["string", "null"]},
+                            "updated_at": {"format": "date-time", "type": ["string", "null"]},
+                            "rejection": {
+                                "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
+                            },
+                            "rejection_reason": {"type": ["string", "null"]},
+                            "underlying_instrument_id": {"type": ["string", "null"]},
+                        },
+                        "required": [
+                            "id",
+                            "account_id",
+                            "instruction_type",
+                            "instrument_id",
+                            "quantity",
+                            "status",
+                            "symbol",
+                        ],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "Persisted position instructions (exercise / do-not-exercise / contrary) with their status.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
+                    "request_id": {"type": ["string", "null"]},
+                },
+                "required": ["environment", "account_id", "instructions"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "summarize_exposure",
+            "title": "Summarize exposure",
+            "description": "Exposure of the whole account over every page of positions: long/short market value,\ngross/net, P&L, breakdowns, largest positions, options by underlier and options expiring\nsoon with moneyness and what expiry will do by default. Bounded size whatever the book.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                },
+            },
+            "outputSchema": {
+                "$defs": {
+                    "Concentration": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "largest_pct": {
+                                "description": "Share of gross exposure held by the largest position, in percent.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "top5_pct": {
+                                "description": "Share of gross exposure held by the five largest positions, in percent.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "type": "object",
+                    },
+                    "DefaultAtExpiry": {
+                        "description": "What happens at expiry if nobody acts (OCC exercise by exception, current prices).",
+                        "enum": [
+                            "AUTO_EXERCISE",
+                            "LAPSE",
+                            "ASSIGNMENT_LIKELY",
+                            "ASSIGNMENT_POSSIBLE",
+                            "UNKNOWN",
+                        ],
+                        "type": "string",
+                    },
+                    "ExpiringOption": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "symbol": {"type": "string"},
+                            "quantity": {
+                                "description": "Contracts; negative = short (written).",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "expiry": {
+                                "description": "The contract's expiry, from its OSI symbol.",
+                                "format": "date",
+                                "type": "string",
+                            },
+                            "expiration_day": {
+                                "description": "The business day decisions happen, when it is not expiry (expiry on a holiday).",
+                                "format": "date",
+                                "type": ["string", "null"],
+                            },
+                            "days_left": {
+                                "description": "Business days from today to the expiration day; 0 = today.",
+                                "type": "integer",
+                            },
+                            "moneyness": {"enum": ["ITM", "ATM", "OTM"], "type": ["string", "null"]},
+                            "spot": {
+                                "description": "Underlier price the moneyness is computed at.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "intrinsic": {
+                                "description": "Intrinsic value per contract (× 100) at spot.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "distance_pct": {
+                                "description": "Signed distance of spot from the strike in % of the strike; > 0 = in the money.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "default_at_expiry": {"$ref": "#/$defs/DefaultAtExpiry"},
+                            "suggestion": {"type": "string"},
+                        },
+                        "required": [
+                            "symbol",
+                            "quantity",
+                            "expiry",
+                            "days_left",
+                            "default_at_expiry",
+                            "suggestion",
+                        ],
+                        "type": "object",
+                    },
+                    "ExpiryWatch": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "window_business_days": {"type": "integer"},
+                            "through": {
+                                "description": "Last expiration day inside the window.",
+                                "format": "date",
+                                "type": "string",
+                            },
+                            "count": {
+                                "description": "Option positions expiring inside the window; options lists the first ones.",
+                                "type": "integer",
+                            },
+                            "by_default": {
+                                "additionalProperties": {"type": "integer"},
+                                "description": "How many of them do what by default (DefaultAtExpiry values).",
+                                "type": "object",
+                            },
+                            "options": {"items": {"$ref": "#/$defs/ExpiringOption"}, "type": "array"},
+                        },
+                        "required": ["window_business_days", "through", "count", "by_default", "options"],
+                        "type": "object",
+                    },
+                    "LargestPosition": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "symbol": {"type": "string"},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "gross_pct": {
+                                "description": "|market_value| as a share of gross exposure, in percent.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": ["symbol", "quantity", "market_value"],
+                        "type": "object",
+                    },
+                    "OptionsOverview": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "positions": {"type": "integer"},
+                            "long": {
+                                "description": "Long contracts over all underliers.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "short": {
+                                "description": "Short contracts over all underliers (positive number).",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "underliers": {
+                                "description": "Distinct underliers; by_underlier lists the largest by notional.",
+                                "type": "integer",
+                            },
+                            "by_underlier": {"items": {"$ref": "#/$defs/UnderlierOptions"}, "type": "array"},
+                        },
+                        "required": ["positions", "long", "short", "underliers", "by_underlier"],
+                        "type": "object",
+                    },
+                    "SideExposure": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "side": {"enum": ["LONG", "SHORT"], "type": "string"},
+                            "positions": {"type": "integer"},
+                            "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "gross_pct": {
+                                "description": "Share of gross exposure, in percent (absent when gross is 0).",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": ["side", "positions", "market_value"],
+                        "type": "object",
+                    },
+                    "TypeExposure": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {
+                                "description": "Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one.",
+                                "type": "string",
+                            },
+                            "positions": {"type": "integer"},
+                            "long": {
+                                "description": "Σ market_value of the long rows of this type.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "short": {
+                                "description": "Σ market_value of the short rows of this type.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "gross_pct": {
+                                "description": "Share of gross exposure, in percent.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": ["type", "positions", "long", "short"],
+                        "type": "object",
+                    },
+                    "UnderlierOptions": {
+                        "additionalProperties": False,
+                        "properties": {
+                            "underlier": {
+                                "description": "Symbol of the underlier when the book holds it, else the option root.",
+                                "type": "string",
+                            },
+                            "price": {
+                                "description": "Underlier price taken from the book; absent when the book does not price the underlier.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "long": {
+                                "description": "Long contracts.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "short": {
+                                "description": "Short contracts (positive number).",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "calls": {
+                                "description": "Contracts (long + short) of calls.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "puts": {
+                                "description": "Contracts (long + short) of puts.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "notional": {
+                                "description": "(long + short) × 100 × price.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "market_value": {
+                                "description": "Σ market_value of these option positions.",
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": "string",
+                            },
+                            "next_expiry": {
+                                "description": "Nearest expiry among these options (past ones excluded).",
+                                "format": "date",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": ["underlier", "long", "short", "calls", "puts", "market_value"],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "properties": {
+                    "as_of": {"format": "date-time", "type": "string"},
+                    "environment": {"type": "string"},
+                    "account_id": {"type": "integer"},
+                    "positions": {"description": "Rows read, over every page.", "type": "integer"},
+                    "long_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                    "short_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                    "gross_exposure": {
+                        "description": "Σ |market_value| (CASH excluded).",
+                        "pattern": "^-?\\d+(\\.\\d+)?$",
+                        "type": "string",
+                    },
+                    "net_exposure": {
+                        "description": "Σ market_value (CASH excluded).",
+                        "pattern": "^-?\\d+(\\.\\d+)?$",
+                        "type": "string",
+                    },
+                    "cash": {
+                        "description": "Σ market_value of CASH rows, which are not part of the exposure figures.",
+                        "pattern": "^-?\\d+(\\.\\d+)?$",
+                        "type": ["string", "null"],
+                    },
+                    "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                    "daily_unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                    "daily_realized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                    "by_side": {"items": {"$ref": "#/$defs/SideExposure"}, "type": "array"},
+                    "by_type": {"items": {"$ref": "#/$defs/TypeExposure"}, "type": "array"},
+                    "largest": {
+                        "description": "Largest positions by |market_value|.",
+                        "items": {"$ref": "#/$defs/LargestPosition"},
+                        "type": "array",
+                    },
+                    "concentration": {"$ref": "#/$defs/Concentration"},
+                    "options": {"anyOf": [{"$ref": "#/$defs/OptionsOverview"}, {"type": "null"}]},
+                    "expiring": {"anyOf": [{"$ref": "#/$defs/ExpiryWatch"}, {"type": "null"}]},
+                    "notes": {
+                        "description": "Data-quality notes: what was missing or odd, as counts with a few examples.",
+                        "items": {"type": "string"},
+                        "type": "array",
+                    },
+                },
+                "required": [
+                    "as_of",
+                    "environment",
+                    "account_id",
+                    "positions",
+                    "long_market_value",
+                    "short_market_value",
+                    "gross_exposure",
+                    "net_exposure",
+                    "by_side",
+                    "by_type",
+                    "largest",
+                    "concentration",
+                    "notes",
+                ],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "preview_close_position",
+            "title": "Preview closing a position",
+            "description": "What closing one position would send (MARKET DAY order: side, quantity, estimated price\nand notional, warnings) and the confirmation_token for close_position. Sends nothing.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "instrument_id": {
+                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "maxLength": 40,
+                        "minLength": 1,
+                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                        "type": "string",
+                    },
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "cancel_orders": {
+                        "default": False,
+                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                        "type": "boolean",
+                    },
+                },
+                "required": ["instrument_id"],
+            },
+            "outputSchema": {
+                "$defs": {
+                    "ClosePlan": {
+                        "properties": {
+                            "scope": {"enum": ["position", "all"], "type": "string"},
+                            "target": {"type": ["string", "null"]},
+                            "cancel_orders": {"type": "boolean"},
+                            "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
+                            "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "max_close_notional": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "market_open": {"type": "boolean"},
+                            "next_open": {"format": "date-time", "type": ["string", "null"]},
+                            "cancel_orders_effect": {"type": "string"},
+                            "excluded": {"items": {"type": "string"}, "type": "array"},
+                            "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                            "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                            "summary": {"type": "string"},
+                        },
+                        "required": [
+                            "scope",
+                            "cancel_orders",
+                            "orders",
+                            "estimated_total",
+                            "market_open",
+                            "cancel_orders_effect",
+                            "summary",
+                        ],
+                        "type": "object",
+                    },
+                    "Issue": {
+                        "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "symbol": {"type": ["string", "null"]},
+                        },
+                        "required": ["code", "message"],
+                        "type": "object",
+                    },
+                    "OrderType": {
+                        "enum": [
+                            "MARKET",
+                            "LIMIT",
+                            "STOP",
+                            "STOP_LIMIT",
+                            "TRAILING_STOP",
+                            "TRAILING_STOP_LIMIT",
+                            "OTHER",
+                        ],
+                        "type": "string",
+                    },
+                    "PlannedOrder": {
+                        "properties": {
+                            "symbol": {"type": "string"},
+                            "instrument_id": {"type": "string"},
+                            "instrument_type": {"type": "string"},
+                            "side": {"$ref": "#/$defs/Side"},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "order_type": {"$ref": "#/$defs/OrderType"},
+                            "time_in_force": {"$ref": "#/$defs/TimeInForce"},
+                            "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
+                            "multiplier": {"type": "integer"},
+                            "estimated_notional": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": [
+                            "symbol",
+                            "instrument_id",
+                            "instrument_type",
+                            "side",
+                            "quantity",
+                            "position_quantity",
+                        ],
+                        "type": "object",
+                    },
+                    "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
+                    "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
+                    "TimeInForce": {
+                        "enum": [
+                            "DAY",
+                            "GOOD_TILL_CANCEL",
+                            "IMMEDIATE_OR_CANCEL",
+                            "FILL_OR_KILL",
+                            "GOOD_TILL_DATE",
+                            "AT_OPEN",
+                            "AT_CLOSE",
+                            "OTHER",
+                            "AT_THE_OPENING",
+                            "AT_THE_CLOSE",
+                            "GOOD_TILL_CROSSING",
+                            "GOOD_THROUGH_CROSSING",
+                            "AT_CROSSING",
+                        ],
+                        "type": "string",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "What a close would send, and the token that allows exactly that once.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "plan": {"$ref": "#/$defs/ClosePlan"},
+                    "confirmation_token": {
+                        "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
+                        "type": ["string", "null"],
+                    },
+                    "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                    "next_step": {"type": "string"},
+                },
+                "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "close_position",
+            "title": "Close a position",
+            "description": "Send the closing order(s) for one position, exactly as previewed by\npreview_close_position. Needs the person's explicit yes: the preview's confirmation_token,\nor the person's answer when the server asks them. Refused if the position changed.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "instrument_id": {
+                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "maxLength": 40,
+                        "minLength": 1,
+                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                        "type": "string",
+                    },
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "cancel_orders": {
+                        "default": False,
+                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                        "type": "boolean",
+                    },
+                    "confirmation_token": {
+                        "default": None,
+                        "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "maxLength": 4096,
+                        "type": ["string", "null"],
+                    },
+                },
+                "required": ["instrument_id"],
+            },
+            "outputSchema": {
+                "$defs": {
+                    "Order": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "id": {"type": "string"},
+                            "account_id": {"type": "integer"},
+                            "client_order_id": {"type": ["string", "null"]},
+                            "created_at": {"format": "date-time", "type": "string"},
+                            "updated_at": {"format": "date-time", "type": "string"},
+                            "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "order_type": {
+                                "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "side": {
+                                "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "status": {
+                                "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "time_in_force": {
+                                "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
+                                "type": "string",
+                            },
+                            "venue": {"type": ["string", "null"]},
+                            "instrument_id": {"type": ["string", "null"]},
+                            "instrument_type": {
+                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                "type": ["string", "null"],
+                            },
+                            "symbol": {"type": ["string", "null"]},
+                            "average_fill_price": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "details": {"items": {"type": "string"}, "type": ["array", "null"]},
+                            "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                            "extended_hours": {"type": ["boolean", "null"]},
+                            "underlying_instrument_id": {"type": ["string", "null"]},
+                            "underlying_instrument_type": {
+                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                "type": ["string", "null"],
+                            },
+                            "strategy": {"additionalProperties": True, "type": ["object", "null"]},
+                        },
+                        "required": [
+                            "id",
+                            "account_id",
+                            "created_at",
+                            "updated_at",
+                            "filled_quantity",
+                            "leaves_quantity",
+                            "order_type",
+                            "quantity",
+                            "side",
+                            "status",
+                            "time_in_force",
+                        ],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "The closing orders Clear Street created.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
+                    "request_id": {"type": ["string", "null"]},
+                    "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
+                    "summary": {"type": "string"},
+                },
+                "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": False,
+                "destructiveHint": True,
+                "idempotentHint": False,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "preview_close_positions",
+            "title": "Preview closing every position",
+            "description": "What closing EVERY position of the account would send (one MARKET DAY order per\nposition, cash excluded), the estimated total, warnings, and the confirmation_token for\nclose_positions. Sends nothing.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "cancel_orders": {
+                        "default": False,
+                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                        "type": "boolean",
+                    },
+                },
+            },
+            "outputSchema": {
+                "$defs": {
+                    "ClosePlan": {
+                        "properties": {
+                            "scope": {"enum": ["position", "all"], "type": "string"},
+                            "target": {"type": ["string", "null"]},
+                            "cancel_orders": {"type": "boolean"},
+                            "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
+                            "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "max_close_notional": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "market_open": {"type": "boolean"},
+                            "next_open": {"format": "date-time", "type": ["string", "null"]},
+                            "cancel_orders_effect": {"type": "string"},
+                            "excluded": {"items": {"type": "string"}, "type": "array"},
+                            "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                            "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                            "summary": {"type": "string"},
+                        },
+                        "required": [
+                            "scope",
+                            "cancel_orders",
+                            "orders",
+                            "estimated_total",
+                            "market_open",
+                            "cancel_orders_effect",
+                            "summary",
+                        ],
+                        "type": "object",
+                    },
+                    "Issue": {
+                        "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "symbol": {"type": ["string", "null"]},
+                        },
+                        "required": ["code", "message"],
+                        "type": "object",
+                    },
+                    "OrderType": {
+                        "enum": [
+                            "MARKET",
+                            "LIMIT",
+                            "STOP",
+                            "STOP_LIMIT",
+                            "TRAILING_STOP",
+                            "TRAILING_STOP_LIMIT",
+                            "OTHER",
+                        ],
+                        "type": "string",
+                    },
+                    "PlannedOrder": {
+                        "properties": {
+                            "symbol": {"type": "string"},
+                            "instrument_id": {"type": "string"},
+                            "instrument_type": {"type": "string"},
+                            "side": {"$ref": "#/$defs/Side"},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "order_type": {"$ref": "#/$defs/OrderType"},
+                            "time_in_force": {"$ref": "#/$defs/TimeInForce"},
+                            "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
+                            "multiplier": {"type": "integer"},
+                            "estimated_notional": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": [
+                            "symbol",
+                            "instrument_id",
+                            "instrument_type",
+                            "side",
+                            "quantity",
+                            "position_quantity",
+                        ],
+                        "type": "object",
+                    },
+                    "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
+                    "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
+                    "TimeInForce": {
+                        "enum": [
+                            "DAY",
+                            "GOOD_TILL_CANCEL",
+                            "IMMEDIATE_OR_CANCEL",
+                            "FILL_OR_KILL",
+                            "GOOD_TILL_DATE",
+                            "AT_OPEN",
+                            "AT_CLOSE",
+                            "OTHER",
+                            "AT_THE_OPENING",
+                            "AT_THE_CLOSE",
+                            "GOOD_TILL_CROSSING",
+                            "GOOD_THROUGH_CROSSING",
+                            "AT_CROSSING",
+                        ],
+                        "type": "string",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "What a close would send, and the token that allows exactly that once.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "plan": {"$ref": "#/$defs/ClosePlan"},
+                    "confirmation_token": {
+                        "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
+                        "type": ["string", "null"],
+                    },
+                    "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                    "next_step": {"type": "string"},
+                },
+                "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "close_positions",
+            "title": "Close every position",
+            "description": "Send closing orders for EVERY position of the account, exactly as previewed by\npreview_close_positions. Needs the person's explicit yes (token or direct answer).\nRefused if any position changed since the preview.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "cancel_orders": {
+                        "default": False,
+                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                        "type": "boolean",
+                    },
+                    "confirmation_token": {
+                        "default": None,
+                        "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "maxLength": 4096,
+                        "type": ["string", "null"],
+                    },
+                },
+            },
+            "outputSchema": {
+                "$defs": {
+                    "Order": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "id": {"type": "string"},
+                            "account_id": {"type": "integer"},
+                            "client_order_id": {"type": ["string", "null"]},
+                            "created_at": {"format": "date-time", "type": "string"},
+                            "updated_at": {"format": "date-time", "type": "string"},
+                            "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "order_type": {
+                                "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "side": {
+                                "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "status": {
+                                "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
+                                "type": "string",
+                            },
+                            "time_in_force": {
+                                "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
+                                "type": "string",
+                            },
+                            "venue": {"type": ["string", "null"]},
+                            "instrument_id": {"type": ["string", "null"]},
+                            "instrument_type": {
+                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                "type": ["string", "null"],
+                            },
+                            "symbol": {"type": ["string", "null"]},
+                            "average_fill_price": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "details": {"items": {"type": "string"}, "type": ["array", "null"]},
+                            "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                            "extended_hours": {"type": ["boolean", "null"]},
+                            "underlying_instrument_id": {"type": ["string", "null"]},
+                            "underlying_instrument_type": {
+                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                "type": ["string", "null"],
+                            },
+                            "strategy": {"additionalProperties": True, "type": ["object", "null"]},
+                        },
+                        "required": [
+                            "id",
+                            "account_id",
+                            "created_at",
+                            "updated_at",
+                            "filled_quantity",
+                            "leaves_quantity",
+                            "order_type",
+                            "quantity",
+                            "side",
+                            "status",
+                            "time_in_force",
+                        ],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "The closing orders Clear Street created.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
+                    "request_id": {"type": ["string", "null"]},
+                    "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
+                    "summary": {"type": "string"},
+                },
+                "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": False,
+                "destructiveHint": True,
+                "idempotentHint": False,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "preview_submit_position_instructions",
+            "title": "Preview position instructions",
+            "description": "Check exercise / do-not-exercise / contrary-exercise instructions before sending: option\nheld long, quantity available, expiry-day and cutoff rules, moneyness, what exercise\ndelivers, and the idempotency keys. Returns the confirmation_token for\nsubmit_position_instructions. Sends nothing.",
+            "inputSchema": {
+                "type": "object",
+                "$defs": {
+                    "InstructionRow": {
+                        "description": "One instruction: what to do with how many contracts of which option.",
+                        "properties": {
+                            "instruction_type": {
+                                "$ref": "#/$defs/InstructionType",
+                                "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
+                            },
+                            "instrument_id": {
+                                "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                "maxLength": 40,
+                                "minLength": 1,
+                                "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                "type": "string",
+                            },
+                            "quantity": {
+                                "description": "Contracts (a whole number)",
+                                "maximum": 1000000,
+                                "minimum": 1,
+                                "type": "integer",
+                            },
+                            "instruction_id": {
+                                "default": None,
+                                "description": "Idempotency key; omit and the preview assigns one",
+                                "maxLength": 64,
+                                "minLength": 1,
+                                "pattern": "^[A-Za-z0-9._:-]+$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": ["instruction_type", "instrument_id", "quantity"],
+                        "type": "object",
+                    },
+                    "InstructionType": {
+                        "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
+                        "type": "string",
+                    },
+                },
+                "properties": {
+                    "instructions": {
+                        "items": {"$ref": "#/$defs/InstructionRow"},
+                        "maxItems": 50,
+                        "minItems": 1,
+                        "type": "array",
+                    },
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                },
+                "required": ["instructions"],
+            },
+            "outputSchema": {
+                "$defs": {
+                    "ExerciseDelivery": {
+                        "description": "What exercising delivers. Signed from the account's side: ``shares`` > 0 received (call),\n< 0 delivered (put); ``cash`` < 0 paid, > 0 received. Cash-settled (index) options deliver no\nshares and receive the intrinsic value (``cash`` None when the index level is unknown).",
+                        "properties": {
+                            "settlement": {"enum": ["PHYSICAL", "CASH"], "type": "string"},
+                            "underlier": {"type": "string"},
+                            "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "shares": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "cash": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "shares_held": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            "enough_shares": {"type": ["boolean", "null"]},
+                            "text": {"type": "string"},
+                        },
+                        "required": ["settlement", "underlier", "strike", "shares", "text"],
+                        "type": "object",
+                    },
+                    "InstructionCode": {
+                        "enum": [
+                            "INVALID_QUANTITY",
+                            "DUPLICATE_INSTRUCTION",
+                            "UNKNOWN_INSTRUMENT",
+                            "AMBIGUOUS_INSTRUMENT",
+                            "NOT_AN_OPTION",
+                            "NOT_LONG",
+                            "INSUFFICIENT_POSITION",
+                            "DNE_NOT_ON_EXPIRY",
+                            "CEA_NOT_ON_EXPIRY",
+                            "EXERCISE_PAST_CUTOFF",
+                        ],
+                        "type": "string",
+                    },
+                    "InstructionPlan": {
+                        "properties": {
+                            "rows": {"items": {"$ref": "#/$defs/PlannedInstruction"}, "type": "array"},
+                            "cutoff_time": {"type": "string"},
+                            "summary": {"type": "string"},
+                        },
+                        "required": ["rows", "cutoff_time", "summary"],
+                        "type": "object",
+                    },
+                    "InstructionType": {
+                        "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
+                        "type": "string",
+                    },
+                    "Moneyness": {
+                        "properties": {
+                            "state": {"$ref": "#/$defs/MoneynessState"},
+                            "underlier_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "intrinsic_per_share": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "distance_pct": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                        },
+                        "required": ["state", "underlier_price", "strike", "intrinsic_per_share"],
+                        "type": "object",
+                    },
+                    "MoneynessState": {"enum": ["ITM", "ATM", "OTM"], "type": "string"},
+                    "PlannedInstruction": {
+                        "properties": {
+                            "row": {"type": "integer"},
+                            "instruction_type": {"$ref": "#/$defs/InstructionType"},
+                            "requested": {"type": "string"},
+                            "instrument_id": {"type": ["string", "null"]},
+                            "symbol": {"type": ["string", "null"]},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "instruction_id": {"type": "string"},
+                            "generated_key": {"type": "boolean"},
+                            "status": {"$ref": "#/$defs/RowStatus"},
+                            "reason": {"anyOf": [{"$ref": "#/$defs/InstructionCode"}, {"type": "null"}]},
+                            "message": {"type": "string"},
+                            "metadata": {"additionalProperties": {"type": "string"}, "type": "object"},
+                            "expiry": {"format": "date", "type": ["string", "null"]},
+                            "submit_before": {"format": "date-time", "type": ["string", "null"]},
+                            "moneyness": {"anyOf": [{"$ref": "#/$defs/Moneyness"}, {"type": "null"}]},
+                            "delivery": {"anyOf": [{"$ref": "#/$defs/ExerciseDelivery"}, {"type": "null"}]},
+                            "notes": {"items": {"type": "string"}, "type": "array"},
+                        },
+                        "required": [
+                            "row",
+                            "instruction_type",
+                            "requested",
+                            "quantity",
+                            "instruction_id",
+                            "generated_key",
+                            "status",
+                            "message",
+                        ],
+                        "type": "object",
+                    },
+                    "RowStatus": {"enum": ["OK", "BLOCKED"], "type": "string"},
+                },
+                "additionalProperties": False,
+                "description": "What an instruction batch would submit, with the idempotency keys it will use.",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "plan": {"$ref": "#/$defs/InstructionPlan"},
+                    "confirmation_token": {
+                        "description": "Pass to submit_position_instructions after the person's yes; None when a row is blocked",
+                        "type": ["string", "null"],
+                    },
+                    "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                    "next_step": {"type": "string"},
+                },
+                "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "submit_position_instructions",
+            "title": "Submit position instructions",
+            "description": "Submit the instructions exactly as previewed by preview_submit_position_instructions,\nwith the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs\nthe person's explicit yes (token or direct answer). A partial success (HTTP 207) lists\neach row as SENT or REJECTED.",
+            "inputSchema": {
+                "type": "object",
+                "$defs": {
+                    "InstructionRow": {
+                        "description": "One instruction: what to do with how many contracts of which option.",
+                        "properties": {
+                            "instruction_type": {
+                                "$ref": "#/$defs/InstructionType",
+                                "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
+                            },
+                            "instrument_id": {
+                                "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                "maxLength": 40,
+                                "minLength": 1,
+                                "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                "type": "string",
+                            },
+                            "quantity": {
+                                "description": "Contracts (a whole number)",
+                                "maximum": 1000000,
+                                "minimum": 1,
+                                "type": "integer",
+                            },
+                            "instruction_id": {
+                                "default": None,
+                                "description": "Idempotency key; omit and the preview assigns one",
+                                "maxLength": 64,
+                                "minLength": 1,
+                                "pattern": "^[A-Za-z0-9._:-]+$",
+                                "type": ["string", "null"],
+                            },
+                        },
+                        "required": ["instruction_type", "instrument_id", "quantity"],
+                        "type": "object",
+                    },
+                    "InstructionType": {
+                        "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
+                        "type": "string",
+                    },
+                },
+                "properties": {
+                    "instructions": {
+                        "items": {"$ref": "#/$defs/InstructionRow"},
+                        "maxItems": 50,
+                        "minItems": 1,
+                        "type": "array",
+                    },
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                    "confirmation_token": {
+                        "default": None,
+                        "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "maxLength": 4096,
+                        "type": ["string", "null"],
+                    },
+                },
+                "required": ["instructions"],
+            },
+            "outputSchema": {
+                "$defs": {
+                    "APIError": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "code": {"type": "integer"},
+                            "message": {"type": "string"},
+                            "details": {
+                                "items": {"additionalProperties": True, "type": "object"},
+                                "type": ["array", "null"],
+                            },
+                        },
+                        "required": ["code", "message"],
+                        "type": "object",
+                    },
+                    "InstructionRejection": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "reason": {"type": "string"},
+                            "domain": {"type": ["string", "null"]},
+                            "description": {"type": ["string", "null"]},
+                            "metadata": {"additionalProperties": True, "type": "object"},
+                        },
+                        "required": ["reason"],
+                        "type": "object",
+                    },
+                    "PositionInstruction": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "id": {"type": "string"},
+                            "account_id": {"type": "integer"},
+                            "client_instruction_id": {"type": ["string", "null"]},
+                            "instruction_type": {
+                                "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
+                                "type": "string",
+                            },
+                            "instrument_id": {"type": "string"},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "status": {
+                                "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
+                                "type": "string",
+                            },
+                            "symbol": {"type": "string"},
+                            "accepted_quantity": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "created_at": {"format": "date-time", "type": ["string", "null"]},
+                            "updated_at": {"format": "date-time", "type": ["string", "null"]},
+                            "rejection": {
+                                "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
+                            },
+                            "rejection_reason": {"type": ["string", "null"]},
+                            "underlying_instrument_id": {"type": ["string", "null"]},
+                        },
+                        "required": [
+                            "id",
+                            "account_id",
+                            "instruction_type",
+                            "instrument_id",
+                            "quantity",
+                            "status",
+                            "symbol",
+                        ],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "Every row of the batch: SENT, or REJECTED with its reason (HTTP 207 is a partial success).",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "http_status": {"type": "integer"},
+                    "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
+                    "error": {"anyOf": [{"$ref": "#/$defs/APIError"}, {"type": "null"}]},
+                    "request_id": {"type": ["string", "null"]},
+                    "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
+                    "summary": {"type": "string"},
+                },
+                "required": [
+                    "environment",
+                    "account_id",
+                    "http_status",
+                    "instructions",
+                    "confirmed_by",
+                    "summary",
+                ],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": False,
+                "destructiveHint": True,
+                "idempotentHint": False,
+                "openWorldHint": True,
+            },
+        },
+        {
+            "name": "cancel_position_instruction",
+            "title": "Cancel a position instruction",
+            "description": "Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final\nCANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "instruction_id": {
+                        "description": "The instruction's server id (the 'id' field, a UUID), not its idempotency key",
+                        "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                        "type": "string",
+                    },
+                    "account_id": {
+                        "default": None,
+                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "exclusiveMinimum": 0,
+                        "maximum": 9223372036854775807,
+                        "type": ["integer", "null"],
+                    },
+                },
+                "required": ["instruction_id"],
+            },
+            "outputSchema": {
+                "$defs": {
+                    "InstructionRejection": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "reason": {"type": "string"},
+                            "domain": {"type": ["string", "null"]},
+                            "description": {"type": ["string", "null"]},
+                            "metadata": {"additionalProperties": True, "type": "object"},
+                        },
+                        "required": ["reason"],
+                        "type": "object",
+                    },
+                    "PositionInstruction": {
+                        "additionalProperties": True,
+                        "properties": {
+                            "id": {"type": "string"},
+                            "account_id": {"type": "integer"},
+                            "client_instruction_id": {"type": ["string", "null"]},
+                            "instruction_type": {
+                                "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
+                                "type": "string",
+                            },
+                            "instrument_id": {"type": "string"},
+                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                            "status": {
+                                "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
+                                "type": "string",
+                            },
+                            "symbol": {"type": "string"},
+                            "accepted_quantity": {
+                                "pattern": "^-?\\d+(\\.\\d+)?$",
+                                "type": ["string", "null"],
+                            },
+                            "created_at": {"format": "date-time", "type": ["string", "null"]},
+                            "updated_at": {"format": "date-time", "type": ["string", "null"]},
+                            "rejection": {
+                                "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
+                            },
+                            "rejection_reason": {"type": ["string", "null"]},
+                            "underlying_instrument_id": {"type": ["string", "null"]},
+                        },
+                        "required": [
+                            "id",
+                            "account_id",
+                            "instruction_type",
+                            "instrument_id",
+                            "quantity",
+                            "status",
+                            "symbol",
+                        ],
+                        "type": "object",
+                    },
+                },
+                "additionalProperties": False,
+                "description": "The instruction after the cancel request (CANCEL_REQUESTED; the final state comes later).",
+                "properties": {
+                    "environment": {
+                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                        "type": "string",
+                    },
+                    "account_id": {"type": "integer"},
+                    "instruction": {"$ref": "#/$defs/PositionInstruction"},
+                    "request_id": {"type": ["string", "null"]},
+                    "already_final": {"type": "boolean"},
+                },
+                "required": ["environment", "account_id", "instruction"],
+                "type": "object",
+            },
+            "annotations": {
+                "readOnlyHint": False,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": True,
+            },
+        },
+    ])
+
+
+async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    assert [t.name for t in tools] == READ_TOOLS + ACTION_TOOLS
+    for tool in tools:
+        assert tool.title and tool.description and tool.description == tool.description.strip(), tool.name
+        hints = tool.annotations
+        assert hints is not None, tool.name
+        flags = (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint)
+        assert all(isinstance(flag, bool) for flag in flags), (tool.name, flags)
+        for argument, schema in tool.input_schema.get("properties", {}).items():
+            assert schema.get("description") or (tool.name, argument) in UNDESCRIBED, (tool.name, argument)
+        assert tool.output_schema is not None and tool.output_schema.get("type") == "object", tool.name
+        jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+        jsonschema.Draft202012Validator.check_schema(tool.input_schema)
+    for tool in tools[:3]:
+        hints = tool.annotations
+        assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
+            True,
+            False,
+            True,
+            True,
+        )
+    schema = tools[0].input_schema
+    assert schema["$defs"]["SortBy"]["enum"] == [s.value for s in SortBy]
+    assert schema["$defs"]["SortDirection"]["enum"] == [d.value for d in SortDirection]
+    assert list(schema["properties"]) == [
+        "account_id",
+        "instrument_ids",
+        "sort_by",
+        "sort_direction",
+        "page_size",
+        "page_token",
+    ]
+    page_size = schema["properties"]["page_size"]
+    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (1, 1000, 50)
+
+
+async def test_resources_templates_and_prompts_are_listed(client: Client) -> None:
+    def wire(items: list[Any]) -> list[dict[str, Any]]:
+        return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
+
+    assert wire((await client.list_resources()).resources) == snapshot([
+        {
+            "name": "status",
+            "title": "Server status",
+            "uri": "clearstreet://status",
+            "description": "Environment (simulator or live), base URL, read-only flag, allowed accounts, confirmation mode and version. Read it to tell the simulator from a live account.",
+            "mimeType": "application/json",
+        },
+    ])
+    assert wire((await client.list_resource_templates()).resource_templates) == snapshot([
+        {
+            "name": "positions",
+            "title": "All positions",
+            "uriTemplate": "clearstreet://accounts/{account_id}/positions",
+            "description": "Every position of the account, all pages, decimal-exact.",
+            "mimeType": "application/json",
+        },
+        {
+            "name": "exposure",
+            "title": "Exposure summary",
+            "uriTemplate": "clearstreet://accounts/{account_id}/exposure",
+            "description": "The exposure summary of the account (same as the summarize_exposure tool).",
+            "mimeType": "application/json",
+        },
+        {
+            "name": "instructions",
+            "title": "Position instructions",
+            "uriTemplate": "clearstreet://accounts/{account_id}/instructions",
+            "description": "The account's exercise / do-not-exercise / contrary-exercise instructions with status.",
+            "mimeType": "application/json",
+        },
+    ])
+    prompts = (await client.list_prompts()).prompts
+    assert wire(prompts) == snapshot([
+        {
+            "name": "close_position",
+            "title": "Close a position",
+            "description": "Close one position (or, if asked, every position) with market orders — preview first, the exact orders and their estimated value, then your explicit yes.",
+            "arguments": [
+                {
+                    "name": "instrument_id",
+                    "description": "what to close: ticker (TSLA), OSI option symbol or instrument UUID",
+                    "required": True,
+                },
+                {
+                    "name": "account_id",
+                    "description": "Clear Street account id. Default: the default account",
+                    "required": False,
+                },
+            ],
+        },
+        {
+            "name": "exercise_options",
+            "title": "Exercise options",
+            "description": "Exercise (or do-not-exercise / contrary-exercise) option contracts — checks, moneyness and what exercise delivers in a preview, then your explicit yes.",
+            "arguments": [
+                {
+                    "name": "instrument_id",
+                    "description": "the option: OSI symbol (AAPL  280121C00195000), or an underlier ticker to choose among its options",
+                    "required": True,
+                },
+                {
+                    "name": "quantity",
+                    "description": "contracts to act on. Default: ask the person",
+                    "required": False,
+                },
+                {
+                    "name": "instruction_type",
+                    "description": "EXERCISE, DO_NOT_EXERCISE or CONTRARY_EXERCISE. Default: EXERCISE",
+                    "required": False,
+                },
+                {
+                    "name": "account_id",
+                    "description": "Clear Street account id. Default: the default account",
+                    "required": False,
+                },
+            ],
+        },
+        {
+            "name": "review_expiring_options",
+            "title": "Review expiring options",
+            "description": "Which options expire in the next few business days, in or out of the money, what happens by default at expiry, and whether to exercise or not — with a preview and your yes before anything is sent.",
+            "arguments": [
+                {
+                    "name": "account_id",
+                    "description": "Clear Street account id. Default: the default account",
+                    "required": False,
+                },
+            ],
+        },
+        {
+            "name": "summarize_exposure",
+            "title": "Summarize my exposure",
+            "description": "Exposure of a Clear Street account — market value, gross/net, P&L, concentration, options by underlier and what expires soon — as exact figures in tables.",
+            "arguments": [
+                {
+                    "name": "account_id",
+                    "description": "Clear Street account id. Default: the default account",
+                    "required": False,
+                },
+            ],
+        },
+    ])
+    assert [p.name for p in prompts] == PROMPTS
+    for prompt in prompts:
+        assert prompt.title and prompt.description and prompt.arguments
+        assert all(argument.description for argument in prompt.arguments)
+
+
+# -- get_positions ---------------------------------------------------------------------------------
+
+
+async def test_default_page_is_every_field_exactly_as_the_upstream_sent_it(
+    client: Client, simulator: Simulator
+) -> None:
+    page = await call(client, "get_positions")
+    expected = await raw_positions(simulator, PRIMARY)
+    assert page["account_id"] == PRIMARY and all(p["account_id"] == PRIMARY for p in page["positions"])
+    assert (page["total_items"], page["total_pages"], page["page_number"]) == (15, 1, 1)
+    assert page["next_page_token"] is None
+    assert page["positions"] == expected  # every field, decimal strings digit for digit
+    aapl = page["positions"][0]
+    assert (aapl["symbol"], aapl["quantity"], aapl["market_value"], aapl["avg_price"]) == (
+        "AAPL",
+        "100",
+        "15100.00",
+        "145.00",
+    )
+    amzn = next(p for p in page["positions"] if p["symbol"] == "AMZN")
+    assert (amzn["quantity"], amzn["market_value"]) == ("12.5", "2324.38")
+
+
+async def test_default_page_size_and_paging_to_the_end(client: Client, simulator: Simulator) -> None:
+    simulator.add_generated_account(MEDIUM, positions=MEDIUM_SIZE)
+    pages = await page_through(client, account_id=MEDIUM)
+    assert [len(p["positions"]) for p in pages] == [50, 50, 20]
+    assert [p["page_number"] for p in pages] == [1, 2, 3]
+    assert {(p["total_items"], p["total_pages"]) for p in pages} == {(MEDIUM_SIZE, 3)}
+    assert pages[0]["previous_page_token"] is None and pages[1]["previous_page_token"] is not None
+    rows = [row for p in pages for row in p["positions"]]
+    assert rows == await raw_positions(simulator, MEDIUM)
+
+
+async def test_paging_resends_filters_and_sort(client: Client, simulator: Simulator) -> None:
+    tickers = ["TSLA", "AAPL", "MSFT", "NVDA", "GOOG"]
+    arguments = {"instrument_ids": tickers, "sort_by": "MARKET_VALUE", "sort_direction": "DESC", "page_size": 2}
+    pages = await page_through(client, **arguments)
+    assert [len(p["positions"]) for p in pages] == [2, 2, 1]
+    assert {p["total_items"] for p in pages} == {5}
+    rows = [row for p in pages for row in p["positions"]]
+    expected = await raw_positions(
+        simulator, PRIMARY, instrument_ids=",".join(tickers), sort_by="MARKET_VALUE", sort_direction="DESC"
+    )
+    assert rows == expected
+    assert [r["symbol"] for r in rows] == ["MSFT", "AAPL", "GOOG", "NVDA", "TSLA"]
+
+
+async def test_every_sort_key_and_direction(client: Client, simulator: Simulator) -> None:
+    orders = set()
+    for sort_by in SortBy:
+        for direction in SortDirection:
+            page = await call(client, "get_positions", {"sort_by": sort_by.value, "sort_direction": direction.value})
+            expected = await raw_positions(simulator, PRIMARY, sort_by=sort_by.value, sort_direction=direction.value)
+            order = tuple(p["instrument_id"] for p in page["positions"])
+            assert order == tuple(p["instrument_id"] for p in expected), (sort_by, direction)
+            orders.add(order)
+    assert len(orders) > 8  # the sort is really applied
+
+
+INSTRUMENT_FORMS = [
+    ("AAPL", "AAPL"),
+    ("aapl", "AAPL"),
+    ("BRK.B", "BRK.B"),
+    ("AAPL  261127C00145000", "AAPL261127C00145000"),  # OSI, padded
+    ("AAPL 261127C00145000", "AAPL261127C00145000"),  # OSI, one space
+    ("AAPL261127C00145000", "AAPL261127C00145000"),  # OSI, compact
+    (AAPL_CALL_ID, "AAPL261127C00145000"),  # UUID
+]
+
+
+async def test_instrument_ids_filter(client: Client) -> None:
+    for instrument_id, symbol in INSTRUMENT_FORMS:
+        page = await call(client, "get_positions", {"instrument_ids": [instrument_id]})
+        assert [p["symbol"] for p in page["positions"]] == [symbol], instrument_id
+        assert page["total_items"] == 1
+    page = await call(client, "get_positions", {"instrument_ids": [form for form, _ in INSTRUMENT_FORMS]})
+    assert [p["symbol"] for p in page["positions"]] == ["AAPL", "AAPL261127C00145000", "BRK.B"]
+
+
+async def test_second_account(client: Client, simulator: Simulator) -> None:
+    page = await call(client, "get_positions", {"account_id": SECOND})
+    assert page["account_id"] == SECOND
+    assert page["positions"] == await raw_positions(simulator, SECOND)
+    assert [p["symbol"] for p in page["positions"]] == ["AAPL", "AAPL280121C00195000", "TSLA261127C00185000", "USD"]
+
+
+# -- get_position_instructions ---------------------------------------------------------------------
+
+
+INSTRUCTION_FILTERS = [
+    ({}, 3),
+    ({"instrument_id": LEAP}, 3),
+    ({"instrument_id": "AAPL 280121C00195000"}, 3),
+    ({"instrument_id": "AAPL280121C00195000"}, 3),
+    ({"instrument_id": LEAP_ID}, 3),
+    ({"underlying_instrument_id": "AAPL"}, 3),
+    ({"underlying_instrument_id": "aapl"}, 3),
+    ({"underlying_instrument_id": "TSLA"}, 0),
+    ({"instrument_id": LEAP, "underlying_instrument_id": "AAPL"}, 3),
+    ({"instrument_id": LEAP, "underlying_instrument_id": "TSLA"}, 0),
+    ({"instrument_id": "TSLA261127C00185000"}, 0),
+]
+
+
+async def test_position_instructions_and_their_filters(client: Client, simulator: Simulator) -> None:
+    raw_rows = (await raw(simulator, f"/v1/accounts/{SECOND}/positions/instructions"))["data"]
+    assert len(raw_rows) == 3
+    for filters, count in INSTRUCTION_FILTERS:
+        result = await call(client, "get_position_instructions", {"account_id": SECOND, **filters})
+        assert result["account_id"] == SECOND
+        assert result["instructions"] == (raw_rows if count else []), filters
+    assert [i["status"] for i in raw_rows] == ["ACCEPTED", "CANCELLED", "REJECTED"]
+    assert {i["symbol"] for i in raw_rows} == {LEAP}
+
+
+async def test_position_instructions_of_the_default_account(client: Client) -> None:
+    result = await call(client, "get_position_instructions")
+    assert (result["account_id"], result["instructions"]) == (PRIMARY, [])
+
+
+# -- summarize_exposure ----------------------------------------------------------------------------
+
+
+def expected_exposure(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """The totals, computed here with Decimal from the raw rows (DESIGN: side from the quantity's
+    sign; CASH rows are cash, not exposure; P&L over every row that reports it)."""
+    risk = [r for r in rows if r["instrument_type"] != "CASH"]
+
+    def side(r: dict[str, Any]) -> Decimal:
+        quantity = Decimal(r["quantity"])
+        return quantity if quantity else Decimal(r["market_value"])
+
+    values = [Decimal(r["market_value"]) for r in risk]
+    return {
+        "long_market_value": sum((Decimal(r["market_value"]) for r in risk if side(r) > 0), Decimal(0)),
+        "short_market_value": sum((Decimal(r["market_value"]) for r in risk if side(r) < 0), Decimal(0)),
+        "gross_exposure": sum((abs(v) for v in values), Decimal(0)),
+        "net_exposure": sum(values, Decimal(0)),
+        "cash": sum((Decimal(r["market_value"]) for r in rows if r["instrument_type"] == "CASH"), Decimal(0)),
+        "unrealized_pnl": sum(
+            (Decimal(r["unrealized_pnl"]) for r in rows if r["unrealized_pnl"] is not None), Decimal(0)
+        ),
+    }
+
+
+async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(
+    client: Client, simulator: Simulator
+) -> None:
+    summary = await call(client, "summarize_exposure")
+    rows = await raw_positions(simulator, PRIMARY)
+    assert (summary["account_id"], summary["positions"]) == (PRIMARY, len(rows))
+    for field, value in expected_exposure(rows).items():
+        assert Decimal(summary[field]) == value, field
+        assert "E" not in summary[field], field
+    assert (summary["long_market_value"], summary["short_market_value"], summary["gross_exposure"]) == (
+        "121739.43",
+        "-15689.50",
+        "137428.93",
+    )
+    assert summary["as_of"] == "2026-11-23T15:00:00Z"
+    expiring = {o["symbol"] for o in summary["expiring"]["options"]}
+    assert {"AAPL261127C00145000", "AAPL261127C00160000"} <= expiring
+
+
+async def test_exposure_of_a_large_book_reports_progress_page_by_page(
+    client: Client, simulator: Simulator, upstream: Upstream
+) -> None:
+    simulator.add_generated_account(LARGE, positions=LARGE_SIZE)
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    summary = await call(client, "summarize_exposure", {"account_id": LARGE}, progress_callback=on_progress)
+    assert seen == [(1, 3, "read page 1 of 3"), (2, 3, "read page 2 of 3"), (3, 3, "read page 3 of 3")]
+    assert len(upstream.requests) == 3
+    rows = await raw_positions(simulator, LARGE)
+    assert summary["positions"] == LARGE_SIZE == len(rows)
+    for field, value in expected_exposure(rows).items():
+        assert Decimal(summary.get(field, "0")) == value, field
+    assert len(json.dumps(summary)) < 16_000  # bounded, whatever the size of the book
+
+
+# -- resources -------------------------------------------------------------------------------------
+
+
+async def test_status_resource(client: Client) -> None:
+    status = await read_json(client, "clearstreet://status")
+    Status.model_validate(status)
+    assert status.pop("server_version") == __version__
+    assert status == snapshot({
+        "environment": "simulator",
+        "is_simulator": True,
+        "base_url": "in-process simulator",
+        "read_only": False,
+        "state_changing_tools": True,
+        "allowed_accounts": None,
+        "default_account": 19816,
+        "confirmation": "auto",
+        "confirm_ttl_seconds": 120,
+        "max_close_notional": None,
+    })
+
+
+async def test_positions_resource_reads_every_page(client: Client, simulator: Simulator) -> None:
+    simulator.add_generated_account(LARGE, positions=LARGE_SIZE)
+    document = await read_json(client, f"clearstreet://accounts/{LARGE}/positions")
+    PositionsPage.model_validate(document)
+    assert document["environment"] == "simulator" and document["account_id"] == LARGE
+    assert len(document["positions"]) == document["total_items"] == LARGE_SIZE
+    assert document["positions"] == without_none(await raw_positions(simulator, LARGE))
+    primary = await read_json(client, f"clearstreet://accounts/{PRIMARY}/positions")
+    assert primary["positions"] == without_none(await raw_positions(simulator, PRIMARY))
+
+
+async def test_exposure_resource_is_the_tool_result(client: Client) -> None:
+    for account in (PRIMARY, SECOND):
+        document = await read_json(client, f"clearstreet://accounts/{account}/exposure")
+        assert document == await call(client, "summarize_exposure", {"account_id": account})
+
+
+async def test_instructions_resource_is_the_tool_result(client: Client) -> None:
+    document = await read_json(client, f"clearstreet://accounts/{SECOND}/instructions")
+    tool = await call(client, "get_position_instructions", {"account_id": SECOND})
+    assert document["request_id"] != tool["request_id"]  # one upstream request each
+    document.pop("request_id")
+    tool.pop("request_id")
+    assert document == without_none(tool)
+    assert len(document["instructions"]) == 3
+
+
+async def test_a_bad_account_in_a_resource_uri_is_a_clear_error(client: Client, upstream: Upstream) -> None:
+    for account in ["abc", "0", "-5", "19816x", "99999999999999999999"]:
+        for document in ["positions", "exposure", "instructions"]:
+            with pytest.raises(MCPError) as caught:
+                await client.read_resource(f"clearstreet://accounts/{account}/{document}")
+            assert f"{account!r} is not an account id" in caught.value.message
+            assert "positive whole number" in caught.value.message
+            assert caught.value.code == -32602
+    assert upstream.requests == []
+
+
+async def test_an_unknown_account_in_a_resource_uri_is_the_upstream_404(client: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource(f"clearstreet://accounts/{UNKNOWN}/positions")
+    assert f"Clear Street API error 404: Account {UNKNOWN} not found" in caught.value.message
+    assert REQUEST_ID.search(caught.value.message)
+
+
+# -- prompts ---------------------------------------------------------------------------------------
+
+
+PROMPT_ARGUMENTS = {
+    "close_position": ({"instrument_id": "TSLA"}, {"account_id": "122503"}),
+    "exercise_options": (
+        {"instrument_id": LEAP},
+        {"quantity": "2", "instruction_type": "DO_NOT_EXERCISE", "account_id": "122503"},
+    ),
+    "review_expiring_options": ({}, {"account_id": "122503"}),
+    "summarize_exposure": ({}, {"account_id": "122503"}),
+}
+
+
+@pytest.mark.parametrize("name", PROMPTS)
+async def test_each_prompt_with_and_without_its_optional_arguments(client: Client, name: str) -> None:
+    required, optional = PROMPT_ARGUMENTS[name]
+    listed = next(p for p in (await client.list_prompts()).prompts if p.name == name)
+    assert {a.name for a in listed.arguments or [] if a.required} == set(required)
+    assert {a.name for a in listed.arguments or [] if not a.required} == set(optional)
+    for arguments, absent in ((required, True), ({**required, **optional}, False)):
+        result = await client.get_prompt(name, arguments)
+        assert result.description == listed.description
+        (message,) = result.messages
+        assert message.role == "user" and isinstance(message.content, TextContent)
+        text = message.content.text
+        assert not re.search(r"\{\w+\}", text), text  # every placeholder filled
+        assert "preview" in text or name == "summarize_exposure"
+        for value in arguments.values():
+            assert value in text
+        assert ("(account: the default account)" in text) is absent
+    if name == "exercise_options":
+        text = (await client.get_prompt(name, required)).messages[0].content.text  # type: ignore[union-attr]
+        assert "instruction EXERCISE, quantity ask the person" in text
+
+
+async def test_a_missing_required_prompt_argument_is_an_error(client: Client) -> None:
+    for name in ["close_position", "exercise_options"]:
+        for arguments in [None, {}, {"account_id": "19816"}, {"instrument_id": ""}, {"instrument_id": "  "}]:
+            with pytest.raises(MCPError) as caught:
+                await client.get_prompt(name, arguments)
+            assert caught.value.code == -32602
+            assert caught.value.message == (
+                f"prompt {name!r} needs the argument(s) instrument_id; see prompts/list for what each one means"
+            )
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+BAD_ARGUMENTS = [
+    ("get_positions", {"page_size": 0}, ["page_size", "greater than or equal to 1"]),
+    ("get_positions", {"page_size": 1001}, ["page_size", "less than or equal to 1000"]),
+    ("get_positions", {"sort_by": "PRICE"}, ["sort_by", "'SYMBOL'", "'DAILY_REALIZED_PNL'"]),
+    ("get_positions", {"sort_direction": "UP"}, ["sort_direction", "'ASC' or 'DESC'"]),
+    ("get_positions", {"account_id": -19816}, ["account_id", "greater than 0"]),
+    ("get_positions", {"account_id": 0}, ["account_id", "greater than 0"]),
+    ("get_positions", {"account_id": 2**63}, ["account_id", "less than or equal to"]),
+    ("get_positions", {"account_id": "19816; DROP"}, ["account_id", "valid integer"]),
+    ("get_positions", {"instrument_ids": ["AAPL;rm"]}, ["instrument_ids.0", "should match pattern"]),
+    ("get_positions", {"instrument_ids": ["../v1"]}, ["instrument_ids.0", "should match pattern"]),
+    ("get_positions", {"instrument_ids": ["AAPL\n"]}, ["instrument_ids.0", "should match pattern"]),
+    ("get_positions", {"instrument_ids": []}, ["instrument_ids", "at least 1 item"]),
+    ("get_positions", {"instrument_ids": "AAPL"}, ["instrument_ids", "valid list"]),
+    ("get_positions", {"page_token": "a&page_size=5"}, ["page_token", "should match pattern"]),
+    ("get_position_instructions", {"instrument_id": "AAPL?x=1"}, ["instrument_id", "should match pattern"]),
+    ("get_position_instructions", {"underlying_instrument_id": ""}, ["underlying_instrument_id", "at least 1"]),
+    ("get_position_instructions", {"account_id": -1}, ["account_id", "greater than 0"]),
+    ("summarize_exposure", {"account_id": -1}, ["account_id", "greater than 0"]),
+]
+
+
+async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, upstream: Upstream) -> None:
+    for tool, arguments, expected in BAD_ARGUMENTS:
+        text = await tool_error(client, tool, arguments)
+        assert text.startswith(f"Error executing tool {tool}: 1 validation error"), text
+        for part in expected:
+            assert part in text, text
+    assert upstream.requests == []
+
+
+async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
+    simulator: Simulator, make_settings: Callable[..., Settings], mode: str, upstream: Upstream
+) -> None:
+    settings = make_settings(POSITIONS_MCP_ALLOWED_ACCOUNTS=str(SECOND))
+    async with connect(settings, mode, simulator) as client:
+        for tool in READ_TOOLS:
+            text = await tool_error(client, tool, {"account_id": PRIMARY})
+            assert f"account {PRIMARY} is not in POSITIONS_MCP_ALLOWED_ACCOUNTS ({SECOND})" in text
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource(f"clearstreet://accounts/{PRIMARY}/exposure")
+        assert "POSITIONS_MCP_ALLOWED_ACCOUNTS" in caught.value.message
+        assert upstream.requests == []
+        page = await call(client, "get_positions")  # the only allowed account is the default
+        assert page["account_id"] == SECOND
+        assert len(upstream.requests) == 1
+        status = await read_json(client, "clearstreet://status")
+        assert (status["allowed_accounts"], status["default_account"]) == ([SECOND], SECOND)
+
+
+async def test_an_unknown_account_is_the_upstream_404_with_what_to_do(client: Client, upstream: Upstream) -> None:
+    for attempt, tool in enumerate(READ_TOOLS, start=1):
+        text = await tool_error(client, tool, {"account_id": UNKNOWN})
+        assert f"Clear Street API error 404: Account {UNKNOWN} not found" in text
+        match = REQUEST_ID.search(text)
+        assert match and match.group(1) == upstream.responses[-1].headers["x-request-id"]
+        assert "Check the account id" in text
+        assert len(upstream.requests) == attempt  # a 404 is not retried
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(500, 1), (502, 3), (503, 3)])
+async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
+    client: Client, simulator: Simulator, upstream: Upstream, status: int, attempts: int
+) -> None:
+    """A 502/503 is retried (twice: three attempts) before giving up; the client does not retry a
+    500 on a read (clearstreet.client, _RETRYABLE_STATUSES)."""
+    simulator.faults.add(status, times=None, retry_after=0.01, path_contains="/positions")
+    text = await tool_error(client, "get_positions")
+    assert f"Clear Street API error {status}:" in text
+    match = REQUEST_ID.search(text)
+    assert match and match.group(1) == upstream.responses[-1].headers["x-request-id"]
+    assert "try again later" in text
+    assert len(upstream.requests) == attempts
+    simulator.faults.clear()
+    assert (await call(client, "get_positions"))["total_items"] == 15
+
+
+async def test_a_429_with_retry_after_is_retried_transparently(
+    client: Client, simulator: Simulator, upstream: Upstream
+) -> None:
+    """The simulator sends ``Retry-After: 1`` and ``retry-after-ms: 10``; the client honours the
+    more precise one."""
+    simulator.faults.add(429, retry_after=0.01, times=2, path_contains="/positions")
+    started = time.monotonic()
+    page = await call(client, "get_positions")
+    assert time.monotonic() - started < 0.9
+    assert page["total_items"] == 15
+    assert [r.status_code for r in upstream.responses] == [429, 429, 200]
+    assert page["request_id"] == upstream.responses[-1].headers["x-request-id"]
+
+
+async def test_a_persistent_429_says_to_wait(client: Client, simulator: Simulator, upstream: Upstream) -> None:
+    simulator.faults.add(429, retry_after=0.01, times=None)
+    text = await tool_error(client, "summarize_exposure")
+    assert "Clear Street API error 429" in text and "rate limiting" in text
+    assert REQUEST_ID.search(text)
+    assert len(upstream.requests) == 3
+
+
+async def test_an_unknown_instrument_is_the_upstream_404(client: Client) -> None:
+    text = await tool_error(client, "get_positions", {"instrument_ids": ["NOPE"]})
+    assert "Clear Street API error 404: Instrument not found: NOPE" in text and REQUEST_ID.search(text)
+
+
+async def test_a_stale_page_token_is_the_upstream_400(client: Client) -> None:
+    text = await tool_error(client, "get_positions", {"page_token": "zzzz"})
+    assert "Clear Street API error 400" in text and "page_token" in text and REQUEST_ID.search(text)
+
+
+# -- environment naming ----------------------------------------------------------------------------
+
+
+async def test_a_custom_base_url_is_named_and_has_no_state_changing_tools(
+    make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """Nothing is called upstream here: 127.0.0.1:1 would refuse the connection."""
+    secrets = [SECRET_KEY, "token-secret-" + "x" * 20, "http-token-" + "y" * 20]
+    settings = make_settings(
+        CLEAR_STREET_API_KEY=secrets[0],
+        CLEAR_STREET_BASE_URL="http://127.0.0.1:1",
+        POSITIONS_MCP_TOKEN_SECRET=secrets[1],
+        POSITIONS_MCP_HTTP_TOKEN=secrets[2],
+    )
+    async with connect(settings, mode) as client:
+        status_text = (await client.read_resource("clearstreet://status")).contents[0].text  # type: ignore[union-attr]
+        status = json.loads(status_text)
+        assert status["environment"] == "custom (http://127.0.0.1:1)"
+        assert (status["is_simulator"], status["base_url"], status["state_changing_tools"]) == (
+            False,
+            "http://127.0.0.1:1",
+            False,
+        )
+        assert (status["allowed_accounts"], status["default_account"]) == (None, None)
+        tools = (await client.list_tools()).tools
+        assert [t.name for t in tools] == READ_TOOLS
+        listing = json.dumps([t.model_dump(mode="json") for t in tools])
+        for secret in secrets:
+            assert secret not in status_text and secret not in listing
+        assert [p.name for p in (await client.list_prompts()).prompts] == PROMPTS
+
+
+async def test_a_custom_base_url_with_an_allowlist_has_state_changing_tools(
+    make_settings: Callable[..., Settings], mode: str
+) -> None:
+    settings = make_settings(
+        CLEAR_STREET_API_KEY=SECRET_KEY,
+        CLEAR_STREET_BASE_URL="http://127.0.0.1:1",
+        POSITIONS_MCP_ALLOWED_ACCOUNTS="19816,122503",
+    )
+    async with connect(settings, mode) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == READ_TOOLS + ACTION_TOOLS
+        status = await read_json(client, "clearstreet://status")
+        assert (status["state_changing_tools"], status["allowed_accounts"]) == (True, [PRIMARY, SECOND])
+
+
+async def test_read_only_simulator_has_only_read_tools(
+    simulator: Simulator, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    async with connect(make_settings(POSITIONS_MCP_READ_ONLY="true"), mode, simulator) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == READ_TOOLS
+        status = await read_json(client, "clearstreet://status")
+        assert (status["environment"], status["read_only"], status["state_changing_tools"]) == (
+            "simulator",
+            True,
+            False,
+        )
+        assert (await call(client, "get_positions"))["environment"] == "simulator"
