@@ -61,11 +61,6 @@ LEAP = "AAPL  280121C00195000"  # the option of account 122503's instructions
 LEAP_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01"
 AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"  # AAPL261127C00145000 in 19816
 SECRET_KEY = "sk-test-0123456789abcdef-never-shown"
-# Known gaps, owned by action_tools.py (its ``Rows`` has no description): remove when fixed.
-UNDESCRIBED = {
-    ("preview_submit_position_instructions", "instructions"),
-    ("submit_position_instructions", "instructions"),
-}
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -1369,6 +1364,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 },
                 "properties": {
                     "instructions": {
+                        "description": "The instructions, 1 to 50 rows, sent as one batch",
                         "items": {"$ref": "#/$defs/InstructionRow"},
                         "maxItems": 50,
                         "minItems": 1,
@@ -1547,6 +1543,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 },
                 "properties": {
                     "instructions": {
+                        "description": "The instructions, 1 to 50 rows, sent as one batch",
                         "items": {"$ref": "#/$defs/InstructionRow"},
                         "maxItems": 50,
                         "minItems": 1,
@@ -1778,7 +1775,7 @@ async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema
         flags = (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint)
         assert all(isinstance(flag, bool) for flag in flags), (tool.name, flags)
         for argument, schema in tool.input_schema.get("properties", {}).items():
-            assert schema.get("description") or (tool.name, argument) in UNDESCRIBED, (tool.name, argument)
+            assert schema.get("description"), (tool.name, argument)
         assert tool.output_schema is not None and tool.output_schema.get("type") == "object", tool.name
         jsonschema.Draft202012Validator.check_schema(tool.output_schema)
         jsonschema.Draft202012Validator.check_schema(tool.input_schema)

@@ -82,7 +82,10 @@ class InstructionRow(BaseModel):
         return InstructionInput.model_validate(self.model_dump(exclude_none=True))
 
 
-Rows = Annotated[list[InstructionRow], Field(min_length=1, max_length=50)]
+Rows = Annotated[
+    list[InstructionRow],
+    Field(min_length=1, max_length=50, description="The instructions, 1 to 50 rows, sent as one batch"),
+]
 
 
 class Approve(BaseModel):

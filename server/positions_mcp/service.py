@@ -38,7 +38,7 @@ _STATUS_HINTS = {
     400: "check the arguments against the tool's schema and try again",
     401: "the API key was refused: check CLEAR_STREET_API_KEY",
     403: "this API key may not act on that account: check the account id or the key's permissions",
-    404: "check the account id and the instrument (UUID, ticker or OSI symbol); get_positions lists what the account holds",
+    404: "check the account id (one this API key can access: see clearstreet://status) and, if one was given, the instrument (UUID, ticker or OSI symbol) — get_positions lists what the account holds",
     409: "the request conflicts with the current state: re-read and try again only if still needed",
     422: "the upstream refused the request as it stands; nothing was done",
     429: "the API is rate limiting: wait a little before retrying",
