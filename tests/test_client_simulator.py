@@ -39,7 +39,6 @@ from positions_mcp.clearstreet import (
     OrderStatus,
     OrderType,
     OutcomeUnknownError,
-    Position,
     PositionInstruction,
     PositionType,
     RetryPolicy,
