@@ -9,6 +9,7 @@ counted. A refused attack must not spend the token either: after it, the genuine
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ import pytest
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult
 
 from positions_mcp.app import build_server
 from positions_mcp.safety.tokens import ConfirmationTokens, token_digest
@@ -436,7 +437,7 @@ async def test_elicitation_yes_sends_exactly_once_what_was_shown(
             assert len(person.questions) == asked + 1, tool  # asked once, in either era
             question = person.questions[-1]
             assert question.startswith(f"[SIMULATOR] account {args.get('account_id', ACCOUNT)}\n{shown}\n")
-            assert question.endswith("\nSend this now?")
+            assert re.search(r"\nSend this now\? \(preview sha256:[0-9a-f]{12}\)$", question), question
             assert len(upstream.writes) == sent + 1
             if tool == "submit_position_instructions":
                 # The idempotency key of the preview the person was shown (and audited) is submitted.
@@ -522,7 +523,7 @@ async def test_two_concurrent_elicited_closes_send_once(
             group.start_soon(execute)
             group.start_soon(execute)
 
-    assert len(person.questions) == 2 and person.questions[0] == person.questions[1]
+    assert len(person.questions) == 2  # one question per call (each names its own preview)
     assert sorted(r.is_error for r in results) == [False, True]
     loser = next(r for r in results if r.is_error).content[0].text  # type: ignore[union-attr]
     assert any(f"Refused ({reason})" in loser for reason in ("ALREADY_USED", "POSITIONS_CHANGED", "BLOCKED")), loser
@@ -987,3 +988,59 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     for token in tokens:
         assert token not in text and token.split(".")[1] not in text and token.split(".")[2] not in text
         assert token_digest(token) in text
+
+
+# ------------------------------------------------------------- replays of an answered question
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("close_position", {"instrument_id": "AAPL", "cancel_orders": False}),
+        ("submit_position_instructions", {"account_id": SECOND, "instructions": [
+            {"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": 1}]}),
+    ],
+)
+async def test_a_replayed_answer_executes_once(
+    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], tool: str, args: dict[str, Any]
+) -> None:
+    """2026-07-28: re-sending the final round (same answer, same request_state), as a client
+    retrying after a timeout would, must not execute again: the next preview's question names
+    another preview, so the recorded yes does not apply and the person is asked anew."""
+    async with Client(build_server(make_settings(), simulator=simulator), mode="auto",
+                      elicitation_callback=Person("accept")) as client:  # type: ignore[arg-type]
+        first = await client.session.call_tool(tool, args, allow_input_required=True)
+        assert isinstance(first, InputRequiredResult)
+        [key] = first.input_requests
+        answer = {key: ElicitResult(action="accept", content={"confirm": True})}
+        results = [
+            await client.session.call_tool(
+                tool, args, input_responses=answer, request_state=first.request_state, allow_input_required=True
+            )
+            for _ in range(3)
+        ]
+    assert isinstance(results[0], CallToolResult) and not results[0].is_error
+    # Asked again (a new question), or refused because nothing is left to close: never executed.
+    assert all(isinstance(r, InputRequiredResult) or r.is_error for r in results[1:])
+    assert len(upstream.writes) == 1
+
+
+@pytest.mark.anyio
+async def test_the_api_name_of_the_idempotency_key_is_honoured(
+    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """A model retrying after an unknown outcome may pass the key as client_instruction_id (the
+    API's name): the duplicate is caught instead of exercised twice; a misspelt field is an error."""
+    used = simulator.instructions(SECOND)[0]["client_instruction_id"]  # an ACCEPTED instruction's key
+    keyed = row("EXERCISE", LEAP, 1, client_instruction_id=used)
+    async with connect(make_settings(), simulator, mode) as client:
+        preview = ok(await client.call_tool(
+            "preview_submit_position_instructions", {"account_id": SECOND, "instructions": [keyed]}))
+        [planned] = preview["plan"]["rows"]
+        assert (planned["status"], planned["reason"], planned["instruction_id"]) == (
+            "BLOCKED", "DUPLICATE_INSTRUCTION", used)
+        misspelt = await client.call_tool("preview_submit_position_instructions", {
+            "account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, quantiy=1)]})
+        assert misspelt.is_error and "quantiy" in misspelt.content[0].text  # type: ignore[union-attr]
+    assert upstream.writes == []

@@ -1326,6 +1326,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "type": "object",
                 "$defs": {
                     "InstructionRow": {
+                        "additionalProperties": False,
                         "description": "One instruction: what to do with how many contracts of which option.",
                         "properties": {
                             "instruction_type": {
@@ -1347,7 +1348,9 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             },
                             "instruction_id": {
                                 "default": None,
-                                "description": "Idempotency key; omit and the preview assigns one",
+                                "description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                "under that name); omit and the preview assigns one. To retry after an unknown "
+                                "outcome, pass the keys of the first attempt",
                                 "maxLength": 64,
                                 "minLength": 1,
                                 "pattern": "^[A-Za-z0-9._:-]+$",
@@ -1505,6 +1508,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "type": "object",
                 "$defs": {
                     "InstructionRow": {
+                        "additionalProperties": False,
                         "description": "One instruction: what to do with how many contracts of which option.",
                         "properties": {
                             "instruction_type": {
@@ -1526,7 +1530,9 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             },
                             "instruction_id": {
                                 "default": None,
-                                "description": "Idempotency key; omit and the preview assigns one",
+                                "description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                "under that name); omit and the preview assigns one. To retry after an unknown "
+                                "outcome, pass the keys of the first attempt",
                                 "maxLength": 64,
                                 "minLength": 1,
                                 "pattern": "^[A-Za-z0-9._:-]+$",

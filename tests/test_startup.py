@@ -48,7 +48,17 @@ def test_nothing_set_means_the_simulator() -> None:
         ({"CLEAR_STREET_API_KEY": "k"}, "no API is chosen"),
         ({"CLEAR_STREET_ENVIRONMENT": "staging"}, "'staging' is not one of simulator, dev, production"),
         ({"CLEAR_STREET_ENVIRONMENT": "production"}, "CLEAR_STREET_API_KEY is required"),
-        ({"CLEAR_STREET_BASE_URL": "ftp://x"}, "is not an http:// or https:// URL"),
+        ({"CLEAR_STREET_BASE_URL": "ftp://x"}, "must be an absolute http:// or https:// URL"),
+        ({"CLEAR_STREET_BASE_URL": "https://user:pw@api.example"}, "must not contain credentials"),
+        ({"CLEAR_STREET_BASE_URL": "https://api.example/?apikey=sk-1"}, "must not have a query string"),
+        (
+            {"CLEAR_STREET_ENVIRONMENT": "simulator", "CLEAR_STREET_BASE_URL": "https://api.clearstreet.com"},
+            "CLEAR_STREET_ENVIRONMENT is simulator but CLEAR_STREET_BASE_URL points at",
+        ),
+        (
+            {"CLEAR_STREET_ENVIRONMENT": "dev", "CLEAR_STREET_BASE_URL": "https://api.clearstreet.com"},
+            "CLEAR_STREET_ENVIRONMENT is dev but",
+        ),
         ({"POSITIONS_MCP_ALLOWED_ACCOUNTS": "19816,abc"}, "'abc' is not an account id"),
         ({"POSITIONS_MCP_DEFAULT_ACCOUNT": "-4"}, "'-4' is not an account id"),
         ({"POSITIONS_MCP_ALLOWED_ACCOUNTS": "1", "POSITIONS_MCP_DEFAULT_ACCOUNT": "2"}, "is not in POSITIONS_MCP_ALLOWED_ACCOUNTS"),
@@ -65,6 +75,7 @@ def test_bad_configuration_is_refused(environ: dict[str, str], expected: str) ->
         load_settings(environ)
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
+    assert "pw@" not in str(info.value) and "sk-1" not in str(info.value)
 
 
 def test_live_environment_without_allowlist_has_no_state_changing_tools() -> None:

@@ -20,7 +20,7 @@ from mcp.server.mcpserver import (
 )
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from .actions import (
     Actions,
@@ -31,7 +31,9 @@ from .actions import (
     InstructionPreview,
     SubmitExecution,
 )
+from .domain.closing import money, qty
 from .domain.instructions import InstructionInput
+from .safety.tokens import token_digest
 from .clearstreet.models import InstructionType
 from .safety.policy import confirmation_route
 from .service import ServiceError
@@ -65,6 +67,8 @@ ConfirmationToken = Annotated[
 class InstructionRow(BaseModel):
     """One instruction: what to do with how many contracts of which option."""
 
+    model_config = ConfigDict(extra="forbid")
+
     instruction_type: InstructionType = Field(
         description="EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)"
     )
@@ -72,10 +76,13 @@ class InstructionRow(BaseModel):
     quantity: int = Field(ge=1, le=1_000_000, description="Contracts (a whole number)")
     instruction_id: str | None = Field(
         None,
+        validation_alias=AliasChoices("instruction_id", "client_instruction_id"),
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Idempotency key; omit and the preview assigns one",
+        description="Idempotency key (the API's client_instruction_id, also accepted under that "
+        "name); omit and the preview assigns one. To retry after an unknown outcome, pass the "
+        "keys of the first attempt",
     )
 
     def as_input(self) -> InstructionInput:
@@ -118,17 +125,33 @@ def _ask(preview: ClosePreview | InstructionPreview | None) -> NoQuestion | Bloc
 
 
 def _can_elicit(ctx: Context) -> bool:
+    """The client can show a form question (an empty elicitation capability means form)."""
     capabilities = ctx.client_capabilities
-    return bool(capabilities is not None and capabilities.elicitation is not None)
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
 def _question(preview: ClosePreview | InstructionPreview) -> str:
+    """Everything the person approves, one line per order or instruction.
+
+    The last line names this preview's token (a digest, never the token): an answer given to one
+    preview can never be taken as an answer to another, even one whose text is otherwise the same
+    (the 2026-07-28 protocol matches a recorded answer to its question by the question's text).
+    """
     lines = [f"[{preview.environment.upper()}] account {preview.account_id}", preview.plan.summary]
     if isinstance(preview, ClosePreview):
+        lines += [
+            f"- {o.side} {qty(o.quantity)} {o.symbol} {o.order_type} {o.time_in_force}"
+            + (f" (~{money(o.estimated_notional)})" if o.estimated_notional is not None else " (no price)")
+            for o in preview.plan.orders
+        ]
         lines += [f"Warning: {w.message}" for w in preview.plan.warnings]
     else:
-        lines += [f"Note ({row.symbol}): {note}" for row in preview.plan.rows for note in row.notes]
-    lines.append("Send this now?")
+        for row in preview.plan.rows:
+            lines.append(f"- {row.instruction_type} {qty(row.quantity)} {row.symbol} (key {row.instruction_id})")
+            lines += [f"  {note}" for note in row.notes]
+    assert preview.confirmation_token is not None  # only sendable previews are asked about
+    lines.append(f"Send this now? (preview {token_digest(preview.confirmation_token)})")
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .clearstreet.client import ENVIRONMENT_URLS
+from .clearstreet.client import ENVIRONMENT_URLS, checked_base_url
 
 SIMULATOR_BASE_URL = "http://simulator.invalid"
 """Base URL of the in-process simulator: requests never leave the process (ASGI transport)."""
@@ -180,8 +180,12 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
             f"{where('environment')}: 'custom' is not set directly; set CLEAR_STREET_BASE_URL instead"
         )
     base_url = raw.get("base_url")
-    if base_url is not None and not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where('base_url')}: {base_url!r} is not an http:// or https:// URL")
+    if base_url is not None:
+        try:
+            checked_base_url(base_url)
+        except ValueError as exc:
+            # the message never repeats the URL: it may carry a credential
+            raise ConfigError(f"{where('base_url')}: {exc}") from None
 
     if environment is None and base_url is None:
         if api_key is not None:
@@ -193,7 +197,13 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     if base_url is not None:
         known = {url: env for env, url in ENVIRONMENT_URLS.items()}
         resolved = known.get(base_url.rstrip("/"))
+        chosen = environment
         environment = Environment(resolved) if resolved else Environment.CUSTOM
+        if chosen is Environment.SIMULATOR or (chosen is not None and resolved and chosen.value != resolved):
+            raise ConfigError(
+                f"CLEAR_STREET_ENVIRONMENT is {chosen.value} but CLEAR_STREET_BASE_URL points at "
+                f"{base_url}: unset one of them"
+            )
     elif environment is Environment.SIMULATOR:
         base_url = SIMULATOR_BASE_URL
     else:

@@ -177,7 +177,7 @@ class ClearStreetClient:
             char.isspace() for char in api_key
         ):
             raise ValueError("api_key must be a non-empty string without whitespace or control characters")
-        url = _checked_base_url(base_url)
+        url = checked_base_url(base_url)
         self._api_key = _Secret(api_key)
         self._retry = retry
         self._closed = False
@@ -724,7 +724,9 @@ class ClearStreetClient:
 # -- request building -------------------------------------------------------------------------------
 
 
-def _checked_base_url(base_url: str) -> httpx.URL:
+def checked_base_url(base_url: str) -> httpx.URL:
+    """The base URL, parsed; ValueError if it is not absolute http(s) or carries credentials,
+    a query or a fragment (which would then show wherever the URL is shown)."""
     try:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError) as exc:
