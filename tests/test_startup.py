@@ -137,3 +137,16 @@ def test_console_script_fails_closed_with_one_line(args: tuple[str, ...], env: d
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
     assert "sk-secret-9" not in result.stderr
+
+
+def test_an_unwritable_audit_log_stops_start_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli(env={"POSITIONS_MCP_AUDIT_LOG": str(blocker / "audit.jsonl")})
+    assert result.returncode == 2
+    assert "POSITIONS_MCP_AUDIT_LOG: cannot write" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # read-only: nothing to audit, so the same path does not matter
+    read_only = run_cli("--read-only", env={"POSITIONS_MCP_AUDIT_LOG": str(blocker / "audit.jsonl")})
+    assert read_only.returncode == 0, read_only.stderr  # served stdio until stdin closed
+    assert "cannot write" not in read_only.stderr

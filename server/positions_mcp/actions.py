@@ -153,18 +153,40 @@ class Actions:
         return self.service.environment
 
     async def _audit(
-        self, event: str, tool: str, account: int | None, arguments: dict[str, Any], outcome: str, **kw: Any
-    ) -> None:
-        """One JSON line, on disk (flushed and synced) before the caller sees the outcome."""
-        await self.audit.arecord(
-            event,
-            tool=tool,
-            account_id=account,
-            environment=self.environment,
-            arguments=arguments,
-            outcome=outcome,
-            **kw,
-        )
+        self,
+        event: str,
+        tool: str,
+        account: int | None,
+        arguments: dict[str, Any],
+        outcome: str,
+        *,
+        after_send: bool = False,
+        **kw: Any,
+    ) -> str:
+        """One JSON line, on disk (flushed and synced) before the caller sees the outcome.
+
+        If the line cannot be written, nothing goes upstream: a ServiceError says so. Once a
+        request has gone upstream (``after_send``), its outcome is still reported, with a
+        warning (returned, to append to the result) instead of hiding what was done."""
+        try:
+            await self.audit.arecord(
+                event,
+                tool=tool,
+                account_id=account,
+                environment=self.environment,
+                arguments=arguments,
+                outcome=outcome,
+                **kw,
+            )
+        except OSError as exc:
+            logger.error("audit log %s could not be written: %s", self.audit.path, exc)
+            if not after_send:
+                raise ServiceError(
+                    f"The audit log {self.audit.path} cannot be written ({exc.strerror or exc}), so "
+                    "nothing was sent. Fix POSITIONS_MCP_AUDIT_LOG and try again."
+                ) from None
+            return f" WARNING: this {event} could not be written to the audit log ({exc.strerror or exc})."
+        return ""
 
     async def refuse(
         self, tool: str, account: int | None, arguments: dict[str, Any], reason: str, message: str
@@ -304,16 +326,17 @@ class Actions:
                 result = await client.close_position(account, plan.orders[0].instrument_id, cancel_orders=cancel_orders)
         except ClearStreetError as exc:
             outcome = "unknown" if isinstance(exc, OutcomeUnknownError) else "error"
-            await self._audit(
+            warning = await self._audit(
                 "execution",
                 tool,
                 account,
                 arguments,
                 outcome,
+                after_send=True,
                 request_id=getattr(exc, "request_id", None),
                 detail=describe_upstream(exc),
             )
-            raise ServiceError(describe_upstream(exc)) from exc
+            raise ServiceError(describe_upstream(exc) + warning) from exc
         order_ids = [order.id for order in result.orders]
         summary = (
             f"{len(result.orders)} closing order(s) created: "
@@ -321,12 +344,13 @@ class Actions:
             if result.orders
             else "Clear Street created no closing order."
         )
-        await self._audit(
+        summary += await self._audit(
             "execution",
             tool,
             account,
             arguments,
             "sent",
+            after_send=True,
             request_id=result.request_id,
             order_ids=order_ids,
             detail=approval.confirmed_by,
@@ -480,12 +504,13 @@ class Actions:
                     f"{row.client_instruction_id}: {row.status} {row.rejection_reason or ''}".strip()
                     for row in exc.rows
                 )
-            await self._audit(
+            message += await self._audit(
                 "execution",
                 tool,
                 account,
                 arguments,
                 "unknown" if isinstance(exc, OutcomeUnknownError) else "rejected",
+                after_send=True,
                 request_id=getattr(exc, "request_id", None),
                 instruction_ids=plan.instruction_keys,
                 detail=message,
@@ -493,12 +518,13 @@ class Actions:
             raise ServiceError(message) from exc
         sent = [row for row in result.instructions if row.persisted]
         summary = f"{len(sent)} of {len(result.instructions)} instruction(s) accepted for processing (HTTP {result.status_code})."
-        await self._audit(
+        summary += await self._audit(
             "execution",
             tool,
             account,
             arguments,
             "sent" if result.status_code == 200 else "partial",
+            after_send=True,
             request_id=result.request_id,
             instruction_ids=[row.id for row in sent] + plan.instruction_keys,
             detail=approval.confirmed_by,
@@ -522,14 +548,24 @@ class Actions:
         try:
             result = await client.cancel_position_instruction(account, instruction_id)
         except ClearStreetError as exc:
-            await self._audit("execution", tool, account, arguments, "error", request_id=getattr(exc, "request_id", None), detail=describe_upstream(exc))
-            raise ServiceError(describe_upstream(exc)) from exc
-        await self._audit(
+            warning = await self._audit(
+                "execution",
+                tool,
+                account,
+                arguments,
+                "error",
+                after_send=True,
+                request_id=getattr(exc, "request_id", None),
+                detail=describe_upstream(exc),
+            )
+            raise ServiceError(describe_upstream(exc) + warning) from exc
+        await self._audit(  # a failure to write is logged; the cancel went out regardless
             "execution",
             tool,
             account,
             arguments,
             "cancel_requested" if not result.already_final else "already_final",
+            after_send=True,
             request_id=result.request_id,
             instruction_ids=[result.instruction.id],
         )

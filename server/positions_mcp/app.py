@@ -39,8 +39,12 @@ arguments. If a close reports OUTCOME UNKNOWN, re-read positions before anything
 def _actions(settings: Settings, service: PositionsService, backend: Backend) -> Actions:
     clock = lambda: backend.clock()  # noqa: E731 - the simulator (and its clock) exists on first use
     tokens = ConfirmationTokens(settings.token_secret.reveal().encode(), settings.confirm_ttl, clock)
-    audit = AuditLog(settings.audit_log or default_audit_log_path(), secrets=settings.secrets)
-    return Actions(service, tokens, audit)
+    return Actions(service, tokens, audit_log(settings))
+
+
+def audit_log(settings: Settings) -> AuditLog:
+    """The audit log of the configured path (or the per-user default), knowing every secret."""
+    return AuditLog(settings.audit_log or default_audit_log_path(), secrets=settings.secrets)
 
 
 def build_server(

@@ -63,6 +63,20 @@ def load(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
     return args, load_settings(os.environ, overrides)
 
 
+def _check_audit_log(settings: Settings) -> None:
+    """State changes are audited: a log that cannot be written stops start-up."""
+    from .app import audit_log
+
+    log = audit_log(settings)
+    try:
+        log.check_writable()
+    except OSError as exc:
+        raise ConfigError(
+            f"POSITIONS_MCP_AUDIT_LOG: cannot write {log.path} ({exc.strerror or exc}); choose a "
+            "writable path, or set POSITIONS_MCP_READ_ONLY=true"
+        ) from None
+
+
 def serve(argv: Sequence[str]) -> int:
     try:
         args, settings = load(argv)
@@ -70,6 +84,8 @@ def serve(argv: Sequence[str]) -> int:
             check_http_transport(settings, args.host)
             if not 0 < args.port < 65536:
                 raise ConfigError(f"--port {args.port} is not a TCP port (1-65535)")
+        if settings.state_changing_enabled:
+            _check_audit_log(settings)
     except ConfigError as exc:
         return _fail(str(exc))
     _configure_logging(settings.log_level)

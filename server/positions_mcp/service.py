@@ -21,6 +21,7 @@ from .clearstreet.errors import (
 )
 from .clearstreet.models import Position, SortBy, SortDirection
 from .domain.calendar import new_york
+from .domain.numbers import plain
 from .domain.exposure import ExposureBuilder, ExposureSummary
 from .results import PositionInstructions, PositionsPage, Status
 from .safety.policy import PolicyError, resolve_account
@@ -112,7 +113,7 @@ class PositionsService:
             else self.backend.default_account,
             confirmation=s.confirmation.value,
             confirm_ttl_seconds=s.confirm_ttl,
-            max_close_notional=str(s.max_close_notional) if s.max_close_notional else None,
+            max_close_notional=plain(s.max_close_notional) if s.max_close_notional else None,
             server_version=__version__,
         )
 

@@ -147,6 +147,15 @@ class AuditLog:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
 
+    def check_writable(self) -> None:
+        """Create the folder and the file if needed and open it for appending; raises OSError.
+
+        Called at start-up, so that a server that could not audit refuses to start rather than
+        failing at the first preview."""
+        self._ensure_directory()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        os.close(os.open(self.path, flags, 0o600))
+
     def record(
         self,
         event: str,
