@@ -706,6 +706,7 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
                 "scope": "position",
                 "target": "AAPL  261127C00145000",
                 "cancel_orders": False,
+                "order_count": 1,
                 "orders": [
                     {
                         "symbol": "AAPL261127C00145000",
@@ -731,7 +732,8 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
                 "warnings": [
                     {
                         "code": "OPTION_CONTRACTS",
-                        "message": "AAPL 261127C00145000: 10 contracts × 100 shares each; notional = contracts × price × 100.",
+                        "message": "Option quantities are contracts of 100 shares: notional = contracts × price "
+                        "× 100 (AAPL 261127C00145000).",
                         "symbol": "AAPL 261127C00145000",
                     },
                 ],

@@ -802,6 +802,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "scope": {"enum": ["position", "all"], "type": "string"},
                             "target": {"type": ["string", "null"]},
                             "cancel_orders": {"type": "boolean"},
+                            "order_count": {"description": "Orders that will be sent; 'orders' lists the 50 largest", "type": "integer"},
                             "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
                             "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
                             "max_close_notional": {
@@ -819,6 +820,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "required": [
                             "scope",
                             "cancel_orders",
+                            "order_count",
                             "orders",
                             "estimated_total",
                             "market_open",
@@ -1078,6 +1080,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "scope": {"enum": ["position", "all"], "type": "string"},
                             "target": {"type": ["string", "null"]},
                             "cancel_orders": {"type": "boolean"},
+                            "order_count": {"description": "Orders that will be sent; 'orders' lists the 50 largest", "type": "integer"},
                             "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
                             "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
                             "max_close_notional": {
@@ -1095,6 +1098,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "required": [
                             "scope",
                             "cancel_orders",
+                            "order_count",
                             "orders",
                             "estimated_total",
                             "market_open",

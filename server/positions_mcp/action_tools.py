@@ -145,6 +145,9 @@ def _question(preview: ClosePreview | InstructionPreview) -> str:
             + (f" (~{money(o.estimated_notional)})" if o.estimated_notional is not None else " (no price)")
             for o in preview.plan.orders
         ]
+        unlisted = preview.plan.order_count - len(preview.plan.orders)
+        if unlisted:
+            lines.append(f"- and {unlisted} smaller orders, all counted in the total above")
         lines += [f"Warning: {w.message}" for w in preview.plan.warnings]
     else:
         for row in preview.plan.rows:

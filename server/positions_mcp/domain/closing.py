@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from ..clearstreet.models import OrderType, Position, PositionType, SecurityType, Side, TimeInForce
 from .calendar import is_market_open, new_york, next_market_open
@@ -54,6 +54,9 @@ _OPTION_POSITION_TYPES = frozenset(
     {PositionType.LONG_CALL, PositionType.SHORT_CALL, PositionType.LONG_PUT, PositionType.SHORT_PUT}
 )
 _SUMMARY_ORDERS = 5
+MAX_LISTED_ORDERS = 50
+"""A preview lists at most this many orders (the largest); counts and totals cover every one."""
+MAX_LISTED_WARNINGS = 20
 
 
 class CloseCode(StrEnum):
@@ -100,6 +103,7 @@ class ClosePlan(BaseModel):
     scope: Literal["position", "all"]
     target: str | None = None
     cancel_orders: bool
+    order_count: int = Field(description="Orders that will be sent; 'orders' lists the 50 largest")
     orders: list[PlannedOrder]
     estimated_total: DecimalString
     max_close_notional: DecimalString | None = None
@@ -239,15 +243,6 @@ def _plan_order(
                 message=f"{symbol}: no current or closing price, so its notional is unknown.",
             )
         )
-    if option:
-        warnings.append(
-            Issue(
-                code=CloseCode.OPTION_CONTRACTS,
-                symbol=symbol,
-                message=f"{symbol}: {qty(quantity)} contracts × 100 shares each; notional = "
-                "contracts × price × 100.",
-            )
-        )
     return PlannedOrder(
         symbol=position.symbol,
         instrument_id=position.instrument_id,
@@ -323,6 +318,18 @@ def _plan(
         )
     orders = [o for p in positions if (o := _plan_order(p, cancel, warnings)) is not None]
     total = sum((o.estimated_notional for o in orders if o.estimated_notional is not None), Decimal(0))
+    options = [o for o in orders if o.multiplier != 1]
+    if options:
+        names = _join([display_symbol(o.symbol) for o in options][:_SUMMARY_ORDERS] + (
+            [f"{len(options) - _SUMMARY_ORDERS} more"] if len(options) > _SUMMARY_ORDERS else []))
+        warnings.append(
+            Issue(
+                code=CloseCode.OPTION_CONTRACTS,
+                symbol=display_symbol(options[0].symbol) if len(options) == 1 else None,
+                message=f"Option quantities are contracts of 100 shares: notional = contracts × "
+                f"price × 100 ({names}).",
+            )
+        )
 
     market_open = is_market_open(now)
     next_open = None if market_open else next_market_open(now)
@@ -380,11 +387,24 @@ def _plan(
             "each position closes in full."
         )
 
+    listed = orders
+    if len(orders) > MAX_LISTED_ORDERS:  # the largest first; the counts and total cover them all
+        listed = sorted(orders, key=lambda o: -(o.estimated_notional or Decimal(0)).copy_abs())
+        listed = listed[:MAX_LISTED_ORDERS]
+    if len(warnings) > MAX_LISTED_WARNINGS:
+        rest = warnings[MAX_LISTED_WARNINGS - 1 :]
+        codes = ", ".join(sorted({str(w.code) for w in rest}))
+        warnings = [
+            *warnings[: MAX_LISTED_WARNINGS - 1],
+            Issue(code=rest[0].code, message=f"{len(rest)} more warnings ({codes}).", symbol=None),
+        ]
+
     return ClosePlan(
         scope=scope,
         target=target,
         cancel_orders=cancel,
-        orders=orders,
+        order_count=len(orders),
+        orders=listed,
         estimated_total=total,
         max_close_notional=max_close_notional,
         market_open=market_open,
