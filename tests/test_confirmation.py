@@ -743,7 +743,7 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
             },
             "confirmation_token": "<token>",
             "expires_at": "2026-11-23T15:02:00Z",
-            "next_step": "Show this preview (summary and warnings) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token. If the person says no, do nothing.",
+            "next_step": "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token (if the client can ask the person, the server asks them itself). If the person says no, do nothing.",
         }
     )
 
@@ -1046,3 +1046,18 @@ async def test_the_api_name_of_the_idempotency_key_is_honoured(
             "account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, quantiy=1)]})
         assert misspelt.is_error and "quantiy" in misspelt.content[0].text  # type: ignore[union-attr]
     assert upstream.writes == []
+
+
+@pytest.mark.anyio
+async def test_cancel_says_why_nothing_was_cancelled(
+    simulator: Simulator, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    accepted = next(i for i in simulator.instructions(SECOND) if i["status"] == "ACCEPTED")
+    async with connect(make_settings(), simulator, mode) as client:
+        final = await client.call_tool("cancel_position_instruction", {"account_id": SECOND, "instruction_id": accepted["id"]})
+        unknown = await client.call_tool(
+            "cancel_position_instruction", {"account_id": SECOND, "instruction_id": "0195f6d0-0000-7000-8000-000000000000"}
+        )
+    assert final.is_error and "Nothing to cancel: the instruction is already final" in final.content[0].text  # type: ignore[union-attr]
+    assert "Clear Street 409" in final.content[0].text  # type: ignore[union-attr]
+    assert unknown.is_error and "not its client_instruction_id" in unknown.content[0].text  # type: ignore[union-attr]

@@ -155,3 +155,12 @@ async def test_http_serves_mcp_with_the_token(http_server: str) -> None:
             assert not result.is_error
             assert result.structured_content is not None
             assert result.structured_content["environment"] == "simulator"
+
+
+def test_any_loopback_address_accepts_its_own_host_header() -> None:
+    from positions_mcp.http import transport_security
+
+    security = transport_security("127.0.0.2", 8123)
+    assert security.enable_dns_rebinding_protection
+    assert "127.0.0.2:8123" in security.allowed_hosts and "localhost:8123" in security.allowed_hosts
+    assert "http://127.0.0.2:8123" in security.allowed_origins

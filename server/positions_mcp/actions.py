@@ -35,6 +35,7 @@ from .safety.tokens import (
     token_digest,
 )
 from .service import PositionsService, ServiceError, describe_upstream, upstream_errors
+from .settings import ConfirmationMode
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,18 @@ CloseTool = Literal["close_position", "close_positions"]
 ConfirmedBy = Literal["confirmation_token", "elicitation"]
 
 NEXT_STEP = (
-    "Show this preview (summary and warnings) to the person and ask for an explicit yes. Only "
-    "after that yes, call {tool} with the same arguments and this confirmation_token. If the "
-    "person says no, do nothing."
+    "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. "
+    "Only after that yes, call {tool} with the same arguments and this confirmation_token (if "
+    "the client can ask the person, the server asks them itself). If the person says no, do nothing."
 )
+
+
+_CANCEL_FAILURES = {
+    404: "No instruction with that id in this account. Pass the instruction's server 'id' (a UUID "
+    "from get_position_instructions or the submit result), not its client_instruction_id.",
+    409: "Nothing to cancel: the instruction is already final (ACCEPTED, REJECTED or CANCELLED). "
+    "get_position_instructions shows its status.",
+}
 
 
 class ClosePreview(Result):
@@ -151,6 +160,14 @@ class Actions:
     @property
     def environment(self) -> str:
         return self.service.environment
+
+    def _next_step(self, tool: str) -> str:
+        if self.service.settings.confirmation is ConfirmationMode.ELICITATION:
+            return (
+                f"Show this preview to the person. Calling {tool} with the same arguments makes the "
+                "server ask them directly; a token alone is never enough in this server's mode."
+            )
+        return NEXT_STEP.format(tool=tool)
 
     async def _audit(
         self,
@@ -268,7 +285,7 @@ class Actions:
             plan=plan,
             confirmation_token=token,
             expires_at=self.tokens.expires_at(token) if token else None,
-            next_step=NEXT_STEP.format(tool=tool) if token else "Nothing can be sent: see plan.blocked.",
+            next_step=self._next_step(tool) if token else "Nothing can be sent: see plan.blocked.",
         )
 
     async def preview_close_for_question(
@@ -445,7 +462,7 @@ class Actions:
             plan=plan,
             confirmation_token=token,
             expires_at=self.tokens.expires_at(token) if token else None,
-            next_step=NEXT_STEP.format(tool=tool)
+            next_step=self._next_step(tool)
             if token
             else "Nothing can be submitted: fix or drop the BLOCKED rows and preview again.",
         )
@@ -547,6 +564,21 @@ class Actions:
         client = await self.service.backend.client()
         try:
             result = await client.cancel_position_instruction(account, instruction_id)
+        except APIStatusError as exc:
+            message = _CANCEL_FAILURES.get(exc.status_code, describe_upstream(exc))
+            if exc.status_code in _CANCEL_FAILURES:
+                message = f"{message} (Clear Street {exc.status_code}: {exc.message}; request_id {exc.request_id or 'none'})"
+            warning = await self._audit(
+                "execution",
+                tool,
+                account,
+                arguments,
+                "error",
+                after_send=True,
+                request_id=exc.request_id,
+                detail=message,
+            )
+            raise ServiceError(message + warning) from exc
         except ClearStreetError as exc:
             warning = await self._audit(
                 "execution",

@@ -55,7 +55,8 @@ def server_auth_options(settings: Settings, host: str, port: int) -> dict[str, A
 def transport_security(host: str, port: int) -> TransportSecuritySettings:
     """Host and Origin checks against DNS rebinding, for the address actually served."""
     if is_loopback(host):
-        names = ["127.0.0.1", "localhost", "[::1]"]
+        served = f"[{host.strip('[]')}]" if ":" in host else host
+        names = list(dict.fromkeys([served, "127.0.0.1", "localhost", "[::1]"]))
     elif host in _WILDCARD_HOSTS:
         # Any interface: the Host a client uses is unknowable here; the bearer token guards it.
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .clearstreet.client import ENVIRONMENT_URLS, checked_base_url
+from .clearstreet.client import ENVIRONMENT_URLS, check_api_key, checked_base_url
 
 SIMULATOR_BASE_URL = "http://simulator.invalid"
 """Base URL of the in-process simulator: requests never leave the process (ASGI transport)."""
@@ -148,7 +148,7 @@ def _choice(enum: type[StrEnum], value: str, what: str) -> Any:
     try:
         return enum(value.strip().lower())
     except ValueError:
-        choices = ", ".join(e.value for e in enum)
+        choices = ", ".join(e.value for e in enum if e is not Environment.CUSTOM)
         raise ConfigError(f"{what}: {value!r} is not one of {choices}") from None
 
 
@@ -172,6 +172,16 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
         return ENV_VARS[name]
 
     api_key = Secret(raw["api_key"]) if raw.get("api_key") else None
+    if api_key is not None:
+        if "${" in api_key.reveal():
+            raise ConfigError(
+                f"{where('api_key')} holds an unexpanded placeholder: this MCP host does not expand "
+                "variables; put the key itself in the configuration (or in the environment)"
+            )
+        try:
+            check_api_key(api_key.reveal())
+        except ValueError as exc:
+            raise ConfigError(f"{where('api_key')}: {exc}") from None
     environment = (
         _choice(Environment, raw["environment"], where("environment")) if "environment" in raw else None
     )

@@ -173,10 +173,7 @@ class ClearStreetClient:
         retry: RetryPolicy = RetryPolicy(),
         user_agent: str = DEFAULT_USER_AGENT,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key or not api_key.isprintable() or any(
-            char.isspace() for char in api_key
-        ):
-            raise ValueError("api_key must be a non-empty string without whitespace or control characters")
+        check_api_key(api_key)
         url = checked_base_url(base_url)
         self._api_key = _Secret(api_key)
         self._retry = retry
@@ -722,6 +719,14 @@ class ClearStreetClient:
 
 
 # -- request building -------------------------------------------------------------------------------
+
+
+def check_api_key(api_key: str) -> None:
+    """ValueError unless ``api_key`` can travel in an Authorization header. Never quotes it."""
+    if not isinstance(api_key, str) or not api_key:
+        raise ValueError("the API key is empty")
+    if not api_key.isascii() or not api_key.isprintable() or any(char.isspace() for char in api_key):
+        raise ValueError("the API key must be printable ASCII without spaces (was it pasted with extra characters?)")
 
 
 def checked_base_url(base_url: str) -> httpx.URL:
