@@ -1060,4 +1060,5 @@ async def test_cancel_says_why_nothing_was_cancelled(
         )
     assert final.is_error and "Nothing to cancel: the instruction is already final" in final.content[0].text  # type: ignore[union-attr]
     assert "Clear Street 409" in final.content[0].text  # type: ignore[union-attr]
+    assert "[simulator] " in final.content[0].text  # errors name their environment too  # type: ignore[union-attr]
     assert unknown.is_error and "not its client_instruction_id" in unknown.content[0].text  # type: ignore[union-attr]

@@ -18,7 +18,6 @@ from mcp.server.mcpserver import (
     ElicitationResult,
     Resolve,
 )
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -38,7 +37,7 @@ from .clearstreet.models import InstructionType
 from .safety.policy import confirmation_route
 from .service import ServiceError
 from .settings import Settings
-from .tools import READ, AccountId, InstrumentRef, run
+from .tools import READ, AccountId, InstrumentRef, failure, run
 
 DESTRUCTIVE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
@@ -168,7 +167,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
             try:
                 account = await actions.account(tool, account_id, arguments)
             except ServiceError as exc:
-                raise ToolError(str(exc)) from None
+                raise failure(actions.environment, str(exc)) from None
             error = await actions.refuse(
                 tool,
                 account,
@@ -177,7 +176,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
                 "POSITIONS_MCP_CONFIRMATION is 'elicitation' and this client cannot ask the person. "
                 "Use a client that supports elicitation, or ask whoever runs the server for token mode.",
             )
-            raise ToolError(str(error))
+            raise failure(actions.environment, str(error))
         return decision == "elicitation"
 
     async def approval(
@@ -194,7 +193,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
                 return Approval(token=token)
             if isinstance(answer.data, Blocked) and preview is not None:
                 error = await actions.refuse(tool, preview.account_id, arguments, "BLOCKED", _why_blocked(preview))
-                raise ToolError(str(error))
+                raise failure(actions.environment, str(error))
             if isinstance(answer.data, Approve) and answer.data.confirm and preview is not None:
                 return Approval(elicited=preview)
             choice = "did not confirm"
@@ -203,13 +202,13 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         error = await actions.refuse(
             tool, preview.account_id if preview else None, arguments, "DECLINED", f"The person {choice}."
         )
-        raise ToolError(str(error))
+        raise failure(actions.environment, str(error))
 
     async def guarded(call: Any) -> Any:
         try:
             return await call
         except ServiceError as exc:
-            raise ToolError(str(exc)) from None
+            raise failure(actions.environment, str(exc)) from None
 
     # ------------------------------------------------------------ close one
 
@@ -219,7 +218,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
     ) -> Annotated[CallToolResult, ClosePreview]:
         """What closing one position would send (MARKET DAY order: side, quantity, estimated price
         and notional, warnings) and the confirmation_token for close_position. Sends nothing."""
-        return await run(lambda: actions.preview_close("close_position", account_id, instrument_id, cancel_orders))
+        return await run(lambda: actions.preview_close("close_position", account_id, instrument_id, cancel_orders), actions.environment)
 
     async def close_position_question(
         ctx: Context, account_id: int | None, instrument_id: str, cancel_orders: bool
@@ -251,7 +250,8 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         arguments = actions.close_arguments(instrument_id, cancel_orders)
         approved = await approval("close_position", account_id, arguments, answer, confirmation_token, preview)
         return await run(
-            lambda: actions.execute_close("close_position", account_id, instrument_id, cancel_orders, approved)
+            lambda: actions.execute_close("close_position", account_id, instrument_id, cancel_orders, approved),
+            actions.environment,
         )
 
     # ------------------------------------------------------------ close all
@@ -263,7 +263,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         """What closing EVERY position of the account would send (one MARKET DAY order per
         position, cash excluded), the estimated total, warnings, and the confirmation_token for
         close_positions. Sends nothing."""
-        return await run(lambda: actions.preview_close("close_positions", account_id, None, cancel_orders))
+        return await run(lambda: actions.preview_close("close_positions", account_id, None, cancel_orders), actions.environment)
 
     async def close_positions_question(
         ctx: Context, account_id: int | None, cancel_orders: bool
@@ -291,7 +291,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         Refused if any position changed since the preview."""
         arguments = actions.close_arguments(None, cancel_orders)
         approved = await approval("close_positions", account_id, arguments, answer, confirmation_token, preview)
-        return await run(lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approved))
+        return await run(lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approved), actions.environment)
 
     # --------------------------------------------------------- instructions
 
@@ -304,7 +304,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         delivers, and the idempotency keys. Returns the confirmation_token for
         submit_position_instructions. Sends nothing."""
         rows = [row.as_input() for row in instructions]
-        return await run(lambda: actions.preview_instructions(account_id, rows))
+        return await run(lambda: actions.preview_instructions(account_id, rows), actions.environment)
 
     async def instructions_question(
         ctx: Context, account_id: int | None, instructions: list[InstructionRow]
@@ -340,7 +340,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
             confirmation_token,
             preview,
         )
-        return await run(lambda: actions.execute_instructions(account_id, rows, approved))
+        return await run(lambda: actions.execute_instructions(account_id, rows, approved), actions.environment)
 
     @server.tool(title="Cancel a position instruction", annotations=CANCEL)
     async def cancel_position_instruction(
@@ -355,4 +355,4 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
     ) -> Annotated[CallToolResult, CancelExecution]:
         """Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final
         CANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat."""
-        return await run(lambda: actions.cancel_instruction(account_id, instruction_id))
+        return await run(lambda: actions.cancel_instruction(account_id, instruction_id), actions.environment)

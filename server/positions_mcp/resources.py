@@ -25,11 +25,11 @@ def _account(text: str) -> int:
     return int(text)
 
 
-async def _document(call: Any) -> str:
+async def _document(call: Any, environment: str) -> str:
     try:
         result: BaseModel = await call
     except ServiceError as exc:
-        raise ResourceError(str(exc)) from None
+        raise ResourceError(f"[{environment}] {exc}") from None
     return result.model_dump_json(exclude_none=True)
 
 
@@ -62,7 +62,7 @@ def register_resources(server: MCPServer[Any], service: PositionsService) -> Non
                 total_items=len(rows),
             )
 
-        return await _document(every_page())
+        return await _document(every_page(), service.environment)
 
     @server.resource(
         "clearstreet://accounts/{account_id}/exposure",
@@ -72,7 +72,7 @@ def register_resources(server: MCPServer[Any], service: PositionsService) -> Non
         mime_type=JSON,
     )
     async def exposure(account_id: str, ctx: Context) -> str:
-        return await _document(service.exposure(_account(account_id), progress_reporter(ctx)))
+        return await _document(service.exposure(_account(account_id), progress_reporter(ctx)), service.environment)
 
     @server.resource(
         "clearstreet://accounts/{account_id}/instructions",
@@ -82,4 +82,4 @@ def register_resources(server: MCPServer[Any], service: PositionsService) -> Non
         mime_type=JSON,
     )
     async def instructions(account_id: str) -> str:
-        return await _document(service.instructions(_account(account_id)))
+        return await _document(service.instructions(_account(account_id)), service.environment)

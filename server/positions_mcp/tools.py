@@ -57,11 +57,16 @@ def progress_reporter(ctx: Context) -> Progress:
     return report
 
 
-async def run(call: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
+def failure(environment: str, message: str) -> ToolError:
+    """A tool error that, like every result, says which environment it comes from."""
+    return ToolError(f"[{environment}] {message}")
+
+
+async def run(call: Callable[[], Awaitable[BaseModel]], environment: str) -> CallToolResult:
     try:
         return present(await call())
     except ServiceError as exc:
-        raise ToolError(str(exc)) from None
+        raise failure(environment, str(exc)) from None
 
 
 def register_read_tools(server: MCPServer[Any], service: PositionsService) -> None:
@@ -101,7 +106,8 @@ def register_read_tools(server: MCPServer[Any], service: PositionsService) -> No
                 sort_direction=sort_direction,
                 page_size=page_size,
                 page_token=page_token,
-            )
+            ),
+            service.environment,
         )
 
     @server.tool(title="Get position instructions", annotations=READ)
@@ -121,7 +127,8 @@ def register_read_tools(server: MCPServer[Any], service: PositionsService) -> No
                 account_id,
                 instrument_id=instrument_id,
                 underlying_instrument_id=underlying_instrument_id,
-            )
+            ),
+            service.environment,
         )
 
     @server.tool(title="Summarize exposure", annotations=READ)
@@ -131,4 +138,4 @@ def register_read_tools(server: MCPServer[Any], service: PositionsService) -> No
         """Exposure of the whole account over every page of positions: long/short market value,
         gross/net, P&L, breakdowns, largest positions, options by underlier and options expiring
         soon with moneyness and what expiry will do by default. Bounded size whatever the book."""
-        return await run(lambda: service.exposure(account_id, progress_reporter(ctx)))
+        return await run(lambda: service.exposure(account_id, progress_reporter(ctx)), service.environment)
