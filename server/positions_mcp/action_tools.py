@@ -31,6 +31,7 @@ from .actions import (
     SubmitExecution,
 )
 from .domain.closing import money, qty
+from .domain.resolve import display_symbol
 from .domain.instructions import InstructionInput
 from .safety.tokens import token_digest
 from .clearstreet.models import InstructionType
@@ -150,7 +151,8 @@ def _question(preview: ClosePreview | InstructionPreview) -> str:
         lines += [f"Warning: {w.message}" for w in preview.plan.warnings]
     else:
         for row in preview.plan.rows:
-            lines.append(f"- {row.instruction_type} {qty(row.quantity)} {row.symbol} (key {row.instruction_id})")
+            symbol = display_symbol(row.symbol or row.requested)
+            lines.append(f"- {row.instruction_type} {qty(row.quantity)} {symbol} (key {row.instruction_id})")
             lines += [f"  {note}" for note in row.notes]
     assert preview.confirmation_token is not None  # only sendable previews are asked about
     lines.append(f"Send this now? (preview {token_digest(preview.confirmation_token)})")

@@ -26,15 +26,16 @@ WIDTH = 96
 
 
 def say(text: str = "") -> None:
-    print(textwrap.fill(text, WIDTH) if text else "", flush=True)
+    indent = " " * (len(text) - len(text.lstrip()))
+    print(textwrap.fill(text, WIDTH, subsequent_indent=indent + "  ") if text else "", flush=True)
 
 
 def heading(text: str) -> None:
     print(f"\n== {text} " + "=" * max(0, WIDTH - len(text) - 4), flush=True)
 
 
-def show(label: str, value: Any) -> None:
-    print(f"  {label:<26} {value}", flush=True)
+def show(label: str, value: Any, width: int = 26) -> None:
+    print(f"  {label:<{width}} {value}", flush=True)
 
 
 def money(text: str | None) -> str:
@@ -64,11 +65,11 @@ def server_parameters(audit_log: Path) -> StdioServerParameters:
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     shown = {k: (v[:18] + "…" if k == "confirmation_token" and v else v) for k, v in arguments.items()}
-    print(f"\n  → {tool}({json.dumps(shown)})", flush=True)
+    print(f"\n  → {tool}({json.dumps(shown, ensure_ascii=False)})", flush=True)
     result = await client.call_tool(tool, arguments)
     text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
     if result.is_error:
-        say(f"  ✗ refused: {text}")
+        say(f"  ✗ {text.removeprefix(f'Error executing tool {tool}: ')}")
         return {}
     return result.structured_content or {}
 
@@ -76,12 +77,13 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
 async def discover(client: Client) -> None:
     heading("1. What the server offers")
     tools = (await client.list_tools()).tools
+    width = max(len(tool.name) for tool in tools)
     for tool in tools:
         hints = tool.annotations
         kind = "read-only" if hints and hints.read_only_hint else (
             "DESTRUCTIVE" if hints and hints.destructive_hint else "state-changing, idempotent"
         )
-        show(tool.name, kind)
+        show(tool.name, kind, width)
     templates = (await client.list_resource_templates()).resource_templates
     resources = (await client.list_resources()).resources
     say()
@@ -160,6 +162,7 @@ async def close_with_token(client: Client) -> None:
     await call(client, "close_position", {"instrument_id": "TSLA", "confirmation_token": token})
     say("A token for one close cannot close something else either:")
     other = await call(client, "preview_close_position", {"instrument_id": "AAPL"})
+    say(f"  (previewed: {other['plan']['summary']})")
     await call(client, "close_position", {"instrument_id": "GOOG", "confirmation_token": other["confirmation_token"]})
 
 
@@ -181,13 +184,14 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
 
     async with Client(server_parameters(audit_log), elicitation_callback=person) as client:
         summary = await call(client, "summarize_exposure", {})
+        say("  (a fresh server, a fresh demo book: the long calls that expiry would exercise are the candidates)")
         long_calls = [o for o in (summary.get("expiring") or {}).get("options", []) if o.get("default_at_expiry") == "AUTO_EXERCISE"]
         symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
         rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
         preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
         for row in preview["plan"]["rows"]:
             show("row", f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}")
-            if row.get("message"):
+            if row["status"] != "OK":
                 show("check", row["message"])
             if row.get("moneyness"):
                 show("moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})")
@@ -225,10 +229,13 @@ async def walk() -> None:
         await exercise_with_elicitation(audit_log)
         heading("7. The audit log")
         lines = audit_log.read_text().splitlines()
-        say(f"Every preview, execution and refusal was written to {audit_log.name} ({len(lines)} lines):")
+        say(
+            f"Every preview, execution and refusal was written to the audit log ({len(lines)} lines; "
+            "the demo keeps it in a temporary folder):"
+        )
         for line in lines:
             entry = json.loads(line)
-            show(f"{entry['event']}: {entry['tool']}", entry["outcome"])
+            show(f"{entry['event']}: {entry['tool']}", entry["outcome"], 48)
         say()
         say("Done. Configure a live account with the variables in the README; state-changing tools "
             "then need POSITIONS_MCP_ALLOWED_ACCOUNTS.")
