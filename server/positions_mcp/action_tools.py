@@ -8,7 +8,7 @@ be asked (and the mode allows it) a token alone is not enough.
 """
 
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import (
@@ -109,12 +109,6 @@ class Blocked(BaseModel):
     """The preview that would be shown cannot be executed: the person is not asked."""
 
 
-def _why_blocked(preview: ClosePreview | InstructionPreview) -> str:
-    if isinstance(preview, ClosePreview):
-        return "; ".join(issue.message for issue in preview.plan.blocked) or preview.plan.summary
-    return "; ".join(f"row {r.row}: {r.message}" for r in preview.plan.rows if r.status != "OK")
-
-
 def _ask(preview: ClosePreview | InstructionPreview | None) -> NoQuestion | Blocked | Elicit[Approve]:
     """The question for the person, or why there is none (token route, or nothing sendable)."""
     if preview is None:
@@ -194,7 +188,7 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
             if isinstance(answer.data, NoQuestion):
                 return Approval(token=token)
             if isinstance(answer.data, Blocked) and preview is not None:
-                error = await actions.refuse(tool, preview.account_id, arguments, "BLOCKED", _why_blocked(preview))
+                error = await actions.refuse(tool, preview.account_id, arguments, "BLOCKED", preview.plan.why_blocked())
                 raise failure(actions.environment, str(error))
             if isinstance(answer.data, Approve) and answer.data.confirm and preview is not None:
                 return Approval(elicited=preview)

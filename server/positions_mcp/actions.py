@@ -333,8 +333,7 @@ class Actions:
         except ResolveError as exc:
             raise await self.refuse(tool, account, arguments, exc.code.value, exc.message) from None
         if not plan.allowed:
-            reasons = "; ".join(issue.message for issue in plan.blocked)
-            raise await self.refuse(tool, account, arguments, "BLOCKED", reasons)
+            raise await self.refuse(tool, account, arguments, "BLOCKED", plan.why_blocked())
         client = await self.service.backend.client()
         try:
             if instrument_id is None:
@@ -503,8 +502,7 @@ class Actions:
         plan, positions = await self._instruction_plan(account, keyed)
         await self._check_unchanged(tool, account, arguments, self._instruction_scope(plan, positions), redeemed, approval)
         if not plan.ready:
-            blocked = "; ".join(f"row {r.row}: {r.message}" for r in plan.rows if r.status != "OK")
-            raise await self.refuse(tool, account, arguments, "BLOCKED", blocked)
+            raise await self.refuse(tool, account, arguments, "BLOCKED", plan.why_blocked())
         client = await self.service.backend.client()
         try:
             result = await client.submit_position_instructions(account, plan.requests())

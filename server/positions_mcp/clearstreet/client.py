@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,7 +35,9 @@ from .errors import (
     OutcomeUnknownError,
     PaginationLoopError,
 )
+from .decimals import plain
 from .models import (
+    GENERATED_KEY_PREFIX,
     APIError,
     Envelope,
     InstructionRequest,
@@ -46,6 +47,7 @@ from .models import (
     ResponseMetadata,
     SortBy,
     SortDirection,
+    new_instruction_key,
 )
 from .results import (
     REJECTED_STATUSES,
@@ -78,7 +80,6 @@ ENVIRONMENT_URLS: Final[Mapping[str, str]] = MappingProxyType(
 )
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30, connect=5)
 DEFAULT_USER_AGENT: Final = f"clearstreet-positions-mcp/{__version__}"
-GENERATED_KEY_PREFIX: Final = "cs-mcp-"
 """Prefix of the ``client_instruction_id`` filled in for rows the caller left without one."""
 
 MAX_PAGE_SIZE: Final = 1000
@@ -830,7 +831,7 @@ def _keyed_instructions(
             raise ValueError(f"quantity must be a positive number, got {row.quantity}")
         key = row.client_instruction_id
         if key is None:
-            key = f"{GENERATED_KEY_PREFIX}{uuid.uuid4()}"
+            key = new_instruction_key()
             generated.add(key)
             row = row.model_copy(update={"client_instruction_id": key})
         elif not key:
@@ -848,14 +849,9 @@ def _instruction_row(row: InstructionRequest) -> dict[str, str]:
     return {
         "instruction_type": row.instruction_type.value,
         "instrument_id": row.instrument_id,
-        "quantity": _decimal_text(row.quantity),
+        "quantity": plain(row.quantity),
         "client_instruction_id": _required(row.client_instruction_id),
     }
-
-
-def _decimal_text(value: Decimal) -> str:
-    """An exact decimal string, never exponent form (``Decimal("1E+1")`` → ``"10"``)."""
-    return format(value, "f")
 
 
 def _json_bytes(value: object) -> bytes:

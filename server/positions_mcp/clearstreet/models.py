@@ -8,6 +8,7 @@ upstream sent is lost. Both the seed-era shapes (May 2026) and the current ones 
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -15,9 +16,15 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from ..domain.numbers import DecimalString
+from .decimals import DecimalString
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
+GENERATED_KEY_PREFIX = "cs-mcp-"
+
+
+def new_instruction_key() -> str:
+    """An idempotency key (``client_instruction_id``) for a row the caller left without one."""
+    return f"{GENERATED_KEY_PREFIX}{uuid.uuid4()}"
 
 
 class SecurityType(StrEnum):

@@ -121,6 +121,10 @@ class ClosePlan(BaseModel):
         """True when the close may be executed (after the human's yes)."""
         return not self.blocked
 
+    def why_blocked(self) -> str:
+        """Why this close cannot be executed, in one line ('' when it can)."""
+        return "; ".join(issue.message for issue in self.blocked)
+
 
 # -- formatting helpers (shared with instructions.py) ---------------------------------------
 

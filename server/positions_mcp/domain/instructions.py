@@ -34,7 +34,6 @@ Decisions:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -50,6 +49,7 @@ from ..clearstreet.models import (
     Position,
     PositionInstruction,
     SecurityType,
+    new_instruction_key,
 )
 from .calendar import (
     DEFAULT_EXERCISE_CUTOFF,
@@ -169,6 +169,10 @@ class InstructionPlan(BaseModel):
         """The option positions the batch touches (for the positions fingerprint)."""
         return list(dict.fromkeys(r.instrument_id for r in self.rows if r.instrument_id))
 
+    def why_blocked(self) -> str:
+        """Why this batch cannot be submitted, in one line ('' when it can)."""
+        return "; ".join(f"row {r.row}: {r.message}" for r in self.rows if r.status != RowStatus.OK)
+
     def requests(self) -> list[InstructionRequest]:
         """The submit body, in request order. Only for a ready plan."""
         if not self.ready:
@@ -182,10 +186,6 @@ class InstructionPlan(BaseModel):
             )
             for r in self.rows
         ]
-
-
-def new_instruction_key() -> str:
-    return f"cs-mcp-{uuid.uuid4()}"
 
 
 class _Blocked(Exception):
