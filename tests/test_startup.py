@@ -153,3 +153,18 @@ def test_an_unwritable_audit_log_stops_start_up(tmp_path: Path) -> None:
     read_only = run_cli("--read-only", env={"POSITIONS_MCP_AUDIT_LOG": str(blocker / "audit.jsonl")})
     assert read_only.returncode == 0, read_only.stderr  # served stdio until stdin closed
     assert "cannot write" not in read_only.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--generate", "777"), "expected ACCOUNT=POSITIONS"),
+        (("--generate", "x=10"), "expected ACCOUNT=POSITIONS"),
+        (("--port", "70000"), "is not a TCP port"),
+        (("--latency", "-1"), "must not be negative"),
+    ],
+)
+def test_simulator_command_refuses_bad_options(args: tuple[str, ...], expected: str) -> None:
+    result = run_cli("simulator", *args)
+    assert result.returncode == 2
+    assert [expected in line for line in result.stderr.strip().splitlines()] == [True]

@@ -111,7 +111,20 @@ def simulator(argv: Sequence[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo book (default 0)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--generate",
+        action="append",
+        default=[],
+        metavar="ACCOUNT=POSITIONS",
+        help="add a generated account of that many positions (repeatable), e.g. 777=10000",
+    )
     args = parser.parse_args(list(argv))
+    generated: dict[int, int] = {}
+    for spec in args.generate:
+        account, _, count = spec.partition("=")
+        if not (account.isdecimal() and count.isdecimal() and int(account) > 0 and int(count) > 0):
+            return _fail(f"--generate {spec!r}: expected ACCOUNT=POSITIONS, e.g. 777=10000")
+        generated[int(account)] = int(count)
     if not 0 < args.port < 65536:
         return _fail(f"--port {args.port} is not a TCP port (1-65535)")
     if args.latency < 0:
@@ -119,7 +132,10 @@ def simulator(argv: Sequence[str]) -> int:
     _configure_logging(args.log_level)
     from .simulator import serve as serve_simulator
 
-    serve_simulator(host=args.host, port=args.port, seed=args.seed, latency=args.latency)
+    try:
+        serve_simulator(host=args.host, port=args.port, seed=args.seed, latency=args.latency, generated=generated)
+    except ValueError as exc:  # e.g. a generated account larger than the simulator allows
+        return _fail(str(exc))
     return 0
 
 

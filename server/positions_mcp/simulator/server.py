@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,10 +84,21 @@ def make_server(simulator: Simulator, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, *, seed: int = 0, latency: float = 0.0) -> None:
-    """Serve a fresh simulator on real time until interrupted (blocking). Logs go to stderr."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    seed: int = 0,
+    latency: float = 0.0,
+    generated: Mapping[int, int] | None = None,
+) -> None:
+    """Serve a fresh simulator on real time until interrupted (blocking). Logs go to stderr.
+
+    ``generated`` maps extra account ids to a number of generated positions (benchmarks)."""
     _log_to_stderr()
     simulator = Simulator(seed=seed, latency=latency)
+    for account_id, positions in (generated or {}).items():
+        simulator.add_generated_account(account_id, positions=positions, seed=seed + 1)
     logger.info(
         "simulated Clear Street API on http://%s:%d (demo accounts %d and %d; any non-empty bearer key)",
         host,
