@@ -9,7 +9,6 @@ import pytest
 from positions_mcp.domain.calendar import (
     DEFAULT_EXERCISE_CUTOFF,
     NEW_YORK,
-    business_day_on_or_after,
     business_days_until,
     expiration_business_day,
     is_business_day,
@@ -103,8 +102,6 @@ def test_next_and_previous_business_day() -> None:
     assert next_business_day(date(2026, 12, 31)) == date(2027, 1, 4)  # New Year's Day + weekend
     assert previous_business_day(date(2027, 1, 4)) == date(2026, 12, 31)
     assert next_business_day(date(2026, 4, 4)) == date(2026, 4, 6)  # from a Saturday
-    assert business_day_on_or_after(date(2026, 4, 3)) == date(2026, 4, 6)
-    assert business_day_on_or_after(date(2026, 4, 2)) == date(2026, 4, 2)
 
 
 def test_business_days_until() -> None:

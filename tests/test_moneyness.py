@@ -8,7 +8,6 @@ from positions_mcp.domain.moneyness import (
     Moneyness,
     MoneynessState,
     moneyness,
-    position_moneyness,
     underlier_prices,
 )
 from positions_mcp.domain.osi import parse_osi
@@ -73,15 +72,6 @@ def test_underlier_prices_take_equities_and_indexes_with_a_price() -> None:
         position(instrument_id="usd", symbol="USD", instrument_type="CASH", instrument_price="1"),
     ]
     assert underlier_prices(positions) == {"aapl": Decimal("200.50"), "spx": Decimal("5100.25")}
-
-
-def test_position_moneyness_looks_up_the_underlier() -> None:
-    option = position(instrument_id="opt", symbol="AAPL280121C00195000", instrument_type="OPTION",
-                      underlying_instrument_id="aapl")
-    assert position_moneyness(option, {"aapl": Decimal("200.50")}) == moneyness(CALL, Decimal("200.50"))
-    assert position_moneyness(option, {}) is None
-    stock = position(instrument_id="aapl", symbol="AAPL", instrument_type="COMMON_STOCK")
-    assert position_moneyness(stock, {"aapl": Decimal(1)}) is None
 
 
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("10000"), places=2)

@@ -430,5 +430,5 @@ def test_construction_is_checked() -> None:
     naive = ConfirmationTokens(SECRET, 120, lambda: datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="aware"):
         naive.issue("close_position", 1, "simulator", ARGS, "fp")
-    random_secret = ConfirmationTokens.with_random_secret(120, Clock())
+    random_secret = ConfirmationTokens(b"another server's secret", 120, Clock())
     assert refused(tokens(), issue(random_secret)).reason_code is RefusalReason.BAD_SIGNATURE

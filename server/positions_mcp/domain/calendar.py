@@ -61,10 +61,6 @@ def previous_business_day(day: date) -> date:
     return day
 
 
-def business_day_on_or_after(day: date) -> date:
-    return day if is_business_day(day) else next_business_day(day)
-
-
 def expiration_business_day(expiry: date) -> date:
     """The day an option's expiry decisions happen: its expiry, or the business day before it."""
     return expiry if is_business_day(expiry) else previous_business_day(expiry)

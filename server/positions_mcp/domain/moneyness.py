@@ -13,7 +13,7 @@ Shared by the exposure view and the instruction preview; keep this API stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..clearstreet.models import Position, SecurityType
 from .numbers import DecimalString, percent
-from .osi import OptionSymbol, try_parse_osi
+from .osi import OptionSymbol
 
 # Positions whose instrument_price is an underlier price for options on them.
 UNDERLIER_TYPES = frozenset(
@@ -84,7 +84,7 @@ def underlier_prices(positions: Iterable[Position]) -> dict[str, Decimal]:
     """``instrument_id -> price`` (:func:`best_price`) of the equity and index positions.
 
     Options name their underlier by ``underlying_instrument_id``, so this is the lookup table for
-    :func:`position_moneyness`. Positions with no price at all are left out.
+    their moneyness. Positions with no price at all are left out.
     """
     prices: dict[str, Decimal] = {}
     for position in positions:
@@ -93,12 +93,3 @@ def underlier_prices(positions: Iterable[Position]) -> dict[str, Decimal]:
             if price is not None:
                 prices[position.instrument_id] = price
     return prices
-
-
-def position_moneyness(position: Position, prices: Mapping[str, Decimal]) -> Moneyness | None:
-    """Moneyness of an option position when its symbol parses and its underlier's price is known."""
-    symbol = try_parse_osi(position.symbol)
-    if symbol is None or position.underlying_instrument_id is None:
-        return None
-    price = prices.get(position.underlying_instrument_id)
-    return None if price is None else moneyness(symbol, price)

@@ -261,10 +261,6 @@ class ConfirmationTokens:
         self._lock = threading.Lock()
         self._used: dict[str, int] = {}
 
-    @classmethod
-    def with_random_secret(cls, ttl_seconds: int, clock: Clock) -> ConfirmationTokens:
-        return cls(_secrets.token_bytes(32), ttl_seconds, clock)
-
     def _now(self) -> float:
         now = self._clock()
         if now.tzinfo is None or now.utcoffset() is None:
