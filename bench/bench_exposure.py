@@ -25,10 +25,9 @@ from pathlib import Path
 import anyio
 import httpx
 from mcp import Client
-
-from positions_mcp.app import build_server
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.settings import load_settings
+from positions_mcp.surface.server import build_server
 
 ACCOUNT = 777
 KEY = "bench-key"

@@ -25,10 +25,21 @@ def ping() -> str:
 server.run("stdio")
 """
 
-INITIALIZE = json.dumps({
-    "jsonrpc": "2.0", "id": 1, "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
-}) + "\n"
+INITIALIZE = (
+    json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "0"},
+            },
+        }
+    )
+    + "\n"
+)
 INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n"
 LIST_TOOLS = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n"
 
@@ -36,7 +47,9 @@ LIST_TOOLS = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "
 def first_reply_seconds(command: list[str], env: dict[str, str]) -> float:
     """Seconds from spawning ``command`` to its first line on stdout (the initialize result)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(INITIALIZE)
     process.stdin.flush()
@@ -51,7 +64,9 @@ def first_reply_seconds(command: list[str], env: dict[str, str]) -> float:
 def tools_list_bytes(command: list[str], env: dict[str, str]) -> tuple[int, int]:
     """Bytes of the tools/list result, whole and without output schemas (what a host typically
     puts in the model's context: names, titles, descriptions, input schemas, annotations)."""
-    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(INITIALIZE)
     process.stdin.flush()

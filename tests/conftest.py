@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from mcp import Client
-
-from positions_mcp.app import build_server
 from positions_mcp.settings import Settings, load_settings
 from positions_mcp.simulator import Simulator
+from positions_mcp.surface.server import build_server
 
 # Monday 2026-11-23, 10:00 in New York: a business day with the market open, before the
 # 2026-11-27 weekly expiry (the day after Thanksgiving, an early close).
@@ -46,9 +45,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def client(
-    simulator: Simulator, make_settings: Callable[..., Settings], mode: str
-) -> AsyncIterator[Client]:
+async def client(simulator: Simulator, make_settings: Callable[..., Settings], mode: str) -> AsyncIterator[Client]:
     server = build_server(make_settings(), simulator=simulator)
     async with Client(server, mode=mode) as connected:
         yield connected

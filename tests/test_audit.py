@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from positions_mcp.safety import audit as audit_module
 from positions_mcp.safety.audit import REDACTED, AuditLog, default_audit_log_path, redact
 from positions_mcp.safety.tokens import token_digest
@@ -35,20 +34,41 @@ def make(tmp_path: Path, **kwargs: Any) -> AuditLog:
 
 def test_one_json_line_per_event_with_every_field(tmp_path: Path) -> None:
     log = make(tmp_path)
-    log.record("preview", "preview_close_position", 19816, "simulator",
-               {"instrument_id": "TSLA", "cancel_orders": False}, "ok", detail={"summary": "Send 1 order"})
-    log.record("execute", "close_position", 19816, "simulator",
-               {"instrument_id": "TSLA", "cancel_orders": False}, "sent",
-               request_id="681e4c29-84e6-4e5a-812e-74af4b8a8803",
-               order_ids=["019c0b56-2119-7482-a80f-5a2a316524d9"])
-    log.record("refuse", "submit_position_instructions", 122503, "simulator", None, "EXPIRED",
-               instruction_ids=("cs-mcp-1",))
+    log.record(
+        "preview",
+        "preview_close_position",
+        19816,
+        "simulator",
+        {"instrument_id": "TSLA", "cancel_orders": False},
+        "ok",
+        detail={"summary": "Send 1 order"},
+    )
+    log.record(
+        "execute",
+        "close_position",
+        19816,
+        "simulator",
+        {"instrument_id": "TSLA", "cancel_orders": False},
+        "sent",
+        request_id="681e4c29-84e6-4e5a-812e-74af4b8a8803",
+        order_ids=["019c0b56-2119-7482-a80f-5a2a316524d9"],
+    )
+    log.record(
+        "refuse", "submit_position_instructions", 122503, "simulator", None, "EXPIRED", instruction_ids=("cs-mcp-1",)
+    )
     first, second, third = lines(log.path)
     assert first == {
-        "time": "2026-11-23T15:00:00.123Z", "event": "preview", "tool": "preview_close_position",
-        "account_id": 19816, "environment": "simulator",
-        "arguments": {"instrument_id": "TSLA", "cancel_orders": False}, "outcome": "ok",
-        "request_id": None, "order_ids": [], "instruction_ids": [], "detail": {"summary": "Send 1 order"},
+        "time": "2026-11-23T15:00:00.123Z",
+        "event": "preview",
+        "tool": "preview_close_position",
+        "account_id": 19816,
+        "environment": "simulator",
+        "arguments": {"instrument_id": "TSLA", "cancel_orders": False},
+        "outcome": "ok",
+        "request_id": None,
+        "order_ids": [],
+        "instruction_ids": [],
+        "detail": {"summary": "Send 1 order"},
     }
     assert second["request_id"] == "681e4c29-84e6-4e5a-812e-74af4b8a8803"
     assert second["order_ids"] == ["019c0b56-2119-7482-a80f-5a2a316524d9"]
@@ -106,7 +126,10 @@ def test_no_secrets_even_in_arguments(tmp_path: Path) -> None:
     log = make(tmp_path, secrets=[API_KEY])
     log.register_secret(b"http-bearer-token-xyz")
     log.record(
-        "execute", "close_position", 19816, "production",
+        "execute",
+        "close_position",
+        19816,
+        "production",
         {
             "instrument_id": "TSLA",
             "confirmation_token": TOKEN,
@@ -147,8 +170,13 @@ def test_redact_handles_models_decimals_and_dates() -> None:
         "raw": b"\x00\x01",
     }
     assert redact(value) == {
-        "m": {"state": "ITM", "underlier_price": "200.50", "strike": "195", "intrinsic_per_share": "5.50",
-              "distance_pct": "2.82"},
+        "m": {
+            "state": "ITM",
+            "underlier_price": "200.50",
+            "strike": "195",
+            "intrinsic_per_share": "5.50",
+            "distance_pct": "2.82",
+        },
         "d": "1000",
         "when": "2026-11-23T15:00:00.123000+00:00",
         "ids": ["a", "b"],
@@ -177,7 +205,8 @@ def test_threads_never_interleave_lines(tmp_path: Path) -> None:
     entries = lines(log.path)
     assert len(entries) == 160
     assert sorted((e["account_id"], e["arguments"]["i"]) for e in entries) == [
-        (n, i) for n in range(16) for i in range(10)]
+        (n, i) for n in range(16) for i in range(10)
+    ]
 
 
 @pytest.mark.anyio
@@ -194,18 +223,23 @@ async def test_async_record(tmp_path: Path) -> None:
 def test_default_path_linux_xdg() -> None:
     home = Path("/home/u")
     assert default_audit_log_path({"XDG_STATE_HOME": "/state"}, "linux", home) == Path(
-        "/state/clearstreet-positions-mcp/audit.jsonl")
+        "/state/clearstreet-positions-mcp/audit.jsonl"
+    )
     assert default_audit_log_path({}, "linux", home) == Path(
-        "/home/u/.local/state/clearstreet-positions-mcp/audit.jsonl")
+        "/home/u/.local/state/clearstreet-positions-mcp/audit.jsonl"
+    )
     assert default_audit_log_path({"XDG_STATE_HOME": "relative/dir"}, "linux", home) == Path(
-        "/home/u/.local/state/clearstreet-positions-mcp/audit.jsonl")
+        "/home/u/.local/state/clearstreet-positions-mcp/audit.jsonl"
+    )
 
 
 def test_default_path_macos_and_windows() -> None:
     assert default_audit_log_path({"XDG_STATE_HOME": "/state"}, "darwin", Path("/Users/u")) == Path(
-        "/Users/u/Library/Logs/clearstreet-positions-mcp/audit.jsonl")
+        "/Users/u/Library/Logs/clearstreet-positions-mcp/audit.jsonl"
+    )
     assert default_audit_log_path({"LOCALAPPDATA": "C:/Users/u/AppData/Local"}, "win32", Path("/x")) == Path(
-        "C:/Users/u/AppData/Local/clearstreet-positions-mcp/audit.jsonl")
+        "C:/Users/u/AppData/Local/clearstreet-positions-mcp/audit.jsonl"
+    )
 
 
 def test_default_path_uses_the_real_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-
-from positions_mcp.app import build_server
 from positions_mcp.safety.audit import AuditLog
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
+from positions_mcp.surface.server import build_server
 
 
 @pytest.fixture
@@ -58,9 +57,7 @@ async def test_an_executed_close_is_reported_even_if_its_audit_line_fails(
 
         AuditLog.arecord = fail_after_send  # type: ignore[method-assign]
         try:
-            result = await client.call_tool(
-                "close_position", {"instrument_id": "TSLA", "confirmation_token": token}
-            )
+            result = await client.call_tool("close_position", {"instrument_id": "TSLA", "confirmation_token": token})
         finally:
             AuditLog.arecord = real_record  # type: ignore[method-assign]
     assert not result.is_error

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-
 from positions_mcp.domain.calendar import (
     DEFAULT_EXERCISE_CUTOFF,
     NEW_YORK,
@@ -152,7 +151,7 @@ def test_next_expiry_business_day(today: date, expected: date) -> None:
 
 
 def test_default_exercise_cutoff_is_the_occ_deadline() -> None:
-    assert DEFAULT_EXERCISE_CUTOFF == time(17, 30)
+    assert time(17, 30) == DEFAULT_EXERCISE_CUTOFF
 
 
 # -- market open / closed instants (DST edges) -------------------------------------------------

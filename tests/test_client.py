@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from positions_mcp.clearstreet import (
     ENVIRONMENT_URLS,
     NIL_UUID,
@@ -107,9 +106,7 @@ def make_client(
         clock=lambda: NOW,
         **policy,
     )
-    return ClearStreetClient(
-        api_key=API_KEY, base_url=base_url, transport=httpx.MockTransport(api), retry=retry
-    )
+    return ClearStreetClient(api_key=API_KEY, base_url=base_url, transport=httpx.MockTransport(api), retry=retry)
 
 
 def envelope(
@@ -554,9 +551,7 @@ async def test_positions_of_both_eras_and_unknown_values_are_read_and_kept() -> 
 
 @pytest.mark.anyio
 async def test_orders_of_both_eras_are_read() -> None:
-    seed_order = order_row(
-        side="SELL_SHORT", time_in_force="AT_THE_OPENING", instrument_type="PREFERRED_STOCK"
-    )
+    seed_order = order_row(side="SELL_SHORT", time_in_force="AT_THE_OPENING", instrument_type="PREFERRED_STOCK")
     del seed_order["client_order_id"]  # the seed examples omit it
     current_order = order_row(
         status="QUEUED",
@@ -708,9 +703,7 @@ async def test_a_seed_era_207_with_engine_rejected_rows() -> None:
     body = envelope([sent, engine_rejected], error={"code": 400, "message": "no"})
     api = ScriptedAPI(reply(207, body))
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(
-            ACCOUNT, [exercise(key="ui-1"), exercise(key="ui-2")]
-        )
+        result = await client.submit_position_instructions(ACCOUNT, [exercise(key="ui-1"), exercise(key="ui-2")])
     assert [row.client_instruction_id for row in result.sent] == ["ui-1"]
     assert [row.client_instruction_id for row in result.rejected] == ["ui-2"]
 
@@ -784,9 +777,7 @@ async def test_429_with_retry_after_then_success_waits_what_the_server_asked() -
 )
 async def test_retry_hints(headers: dict[str, str], expected: float) -> None:
     sleeps = Sleeps()
-    api = ScriptedAPI(
-        reply(503, envelope(error={"code": 503, "message": "busy"}), headers), reply(200, envelope([]))
-    )
+    api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), headers), reply(200, envelope([])))
     async with make_client(api, sleeps) as client:
         await client.get_position_instructions(ACCOUNT)
     assert sleeps == [pytest.approx(expected)]
@@ -829,6 +820,19 @@ async def test_reads_retry_502_503_504_with_backoff_then_give_up() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_read_retries_through_one_500() -> None:
+    """A GET is safe to repeat, so an internal error is retried like any other 5xx (DESIGN 5)."""
+    sleeps = Sleeps()
+    api = ScriptedAPI(
+        reply(500, envelope(error={"code": 500, "message": "Internal error"})), reply(200, envelope(data=[]))
+    )
+    async with make_client(api, sleeps, jitter_draw=0.5) as client:
+        page = await client.get_positions(ACCOUNT)
+    assert page.positions == []
+    assert len(api.requests) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.anyio
 async def test_reads_retry_timeouts_and_dropped_connections() -> None:
     sleeps = Sleeps()
     api = ScriptedAPI(httpx.ReadTimeout, httpx.RemoteProtocolError, reply(200, envelope([])))
@@ -856,7 +860,7 @@ async def test_reads_give_up_with_a_connection_error_saying_whether_it_timed_out
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 500])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 async def test_reads_do_not_retry_other_statuses(status: int) -> None:
     api = ScriptedAPI(reply(status, envelope(error={"code": status, "message": f"status {status}"})))
     async with make_client(api) as client:
@@ -906,9 +910,7 @@ async def test_a_5xx_on_a_close_is_not_retried_and_the_outcome_is_unknown(status
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    "failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.RemoteProtocolError]
-)
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError, httpx.RemoteProtocolError])
 async def test_a_close_lost_after_sending_is_not_retried(failure: type[httpx.RequestError]) -> None:
     api = ScriptedAPI(failure)
     async with make_client(api) as client:

@@ -24,8 +24,6 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel
-
 from positions_mcp.clearstreet import (
     GENERATED_KEY_PREFIX,
     NIL_UUID,
@@ -49,6 +47,7 @@ from positions_mcp.clearstreet import (
     TimeInForce,
 )
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
+from pydantic import BaseModel
 
 MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 in New York, market open
 API_KEY = "csk_sim_T0p-S3cret-9f8e7d6c5b4a"

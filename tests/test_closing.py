@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from positions_mcp.clearstreet.models import OrderType, Position, Side, TimeInForce
 from positions_mcp.domain.closing import (
     CloseCode,
@@ -53,9 +52,16 @@ def tsla(**extra: Any) -> Position:
 
 def aapl_call(**extra: Any) -> Position:
     return position(
-        "AAPL280121C00195000", "10", CALL_ID,
-        **{"instrument_type": "OPTION", "instrument_price": "6.20",
-           "underlying_instrument_id": AAPL_ID, "underlying_instrument_type": "COMMON_STOCK", **extra},
+        "AAPL280121C00195000",
+        "10",
+        CALL_ID,
+        **{
+            "instrument_type": "OPTION",
+            "instrument_price": "6.20",
+            "underlying_instrument_id": AAPL_ID,
+            "underlying_instrument_type": "COMMON_STOCK",
+            **extra,
+        },
     )
 
 
@@ -104,8 +110,14 @@ def test_wire_shape_uses_decimal_strings() -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["AAPL280121C00195000", "AAPL  280121C00195000", "AAPL 280121C00195000", "aapl 280121c00195000",
-     CALL_ID, CALL_ID.upper()],
+    [
+        "AAPL280121C00195000",
+        "AAPL  280121C00195000",
+        "AAPL 280121C00195000",
+        "aapl 280121c00195000",
+        CALL_ID,
+        CALL_ID.upper(),
+    ],
 )
 def test_option_close_resolves_any_rendering_and_multiplies_by_100(target: str) -> None:
     plan = plan_close_position([aapl(), aapl_call()], target, cancel_orders=False, now=TUESDAY_OPEN)
@@ -115,8 +127,7 @@ def test_option_close_resolves_any_rendering_and_multiplies_by_100(target: str) 
     assert order.estimated_notional == Decimal("6200.00")  # 10 × 6.20 × 100
     assert [w.code for w in plan.warnings] == [CloseCode.OPTION_CONTRACTS]
     assert plan.summary == (
-        "Send 1 MARKET DAY order: SELL 10 AAPL 280121C00195000 contracts (~$6,200.00); "
-        "estimated total $6,200.00."
+        "Send 1 MARKET DAY order: SELL 10 AAPL 280121C00195000 contracts (~$6,200.00); estimated total $6,200.00."
     )
     assert plan.target == target and plan.scope == "position"
 
@@ -334,8 +345,14 @@ def test_naive_now_is_refused() -> None:
 
 
 def test_seed_era_option_position_types_count_as_options() -> None:
-    seed = position("AAPL250117C00190000", "2", "seed-id", instrument_type="OTHER", position_type="LONG_CALL",
-                    instrument_price="1.50")
+    seed = position(
+        "AAPL250117C00190000",
+        "2",
+        "seed-id",
+        instrument_type="OTHER",
+        position_type="LONG_CALL",
+        instrument_price="1.50",
+    )
     plan = plan_close_position([seed], "AAPL 250117C00190000", cancel_orders=False, now=TUESDAY_OPEN)
     assert plan.orders[0].multiplier == 100
     assert plan.orders[0].estimated_notional == Decimal("300.00")

@@ -23,11 +23,10 @@ from inline_snapshot import snapshot
 from mcp import Client
 from mcp.client import ClientRequestContext
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult
-
-from positions_mcp.app import build_server
 from positions_mcp.safety.tokens import ConfirmationTokens, token_digest
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
+from positions_mcp.surface.server import build_server
 
 ACCOUNT = DEMO_PRIMARY_ACCOUNT  # 19816
 SECOND = DEMO_INSTRUCTIONS_ACCOUNT  # 122503
@@ -113,9 +112,7 @@ class Person:
 
 
 @asynccontextmanager
-async def connect(
-    settings: Settings, sim: Simulator, mode: str, person: Person | None = None
-) -> AsyncIterator[Client]:
+async def connect(settings: Settings, sim: Simulator, mode: str, person: Person | None = None) -> AsyncIterator[Client]:
     server = build_server(settings, simulator=sim)
     async with Client(server, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
         yield client
@@ -193,46 +190,134 @@ CLOSE_ATTACKS: list[tuple[str, str, dict[str, Any], str]] = [
     ("no token", "close_position", {"instrument_id": "AAPL"}, "NO_TOKEN"),
     ("blank token", "close_position", {"instrument_id": "AAPL", "confirmation_token": "  "}, "NO_TOKEN"),
     ("other instrument", "close_position", {"instrument_id": "GOOG", "confirmation_token": T}, "WRONG_ARGUMENTS"),
-    ("other cancel_orders", "close_position",
-     {"instrument_id": "AAPL", "cancel_orders": True, "confirmation_token": T}, "WRONG_ARGUMENTS"),
-    ("other account", "close_position",
-     {"instrument_id": "AAPL", "account_id": SECOND, "confirmation_token": T}, "WRONG_ACCOUNT"),
+    (
+        "other cancel_orders",
+        "close_position",
+        {"instrument_id": "AAPL", "cancel_orders": True, "confirmation_token": T},
+        "WRONG_ARGUMENTS",
+    ),
+    (
+        "other account",
+        "close_position",
+        {"instrument_id": "AAPL", "account_id": SECOND, "confirmation_token": T},
+        "WRONG_ACCOUNT",
+    ),
     ("used on close_positions", "close_positions", {"confirmation_token": T}, "WRONG_TOOL"),
     ("used on submit", "submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": T}, "WRONG_TOOL"),
-    ("payload flipped", "close_position", {"instrument_id": "AAPL", "confirmation_token": "payload flipped"}, "BAD_SIGNATURE"),
-    ("signature flipped", "close_position", {"instrument_id": "AAPL", "confirmation_token": "signature flipped"}, "BAD_SIGNATURE"),
-    ("signature truncated", "close_position",
-     {"instrument_id": "AAPL", "confirmation_token": "signature truncated"}, "BAD_SIGNATURE"),
-    ("signature cut off", "close_position", {"instrument_id": "AAPL", "confirmation_token": "signature cut off"}, "MALFORMED"),
+    (
+        "payload flipped",
+        "close_position",
+        {"instrument_id": "AAPL", "confirmation_token": "payload flipped"},
+        "BAD_SIGNATURE",
+    ),
+    (
+        "signature flipped",
+        "close_position",
+        {"instrument_id": "AAPL", "confirmation_token": "signature flipped"},
+        "BAD_SIGNATURE",
+    ),
+    (
+        "signature truncated",
+        "close_position",
+        {"instrument_id": "AAPL", "confirmation_token": "signature truncated"},
+        "BAD_SIGNATURE",
+    ),
+    (
+        "signature cut off",
+        "close_position",
+        {"instrument_id": "AAPL", "confirmation_token": "signature cut off"},
+        "MALFORMED",
+    ),
     ("not a token", "close_position", {"instrument_id": "AAPL", "confirmation_token": "yes, go ahead"}, "MALFORMED"),
-    ("another server's token", "close_position", {"instrument_id": "AAPL", "confirmation_token": "foreign"}, "BAD_SIGNATURE"),
+    (
+        "another server's token",
+        "close_position",
+        {"instrument_id": "AAPL", "confirmation_token": "foreign"},
+        "BAD_SIGNATURE",
+    ),
 ]
 SUBMIT_ATTACKS: list[tuple[str, str, dict[str, Any], str]] = [
     ("no token", "submit_position_instructions", SUBMIT_ARGS, "NO_TOKEN"),
-    ("other quantity", "submit_position_instructions",
-     {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 2)], "confirmation_token": T}, "WRONG_ARGUMENTS"),
-    ("other instrument", "submit_position_instructions",
-     {"account_id": SECOND, "instructions": [row("EXERCISE", TSLA_C185, 1)], "confirmation_token": T}, "WRONG_ARGUMENTS"),
-    ("other instruction type", "submit_position_instructions",
-     {"account_id": SECOND, "instructions": [row("CONTRARY_EXERCISE", LEAP, 1)], "confirmation_token": T},
-     "WRONG_ARGUMENTS"),
-    ("other instruction_id", "submit_position_instructions",
-     {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, instruction_id="mine-001")],
-      "confirmation_token": T}, "WRONG_ARGUMENTS"),
-    ("extra row", "submit_position_instructions",
-     {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1), row("EXERCISE", TSLA_C185, 1)],
-      "confirmation_token": T}, "WRONG_ARGUMENTS"),
-    ("other account", "submit_position_instructions",
-     {**SUBMIT_ARGS, "account_id": ACCOUNT, "confirmation_token": T}, "WRONG_ACCOUNT"),
-    ("used on close_position", "close_position",
-     {"instrument_id": "AAPL", "account_id": SECOND, "confirmation_token": T}, "WRONG_TOOL"),
-    ("payload flipped", "submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": "payload flipped"}, "BAD_SIGNATURE"),
-    ("signature flipped", "submit_position_instructions",
-     {**SUBMIT_ARGS, "confirmation_token": "signature flipped"}, "BAD_SIGNATURE"),
-    ("signature truncated", "submit_position_instructions",
-     {**SUBMIT_ARGS, "confirmation_token": "signature truncated"}, "BAD_SIGNATURE"),
-    ("signature cut off", "submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": "signature cut off"}, "MALFORMED"),
-    ("another server's token", "submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": "foreign"}, "BAD_SIGNATURE"),
+    (
+        "other quantity",
+        "submit_position_instructions",
+        {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 2)], "confirmation_token": T},
+        "WRONG_ARGUMENTS",
+    ),
+    (
+        "other instrument",
+        "submit_position_instructions",
+        {"account_id": SECOND, "instructions": [row("EXERCISE", TSLA_C185, 1)], "confirmation_token": T},
+        "WRONG_ARGUMENTS",
+    ),
+    (
+        "other instruction type",
+        "submit_position_instructions",
+        {"account_id": SECOND, "instructions": [row("CONTRARY_EXERCISE", LEAP, 1)], "confirmation_token": T},
+        "WRONG_ARGUMENTS",
+    ),
+    (
+        "other instruction_id",
+        "submit_position_instructions",
+        {
+            "account_id": SECOND,
+            "instructions": [row("EXERCISE", LEAP, 1, instruction_id="mine-001")],
+            "confirmation_token": T,
+        },
+        "WRONG_ARGUMENTS",
+    ),
+    (
+        "extra row",
+        "submit_position_instructions",
+        {
+            "account_id": SECOND,
+            "instructions": [row("EXERCISE", LEAP, 1), row("EXERCISE", TSLA_C185, 1)],
+            "confirmation_token": T,
+        },
+        "WRONG_ARGUMENTS",
+    ),
+    (
+        "other account",
+        "submit_position_instructions",
+        {**SUBMIT_ARGS, "account_id": ACCOUNT, "confirmation_token": T},
+        "WRONG_ACCOUNT",
+    ),
+    (
+        "used on close_position",
+        "close_position",
+        {"instrument_id": "AAPL", "account_id": SECOND, "confirmation_token": T},
+        "WRONG_TOOL",
+    ),
+    (
+        "payload flipped",
+        "submit_position_instructions",
+        {**SUBMIT_ARGS, "confirmation_token": "payload flipped"},
+        "BAD_SIGNATURE",
+    ),
+    (
+        "signature flipped",
+        "submit_position_instructions",
+        {**SUBMIT_ARGS, "confirmation_token": "signature flipped"},
+        "BAD_SIGNATURE",
+    ),
+    (
+        "signature truncated",
+        "submit_position_instructions",
+        {**SUBMIT_ARGS, "confirmation_token": "signature truncated"},
+        "BAD_SIGNATURE",
+    ),
+    (
+        "signature cut off",
+        "submit_position_instructions",
+        {**SUBMIT_ARGS, "confirmation_token": "signature cut off"},
+        "MALFORMED",
+    ),
+    (
+        "another server's token",
+        "submit_position_instructions",
+        {**SUBMIT_ARGS, "confirmation_token": "foreign"},
+        "BAD_SIGNATURE",
+    ),
 ]
 ATTACKS = {"close_position": CLOSE_ATTACKS, "submit_position_instructions": SUBMIT_ATTACKS}
 TAMPERINGS = {"payload flipped", "signature flipped", "signature truncated", "signature cut off"}
@@ -297,7 +382,12 @@ async def test_close_positions_needs_a_token_and_uses_it_once(
 ) -> None:
     async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
         refused(await client.call_tool("close_positions", {}), "NO_TOKEN")
-        refused(await client.call_tool("close_positions", {"confirmation_token": await preview_token(client, "close_position")}), "WRONG_TOOL")
+        refused(
+            await client.call_tool(
+                "close_positions", {"confirmation_token": await preview_token(client, "close_position")}
+            ),
+            "WRONG_TOOL",
+        )
         assert upstream.writes == []
         token = await preview_token(client, "close_positions")
         result = ok(await client.call_tool("close_positions", {"confirmation_token": token}))
@@ -398,7 +488,9 @@ async def test_submit_refused_when_the_contracts_changed_since_the_preview(
 ) -> None:
     async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
         token = await preview_token(client, "submit_position_instructions")
-        body = [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "2", "client_instruction_id": "desk-1"}]
+        body = [
+            {"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "2", "client_instruction_id": "desk-1"}
+        ]
         await upstream.behind_our_back("POST", f"/v1/accounts/{SECOND}/positions/instructions", body)
         before = created(simulator)
 
@@ -450,7 +542,10 @@ async def test_elicitation_yes_sends_exactly_once_what_was_shown(
             elif tool == "close_position":
                 assert [(o["side"], o["quantity"], o["symbol"]) for o in result["orders"]] == [("BUY", "50", "TSLA")]
             else:  # TSLA has a working closing order now: 13 positions left to close
-                assert "Send 13 MARKET DAY orders" in question and "Warning: CASH positions are not closed: USD." in question
+                assert (
+                    "Send 13 MARKET DAY orders" in question
+                    and "Warning: CASH positions are not closed: USD." in question
+                )
                 assert len(result["orders"]) == 13
 
 
@@ -667,7 +762,10 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
         ("close_positions", {"account_id": SECOND, "confirmation_token": "T"}),
         ("preview_submit_position_instructions", SUBMIT_ARGS),
         ("submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": "T"}),
-        ("cancel_position_instruction", {"account_id": SECOND, "instruction_id": "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02"}),
+        (
+            "cancel_position_instruction",
+            {"account_id": SECOND, "instruction_id": "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02"},
+        ),
     ]
     server = build_server(settings, simulator=simulator)
     async with Client(server, mode=mode) as client:  # token route
@@ -679,7 +777,9 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
     person = Person("accept")
     async with Client(server, mode=mode, elicitation_callback=person) as client:  # elicitation route
         for name in ("close_position", "close_positions", "submit_position_instructions"):
-            refused(await client.call_tool(name, dict(calls)[name] | {"confirmation_token": None}), "ACCOUNT_NOT_ALLOWED")
+            refused(
+                await client.call_tool(name, dict(calls)[name] | {"confirmation_token": None}), "ACCOUNT_NOT_ALLOWED"
+            )
     assert person.questions == []
     assert not any(f"/{SECOND}" in path for _, path in upstream.requests)
     assert upstream.writes == []
@@ -756,7 +856,11 @@ async def test_close_previews_say_what_would_be_sent(simulator: Simulator, clien
     def orders(plan: dict[str, Any]) -> list[tuple[str, str, str]]:
         return [(o["side"], o["quantity"], o["estimated_notional"]) for o in plan["orders"]]
 
-    long, short, option = await plan(instrument_id="AAPL"), await plan(instrument_id="tsla"), await plan(instrument_id=AAPL_C145)
+    long, short, option = (
+        await plan(instrument_id="AAPL"),
+        await plan(instrument_id="tsla"),
+        await plan(instrument_id=AAPL_C145),
+    )
     assert orders(long) == [("SELL", "100", "15100.00")]
     assert orders(short) == [("BUY", "50", "8925.00")]
     assert short["summary"] == "Send 1 MARKET DAY order: BUY 50 TSLA (~$8,925.00); estimated total $8,925.00."
@@ -770,10 +874,15 @@ async def test_close_previews_say_what_would_be_sent(simulator: Simulator, clien
     assert [w["code"] for w in available["warnings"]] == ["WORKING_ORDERS"]
     assert "80 of 200 are tied up in working orders, so this close sends 120" in available["warnings"][0]["message"]
     assert orders(everything) == [("SELL", "200", "83560.00")]
-    assert everything["summary"].startswith("Cancel any working orders on MSFT, then send 1 MARKET DAY order: SELL 200 MSFT")
+    assert everything["summary"].startswith(
+        "Cancel any working orders on MSFT, then send 1 MARKET DAY order: SELL 200 MSFT"
+    )
 
     # Market closed: after the close, then on a Saturday.
-    for now, opens in ((et(2026, 11, 23, 16, 30), "Tue 2026-11-24 09:30 ET"), (et(2026, 11, 28, 10), "Mon 2026-11-30 09:30 ET")):
+    for now, opens in (
+        (et(2026, 11, 23, 16, 30), "Tue 2026-11-24 09:30 ET"),
+        (et(2026, 11, 28, 10), "Mon 2026-11-30 09:30 ET"),
+    ):
         simulator.set_now(now)
         closed = await plan(instrument_id="AAPL")
         assert closed["market_open"] is False
@@ -802,7 +911,9 @@ async def test_notional_cap_blocks_the_preview_and_the_execution(
         assert ok(await client.call_tool("preview_close_position", {"instrument_id": "TSLA"}))["confirmation_token"]
 
         # Asked nothing: there is nothing to say yes to.
-        assert "above the POSITIONS_MCP_MAX_CLOSE_NOTIONAL cap" in refused(await client.call_tool("close_position", CLOSE_ARGS), "BLOCKED")
+        assert "above the POSITIONS_MCP_MAX_CLOSE_NOTIONAL cap" in refused(
+            await client.call_tool("close_position", CLOSE_ARGS), "BLOCKED"
+        )
         assert person.questions == []
 
     # A token from a server without the cap (same secret) does not get past it either.
@@ -818,7 +929,11 @@ async def test_notional_cap_blocks_the_preview_and_the_execution(
 @pytest.mark.anyio
 async def test_instruction_previews_run_the_preflight_rules(simulator: Simulator, client: Client) -> None:
     async def preview(account: int, *rows: dict[str, Any]) -> dict[str, Any]:
-        return ok(await client.call_tool("preview_submit_position_instructions", {"account_id": account, "instructions": list(rows)}))
+        return ok(
+            await client.call_tool(
+                "preview_submit_position_instructions", {"account_id": account, "instructions": list(rows)}
+            )
+        )
 
     dne = await preview(SECOND, row("DO_NOT_EXERCISE", LEAP, 1))
     too_many = await preview(SECOND, row("EXERCISE", LEAP, 6))
@@ -855,7 +970,9 @@ async def test_the_submit_uses_the_keys_the_preview_assigned(
 ) -> None:
     rows = [row("EXERCISE", LEAP, 1), row("EXERCISE", TSLA_C185, 2)]
     async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
-        preview = ok(await client.call_tool("preview_submit_position_instructions", {"account_id": SECOND, "instructions": rows}))
+        preview = ok(
+            await client.call_tool("preview_submit_position_instructions", {"account_id": SECOND, "instructions": rows})
+        )
         keys = [r["instruction_id"] for r in preview["plan"]["rows"]]
         assert all(k.startswith("cs-mcp-") for k in keys) and len(set(keys)) == 2
         assert all(r["generated_key"] for r in preview["plan"]["rows"])
@@ -866,13 +983,20 @@ async def test_the_submit_uses_the_keys_the_preview_assigned(
             )
         )
         # Repeating the assigned key explicitly is the same request.
-        again = ok(await client.call_tool("preview_submit_position_instructions", {"account_id": SECOND, "instructions": rows[:1]}))
+        again = ok(
+            await client.call_tool(
+                "preview_submit_position_instructions", {"account_id": SECOND, "instructions": rows[:1]}
+            )
+        )
         [key] = [r["instruction_id"] for r in again["plan"]["rows"]]
         ok(
             await client.call_tool(
                 "submit_position_instructions",
-                {"account_id": SECOND, "instructions": [{**rows[0], "instruction_id": key}],
-                 "confirmation_token": again["confirmation_token"]},
+                {
+                    "account_id": SECOND,
+                    "instructions": [{**rows[0], "instruction_id": key}],
+                    "confirmation_token": again["confirmation_token"],
+                },
             )
         )
     assert [i["client_instruction_id"] for i in result["instructions"]] == keys
@@ -881,7 +1005,9 @@ async def test_the_submit_uses_the_keys_the_preview_assigned(
 
 
 @pytest.mark.anyio
-async def test_close_execution_snapshot(simulator: Simulator, make_settings: Callable[..., Settings], mode: str) -> None:
+async def test_close_execution_snapshot(
+    simulator: Simulator, make_settings: Callable[..., Settings], mode: str
+) -> None:
     async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
         token = await preview_token(client, "close_position", {"instrument_id": "TSLA"})
         result = ok(await client.call_tool("close_position", {"instrument_id": "TSLA", "confirmation_token": token}))
@@ -946,11 +1072,18 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     async with connect(settings, simulator, mode) as client:
         tokens.append(await preview_token(client, "close_position"))
         close = ok(await client.call_tool("close_position", {**CLOSE_ARGS, "confirmation_token": tokens[0]}))
-        refused(await client.call_tool("close_position", {**CLOSE_ARGS, "confirmation_token": tokens[0]}), "ALREADY_USED")
+        refused(
+            await client.call_tool("close_position", {**CLOSE_ARGS, "confirmation_token": tokens[0]}), "ALREADY_USED"
+        )
         tokens.append(await preview_token(client, "submit_position_instructions"))
-        submit = ok(await client.call_tool("submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": tokens[1]}))
+        submit = ok(
+            await client.call_tool("submit_position_instructions", {**SUBMIT_ARGS, "confirmation_token": tokens[1]})
+        )
         # A secret typed into an argument is cut out of the line.
-        refused(await client.call_tool("close_position", {"instrument_id": SECRET, "confirmation_token": tokens[0]}), "WRONG_ARGUMENTS")
+        refused(
+            await client.call_tool("close_position", {"instrument_id": SECRET, "confirmation_token": tokens[0]}),
+            "WRONG_ARGUMENTS",
+        )
     async with connect(make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET), simulator, mode, Person("decline")) as client:
         refused(await client.call_tool("close_position", {"instrument_id": "TSLA"}), "DECLINED")
 
@@ -967,25 +1100,42 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     ]
     for line in lines:
         assert {
-            "time", "event", "tool", "account_id", "environment", "arguments", "outcome",
-            "request_id", "order_ids", "instruction_ids", "detail",
+            "time",
+            "event",
+            "tool",
+            "account_id",
+            "environment",
+            "arguments",
+            "outcome",
+            "request_id",
+            "order_ids",
+            "instruction_ids",
+            "detail",
         } <= set(line)
         assert line["environment"] == "simulator"
         assert datetime.fromisoformat(line["time"]).tzinfo is not None and line["time"].endswith("Z")
     assert lines[0]["arguments"] == {"cancel_orders": False, "instrument_id": "AAPL"}
     assert lines[0]["detail"]["confirmation"] == token_digest(tokens[0])  # a short digest, never the token
-    assert lines[0]["detail"]["summary"] == "Send 1 MARKET DAY order: SELL 100 AAPL (~$15,100.00); estimated total $15,100.00."
+    assert (
+        lines[0]["detail"]["summary"]
+        == "Send 1 MARKET DAY order: SELL 100 AAPL (~$15,100.00); estimated total $15,100.00."
+    )
     assert lines[1]["request_id"] == close["request_id"] and lines[1]["order_ids"] == [close["orders"][0]["id"]]
     assert lines[1]["detail"] == "confirmation_token"
     assert lines[2]["request_id"] is None and "already used" in lines[2]["detail"]
-    assert lines[3]["arguments"] == {"instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1"}]}
+    assert lines[3]["arguments"] == {
+        "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1"}]
+    }
     assert lines[3]["instruction_ids"] == [submit["instructions"][0]["client_instruction_id"]]
     assert lines[4]["request_id"] == submit["request_id"]
-    assert lines[4]["instruction_ids"] == [submit["instructions"][0]["id"], submit["instructions"][0]["client_instruction_id"]]
+    assert lines[4]["instruction_ids"] == [
+        submit["instructions"][0]["id"],
+        submit["instructions"][0]["client_instruction_id"],
+    ]
     assert lines[5]["arguments"]["instrument_id"] == "[redacted]"
     assert lines[7]["detail"] == "The person chose 'decline'."
 
-    text = audit_path.read_text()
+    text = audit_path.read_text()  # noqa: ASYNC240 - a test reading a small local file
     assert SECRET not in text
     for token in tokens:
         assert token not in text and token.split(".")[1] not in text and token.split(".")[2] not in text
@@ -1000,8 +1150,13 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     ("tool", "args"),
     [
         ("close_position", {"instrument_id": "AAPL", "cancel_orders": False}),
-        ("submit_position_instructions", {"account_id": SECOND, "instructions": [
-            {"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": 1}]}),
+        (
+            "submit_position_instructions",
+            {
+                "account_id": SECOND,
+                "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": 1}],
+            },
+        ),
     ],
 )
 async def test_a_replayed_answer_executes_once(
@@ -1010,8 +1165,9 @@ async def test_a_replayed_answer_executes_once(
     """2026-07-28: re-sending the final round (same answer, same request_state), as a client
     retrying after a timeout would, must not execute again: the next preview's question names
     another preview, so the recorded yes does not apply and the person is asked anew."""
-    async with Client(build_server(make_settings(), simulator=simulator), mode="auto",
-                      elicitation_callback=Person("accept")) as client:  # type: ignore[arg-type]
+    async with Client(
+        build_server(make_settings(), simulator=simulator), mode="auto", elicitation_callback=Person("accept")
+    ) as client:  # type: ignore[arg-type]
         first = await client.session.call_tool(tool, args, allow_input_required=True)
         assert isinstance(first, InputRequiredResult)
         [key] = first.input_requests
@@ -1037,13 +1193,21 @@ async def test_the_api_name_of_the_idempotency_key_is_honoured(
     used = simulator.instructions(SECOND)[0]["client_instruction_id"]  # an ACCEPTED instruction's key
     keyed = row("EXERCISE", LEAP, 1, client_instruction_id=used)
     async with connect(make_settings(), simulator, mode) as client:
-        preview = ok(await client.call_tool(
-            "preview_submit_position_instructions", {"account_id": SECOND, "instructions": [keyed]}))
+        preview = ok(
+            await client.call_tool(
+                "preview_submit_position_instructions", {"account_id": SECOND, "instructions": [keyed]}
+            )
+        )
         [planned] = preview["plan"]["rows"]
         assert (planned["status"], planned["reason"], planned["instruction_id"]) == (
-            "BLOCKED", "DUPLICATE_INSTRUCTION", used)
-        misspelt = await client.call_tool("preview_submit_position_instructions", {
-            "account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, quantiy=1)]})
+            "BLOCKED",
+            "DUPLICATE_INSTRUCTION",
+            used,
+        )
+        misspelt = await client.call_tool(
+            "preview_submit_position_instructions",
+            {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, quantiy=1)]},
+        )
         assert misspelt.is_error and "quantiy" in misspelt.content[0].text  # type: ignore[union-attr]
     assert upstream.writes == []
 
@@ -1054,9 +1218,12 @@ async def test_cancel_says_why_nothing_was_cancelled(
 ) -> None:
     accepted = next(i for i in simulator.instructions(SECOND) if i["status"] == "ACCEPTED")
     async with connect(make_settings(), simulator, mode) as client:
-        final = await client.call_tool("cancel_position_instruction", {"account_id": SECOND, "instruction_id": accepted["id"]})
+        final = await client.call_tool(
+            "cancel_position_instruction", {"account_id": SECOND, "instruction_id": accepted["id"]}
+        )
         unknown = await client.call_tool(
-            "cancel_position_instruction", {"account_id": SECOND, "instruction_id": "0195f6d0-0000-7000-8000-000000000000"}
+            "cancel_position_instruction",
+            {"account_id": SECOND, "instruction_id": "0195f6d0-0000-7000-8000-000000000000"},
         )
     assert final.is_error and "Nothing to cancel: the instruction is already final" in final.content[0].text  # type: ignore[union-attr]
     assert "Clear Street 409" in final.content[0].text  # type: ignore[union-attr]

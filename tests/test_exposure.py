@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from inline_snapshot import snapshot
-
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain import exposure as exposure_module
 from positions_mcp.domain.exposure import (
@@ -72,36 +71,88 @@ def option(symbol: str, quantity: str, market_value: str, underlying: str | None
 def book() -> list[Position]:
     return [
         # 1. fractional shares: 100.5 × 151.10 = 15185.55
-        pos("AAPL", "100.5", "15185.55", instrument_id=AAPL_ID, instrument_price="151.10",
-            closing_price="150.50", unrealized_pnl="0.10", daily_unrealized_pnl="0.20",
-            daily_realized_pnl="0.30"),
+        pos(
+            "AAPL",
+            "100.5",
+            "15185.55",
+            instrument_id=AAPL_ID,
+            instrument_price="151.10",
+            closing_price="150.50",
+            unrealized_pnl="0.10",
+            daily_unrealized_pnl="0.20",
+            daily_realized_pnl="0.30",
+        ),
         # 2. a short: -50 × 178.50 = -8925.00
-        pos("TSLA", "-50", "-8925.00", instrument_id=TSLA_ID, instrument_price="178.50",
-            unrealized_pnl="0.20", daily_unrealized_pnl="-0.10", daily_realized_pnl="0.00"),
+        pos(
+            "TSLA",
+            "-50",
+            "-8925.00",
+            instrument_id=TSLA_ID,
+            instrument_price="178.50",
+            unrealized_pnl="0.20",
+            daily_unrealized_pnl="-0.10",
+            daily_realized_pnl="0.00",
+        ),
         # 3. seed-era LONG_CALL row, compact OSI, expires Thursday 2026-04-02, strike 150 < 151.10
-        option("AAPL260402C00150000", "10", "1150.00", AAPL_ID, position_type="LONG_CALL",
-               instrument_price="1.15", unrealized_pnl="0.30"),
+        option(
+            "AAPL260402C00150000",
+            "10",
+            "1150.00",
+            AAPL_ID,
+            position_type="LONG_CALL",
+            instrument_price="1.15",
+            unrealized_pnl="0.30",
+        ),
         # 4. short put, padded OSI, expires Monday 2026-04-06, strike 152.50 > 151.10
-        option("AAPL  260406P00152500", "-3", "-465.00", AAPL_ID, instrument_price="1.55",
-               unrealized_pnl="-0.01", daily_unrealized_pnl="0.01"),
+        option(
+            "AAPL  260406P00152500",
+            "-3",
+            "-465.00",
+            AAPL_ID,
+            instrument_price="1.55",
+            unrealized_pnl="-0.01",
+            daily_unrealized_pnl="0.01",
+        ),
         # 5. option whose underlier is not held; expires on Good Friday; no instrument_price
         option("GOOG 260403C00300000", "2", "12.34", GOOG_ID, closing_price="0.06"),
         # 6. an instrument type this server does not know
-        pos("XYZ.WS", "1000", "333.00", instrument_type="WARRANT", instrument_price="0.333",
-            unrealized_pnl="0.00", daily_unrealized_pnl="0.00", daily_realized_pnl="0.00"),
+        pos(
+            "XYZ.WS",
+            "1000",
+            "333.00",
+            instrument_type="WARRANT",
+            instrument_price="0.333",
+            unrealized_pnl="0.00",
+            daily_unrealized_pnl="0.00",
+            daily_realized_pnl="0.00",
+        ),
         # 7. cash: not exposure
         pos("USD", "2500.75", "2500.75", instrument_type="CASH", instrument_price="1"),
         # 8. fractional shares without instrument_price: 0.3 × 400.33 (close) = 120.099 -> 120.10
-        pos("MSFT", "0.3", "120.10", instrument_id=MSFT_ID, closing_price="400.33",
-            unrealized_pnl="0.10"),
+        pos("MSFT", "0.3", "120.10", instrument_id=MSFT_ID, closing_price="400.33", unrealized_pnl="0.10"),
         # 9. short call on MSFT, expires 2026-05-15: outside the window
-        option("MSFT  260515C00420000", "-1", "-250.00", MSFT_ID, instrument_price="2.50",
-               unrealized_pnl="0.05", daily_unrealized_pnl="0.02", daily_realized_pnl="1.11"),
+        option(
+            "MSFT  260515C00420000",
+            "-1",
+            "-250.00",
+            MSFT_ID,
+            instrument_price="2.50",
+            unrealized_pnl="0.05",
+            daily_unrealized_pnl="0.02",
+            daily_realized_pnl="1.11",
+        ),
         # 10. an option whose symbol is not OSI and whose underlier is not given
         option("BADSYMBOL", "1", "5.00", None, instrument_price="0.05"),
         # 11. past expiration but still listed
-        option("AAPL  260327C00140000", "1", "0.00", AAPL_ID, instrument_price="0.00",
-               unrealized_pnl="-0.33", daily_unrealized_pnl="0.00"),
+        option(
+            "AAPL  260327C00140000",
+            "1",
+            "0.00",
+            AAPL_ID,
+            instrument_price="0.00",
+            unrealized_pnl="-0.33",
+            daily_unrealized_pnl="0.00",
+        ),
     ]
 
 
@@ -144,8 +195,13 @@ def test_money_travels_as_exact_strings() -> None:
     data = as_json(summarize(book()))
     assert data["long_market_value"] == "16805.99"
     assert data["unrealized_pnl"] == "0.41"
-    assert data["by_type"][2] == {"type": "WARRANT", "positions": 1, "long": "333.00", "short": "0",
-                                  "gross_pct": "1.26"}
+    assert data["by_type"][2] == {
+        "type": "WARRANT",
+        "positions": 1,
+        "long": "333.00",
+        "short": "0",
+        "gross_pct": "1.26",
+    }
     assert data["as_of"] == "2026-04-01T14:30:00Z"
 
 
@@ -209,17 +265,43 @@ def test_options_grouped_by_underlier() -> None:
     assert rows == [
         # 11 long calls (incl. the expired one) + 3 short puts; 14 × 100 × 151.10 = 211540.00;
         # 1150.00 - 465.00 + 0.00 = 685.00; the expired 2026-03-27 is not "next"
-        ("AAPL", Decimal("151.10"), Decimal("11"), Decimal("3"), Decimal("11"), Decimal("3"),
-         Decimal("211540.00"), Decimal("685.00"), date(2026, 4, 2)),
+        (
+            "AAPL",
+            Decimal("151.10"),
+            Decimal("11"),
+            Decimal("3"),
+            Decimal("11"),
+            Decimal("3"),
+            Decimal("211540.00"),
+            Decimal("685.00"),
+            date(2026, 4, 2),
+        ),
         # priced at its closing price 400.33: 1 × 100 × 400.33
-        ("MSFT", Decimal("400.33"), Decimal("0"), Decimal("1"), Decimal("1"), Decimal("0"),
-         Decimal("40033.00"), Decimal("-250.00"), date(2026, 5, 15)),
+        (
+            "MSFT",
+            Decimal("400.33"),
+            Decimal("0"),
+            Decimal("1"),
+            Decimal("1"),
+            Decimal("0"),
+            Decimal("40033.00"),
+            Decimal("-250.00"),
+            date(2026, 5, 15),
+        ),
         # not held: no price, no notional; labelled by the OSI root
-        ("GOOG", None, Decimal("2"), Decimal("0"), Decimal("2"), Decimal("0"), None, Decimal("12.34"),
-         date(2026, 4, 3)),
+        (
+            "GOOG",
+            None,
+            Decimal("2"),
+            Decimal("0"),
+            Decimal("2"),
+            Decimal("0"),
+            None,
+            Decimal("12.34"),
+            date(2026, 4, 3),
+        ),
         # no underlying id and no parsable symbol
-        ("unknown", None, Decimal("1"), Decimal("0"), Decimal("0"), Decimal("0"), None, Decimal("5.00"),
-         None),
+        ("unknown", None, Decimal("1"), Decimal("0"), Decimal("0"), Decimal("0"), None, Decimal("5.00"), None),
     ]
 
 
@@ -233,9 +315,18 @@ def test_expiring_options_with_moneyness_and_default_at_expiry() -> None:
     call, goog, put = expiring.options
     # long call, strike 150, spot 151.10: 1.10 in the money, 110.00 a contract, 1.10/150 = 0.733 %
     assert (call.symbol, call.quantity, call.expiry, call.expiration_day, call.days_left) == (
-        "AAPL260402C00150000", Decimal("10"), date(2026, 4, 2), None, 1)
+        "AAPL260402C00150000",
+        Decimal("10"),
+        date(2026, 4, 2),
+        None,
+        1,
+    )
     assert (call.moneyness, call.spot, call.intrinsic, call.distance_pct) == (
-        "ITM", Decimal("151.10"), Decimal("110.00"), Decimal("0.73"))
+        "ITM",
+        Decimal("151.10"),
+        Decimal("110.00"),
+        Decimal("0.73"),
+    )
     assert call.default_at_expiry is DefaultAtExpiry.AUTO_EXERCISE
     assert "DO_NOT_EXERCISE" in call.suggestion
     # expires on Good Friday: decisions happen on Thursday 04-02; the underlier is not held
@@ -289,8 +380,9 @@ def underlier_and_option(strike: str, spot: str, right: str, quantity: str) -> l
         ("100", "110", "P", "-1", "OTM", DefaultAtExpiry.LAPSE),
     ],
 )
-def test_default_at_expiry(strike: str, spot: str, right: str, quantity: str, state: str,
-                           default: DefaultAtExpiry) -> None:
+def test_default_at_expiry(
+    strike: str, spot: str, right: str, quantity: str, state: str, default: DefaultAtExpiry
+) -> None:
     s = summarize(underlier_and_option(strike, spot, right, quantity))
     assert s.expiring is not None
     (row,) = s.expiring.options
@@ -342,8 +434,9 @@ def test_fast_osi_path_agrees_with_parse_osi(symbol: OptionSymbol) -> None:
 
 def test_slow_path_symbols_still_count() -> None:
     # lower case and a tab: not the fast path, but parse_osi reads them
-    s = summarize(underlier_and_option("100", "101", "C", "1")[:1]
-                  + [option("xyz\t260401c00100000", "1", "1.00", "XYZ-ID")])
+    s = summarize(
+        [*underlier_and_option("100", "101", "C", "1")[:1], option("xyz\t260401c00100000", "1", "1.00", "XYZ-ID")]
+    )
     assert s.expiring is not None and s.expiring.count == 1
     assert s.expiring.options[0].default_at_expiry is DefaultAtExpiry.AUTO_EXERCISE
 
@@ -358,10 +451,8 @@ def test_data_quality_notes() -> None:
         "daily_unrealized_pnl missing on 5 positions: the total excludes them",  # 3, 5, 7, 8, 10
         "daily_realized_pnl missing on 7 positions: the total excludes them",  # 3, 4, 5, 7, 8, 10, 11
         "2 positions have no instrument_price (e.g. GOOG 260403C00300000, MSFT)",
-        "1 option symbol could not be parsed as OSI: no expiry, strike or right for them "
-        "(e.g. BADSYMBOL)",
-        "1 option has no underlying_instrument_id: grouped by OSI root, no underlier price "
-        "(e.g. BADSYMBOL)",
+        "1 option symbol could not be parsed as OSI: no expiry, strike or right for them (e.g. BADSYMBOL)",
+        "1 option has no underlying_instrument_id: grouped by OSI root, no underlier price (e.g. BADSYMBOL)",
         "no price in this book for 2 underliers (not held or unpriced): notional and moneyness "
         "omitted (e.g. GOOG, unknown)",
         "1 underlier is priced at closing_price (no instrument_price) (e.g. MSFT)",
@@ -388,16 +479,13 @@ def test_odd_rows_are_noted_not_hidden() -> None:
     assert s.daily_unrealized_pnl is None and s.daily_realized_pnl is None
     assert s.notes == [
         "1 position belongs to another account than 19816: included in the totals",
-        "1 instrument_id was read more than once (book changed while paging?): counted each time "
-        "(e.g. AAPL)",
+        "1 instrument_id was read more than once (book changed while paging?): counted each time (e.g. AAPL)",
         "daily_unrealized_pnl missing on every position: total omitted",
         "daily_realized_pnl missing on every position: total omitted",
         "6 positions have no instrument_price (e.g. AAPL, AAPL, LOST)",
         "1 position has quantity 0 (e.g. LOST)",
-        "1 position has a market_value whose sign disagrees with quantity: summed as reported "
-        "(e.g. ODD)",
-        "1 position has a position_type that disagrees with the quantity sign: quantity used "
-        "(e.g. SEED)",
+        "1 position has a market_value whose sign disagrees with quantity: summed as reported (e.g. ODD)",
+        "1 position has a position_type that disagrees with the quantity sign: quantity used (e.g. SEED)",
     ]
 
 
@@ -405,8 +493,14 @@ def test_seed_era_option_rows_are_options_whatever_their_instrument_type() -> No
     rows = [
         pos("AAPL", "1", "151.00", instrument_id=AAPL_ID, instrument_price="151.00"),
         # seed era: SecurityType OTHER, the right in the position type
-        pos("AAPL250117C00190000", "-2", "-10.00", instrument_type="OTHER", position_type="SHORT_CALL",
-            underlying_instrument_id=AAPL_ID),
+        pos(
+            "AAPL250117C00190000",
+            "-2",
+            "-10.00",
+            instrument_type="OTHER",
+            position_type="SHORT_CALL",
+            underlying_instrument_id=AAPL_ID,
+        ),
     ]
     s = summarize(rows, today=date(2025, 1, 15))
     assert s.options is not None
@@ -452,8 +546,7 @@ def test_cash_only_book_has_no_exposure_and_no_percentages() -> None:
 def test_sums_never_round() -> None:
     # 51 significant digits in the sum: far more than the default decimal context (28) keeps
     rows = [
-        pos("BIG", "1", "12345678901234567890.123456789012",
-            unrealized_pnl="0.000000000000000000000000000001"),
+        pos("BIG", "1", "12345678901234567890.123456789012", unrealized_pnl="0.000000000000000000000000000001"),
         pos("TINY", "1", "0.000000000000000000000000000001", unrealized_pnl="12345678901234567890"),
     ]
     s = summarize(rows)
@@ -466,8 +559,7 @@ def test_as_of_must_be_aware_and_today_defaults_to_new_york() -> None:
     with pytest.raises(ValueError, match="aware"):
         ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=datetime(2026, 4, 1))
     # 02:00 UTC on April 2 is still April 1 in New York
-    builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator",
-                              as_of=datetime(2026, 4, 2, 2, 0, tzinfo=UTC))
+    builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=datetime(2026, 4, 2, 2, 0, tzinfo=UTC))
     assert builder.today == date(2026, 4, 1)
     with pytest.raises(ValueError, match="negative"):
         ExposureBuilder(account_id=ACCOUNT, environment="x", as_of=AS_OF, top_n=-1)
@@ -484,8 +576,9 @@ def without_examples(summary: ExposureSummary) -> dict[str, Any]:
 
 def test_pages_and_builds() -> None:
     rows = book()
-    builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF, today=TODAY,
-                              max_json_bytes=None)
+    builder = ExposureBuilder(
+        account_id=ACCOUNT, environment="simulator", as_of=AS_OF, today=TODAY, max_json_bytes=None
+    )
     for start in range(0, len(rows), 4):  # pages of 4
         assert builder.add(rows[start : start + 4]) is builder
     first = builder.build()
@@ -500,8 +593,9 @@ def test_pages_and_builds() -> None:
 def test_any_order_and_any_paging_give_the_same_summary(order: list[int], cuts: list[int]) -> None:
     # Options may arrive before their underlier: prices are resolved at build time.
     rows = [book()[i] for i in order]
-    builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF, today=TODAY,
-                              max_json_bytes=None)
+    builder = ExposureBuilder(
+        account_id=ACCOUNT, environment="simulator", as_of=AS_OF, today=TODAY, max_json_bytes=None
+    )
     start = 0
     for cut in sorted(set(cuts)):
         builder.add(rows[start:cut])
@@ -529,108 +623,27 @@ def test_full_summary_snapshot() -> None:
             "daily_unrealized_pnl": "0.13",
             "daily_realized_pnl": "1.41",
             "by_side": [
-                {
-                    "side": "LONG",
-                    "positions": 7,
-                    "market_value": "16805.99",
-                    "gross_pct": "63.55"
-                },
-                {
-                    "side": "SHORT",
-                    "positions": 3,
-                    "market_value": "-9640.00",
-                    "gross_pct": "36.45"
-                }
+                {"side": "LONG", "positions": 7, "market_value": "16805.99", "gross_pct": "63.55"},
+                {"side": "SHORT", "positions": 3, "market_value": "-9640.00", "gross_pct": "36.45"},
             ],
             "by_type": [
-                {
-                    "type": "COMMON_STOCK",
-                    "positions": 3,
-                    "long": "15305.65",
-                    "short": "-8925.00",
-                    "gross_pct": "91.62"
-                },
-                {
-                    "type": "OPTION",
-                    "positions": 6,
-                    "long": "1167.34",
-                    "short": "-715.00",
-                    "gross_pct": "7.12"
-                },
-                {
-                    "type": "WARRANT",
-                    "positions": 1,
-                    "long": "333.00",
-                    "short": "0",
-                    "gross_pct": "1.26"
-                }
+                {"type": "COMMON_STOCK", "positions": 3, "long": "15305.65", "short": "-8925.00", "gross_pct": "91.62"},
+                {"type": "OPTION", "positions": 6, "long": "1167.34", "short": "-715.00", "gross_pct": "7.12"},
+                {"type": "WARRANT", "positions": 1, "long": "333.00", "short": "0", "gross_pct": "1.26"},
             ],
             "largest": [
-                {
-                    "symbol": "AAPL",
-                    "quantity": "100.5",
-                    "market_value": "15185.55",
-                    "gross_pct": "57.42"
-                },
-                {
-                    "symbol": "TSLA",
-                    "quantity": "-50",
-                    "market_value": "-8925.00",
-                    "gross_pct": "33.75"
-                },
-                {
-                    "symbol": "AAPL260402C00150000",
-                    "quantity": "10",
-                    "market_value": "1150.00",
-                    "gross_pct": "4.35"
-                },
-                {
-                    "symbol": "AAPL  260406P00152500",
-                    "quantity": "-3",
-                    "market_value": "-465.00",
-                    "gross_pct": "1.76"
-                },
-                {
-                    "symbol": "XYZ.WS",
-                    "quantity": "1000",
-                    "market_value": "333.00",
-                    "gross_pct": "1.26"
-                },
-                {
-                    "symbol": "MSFT  260515C00420000",
-                    "quantity": "-1",
-                    "market_value": "-250.00",
-                    "gross_pct": "0.95"
-                },
-                {
-                    "symbol": "MSFT",
-                    "quantity": "0.3",
-                    "market_value": "120.10",
-                    "gross_pct": "0.45"
-                },
-                {
-                    "symbol": "GOOG 260403C00300000",
-                    "quantity": "2",
-                    "market_value": "12.34",
-                    "gross_pct": "0.05"
-                },
-                {
-                    "symbol": "BADSYMBOL",
-                    "quantity": "1",
-                    "market_value": "5.00",
-                    "gross_pct": "0.02"
-                },
-                {
-                    "symbol": "AAPL  260327C00140000",
-                    "quantity": "1",
-                    "market_value": "0.00",
-                    "gross_pct": "0.00"
-                }
+                {"symbol": "AAPL", "quantity": "100.5", "market_value": "15185.55", "gross_pct": "57.42"},
+                {"symbol": "TSLA", "quantity": "-50", "market_value": "-8925.00", "gross_pct": "33.75"},
+                {"symbol": "AAPL260402C00150000", "quantity": "10", "market_value": "1150.00", "gross_pct": "4.35"},
+                {"symbol": "AAPL  260406P00152500", "quantity": "-3", "market_value": "-465.00", "gross_pct": "1.76"},
+                {"symbol": "XYZ.WS", "quantity": "1000", "market_value": "333.00", "gross_pct": "1.26"},
+                {"symbol": "MSFT  260515C00420000", "quantity": "-1", "market_value": "-250.00", "gross_pct": "0.95"},
+                {"symbol": "MSFT", "quantity": "0.3", "market_value": "120.10", "gross_pct": "0.45"},
+                {"symbol": "GOOG 260403C00300000", "quantity": "2", "market_value": "12.34", "gross_pct": "0.05"},
+                {"symbol": "BADSYMBOL", "quantity": "1", "market_value": "5.00", "gross_pct": "0.02"},
+                {"symbol": "AAPL  260327C00140000", "quantity": "1", "market_value": "0.00", "gross_pct": "0.00"},
             ],
-            "concentration": {
-                "largest_pct": "57.42",
-                "top5_pct": "98.53"
-            },
+            "concentration": {"largest_pct": "57.42", "top5_pct": "98.53"},
             "options": {
                 "positions": 6,
                 "long": "14",
@@ -646,7 +659,7 @@ def test_full_summary_snapshot() -> None:
                         "puts": "3",
                         "notional": "211540.00",
                         "market_value": "685.00",
-                        "next_expiry": "2026-04-02"
+                        "next_expiry": "2026-04-02",
                     },
                     {
                         "underlier": "MSFT",
@@ -657,7 +670,7 @@ def test_full_summary_snapshot() -> None:
                         "puts": "0",
                         "notional": "40033.00",
                         "market_value": "-250.00",
-                        "next_expiry": "2026-05-15"
+                        "next_expiry": "2026-05-15",
                     },
                     {
                         "underlier": "GOOG",
@@ -666,7 +679,7 @@ def test_full_summary_snapshot() -> None:
                         "calls": "2",
                         "puts": "0",
                         "market_value": "12.34",
-                        "next_expiry": "2026-04-03"
+                        "next_expiry": "2026-04-03",
                     },
                     {
                         "underlier": "unknown",
@@ -674,19 +687,15 @@ def test_full_summary_snapshot() -> None:
                         "short": "0",
                         "calls": "0",
                         "puts": "0",
-                        "market_value": "5.00"
-                    }
-                ]
+                        "market_value": "5.00",
+                    },
+                ],
             },
             "expiring": {
                 "window_business_days": 3,
                 "through": "2026-04-07",
                 "count": 3,
-                "by_default": {
-                    "ASSIGNMENT_LIKELY": 1,
-                    "AUTO_EXERCISE": 1,
-                    "UNKNOWN": 1
-                },
+                "by_default": {"ASSIGNMENT_LIKELY": 1, "AUTO_EXERCISE": 1, "UNKNOWN": 1},
                 "options": [
                     {
                         "symbol": "AAPL260402C00150000",
@@ -698,7 +707,7 @@ def test_full_summary_snapshot() -> None:
                         "intrinsic": "110.00",
                         "distance_pct": "0.73",
                         "default_at_expiry": "AUTO_EXERCISE",
-                        "suggestion": "to let it lapse, send DO_NOT_EXERCISE on expiry day"
+                        "suggestion": "to let it lapse, send DO_NOT_EXERCISE on expiry day",
                     },
                     {
                         "symbol": "GOOG 260403C00300000",
@@ -707,7 +716,7 @@ def test_full_summary_snapshot() -> None:
                         "expiration_day": "2026-04-02",
                         "days_left": 1,
                         "default_at_expiry": "UNKNOWN",
-                        "suggestion": "check the underlier price, then decide"
+                        "suggestion": "check the underlier price, then decide",
                     },
                     {
                         "symbol": "AAPL  260406P00152500",
@@ -719,9 +728,9 @@ def test_full_summary_snapshot() -> None:
                         "intrinsic": "140.00",
                         "distance_pct": "0.92",
                         "default_at_expiry": "ASSIGNMENT_LIKELY",
-                        "suggestion": "close before expiry to avoid assignment"
-                    }
-                ]
+                        "suggestion": "close before expiry to avoid assignment",
+                    },
+                ],
             },
             "notes": [
                 "1 position has an unknown instrument_type 'WARRANT': counted as non-option exposure",
@@ -733,8 +742,8 @@ def test_full_summary_snapshot() -> None:
                 "1 option has no underlying_instrument_id: grouped by OSI root, no underlier price (e.g. BADSYMBOL)",
                 "no price in this book for 2 underliers (not held or unpriced): notional and moneyness omitted (e.g. GOOG, unknown)",
                 "1 underlier is priced at closing_price (no instrument_price) (e.g. MSFT)",
-                "1 option is past expiration but still listed (e.g. AAPL  260327C00140000)"
-            ]
+                "1 option is past expiration but still listed (e.g. AAPL  260327C00140000)",
+            ],
         }
     )
 
@@ -760,30 +769,47 @@ def synthetic_book(n: int, seed: int = 7) -> list[Position]:
         quantity = Decimal(rnd.choice((1, 1, 1, -1)) * rnd.randint(1, 5000))
         iid = f"{rnd.getrandbits(128):032x}"
         equities.append((iid, f"T{i:04d}", price))
-        rows.append({
-            "account_id": ACCOUNT, "instrument_id": iid, "instrument_type": "COMMON_STOCK",
-            "symbol": f"T{i:04d}", "position_type": "LONG" if quantity > 0 else "SHORT",
-            "quantity": str(quantity), "available_quantity": str(abs(quantity)),
-            "market_value": str(quantity * price),
-            "instrument_price": None if rnd.random() < 0.01 else str(price), "closing_price": str(price),
-            "unrealized_pnl": "12.34", "daily_unrealized_pnl": "-1.01", "daily_realized_pnl": "0.00",
-        })
+        rows.append(
+            {
+                "account_id": ACCOUNT,
+                "instrument_id": iid,
+                "instrument_type": "COMMON_STOCK",
+                "symbol": f"T{i:04d}",
+                "position_type": "LONG" if quantity > 0 else "SHORT",
+                "quantity": str(quantity),
+                "available_quantity": str(abs(quantity)),
+                "market_value": str(quantity * price),
+                "instrument_price": None if rnd.random() < 0.01 else str(price),
+                "closing_price": str(price),
+                "unrealized_pnl": "12.34",
+                "daily_unrealized_pnl": "-1.01",
+                "daily_realized_pnl": "0.00",
+            }
+        )
     for _ in range(n - n // 2):
         uid, root, price = rnd.choice(equities)
         expiry = TODAY + timedelta(days=rnd.randint(0, 400))
         strike = (price * Decimal(rnd.choice(("0.8", "0.9", "1", "1.1", "1.2")))).quantize(Decimal("0.5"))
         quantity = Decimal(rnd.choice((1, -1)) * rnd.randint(1, 50))
         premium = Decimal(rnd.randint(1, 2000)).scaleb(-2)
-        rows.append({
-            "account_id": ACCOUNT, "instrument_id": f"{rnd.getrandbits(128):032x}",
-            "instrument_type": "OPTION",
-            "symbol": f"{root:<6}{expiry:%y%m%d}{rnd.choice('CP')}{int(strike * 1000):08d}",
-            "position_type": "LONG" if quantity > 0 else "SHORT", "quantity": str(quantity),
-            "available_quantity": str(abs(quantity)), "market_value": str(quantity * premium * 100),
-            "instrument_price": str(premium), "underlying_instrument_id": uid,
-            "underlying_instrument_type": "COMMON_STOCK",
-            "unrealized_pnl": "-3.33", "daily_unrealized_pnl": "0.10", "daily_realized_pnl": "0.00",
-        })
+        rows.append(
+            {
+                "account_id": ACCOUNT,
+                "instrument_id": f"{rnd.getrandbits(128):032x}",
+                "instrument_type": "OPTION",
+                "symbol": f"{root:<6}{expiry:%y%m%d}{rnd.choice('CP')}{int(strike * 1000):08d}",
+                "position_type": "LONG" if quantity > 0 else "SHORT",
+                "quantity": str(quantity),
+                "available_quantity": str(abs(quantity)),
+                "market_value": str(quantity * premium * 100),
+                "instrument_price": str(premium),
+                "underlying_instrument_id": uid,
+                "underlying_instrument_type": "COMMON_STOCK",
+                "unrealized_pnl": "-3.33",
+                "daily_unrealized_pnl": "0.10",
+                "daily_realized_pnl": "0.00",
+            }
+        )
     return [Position.model_validate(row) for row in rows]
 
 

@@ -40,7 +40,12 @@ async def test_demo_book_totals_match_the_hand_computation(client: Client) -> No
     assert summary["unrealized_pnl"] == "11942.13"
     assert summary["daily_unrealized_pnl"] == "1864.37"
     assert summary["daily_realized_pnl"] == "0.00"
-    assert summary["largest"][0] == {"symbol": "MSFT", "quantity": "200", "market_value": "83560.00", "gross_pct": "60.80"}
+    assert summary["largest"][0] == {
+        "symbol": "MSFT",
+        "quantity": "200",
+        "market_value": "83560.00",
+        "gross_pct": "60.80",
+    }
     assert any("BRK.B" in note for note in summary["notes"])
     assert len(result.content[0].text.encode()) <= 3000  # type: ignore[union-attr]
 

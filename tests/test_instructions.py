@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from positions_mcp.clearstreet.models import (
     NIL_UUID,
     InstructionRequest,
@@ -61,8 +60,12 @@ def position(symbol: str, quantity: str, instrument_id: str, **extra: Any) -> Po
 
 
 def option(symbol: str, quantity: str, instrument_id: str, underlier: str | None, **extra: Any) -> Position:
-    fields = {"instrument_type": "OPTION", "underlying_instrument_id": underlier,
-              "underlying_instrument_type": "COMMON_STOCK", **extra}
+    fields = {
+        "instrument_type": "OPTION",
+        "underlying_instrument_id": underlier,
+        "underlying_instrument_type": "COMMON_STOCK",
+        **extra,
+    }
     return position(symbol, quantity, instrument_id, **fields)
 
 
@@ -99,13 +102,26 @@ def plan(*rows: dict[str, Any], now: datetime = FRIDAY, **kwargs: Any) -> Instru
     return plan_instructions(BOOK, list(rows), now=now, **kwargs)
 
 
-def existing(key: str, kind: str = "EXERCISE", quantity: str = "4", status: str = "SENT",
-             instrument_id: str = CALL_ID, id_: str = "63987bde-0967-4f76-840b-cb9033ce2a74") -> PositionInstruction:
-    return PositionInstruction.model_validate({
-        "id": id_, "account_id": 122503, "client_instruction_id": key, "instruction_type": kind,
-        "instrument_id": instrument_id, "quantity": quantity, "status": status,
-        "symbol": "AAPL  261120C00195000",
-    })
+def existing(
+    key: str,
+    kind: str = "EXERCISE",
+    quantity: str = "4",
+    status: str = "SENT",
+    instrument_id: str = CALL_ID,
+    id_: str = "63987bde-0967-4f76-840b-cb9033ce2a74",
+) -> PositionInstruction:
+    return PositionInstruction.model_validate(
+        {
+            "id": id_,
+            "account_id": 122503,
+            "client_instruction_id": key,
+            "instruction_type": kind,
+            "instrument_id": instrument_id,
+            "quantity": quantity,
+            "status": status,
+            "symbol": "AAPL  261120C00195000",
+        }
+    )
 
 
 def blocked(p: InstructionPlan, index: int = 0) -> tuple[str | None, str]:
@@ -123,7 +139,11 @@ def test_exercise_calls_receive_shares_and_pay_cash() -> None:
     (r,) = p.rows
     assert (r.status, r.reason, r.instrument_id, r.symbol) == (RowStatus.OK, None, CALL_ID, "AAPL  261120C00195000")
     assert r.delivery is not None
-    assert (r.delivery.settlement, r.delivery.shares, r.delivery.cash) == ("PHYSICAL", Decimal(500), Decimal("-97500.00"))
+    assert (r.delivery.settlement, r.delivery.shares, r.delivery.cash) == (
+        "PHYSICAL",
+        Decimal(500),
+        Decimal("-97500.00"),
+    )
     assert r.delivery.shares_held == Decimal(300)
     assert r.message == "EXERCISE 5 AAPL 261120C00195000: receive 500 AAPL shares at $195.00 and pay $97,500.00"
     assert r.moneyness is not None and r.moneyness.state is MoneynessState.ITM
@@ -159,22 +179,26 @@ def test_dne_on_an_itm_option_gives_up_intrinsic_value() -> None:
 
 def test_dne_on_an_otm_option_changes_nothing() -> None:
     (r,) = plan(row("DO_NOT_EXERCISE", OTM_CALL_ID, "3")).rows
-    assert r.notes == ["out of the money (AAPL $200.50 vs strike $205.00): it would not be exercised automatically anyway"]
+    assert r.notes == [
+        "out of the money (AAPL $200.50 vs strike $205.00): it would not be exercised automatically anyway"
+    ]
 
 
 def test_contrary_exercise_on_otm_exercises_and_shows_delivery() -> None:
     (r,) = plan(row("CONTRARY_EXERCISE", OTM_CALL_ID, "3")).rows
     assert r.status is RowStatus.OK
     assert r.delivery is not None and r.delivery.cash == Decimal("-61500.00")
-    assert r.notes == ["exercised although out of the money: $1,350.00 worse than trading the shares "
-                       "(AAPL $200.50 vs strike $205.00)"]
+    assert r.notes == [
+        "exercised although out of the money: $1,350.00 worse than trading the shares (AAPL $200.50 vs strike $205.00)"
+    ]
 
 
 def test_contrary_exercise_on_itm_gives_up_intrinsic_value() -> None:
     (r,) = plan(row("CONTRARY_EXERCISE", CALL_ID, "2")).rows
     assert r.delivery is None
-    assert r.notes == ["NOT exercised although in the money: gives up intrinsic value $1,100.00 "
-                       "(AAPL $200.50 vs strike $195.00)"]
+    assert r.notes == [
+        "NOT exercised although in the money: gives up intrinsic value $1,100.00 (AAPL $200.50 vs strike $195.00)"
+    ]
 
 
 def test_exercising_out_of_the_money_says_what_it_costs() -> None:
@@ -254,8 +278,10 @@ def test_unknown_instrument() -> None:
 
 def test_osi_symbol_not_held_is_insufficient_position() -> None:
     p = plan(row("EXERCISE", "AAPL 261120C00300000", "1"))
-    assert blocked(p) == (InstructionCode.INSUFFICIENT_POSITION,
-                          "The account holds no AAPL 261120C00300000 contracts (available 0).")
+    assert blocked(p) == (
+        InstructionCode.INSUFFICIENT_POSITION,
+        "The account holds no AAPL 261120C00300000 contracts (available 0).",
+    )
     assert p.rows[0].metadata == {"available": "0"}
 
 
@@ -356,7 +382,8 @@ def test_early_exercise_after_the_daily_cutoff_is_noted_not_blocked() -> None:
     p = plan(row("EXERCISE", TSLA_CALL_ID, "1"), now=THURSDAY_1800)
     assert p.ready
     assert p.rows[0].notes[-1] == (
-        "it is past today's 17:30 ET cutoff: the exercise may be processed on the next business day")
+        "it is past today's 17:30 ET cutoff: the exercise may be processed on the next business day"
+    )
     assert p.rows[0].submit_before == datetime(2026, 12, 18, 22, 30, tzinfo=UTC)
 
 
@@ -399,14 +426,14 @@ def test_rules_run_in_the_reference_order() -> None:
 
 def test_keys_are_kept_or_generated() -> None:
     p = plan(row("EXERCISE", CALL_ID, "1", "mine"), row("EXERCISE", CALL_ID, "1"), row("EXERCISE", CALL_ID, "1", "  "))
-    assert [(r.instruction_id, r.generated_key) for r in p.rows] == [
-        ("mine", False), ("key-1", True), ("key-2", True)]
+    assert [(r.instruction_id, r.generated_key) for r in p.rows] == [("mine", False), ("key-1", True), ("key-2", True)]
     assert p.instruction_keys == ["mine", "key-1", "key-2"]
 
 
 def test_default_keys_are_cs_mcp_uuid4() -> None:
-    assert re.fullmatch(r"cs-mcp-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
-                        new_instruction_key())
+    assert re.fullmatch(
+        r"cs-mcp-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", new_instruction_key()
+    )
     p = plan_instructions(BOOK, [row("EXERCISE", CALL_ID, "1")], now=FRIDAY)
     assert p.rows[0].instruction_id.startswith("cs-mcp-")
 
@@ -414,10 +441,18 @@ def test_default_keys_are_cs_mcp_uuid4() -> None:
 def test_requests_send_resolved_ids_and_assigned_keys() -> None:
     p = plan(row("EXERCISE", "AAPL 261120C00195000", "2", "mine"), row("DO_NOT_EXERCISE", "aapl261120p00210000", "5"))
     assert p.requests() == [
-        InstructionRequest(instruction_type=InstructionType.EXERCISE, instrument_id=CALL_ID,
-                           quantity=Decimal(2), client_instruction_id="mine"),
-        InstructionRequest(instruction_type=InstructionType.DO_NOT_EXERCISE, instrument_id=PUT_ID,
-                           quantity=Decimal(5), client_instruction_id="key-1"),
+        InstructionRequest(
+            instruction_type=InstructionType.EXERCISE,
+            instrument_id=CALL_ID,
+            quantity=Decimal(2),
+            client_instruction_id="mine",
+        ),
+        InstructionRequest(
+            instruction_type=InstructionType.DO_NOT_EXERCISE,
+            instrument_id=PUT_ID,
+            quantity=Decimal(5),
+            client_instruction_id="key-1",
+        ),
     ]
     assert p.instrument_ids == [CALL_ID, PUT_ID]
 
@@ -440,8 +475,9 @@ def test_no_rows_is_not_ready() -> None:
 
 
 def test_input_shapes() -> None:
-    from_request = InstructionRequest(instruction_type=InstructionType.EXERCISE, instrument_id=CALL_ID,
-                                      quantity=Decimal(1), client_instruction_id="a")
+    from_request = InstructionRequest(
+        instruction_type=InstructionType.EXERCISE, instrument_id=CALL_ID, quantity=Decimal(1), client_instruction_id="a"
+    )
     alias = {"instruction_type": "EXERCISE", "instrument_id": CALL_ID, "quantity": "1", "client_instruction_id": "b"}
     p = plan_instructions(BOOK, [from_request, alias], now=FRIDAY, new_key=keys())
     assert [r.instruction_id for r in p.rows] == ["a", "b"]

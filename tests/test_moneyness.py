@@ -2,7 +2,6 @@ from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain.moneyness import (
     Moneyness,
@@ -17,8 +16,13 @@ PUT = parse_osi("AAPL 280121P00195000")
 
 
 def position(**fields: str) -> Position:
-    wire = {"account_id": 19816, "market_value": "0", "position_type": "LONG", "quantity": "1",
-            "available_quantity": "1"}
+    wire = {
+        "account_id": 19816,
+        "market_value": "0",
+        "position_type": "LONG",
+        "quantity": "1",
+        "available_quantity": "1",
+    }
     wire.update(fields)
     return Position.model_validate(wire)
 
@@ -39,8 +43,7 @@ def test_call_out_of_the_money() -> None:
 
 def test_put_in_the_money_and_out() -> None:
     itm = moneyness(PUT, Decimal("190"))
-    assert (itm.state, itm.intrinsic_per_share, itm.distance_pct) == (
-        MoneynessState.ITM, Decimal("5"), Decimal("2.56"))
+    assert (itm.state, itm.intrinsic_per_share, itm.distance_pct) == (MoneynessState.ITM, Decimal("5"), Decimal("2.56"))
     otm = moneyness(PUT, Decimal("200.50"))
     assert (otm.state, otm.intrinsic_per_share) == (MoneynessState.OTM, Decimal(0))
 
@@ -59,8 +62,13 @@ def test_one_cent_in_the_money_is_itm() -> None:
 
 def test_serialises_decimals_as_strings() -> None:
     dumped = moneyness(CALL, Decimal("200.50")).model_dump(mode="json")
-    assert dumped == {"state": "ITM", "underlier_price": "200.50", "strike": "195",
-                      "intrinsic_per_share": "5.50", "distance_pct": "2.82"}
+    assert dumped == {
+        "state": "ITM",
+        "underlier_price": "200.50",
+        "strike": "195",
+        "intrinsic_per_share": "5.50",
+        "distance_pct": "2.82",
+    }
 
 
 def test_underlier_prices_take_equities_and_indexes_with_a_price() -> None:

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-
 from positions_mcp.domain.osi import (
     OptionRight,
     OptionSymbol,
@@ -153,9 +152,7 @@ def test_option_symbol_refuses_values_it_cannot_render(kwargs: dict, fragment: s
 roots = st.from_regex(r"[A-Z0-9.]{1,6}", fullmatch=True)
 expiries = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 strikes = st.integers(min_value=0, max_value=99_999_999).map(lambda n: Decimal(n).scaleb(-3))
-symbols = st.builds(
-    OptionSymbol, root=roots, expiry=expiries, right=st.sampled_from(OptionRight), strike=strikes
-)
+symbols = st.builds(OptionSymbol, root=roots, expiry=expiries, right=st.sampled_from(OptionRight), strike=strikes)
 
 
 @given(symbols)

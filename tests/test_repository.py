@@ -37,7 +37,7 @@ def test_the_live_example_refuses_to_start_until_configured() -> None:
 
 def test_readme_documents_every_setting_and_the_ci_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
-    for _, env, flag, _ in OPTIONS:
+    for _, env, _flag, _ in OPTIONS:
         assert f"`{env}`" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install -e ".[test]"' in readme and 'pip install --quiet -e ".[test]"' in ci

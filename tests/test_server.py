@@ -25,15 +25,14 @@ from inline_snapshot import snapshot
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel
-
 from positions_mcp import __version__
-from positions_mcp.app import build_server
+from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
 from positions_mcp.clearstreet.models import SortBy, SortDirection
 from positions_mcp.domain.exposure import ExposureSummary
-from positions_mcp.results import PositionInstructions, PositionsPage, Status
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
+from positions_mcp.surface.server import build_server
+from pydantic import BaseModel
 
 pytestmark = pytest.mark.anyio
 
@@ -174,1605 +173,1613 @@ async def page_through(client: Client, **arguments: Any) -> list[dict[str, Any]]
 
 async def test_tool_list_on_the_wire(client: Client) -> None:
     tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
-    assert tools == snapshot([
-        {
-            "name": "get_positions",
-            "title": "Get positions",
-            "description": "One page of the account's positions, every field decimal-exact as Clear Street sent it,\nwith the total and the token of the next page. For totals and risk use summarize_exposure.",
-            "inputSchema": {
-                "type": "object",
-                "$defs": {
-                    "SortBy": {
-                        "enum": [
-                            "SYMBOL",
-                            "INSTRUMENT_TYPE",
-                            "QUANTITY",
-                            "MARKET_VALUE",
-                            "POSITION_TYPE",
-                            "UNREALIZED_PNL",
-                            "DAILY_UNREALIZED_PNL",
-                            "DAILY_REALIZED_PNL",
-                        ],
-                        "type": "string",
+    assert tools == snapshot(
+        [
+            {
+                "name": "get_positions",
+                "title": "Get positions",
+                "description": "One page of the account's positions, every field decimal-exact as Clear Street sent it,\nwith the total and the token of the next page. For totals and risk use summarize_exposure.",
+                "inputSchema": {
+                    "type": "object",
+                    "$defs": {
+                        "SortBy": {
+                            "enum": [
+                                "SYMBOL",
+                                "INSTRUMENT_TYPE",
+                                "QUANTITY",
+                                "MARKET_VALUE",
+                                "POSITION_TYPE",
+                                "UNREALIZED_PNL",
+                                "DAILY_UNREALIZED_PNL",
+                                "DAILY_REALIZED_PNL",
+                            ],
+                            "type": "string",
+                        },
+                        "SortDirection": {"enum": ["ASC", "DESC"], "type": "string"},
                     },
-                    "SortDirection": {"enum": ["ASC", "DESC"], "type": "string"},
+                    "properties": {
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
+                        "instrument_ids": {
+                            "default": None,
+                            "description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+                            "items": {
+                                "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                "maxLength": 40,
+                                "minLength": 1,
+                                "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                "type": "string",
+                            },
+                            "maxItems": 100,
+                            "minItems": 1,
+                            "type": ["array", "null"],
+                        },
+                        "sort_by": {
+                            "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
+                            "default": None,
+                            "description": "Field to sort by",
+                        },
+                        "sort_direction": {
+                            "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}],
+                            "default": None,
+                            "description": "ASC or DESC",
+                        },
+                        "page_size": {
+                            "default": 50,
+                            "description": "Positions per page (ignored with page_token)",
+                            "maximum": 1000,
+                            "minimum": 1,
+                            "type": "integer",
+                        },
+                        "page_token": {
+                            "default": None,
+                            "description": "next_page_token from the previous page; send the same filters and sort with it",
+                            "maxLength": 512,
+                            "minLength": 1,
+                            "pattern": "^[A-Za-z0-9+/=_-]+$",
+                            "type": ["string", "null"],
+                        },
+                    },
                 },
-                "properties": {
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
+                "outputSchema": {
+                    "$defs": {
+                        "Position": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "account_id": {"type": "integer"},
+                                "instrument_id": {"type": "string"},
+                                "instrument_type": {
+                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "symbol": {"type": "string"},
+                                "position_type": {
+                                    "description": "Known values: LONG, SHORT, LONG_CALL, SHORT_CALL, LONG_PUT, SHORT_PUT; others kept as sent",
+                                    "type": "string",
+                                },
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "available_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "avg_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "closing_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "closing_price_date": {"format": "date", "type": ["string", "null"]},
+                                "cost_basis": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "daily_realized_pnl": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "daily_unrealized_pnl": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "daily_unrealized_pnl_pct": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "instrument_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "underlying_instrument_id": {"type": ["string", "null"]},
+                                "underlying_instrument_type": {
+                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                    "type": ["string", "null"],
+                                },
+                                "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "unrealized_pnl_pct": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": [
+                                "account_id",
+                                "instrument_id",
+                                "instrument_type",
+                                "symbol",
+                                "position_type",
+                                "quantity",
+                                "available_quantity",
+                                "market_value",
+                            ],
+                            "type": "object",
+                        },
                     },
-                    "instrument_ids": {
-                        "default": None,
-                        "description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
-                        "items": {
+                    "additionalProperties": False,
+                    "description": "One page of positions, every field as the upstream sent it.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "positions": {"items": {"$ref": "#/$defs/Position"}, "type": "array"},
+                        "page_number": {"type": ["integer", "null"]},
+                        "total_items": {
+                            "description": "Positions matching the filters, all pages",
+                            "type": ["integer", "null"],
+                        },
+                        "total_pages": {"type": ["integer", "null"]},
+                        "next_page_token": {
+                            "description": "Pass as page_token (with the same filters and sort) for the next page",
+                            "type": ["string", "null"],
+                        },
+                        "previous_page_token": {"type": ["string", "null"]},
+                        "request_id": {
+                            "description": "Upstream request id, for support",
+                            "type": ["string", "null"],
+                        },
+                    },
+                    "required": ["environment", "account_id", "positions"],
+                    "type": "object",
+                },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
+                },
+            },
+            {
+                "name": "get_position_instructions",
+                "title": "Get position instructions",
+                "description": "The account's exercise, do-not-exercise and contrary-exercise instructions with their\nstatus (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
+                        "instrument_id": {
+                            "default": None,
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "maxLength": 40,
+                            "minLength": 1,
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                            "type": ["string", "null"],
+                        },
+                        "underlying_instrument_id": {
+                            "default": None,
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "maxLength": 40,
+                            "minLength": 1,
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                            "type": ["string", "null"],
+                        },
+                    },
+                },
+                "outputSchema": {
+                    "$defs": {
+                        "InstructionRejection": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "domain": {"type": ["string", "null"]},
+                                "description": {"type": ["string", "null"]},
+                                "metadata": {"additionalProperties": True, "type": "object"},
+                            },
+                            "required": ["reason"],
+                            "type": "object",
+                        },
+                        "PositionInstruction": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "id": {"type": "string"},
+                                "account_id": {"type": "integer"},
+                                "client_instruction_id": {"type": ["string", "null"]},
+                                "instruction_type": {
+                                    "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
+                                    "type": "string",
+                                },
+                                "instrument_id": {"type": "string"},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "status": {
+                                    "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
+                                    "type": "string",
+                                },
+                                "symbol": {"type": "string"},
+                                "accepted_quantity": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "created_at": {"format": "date-time", "type": ["string", "null"]},
+                                "updated_at": {"format": "date-time", "type": ["string", "null"]},
+                                "rejection": {
+                                    "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
+                                },
+                                "rejection_reason": {"type": ["string", "null"]},
+                                "underlying_instrument_id": {"type": ["string", "null"]},
+                            },
+                            "required": [
+                                "id",
+                                "account_id",
+                                "instruction_type",
+                                "instrument_id",
+                                "quantity",
+                                "status",
+                                "symbol",
+                            ],
+                            "type": "object",
+                        },
+                    },
+                    "additionalProperties": False,
+                    "description": "Persisted position instructions (exercise / do-not-exercise / contrary) with their status.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
+                        "request_id": {"type": ["string", "null"]},
+                    },
+                    "required": ["environment", "account_id", "instructions"],
+                    "type": "object",
+                },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
+                },
+            },
+            {
+                "name": "summarize_exposure",
+                "title": "Summarize exposure",
+                "description": "Exposure of the whole account over every page of positions: long/short market value,\ngross/net, P&L, breakdowns, largest positions, options by underlier and options expiring\nsoon with moneyness and what expiry will do by default. Bounded size whatever the book.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
+                    },
+                },
+                "outputSchema": {
+                    "$defs": {
+                        "Concentration": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "largest_pct": {
+                                    "description": "Share of gross exposure held by the largest position, in percent.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "top5_pct": {
+                                    "description": "Share of gross exposure held by the five largest positions, in percent.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "type": "object",
+                        },
+                        "DefaultAtExpiry": {
+                            "description": "What happens at expiry if nobody acts (OCC exercise by exception, current prices).",
+                            "enum": [
+                                "AUTO_EXERCISE",
+                                "LAPSE",
+                                "ASSIGNMENT_LIKELY",
+                                "ASSIGNMENT_POSSIBLE",
+                                "UNKNOWN",
+                            ],
+                            "type": "string",
+                        },
+                        "ExpiringOption": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "symbol": {"type": "string"},
+                                "quantity": {
+                                    "description": "Contracts; negative = short (written).",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "expiry": {
+                                    "description": "The contract's expiry, from its OSI symbol.",
+                                    "format": "date",
+                                    "type": "string",
+                                },
+                                "expiration_day": {
+                                    "description": "The business day decisions happen, when it is not expiry (expiry on a holiday).",
+                                    "format": "date",
+                                    "type": ["string", "null"],
+                                },
+                                "days_left": {
+                                    "description": "Business days from today to the expiration day; 0 = today.",
+                                    "type": "integer",
+                                },
+                                "moneyness": {"enum": ["ITM", "ATM", "OTM"], "type": ["string", "null"]},
+                                "spot": {
+                                    "description": "Underlier price the moneyness is computed at.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "intrinsic": {
+                                    "description": "Intrinsic value per contract (× 100) at spot.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "distance_pct": {
+                                    "description": "Signed distance of spot from the strike in % of the strike; > 0 = in the money.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "default_at_expiry": {"$ref": "#/$defs/DefaultAtExpiry"},
+                                "suggestion": {"type": "string"},
+                            },
+                            "required": [
+                                "symbol",
+                                "quantity",
+                                "expiry",
+                                "days_left",
+                                "default_at_expiry",
+                                "suggestion",
+                            ],
+                            "type": "object",
+                        },
+                        "ExpiryWatch": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "window_business_days": {"type": "integer"},
+                                "through": {
+                                    "description": "Last expiration day inside the window.",
+                                    "format": "date",
+                                    "type": "string",
+                                },
+                                "count": {
+                                    "description": "Option positions expiring inside the window; options lists the first ones.",
+                                    "type": "integer",
+                                },
+                                "by_default": {
+                                    "additionalProperties": {"type": "integer"},
+                                    "description": "How many of them do what by default (DefaultAtExpiry values).",
+                                    "type": "object",
+                                },
+                                "options": {"items": {"$ref": "#/$defs/ExpiringOption"}, "type": "array"},
+                            },
+                            "required": ["window_business_days", "through", "count", "by_default", "options"],
+                            "type": "object",
+                        },
+                        "LargestPosition": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "symbol": {"type": "string"},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "gross_pct": {
+                                    "description": "|market_value| as a share of gross exposure, in percent.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": ["symbol", "quantity", "market_value"],
+                            "type": "object",
+                        },
+                        "OptionsOverview": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "positions": {"type": "integer"},
+                                "long": {
+                                    "description": "Long contracts over all underliers.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "short": {
+                                    "description": "Short contracts over all underliers (positive number).",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "underliers": {
+                                    "description": "Distinct underliers; by_underlier lists the largest by notional.",
+                                    "type": "integer",
+                                },
+                                "by_underlier": {"items": {"$ref": "#/$defs/UnderlierOptions"}, "type": "array"},
+                            },
+                            "required": ["positions", "long", "short", "underliers", "by_underlier"],
+                            "type": "object",
+                        },
+                        "SideExposure": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "side": {"enum": ["LONG", "SHORT"], "type": "string"},
+                                "positions": {"type": "integer"},
+                                "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "gross_pct": {
+                                    "description": "Share of gross exposure, in percent (absent when gross is 0).",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": ["side", "positions", "market_value"],
+                            "type": "object",
+                        },
+                        "TypeExposure": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "type": {
+                                    "description": "Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one.",
+                                    "type": "string",
+                                },
+                                "positions": {"type": "integer"},
+                                "long": {
+                                    "description": "Σ market_value of the long rows of this type.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "short": {
+                                    "description": "Σ market_value of the short rows of this type.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "gross_pct": {
+                                    "description": "Share of gross exposure, in percent.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": ["type", "positions", "long", "short"],
+                            "type": "object",
+                        },
+                        "UnderlierOptions": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "underlier": {
+                                    "description": "Symbol of the underlier when the book holds it, else the option root.",
+                                    "type": "string",
+                                },
+                                "price": {
+                                    "description": "Underlier price taken from the book; absent when the book does not price the underlier.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "long": {
+                                    "description": "Long contracts.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "short": {
+                                    "description": "Short contracts (positive number).",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "calls": {
+                                    "description": "Contracts (long + short) of calls.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "puts": {
+                                    "description": "Contracts (long + short) of puts.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "notional": {
+                                    "description": "(long + short) × 100 × price.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "market_value": {
+                                    "description": "Σ market_value of these option positions.",
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": "string",
+                                },
+                                "next_expiry": {
+                                    "description": "Nearest expiry among these options (past ones excluded).",
+                                    "format": "date",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": ["underlier", "long", "short", "calls", "puts", "market_value"],
+                            "type": "object",
+                        },
+                    },
+                    "additionalProperties": False,
+                    "properties": {
+                        "as_of": {"format": "date-time", "type": "string"},
+                        "environment": {"type": "string"},
+                        "account_id": {"type": "integer"},
+                        "positions": {"description": "Rows read, over every page.", "type": "integer"},
+                        "long_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                        "short_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                        "gross_exposure": {
+                            "description": "Σ |market_value| (CASH excluded).",
+                            "pattern": "^-?\\d+(\\.\\d+)?$",
+                            "type": "string",
+                        },
+                        "net_exposure": {
+                            "description": "Σ market_value (CASH excluded).",
+                            "pattern": "^-?\\d+(\\.\\d+)?$",
+                            "type": "string",
+                        },
+                        "cash": {
+                            "description": "Σ market_value of CASH rows, which are not part of the exposure figures.",
+                            "pattern": "^-?\\d+(\\.\\d+)?$",
+                            "type": ["string", "null"],
+                        },
+                        "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                        "daily_unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                        "daily_realized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                        "by_side": {"items": {"$ref": "#/$defs/SideExposure"}, "type": "array"},
+                        "by_type": {"items": {"$ref": "#/$defs/TypeExposure"}, "type": "array"},
+                        "largest": {
+                            "description": "Largest positions by |market_value|.",
+                            "items": {"$ref": "#/$defs/LargestPosition"},
+                            "type": "array",
+                        },
+                        "concentration": {"$ref": "#/$defs/Concentration"},
+                        "options": {"anyOf": [{"$ref": "#/$defs/OptionsOverview"}, {"type": "null"}]},
+                        "expiring": {"anyOf": [{"$ref": "#/$defs/ExpiryWatch"}, {"type": "null"}]},
+                        "notes": {
+                            "description": "Data-quality notes: what was missing or odd, as counts with a few examples.",
+                            "items": {"type": "string"},
+                            "type": "array",
+                        },
+                    },
+                    "required": [
+                        "as_of",
+                        "environment",
+                        "account_id",
+                        "positions",
+                        "long_market_value",
+                        "short_market_value",
+                        "gross_exposure",
+                        "net_exposure",
+                        "by_side",
+                        "by_type",
+                        "largest",
+                        "concentration",
+                        "notes",
+                    ],
+                    "type": "object",
+                },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
+                },
+            },
+            {
+                "name": "preview_close_position",
+                "title": "Preview closing a position",
+                "description": "What closing one position would send (MARKET DAY order: side, quantity, estimated price\nand notional, warnings) and the confirmation_token for close_position. Sends nothing.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "instrument_id": {
                             "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "maxItems": 100,
-                        "minItems": 1,
-                        "type": ["array", "null"],
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
+                        "cancel_orders": {
+                            "default": False,
+                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "type": "boolean",
+                        },
                     },
-                    "sort_by": {
-                        "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
-                        "default": None,
-                        "description": "Field to sort by",
+                    "required": ["instrument_id"],
+                },
+                "outputSchema": {
+                    "$defs": {
+                        "ClosePlan": {
+                            "properties": {
+                                "scope": {"enum": ["position", "all"], "type": "string"},
+                                "target": {"type": ["string", "null"]},
+                                "cancel_orders": {"type": "boolean"},
+                                "order_count": {
+                                    "description": "Orders that will be sent; 'orders' lists the 50 largest",
+                                    "type": "integer",
+                                },
+                                "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
+                                "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "max_close_notional": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "market_open": {"type": "boolean"},
+                                "next_open": {"format": "date-time", "type": ["string", "null"]},
+                                "cancel_orders_effect": {"type": "string"},
+                                "excluded": {"items": {"type": "string"}, "type": "array"},
+                                "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                                "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                                "summary": {"type": "string"},
+                            },
+                            "required": [
+                                "scope",
+                                "cancel_orders",
+                                "order_count",
+                                "orders",
+                                "estimated_total",
+                                "market_open",
+                                "cancel_orders_effect",
+                                "summary",
+                            ],
+                            "type": "object",
+                        },
+                        "Issue": {
+                            "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "symbol": {"type": ["string", "null"]},
+                            },
+                            "required": ["code", "message"],
+                            "type": "object",
+                        },
+                        "OrderType": {
+                            "enum": [
+                                "MARKET",
+                                "LIMIT",
+                                "STOP",
+                                "STOP_LIMIT",
+                                "TRAILING_STOP",
+                                "TRAILING_STOP_LIMIT",
+                                "OTHER",
+                            ],
+                            "type": "string",
+                        },
+                        "PlannedOrder": {
+                            "properties": {
+                                "symbol": {"type": "string"},
+                                "instrument_id": {"type": "string"},
+                                "instrument_type": {"type": "string"},
+                                "side": {"$ref": "#/$defs/Side"},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "order_type": {"$ref": "#/$defs/OrderType"},
+                                "time_in_force": {"$ref": "#/$defs/TimeInForce"},
+                                "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
+                                "multiplier": {"type": "integer"},
+                                "estimated_notional": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": [
+                                "symbol",
+                                "instrument_id",
+                                "instrument_type",
+                                "side",
+                                "quantity",
+                                "position_quantity",
+                            ],
+                            "type": "object",
+                        },
+                        "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
+                        "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
+                        "TimeInForce": {
+                            "enum": [
+                                "DAY",
+                                "GOOD_TILL_CANCEL",
+                                "IMMEDIATE_OR_CANCEL",
+                                "FILL_OR_KILL",
+                                "GOOD_TILL_DATE",
+                                "AT_OPEN",
+                                "AT_CLOSE",
+                                "OTHER",
+                                "AT_THE_OPENING",
+                                "AT_THE_CLOSE",
+                                "GOOD_TILL_CROSSING",
+                                "GOOD_THROUGH_CROSSING",
+                                "AT_CROSSING",
+                            ],
+                            "type": "string",
+                        },
                     },
-                    "sort_direction": {
-                        "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}],
-                        "default": None,
-                        "description": "ASC or DESC",
+                    "additionalProperties": False,
+                    "description": "What a close would send, and the token that allows exactly that once.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "plan": {"$ref": "#/$defs/ClosePlan"},
+                        "confirmation_token": {
+                            "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
+                            "type": ["string", "null"],
+                        },
+                        "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                        "next_step": {"type": "string"},
                     },
-                    "page_size": {
-                        "default": 50,
-                        "description": "Positions per page (ignored with page_token)",
-                        "maximum": 1000,
-                        "minimum": 1,
-                        "type": "integer",
-                    },
-                    "page_token": {
-                        "default": None,
-                        "description": "next_page_token from the previous page; send the same filters and sort with it",
-                        "maxLength": 512,
-                        "minLength": 1,
-                        "pattern": "^[A-Za-z0-9+/=_-]+$",
-                        "type": ["string", "null"],
-                    },
+                    "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
+                    "type": "object",
+                },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
                 },
             },
-            "outputSchema": {
-                "$defs": {
-                    "Position": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "account_id": {"type": "integer"},
-                            "instrument_id": {"type": "string"},
-                            "instrument_type": {
-                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                "type": "string",
-                            },
-                            "symbol": {"type": "string"},
-                            "position_type": {
-                                "description": "Known values: LONG, SHORT, LONG_CALL, SHORT_CALL, LONG_PUT, SHORT_PUT; others kept as sent",
-                                "type": "string",
-                            },
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "available_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "avg_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "closing_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "closing_price_date": {"format": "date", "type": ["string", "null"]},
-                            "cost_basis": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "daily_realized_pnl": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "daily_unrealized_pnl": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "daily_unrealized_pnl_pct": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "instrument_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "underlying_instrument_id": {"type": ["string", "null"]},
-                            "underlying_instrument_type": {
-                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                "type": ["string", "null"],
-                            },
-                            "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "unrealized_pnl_pct": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
+            {
+                "name": "close_position",
+                "title": "Close a position",
+                "description": "Send the closing order(s) for one position, exactly as previewed by\npreview_close_position. Needs the person's explicit yes: the preview's confirmation_token,\nor the person's answer when the server asks them. Refused if the position changed.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "instrument_id": {
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "maxLength": 40,
+                            "minLength": 1,
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                            "type": "string",
                         },
-                        "required": [
-                            "account_id",
-                            "instrument_id",
-                            "instrument_type",
-                            "symbol",
-                            "position_type",
-                            "quantity",
-                            "available_quantity",
-                            "market_value",
-                        ],
-                        "type": "object",
-                    },
-                },
-                "additionalProperties": False,
-                "description": "One page of positions, every field as the upstream sent it.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
-                    },
-                    "account_id": {"type": "integer"},
-                    "positions": {"items": {"$ref": "#/$defs/Position"}, "type": "array"},
-                    "page_number": {"type": ["integer", "null"]},
-                    "total_items": {
-                        "description": "Positions matching the filters, all pages",
-                        "type": ["integer", "null"],
-                    },
-                    "total_pages": {"type": ["integer", "null"]},
-                    "next_page_token": {
-                        "description": "Pass as page_token (with the same filters and sort) for the next page",
-                        "type": ["string", "null"],
-                    },
-                    "previous_page_token": {"type": ["string", "null"]},
-                    "request_id": {
-                        "description": "Upstream request id, for support",
-                        "type": ["string", "null"],
-                    },
-                },
-                "required": ["environment", "account_id", "positions"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": True,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "get_position_instructions",
-            "title": "Get position instructions",
-            "description": "The account's exercise, do-not-exercise and contrary-exercise instructions with their\nstatus (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                    "instrument_id": {
-                        "default": None,
-                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-                        "maxLength": 40,
-                        "minLength": 1,
-                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                        "type": ["string", "null"],
-                    },
-                    "underlying_instrument_id": {
-                        "default": None,
-                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-                        "maxLength": 40,
-                        "minLength": 1,
-                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                        "type": ["string", "null"],
-                    },
-                },
-            },
-            "outputSchema": {
-                "$defs": {
-                    "InstructionRejection": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "reason": {"type": "string"},
-                            "domain": {"type": ["string", "null"]},
-                            "description": {"type": ["string", "null"]},
-                            "metadata": {"additionalProperties": True, "type": "object"},
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
                         },
-                        "required": ["reason"],
-                        "type": "object",
-                    },
-                    "PositionInstruction": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "id": {"type": "string"},
-                            "account_id": {"type": "integer"},
-                            "client_instruction_id": {"type": ["string", "null"]},
-                            "instruction_type": {
-                                "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
-                                "type": "string",
-                            },
-                            "instrument_id": {"type": "string"},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "status": {
-                                "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
-                                "type": "string",
-                            },
-                            "symbol": {"type": "string"},
-                            "accepted_quantity": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "created_at": {"format": "date-time", "type": ["string", "null"]},
-                            "updated_at": {"format": "date-time", "type": ["string", "null"]},
-                            "rejection": {
-                                "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
-                            },
-                            "rejection_reason": {"type": ["string", "null"]},
-                            "underlying_instrument_id": {"type": ["string", "null"]},
+                        "cancel_orders": {
+                            "default": False,
+                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "type": "boolean",
                         },
-                        "required": [
-                            "id",
-                            "account_id",
-                            "instruction_type",
-                            "instrument_id",
-                            "quantity",
-                            "status",
-                            "symbol",
-                        ],
-                        "type": "object",
+                        "confirmation_token": {
+                            "default": None,
+                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                            "maxLength": 4096,
+                            "type": ["string", "null"],
+                        },
                     },
+                    "required": ["instrument_id"],
                 },
-                "additionalProperties": False,
-                "description": "Persisted position instructions (exercise / do-not-exercise / contrary) with their status.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
+                "outputSchema": {
+                    "$defs": {
+                        "Order": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "id": {"type": "string"},
+                                "account_id": {"type": "integer"},
+                                "client_order_id": {"type": ["string", "null"]},
+                                "created_at": {"format": "date-time", "type": "string"},
+                                "updated_at": {"format": "date-time", "type": "string"},
+                                "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "order_type": {
+                                    "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "side": {
+                                    "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "status": {
+                                    "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "time_in_force": {
+                                    "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
+                                    "type": "string",
+                                },
+                                "venue": {"type": ["string", "null"]},
+                                "instrument_id": {"type": ["string", "null"]},
+                                "instrument_type": {
+                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                    "type": ["string", "null"],
+                                },
+                                "symbol": {"type": ["string", "null"]},
+                                "average_fill_price": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "details": {"items": {"type": "string"}, "type": ["array", "null"]},
+                                "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                                "extended_hours": {"type": ["boolean", "null"]},
+                                "underlying_instrument_id": {"type": ["string", "null"]},
+                                "underlying_instrument_type": {
+                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                    "type": ["string", "null"],
+                                },
+                                "strategy": {"additionalProperties": True, "type": ["object", "null"]},
+                            },
+                            "required": [
+                                "id",
+                                "account_id",
+                                "created_at",
+                                "updated_at",
+                                "filled_quantity",
+                                "leaves_quantity",
+                                "order_type",
+                                "quantity",
+                                "side",
+                                "status",
+                                "time_in_force",
+                            ],
+                            "type": "object",
+                        },
                     },
-                    "account_id": {"type": "integer"},
-                    "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
-                    "request_id": {"type": ["string", "null"]},
+                    "additionalProperties": False,
+                    "description": "The closing orders Clear Street created.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
+                        "request_id": {"type": ["string", "null"]},
+                        "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
+                        "summary": {"type": "string"},
+                    },
+                    "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
+                    "type": "object",
                 },
-                "required": ["environment", "account_id", "instructions"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": True,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "summarize_exposure",
-            "title": "Summarize exposure",
-            "description": "Exposure of the whole account over every page of positions: long/short market value,\ngross/net, P&L, breakdowns, largest positions, options by underlier and options expiring\nsoon with moneyness and what expiry will do by default. Bounded size whatever the book.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
+                "annotations": {
+                    "readOnlyHint": False,
+                    "destructiveHint": True,
+                    "idempotentHint": False,
+                    "openWorldHint": True,
                 },
             },
-            "outputSchema": {
-                "$defs": {
-                    "Concentration": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "largest_pct": {
-                                "description": "Share of gross exposure held by the largest position, in percent.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "top5_pct": {
-                                "description": "Share of gross exposure held by the five largest positions, in percent.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
+            {
+                "name": "preview_close_positions",
+                "title": "Preview closing every position",
+                "description": "What closing EVERY position of the account would send (one MARKET DAY order per\nposition, cash excluded), the estimated total, warnings, and the confirmation_token for\nclose_positions. Sends nothing.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
                         },
-                        "type": "object",
-                    },
-                    "DefaultAtExpiry": {
-                        "description": "What happens at expiry if nobody acts (OCC exercise by exception, current prices).",
-                        "enum": [
-                            "AUTO_EXERCISE",
-                            "LAPSE",
-                            "ASSIGNMENT_LIKELY",
-                            "ASSIGNMENT_POSSIBLE",
-                            "UNKNOWN",
-                        ],
-                        "type": "string",
-                    },
-                    "ExpiringOption": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "symbol": {"type": "string"},
-                            "quantity": {
-                                "description": "Contracts; negative = short (written).",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "expiry": {
-                                "description": "The contract's expiry, from its OSI symbol.",
-                                "format": "date",
-                                "type": "string",
-                            },
-                            "expiration_day": {
-                                "description": "The business day decisions happen, when it is not expiry (expiry on a holiday).",
-                                "format": "date",
-                                "type": ["string", "null"],
-                            },
-                            "days_left": {
-                                "description": "Business days from today to the expiration day; 0 = today.",
-                                "type": "integer",
-                            },
-                            "moneyness": {"enum": ["ITM", "ATM", "OTM"], "type": ["string", "null"]},
-                            "spot": {
-                                "description": "Underlier price the moneyness is computed at.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "intrinsic": {
-                                "description": "Intrinsic value per contract (× 100) at spot.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "distance_pct": {
-                                "description": "Signed distance of spot from the strike in % of the strike; > 0 = in the money.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "default_at_expiry": {"$ref": "#/$defs/DefaultAtExpiry"},
-                            "suggestion": {"type": "string"},
+                        "cancel_orders": {
+                            "default": False,
+                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "type": "boolean",
                         },
-                        "required": [
-                            "symbol",
-                            "quantity",
-                            "expiry",
-                            "days_left",
-                            "default_at_expiry",
-                            "suggestion",
-                        ],
-                        "type": "object",
-                    },
-                    "ExpiryWatch": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "window_business_days": {"type": "integer"},
-                            "through": {
-                                "description": "Last expiration day inside the window.",
-                                "format": "date",
-                                "type": "string",
-                            },
-                            "count": {
-                                "description": "Option positions expiring inside the window; options lists the first ones.",
-                                "type": "integer",
-                            },
-                            "by_default": {
-                                "additionalProperties": {"type": "integer"},
-                                "description": "How many of them do what by default (DefaultAtExpiry values).",
-                                "type": "object",
-                            },
-                            "options": {"items": {"$ref": "#/$defs/ExpiringOption"}, "type": "array"},
-                        },
-                        "required": ["window_business_days", "through", "count", "by_default", "options"],
-                        "type": "object",
-                    },
-                    "LargestPosition": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "symbol": {"type": "string"},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "gross_pct": {
-                                "description": "|market_value| as a share of gross exposure, in percent.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                        },
-                        "required": ["symbol", "quantity", "market_value"],
-                        "type": "object",
-                    },
-                    "OptionsOverview": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "positions": {"type": "integer"},
-                            "long": {
-                                "description": "Long contracts over all underliers.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "short": {
-                                "description": "Short contracts over all underliers (positive number).",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "underliers": {
-                                "description": "Distinct underliers; by_underlier lists the largest by notional.",
-                                "type": "integer",
-                            },
-                            "by_underlier": {"items": {"$ref": "#/$defs/UnderlierOptions"}, "type": "array"},
-                        },
-                        "required": ["positions", "long", "short", "underliers", "by_underlier"],
-                        "type": "object",
-                    },
-                    "SideExposure": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "side": {"enum": ["LONG", "SHORT"], "type": "string"},
-                            "positions": {"type": "integer"},
-                            "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "gross_pct": {
-                                "description": "Share of gross exposure, in percent (absent when gross is 0).",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                        },
-                        "required": ["side", "positions", "market_value"],
-                        "type": "object",
-                    },
-                    "TypeExposure": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "type": {
-                                "description": "Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one.",
-                                "type": "string",
-                            },
-                            "positions": {"type": "integer"},
-                            "long": {
-                                "description": "Σ market_value of the long rows of this type.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "short": {
-                                "description": "Σ market_value of the short rows of this type.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "gross_pct": {
-                                "description": "Share of gross exposure, in percent.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                        },
-                        "required": ["type", "positions", "long", "short"],
-                        "type": "object",
-                    },
-                    "UnderlierOptions": {
-                        "additionalProperties": False,
-                        "properties": {
-                            "underlier": {
-                                "description": "Symbol of the underlier when the book holds it, else the option root.",
-                                "type": "string",
-                            },
-                            "price": {
-                                "description": "Underlier price taken from the book; absent when the book does not price the underlier.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "long": {
-                                "description": "Long contracts.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "short": {
-                                "description": "Short contracts (positive number).",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "calls": {
-                                "description": "Contracts (long + short) of calls.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "puts": {
-                                "description": "Contracts (long + short) of puts.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "notional": {
-                                "description": "(long + short) × 100 × price.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "market_value": {
-                                "description": "Σ market_value of these option positions.",
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": "string",
-                            },
-                            "next_expiry": {
-                                "description": "Nearest expiry among these options (past ones excluded).",
-                                "format": "date",
-                                "type": ["string", "null"],
-                            },
-                        },
-                        "required": ["underlier", "long", "short", "calls", "puts", "market_value"],
-                        "type": "object",
                     },
                 },
-                "additionalProperties": False,
-                "properties": {
-                    "as_of": {"format": "date-time", "type": "string"},
-                    "environment": {"type": "string"},
-                    "account_id": {"type": "integer"},
-                    "positions": {"description": "Rows read, over every page.", "type": "integer"},
-                    "long_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                    "short_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                    "gross_exposure": {
-                        "description": "Σ |market_value| (CASH excluded).",
-                        "pattern": "^-?\\d+(\\.\\d+)?$",
-                        "type": "string",
-                    },
-                    "net_exposure": {
-                        "description": "Σ market_value (CASH excluded).",
-                        "pattern": "^-?\\d+(\\.\\d+)?$",
-                        "type": "string",
-                    },
-                    "cash": {
-                        "description": "Σ market_value of CASH rows, which are not part of the exposure figures.",
-                        "pattern": "^-?\\d+(\\.\\d+)?$",
-                        "type": ["string", "null"],
-                    },
-                    "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                    "daily_unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                    "daily_realized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                    "by_side": {"items": {"$ref": "#/$defs/SideExposure"}, "type": "array"},
-                    "by_type": {"items": {"$ref": "#/$defs/TypeExposure"}, "type": "array"},
-                    "largest": {
-                        "description": "Largest positions by |market_value|.",
-                        "items": {"$ref": "#/$defs/LargestPosition"},
-                        "type": "array",
-                    },
-                    "concentration": {"$ref": "#/$defs/Concentration"},
-                    "options": {"anyOf": [{"$ref": "#/$defs/OptionsOverview"}, {"type": "null"}]},
-                    "expiring": {"anyOf": [{"$ref": "#/$defs/ExpiryWatch"}, {"type": "null"}]},
-                    "notes": {
-                        "description": "Data-quality notes: what was missing or odd, as counts with a few examples.",
-                        "items": {"type": "string"},
-                        "type": "array",
-                    },
-                },
-                "required": [
-                    "as_of",
-                    "environment",
-                    "account_id",
-                    "positions",
-                    "long_market_value",
-                    "short_market_value",
-                    "gross_exposure",
-                    "net_exposure",
-                    "by_side",
-                    "by_type",
-                    "largest",
-                    "concentration",
-                    "notes",
-                ],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": True,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "preview_close_position",
-            "title": "Preview closing a position",
-            "description": "What closing one position would send (MARKET DAY order: side, quantity, estimated price\nand notional, warnings) and the confirmation_token for close_position. Sends nothing.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "instrument_id": {
-                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-                        "maxLength": 40,
-                        "minLength": 1,
-                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                        "type": "string",
-                    },
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                    "cancel_orders": {
-                        "default": False,
-                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
-                        "type": "boolean",
-                    },
-                },
-                "required": ["instrument_id"],
-            },
-            "outputSchema": {
-                "$defs": {
-                    "ClosePlan": {
-                        "properties": {
-                            "scope": {"enum": ["position", "all"], "type": "string"},
-                            "target": {"type": ["string", "null"]},
-                            "cancel_orders": {"type": "boolean"},
-                            "order_count": {"description": "Orders that will be sent; 'orders' lists the 50 largest", "type": "integer"},
-                            "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
-                            "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "max_close_notional": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
+                "outputSchema": {
+                    "$defs": {
+                        "ClosePlan": {
+                            "properties": {
+                                "scope": {"enum": ["position", "all"], "type": "string"},
+                                "target": {"type": ["string", "null"]},
+                                "cancel_orders": {"type": "boolean"},
+                                "order_count": {
+                                    "description": "Orders that will be sent; 'orders' lists the 50 largest",
+                                    "type": "integer",
+                                },
+                                "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
+                                "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "max_close_notional": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "market_open": {"type": "boolean"},
+                                "next_open": {"format": "date-time", "type": ["string", "null"]},
+                                "cancel_orders_effect": {"type": "string"},
+                                "excluded": {"items": {"type": "string"}, "type": "array"},
+                                "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                                "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
+                                "summary": {"type": "string"},
                             },
-                            "market_open": {"type": "boolean"},
-                            "next_open": {"format": "date-time", "type": ["string", "null"]},
-                            "cancel_orders_effect": {"type": "string"},
-                            "excluded": {"items": {"type": "string"}, "type": "array"},
-                            "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                            "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                            "summary": {"type": "string"},
+                            "required": [
+                                "scope",
+                                "cancel_orders",
+                                "order_count",
+                                "orders",
+                                "estimated_total",
+                                "market_open",
+                                "cancel_orders_effect",
+                                "summary",
+                            ],
+                            "type": "object",
                         },
-                        "required": [
-                            "scope",
-                            "cancel_orders",
-                            "order_count",
-                            "orders",
-                            "estimated_total",
-                            "market_open",
-                            "cancel_orders_effect",
-                            "summary",
-                        ],
-                        "type": "object",
-                    },
-                    "Issue": {
-                        "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
-                        "properties": {
-                            "code": {"type": "string"},
-                            "message": {"type": "string"},
-                            "symbol": {"type": ["string", "null"]},
+                        "Issue": {
+                            "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "symbol": {"type": ["string", "null"]},
+                            },
+                            "required": ["code", "message"],
+                            "type": "object",
                         },
-                        "required": ["code", "message"],
-                        "type": "object",
-                    },
-                    "OrderType": {
-                        "enum": [
-                            "MARKET",
-                            "LIMIT",
-                            "STOP",
-                            "STOP_LIMIT",
-                            "TRAILING_STOP",
-                            "TRAILING_STOP_LIMIT",
-                            "OTHER",
-                        ],
-                        "type": "string",
-                    },
-                    "PlannedOrder": {
-                        "properties": {
-                            "symbol": {"type": "string"},
-                            "instrument_id": {"type": "string"},
-                            "instrument_type": {"type": "string"},
-                            "side": {"$ref": "#/$defs/Side"},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "order_type": {"$ref": "#/$defs/OrderType"},
-                            "time_in_force": {"$ref": "#/$defs/TimeInForce"},
-                            "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
-                            "multiplier": {"type": "integer"},
-                            "estimated_notional": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
+                        "OrderType": {
+                            "enum": [
+                                "MARKET",
+                                "LIMIT",
+                                "STOP",
+                                "STOP_LIMIT",
+                                "TRAILING_STOP",
+                                "TRAILING_STOP_LIMIT",
+                                "OTHER",
+                            ],
+                            "type": "string",
                         },
-                        "required": [
-                            "symbol",
-                            "instrument_id",
-                            "instrument_type",
-                            "side",
-                            "quantity",
-                            "position_quantity",
-                        ],
-                        "type": "object",
-                    },
-                    "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
-                    "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
-                    "TimeInForce": {
-                        "enum": [
-                            "DAY",
-                            "GOOD_TILL_CANCEL",
-                            "IMMEDIATE_OR_CANCEL",
-                            "FILL_OR_KILL",
-                            "GOOD_TILL_DATE",
-                            "AT_OPEN",
-                            "AT_CLOSE",
-                            "OTHER",
-                            "AT_THE_OPENING",
-                            "AT_THE_CLOSE",
-                            "GOOD_TILL_CROSSING",
-                            "GOOD_THROUGH_CROSSING",
-                            "AT_CROSSING",
-                        ],
-                        "type": "string",
-                    },
-                },
-                "additionalProperties": False,
-                "description": "What a close would send, and the token that allows exactly that once.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
-                    },
-                    "account_id": {"type": "integer"},
-                    "plan": {"$ref": "#/$defs/ClosePlan"},
-                    "confirmation_token": {
-                        "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
-                        "type": ["string", "null"],
-                    },
-                    "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                    "next_step": {"type": "string"},
-                },
-                "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": True,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "close_position",
-            "title": "Close a position",
-            "description": "Send the closing order(s) for one position, exactly as previewed by\npreview_close_position. Needs the person's explicit yes: the preview's confirmation_token,\nor the person's answer when the server asks them. Refused if the position changed.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "instrument_id": {
-                        "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-                        "maxLength": 40,
-                        "minLength": 1,
-                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                        "type": "string",
-                    },
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                    "cancel_orders": {
-                        "default": False,
-                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
-                        "type": "boolean",
-                    },
-                    "confirmation_token": {
-                        "default": None,
-                        "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
-                        "maxLength": 4096,
-                        "type": ["string", "null"],
-                    },
-                },
-                "required": ["instrument_id"],
-            },
-            "outputSchema": {
-                "$defs": {
-                    "Order": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "id": {"type": "string"},
-                            "account_id": {"type": "integer"},
-                            "client_order_id": {"type": ["string", "null"]},
-                            "created_at": {"format": "date-time", "type": "string"},
-                            "updated_at": {"format": "date-time", "type": "string"},
-                            "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "order_type": {
-                                "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
-                                "type": "string",
+                        "PlannedOrder": {
+                            "properties": {
+                                "symbol": {"type": "string"},
+                                "instrument_id": {"type": "string"},
+                                "instrument_type": {"type": "string"},
+                                "side": {"$ref": "#/$defs/Side"},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "order_type": {"$ref": "#/$defs/OrderType"},
+                                "time_in_force": {"$ref": "#/$defs/TimeInForce"},
+                                "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
+                                "multiplier": {"type": "integer"},
+                                "estimated_notional": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
                             },
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "side": {
-                                "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
-                                "type": "string",
-                            },
-                            "status": {
-                                "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
-                                "type": "string",
-                            },
-                            "time_in_force": {
-                                "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
-                                "type": "string",
-                            },
-                            "venue": {"type": ["string", "null"]},
-                            "instrument_id": {"type": ["string", "null"]},
-                            "instrument_type": {
-                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                "type": ["string", "null"],
-                            },
-                            "symbol": {"type": ["string", "null"]},
-                            "average_fill_price": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "details": {"items": {"type": "string"}, "type": ["array", "null"]},
-                            "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                            "extended_hours": {"type": ["boolean", "null"]},
-                            "underlying_instrument_id": {"type": ["string", "null"]},
-                            "underlying_instrument_type": {
-                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                "type": ["string", "null"],
-                            },
-                            "strategy": {"additionalProperties": True, "type": ["object", "null"]},
+                            "required": [
+                                "symbol",
+                                "instrument_id",
+                                "instrument_type",
+                                "side",
+                                "quantity",
+                                "position_quantity",
+                            ],
+                            "type": "object",
                         },
-                        "required": [
-                            "id",
-                            "account_id",
-                            "created_at",
-                            "updated_at",
-                            "filled_quantity",
-                            "leaves_quantity",
-                            "order_type",
-                            "quantity",
-                            "side",
-                            "status",
-                            "time_in_force",
-                        ],
-                        "type": "object",
+                        "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
+                        "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
+                        "TimeInForce": {
+                            "enum": [
+                                "DAY",
+                                "GOOD_TILL_CANCEL",
+                                "IMMEDIATE_OR_CANCEL",
+                                "FILL_OR_KILL",
+                                "GOOD_TILL_DATE",
+                                "AT_OPEN",
+                                "AT_CLOSE",
+                                "OTHER",
+                                "AT_THE_OPENING",
+                                "AT_THE_CLOSE",
+                                "GOOD_TILL_CROSSING",
+                                "GOOD_THROUGH_CROSSING",
+                                "AT_CROSSING",
+                            ],
+                            "type": "string",
+                        },
                     },
+                    "additionalProperties": False,
+                    "description": "What a close would send, and the token that allows exactly that once.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "plan": {"$ref": "#/$defs/ClosePlan"},
+                        "confirmation_token": {
+                            "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
+                            "type": ["string", "null"],
+                        },
+                        "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                        "next_step": {"type": "string"},
+                    },
+                    "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
+                    "type": "object",
                 },
-                "additionalProperties": False,
-                "description": "The closing orders Clear Street created.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
-                    },
-                    "account_id": {"type": "integer"},
-                    "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
-                    "request_id": {"type": ["string", "null"]},
-                    "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
-                    "summary": {"type": "string"},
-                },
-                "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": False,
-                "destructiveHint": True,
-                "idempotentHint": False,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "preview_close_positions",
-            "title": "Preview closing every position",
-            "description": "What closing EVERY position of the account would send (one MARKET DAY order per\nposition, cash excluded), the estimated total, warnings, and the confirmation_token for\nclose_positions. Sends nothing.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                    "cancel_orders": {
-                        "default": False,
-                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
-                        "type": "boolean",
-                    },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
                 },
             },
-            "outputSchema": {
-                "$defs": {
-                    "ClosePlan": {
-                        "properties": {
-                            "scope": {"enum": ["position", "all"], "type": "string"},
-                            "target": {"type": ["string", "null"]},
-                            "cancel_orders": {"type": "boolean"},
-                            "order_count": {"description": "Orders that will be sent; 'orders' lists the 50 largest", "type": "integer"},
-                            "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
-                            "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "max_close_notional": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "market_open": {"type": "boolean"},
-                            "next_open": {"format": "date-time", "type": ["string", "null"]},
-                            "cancel_orders_effect": {"type": "string"},
-                            "excluded": {"items": {"type": "string"}, "type": "array"},
-                            "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                            "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                            "summary": {"type": "string"},
+            {
+                "name": "close_positions",
+                "title": "Close every position",
+                "description": "Send closing orders for EVERY position of the account, exactly as previewed by\npreview_close_positions. Needs the person's explicit yes (token or direct answer).\nRefused if any position changed since the preview.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
                         },
-                        "required": [
-                            "scope",
-                            "cancel_orders",
-                            "order_count",
-                            "orders",
-                            "estimated_total",
-                            "market_open",
-                            "cancel_orders_effect",
-                            "summary",
-                        ],
-                        "type": "object",
-                    },
-                    "Issue": {
-                        "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
-                        "properties": {
-                            "code": {"type": "string"},
-                            "message": {"type": "string"},
-                            "symbol": {"type": ["string", "null"]},
+                        "cancel_orders": {
+                            "default": False,
+                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "type": "boolean",
                         },
-                        "required": ["code", "message"],
-                        "type": "object",
-                    },
-                    "OrderType": {
-                        "enum": [
-                            "MARKET",
-                            "LIMIT",
-                            "STOP",
-                            "STOP_LIMIT",
-                            "TRAILING_STOP",
-                            "TRAILING_STOP_LIMIT",
-                            "OTHER",
-                        ],
-                        "type": "string",
-                    },
-                    "PlannedOrder": {
-                        "properties": {
-                            "symbol": {"type": "string"},
-                            "instrument_id": {"type": "string"},
-                            "instrument_type": {"type": "string"},
-                            "side": {"$ref": "#/$defs/Side"},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "order_type": {"$ref": "#/$defs/OrderType"},
-                            "time_in_force": {"$ref": "#/$defs/TimeInForce"},
-                            "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
-                            "multiplier": {"type": "integer"},
-                            "estimated_notional": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
+                        "confirmation_token": {
+                            "default": None,
+                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                            "maxLength": 4096,
+                            "type": ["string", "null"],
                         },
-                        "required": [
-                            "symbol",
-                            "instrument_id",
-                            "instrument_type",
-                            "side",
-                            "quantity",
-                            "position_quantity",
-                        ],
-                        "type": "object",
-                    },
-                    "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
-                    "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
-                    "TimeInForce": {
-                        "enum": [
-                            "DAY",
-                            "GOOD_TILL_CANCEL",
-                            "IMMEDIATE_OR_CANCEL",
-                            "FILL_OR_KILL",
-                            "GOOD_TILL_DATE",
-                            "AT_OPEN",
-                            "AT_CLOSE",
-                            "OTHER",
-                            "AT_THE_OPENING",
-                            "AT_THE_CLOSE",
-                            "GOOD_TILL_CROSSING",
-                            "GOOD_THROUGH_CROSSING",
-                            "AT_CROSSING",
-                        ],
-                        "type": "string",
                     },
                 },
-                "additionalProperties": False,
-                "description": "What a close would send, and the token that allows exactly that once.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
+                "outputSchema": {
+                    "$defs": {
+                        "Order": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "id": {"type": "string"},
+                                "account_id": {"type": "integer"},
+                                "client_order_id": {"type": ["string", "null"]},
+                                "created_at": {"format": "date-time", "type": "string"},
+                                "updated_at": {"format": "date-time", "type": "string"},
+                                "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "order_type": {
+                                    "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "side": {
+                                    "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "status": {
+                                    "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
+                                    "type": "string",
+                                },
+                                "time_in_force": {
+                                    "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
+                                    "type": "string",
+                                },
+                                "venue": {"type": ["string", "null"]},
+                                "instrument_id": {"type": ["string", "null"]},
+                                "instrument_type": {
+                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                    "type": ["string", "null"],
+                                },
+                                "symbol": {"type": ["string", "null"]},
+                                "average_fill_price": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "details": {"items": {"type": "string"}, "type": ["array", "null"]},
+                                "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                                "extended_hours": {"type": ["boolean", "null"]},
+                                "underlying_instrument_id": {"type": ["string", "null"]},
+                                "underlying_instrument_type": {
+                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
+                                    "type": ["string", "null"],
+                                },
+                                "strategy": {"additionalProperties": True, "type": ["object", "null"]},
+                            },
+                            "required": [
+                                "id",
+                                "account_id",
+                                "created_at",
+                                "updated_at",
+                                "filled_quantity",
+                                "leaves_quantity",
+                                "order_type",
+                                "quantity",
+                                "side",
+                                "status",
+                                "time_in_force",
+                            ],
+                            "type": "object",
+                        },
                     },
-                    "account_id": {"type": "integer"},
-                    "plan": {"$ref": "#/$defs/ClosePlan"},
-                    "confirmation_token": {
-                        "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
-                        "type": ["string", "null"],
+                    "additionalProperties": False,
+                    "description": "The closing orders Clear Street created.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
+                        "request_id": {"type": ["string", "null"]},
+                        "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
+                        "summary": {"type": "string"},
                     },
-                    "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                    "next_step": {"type": "string"},
+                    "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
+                    "type": "object",
                 },
-                "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": True,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "close_positions",
-            "title": "Close every position",
-            "description": "Send closing orders for EVERY position of the account, exactly as previewed by\npreview_close_positions. Needs the person's explicit yes (token or direct answer).\nRefused if any position changed since the preview.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                    "cancel_orders": {
-                        "default": False,
-                        "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
-                        "type": "boolean",
-                    },
-                    "confirmation_token": {
-                        "default": None,
-                        "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
-                        "maxLength": 4096,
-                        "type": ["string", "null"],
-                    },
+                "annotations": {
+                    "readOnlyHint": False,
+                    "destructiveHint": True,
+                    "idempotentHint": False,
+                    "openWorldHint": True,
                 },
             },
-            "outputSchema": {
-                "$defs": {
-                    "Order": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "id": {"type": "string"},
-                            "account_id": {"type": "integer"},
-                            "client_order_id": {"type": ["string", "null"]},
-                            "created_at": {"format": "date-time", "type": "string"},
-                            "updated_at": {"format": "date-time", "type": "string"},
-                            "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "order_type": {
-                                "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
-                                "type": "string",
+            {
+                "name": "preview_submit_position_instructions",
+                "title": "Preview position instructions",
+                "description": "Check exercise / do-not-exercise / contrary-exercise instructions before sending: option\nheld long, quantity available, expiry-day and cutoff rules, moneyness, what exercise\ndelivers, and the idempotency keys. Returns the confirmation_token for\nsubmit_position_instructions. Sends nothing.",
+                "inputSchema": {
+                    "type": "object",
+                    "$defs": {
+                        "InstructionRow": {
+                            "additionalProperties": False,
+                            "description": "One instruction: what to do with how many contracts of which option.",
+                            "properties": {
+                                "instruction_type": {
+                                    "$ref": "#/$defs/InstructionType",
+                                    "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
+                                },
+                                "instrument_id": {
+                                    "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                    "maxLength": 40,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                    "type": "string",
+                                },
+                                "quantity": {
+                                    "description": "Contracts (a whole number)",
+                                    "maximum": 1000000,
+                                    "minimum": 1,
+                                    "type": "integer",
+                                },
+                                "instruction_id": {
+                                    "default": None,
+                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                    "under that name); omit and the preview assigns one. To retry after an unknown "
+                                    "outcome, pass the keys of the first attempt",
+                                    "maxLength": 64,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9._:-]+$",
+                                    "type": ["string", "null"],
+                                },
                             },
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "side": {
-                                "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
-                                "type": "string",
-                            },
-                            "status": {
-                                "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
-                                "type": "string",
-                            },
-                            "time_in_force": {
-                                "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
-                                "type": "string",
-                            },
-                            "venue": {"type": ["string", "null"]},
-                            "instrument_id": {"type": ["string", "null"]},
-                            "instrument_type": {
-                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                "type": ["string", "null"],
-                            },
-                            "symbol": {"type": ["string", "null"]},
-                            "average_fill_price": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "details": {"items": {"type": "string"}, "type": ["array", "null"]},
-                            "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                            "extended_hours": {"type": ["boolean", "null"]},
-                            "underlying_instrument_id": {"type": ["string", "null"]},
-                            "underlying_instrument_type": {
-                                "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                "type": ["string", "null"],
-                            },
-                            "strategy": {"additionalProperties": True, "type": ["object", "null"]},
+                            "required": ["instruction_type", "instrument_id", "quantity"],
+                            "type": "object",
                         },
-                        "required": [
-                            "id",
-                            "account_id",
-                            "created_at",
-                            "updated_at",
-                            "filled_quantity",
-                            "leaves_quantity",
-                            "order_type",
-                            "quantity",
-                            "side",
-                            "status",
-                            "time_in_force",
-                        ],
-                        "type": "object",
+                        "InstructionType": {
+                            "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
+                            "type": "string",
+                        },
                     },
-                },
-                "additionalProperties": False,
-                "description": "The closing orders Clear Street created.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
+                    "properties": {
+                        "instructions": {
+                            "description": "The instructions, 1 to 50 rows, sent as one batch",
+                            "items": {"$ref": "#/$defs/InstructionRow"},
+                            "maxItems": 50,
+                            "minItems": 1,
+                            "type": "array",
+                        },
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
                     },
-                    "account_id": {"type": "integer"},
-                    "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
-                    "request_id": {"type": ["string", "null"]},
-                    "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
-                    "summary": {"type": "string"},
+                    "required": ["instructions"],
                 },
-                "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
-                "type": "object",
+                "outputSchema": {
+                    "$defs": {
+                        "ExerciseDelivery": {
+                            "description": "What exercising delivers. Signed from the account's side: ``shares`` > 0 received (call),\n< 0 delivered (put); ``cash`` < 0 paid, > 0 received. Cash-settled (index) options deliver no\nshares and receive the intrinsic value (``cash`` None when the index level is unknown).",
+                            "properties": {
+                                "settlement": {"enum": ["PHYSICAL", "CASH"], "type": "string"},
+                                "underlier": {"type": "string"},
+                                "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "shares": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "cash": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "shares_held": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                                "enough_shares": {"type": ["boolean", "null"]},
+                                "text": {"type": "string"},
+                            },
+                            "required": ["settlement", "underlier", "strike", "shares", "text"],
+                            "type": "object",
+                        },
+                        "InstructionCode": {
+                            "enum": [
+                                "INVALID_QUANTITY",
+                                "DUPLICATE_INSTRUCTION",
+                                "UNKNOWN_INSTRUMENT",
+                                "AMBIGUOUS_INSTRUMENT",
+                                "NOT_AN_OPTION",
+                                "NOT_LONG",
+                                "INSUFFICIENT_POSITION",
+                                "DNE_NOT_ON_EXPIRY",
+                                "CEA_NOT_ON_EXPIRY",
+                                "EXERCISE_PAST_CUTOFF",
+                            ],
+                            "type": "string",
+                        },
+                        "InstructionPlan": {
+                            "properties": {
+                                "rows": {"items": {"$ref": "#/$defs/PlannedInstruction"}, "type": "array"},
+                                "cutoff_time": {"type": "string"},
+                                "summary": {"type": "string"},
+                            },
+                            "required": ["rows", "cutoff_time", "summary"],
+                            "type": "object",
+                        },
+                        "InstructionType": {
+                            "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
+                            "type": "string",
+                        },
+                        "Moneyness": {
+                            "properties": {
+                                "state": {"$ref": "#/$defs/MoneynessState"},
+                                "underlier_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "intrinsic_per_share": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "distance_pct": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
+                            },
+                            "required": ["state", "underlier_price", "strike", "intrinsic_per_share"],
+                            "type": "object",
+                        },
+                        "MoneynessState": {"enum": ["ITM", "ATM", "OTM"], "type": "string"},
+                        "PlannedInstruction": {
+                            "properties": {
+                                "row": {"type": "integer"},
+                                "instruction_type": {"$ref": "#/$defs/InstructionType"},
+                                "requested": {"type": "string"},
+                                "instrument_id": {"type": ["string", "null"]},
+                                "symbol": {"type": ["string", "null"]},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "instruction_id": {"type": "string"},
+                                "generated_key": {"type": "boolean"},
+                                "status": {"$ref": "#/$defs/RowStatus"},
+                                "reason": {"anyOf": [{"$ref": "#/$defs/InstructionCode"}, {"type": "null"}]},
+                                "message": {"type": "string"},
+                                "metadata": {"additionalProperties": {"type": "string"}, "type": "object"},
+                                "expiry": {"format": "date", "type": ["string", "null"]},
+                                "submit_before": {"format": "date-time", "type": ["string", "null"]},
+                                "moneyness": {"anyOf": [{"$ref": "#/$defs/Moneyness"}, {"type": "null"}]},
+                                "delivery": {"anyOf": [{"$ref": "#/$defs/ExerciseDelivery"}, {"type": "null"}]},
+                                "notes": {"items": {"type": "string"}, "type": "array"},
+                            },
+                            "required": [
+                                "row",
+                                "instruction_type",
+                                "requested",
+                                "quantity",
+                                "instruction_id",
+                                "generated_key",
+                                "status",
+                                "message",
+                            ],
+                            "type": "object",
+                        },
+                        "RowStatus": {"enum": ["OK", "BLOCKED"], "type": "string"},
+                    },
+                    "additionalProperties": False,
+                    "description": "What an instruction batch would submit, with the idempotency keys it will use.",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "plan": {"$ref": "#/$defs/InstructionPlan"},
+                        "confirmation_token": {
+                            "description": "Pass to submit_position_instructions after the person's yes; None when a row is blocked",
+                            "type": ["string", "null"],
+                        },
+                        "expires_at": {"format": "date-time", "type": ["string", "null"]},
+                        "next_step": {"type": "string"},
+                    },
+                    "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
+                    "type": "object",
+                },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
+                },
             },
-            "annotations": {
-                "readOnlyHint": False,
-                "destructiveHint": True,
-                "idempotentHint": False,
-                "openWorldHint": True,
+            {
+                "name": "submit_position_instructions",
+                "title": "Submit position instructions",
+                "description": "Submit the instructions exactly as previewed by preview_submit_position_instructions,\nwith the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs\nthe person's explicit yes (token or direct answer). A partial success (HTTP 207) lists\neach row as SENT or REJECTED.",
+                "inputSchema": {
+                    "type": "object",
+                    "$defs": {
+                        "InstructionRow": {
+                            "additionalProperties": False,
+                            "description": "One instruction: what to do with how many contracts of which option.",
+                            "properties": {
+                                "instruction_type": {
+                                    "$ref": "#/$defs/InstructionType",
+                                    "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
+                                },
+                                "instrument_id": {
+                                    "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                    "maxLength": 40,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                    "type": "string",
+                                },
+                                "quantity": {
+                                    "description": "Contracts (a whole number)",
+                                    "maximum": 1000000,
+                                    "minimum": 1,
+                                    "type": "integer",
+                                },
+                                "instruction_id": {
+                                    "default": None,
+                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                    "under that name); omit and the preview assigns one. To retry after an unknown "
+                                    "outcome, pass the keys of the first attempt",
+                                    "maxLength": 64,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9._:-]+$",
+                                    "type": ["string", "null"],
+                                },
+                            },
+                            "required": ["instruction_type", "instrument_id", "quantity"],
+                            "type": "object",
+                        },
+                        "InstructionType": {
+                            "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
+                            "type": "string",
+                        },
+                    },
+                    "properties": {
+                        "instructions": {
+                            "description": "The instructions, 1 to 50 rows, sent as one batch",
+                            "items": {"$ref": "#/$defs/InstructionRow"},
+                            "maxItems": 50,
+                            "minItems": 1,
+                            "type": "array",
+                        },
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
+                        "confirmation_token": {
+                            "default": None,
+                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                            "maxLength": 4096,
+                            "type": ["string", "null"],
+                        },
+                    },
+                    "required": ["instructions"],
+                },
+                "outputSchema": {
+                    "$defs": {
+                        "APIError": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "code": {"type": "integer"},
+                                "message": {"type": "string"},
+                                "details": {
+                                    "items": {"additionalProperties": True, "type": "object"},
+                                    "type": ["array", "null"],
+                                },
+                            },
+                            "required": ["code", "message"],
+                            "type": "object",
+                        },
+                        "InstructionRejection": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "domain": {"type": ["string", "null"]},
+                                "description": {"type": ["string", "null"]},
+                                "metadata": {"additionalProperties": True, "type": "object"},
+                            },
+                            "required": ["reason"],
+                            "type": "object",
+                        },
+                        "PositionInstruction": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "id": {"type": "string"},
+                                "account_id": {"type": "integer"},
+                                "client_instruction_id": {"type": ["string", "null"]},
+                                "instruction_type": {
+                                    "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
+                                    "type": "string",
+                                },
+                                "instrument_id": {"type": "string"},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "status": {
+                                    "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
+                                    "type": "string",
+                                },
+                                "symbol": {"type": "string"},
+                                "accepted_quantity": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "created_at": {"format": "date-time", "type": ["string", "null"]},
+                                "updated_at": {"format": "date-time", "type": ["string", "null"]},
+                                "rejection": {
+                                    "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
+                                },
+                                "rejection_reason": {"type": ["string", "null"]},
+                                "underlying_instrument_id": {"type": ["string", "null"]},
+                            },
+                            "required": [
+                                "id",
+                                "account_id",
+                                "instruction_type",
+                                "instrument_id",
+                                "quantity",
+                                "status",
+                                "symbol",
+                            ],
+                            "type": "object",
+                        },
+                    },
+                    "additionalProperties": False,
+                    "description": "Every row of the batch: SENT, or REJECTED with its reason (HTTP 207 is a partial success).",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "http_status": {"type": "integer"},
+                        "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
+                        "error": {"anyOf": [{"$ref": "#/$defs/APIError"}, {"type": "null"}]},
+                        "request_id": {"type": ["string", "null"]},
+                        "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
+                        "summary": {"type": "string"},
+                    },
+                    "required": [
+                        "environment",
+                        "account_id",
+                        "http_status",
+                        "instructions",
+                        "confirmed_by",
+                        "summary",
+                    ],
+                    "type": "object",
+                },
+                "annotations": {
+                    "readOnlyHint": False,
+                    "destructiveHint": True,
+                    "idempotentHint": False,
+                    "openWorldHint": True,
+                },
             },
-        },
-        {
-            "name": "preview_submit_position_instructions",
-            "title": "Preview position instructions",
-            "description": "Check exercise / do-not-exercise / contrary-exercise instructions before sending: option\nheld long, quantity available, expiry-day and cutoff rules, moneyness, what exercise\ndelivers, and the idempotency keys. Returns the confirmation_token for\nsubmit_position_instructions. Sends nothing.",
-            "inputSchema": {
-                "type": "object",
-                "$defs": {
-                    "InstructionRow": {
-                        "additionalProperties": False,
-                        "description": "One instruction: what to do with how many contracts of which option.",
-                        "properties": {
-                            "instruction_type": {
-                                "$ref": "#/$defs/InstructionType",
-                                "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
-                            },
-                            "instrument_id": {
-                                "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-                                "maxLength": 40,
-                                "minLength": 1,
-                                "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                                "type": "string",
-                            },
-                            "quantity": {
-                                "description": "Contracts (a whole number)",
-                                "maximum": 1000000,
-                                "minimum": 1,
-                                "type": "integer",
-                            },
-                            "instruction_id": {
-                                "default": None,
-                                "description": "Idempotency key (the API's client_instruction_id, also accepted "
-                                "under that name); omit and the preview assigns one. To retry after an unknown "
-                                "outcome, pass the keys of the first attempt",
-                                "maxLength": 64,
-                                "minLength": 1,
-                                "pattern": "^[A-Za-z0-9._:-]+$",
-                                "type": ["string", "null"],
-                            },
+            {
+                "name": "cancel_position_instruction",
+                "title": "Cancel a position instruction",
+                "description": "Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final\nCANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "instruction_id": {
+                            "description": "The instruction's server id (the 'id' field, a UUID), not its idempotency key",
+                            "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                            "type": "string",
                         },
-                        "required": ["instruction_type", "instrument_id", "quantity"],
-                        "type": "object",
+                        "account_id": {
+                            "default": None,
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "exclusiveMinimum": 0,
+                            "maximum": 9223372036854775807,
+                            "type": ["integer", "null"],
+                        },
                     },
-                    "InstructionType": {
-                        "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
-                        "type": "string",
-                    },
+                    "required": ["instruction_id"],
                 },
-                "properties": {
-                    "instructions": {
-                        "description": "The instructions, 1 to 50 rows, sent as one batch",
-                        "items": {"$ref": "#/$defs/InstructionRow"},
-                        "maxItems": 50,
-                        "minItems": 1,
-                        "type": "array",
+                "outputSchema": {
+                    "$defs": {
+                        "InstructionRejection": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "domain": {"type": ["string", "null"]},
+                                "description": {"type": ["string", "null"]},
+                                "metadata": {"additionalProperties": True, "type": "object"},
+                            },
+                            "required": ["reason"],
+                            "type": "object",
+                        },
+                        "PositionInstruction": {
+                            "additionalProperties": True,
+                            "properties": {
+                                "id": {"type": "string"},
+                                "account_id": {"type": "integer"},
+                                "client_instruction_id": {"type": ["string", "null"]},
+                                "instruction_type": {
+                                    "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
+                                    "type": "string",
+                                },
+                                "instrument_id": {"type": "string"},
+                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
+                                "status": {
+                                    "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
+                                    "type": "string",
+                                },
+                                "symbol": {"type": "string"},
+                                "accepted_quantity": {
+                                    "pattern": "^-?\\d+(\\.\\d+)?$",
+                                    "type": ["string", "null"],
+                                },
+                                "created_at": {"format": "date-time", "type": ["string", "null"]},
+                                "updated_at": {"format": "date-time", "type": ["string", "null"]},
+                                "rejection": {
+                                    "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
+                                },
+                                "rejection_reason": {"type": ["string", "null"]},
+                                "underlying_instrument_id": {"type": ["string", "null"]},
+                            },
+                            "required": [
+                                "id",
+                                "account_id",
+                                "instruction_type",
+                                "instrument_id",
+                                "quantity",
+                                "status",
+                                "symbol",
+                            ],
+                            "type": "object",
+                        },
                     },
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
+                    "additionalProperties": False,
+                    "description": "The instruction after the cancel request (CANCEL_REQUESTED; the final state comes later).",
+                    "properties": {
+                        "environment": {
+                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
+                            "type": "string",
+                        },
+                        "account_id": {"type": "integer"},
+                        "instruction": {"$ref": "#/$defs/PositionInstruction"},
+                        "request_id": {"type": ["string", "null"]},
+                        "already_final": {"type": "boolean"},
                     },
+                    "required": ["environment", "account_id", "instruction"],
+                    "type": "object",
                 },
-                "required": ["instructions"],
+                "annotations": {
+                    "readOnlyHint": False,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
+                },
             },
-            "outputSchema": {
-                "$defs": {
-                    "ExerciseDelivery": {
-                        "description": "What exercising delivers. Signed from the account's side: ``shares`` > 0 received (call),\n< 0 delivered (put); ``cash`` < 0 paid, > 0 received. Cash-settled (index) options deliver no\nshares and receive the intrinsic value (``cash`` None when the index level is unknown).",
-                        "properties": {
-                            "settlement": {"enum": ["PHYSICAL", "CASH"], "type": "string"},
-                            "underlier": {"type": "string"},
-                            "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "shares": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "cash": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "shares_held": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            "enough_shares": {"type": ["boolean", "null"]},
-                            "text": {"type": "string"},
-                        },
-                        "required": ["settlement", "underlier", "strike", "shares", "text"],
-                        "type": "object",
-                    },
-                    "InstructionCode": {
-                        "enum": [
-                            "INVALID_QUANTITY",
-                            "DUPLICATE_INSTRUCTION",
-                            "UNKNOWN_INSTRUMENT",
-                            "AMBIGUOUS_INSTRUMENT",
-                            "NOT_AN_OPTION",
-                            "NOT_LONG",
-                            "INSUFFICIENT_POSITION",
-                            "DNE_NOT_ON_EXPIRY",
-                            "CEA_NOT_ON_EXPIRY",
-                            "EXERCISE_PAST_CUTOFF",
-                        ],
-                        "type": "string",
-                    },
-                    "InstructionPlan": {
-                        "properties": {
-                            "rows": {"items": {"$ref": "#/$defs/PlannedInstruction"}, "type": "array"},
-                            "cutoff_time": {"type": "string"},
-                            "summary": {"type": "string"},
-                        },
-                        "required": ["rows", "cutoff_time", "summary"],
-                        "type": "object",
-                    },
-                    "InstructionType": {
-                        "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
-                        "type": "string",
-                    },
-                    "Moneyness": {
-                        "properties": {
-                            "state": {"$ref": "#/$defs/MoneynessState"},
-                            "underlier_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "intrinsic_per_share": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "distance_pct": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                        },
-                        "required": ["state", "underlier_price", "strike", "intrinsic_per_share"],
-                        "type": "object",
-                    },
-                    "MoneynessState": {"enum": ["ITM", "ATM", "OTM"], "type": "string"},
-                    "PlannedInstruction": {
-                        "properties": {
-                            "row": {"type": "integer"},
-                            "instruction_type": {"$ref": "#/$defs/InstructionType"},
-                            "requested": {"type": "string"},
-                            "instrument_id": {"type": ["string", "null"]},
-                            "symbol": {"type": ["string", "null"]},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "instruction_id": {"type": "string"},
-                            "generated_key": {"type": "boolean"},
-                            "status": {"$ref": "#/$defs/RowStatus"},
-                            "reason": {"anyOf": [{"$ref": "#/$defs/InstructionCode"}, {"type": "null"}]},
-                            "message": {"type": "string"},
-                            "metadata": {"additionalProperties": {"type": "string"}, "type": "object"},
-                            "expiry": {"format": "date", "type": ["string", "null"]},
-                            "submit_before": {"format": "date-time", "type": ["string", "null"]},
-                            "moneyness": {"anyOf": [{"$ref": "#/$defs/Moneyness"}, {"type": "null"}]},
-                            "delivery": {"anyOf": [{"$ref": "#/$defs/ExerciseDelivery"}, {"type": "null"}]},
-                            "notes": {"items": {"type": "string"}, "type": "array"},
-                        },
-                        "required": [
-                            "row",
-                            "instruction_type",
-                            "requested",
-                            "quantity",
-                            "instruction_id",
-                            "generated_key",
-                            "status",
-                            "message",
-                        ],
-                        "type": "object",
-                    },
-                    "RowStatus": {"enum": ["OK", "BLOCKED"], "type": "string"},
-                },
-                "additionalProperties": False,
-                "description": "What an instruction batch would submit, with the idempotency keys it will use.",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
-                    },
-                    "account_id": {"type": "integer"},
-                    "plan": {"$ref": "#/$defs/InstructionPlan"},
-                    "confirmation_token": {
-                        "description": "Pass to submit_position_instructions after the person's yes; None when a row is blocked",
-                        "type": ["string", "null"],
-                    },
-                    "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                    "next_step": {"type": "string"},
-                },
-                "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": True,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "submit_position_instructions",
-            "title": "Submit position instructions",
-            "description": "Submit the instructions exactly as previewed by preview_submit_position_instructions,\nwith the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs\nthe person's explicit yes (token or direct answer). A partial success (HTTP 207) lists\neach row as SENT or REJECTED.",
-            "inputSchema": {
-                "type": "object",
-                "$defs": {
-                    "InstructionRow": {
-                        "additionalProperties": False,
-                        "description": "One instruction: what to do with how many contracts of which option.",
-                        "properties": {
-                            "instruction_type": {
-                                "$ref": "#/$defs/InstructionType",
-                                "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
-                            },
-                            "instrument_id": {
-                                "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-                                "maxLength": 40,
-                                "minLength": 1,
-                                "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                                "type": "string",
-                            },
-                            "quantity": {
-                                "description": "Contracts (a whole number)",
-                                "maximum": 1000000,
-                                "minimum": 1,
-                                "type": "integer",
-                            },
-                            "instruction_id": {
-                                "default": None,
-                                "description": "Idempotency key (the API's client_instruction_id, also accepted "
-                                "under that name); omit and the preview assigns one. To retry after an unknown "
-                                "outcome, pass the keys of the first attempt",
-                                "maxLength": 64,
-                                "minLength": 1,
-                                "pattern": "^[A-Za-z0-9._:-]+$",
-                                "type": ["string", "null"],
-                            },
-                        },
-                        "required": ["instruction_type", "instrument_id", "quantity"],
-                        "type": "object",
-                    },
-                    "InstructionType": {
-                        "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
-                        "type": "string",
-                    },
-                },
-                "properties": {
-                    "instructions": {
-                        "description": "The instructions, 1 to 50 rows, sent as one batch",
-                        "items": {"$ref": "#/$defs/InstructionRow"},
-                        "maxItems": 50,
-                        "minItems": 1,
-                        "type": "array",
-                    },
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                    "confirmation_token": {
-                        "default": None,
-                        "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
-                        "maxLength": 4096,
-                        "type": ["string", "null"],
-                    },
-                },
-                "required": ["instructions"],
-            },
-            "outputSchema": {
-                "$defs": {
-                    "APIError": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "code": {"type": "integer"},
-                            "message": {"type": "string"},
-                            "details": {
-                                "items": {"additionalProperties": True, "type": "object"},
-                                "type": ["array", "null"],
-                            },
-                        },
-                        "required": ["code", "message"],
-                        "type": "object",
-                    },
-                    "InstructionRejection": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "reason": {"type": "string"},
-                            "domain": {"type": ["string", "null"]},
-                            "description": {"type": ["string", "null"]},
-                            "metadata": {"additionalProperties": True, "type": "object"},
-                        },
-                        "required": ["reason"],
-                        "type": "object",
-                    },
-                    "PositionInstruction": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "id": {"type": "string"},
-                            "account_id": {"type": "integer"},
-                            "client_instruction_id": {"type": ["string", "null"]},
-                            "instruction_type": {
-                                "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
-                                "type": "string",
-                            },
-                            "instrument_id": {"type": "string"},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "status": {
-                                "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
-                                "type": "string",
-                            },
-                            "symbol": {"type": "string"},
-                            "accepted_quantity": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "created_at": {"format": "date-time", "type": ["string", "null"]},
-                            "updated_at": {"format": "date-time", "type": ["string", "null"]},
-                            "rejection": {
-                                "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
-                            },
-                            "rejection_reason": {"type": ["string", "null"]},
-                            "underlying_instrument_id": {"type": ["string", "null"]},
-                        },
-                        "required": [
-                            "id",
-                            "account_id",
-                            "instruction_type",
-                            "instrument_id",
-                            "quantity",
-                            "status",
-                            "symbol",
-                        ],
-                        "type": "object",
-                    },
-                },
-                "additionalProperties": False,
-                "description": "Every row of the batch: SENT, or REJECTED with its reason (HTTP 207 is a partial success).",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
-                    },
-                    "account_id": {"type": "integer"},
-                    "http_status": {"type": "integer"},
-                    "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
-                    "error": {"anyOf": [{"$ref": "#/$defs/APIError"}, {"type": "null"}]},
-                    "request_id": {"type": ["string", "null"]},
-                    "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
-                    "summary": {"type": "string"},
-                },
-                "required": [
-                    "environment",
-                    "account_id",
-                    "http_status",
-                    "instructions",
-                    "confirmed_by",
-                    "summary",
-                ],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": False,
-                "destructiveHint": True,
-                "idempotentHint": False,
-                "openWorldHint": True,
-            },
-        },
-        {
-            "name": "cancel_position_instruction",
-            "title": "Cancel a position instruction",
-            "description": "Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final\nCANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.",
-            "inputSchema": {
-                "type": "object",
-                "properties": {
-                    "instruction_id": {
-                        "description": "The instruction's server id (the 'id' field, a UUID), not its idempotency key",
-                        "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-                        "type": "string",
-                    },
-                    "account_id": {
-                        "default": None,
-                        "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
-                        "exclusiveMinimum": 0,
-                        "maximum": 9223372036854775807,
-                        "type": ["integer", "null"],
-                    },
-                },
-                "required": ["instruction_id"],
-            },
-            "outputSchema": {
-                "$defs": {
-                    "InstructionRejection": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "reason": {"type": "string"},
-                            "domain": {"type": ["string", "null"]},
-                            "description": {"type": ["string", "null"]},
-                            "metadata": {"additionalProperties": True, "type": "object"},
-                        },
-                        "required": ["reason"],
-                        "type": "object",
-                    },
-                    "PositionInstruction": {
-                        "additionalProperties": True,
-                        "properties": {
-                            "id": {"type": "string"},
-                            "account_id": {"type": "integer"},
-                            "client_instruction_id": {"type": ["string", "null"]},
-                            "instruction_type": {
-                                "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
-                                "type": "string",
-                            },
-                            "instrument_id": {"type": "string"},
-                            "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                            "status": {
-                                "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
-                                "type": "string",
-                            },
-                            "symbol": {"type": "string"},
-                            "accepted_quantity": {
-                                "pattern": "^-?\\d+(\\.\\d+)?$",
-                                "type": ["string", "null"],
-                            },
-                            "created_at": {"format": "date-time", "type": ["string", "null"]},
-                            "updated_at": {"format": "date-time", "type": ["string", "null"]},
-                            "rejection": {
-                                "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
-                            },
-                            "rejection_reason": {"type": ["string", "null"]},
-                            "underlying_instrument_id": {"type": ["string", "null"]},
-                        },
-                        "required": [
-                            "id",
-                            "account_id",
-                            "instruction_type",
-                            "instrument_id",
-                            "quantity",
-                            "status",
-                            "symbol",
-                        ],
-                        "type": "object",
-                    },
-                },
-                "additionalProperties": False,
-                "description": "The instruction after the cancel request (CANCEL_REQUESTED; the final state comes later).",
-                "properties": {
-                    "environment": {
-                        "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                        "type": "string",
-                    },
-                    "account_id": {"type": "integer"},
-                    "instruction": {"$ref": "#/$defs/PositionInstruction"},
-                    "request_id": {"type": ["string", "null"]},
-                    "already_final": {"type": "boolean"},
-                },
-                "required": ["environment", "account_id", "instruction"],
-                "type": "object",
-            },
-            "annotations": {
-                "readOnlyHint": False,
-                "destructiveHint": False,
-                "idempotentHint": True,
-                "openWorldHint": True,
-            },
-        },
-    ])
+        ]
+    )
 
 
 async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema(client: Client) -> None:
@@ -1816,109 +1823,115 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
     def wire(items: list[Any]) -> list[dict[str, Any]]:
         return [item.model_dump(mode="json", by_alias=True, exclude_none=True) for item in items]
 
-    assert wire((await client.list_resources()).resources) == snapshot([
-        {
-            "name": "status",
-            "title": "Server status",
-            "uri": "clearstreet://status",
-            "description": "Environment (simulator or live), base URL, read-only flag, allowed accounts, confirmation mode and version. Read it to tell the simulator from a live account.",
-            "mimeType": "application/json",
-        },
-    ])
-    assert wire((await client.list_resource_templates()).resource_templates) == snapshot([
-        {
-            "name": "positions",
-            "title": "All positions",
-            "uriTemplate": "clearstreet://accounts/{account_id}/positions",
-            "description": "Every position of the account, all pages, decimal-exact.",
-            "mimeType": "application/json",
-        },
-        {
-            "name": "exposure",
-            "title": "Exposure summary",
-            "uriTemplate": "clearstreet://accounts/{account_id}/exposure",
-            "description": "The exposure summary of the account (same as the summarize_exposure tool).",
-            "mimeType": "application/json",
-        },
-        {
-            "name": "instructions",
-            "title": "Position instructions",
-            "uriTemplate": "clearstreet://accounts/{account_id}/instructions",
-            "description": "The account's exercise / do-not-exercise / contrary-exercise instructions with status.",
-            "mimeType": "application/json",
-        },
-    ])
+    assert wire((await client.list_resources()).resources) == snapshot(
+        [
+            {
+                "name": "status",
+                "title": "Server status",
+                "uri": "clearstreet://status",
+                "description": "Environment (simulator or live), base URL, read-only flag, allowed accounts, confirmation mode and version. Read it to tell the simulator from a live account.",
+                "mimeType": "application/json",
+            },
+        ]
+    )
+    assert wire((await client.list_resource_templates()).resource_templates) == snapshot(
+        [
+            {
+                "name": "positions",
+                "title": "All positions",
+                "uriTemplate": "clearstreet://accounts/{account_id}/positions",
+                "description": "Every position of the account, all pages, decimal-exact.",
+                "mimeType": "application/json",
+            },
+            {
+                "name": "exposure",
+                "title": "Exposure summary",
+                "uriTemplate": "clearstreet://accounts/{account_id}/exposure",
+                "description": "The exposure summary of the account (same as the summarize_exposure tool).",
+                "mimeType": "application/json",
+            },
+            {
+                "name": "instructions",
+                "title": "Position instructions",
+                "uriTemplate": "clearstreet://accounts/{account_id}/instructions",
+                "description": "The account's exercise / do-not-exercise / contrary-exercise instructions with status.",
+                "mimeType": "application/json",
+            },
+        ]
+    )
     prompts = (await client.list_prompts()).prompts
-    assert wire(prompts) == snapshot([
-        {
-            "name": "close_position",
-            "title": "Close a position",
-            "description": "Close one position (or, if asked, every position) with market orders — preview first, the exact orders and their estimated value, then your explicit yes.",
-            "arguments": [
-                {
-                    "name": "instrument_id",
-                    "description": "what to close: ticker (TSLA), OSI option symbol or instrument UUID",
-                    "required": True,
-                },
-                {
-                    "name": "account_id",
-                    "description": "Clear Street account id. Default: the default account",
-                    "required": False,
-                },
-            ],
-        },
-        {
-            "name": "exercise_options",
-            "title": "Exercise options",
-            "description": "Exercise (or do-not-exercise / contrary-exercise) option contracts — checks, moneyness and what exercise delivers in a preview, then your explicit yes.",
-            "arguments": [
-                {
-                    "name": "instrument_id",
-                    "description": "the option: OSI symbol (AAPL  280121C00195000), or an underlier ticker to choose among its options",
-                    "required": True,
-                },
-                {
-                    "name": "quantity",
-                    "description": "contracts to act on. Default: ask the person",
-                    "required": False,
-                },
-                {
-                    "name": "instruction_type",
-                    "description": "EXERCISE, DO_NOT_EXERCISE or CONTRARY_EXERCISE. Default: EXERCISE",
-                    "required": False,
-                },
-                {
-                    "name": "account_id",
-                    "description": "Clear Street account id. Default: the default account",
-                    "required": False,
-                },
-            ],
-        },
-        {
-            "name": "review_expiring_options",
-            "title": "Review expiring options",
-            "description": "Which options expire in the next few business days, in or out of the money, what happens by default at expiry, and whether to exercise or not — with a preview and your yes before anything is sent.",
-            "arguments": [
-                {
-                    "name": "account_id",
-                    "description": "Clear Street account id. Default: the default account",
-                    "required": False,
-                },
-            ],
-        },
-        {
-            "name": "summarize_exposure",
-            "title": "Summarize my exposure",
-            "description": "Exposure of a Clear Street account — market value, gross/net, P&L, concentration, options by underlier and what expires soon — as exact figures in tables.",
-            "arguments": [
-                {
-                    "name": "account_id",
-                    "description": "Clear Street account id. Default: the default account",
-                    "required": False,
-                },
-            ],
-        },
-    ])
+    assert wire(prompts) == snapshot(
+        [
+            {
+                "name": "close_position",
+                "title": "Close a position",
+                "description": "Close one position (or, if asked, every position) with market orders — preview first, the exact orders and their estimated value, then your explicit yes.",
+                "arguments": [
+                    {
+                        "name": "instrument_id",
+                        "description": "what to close: ticker (TSLA), OSI option symbol or instrument UUID",
+                        "required": True,
+                    },
+                    {
+                        "name": "account_id",
+                        "description": "Clear Street account id. Default: the default account",
+                        "required": False,
+                    },
+                ],
+            },
+            {
+                "name": "exercise_options",
+                "title": "Exercise options",
+                "description": "Exercise (or do-not-exercise / contrary-exercise) option contracts — checks, moneyness and what exercise delivers in a preview, then your explicit yes.",
+                "arguments": [
+                    {
+                        "name": "instrument_id",
+                        "description": "the option: OSI symbol (AAPL  280121C00195000), or an underlier ticker to choose among its options",
+                        "required": True,
+                    },
+                    {
+                        "name": "quantity",
+                        "description": "contracts to act on. Default: ask the person",
+                        "required": False,
+                    },
+                    {
+                        "name": "instruction_type",
+                        "description": "EXERCISE, DO_NOT_EXERCISE or CONTRARY_EXERCISE. Default: EXERCISE",
+                        "required": False,
+                    },
+                    {
+                        "name": "account_id",
+                        "description": "Clear Street account id. Default: the default account",
+                        "required": False,
+                    },
+                ],
+            },
+            {
+                "name": "review_expiring_options",
+                "title": "Review expiring options",
+                "description": "Which options expire in the next few business days, in or out of the money, what happens by default at expiry, and whether to exercise or not — with a preview and your yes before anything is sent.",
+                "arguments": [
+                    {
+                        "name": "account_id",
+                        "description": "Clear Street account id. Default: the default account",
+                        "required": False,
+                    },
+                ],
+            },
+            {
+                "name": "summarize_exposure",
+                "title": "Summarize my exposure",
+                "description": "Exposure of a Clear Street account — market value, gross/net, P&L, concentration, options by underlier and what expires soon — as exact figures in tables.",
+                "arguments": [
+                    {
+                        "name": "account_id",
+                        "description": "Clear Street account id. Default: the default account",
+                        "required": False,
+                    },
+                ],
+            },
+        ]
+    )
     assert [p.name for p in prompts] == PROMPTS
     for prompt in prompts:
         assert prompt.title and prompt.description and prompt.arguments
@@ -2071,9 +2084,7 @@ def expected_exposure(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
     }
 
 
-async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(
-    client: Client, simulator: Simulator
-) -> None:
+async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(client: Client, simulator: Simulator) -> None:
     summary = await call(client, "summarize_exposure")
     rows = await raw_positions(simulator, PRIMARY)
     assert (summary["account_id"], summary["positions"]) == (PRIMARY, len(rows))
@@ -2116,18 +2127,20 @@ async def test_status_resource(client: Client) -> None:
     status = await read_json(client, "clearstreet://status")
     Status.model_validate(status)
     assert status.pop("server_version") == __version__
-    assert status == snapshot({
-        "environment": "simulator",
-        "is_simulator": True,
-        "base_url": "in-process simulator",
-        "read_only": False,
-        "state_changing_tools": True,
-        "allowed_accounts": None,
-        "default_account": 19816,
-        "confirmation": "auto",
-        "confirm_ttl_seconds": 120,
-        "max_close_notional": None,
-    })
+    assert status == snapshot(
+        {
+            "environment": "simulator",
+            "is_simulator": True,
+            "base_url": "in-process simulator",
+            "read_only": False,
+            "state_changing_tools": True,
+            "allowed_accounts": None,
+            "default_account": 19816,
+            "confirmation": "auto",
+            "confirm_ttl_seconds": 120,
+            "max_close_notional": None,
+        }
+    )
 
 
 async def test_positions_resource_reads_every_page(client: Client, simulator: Simulator) -> None:
@@ -2285,12 +2298,12 @@ async def test_an_unknown_account_is_the_upstream_404_with_what_to_do(client: Cl
         assert len(upstream.requests) == attempt  # a 404 is not retried
 
 
-@pytest.mark.parametrize(("status", "attempts"), [(500, 1), (502, 3), (503, 3)])
+@pytest.mark.parametrize(("status", "attempts"), [(500, 3), (502, 3), (503, 3)])
 async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
     client: Client, simulator: Simulator, upstream: Upstream, status: int, attempts: int
 ) -> None:
-    """A 502/503 is retried (twice: three attempts) before giving up; the client does not retry a
-    500 on a read (clearstreet.client, _RETRYABLE_STATUSES)."""
+    """A read is retried on a 5xx (twice: three attempts) before giving up: a GET is safe to
+    repeat (clearstreet._exchange)."""
     simulator.faults.add(status, times=None, retry_after=0.01, path_contains="/positions")
     text = await tool_error(client, "get_positions")
     assert f"Clear Street API error {status}:" in text

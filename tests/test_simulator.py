@@ -4,6 +4,7 @@ symbol resolution, sorting and pagination (including a 10,000-position account).
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import struct
@@ -17,7 +18,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from positions_mcp.domain.calendar import next_expiry_business_day
 from positions_mcp.domain.osi import parse_osi
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
@@ -335,7 +335,7 @@ async def test_every_sort_key_orders_rows(sim: Simulator, sort_by: str, directio
     assert values == present + [None] * (len(values) - len(present))  # nulls last, both directions
     keys = [Decimal(v) for v in present] if sort_by in AMOUNT_SORTS else present
     assert keys == sorted(keys, reverse=direction == "DESC")  # numeric, not lexical
-    for previous, current in zip(rows, rows[1:], strict=False):  # ties: by symbol, ascending
+    for previous, current in itertools.pairwise(rows):  # ties: by symbol, ascending
         if previous[field] == current[field]:
             assert previous["symbol"] < current["symbol"]
 
@@ -442,7 +442,9 @@ _segments = st.sampled_from(
     ["19816", "122503", "0", "abc", "-1", "AAPL", "aapl", "AAPL%20%20261127C00145000", "instructions", "%00",
      "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe", "00000000-0000-0000-0000-000000000000", "%F0%9F%92%A5", "..", ""]
 )  # fmt: skip
-_query_values = st.one_of(st.text(max_size=12), st.sampled_from(["SYMBOL", "DESC", "AAPL,TSLA", "AAAAAAAAAAAAAAAAAAAAAA"]))
+_query_values = st.one_of(
+    st.text(max_size=12), st.sampled_from(["SYMBOL", "DESC", "AAPL,TSLA", "AAAAAAAAAAAAAAAAAAAAAA"])
+)
 _bodies = st.one_of(
     st.none(),
     st.binary(max_size=40),
@@ -453,9 +455,11 @@ _bodies = st.one_of(
     ).map(lambda value: json.dumps(value).encode()),
     st.lists(
         st.fixed_dictionaries(
-            {"instruction_type": st.sampled_from(["EXERCISE", "DO_NOT_EXERCISE", "X"]),
-             "instrument_id": st.sampled_from(["AAPL  261127C00145000", "NVDA261127P00125000", "AAPL", "?"]),
-             "quantity": st.sampled_from(["1", "0", "-2", "1.5", "abc", "99"])},
+            {
+                "instruction_type": st.sampled_from(["EXERCISE", "DO_NOT_EXERCISE", "X"]),
+                "instrument_id": st.sampled_from(["AAPL  261127C00145000", "NVDA261127P00125000", "AAPL", "?"]),
+                "quantity": st.sampled_from(["1", "0", "-2", "1.5", "abc", "99"]),
+            },
             optional={"client_instruction_id": st.sampled_from(["k", "", None])},
         ),
         max_size=4,

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator, Timings
 from positions_mcp.simulator.clock import SimulatedClock

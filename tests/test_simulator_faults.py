@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import anyio
 import httpx
 import pytest
-
 from positions_mcp.clearstreet.models import NIL_UUID
 from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator, make_server
 from positions_mcp.simulator.server import DropConnections
@@ -96,7 +95,7 @@ async def test_submit_fault_rejects_every_row_and_persists_nothing(
     assert failed.status_code == status
     body = failed.json()
     assert body["error"]["code"] == status
-    assert [r["client_instruction_id"] for r in body["data"]][0] == "a"
+    assert body["data"][0]["client_instruction_id"] == "a"
     for rejected in body["data"]:
         assert (rejected["id"], rejected["status"]) == (NIL_UUID, "REJECTED")
         assert (rejected["rejection"]["reason"], rejected["rejection"]["domain"]) == (reason, domain)

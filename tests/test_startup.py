@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from positions_mcp.settings import (
     ConfigError,
     ConfirmationMode,
@@ -48,7 +47,10 @@ def test_nothing_set_means_the_simulator() -> None:
         ({"CLEAR_STREET_API_KEY": "k"}, "no API is chosen"),
         ({"CLEAR_STREET_ENVIRONMENT": "staging"}, "'staging' is not one of simulator, dev, production"),
         ({"CLEAR_STREET_ENVIRONMENT": "production"}, "CLEAR_STREET_API_KEY is required"),
-        ({"CLEAR_STREET_API_KEY": "${env:CLEAR_STREET_API_KEY}", "CLEAR_STREET_ENVIRONMENT": "dev"}, "unexpanded placeholder"),
+        (
+            {"CLEAR_STREET_API_KEY": "${env:CLEAR_STREET_API_KEY}", "CLEAR_STREET_ENVIRONMENT": "dev"},
+            "unexpanded placeholder",
+        ),
         ({"CLEAR_STREET_API_KEY": "…", "CLEAR_STREET_ENVIRONMENT": "dev"}, "printable ASCII without spaces"),
         ({"CLEAR_STREET_API_KEY": "sk live", "CLEAR_STREET_ENVIRONMENT": "dev"}, "printable ASCII without spaces"),
         ({"CLEAR_STREET_BASE_URL": "ftp://x"}, "must be an absolute http:// or https:// URL"),
@@ -64,7 +66,10 @@ def test_nothing_set_means_the_simulator() -> None:
         ),
         ({"POSITIONS_MCP_ALLOWED_ACCOUNTS": "19816,abc"}, "'abc' is not an account id"),
         ({"POSITIONS_MCP_DEFAULT_ACCOUNT": "-4"}, "'-4' is not an account id"),
-        ({"POSITIONS_MCP_ALLOWED_ACCOUNTS": "1", "POSITIONS_MCP_DEFAULT_ACCOUNT": "2"}, "is not in POSITIONS_MCP_ALLOWED_ACCOUNTS"),
+        (
+            {"POSITIONS_MCP_ALLOWED_ACCOUNTS": "1", "POSITIONS_MCP_DEFAULT_ACCOUNT": "2"},
+            "is not in POSITIONS_MCP_ALLOWED_ACCOUNTS",
+        ),
         ({"POSITIONS_MCP_READ_ONLY": "maybe"}, "'maybe' is not true or false"),
         ({"POSITIONS_MCP_CONFIRMATION": "never"}, "is not one of auto, token, elicitation"),
         ({"POSITIONS_MCP_CONFIRM_TTL": "0"}, "is not a number of seconds from 5 to 3600"),
@@ -102,7 +107,9 @@ def test_base_url_names_a_custom_environment_and_flags_override_env() -> None:
     assert custom.environment_label == "custom (http://127.0.0.1:8765)"
     known = load_settings({"CLEAR_STREET_API_KEY": "k", "CLEAR_STREET_BASE_URL": "https://api-dev.clearstreet.com/"})
     assert known.environment is Environment.DEV
-    flagged = load_settings({"POSITIONS_MCP_CONFIRM_TTL": "60"}, {"confirm_ttl": "30", "max_close_notional": "1,000.50"})
+    flagged = load_settings(
+        {"POSITIONS_MCP_CONFIRM_TTL": "60"}, {"confirm_ttl": "30", "max_close_notional": "1,000.50"}
+    )
     assert flagged.confirm_ttl == 30
     assert flagged.max_close_notional == Decimal("1000.50")
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.safety.tokens import (
     PROJECTION_LIMIT,
@@ -45,14 +45,22 @@ class Clock:
         return self.now
 
 
-def position(symbol: str, quantity: str, instrument_id: str, available: str | None = None,
-             price: str = "100.00") -> Position:
-    return Position.model_validate({
-        "account_id": 19816, "instrument_id": instrument_id, "instrument_type": "COMMON_STOCK",
-        "symbol": symbol, "position_type": "SHORT" if quantity.startswith("-") else "LONG",
-        "quantity": quantity, "available_quantity": available if available is not None else quantity,
-        "market_value": "0", "instrument_price": price,
-    })
+def position(
+    symbol: str, quantity: str, instrument_id: str, available: str | None = None, price: str = "100.00"
+) -> Position:
+    return Position.model_validate(
+        {
+            "account_id": 19816,
+            "instrument_id": instrument_id,
+            "instrument_type": "COMMON_STOCK",
+            "symbol": symbol,
+            "position_type": "SHORT" if quantity.startswith("-") else "LONG",
+            "quantity": quantity,
+            "available_quantity": available if available is not None else quantity,
+            "market_value": "0",
+            "instrument_price": price,
+        }
+    )
 
 
 TSLA = position("TSLA", "-50", TSLA_ID)
@@ -64,15 +72,23 @@ def tokens(clock: Clock | None = None, ttl: int = 120) -> ConfirmationTokens:
     return ConfirmationTokens(SECRET, ttl, clock or Clock())
 
 
-def issue(t: ConfirmationTokens, arguments: dict[str, Any] = ARGS, positions: list[Position] | None = None,
-          **kwargs: Any) -> str:
+def issue(
+    t: ConfirmationTokens, arguments: dict[str, Any] = ARGS, positions: list[Position] | None = None, **kwargs: Any
+) -> str:
     scope = positions if positions is not None else [TSLA]
-    return t.issue("close_position", 19816, "simulator", arguments, positions_fingerprint(scope),
-                   positions=scope, **kwargs)
+    return t.issue(
+        "close_position", 19816, "simulator", arguments, positions_fingerprint(scope), positions=scope, **kwargs
+    )
 
 
-def refused(t: ConfirmationTokens, token: Any, tool: str = "close_position", account: Any = 19816,
-            environment: str = "simulator", arguments: dict[str, Any] = ARGS) -> ConfirmationRefused:
+def refused(
+    t: ConfirmationTokens,
+    token: Any,
+    tool: str = "close_position",
+    account: Any = 19816,
+    environment: str = "simulator",
+    arguments: dict[str, Any] = ARGS,
+) -> ConfirmationRefused:
     with pytest.raises(ConfirmationRefused) as caught:
         t.redeem(token, tool, account, environment, arguments)
     assert "Nothing was sent." in caught.value.message
@@ -125,8 +141,15 @@ def test_tampered_payload_is_a_bad_signature() -> None:
     t = tokens()
     prefix, payload, signature = issue(t).split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    for field, value in [("t", "close_positions"), ("a", "99999"), ("e", "production"), ("x", data["x"] + 3600),
-                         ("f", "0" * 64), ("h", "0" * 64), ("n", "other")]:
+    for field, value in [
+        ("t", "close_positions"),
+        ("a", "99999"),
+        ("e", "production"),
+        ("x", data["x"] + 3600),
+        ("f", "0" * 64),
+        ("h", "0" * 64),
+        ("n", "other"),
+    ]:
         forged = base64.urlsafe_b64encode(json.dumps({**data, field: value}).encode()).rstrip(b"=").decode()
         assert refused(t, f"{prefix}.{forged}.{signature}").reason_code is RefusalReason.BAD_SIGNATURE
 
@@ -159,7 +182,7 @@ def test_any_single_character_change_is_refused(index: int, replacement: str) ->
     index %= len(token)
     if token[index] == replacement:
         return
-    changed = token[:index] + replacement + token[index + 1:]
+    changed = token[:index] + replacement + token[index + 1 :]
     with pytest.raises(ConfirmationRefused) as caught:
         t.redeem(changed, "close_position", 19816, "simulator", ARGS)
     assert caught.value.reason_code in {RefusalReason.MALFORMED, RefusalReason.BAD_SIGNATURE}
@@ -250,16 +273,34 @@ def test_a_refusal_before_redeeming_does_not_spend_the_token() -> None:
 def test_same_request_in_another_rendering_matches() -> None:
     t = tokens()
     token = t.issue(
-        "submit_position_instructions", 122503, "simulator",
-        {"account_id": 122503, "instructions": [
-            {"instruction_type": "EXERCISE", "instrument_id": "AAPL  261120C00195000", "quantity": Decimal("5"),
-             "instruction_id": None}]},
+        "submit_position_instructions",
+        122503,
+        "simulator",
+        {
+            "account_id": 122503,
+            "instructions": [
+                {
+                    "instruction_type": "EXERCISE",
+                    "instrument_id": "AAPL  261120C00195000",
+                    "quantity": Decimal("5"),
+                    "instruction_id": None,
+                }
+            ],
+        },
         "fp",
     )
-    t.redeem(token, "submit_position_instructions", 122503, "simulator", {
-        "confirmation_token": token,
-        "instructions": [{"quantity": "5.00", "instrument_id": "aapl261120c00195000", "instruction_type": "EXERCISE"}],
-    })
+    t.redeem(
+        token,
+        "submit_position_instructions",
+        122503,
+        "simulator",
+        {
+            "confirmation_token": token,
+            "instructions": [
+                {"quantity": "5.00", "instrument_id": "aapl261120c00195000", "instruction_type": "EXERCISE"}
+            ],
+        },
+    )
 
 
 def test_digest_canonicalisation() -> None:
@@ -271,17 +312,27 @@ def test_digest_canonicalisation() -> None:
     assert arguments_digest({"quantity": 5}) == arguments_digest({"quantity": "5.0"})
     assert arguments_digest({"quantity": 5}) != arguments_digest({"quantity": 50})
     assert arguments_digest({"instructions": [{"client_instruction_id": "k"}]}) == arguments_digest(
-        {"instructions": [{"instruction_id": "k"}]})
+        {"instructions": [{"instruction_id": "k"}]}
+    )
 
 
 def test_preview_assigned_keys_bind_the_submit() -> None:
     t = tokens()
-    rows = [{"instruction_type": "EXERCISE", "instrument_id": "X 261120C00195000", "quantity": "1"},
-            {"instruction_type": "EXERCISE", "instrument_id": "X 261120C00195000", "quantity": "2", "instruction_id": "mine"}]
+    rows = [
+        {"instruction_type": "EXERCISE", "instrument_id": "X 261120C00195000", "quantity": "1"},
+        {
+            "instruction_type": "EXERCISE",
+            "instrument_id": "X 261120C00195000",
+            "quantity": "2",
+            "instruction_id": "mine",
+        },
+    ]
     keys = ["cs-mcp-generated", "mine"]
 
     def token() -> str:
-        return t.issue("submit_position_instructions", 1, "simulator", {"instructions": rows}, "fp", instruction_keys=keys)
+        return t.issue(
+            "submit_position_instructions", 1, "simulator", {"instructions": rows}, "fp", instruction_keys=keys
+        )
 
     redeemed = t.redeem(token(), "submit_position_instructions", 1, "simulator", {"instructions": rows})
     assert redeemed.instruction_keys == ("cs-mcp-generated", "mine")
@@ -311,7 +362,7 @@ async def test_five_concurrent_tasks_exactly_one_succeeds() -> None:
     outcomes: list[str] = []
 
     async def attempt() -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         outcomes.append(redeem_outcome(t, token))
 
     async with anyio.create_task_group() as group:
@@ -388,7 +439,8 @@ def test_positions_changed_says_what_changed() -> None:
         redeemed.check_positions([position("TSLA", "-30", TSLA_ID)])
     assert caught.value.reason_code is RefusalReason.POSITIONS_CHANGED
     assert caught.value.message.startswith(
-        "The positions changed since the preview (TSLA quantity -50 → -30; TSLA available -50 → -30)")
+        "The positions changed since the preview (TSLA quantity -50 → -30; TSLA available -50 → -30)"
+    )
     assert "Call preview_close_position again" in caught.value.message
 
 

@@ -67,13 +67,38 @@ def test_stdout_carries_only_the_protocol_at_every_log_level(tmp_path: Path, lev
     watchdog = threading.Timer(60, process.kill)  # a silent server must not hang the suite
     watchdog.start()
     try:
-        rpc(process, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+        rpc(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            },
+        )
         rpc(process, {"jsonrpc": "2.0", "method": "notifications/initialized"})
-        rpc(process, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "get_positions", "arguments": {"page_size": 1}}})
-        rpc(process, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-            "name": "get_positions", "arguments": {"page_size": 0}}})
+        rpc(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "get_positions", "arguments": {"page_size": 1}},
+            },
+        )
+        rpc(
+            process,
+            {
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "get_positions", "arguments": {"page_size": 0}},
+            },
+        )
         assert process.stdout is not None
         lines: list[str] = []
         while {1, 2, 3} - {json.loads(line).get("id") for line in lines}:
@@ -126,8 +151,12 @@ def http_server(tmp_path: Path) -> Iterator[str]:
         assert stdout == b""
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -158,7 +187,7 @@ async def test_http_serves_mcp_with_the_token(http_server: str) -> None:
 
 
 def test_any_loopback_address_accepts_its_own_host_header() -> None:
-    from positions_mcp.http import transport_security
+    from positions_mcp.surface.http import transport_security
 
     security = transport_security("127.0.0.2", 8123)
     assert security.enable_dns_rebinding_protection

@@ -25,13 +25,10 @@ def _serve_parser() -> argparse.ArgumentParser:
         description="MCP server for Clear Street positions. Without arguments: serve MCP over stdio "
         "against the embedded simulator. Subcommands: 'simulator' serves the simulated API over "
         "HTTP, 'demo' walks through every capability.",
-        epilog="Each option can also be set by the environment variable shown in brackets; the "
-        "option wins.",
+        epilog="Each option can also be set by the environment variable shown in brackets; the option wins.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--transport", choices=("stdio", "streamable-http"), default="stdio", help="default: stdio"
-    )
+    parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP transport address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
     for name, env, flag, help_text in OPTIONS:
@@ -65,7 +62,7 @@ def load(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
 
 def _check_audit_log(settings: Settings) -> None:
     """State changes are audited: a log that cannot be written stops start-up."""
-    from .app import audit_log
+    from .surface.server import audit_log
 
     log = audit_log(settings)
     try:
@@ -89,12 +86,12 @@ def serve(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     _configure_logging(settings.log_level)
-    from .app import build_server
+    from .surface.server import build_server
 
     if args.transport == "stdio":
         build_server(settings).run("stdio")
     else:
-        from .http import run_http
+        from .surface.http import run_http
 
         run_http(build_server(settings, http_address=(args.host, args.port)), args.host, args.port)
     return 0

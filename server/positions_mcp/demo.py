@@ -80,8 +80,10 @@ async def discover(client: Client) -> None:
     width = max(len(tool.name) for tool in tools)
     for tool in tools:
         hints = tool.annotations
-        kind = "read-only" if hints and hints.read_only_hint else (
-            "DESTRUCTIVE" if hints and hints.destructive_hint else "state-changing, idempotent"
+        kind = (
+            "read-only"
+            if hints and hints.read_only_hint
+            else ("DESTRUCTIVE" if hints and hints.destructive_hint else "state-changing, idempotent")
         )
         show(tool.name, kind, width)
     templates = (await client.list_resource_templates()).resource_templates
@@ -148,7 +150,10 @@ async def close_with_token(client: Client) -> None:
     preview = await call(client, "preview_close_position", {"instrument_id": "TSLA"})
     plan = preview["plan"]
     for order in plan["orders"]:
-        show("order", f"{order['side']} {order['quantity']} {order['symbol']} {order['order_type']} {order['time_in_force']}")
+        show(
+            "order",
+            f"{order['side']} {order['quantity']} {order['symbol']} {order['order_type']} {order['time_in_force']}",
+        )
         show("estimated", f"{money(order['estimated_price'])} each, {money(order['estimated_notional'])} in all")
     for warning in plan["warnings"]:
         say(f"  warning: {warning['message']}")
@@ -185,16 +190,25 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
     async with Client(server_parameters(audit_log), elicitation_callback=person) as client:
         summary = await call(client, "summarize_exposure", {})
         say("  (a fresh server, a fresh demo book: the long calls that expiry would exercise are the candidates)")
-        long_calls = [o for o in (summary.get("expiring") or {}).get("options", []) if o.get("default_at_expiry") == "AUTO_EXERCISE"]
+        long_calls = [
+            o
+            for o in (summary.get("expiring") or {}).get("options", [])
+            if o.get("default_at_expiry") == "AUTO_EXERCISE"
+        ]
         symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
         rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
         preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
         for row in preview["plan"]["rows"]:
-            show("row", f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}")
+            show(
+                "row",
+                f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}",
+            )
             if row["status"] != "OK":
                 show("check", row["message"])
             if row.get("moneyness"):
-                show("moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})")
+                show(
+                    "moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})"
+                )
             if row.get("delivery"):
                 show("delivers", row["delivery"]["text"])
             show("idempotency key", row["instruction_id"])
@@ -237,8 +251,10 @@ async def walk() -> None:
             entry = json.loads(line)
             show(f"{entry['event']}: {entry['tool']}", entry["outcome"], 48)
         say()
-        say("Done. Configure a live account with the variables in the README; state-changing tools "
-            "then need POSITIONS_MCP_ALLOWED_ACCOUNTS.")
+        say(
+            "Done. Configure a live account with the variables in the README; state-changing tools "
+            "then need POSITIONS_MCP_ALLOWED_ACCOUNTS."
+        )
 
 
 def run_demo() -> int:

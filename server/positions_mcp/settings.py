@@ -16,7 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .clearstreet.client import ENVIRONMENT_URLS, check_api_key, checked_base_url
+from .clearstreet.config import ENVIRONMENT_URLS, check_api_key, checked_base_url
+from .secret import Secret
 
 SIMULATOR_BASE_URL = "http://simulator.invalid"
 """Base URL of the in-process simulator: requests never leave the process (ASGI transport)."""
@@ -42,41 +43,38 @@ class ConfirmationMode(StrEnum):
     ELICITATION = "elicitation"
 
 
-class Secret:
-    """A string that never shows itself in a repr, str or log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-
 # (setting, environment variable, command-line flag, help text)
 OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("api_key", "CLEAR_STREET_API_KEY", "--api-key", "bearer key for the real API"),
     ("environment", "CLEAR_STREET_ENVIRONMENT", "--environment", "simulator, dev or production"),
     ("base_url", "CLEAR_STREET_BASE_URL", "--base-url", "explicit API base URL (overrides the environment's)"),
-    ("allowed_accounts", "POSITIONS_MCP_ALLOWED_ACCOUNTS", "--allowed-accounts", "comma-separated account ids the server may touch"),
-    ("default_account", "POSITIONS_MCP_DEFAULT_ACCOUNT", "--default-account", "account used when a call omits account_id"),
+    (
+        "allowed_accounts",
+        "POSITIONS_MCP_ALLOWED_ACCOUNTS",
+        "--allowed-accounts",
+        "comma-separated account ids the server may touch",
+    ),
+    (
+        "default_account",
+        "POSITIONS_MCP_DEFAULT_ACCOUNT",
+        "--default-account",
+        "account used when a call omits account_id",
+    ),
     ("read_only", "POSITIONS_MCP_READ_ONLY", "--read-only", "true: register no state-changing tool"),
     ("confirmation", "POSITIONS_MCP_CONFIRMATION", "--confirmation", "auto, token or elicitation"),
     ("confirm_ttl", "POSITIONS_MCP_CONFIRM_TTL", "--confirm-ttl", "seconds a confirmation token lives (default 120)"),
-    ("token_secret", "POSITIONS_MCP_TOKEN_SECRET", "--token-secret", "HMAC key for confirmation tokens (default: random per process)"),
-    ("max_close_notional", "POSITIONS_MCP_MAX_CLOSE_NOTIONAL", "--max-close-notional", "cap (USD) on the estimated notional of one close"),
+    (
+        "token_secret",
+        "POSITIONS_MCP_TOKEN_SECRET",
+        "--token-secret",
+        "HMAC key for confirmation tokens (default: random per process)",
+    ),
+    (
+        "max_close_notional",
+        "POSITIONS_MCP_MAX_CLOSE_NOTIONAL",
+        "--max-close-notional",
+        "cap (USD) on the estimated notional of one close",
+    ),
     ("audit_log", "POSITIONS_MCP_AUDIT_LOG", "--audit-log", "path of the JSON-lines audit log"),
     ("http_token", "POSITIONS_MCP_HTTP_TOKEN", "--http-token", "bearer token required by the HTTP transport"),
     ("log_level", "POSITIONS_MCP_LOG_LEVEL", "--log-level", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)"),
@@ -182,13 +180,9 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
             check_api_key(api_key.reveal())
         except ValueError as exc:
             raise ConfigError(f"{where('api_key')}: {exc}") from None
-    environment = (
-        _choice(Environment, raw["environment"], where("environment")) if "environment" in raw else None
-    )
+    environment = _choice(Environment, raw["environment"], where("environment")) if "environment" in raw else None
     if environment is Environment.CUSTOM:
-        raise ConfigError(
-            f"{where('environment')}: 'custom' is not set directly; set CLEAR_STREET_BASE_URL instead"
-        )
+        raise ConfigError(f"{where('environment')}: 'custom' is not set directly; set CLEAR_STREET_BASE_URL instead")
     base_url = raw.get("base_url")
     if base_url is not None:
         try:
@@ -228,9 +222,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     if "allowed_accounts" in raw:
         parts = [p for p in raw["allowed_accounts"].split(",") if p.strip()]
         allowed = frozenset(_account(p, where("allowed_accounts")) for p in parts) or None
-    default_account = (
-        _account(raw["default_account"], where("default_account")) if "default_account" in raw else None
-    )
+    default_account = _account(raw["default_account"], where("default_account")) if "default_account" in raw else None
     if default_account is not None and allowed is not None and default_account not in allowed:
         raise ConfigError(
             f"{where('default_account')}: account {default_account} is not in "
@@ -243,9 +235,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     if "confirm_ttl" in raw:
         text = raw["confirm_ttl"]
         if not text.isdecimal() or not 5 <= int(text) <= 3600:
-            raise ConfigError(
-                f"{where('confirm_ttl')}: {text!r} is not a number of seconds from 5 to 3600"
-            )
+            raise ConfigError(f"{where('confirm_ttl')}: {text!r} is not a number of seconds from 5 to 3600")
         confirm_ttl = int(text)
 
     max_notional = None
@@ -256,8 +246,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
             max_notional = None
         if max_notional is None or not max_notional.is_finite() or max_notional <= 0:
             raise ConfigError(
-                f"{where('max_close_notional')}: {raw['max_close_notional']!r} is not a positive "
-                "amount in USD"
+                f"{where('max_close_notional')}: {raw['max_close_notional']!r} is not a positive amount in USD"
             )
 
     log_level = raw.get("log_level", "WARNING").upper()

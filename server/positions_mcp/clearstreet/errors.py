@@ -80,5 +80,18 @@ class OutcomeUnknownError(ClearStreetError):
         super().__init__(message)
 
 
+class DeadlineExceededError(ClearStreetError):
+    """The call's deadline left too little time for the request (``sent=False``: it never left).
+
+    Raised before a request is sent, never while one is in flight: a state-changing request that was
+    sent ends with its answer or its own timeout (``OutcomeUnknownError``).
+    """
+
+    def __init__(self, message: str, *, sent: bool, attempts: int = 0) -> None:
+        self.sent = sent
+        self.attempts = attempts
+        super().__init__(message)
+
+
 class PaginationLoopError(ClearStreetError):
     """The API handed back a page token that was already followed: the listing would never end."""

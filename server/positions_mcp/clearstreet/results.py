@@ -11,7 +11,7 @@ __all__ = [
     "CancelResult",
     "CloseResult",
     "InstructionsResult",
-    "PositionsPage",
+    "PositionsResponse",
     "SubmitResult",
 ]
 
@@ -20,7 +20,7 @@ REJECTED_STATUSES: frozenset[str] = frozenset({InstructionStatus.REJECTED, Instr
 
 
 @dataclass(frozen=True, slots=True)
-class PositionsPage:
+class PositionsResponse:
     """One page of ``GET /v1/accounts/{account_id}/positions``."""
 
     positions: list[Position]

@@ -15,8 +15,12 @@ NEW_YORK = ZoneInfo("America/New_York")
 REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 EARLY_CLOSE = time(13, 0)
-# OCC / exchange deadline for final exercise decisions and contrary exercise advice.
 DEFAULT_EXERCISE_CUTOFF = time(17, 30)
+"""FINRA Rule 2360(b)(23)(A): exercise and contrary-exercise advice for expiring options is due by
+5:30 p.m. ET on a regular trading day (reference 7.3)."""
+EARLY_CLOSE_EXERCISE_DELAY = timedelta(hours=1, minutes=30)
+"""FINRA Rule 2360(b)(23)(A), restated in FINRA's notice for each early close: on a day the market
+closes early the deadline is 1½ hours after the close (13:00 close → 14:30 ET)."""
 
 Clock = Callable[[], datetime]
 """Returns the current instant as an aware datetime. Injected so tests and the simulator agree."""
@@ -94,10 +98,7 @@ def _thanksgiving(year: int) -> date:
 def is_early_close(day: date) -> bool:
     if not is_business_day(day):
         return False
-    return (
-        (day.month, day.day) in {(7, 3), (12, 24)}
-        or day == _thanksgiving(day.year) + timedelta(days=1)
-    )
+    return (day.month, day.day) in {(7, 3), (12, 24)} or day == _thanksgiving(day.year) + timedelta(days=1)
 
 
 def regular_session(day: date) -> tuple[datetime, datetime] | None:
@@ -109,6 +110,16 @@ def regular_session(day: date) -> tuple[datetime, datetime] | None:
         datetime.combine(day, REGULAR_OPEN, NEW_YORK),
         datetime.combine(day, close, NEW_YORK),
     )
+
+
+def exercise_cutoff(day: date) -> datetime:
+    """The deadline for exercise and contrary-exercise advice on ``day`` (America/New_York):
+    17:30 ET, or 1½ hours after the close on an early-close day (14:30 ET). FINRA Rule
+    2360(b)(23)(A). A broker may set an earlier internal cutoff; Clear Street's is unpublished
+    (reference 12.5), so this is the latest the rule allows."""
+    if is_early_close(day):
+        return datetime.combine(day, EARLY_CLOSE, NEW_YORK) + EARLY_CLOSE_EXERCISE_DELAY
+    return datetime.combine(day, DEFAULT_EXERCISE_CUTOFF, NEW_YORK)
 
 
 def is_market_open(instant: datetime) -> bool:

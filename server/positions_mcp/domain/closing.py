@@ -28,25 +28,23 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 
 from ..clearstreet.models import OrderType, Position, PositionType, SecurityType, Side, TimeInForce
-from .calendar import is_market_open, new_york, next_market_open
-from .numbers import CENT, OPTION_MULTIPLIER, DecimalString, plain
+from .calendar import is_market_open, next_market_open
 from .moneyness import PriceSource, best_price
+from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
 from .resolve import ResolveError, display_symbol, resolve_position
+from .text import format_et, money, qty
 
 __all__ = [
-    "ClosePlan",
     "CloseCode",
+    "ClosePlan",
     "Issue",
     "PlannedOrder",
     "PriceSource",
     "ResolveError",
     "close_scope",
-    "format_et",
     "is_option",
-    "money",
     "plan_close_position",
     "plan_close_positions",
-    "qty",
 ]
 
 CAP_SETTING = "POSITIONS_MCP_MAX_CLOSE_NOTIONAL"
@@ -126,26 +124,6 @@ class ClosePlan(BaseModel):
         return "; ".join(issue.message for issue in self.blocked)
 
 
-# -- formatting helpers (shared with instructions.py) ---------------------------------------
-
-
-def qty(value: Decimal) -> str:
-    """A quantity without trailing zeros: ``100``, ``2.5``."""
-    return plain(value.normalize()) if value == value.to_integral_value() else plain(value)
-
-
-def money(value: Decimal) -> str:
-    """``$24,025.00``; negative as ``-$5.00``."""
-    rounded = value.quantize(CENT, rounding=ROUND_HALF_EVEN)
-    sign = "-" if rounded < 0 else ""
-    return f"{sign}${abs(rounded):,}"
-
-
-def format_et(instant: datetime) -> str:
-    """``Mon 2026-11-23 09:30 ET``."""
-    return f"{new_york(instant):%a %Y-%m-%d %H:%M} ET"
-
-
 def _join(parts: Sequence[str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
@@ -161,10 +139,7 @@ def _require_aware(now: datetime) -> None:
 
 
 def is_option(position: Position) -> bool:
-    return (
-        position.instrument_type == SecurityType.OPTION
-        or position.position_type in _OPTION_POSITION_TYPES
-    )
+    return position.instrument_type == SecurityType.OPTION or position.position_type in _OPTION_POSITION_TYPES
 
 
 def _is_cash(position: Position) -> bool:
@@ -181,9 +156,7 @@ def close_scope(positions: Iterable[Position], instrument_id: str | None) -> lis
     return [p for p in held if not _is_cash(p) and p.quantity != 0]
 
 
-def _plan_order(
-    position: Position, cancel_orders: bool, warnings: list[Issue]
-) -> PlannedOrder | None:
+def _plan_order(position: Position, cancel_orders: bool, warnings: list[Issue]) -> PlannedOrder | None:
     symbol = display_symbol(position.symbol)
     held = abs(position.quantity)
     available = abs(position.available_quantity)
@@ -324,14 +297,15 @@ def _plan(
     total = sum((o.estimated_notional for o in orders if o.estimated_notional is not None), Decimal(0))
     options = [o for o in orders if o.multiplier != 1]
     if options:
-        names = _join([display_symbol(o.symbol) for o in options][:_SUMMARY_ORDERS] + (
-            [f"{len(options) - _SUMMARY_ORDERS} more"] if len(options) > _SUMMARY_ORDERS else []))
+        names = _join(
+            [display_symbol(o.symbol) for o in options][:_SUMMARY_ORDERS]
+            + ([f"{len(options) - _SUMMARY_ORDERS} more"] if len(options) > _SUMMARY_ORDERS else [])
+        )
         warnings.append(
             Issue(
                 code=CloseCode.OPTION_CONTRACTS,
                 symbol=display_symbol(options[0].symbol) if len(options) == 1 else None,
-                message=f"Option quantities are contracts of 100 shares: notional = contracts × "
-                f"price × 100 ({names}).",
+                message=f"Option quantities are contracts of 100 shares: notional = contracts × price × 100 ({names}).",
             )
         )
 
@@ -350,8 +324,7 @@ def _plan(
     if not orders and not blocked:
         what = "the position" if scope == "position" else "the account's positions"
         reason = (
-            f"every unit of {what} is tied up in working orders; use cancel_orders=true to cancel "
-            "them and close"
+            f"every unit of {what} is tied up in working orders; use cancel_orders=true to cancel them and close"
             if any(p.quantity != 0 for p in positions)
             else f"{'it has' if scope == 'position' else 'the account holds'} no quantity to close"
         )

@@ -158,11 +158,15 @@ class SideExposure(_Result):
     side: Literal["LONG", "SHORT"]
     positions: int
     market_value: DecimalString
-    gross_pct: DecimalString | None = Field(None, description="Share of gross exposure, in percent (absent when gross is 0).")
+    gross_pct: DecimalString | None = Field(
+        None, description="Share of gross exposure, in percent (absent when gross is 0)."
+    )
 
 
 class TypeExposure(_Result):
-    type: str = Field(description="Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one.")
+    type: str = Field(
+        description="Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one."
+    )
     positions: int
     long: DecimalString = Field(description="Σ market_value of the long rows of this type.")
     short: DecimalString = Field(description="Σ market_value of the short rows of this type.")
@@ -173,17 +177,25 @@ class LargestPosition(_Result):
     symbol: str
     quantity: DecimalString
     market_value: DecimalString
-    gross_pct: DecimalString | None = Field(None, description="|market_value| as a share of gross exposure, in percent.")
+    gross_pct: DecimalString | None = Field(
+        None, description="|market_value| as a share of gross exposure, in percent."
+    )
 
 
 class Concentration(_Result):
-    largest_pct: DecimalString | None = Field(None, description="Share of gross exposure held by the largest position, in percent.")
-    top5_pct: DecimalString | None = Field(None, description="Share of gross exposure held by the five largest positions, in percent.")
+    largest_pct: DecimalString | None = Field(
+        None, description="Share of gross exposure held by the largest position, in percent."
+    )
+    top5_pct: DecimalString | None = Field(
+        None, description="Share of gross exposure held by the five largest positions, in percent."
+    )
 
 
 class UnderlierOptions(_Result):
     underlier: str = Field(description="Symbol of the underlier when the book holds it, else the option root.")
-    price: DecimalString | None = Field(None, description="Underlier price taken from the book; absent when the book does not price the underlier.")
+    price: DecimalString | None = Field(
+        None, description="Underlier price taken from the book; absent when the book does not price the underlier."
+    )
     long: DecimalString = Field(description="Long contracts.")
     short: DecimalString = Field(description="Short contracts (positive number).")
     calls: DecimalString = Field(description="Contracts (long + short) of calls.")
@@ -205,12 +217,16 @@ class ExpiringOption(_Result):
     symbol: str
     quantity: DecimalString = Field(description="Contracts; negative = short (written).")
     expiry: date = Field(description="The contract's expiry, from its OSI symbol.")
-    expiration_day: date | None = Field(None, description="The business day decisions happen, when it is not expiry (expiry on a holiday).")
+    expiration_day: date | None = Field(
+        None, description="The business day decisions happen, when it is not expiry (expiry on a holiday)."
+    )
     days_left: int = Field(description="Business days from today to the expiration day; 0 = today.")
     moneyness: Literal["ITM", "ATM", "OTM"] | None = None
     spot: DecimalString | None = Field(None, description="Underlier price the moneyness is computed at.")
     intrinsic: DecimalString | None = Field(None, description="Intrinsic value per contract (× 100) at spot.")
-    distance_pct: DecimalString | None = Field(None, description="Signed distance of spot from the strike in % of the strike; > 0 = in the money.")
+    distance_pct: DecimalString | None = Field(
+        None, description="Signed distance of spot from the strike in % of the strike; > 0 = in the money."
+    )
     default_at_expiry: DefaultAtExpiry
     suggestion: str
 
@@ -232,7 +248,9 @@ class ExposureSummary(_Result):
     short_market_value: DecimalString
     gross_exposure: DecimalString = Field(description="Σ |market_value| (CASH excluded).")
     net_exposure: DecimalString = Field(description="Σ market_value (CASH excluded).")
-    cash: DecimalString | None = Field(None, description="Σ market_value of CASH rows, which are not part of the exposure figures.")
+    cash: DecimalString | None = Field(
+        None, description="Σ market_value of CASH rows, which are not part of the exposure figures."
+    )
     unrealized_pnl: DecimalString | None = None
     daily_unrealized_pnl: DecimalString | None = None
     daily_realized_pnl: DecimalString | None = None
@@ -252,7 +270,7 @@ class ExposureSummary(_Result):
 class _Group:
     """Options on one underlier (one per distinct underlier)."""
 
-    __slots__ = ("long", "short", "calls", "puts", "market_value", "nearest", "root")
+    __slots__ = ("calls", "long", "market_value", "nearest", "puts", "root", "short")
 
     def __init__(self) -> None:
         self.long = self.short = self.calls = self.puts = self.market_value = ZERO
@@ -561,9 +579,7 @@ class ExposureBuilder:
         ]
         ranked_types = sorted(self._types.items(), key=lambda item: (-item[1][3], str(item[0])))
         by_type = [
-            TypeExposure(
-                type=str(kind), positions=n, long=long, short=short, gross_pct=percent(size, gross)
-            )
+            TypeExposure(type=str(kind), positions=n, long=long, short=short, gross_pct=percent(size, gross))
             for kind, (n, long, short, size) in ranked_types[:TYPE_LIMIT]
         ]
         ranked = sorted(self._heap, reverse=True)
@@ -621,9 +637,7 @@ class ExposureBuilder:
                 notional = None if price is None else contracts * OPTION_MULTIPLIER * price
                 label = held[2] if held is not None else (group.root or key.removeprefix("root:"))
                 rows.append((notional, contracts, label, group, price))
-        top = heapq.nsmallest(
-            self.underlier_limit, rows, key=lambda r: (r[0] is None, -(r[0] or ZERO), -r[1], r[2])
-        )
+        top = heapq.nsmallest(self.underlier_limit, rows, key=lambda r: (r[0] is None, -(r[0] or ZERO), -r[1], r[2]))
         return OptionsOverview(
             positions=self._option_n,
             long=self._option_long,
@@ -723,10 +737,7 @@ class ExposureBuilder:
             if rows and missing == rows:
                 notes.append(f"{name} missing on every position: total omitted")
             elif missing:
-                notes.append(
-                    f"{name} missing on {_n(missing, 'position', 'positions')}: "
-                    "the total excludes them"
-                )
+                notes.append(f"{name} missing on {_n(missing, 'position', 'positions')}: the total excludes them")
         if self._no_price:
             notes.append(
                 f"{_n(self._no_price.count, 'position has', 'positions have')} no instrument_price"
@@ -772,8 +783,7 @@ class ExposureBuilder:
             )
         if self._flat:
             notes.append(
-                f"{_n(self._flat.count, 'position has', 'positions have')} quantity 0"
-                f"{_examples(self._flat.examples)}"
+                f"{_n(self._flat.count, 'position has', 'positions have')} quantity 0{_examples(self._flat.examples)}"
             )
         if self._sign_mismatch:
             notes.append(

@@ -58,11 +58,12 @@ from .calendar import (
     is_business_day,
     new_york,
 )
-from .closing import format_et, is_option, money, qty
+from .closing import is_option
 from .moneyness import Moneyness, MoneynessState, best_price, moneyness, underlier_prices
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import ResolveCode, ResolveError, display_symbol, resolve_position
+from .text import format_et, money, qty
 
 __all__ = [
     "ExerciseDelivery",
@@ -420,11 +421,7 @@ class _Planner:
         cash = (shares * symbol.strike).quantize(CENT, rounding=ROUND_HALF_EVEN)
         root = symbol.root
         if position.underlying_instrument_type == SecurityType.INDEX:
-            value = (
-                None
-                if m is None
-                else (m.intrinsic_per_share * shares).quantize(CENT, rounding=ROUND_HALF_EVEN)
-            )
+            value = None if m is None else (m.intrinsic_per_share * shares).quantize(CENT, rounding=ROUND_HALF_EVEN)
             return ExerciseDelivery(
                 settlement="CASH",
                 underlier=root,
@@ -437,9 +434,7 @@ class _Planner:
         underlier = _underlier(self.positions, position, symbol)
         held = underlier.quantity if underlier is not None else Decimal(0)
         if symbol.is_call:
-            text = (
-                f"receive {qty(shares)} {root} shares at {money(symbol.strike)} and pay {money(cash)}"
-            )
+            text = f"receive {qty(shares)} {root} shares at {money(symbol.strike)} and pay {money(cash)}"
             return ExerciseDelivery(
                 settlement="PHYSICAL",
                 underlier=root,
@@ -493,8 +488,7 @@ class _Planner:
                 notes = [f"in the money ({where}): intrinsic value {money(intrinsic)}"]
                 if self.today < expiration_business_day(symbol.expiry):
                     notes.append(
-                        "early exercise gives up the remaining time value; selling the contracts "
-                        "may be worth more"
+                        "early exercise gives up the remaining time value; selling the contracts may be worth more"
                     )
                 return notes
             return [f"{state} ({where}): exercising costs {money(gap)} more than trading the shares"]
@@ -504,8 +498,7 @@ class _Planner:
             return [f"{state} ({where}): it would not be exercised automatically anyway"]
         # CONTRARY_EXERCISE: the opposite of exercise-by-exception
         if m.state is MoneynessState.ITM:
-            return [f"NOT exercised although in the money: gives up intrinsic value "
-                    f"{money(intrinsic)} ({where})"]
+            return [f"NOT exercised although in the money: gives up intrinsic value {money(intrinsic)} ({where})"]
         return [f"exercised although {state}: {money(gap)} worse than trading the shares ({where})"]
 
 
@@ -529,9 +522,7 @@ def plan_instructions(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     held = list(positions)
-    planner = _Planner(
-        held, list(existing), now, cutoff, underlier_prices(held) if prices is None else prices
-    )
+    planner = _Planner(held, list(existing), now, cutoff, underlier_prices(held) if prices is None else prices)
     planned: list[PlannedInstruction] = []
     for index, raw in enumerate(rows, start=1):
         request = _coerce(raw)
@@ -581,8 +572,7 @@ def plan_instructions(
         notes = planner.notes(kind, symbol, request.quantity, m)
         if kind is InstructionType.EXERCISE and planner.after_todays_cutoff(symbol):
             notes.append(
-                f"it is past today's {cutoff:%H:%M} ET cutoff: the exercise may be processed on the "
-                "next business day"
+                f"it is past today's {cutoff:%H:%M} ET cutoff: the exercise may be processed on the next business day"
             )
         details = [delivery.text] if delivery is not None else []
         if delivery is None or (m is not None and m.state is not MoneynessState.ITM):
@@ -598,9 +588,7 @@ def plan_instructions(
                 notes=notes,
             )
         )
-    return InstructionPlan(
-        rows=planned, cutoff_time=planner.cutoff_text, summary=_summary(planned)
-    )
+    return InstructionPlan(rows=planned, cutoff_time=planner.cutoff_text, summary=_summary(planned))
 
 
 def _summary(rows: list[PlannedInstruction]) -> str:

@@ -24,9 +24,7 @@ from .numbers import DecimalString, percent
 from .osi import OptionSymbol
 
 # Positions whose instrument_price is an underlier price for options on them.
-UNDERLIER_TYPES = frozenset(
-    {SecurityType.COMMON_STOCK, SecurityType.INDEX, SecurityType.PREFERRED_STOCK}
-)
+UNDERLIER_TYPES = frozenset({SecurityType.COMMON_STOCK, SecurityType.INDEX, SecurityType.PREFERRED_STOCK})
 
 
 class MoneynessState(StrEnum):

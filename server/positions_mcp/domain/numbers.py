@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
+
 from ..clearstreet.decimals import DecimalString, plain
 
 __all__ = ["CENT", "OPTION_MULTIPLIER", "DecimalString", "percent", "plain"]

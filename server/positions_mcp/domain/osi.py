@@ -47,9 +47,7 @@ class OptionSymbol:
             or not 0 <= strike <= MAX_STRIKE
             or strike % _THOUSANDTH != 0
         ):
-            raise ValueError(
-                f"OSI strike must be a Decimal from 0 to {MAX_STRIKE} in steps of 0.001, got {strike!r}"
-            )
+            raise ValueError(f"OSI strike must be a Decimal from 0 to {MAX_STRIKE} in steps of 0.001, got {strike!r}")
 
     @property
     def is_call(self) -> bool:

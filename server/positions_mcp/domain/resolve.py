@@ -38,9 +38,7 @@ def display_symbol(symbol: str) -> str:
 
 def matches(position: Position, text: str) -> bool:
     key = symbol_key(text)
-    return bool(key) and (
-        position.instrument_id.strip().upper() == key or symbol_key(position.symbol) == key
-    )
+    return bool(key) and (position.instrument_id.strip().upper() == key or symbol_key(position.symbol) == key)
 
 
 def resolve_position(positions: Iterable[Position], text: str, account_id: int | None = None) -> Position:
@@ -69,9 +67,7 @@ def resolve_position(positions: Iterable[Position], text: str, account_id: int |
     key = symbol_key(text)
     if try_parse_osi(text) is None:
         options = [
-            display_symbol(p.symbol)
-            for p in held
-            if (o := try_parse_osi(p.symbol)) is not None and o.root == key
+            display_symbol(p.symbol) for p in held if (o := try_parse_osi(p.symbol)) is not None and o.root == key
         ]
         if options:
             shown = ", ".join(sorted(options)[:5]) + (" …" if len(options) > 5 else "")

@@ -35,7 +35,7 @@ from ..domain.calendar import Clock, system_clock
 from ..domain.numbers import plain
 from .tokens import token_digest
 
-__all__ = ["APP_DIR", "AuditLog", "REDACTED", "default_audit_log_path", "redact"]
+__all__ = ["APP_DIR", "REDACTED", "AuditLog", "default_audit_log_path", "redact"]
 
 APP_DIR = "clearstreet-positions-mcp"
 FILE_NAME = "audit.jsonl"
@@ -172,8 +172,7 @@ class AuditLog:
         """Append one event and return what was written (after redaction)."""
         entry: dict[str, Any] = redact(
             {
-                "time": self._clock().astimezone(UTC).isoformat(timespec="milliseconds")
-                .replace("+00:00", "Z"),
+                "time": self._clock().astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "event": event,
                 "tool": tool,
                 "account_id": account_id,

@@ -140,9 +140,7 @@ def _canonical(value: Any, key: str | None = None, top: bool = False) -> Any:
     return value
 
 
-def canonical_arguments(
-    arguments: Mapping[str, Any], instruction_keys: Sequence[str] | None = None
-) -> str:
+def canonical_arguments(arguments: Mapping[str, Any], instruction_keys: Sequence[str] | None = None) -> str:
     """Canonical JSON of a tool's arguments. With ``instruction_keys``, a row of
     ``arguments["instructions"]`` without an ``instruction_id`` counts as carrying the key the
     preview assigned to it, so the submit may repeat the keys or leave them out."""
@@ -154,9 +152,7 @@ def canonical_arguments(
     return json.dumps(canonical, separators=(",", ":"), sort_keys=True, ensure_ascii=True, default=str)
 
 
-def arguments_digest(
-    arguments: Mapping[str, Any], instruction_keys: Sequence[str] | None = None
-) -> str:
+def arguments_digest(arguments: Mapping[str, Any], instruction_keys: Sequence[str] | None = None) -> str:
     return hashlib.sha256(canonical_arguments(arguments, instruction_keys).encode()).hexdigest()
 
 
@@ -179,9 +175,7 @@ def positions_fingerprint(positions: Iterable[Position]) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
-def describe_changes(
-    before: Mapping[str, Sequence[str]] | None, after_positions: Iterable[Position]
-) -> list[str]:
+def describe_changes(before: Mapping[str, Sequence[str]] | None, after_positions: Iterable[Position]) -> list[str]:
     """What changed between a preview's projection and the positions read now, e.g.
     ``["TSLA quantity -50 → -30"]``. Empty when ``before`` was not kept (large previews)."""
     if before is None:
@@ -367,8 +361,7 @@ class ConfirmationTokens:
         if payload["a"] != str(account_id):
             raise ConfirmationRefused(
                 RefusalReason.WRONG_ACCOUNT,
-                f"This confirmation_token was issued for account {payload['a']}, not {account_id}."
-                + _again(tool),
+                f"This confirmation_token was issued for account {payload['a']}, not {account_id}." + _again(tool),
             )
         if payload["e"] != environment:
             raise ConfirmationRefused(
@@ -389,8 +382,7 @@ class ConfirmationTokens:
             if nonce in self._used:
                 raise ConfirmationRefused(
                     RefusalReason.ALREADY_USED,
-                    "This confirmation_token was already used; each one allows a single execution."
-                    + _again(tool),
+                    "This confirmation_token was already used; each one allows a single execution." + _again(tool),
                 )
             self._used[nonce] = expiry
         return RedeemedToken(

@@ -130,7 +130,9 @@ class Simulator:
         with self._state.lock:
             self._state.catch_up()
             account = self._state.accounts[account_id]
-            holdings = sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
+            holdings = sorted(
+                account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id)
+            )
             return position_rows(self._state, account, holdings)
 
     def orders(self, account_id: int | None = None) -> list[dict[str, Any]]:
@@ -167,7 +169,7 @@ class Simulator:
         self,
         identifier: str,
         instrument_price: Decimal | str | None,
-        closing_price: Decimal | str | None | object = _UNCHANGED,
+        closing_price: Decimal | str | object | None = _UNCHANGED,
     ) -> None:
         """Set an instrument's current price (None: no quote) and optionally its last close.
         ``identifier`` is a UUID, ticker or OSI symbol."""

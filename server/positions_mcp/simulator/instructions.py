@@ -46,7 +46,8 @@ from .state import (
     SimInstruction,
     SimulatorState,
 )
-from .wire import ApiError, quantity as quantity_text
+from .wire import ApiError
+from .wire import quantity as quantity_text
 
 MAX_BATCH = 1000
 _DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
@@ -114,7 +115,7 @@ def parse_batch(body: Any) -> list[InstructionRow]:
         quantity_value = quantity_value.strip()
         if not _DECIMAL.fullmatch(quantity_value):
             raise ApiError(
-                400, f"instructions[{index}].quantity {quantity_value[:40]!r} is not a decimal string such as \"1\""
+                400, f'instructions[{index}].quantity {quantity_value[:40]!r} is not a decimal string such as "1"'
             )
         if len(quantity_value.lstrip("+-").split(".")[0].lstrip("0")) > _MAX_QUANTITY_DIGITS:
             raise ApiError(400, f"instructions[{index}].quantity is out of range")

@@ -34,7 +34,7 @@ from typing import Any
 from ..clearstreet.models import SortBy, SortDirection
 from ..domain.numbers import percent
 from .state import Account, Holding, SimulatorState
-from .wire import money, optional_money, optional_price, quantity
+from .wire import cents, optional_cents, optional_price, quantity
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 1000
@@ -107,18 +107,18 @@ def position_row(state: SimulatorState, account: Account, holding: Holding, avai
         "quantity": quantity(holding.quantity),
         "available_quantity": quantity(available),
         "avg_price": optional_price(holding.avg_price),
-        "cost_basis": optional_money(value.cost_basis),
+        "cost_basis": optional_cents(value.cost_basis),
         "instrument_price": optional_price(instrument.instrument_price),
         "closing_price": optional_price(instrument.closing_price),
         "closing_price_date": (
             state.closing_price_date().isoformat() if instrument.closing_price is not None else None
         ),
-        "market_value": money(value.market_value),
-        "unrealized_pnl": optional_money(value.unrealized_pnl),
-        "unrealized_pnl_pct": optional_money(value.unrealized_pnl_pct),
-        "daily_unrealized_pnl": optional_money(value.daily_unrealized_pnl),
-        "daily_unrealized_pnl_pct": optional_money(value.daily_unrealized_pnl_pct),
-        "daily_realized_pnl": money(holding.realized_today),
+        "market_value": cents(value.market_value),
+        "unrealized_pnl": optional_cents(value.unrealized_pnl),
+        "unrealized_pnl_pct": optional_cents(value.unrealized_pnl_pct),
+        "daily_unrealized_pnl": optional_cents(value.daily_unrealized_pnl),
+        "daily_unrealized_pnl_pct": optional_cents(value.daily_unrealized_pnl_pct),
+        "daily_realized_pnl": cents(holding.realized_today),
         "underlying_instrument_id": underlying.instrument_id if underlying else None,
         "underlying_instrument_type": underlying.instrument_type.value if underlying else None,
     }
@@ -163,7 +163,7 @@ def sort_holdings(holdings: Iterable[Holding], sort_by: SortBy, direction: SortD
 
 
 @dataclass(frozen=True, slots=True)
-class PositionsPage:
+class PositionsSlice:
     rows: list[dict[str, Any]]
     metadata: dict[str, Any]
 
@@ -177,7 +177,7 @@ def list_positions(
     direction: SortDirection,
     offset: int,
     limit: int,
-) -> PositionsPage:
+) -> PositionsSlice:
     holdings: Iterable[Holding] = account.holdings.values()
     if instrument_ids is not None:
         holdings = [h for h in holdings if h.instrument.instrument_id in instrument_ids]
@@ -191,4 +191,4 @@ def list_positions(
         "next_page_token": encode_page_token(offset + limit, limit) if offset + limit < total else None,
         "previous_page_token": encode_page_token(max(0, offset - limit), limit) if offset > 0 else None,
     }
-    return PositionsPage(rows, metadata)
+    return PositionsSlice(rows, metadata)

@@ -63,9 +63,11 @@ from .wire import (
     IdFactory,
     optional_price,
     optional_timestamp_s,
-    quantity as quantity_text,
     round_price,
     timestamp_ns,
+)
+from .wire import (
+    quantity as quantity_text,
 )
 
 EXERCISE_DOMAIN = "com.clearstreet.oems.exercise"
@@ -211,10 +213,7 @@ class SimInstruction:
 
     @property
     def reserves_contracts(self) -> bool:
-        return (
-            self.instruction_type is InstructionType.EXERCISE
-            and self.status in RESERVING_INSTRUCTION_STATUSES
-        )
+        return self.instruction_type is InstructionType.EXERCISE and self.status in RESERVING_INSTRUCTION_STATUSES
 
     def to_wire(self) -> dict[str, Any]:
         instrument = self.instrument
@@ -643,9 +642,7 @@ class SimulatorState:
         if cutoff is None or due < cutoff:
             instruction.status = InstructionStatus.CANCELLED
             return
-        description = (
-            f"Cancel failed: the exercise cutoff ({cutoff.isoformat()}) has passed; the instruction stands"
-        )
+        description = f"Cancel failed: the exercise cutoff ({cutoff.isoformat()}) has passed; the instruction stands"
         instruction.status = InstructionStatus.CANCEL_FAILED
         instruction.rejection = Rejection(
             reason="EXERCISE_PAST_CUTOFF",

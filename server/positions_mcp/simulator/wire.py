@@ -24,13 +24,13 @@ INSTRUMENT_NAMESPACE = uuid.UUID("5f1e7a52-3c1d-4c0b-9b5e-6a7d3f2c9e10")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def money(value: Decimal) -> str:
+def cents(value: Decimal) -> str:
     """Money and percentages: two decimals, banker's rounding (``"15100.00"``)."""
     return plain(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
 
 
-def optional_money(value: Decimal | None) -> str | None:
-    return None if value is None else money(value)
+def optional_cents(value: Decimal | None) -> str | None:
+    return None if value is None else cents(value)
 
 
 def quantity(value: Decimal) -> str:

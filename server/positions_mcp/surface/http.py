@@ -14,7 +14,8 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 
-from .settings import Secret, Settings, is_loopback
+from ..secret import Secret
+from ..settings import Settings, is_loopback
 
 MCP_PATH = "/mcp"
 _WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]"}

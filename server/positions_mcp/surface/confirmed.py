@@ -7,7 +7,6 @@ preview the assistant showed the person. The model cannot skip the question: whe
 be asked (and the mode allows it) a token alone is not enough.
 """
 
-
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -21,31 +20,27 @@ from mcp.server.mcpserver import (
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from .actions import (
+from ..actions.confirmed import (
     Actions,
     Approval,
     CancelExecution,
-    ClosePreview,
     CloseExecution,
+    ClosePreview,
     InstructionPreview,
     SubmitExecution,
 )
-from .domain.closing import money, qty
-from .domain.resolve import display_symbol
-from .domain.instructions import InstructionInput
-from .safety.tokens import token_digest
-from .clearstreet.models import InstructionType
-from .safety.policy import confirmation_route
-from .service import ServiceError
-from .settings import Settings
+from ..actions.reads import ServiceError
+from ..clearstreet.models import InstructionType
+from ..domain.instructions import InstructionInput
+from ..domain.resolve import display_symbol
+from ..domain.text import money, qty
+from ..safety.policy import confirmation_route
+from ..safety.tokens import token_digest
+from ..settings import Settings
 from .tools import READ, AccountId, InstrumentRef, failure, run
 
-DESTRUCTIVE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
-)
-CANCEL = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
+CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 CancelOrders = Annotated[
     bool,
@@ -214,7 +209,10 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
     ) -> Annotated[CallToolResult, ClosePreview]:
         """What closing one position would send (MARKET DAY order: side, quantity, estimated price
         and notional, warnings) and the confirmation_token for close_position. Sends nothing."""
-        return await run(lambda: actions.preview_close("close_position", account_id, instrument_id, cancel_orders), actions.environment)
+        return await run(
+            lambda: actions.preview_close("close_position", account_id, instrument_id, cancel_orders),
+            actions.environment,
+        )
 
     async def close_position_question(
         ctx: Context, account_id: int | None, instrument_id: str, cancel_orders: bool
@@ -259,7 +257,9 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         """What closing EVERY position of the account would send (one MARKET DAY order per
         position, cash excluded), the estimated total, warnings, and the confirmation_token for
         close_positions. Sends nothing."""
-        return await run(lambda: actions.preview_close("close_positions", account_id, None, cancel_orders), actions.environment)
+        return await run(
+            lambda: actions.preview_close("close_positions", account_id, None, cancel_orders), actions.environment
+        )
 
     async def close_positions_question(
         ctx: Context, account_id: int | None, cancel_orders: bool
@@ -287,7 +287,10 @@ def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Se
         Refused if any position changed since the preview."""
         arguments = actions.close_arguments(None, cancel_orders)
         approved = await approval("close_positions", account_id, arguments, answer, confirmation_token, preview)
-        return await run(lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approved), actions.environment)
+        return await run(
+            lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approved),
+            actions.environment,
+        )
 
     # --------------------------------------------------------- instructions
 

@@ -9,8 +9,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import BaseModel
 
-from .results import PositionsPage
-from .service import PositionsService, ServiceError
+from ..actions.reads import PositionsService, ServiceError
+from ..actions.views import PositionsPage
 from .tools import progress_reporter
 
 JSON = "application/json"
@@ -19,8 +19,7 @@ JSON = "application/json"
 def _account(text: str) -> int:
     if not text.isdecimal() or int(text) <= 0 or int(text) >= 2**63:
         raise ResourceNotFoundError(
-            f"{text!r} is not an account id: use a positive whole number, e.g. "
-            "clearstreet://accounts/19816/positions"
+            f"{text!r} is not an account id: use a positive whole number, e.g. clearstreet://accounts/19816/positions"
         )
     return int(text)
 

@@ -19,14 +19,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
-from .clearstreet.models import APIError, Order, Position, PositionInstruction, SecurityType
-from .domain.closing import ClosePlan, close_scope, plan_close_position, plan_close_positions
-from .domain.instructions import InstructionInput, InstructionPlan, plan_instructions
-from .domain.resolve import ResolveError
-from .results import Result
-from .safety.audit import AuditLog
-from .safety.tokens import (
+from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
+from ..clearstreet.models import APIError, Order, Position, PositionInstruction, SecurityType
+from ..domain.closing import ClosePlan, close_scope, plan_close_position, plan_close_positions
+from ..domain.instructions import InstructionInput, InstructionPlan, plan_instructions
+from ..domain.resolve import ResolveError
+from ..safety.audit import AuditLog
+from ..safety.tokens import (
     ConfirmationRefused,
     ConfirmationTokens,
     RedeemedToken,
@@ -34,8 +33,9 @@ from .safety.tokens import (
     positions_fingerprint,
     token_digest,
 )
-from .service import PositionsService, ServiceError, describe_upstream, upstream_errors
-from .settings import ConfirmationMode
+from ..settings import ConfirmationMode
+from .reads import PositionsService, ServiceError, describe_upstream, upstream_errors
+from .views import Result
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,9 @@ class Actions:
             arguments["instrument_id"] = instrument_id
         return arguments
 
-    def _close_plan(self, positions: list[Position], account: int, instrument_id: str | None, cancel_orders: bool) -> ClosePlan:
+    def _close_plan(
+        self, positions: list[Position], account: int, instrument_id: str | None, cancel_orders: bool
+    ) -> ClosePlan:
         settings = self.service.settings
         now = self.service.backend.clock()
         if instrument_id is None:
@@ -315,7 +317,12 @@ class Actions:
             raise await self.refuse(tool, account, arguments, exc.reason_code.value, str(exc.message)) from None
 
     async def execute_close(
-        self, tool: CloseTool, account_id: int | None, instrument_id: str | None, cancel_orders: bool, approval: Approval
+        self,
+        tool: CloseTool,
+        account_id: int | None,
+        instrument_id: str | None,
+        cancel_orders: bool,
+        approval: Approval,
     ) -> CloseExecution:
         arguments = self.close_arguments(instrument_id, cancel_orders)
         account = await self.account(tool, account_id, arguments)
@@ -500,7 +507,9 @@ class Actions:
             for row, key in zip(rows, keys, strict=True)
         ]
         plan, positions = await self._instruction_plan(account, keyed)
-        await self._check_unchanged(tool, account, arguments, self._instruction_scope(plan, positions), redeemed, approval)
+        await self._check_unchanged(
+            tool, account, arguments, self._instruction_scope(plan, positions), redeemed, approval
+        )
         if not plan.ready:
             raise await self.refuse(tool, account, arguments, "BLOCKED", plan.why_blocked())
         client = await self.service.backend.client()
@@ -565,7 +574,9 @@ class Actions:
         except APIStatusError as exc:
             message = _CANCEL_FAILURES.get(exc.status_code, describe_upstream(exc))
             if exc.status_code in _CANCEL_FAILURES:
-                message = f"{message} (Clear Street {exc.status_code}: {exc.message}; request_id {exc.request_id or 'none'})"
+                message = (
+                    f"{message} (Clear Street {exc.status_code}: {exc.message}; request_id {exc.request_id or 'none'})"
+                )
             warning = await self._audit(
                 "execution",
                 tool,

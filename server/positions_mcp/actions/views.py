@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .clearstreet.models import PositionInstruction, Position
+from ..clearstreet.models import Position, PositionInstruction
 
 
 class Result(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    environment: str = Field(
-        description="Where the data comes from: simulator, dev, production or custom (URL)"
-    )
+    environment: str = Field(description="Where the data comes from: simulator, dev, production or custom (URL)")
     account_id: int
 
 

@@ -11,16 +11,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from .clearstreet.models import SortBy, SortDirection
-from .domain.exposure import ExposureSummary
-from .results import PositionInstructions, PositionsPage
-from .service import PositionsService, Progress, ServiceError
+from ..actions.reads import PositionsService, Progress, ServiceError
+from ..actions.views import PositionInstructions, PositionsPage
+from ..clearstreet.models import SortBy, SortDirection
+from ..domain.exposure import ExposureSummary
 
 DEFAULT_PAGE_SIZE = 50
 
-READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 AccountId = Annotated[
     int | None,

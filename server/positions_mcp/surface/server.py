@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 
-from . import __version__
-from .action_tools import register_action_tools
-from .actions import Actions
-from .backend import Backend
-from .safety.audit import AuditLog, default_audit_log_path
-from .safety.tokens import ConfirmationTokens
+from .. import __version__
+from ..actions.confirmed import Actions
+from ..actions.reads import PositionsService
+from ..actions.upstream import Backend
+from ..safety.audit import AuditLog, default_audit_log_path
+from ..safety.tokens import ConfirmationTokens
+from ..settings import Settings
+from .confirmed import register_action_tools
 from .prompts import register_prompts
 from .resources import register_resources
-from .service import PositionsService
-from .settings import Settings
 from .tools import register_read_tools
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from ..simulator import Simulator
 
 SERVER_NAME = "clearstreet-positions"
 

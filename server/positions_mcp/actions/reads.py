@@ -11,21 +11,21 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from . import __version__
-from .backend import Backend
-from .clearstreet.errors import (
+from .. import __version__
+from ..clearstreet.errors import (
     APIStatusError,
     ClearStreetConnectionError,
     ClearStreetError,
     OutcomeUnknownError,
 )
-from .clearstreet.models import Position, SortBy, SortDirection
-from .domain.calendar import new_york
-from .domain.numbers import plain
-from .domain.exposure import ExposureBuilder, ExposureSummary
-from .results import PositionInstructions, PositionsPage, Status
-from .safety.policy import PolicyError, resolve_account
-from .settings import Settings
+from ..clearstreet.models import Position, SortBy, SortDirection
+from ..domain.calendar import new_york
+from ..domain.exposure import ExposureBuilder, ExposureSummary
+from ..domain.numbers import plain
+from ..safety.policy import PolicyError, resolve_account
+from ..settings import Settings
+from .upstream import Backend
+from .views import PositionInstructions, PositionsPage, Status
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +108,7 @@ class PositionsService:
             read_only=s.read_only,
             state_changing_tools=s.state_changing_enabled,
             allowed_accounts=sorted(s.allowed_accounts) if s.allowed_accounts else None,
-            default_account=s.default_account
-            if s.default_account is not None
-            else self.backend.default_account,
+            default_account=s.default_account if s.default_account is not None else self.backend.default_account,
             confirmation=s.confirmation.value,
             confirm_ttl_seconds=s.confirm_ttl,
             max_close_notional=plain(s.max_close_notional) if s.max_close_notional else None,
@@ -151,9 +149,7 @@ class PositionsService:
             request_id=page.request_id,
         )
 
-    async def pages(
-        self, account: int, progress: Progress | None = None
-    ) -> AsyncIterator[list[Position]]:
+    async def pages(self, account: int, progress: Progress | None = None) -> AsyncIterator[list[Position]]:
         """Every page of the account's positions, reporting progress page by page."""
         async with upstream_errors():
             client = await self.backend.client()
@@ -196,9 +192,7 @@ class PositionsService:
             request_id=result.request_id,
         )
 
-    async def exposure(
-        self, account_id: int | None, progress: Progress | None = None
-    ) -> ExposureSummary:
+    async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
         account = self.account(account_id)
         now = self.backend.clock()
         builder = ExposureBuilder(

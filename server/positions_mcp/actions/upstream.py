@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .domain.calendar import Clock, system_clock
-from .settings import Settings
+from ..domain.calendar import Clock, system_clock
+from ..settings import Settings
 
 if TYPE_CHECKING:
-    from .clearstreet.client import ClearStreetClient
-    from .simulator import Simulator
+    from ..clearstreet.client import ClearStreetClient
+    from ..simulator import Simulator
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Backend:
     def simulator(self) -> Simulator | None:
         """The embedded simulator, created on first use when the environment is the simulator."""
         if self._simulator is None and self._settings.is_simulator:
-            from .simulator import Simulator
+            from ..simulator import Simulator
 
             self._simulator = Simulator()
         return self._simulator
@@ -46,7 +46,7 @@ class Backend:
         """The simulator's primary demo account; None against a real API."""
         if not self._settings.is_simulator:
             return None
-        from .simulator import DEMO_PRIMARY_ACCOUNT
+        from ..simulator import DEMO_PRIMARY_ACCOUNT
 
         return DEMO_PRIMARY_ACCOUNT
 
@@ -64,7 +64,7 @@ class Backend:
         return self._client
 
     def _open(self) -> ClearStreetClient:
-        from .clearstreet.client import ClearStreetClient
+        from ..clearstreet.client import ClearStreetClient
 
         settings = self._settings
         simulator = self.simulator

@@ -18,9 +18,9 @@ _ARGUMENT = re.compile(r"^\s+(\w+):\s*(required|optional)\s*(?:[—-]+\s*)?(.*)$
 
 def prompts_dir() -> Path:
     """``prompts/`` inside an installed wheel, else at the root of a source checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "prompts"
-    return packaged if packaged.is_dir() else here.parents[1] / "prompts"
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "prompts"
+    return packaged if packaged.is_dir() else package.parents[1] / "prompts"
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ def parse_prompt(path: Path) -> PromptFile:
         if in_arguments and line.startswith((" ", "\t")):
             arg = _ARGUMENT.match(line)
             if not arg:
-                raise ValueError(f"{path}: argument line {line.strip()!r} is not 'name: required|optional — description'")
+                raise ValueError(
+                    f"{path}: argument line {line.strip()!r} is not 'name: required|optional — description'"
+                )
             name, need, description = arg.groups()
             default = description.partition(" Default: ")[2]  # stays in the description: what blank means
             arguments.append(PromptArgument(name=name, description=description.strip(), required=need == "required"))

@@ -1,0 +1,1 @@
+"""Use-cases without MCP: reads, and the one confirmed-action pipeline."""

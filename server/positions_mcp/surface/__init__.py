@@ -1,0 +1,1 @@
+"""The MCP surface, kept thin: tools, resources, prompts and the HTTP transport."""
