@@ -196,18 +196,13 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "type": "string",
                         },
                         "SortDirection": {"enum": ["ASC", "DESC"], "type": "string"},
-                    },
-                    "properties": {
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    }, 'additionalProperties': False, "properties": {
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
-                        "instrument_ids": {
-                            "default": None,
-                            "description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+                        "instrument_ids": {"description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
                             "items": {
                                 "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                                 "maxLength": 40,
@@ -220,14 +215,10 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "type": ["array", "null"],
                         },
                         "sort_by": {
-                            "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
-                            "default": None,
-                            "description": "Field to sort by",
+                            "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}], "description": "Field to sort by",
                         },
                         "sort_direction": {
-                            "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}],
-                            "default": None,
-                            "description": "ASC or DESC",
+                            "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}], "description": "ASC or DESC",
                         },
                         "page_size": {
                             "default": 50,
@@ -236,9 +227,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "minimum": 1,
                             "type": "integer",
                         },
-                        "page_token": {
-                            "default": None,
-                            "description": "next_page_token from the previous page; send the same filters and sort with it",
+                        "page_token": {"description": "next_page_token from the previous page; send the same filters and sort with it",
                             "maxLength": 512,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9+/=_-]+$",
@@ -246,90 +235,16 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         },
                     },
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "Position": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "account_id": {"type": "integer"},
-                                "instrument_id": {"type": "string"},
-                                "instrument_type": {
-                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "symbol": {"type": "string"},
-                                "position_type": {
-                                    "description": "Known values: LONG, SHORT, LONG_CALL, SHORT_CALL, LONG_PUT, SHORT_PUT; others kept as sent",
-                                    "type": "string",
-                                },
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "available_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "avg_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "closing_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "closing_price_date": {"format": "date", "type": ["string", "null"]},
-                                "cost_basis": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "daily_realized_pnl": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "daily_unrealized_pnl": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "daily_unrealized_pnl_pct": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "instrument_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "underlying_instrument_id": {"type": ["string", "null"]},
-                                "underlying_instrument_type": {
-                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                    "type": ["string", "null"],
-                                },
-                                "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "unrealized_pnl_pct": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": [
-                                "account_id",
-                                "instrument_id",
-                                "instrument_type",
-                                "symbol",
-                                "position_type",
-                                "quantity",
-                                "available_quantity",
-                                "market_value",
-                            ],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "One page of positions, every field as the upstream sent it.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "positions": {"items": {"$ref": "#/$defs/Position"}, "type": "array"},
+                        "positions": {"type": "array"},
                         "page_number": {"type": ["integer", "null"]},
-                        "total_items": {
-                            "description": "Positions matching the filters, all pages",
-                            "type": ["integer", "null"],
-                        },
+                        "total_items": {"type": ["integer", "null"]},
                         "total_pages": {"type": ["integer", "null"]},
-                        "next_page_token": {
-                            "description": "Pass as page_token (with the same filters and sort) for the next page",
-                            "type": ["string", "null"],
-                        },
+                        "next_page_token": {"type": ["string", "null"]},
                         "previous_page_token": {"type": ["string", "null"]},
-                        "request_id": {
-                            "description": "Upstream request id, for support",
-                            "type": ["string", "null"],
-                        },
+                        "request_id": {"type": ["string", "null"]},
                     },
                     "required": ["environment", "account_id", "positions"],
                     "type": "object",
@@ -346,26 +261,19 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "title": "Get position instructions",
                 "description": "The account's exercise, do-not-exercise and contrary-exercise instructions with their\nstatus (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object", 'additionalProperties': False, "properties": {
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
-                        "instrument_id": {
-                            "default": None,
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "instrument_id": {"description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": ["string", "null"],
                         },
-                        "underlying_instrument_id": {
-                            "default": None,
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "underlying_instrument_id": {"description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -373,69 +281,10 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         },
                     },
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "InstructionRejection": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "reason": {"type": "string"},
-                                "domain": {"type": ["string", "null"]},
-                                "description": {"type": ["string", "null"]},
-                                "metadata": {"additionalProperties": True, "type": "object"},
-                            },
-                            "required": ["reason"],
-                            "type": "object",
-                        },
-                        "PositionInstruction": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "id": {"type": "string"},
-                                "account_id": {"type": "integer"},
-                                "client_instruction_id": {"type": ["string", "null"]},
-                                "instruction_type": {
-                                    "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
-                                    "type": "string",
-                                },
-                                "instrument_id": {"type": "string"},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "status": {
-                                    "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
-                                    "type": "string",
-                                },
-                                "symbol": {"type": "string"},
-                                "accepted_quantity": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "created_at": {"format": "date-time", "type": ["string", "null"]},
-                                "updated_at": {"format": "date-time", "type": ["string", "null"]},
-                                "rejection": {
-                                    "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
-                                },
-                                "rejection_reason": {"type": ["string", "null"]},
-                                "underlying_instrument_id": {"type": ["string", "null"]},
-                            },
-                            "required": [
-                                "id",
-                                "account_id",
-                                "instruction_type",
-                                "instrument_id",
-                                "quantity",
-                                "status",
-                                "symbol",
-                            ],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "Persisted position instructions (exercise / do-not-exercise / contrary) with their status.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
+                        "instructions": {"type": "array"},
                         "request_id": {"type": ["string", "null"]},
                     },
                     "required": ["environment", "account_id", "instructions"],
@@ -453,294 +302,34 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "title": "Summarize exposure",
                 "description": "Exposure of the whole account over every page of positions: long/short market value,\ngross/net, P&L, breakdowns, largest positions, options by underlier and options expiring\nsoon with moneyness and what expiry will do by default. Bounded size whatever the book.",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object", 'additionalProperties': False, "properties": {
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                     },
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "Concentration": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "largest_pct": {
-                                    "description": "Share of gross exposure held by the largest position, in percent.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "top5_pct": {
-                                    "description": "Share of gross exposure held by the five largest positions, in percent.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "type": "object",
-                        },
-                        "DefaultAtExpiry": {
-                            "description": "What happens at expiry if nobody acts (OCC exercise by exception, current prices).",
-                            "enum": [
-                                "AUTO_EXERCISE",
-                                "LAPSE",
-                                "ASSIGNMENT_LIKELY",
-                                "ASSIGNMENT_POSSIBLE",
-                                "UNKNOWN",
-                            ],
-                            "type": "string",
-                        },
-                        "ExpiringOption": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "symbol": {"type": "string"},
-                                "quantity": {
-                                    "description": "Contracts; negative = short (written).",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "expiry": {
-                                    "description": "The contract's expiry, from its OSI symbol.",
-                                    "format": "date",
-                                    "type": "string",
-                                },
-                                "expiration_day": {
-                                    "description": "The business day decisions happen, when it is not expiry (expiry on a holiday).",
-                                    "format": "date",
-                                    "type": ["string", "null"],
-                                },
-                                "days_left": {
-                                    "description": "Business days from today to the expiration day; 0 = today.",
-                                    "type": "integer",
-                                },
-                                "moneyness": {"enum": ["ITM", "ATM", "OTM"], "type": ["string", "null"]},
-                                "spot": {
-                                    "description": "Underlier price the moneyness is computed at.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "intrinsic": {
-                                    "description": "Intrinsic value per contract (× 100) at spot.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "distance_pct": {
-                                    "description": "Signed distance of spot from the strike in % of the strike; > 0 = in the money.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "default_at_expiry": {"$ref": "#/$defs/DefaultAtExpiry"},
-                                "suggestion": {"type": "string"},
-                            },
-                            "required": [
-                                "symbol",
-                                "quantity",
-                                "expiry",
-                                "days_left",
-                                "default_at_expiry",
-                                "suggestion",
-                            ],
-                            "type": "object",
-                        },
-                        "ExpiryWatch": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "window_business_days": {"type": "integer"},
-                                "through": {
-                                    "description": "Last expiration day inside the window.",
-                                    "format": "date",
-                                    "type": "string",
-                                },
-                                "count": {
-                                    "description": "Option positions expiring inside the window; options lists the first ones.",
-                                    "type": "integer",
-                                },
-                                "by_default": {
-                                    "additionalProperties": {"type": "integer"},
-                                    "description": "How many of them do what by default (DefaultAtExpiry values).",
-                                    "type": "object",
-                                },
-                                "options": {"items": {"$ref": "#/$defs/ExpiringOption"}, "type": "array"},
-                            },
-                            "required": ["window_business_days", "through", "count", "by_default", "options"],
-                            "type": "object",
-                        },
-                        "LargestPosition": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "symbol": {"type": "string"},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "gross_pct": {
-                                    "description": "|market_value| as a share of gross exposure, in percent.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": ["symbol", "quantity", "market_value"],
-                            "type": "object",
-                        },
-                        "OptionsOverview": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "positions": {"type": "integer"},
-                                "long": {
-                                    "description": "Long contracts over all underliers.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "short": {
-                                    "description": "Short contracts over all underliers (positive number).",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "underliers": {
-                                    "description": "Distinct underliers; by_underlier lists the largest by notional.",
-                                    "type": "integer",
-                                },
-                                "by_underlier": {"items": {"$ref": "#/$defs/UnderlierOptions"}, "type": "array"},
-                            },
-                            "required": ["positions", "long", "short", "underliers", "by_underlier"],
-                            "type": "object",
-                        },
-                        "SideExposure": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "side": {"enum": ["LONG", "SHORT"], "type": "string"},
-                                "positions": {"type": "integer"},
-                                "market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "gross_pct": {
-                                    "description": "Share of gross exposure, in percent (absent when gross is 0).",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": ["side", "positions", "market_value"],
-                            "type": "object",
-                        },
-                        "TypeExposure": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "type": {
-                                    "description": "Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one.",
-                                    "type": "string",
-                                },
-                                "positions": {"type": "integer"},
-                                "long": {
-                                    "description": "Σ market_value of the long rows of this type.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "short": {
-                                    "description": "Σ market_value of the short rows of this type.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "gross_pct": {
-                                    "description": "Share of gross exposure, in percent.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": ["type", "positions", "long", "short"],
-                            "type": "object",
-                        },
-                        "UnderlierOptions": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "underlier": {
-                                    "description": "Symbol of the underlier when the book holds it, else the option root.",
-                                    "type": "string",
-                                },
-                                "price": {
-                                    "description": "Underlier price taken from the book; absent when the book does not price the underlier.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "long": {
-                                    "description": "Long contracts.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "short": {
-                                    "description": "Short contracts (positive number).",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "calls": {
-                                    "description": "Contracts (long + short) of calls.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "puts": {
-                                    "description": "Contracts (long + short) of puts.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "notional": {
-                                    "description": "(long + short) × 100 × price.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "market_value": {
-                                    "description": "Σ market_value of these option positions.",
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": "string",
-                                },
-                                "next_expiry": {
-                                    "description": "Nearest expiry among these options (past ones excluded).",
-                                    "format": "date",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": ["underlier", "long", "short", "calls", "puts", "market_value"],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "properties": {
-                        "as_of": {"format": "date-time", "type": "string"},
+                "outputSchema": {"properties": {
+                        "as_of": {"type": "string"},
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "positions": {"description": "Rows read, over every page.", "type": "integer"},
-                        "long_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                        "short_market_value": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                        "gross_exposure": {
-                            "description": "Σ |market_value| (CASH excluded).",
-                            "pattern": "^-?\\d+(\\.\\d+)?$",
-                            "type": "string",
-                        },
-                        "net_exposure": {
-                            "description": "Σ market_value (CASH excluded).",
-                            "pattern": "^-?\\d+(\\.\\d+)?$",
-                            "type": "string",
-                        },
-                        "cash": {
-                            "description": "Σ market_value of CASH rows, which are not part of the exposure figures.",
-                            "pattern": "^-?\\d+(\\.\\d+)?$",
-                            "type": ["string", "null"],
-                        },
-                        "unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                        "daily_unrealized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                        "daily_realized_pnl": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                        "by_side": {"items": {"$ref": "#/$defs/SideExposure"}, "type": "array"},
-                        "by_type": {"items": {"$ref": "#/$defs/TypeExposure"}, "type": "array"},
-                        "largest": {
-                            "description": "Largest positions by |market_value|.",
-                            "items": {"$ref": "#/$defs/LargestPosition"},
-                            "type": "array",
-                        },
-                        "concentration": {"$ref": "#/$defs/Concentration"},
-                        "options": {"anyOf": [{"$ref": "#/$defs/OptionsOverview"}, {"type": "null"}]},
-                        "expiring": {"anyOf": [{"$ref": "#/$defs/ExpiryWatch"}, {"type": "null"}]},
-                        "notes": {
-                            "description": "Data-quality notes: what was missing or odd, as counts with a few examples.",
-                            "items": {"type": "string"},
-                            "type": "array",
-                        },
+                        "positions": {"type": "integer"},
+                        "long_market_value": {"type": "string"},
+                        "short_market_value": {"type": "string"},
+                        "gross_exposure": {"type": "string"},
+                        "net_exposure": {"type": "string"},
+                        "cash": {"type": ["string", "null"]},
+                        "unrealized_pnl": {"type": ["string", "null"]},
+                        "daily_unrealized_pnl": {"type": ["string", "null"]},
+                        "daily_realized_pnl": {"type": ["string", "null"]},
+                        "by_side": {"type": "array"},
+                        "by_type": {"type": "array"},
+                        "largest": {"type": "array"},
+                        "concentration": {'type': 'object'},
+                        "options": {'type': ['object', 'null']},
+                        "expiring": {'type': ['object', 'null']},
+                        "notes": {"type": "array"},
                     },
                     "required": [
                         "as_of",
@@ -769,10 +358,12 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
             {
                 "name": "preview_close_position",
                 "title": "Preview closing a position",
-                "description": "What closing one position would send (MARKET DAY order: side, quantity, estimated price\nand notional, warnings) and the confirmation_token for close_position. Sends nothing.",
+                "description": """\
+What closing one position would send (MARKET DAY order: side, quantity,
+estimated price and notional, warnings) and the confirmation_token for close_position. Sends nothing.\
+""",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
+                    "type": "object", 'additionalProperties': False, "properties": {
                         "instrument_id": {
                             "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
@@ -780,9 +371,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -795,129 +384,12 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                     },
                     "required": ["instrument_id"],
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "ClosePlan": {
-                            "properties": {
-                                "scope": {"enum": ["position", "all"], "type": "string"},
-                                "target": {"type": ["string", "null"]},
-                                "cancel_orders": {"type": "boolean"},
-                                "order_count": {
-                                    "description": "Orders that will be sent; 'orders' lists the 50 largest",
-                                    "type": "integer",
-                                },
-                                "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
-                                "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "max_close_notional": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "market_open": {"type": "boolean"},
-                                "next_open": {"format": "date-time", "type": ["string", "null"]},
-                                "cancel_orders_effect": {"type": "string"},
-                                "excluded": {"items": {"type": "string"}, "type": "array"},
-                                "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                                "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                                "summary": {"type": "string"},
-                            },
-                            "required": [
-                                "scope",
-                                "cancel_orders",
-                                "order_count",
-                                "orders",
-                                "estimated_total",
-                                "market_open",
-                                "cancel_orders_effect",
-                                "summary",
-                            ],
-                            "type": "object",
-                        },
-                        "Issue": {
-                            "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "symbol": {"type": ["string", "null"]},
-                            },
-                            "required": ["code", "message"],
-                            "type": "object",
-                        },
-                        "OrderType": {
-                            "enum": [
-                                "MARKET",
-                                "LIMIT",
-                                "STOP",
-                                "STOP_LIMIT",
-                                "TRAILING_STOP",
-                                "TRAILING_STOP_LIMIT",
-                                "OTHER",
-                            ],
-                            "type": "string",
-                        },
-                        "PlannedOrder": {
-                            "properties": {
-                                "symbol": {"type": "string"},
-                                "instrument_id": {"type": "string"},
-                                "instrument_type": {"type": "string"},
-                                "side": {"$ref": "#/$defs/Side"},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "order_type": {"$ref": "#/$defs/OrderType"},
-                                "time_in_force": {"$ref": "#/$defs/TimeInForce"},
-                                "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
-                                "multiplier": {"type": "integer"},
-                                "estimated_notional": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": [
-                                "symbol",
-                                "instrument_id",
-                                "instrument_type",
-                                "side",
-                                "quantity",
-                                "position_quantity",
-                            ],
-                            "type": "object",
-                        },
-                        "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
-                        "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
-                        "TimeInForce": {
-                            "enum": [
-                                "DAY",
-                                "GOOD_TILL_CANCEL",
-                                "IMMEDIATE_OR_CANCEL",
-                                "FILL_OR_KILL",
-                                "GOOD_TILL_DATE",
-                                "AT_OPEN",
-                                "AT_CLOSE",
-                                "OTHER",
-                                "AT_THE_OPENING",
-                                "AT_THE_CLOSE",
-                                "GOOD_TILL_CROSSING",
-                                "GOOD_THROUGH_CROSSING",
-                                "AT_CROSSING",
-                            ],
-                            "type": "string",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "What a close would send, and the token that allows exactly that once.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "plan": {"$ref": "#/$defs/ClosePlan"},
-                        "confirmation_token": {
-                            "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
-                            "type": ["string", "null"],
-                        },
-                        "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                        "next_step": {"type": "string"},
+                        "plan": {'type': 'object'},
+                        "confirmation_token": {"type": ["string", "null"]},
+                        "expires_at": {"type": ["string", "null"]}, 'repeat_of': {'type': ['string', 'null']}, "next_step": {"type": "string"},
                     },
                     "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
@@ -925,7 +397,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
-                    "idempotentHint": True,
+                    "idempotentHint": False,
                     "openWorldHint": True,
                 },
             },
@@ -934,8 +406,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "title": "Close a position",
                 "description": "Send the closing order(s) for one position, exactly as previewed by\npreview_close_position. Needs the person's explicit yes: the preview's confirmation_token,\nor the person's answer when the server asks them. Refused if the position changed.",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
+                    "type": "object", 'additionalProperties': False, "properties": {
                         "instrument_id": {
                             "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
@@ -943,9 +414,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -955,97 +424,21 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
                             "type": "boolean",
                         },
-                        "confirmation_token": {
-                            "default": None,
-                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "confirmation_token": {"description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
                     },
                     "required": ["instrument_id"],
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "Order": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "id": {"type": "string"},
-                                "account_id": {"type": "integer"},
-                                "client_order_id": {"type": ["string", "null"]},
-                                "created_at": {"format": "date-time", "type": "string"},
-                                "updated_at": {"format": "date-time", "type": "string"},
-                                "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "order_type": {
-                                    "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "side": {
-                                    "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "status": {
-                                    "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "time_in_force": {
-                                    "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
-                                    "type": "string",
-                                },
-                                "venue": {"type": ["string", "null"]},
-                                "instrument_id": {"type": ["string", "null"]},
-                                "instrument_type": {
-                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                    "type": ["string", "null"],
-                                },
-                                "symbol": {"type": ["string", "null"]},
-                                "average_fill_price": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "details": {"items": {"type": "string"}, "type": ["array", "null"]},
-                                "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                                "extended_hours": {"type": ["boolean", "null"]},
-                                "underlying_instrument_id": {"type": ["string", "null"]},
-                                "underlying_instrument_type": {
-                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                    "type": ["string", "null"],
-                                },
-                                "strategy": {"additionalProperties": True, "type": ["object", "null"]},
-                            },
-                            "required": [
-                                "id",
-                                "account_id",
-                                "created_at",
-                                "updated_at",
-                                "filled_quantity",
-                                "leaves_quantity",
-                                "order_type",
-                                "quantity",
-                                "side",
-                                "status",
-                                "time_in_force",
-                            ],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "The closing orders Clear Street created.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
-                        "request_id": {"type": ["string", "null"]},
+                        "orders": {"type": "array"}, 'confirmation': {'type': 'string'}, "request_id": {"type": ["string", "null"]},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
+                    "required": ["environment", "account_id", "confirmed_by", 'confirmation', "summary", 'orders'],
                     "type": "object",
                 },
                 "annotations": {
@@ -1058,13 +451,14 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
             {
                 "name": "preview_close_positions",
                 "title": "Preview closing every position",
-                "description": "What closing EVERY position of the account would send (one MARKET DAY order per\nposition, cash excluded), the estimated total, warnings, and the confirmation_token for\nclose_positions. Sends nothing.",
+                "description": """\
+What closing EVERY position of the account would send (one MARKET DAY order
+per position, cash excluded), the estimated total, warnings, and the confirmation_token for
+close_positions. Sends nothing.\
+""",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object", 'additionalProperties': False, "properties": {
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -1076,129 +470,12 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         },
                     },
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "ClosePlan": {
-                            "properties": {
-                                "scope": {"enum": ["position", "all"], "type": "string"},
-                                "target": {"type": ["string", "null"]},
-                                "cancel_orders": {"type": "boolean"},
-                                "order_count": {
-                                    "description": "Orders that will be sent; 'orders' lists the 50 largest",
-                                    "type": "integer",
-                                },
-                                "orders": {"items": {"$ref": "#/$defs/PlannedOrder"}, "type": "array"},
-                                "estimated_total": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "max_close_notional": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "market_open": {"type": "boolean"},
-                                "next_open": {"format": "date-time", "type": ["string", "null"]},
-                                "cancel_orders_effect": {"type": "string"},
-                                "excluded": {"items": {"type": "string"}, "type": "array"},
-                                "warnings": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                                "blocked": {"items": {"$ref": "#/$defs/Issue"}, "type": "array"},
-                                "summary": {"type": "string"},
-                            },
-                            "required": [
-                                "scope",
-                                "cancel_orders",
-                                "order_count",
-                                "orders",
-                                "estimated_total",
-                                "market_open",
-                                "cancel_orders_effect",
-                                "summary",
-                            ],
-                            "type": "object",
-                        },
-                        "Issue": {
-                            "description": "A warning or a blocking reason: a stable machine code and one sentence for a person.",
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                                "symbol": {"type": ["string", "null"]},
-                            },
-                            "required": ["code", "message"],
-                            "type": "object",
-                        },
-                        "OrderType": {
-                            "enum": [
-                                "MARKET",
-                                "LIMIT",
-                                "STOP",
-                                "STOP_LIMIT",
-                                "TRAILING_STOP",
-                                "TRAILING_STOP_LIMIT",
-                                "OTHER",
-                            ],
-                            "type": "string",
-                        },
-                        "PlannedOrder": {
-                            "properties": {
-                                "symbol": {"type": "string"},
-                                "instrument_id": {"type": "string"},
-                                "instrument_type": {"type": "string"},
-                                "side": {"$ref": "#/$defs/Side"},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "position_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "order_type": {"$ref": "#/$defs/OrderType"},
-                                "time_in_force": {"$ref": "#/$defs/TimeInForce"},
-                                "estimated_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "price_source": {"anyOf": [{"$ref": "#/$defs/PriceSource"}, {"type": "null"}]},
-                                "multiplier": {"type": "integer"},
-                                "estimated_notional": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": [
-                                "symbol",
-                                "instrument_id",
-                                "instrument_type",
-                                "side",
-                                "quantity",
-                                "position_quantity",
-                            ],
-                            "type": "object",
-                        },
-                        "PriceSource": {"enum": ["instrument_price", "closing_price"], "type": "string"},
-                        "Side": {"enum": ["BUY", "SELL", "SELL_SHORT", "OTHER"], "type": "string"},
-                        "TimeInForce": {
-                            "enum": [
-                                "DAY",
-                                "GOOD_TILL_CANCEL",
-                                "IMMEDIATE_OR_CANCEL",
-                                "FILL_OR_KILL",
-                                "GOOD_TILL_DATE",
-                                "AT_OPEN",
-                                "AT_CLOSE",
-                                "OTHER",
-                                "AT_THE_OPENING",
-                                "AT_THE_CLOSE",
-                                "GOOD_TILL_CROSSING",
-                                "GOOD_THROUGH_CROSSING",
-                                "AT_CROSSING",
-                            ],
-                            "type": "string",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "What a close would send, and the token that allows exactly that once.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "plan": {"$ref": "#/$defs/ClosePlan"},
-                        "confirmation_token": {
-                            "description": "Pass to the execution tool after the person's yes; None when the close is blocked",
-                            "type": ["string", "null"],
-                        },
-                        "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                        "next_step": {"type": "string"},
+                        "plan": {'type': 'object'},
+                        "confirmation_token": {"type": ["string", "null"]},
+                        "expires_at": {"type": ["string", "null"]}, 'repeat_of': {'type': ['string', 'null']}, "next_step": {"type": "string"},
                     },
                     "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
@@ -1206,20 +483,21 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
-                    "idempotentHint": True,
+                    "idempotentHint": False,
                     "openWorldHint": True,
                 },
             },
             {
                 "name": "close_positions",
                 "title": "Close every position",
-                "description": "Send closing orders for EVERY position of the account, exactly as previewed by\npreview_close_positions. Needs the person's explicit yes (token or direct answer).\nRefused if any position changed since the preview.",
+                "description": """\
+Send closing orders for EVERY position of the account, exactly as previewed by
+preview_close_positions. Needs the person's explicit yes (token or direct answer). Refused if
+any position changed since the preview.\
+""",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object", 'additionalProperties': False, "properties": {
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -1229,96 +507,20 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
                             "type": "boolean",
                         },
-                        "confirmation_token": {
-                            "default": None,
-                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "confirmation_token": {"description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
                     },
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "Order": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "id": {"type": "string"},
-                                "account_id": {"type": "integer"},
-                                "client_order_id": {"type": ["string", "null"]},
-                                "created_at": {"format": "date-time", "type": "string"},
-                                "updated_at": {"format": "date-time", "type": "string"},
-                                "filled_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "leaves_quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "order_type": {
-                                    "description": "Known values: MARKET, LIMIT, STOP, STOP_LIMIT, TRAILING_STOP, TRAILING_STOP_LIMIT, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "side": {
-                                    "description": "Known values: BUY, SELL, SELL_SHORT, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "status": {
-                                    "description": "Known values: PENDING_NEW, QUEUED, PENDING_TRIGGER, NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED, PENDING_CANCEL, PENDING_REPLACE, REPLACED, DONE_FOR_DAY, STOPPED, SUSPENDED, CALCULATED, OTHER; others kept as sent",
-                                    "type": "string",
-                                },
-                                "time_in_force": {
-                                    "description": "Known values: DAY, GOOD_TILL_CANCEL, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, GOOD_TILL_DATE, AT_OPEN, AT_CLOSE, OTHER, AT_THE_OPENING, AT_THE_CLOSE, GOOD_TILL_CROSSING, GOOD_THROUGH_CROSSING, AT_CROSSING; others kept as sent",
-                                    "type": "string",
-                                },
-                                "venue": {"type": ["string", "null"]},
-                                "instrument_id": {"type": ["string", "null"]},
-                                "instrument_type": {
-                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                    "type": ["string", "null"],
-                                },
-                                "symbol": {"type": ["string", "null"]},
-                                "average_fill_price": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "limit_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "stop_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "details": {"items": {"type": "string"}, "type": ["array", "null"]},
-                                "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                                "extended_hours": {"type": ["boolean", "null"]},
-                                "underlying_instrument_id": {"type": ["string", "null"]},
-                                "underlying_instrument_type": {
-                                    "description": "Known values: COMMON_STOCK, INDEX, OPTION, CASH, PREFERRED_STOCK, OTHER; others kept as sent",
-                                    "type": ["string", "null"],
-                                },
-                                "strategy": {"additionalProperties": True, "type": ["object", "null"]},
-                            },
-                            "required": [
-                                "id",
-                                "account_id",
-                                "created_at",
-                                "updated_at",
-                                "filled_quantity",
-                                "leaves_quantity",
-                                "order_type",
-                                "quantity",
-                                "side",
-                                "status",
-                                "time_in_force",
-                            ],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "The closing orders Clear Street created.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "orders": {"items": {"$ref": "#/$defs/Order"}, "type": "array"},
-                        "request_id": {"type": ["string", "null"]},
+                        "orders": {"type": "array"}, 'confirmation': {'type': 'string'}, "request_id": {"type": ["string", "null"]},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "orders", "confirmed_by", "summary"],
+                    "required": ["environment", "account_id", "confirmed_by", 'confirmation', "summary", 'orders'],
                     "type": "object",
                 },
                 "annotations": {
@@ -1331,7 +533,12 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
             {
                 "name": "preview_submit_position_instructions",
                 "title": "Preview position instructions",
-                "description": "Check exercise / do-not-exercise / contrary-exercise instructions before sending: option\nheld long, quantity available, expiry-day and cutoff rules, moneyness, what exercise\ndelivers, and the idempotency keys. Returns the confirmation_token for\nsubmit_position_instructions. Sends nothing.",
+                "description": """\
+Check exercise / do-not-exercise / contrary-exercise instructions before
+sending: option held long, quantity available, expiry-day and cutoff rules, moneyness, what exercise
+delivers, and the idempotency keys. Returns the confirmation_token for submit_position_instructions.
+Sends nothing.\
+""",
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
@@ -1356,9 +563,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                                     "minimum": 1,
                                     "type": "integer",
                                 },
-                                "instruction_id": {
-                                    "default": None,
-                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                "instruction_id": {"description": "Idempotency key (the API's client_instruction_id, also accepted "
                                     "under that name); omit and the preview assigns one. To retry after an unknown "
                                     "outcome, pass the keys of the first attempt",
                                     "maxLength": 64,
@@ -1374,8 +579,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
                             "type": "string",
                         },
-                    },
-                    "properties": {
+                    }, 'additionalProperties': False, "properties": {
                         "instructions": {
                             "description": "The instructions, 1 to 50 rows, sent as one batch",
                             "items": {"$ref": "#/$defs/InstructionRow"},
@@ -1383,9 +587,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "minItems": 1,
                             "type": "array",
                         },
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -1393,112 +595,12 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                     },
                     "required": ["instructions"],
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "ExerciseDelivery": {
-                            "description": "What exercising delivers. Signed from the account's side: ``shares`` > 0 received (call),\n< 0 delivered (put); ``cash`` < 0 paid, > 0 received. Cash-settled (index) options deliver no\nshares and receive the intrinsic value (``cash`` None when the index level is unknown).",
-                            "properties": {
-                                "settlement": {"enum": ["PHYSICAL", "CASH"], "type": "string"},
-                                "underlier": {"type": "string"},
-                                "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "shares": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "cash": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "shares_held": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                                "enough_shares": {"type": ["boolean", "null"]},
-                                "text": {"type": "string"},
-                            },
-                            "required": ["settlement", "underlier", "strike", "shares", "text"],
-                            "type": "object",
-                        },
-                        "InstructionCode": {
-                            "enum": [
-                                "INVALID_QUANTITY",
-                                "DUPLICATE_INSTRUCTION",
-                                "UNKNOWN_INSTRUMENT",
-                                "AMBIGUOUS_INSTRUMENT",
-                                "NOT_AN_OPTION",
-                                "NOT_LONG",
-                                "INSUFFICIENT_POSITION",
-                                "DNE_NOT_ON_EXPIRY",
-                                "CEA_NOT_ON_EXPIRY",
-                                "EXERCISE_PAST_CUTOFF",
-                            ],
-                            "type": "string",
-                        },
-                        "InstructionPlan": {
-                            "properties": {
-                                "rows": {"items": {"$ref": "#/$defs/PlannedInstruction"}, "type": "array"},
-                                "cutoff_time": {"type": "string"},
-                                "summary": {"type": "string"},
-                            },
-                            "required": ["rows", "cutoff_time", "summary"],
-                            "type": "object",
-                        },
-                        "InstructionType": {
-                            "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
-                            "type": "string",
-                        },
-                        "Moneyness": {
-                            "properties": {
-                                "state": {"$ref": "#/$defs/MoneynessState"},
-                                "underlier_price": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "strike": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "intrinsic_per_share": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "distance_pct": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": ["string", "null"]},
-                            },
-                            "required": ["state", "underlier_price", "strike", "intrinsic_per_share"],
-                            "type": "object",
-                        },
-                        "MoneynessState": {"enum": ["ITM", "ATM", "OTM"], "type": "string"},
-                        "PlannedInstruction": {
-                            "properties": {
-                                "row": {"type": "integer"},
-                                "instruction_type": {"$ref": "#/$defs/InstructionType"},
-                                "requested": {"type": "string"},
-                                "instrument_id": {"type": ["string", "null"]},
-                                "symbol": {"type": ["string", "null"]},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "instruction_id": {"type": "string"},
-                                "generated_key": {"type": "boolean"},
-                                "status": {"$ref": "#/$defs/RowStatus"},
-                                "reason": {"anyOf": [{"$ref": "#/$defs/InstructionCode"}, {"type": "null"}]},
-                                "message": {"type": "string"},
-                                "metadata": {"additionalProperties": {"type": "string"}, "type": "object"},
-                                "expiry": {"format": "date", "type": ["string", "null"]},
-                                "submit_before": {"format": "date-time", "type": ["string", "null"]},
-                                "moneyness": {"anyOf": [{"$ref": "#/$defs/Moneyness"}, {"type": "null"}]},
-                                "delivery": {"anyOf": [{"$ref": "#/$defs/ExerciseDelivery"}, {"type": "null"}]},
-                                "notes": {"items": {"type": "string"}, "type": "array"},
-                            },
-                            "required": [
-                                "row",
-                                "instruction_type",
-                                "requested",
-                                "quantity",
-                                "instruction_id",
-                                "generated_key",
-                                "status",
-                                "message",
-                            ],
-                            "type": "object",
-                        },
-                        "RowStatus": {"enum": ["OK", "BLOCKED"], "type": "string"},
-                    },
-                    "additionalProperties": False,
-                    "description": "What an instruction batch would submit, with the idempotency keys it will use.",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "plan": {"$ref": "#/$defs/InstructionPlan"},
-                        "confirmation_token": {
-                            "description": "Pass to submit_position_instructions after the person's yes; None when a row is blocked",
-                            "type": ["string", "null"],
-                        },
-                        "expires_at": {"format": "date-time", "type": ["string", "null"]},
-                        "next_step": {"type": "string"},
+                        "plan": {'type': 'object'},
+                        "confirmation_token": {"type": ["string", "null"]},
+                        "expires_at": {"type": ["string", "null"]}, 'repeat_of': {'type': ['string', 'null']}, "next_step": {"type": "string"},
                     },
                     "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
@@ -1506,14 +608,19 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
-                    "idempotentHint": True,
+                    "idempotentHint": False,
                     "openWorldHint": True,
                 },
             },
             {
                 "name": "submit_position_instructions",
                 "title": "Submit position instructions",
-                "description": "Submit the instructions exactly as previewed by preview_submit_position_instructions,\nwith the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs\nthe person's explicit yes (token or direct answer). A partial success (HTTP 207) lists\neach row as SENT or REJECTED.",
+                "description": """\
+Submit the instructions exactly as previewed by preview_submit_position_instructions,
+with the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs the
+person's explicit yes (token or direct answer). A partial success (HTTP 207) lists each row as
+SENT or REJECTED.\
+""",
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
@@ -1538,9 +645,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                                     "minimum": 1,
                                     "type": "integer",
                                 },
-                                "instruction_id": {
-                                    "default": None,
-                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                "instruction_id": {"description": "Idempotency key (the API's client_instruction_id, also accepted "
                                     "under that name); omit and the preview assigns one. To retry after an unknown "
                                     "outcome, pass the keys of the first attempt",
                                     "maxLength": 64,
@@ -1556,8 +661,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
                             "type": "string",
                         },
-                    },
-                    "properties": {
+                    }, 'additionalProperties': False, "properties": {
                         "instructions": {
                             "description": "The instructions, 1 to 50 rows, sent as one batch",
                             "items": {"$ref": "#/$defs/InstructionRow"},
@@ -1565,112 +669,29 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "minItems": 1,
                             "type": "array",
                         },
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
-                        "confirmation_token": {
-                            "default": None,
-                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "confirmation_token": {"description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
                     },
                     "required": ["instructions"],
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "APIError": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "code": {"type": "integer"},
-                                "message": {"type": "string"},
-                                "details": {
-                                    "items": {"additionalProperties": True, "type": "object"},
-                                    "type": ["array", "null"],
-                                },
-                            },
-                            "required": ["code", "message"],
-                            "type": "object",
-                        },
-                        "InstructionRejection": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "reason": {"type": "string"},
-                                "domain": {"type": ["string", "null"]},
-                                "description": {"type": ["string", "null"]},
-                                "metadata": {"additionalProperties": True, "type": "object"},
-                            },
-                            "required": ["reason"],
-                            "type": "object",
-                        },
-                        "PositionInstruction": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "id": {"type": "string"},
-                                "account_id": {"type": "integer"},
-                                "client_instruction_id": {"type": ["string", "null"]},
-                                "instruction_type": {
-                                    "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
-                                    "type": "string",
-                                },
-                                "instrument_id": {"type": "string"},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "status": {
-                                    "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
-                                    "type": "string",
-                                },
-                                "symbol": {"type": "string"},
-                                "accepted_quantity": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "created_at": {"format": "date-time", "type": ["string", "null"]},
-                                "updated_at": {"format": "date-time", "type": ["string", "null"]},
-                                "rejection": {
-                                    "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
-                                },
-                                "rejection_reason": {"type": ["string", "null"]},
-                                "underlying_instrument_id": {"type": ["string", "null"]},
-                            },
-                            "required": [
-                                "id",
-                                "account_id",
-                                "instruction_type",
-                                "instrument_id",
-                                "quantity",
-                                "status",
-                                "symbol",
-                            ],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "Every row of the batch: SENT, or REJECTED with its reason (HTTP 207 is a partial success).",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "http_status": {"type": "integer"},
-                        "instructions": {"items": {"$ref": "#/$defs/PositionInstruction"}, "type": "array"},
-                        "error": {"anyOf": [{"$ref": "#/$defs/APIError"}, {"type": "null"}]},
+                        "http_status": {"type": "integer"}, 'confirmation': {'type': 'string'}, "instructions": {"type": "array"},
+                        "error": {'type': ['object', 'null']},
                         "request_id": {"type": ["string", "null"]},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
-                        "summary": {"type": "string"},
-                    },
+                        "summary": {"type": "string"}, 'already_submitted': {'type': 'array'}},
                     "required": [
                         "environment",
-                        "account_id",
-                        "http_status",
-                        "instructions",
-                        "confirmed_by",
-                        "summary",
-                    ],
+                        "account_id", "confirmed_by", 'confirmation', "summary", 'http_status', 'instructions'],
                     "type": "object",
                 },
                 "annotations": {
@@ -1685,16 +706,13 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "title": "Cancel a position instruction",
                 "description": "Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final\nCANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.",
                 "inputSchema": {
-                    "type": "object",
-                    "properties": {
+                    "type": "object", 'additionalProperties': False, "properties": {
                         "instruction_id": {
                             "description": "The instruction's server id (the 'id' field, a UUID), not its idempotency key",
                             "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
                             "type": "string",
                         },
-                        "account_id": {
-                            "default": None,
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -1702,69 +720,10 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                     },
                     "required": ["instruction_id"],
                 },
-                "outputSchema": {
-                    "$defs": {
-                        "InstructionRejection": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "reason": {"type": "string"},
-                                "domain": {"type": ["string", "null"]},
-                                "description": {"type": ["string", "null"]},
-                                "metadata": {"additionalProperties": True, "type": "object"},
-                            },
-                            "required": ["reason"],
-                            "type": "object",
-                        },
-                        "PositionInstruction": {
-                            "additionalProperties": True,
-                            "properties": {
-                                "id": {"type": "string"},
-                                "account_id": {"type": "integer"},
-                                "client_instruction_id": {"type": ["string", "null"]},
-                                "instruction_type": {
-                                    "description": "Known values: EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE; others kept as sent",
-                                    "type": "string",
-                                },
-                                "instrument_id": {"type": "string"},
-                                "quantity": {"pattern": "^-?\\d+(\\.\\d+)?$", "type": "string"},
-                                "status": {
-                                    "description": "Known values: SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED, UNKNOWN, ENGINE_REJECTED; others kept as sent",
-                                    "type": "string",
-                                },
-                                "symbol": {"type": "string"},
-                                "accepted_quantity": {
-                                    "pattern": "^-?\\d+(\\.\\d+)?$",
-                                    "type": ["string", "null"],
-                                },
-                                "created_at": {"format": "date-time", "type": ["string", "null"]},
-                                "updated_at": {"format": "date-time", "type": ["string", "null"]},
-                                "rejection": {
-                                    "anyOf": [{"$ref": "#/$defs/InstructionRejection"}, {"type": "null"}],
-                                },
-                                "rejection_reason": {"type": ["string", "null"]},
-                                "underlying_instrument_id": {"type": ["string", "null"]},
-                            },
-                            "required": [
-                                "id",
-                                "account_id",
-                                "instruction_type",
-                                "instrument_id",
-                                "quantity",
-                                "status",
-                                "symbol",
-                            ],
-                            "type": "object",
-                        },
-                    },
-                    "additionalProperties": False,
-                    "description": "The instruction after the cancel request (CANCEL_REQUESTED; the final state comes later).",
-                    "properties": {
-                        "environment": {
-                            "description": "Where the data comes from: simulator, dev, production or custom (URL)",
-                            "type": "string",
-                        },
+                "outputSchema": {"properties": {
+                        "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "instruction": {"$ref": "#/$defs/PositionInstruction"},
+                        "instruction": {'type': 'object'},
                         "request_id": {"type": ["string", "null"]},
                         "already_final": {"type": "boolean"},
                     },
@@ -1831,8 +790,7 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                 "uri": "clearstreet://status",
                 "description": "Environment (simulator or live), base URL, read-only flag, allowed accounts, confirmation mode and version. Read it to tell the simulator from a live account.",
                 "mimeType": "application/json",
-            },
-        ]
+            }, {'name': 'positions (19816)', 'title': 'All positions, account 19816', 'uri': 'clearstreet://accounts/19816/positions', 'description': 'Every position of the account, all pages, decimal-exact. The default account.', 'mimeType': 'application/json'}, {'name': 'exposure (19816)', 'title': 'Exposure summary, account 19816', 'uri': 'clearstreet://accounts/19816/exposure', 'description': 'The exposure summary of the account (same as the summarize_exposure tool). The default account.', 'mimeType': 'application/json'}, {'name': 'instructions (19816)', 'title': 'Position instructions, account 19816', 'uri': 'clearstreet://accounts/19816/instructions', 'description': "The account's exercise / do-not-exercise / contrary-exercise instructions with status. The default account.", 'mimeType': 'application/json'}]
     )
     assert wire((await client.list_resource_templates()).resource_templates) == snapshot(
         [
@@ -2137,8 +1095,7 @@ async def test_status_resource(client: Client) -> None:
             "allowed_accounts": None,
             "default_account": 19816,
             "confirmation": "auto",
-            "confirm_ttl_seconds": 120,
-            "max_close_notional": None,
+            "confirm_ttl_seconds": 120, 'call_timeout_seconds': 45, "max_close_notional": None,
         }
     )
 
@@ -2257,15 +1214,18 @@ BAD_ARGUMENTS = [
     ("get_position_instructions", {"underlying_instrument_id": ""}, ["underlying_instrument_id", "at least 1"]),
     ("get_position_instructions", {"account_id": -1}, ["account_id", "greater than 0"]),
     ("summarize_exposure", {"account_id": -1}, ["account_id", "greater than 0"]),
+    ("get_positions", {"page": 2}, ["page: is not an argument of this tool"]),
+    ("summarize_exposure", {"acount_id": 19816}, ["acount_id: is not an argument of this tool"]),
 ]
 
 
 async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, upstream: Upstream) -> None:
     for tool, arguments, expected in BAD_ARGUMENTS:
         text = await tool_error(client, tool, arguments)
-        assert text.startswith(f"Error executing tool {tool}: 1 validation error"), text
+        assert text.startswith(f"Error executing tool {tool}: [simulator] Invalid arguments, nothing was sent: "), text
         for part in expected:
             assert part in text, text
+        assert "Arguments" not in text and "pydantic" not in text and "http" not in text, text
     assert upstream.requests == []
 
 

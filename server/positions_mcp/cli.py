@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -29,8 +30,10 @@ def _serve_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio", help="default: stdio")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP transport address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT, help=f"HTTP port (default {DEFAULT_HTTP_PORT})")
+    parser.add_argument("--host", default=None, help="HTTP address (default 127.0.0.1; with --transport streamable-http)")
+    parser.add_argument(
+        "--port", type=int, default=None, help=f"HTTP port (default {DEFAULT_HTTP_PORT}; with --transport streamable-http)"
+    )
     for name, env, flag, help_text in OPTIONS:
         if name == "read_only":
             parser.add_argument(flag, dest=name, action="store_true", default=None, help=f"{help_text} [{env}]")
@@ -39,10 +42,36 @@ def _serve_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
+_TOKEN = re.compile(r"cst1\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
+_OWN_LOGGERS = ("positions_mcp.",)
+_QUIET_OWN_LOGGERS = ("positions_mcp.simulator.",)
+
+
+class ServingLogFilter(logging.Filter):
+    """What may reach stderr while serving MCP: no confirmation token and no position data.
+
+    Libraries below WARNING are dropped (the HTTP stack logs every response chunk at DEBUG, the SDK
+    logs tool failures, whose text can name positions, at INFO), and so is the embedded simulator's
+    own chatter (it logs orders); any confirmation token left in a message is cut out.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name + "."
+        own = name.startswith(_OWN_LOGGERS) and not name.startswith(_QUIET_OWN_LOGGERS)
+        if record.levelno < logging.WARNING and not own:
+            return False
+        message = record.getMessage()
+        if "cst1." in message:
+            record.msg, record.args = _TOKEN.sub("cst1.[redacted]", message), None
+        return True
+
+
+def _configure_logging(level: str, *, serving: bool = False) -> None:
     """Logs go to stderr, whatever the level: stdout belongs to the protocol."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if serving:
+        handler.addFilter(ServingLogFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -60,32 +89,46 @@ def load(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
     return args, load_settings(os.environ, overrides)
 
 
-def _check_audit_log(settings: Settings) -> None:
-    """State changes are audited: a log that cannot be written stops start-up."""
-    from .surface.server import audit_log
+def _check_state_changing(settings: Settings) -> None:
+    """State changes are audited and single use is durable: an audit log, a ledger or a token key
+    that cannot be written stops start-up."""
+    from .actions.dependencies import Dependencies
+    from .safety.ledger import LedgerError
 
-    log = audit_log(settings)
     try:
-        log.check_writable()
+        Dependencies(settings).check_state_changing()
+    except LedgerError as exc:
+        raise ConfigError(f"POSITIONS_MCP_LEDGER: {exc}; choose a writable path, or set POSITIONS_MCP_READ_ONLY=true") from None
     except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
         raise ConfigError(
-            f"POSITIONS_MCP_AUDIT_LOG: cannot write {log.path} ({exc.strerror or exc}); choose a "
-            "writable path, or set POSITIONS_MCP_READ_ONLY=true"
+            f"POSITIONS_MCP_AUDIT_LOG / POSITIONS_MCP_LEDGER: cannot write{where} ({exc.strerror or exc}); choose "
+            "writable paths, or set POSITIONS_MCP_READ_ONLY=true"
         ) from None
 
 
 def serve(argv: Sequence[str]) -> int:
     try:
         args, settings = load(argv)
+        host = args.host if args.host is not None else "127.0.0.1"
+        port = args.port if args.port is not None else DEFAULT_HTTP_PORT
         if args.transport == "streamable-http":
-            check_http_transport(settings, args.host)
-            if not 0 < args.port < 65536:
-                raise ConfigError(f"--port {args.port} is not a TCP port (1-65535)")
+            check_http_transport(settings, host)
+            if not 0 < port < 65536:
+                raise ConfigError(f"--port {port} is not a TCP port (1-65535)")
+        elif args.host is not None or args.port is not None:
+            given = " and ".join(flag for flag, value in (("--host", args.host), ("--port", args.port)) if value is not None)
+            raise ConfigError(
+                f"{given} only apply to the HTTP transport: add --transport streamable-http, or drop them to serve stdio"
+            )
         if settings.state_changing_enabled:
-            _check_audit_log(settings)
+            _check_state_changing(settings)
     except ConfigError as exc:
         return _fail(str(exc))
-    _configure_logging(settings.log_level)
+    for line in settings.withheld:
+        sys.stderr.write(f"{PROG}: {line}\n")
+    sys.stderr.flush()
+    _configure_logging(settings.log_level, serving=True)
     from .surface.server import build_server
 
     if args.transport == "stdio":
@@ -93,7 +136,7 @@ def serve(argv: Sequence[str]) -> int:
     else:
         from .surface.http import run_http
 
-        run_http(build_server(settings, http_address=(args.host, args.port)), args.host, args.port)
+        run_http(build_server(settings), settings, host, port)
     return 0
 
 

@@ -8,9 +8,8 @@ nothing here guesses.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +23,12 @@ SIMULATOR_BASE_URL = "http://simulator.invalid"
 
 DEFAULT_CONFIRM_TTL = 120
 DEFAULT_HTTP_PORT = 8000
+DEFAULT_CALL_TIMEOUT = 45
+CALL_TIMEOUT_RANGE = (20, 600)
+"""A close or a submit needs 15 s of the deadline left to be sent (clearstreet._exchange), so a
+deadline under 20 s would refuse every state change."""
+DEFAULT_HTTP_MAX_SESSIONS = 100
+DEFAULT_HTTP_SESSION_IDLE = 300
 
 
 class ConfigError(Exception):
@@ -77,6 +82,10 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("audit_log", "POSITIONS_MCP_AUDIT_LOG", "--audit-log", "path of the JSON-lines audit log"),
     ("http_token", "POSITIONS_MCP_HTTP_TOKEN", "--http-token", "bearer token required by the HTTP transport"),
+    ("ledger", "POSITIONS_MCP_LEDGER", "--ledger", "path of the single-use ledger (default: ledger.sqlite3 beside the audit log)"),
+    ("call_timeout", "POSITIONS_MCP_CALL_TIMEOUT", "--call-timeout", "seconds one tool call may take end to end, retries included (default 45)"),
+    ("http_max_sessions", "POSITIONS_MCP_HTTP_MAX_SESSIONS", "--http-max-sessions", "most concurrent HTTP sessions (default 100)"),
+    ("http_session_idle", "POSITIONS_MCP_HTTP_SESSION_IDLE", "--http-session-idle", "seconds before an idle HTTP session is closed (default 300)"),
     ("log_level", "POSITIONS_MCP_LOG_LEVEL", "--log-level", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)"),
 )
 ENV_VARS = {name: env for name, env, _, _ in OPTIONS}
@@ -94,11 +103,15 @@ class Settings:
     read_only: bool = False
     confirmation: ConfirmationMode = ConfirmationMode.AUTO
     confirm_ttl: int = DEFAULT_CONFIRM_TTL
-    token_secret: Secret = field(default_factory=lambda: Secret(secrets.token_hex(32)))
+    token_secret: Secret | None = None  # None: a random key kept beside the ledger (safety.tokens)
     max_close_notional: Decimal | None = None
     audit_log: Path | None = None  # None: the per-user default, resolved by the audit module
     http_token: Secret | None = None
     log_level: str = "WARNING"
+    ledger: Path | None = None  # None: ledger.sqlite3 beside the audit log
+    call_timeout: int = DEFAULT_CALL_TIMEOUT
+    http_max_sessions: int = DEFAULT_HTTP_MAX_SESSIONS
+    http_session_idle: int = DEFAULT_HTTP_SESSION_IDLE
 
     @property
     def is_simulator(self) -> bool:
@@ -119,10 +132,24 @@ class Settings:
         return self.is_simulator or bool(self.allowed_accounts)
 
     @property
+    def withheld(self) -> list[str]:
+        """What start-up leaves out and how to enable it, one line each (for stderr)."""
+        if self.read_only:
+            return [
+                "read-only: the close, exercise and cancel tools are not offered "
+                "(POSITIONS_MCP_READ_ONLY=true); unset it to offer them"
+            ]
+        if not self.state_changing_enabled:
+            return [
+                f"the close, exercise and cancel tools are not offered against the {self.environment_label} "
+                "API without an allowlist: set POSITIONS_MCP_ALLOWED_ACCOUNTS to the account ids they may touch"
+            ]
+        return []
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, so that redaction can recognise them wherever they turn up."""
-        values = [self.token_secret.reveal()]
-        values += [s.reveal() for s in (self.api_key, self.http_token) if s is not None]
+        values = [s.reveal() for s in (self.token_secret, self.api_key, self.http_token) if s is not None]
         return tuple(v for v in values if v)
 
 
@@ -249,6 +276,18 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
                 f"{where('max_close_notional')}: {raw['max_close_notional']!r} is not a positive amount in USD"
             )
 
+    def whole(name: str, default: int, low: int, high: int, unit: str) -> int:
+        if name not in raw:
+            return default
+        text = raw[name]
+        if not text.isdecimal() or not low <= int(text) <= high:
+            raise ConfigError(f"{where(name)}: {text!r} is not a number of {unit} from {low} to {high}")
+        return int(text)
+
+    call_timeout = whole("call_timeout", DEFAULT_CALL_TIMEOUT, *CALL_TIMEOUT_RANGE, "seconds")
+    http_max_sessions = whole("http_max_sessions", DEFAULT_HTTP_MAX_SESSIONS, 1, 100_000, "sessions")
+    http_session_idle = whole("http_session_idle", DEFAULT_HTTP_SESSION_IDLE, 10, 86_400, "seconds")
+
     log_level = raw.get("log_level", "WARNING").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"{where('log_level')}: {raw['log_level']!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -266,11 +305,15 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
             else ConfirmationMode.AUTO
         ),
         confirm_ttl=confirm_ttl,
-        token_secret=Secret(raw["token_secret"]) if "token_secret" in raw else Secret(secrets.token_hex(32)),
+        token_secret=Secret(raw["token_secret"]) if "token_secret" in raw else None,
         max_close_notional=max_notional,
         audit_log=Path(raw["audit_log"]).expanduser() if "audit_log" in raw else None,
         http_token=Secret(raw["http_token"]) if "http_token" in raw else None,
         log_level=log_level,
+        ledger=Path(raw["ledger"]).expanduser() if "ledger" in raw else None,
+        call_timeout=call_timeout,
+        http_max_sessions=http_max_sessions,
+        http_session_idle=http_session_idle,
     )
 
 

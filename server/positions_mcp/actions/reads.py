@@ -1,33 +1,24 @@
-"""What the tools and resources do, without MCP: policy → client → domain → result models.
+"""The reads: positions (a page, or every page), instructions, the exposure summary, the status.
 
-The MCP layer calls these methods and only translates ``ServiceError`` into a tool error. Every
-upstream failure becomes a ``ServiceError`` whose text keeps the status, message and request_id
-and says what to do next.
+Without MCP: policy → client → domain → result models. Each read runs under the call's deadline
+(POSITIONS_MCP_CALL_TIMEOUT); every failure is an ``ActionError`` that keeps the upstream's status,
+message and request_id and says what to do next.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from .. import __version__
-from ..clearstreet.errors import (
-    APIStatusError,
-    ClearStreetConnectionError,
-    ClearStreetError,
-    OutcomeUnknownError,
-)
-from ..clearstreet.models import Position, SortBy, SortDirection
+from ..clearstreet.models import Position, PositionInstruction, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
 from ..domain.numbers import plain
-from ..safety.policy import PolicyError, resolve_account
-from ..settings import Settings
-from .upstream import Backend
+from ..safety.policy import PolicyError
+from .dependencies import Dependencies
+from .errors import ActionError, upstream_errors
 from .views import PositionInstructions, PositionsPage, Status
-
-logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 """Reports (done, total, message) to a client that asked for progress."""
@@ -35,72 +26,34 @@ Progress = Callable[[int, int | None, str], Awaitable[None]]
 EXPIRY_WINDOW_BUSINESS_DAYS = 5
 """Options expiring within a trading week are listed (from a weekend, the whole next week)."""
 
-_STATUS_HINTS = {
-    400: "check the arguments against the tool's schema and try again",
-    401: "the API key was refused: check CLEAR_STREET_API_KEY",
-    403: "this API key may not act on that account: check the account id or the key's permissions",
-    404: "check the account id (one this API key can access: see clearstreet://status) and, if one was given, the instrument (UUID, ticker or OSI symbol) — get_positions lists what the account holds",
-    409: "the request conflicts with the current state: re-read and try again only if still needed",
-    422: "the upstream refused the request as it stands; nothing was done",
-    429: "the API is rate limiting: wait a little before retrying",
-}
+
+@dataclass(frozen=True, slots=True)
+class PositionsQuery:
+    """One page request of ``get_positions``: filters, sort and paging travel together."""
+
+    instrument_ids: Sequence[str] | None = None
+    sort_by: SortBy | None = None
+    sort_direction: SortDirection | None = None
+    page_size: int | None = None
+    page_token: str | None = None
 
 
-class ServiceError(Exception):
-    """A failure to show the assistant as it is: what happened and what to do."""
-
-
-def describe_upstream(exc: ClearStreetError) -> str:
-    if isinstance(exc, OutcomeUnknownError):
-        where = f" (HTTP {exc.status_code})" if exc.status_code else ""
-        rid = f", request_id {exc.request_id}" if exc.request_id else ""
-        return (
-            f"OUTCOME UNKNOWN{where}{rid}: {exc}. The request may or may not have been carried "
-            "out. Check positions (get_positions) before retrying; it was not retried automatically."
-        )
-    if isinstance(exc, APIStatusError):
-        hint = _STATUS_HINTS.get(exc.status_code)
-        if hint is None and exc.status_code >= 500:
-            hint = "the Clear Street API failed: try again later; quote the request_id to support"
-        rid = exc.request_id or "none"
-        text = f"Clear Street API error {exc.status_code}: {exc.message} (request_id {rid})."
-        return f"{text} {hint[0].upper()}{hint[1:]}." if hint else text
-    if isinstance(exc, ClearStreetConnectionError):
-        kind = "timed out" if exc.timed_out else "could not be reached"
-        return f"The Clear Street API {kind}: {exc}. Try again in a moment."
-    return f"Clear Street client error: {exc}"
-
-
-@asynccontextmanager
-async def upstream_errors() -> AsyncIterator[None]:
-    """Turn client and policy errors into ServiceError with the text the assistant should see."""
-    try:
-        yield
-    except PolicyError as exc:
-        raise ServiceError(str(exc)) from None
-    except ClearStreetError as exc:
-        raise ServiceError(describe_upstream(exc)) from exc
-    except ValueError as exc:  # the client's own argument checks: nothing was sent
-        raise ServiceError(f"Invalid request, nothing was sent: {exc}") from None
-
-
-class PositionsService:
-    def __init__(self, settings: Settings, backend: Backend) -> None:
-        self.settings = settings
-        self.backend = backend
+class Reads:
+    def __init__(self, deps: Dependencies) -> None:
+        self.deps = deps
 
     @property
     def environment(self) -> str:
-        return self.settings.environment_label
+        return self.deps.environment
 
     def account(self, account_id: int | None) -> int:
         try:
-            return resolve_account(self.settings, account_id, default=self.backend.default_account)
+            return self.deps.account(account_id)
         except PolicyError as exc:
-            raise ServiceError(str(exc)) from None
+            raise ActionError(str(exc)) from None
 
     def status(self) -> Status:
-        s = self.settings
+        s = self.deps.settings
         return Status(
             environment=self.environment,
             is_simulator=s.is_simulator,
@@ -108,33 +61,25 @@ class PositionsService:
             read_only=s.read_only,
             state_changing_tools=s.state_changing_enabled,
             allowed_accounts=sorted(s.allowed_accounts) if s.allowed_accounts else None,
-            default_account=s.default_account if s.default_account is not None else self.backend.default_account,
+            default_account=self.deps.upstream.default_account,
             confirmation=s.confirmation.value,
             confirm_ttl_seconds=s.confirm_ttl,
+            call_timeout_seconds=s.call_timeout,
             max_close_notional=plain(s.max_close_notional) if s.max_close_notional else None,
             server_version=__version__,
         )
 
-    async def positions_page(
-        self,
-        account_id: int | None,
-        *,
-        instrument_ids: Sequence[str] | None = None,
-        sort_by: SortBy | None = None,
-        sort_direction: SortDirection | None = None,
-        page_size: int | None = None,
-        page_token: str | None = None,
-    ) -> PositionsPage:
+    async def positions_page(self, account_id: int | None, query: PositionsQuery) -> PositionsPage:
         account = self.account(account_id)
-        async with upstream_errors():
-            client = await self.backend.client()
+        async with self.deps.deadline("reading positions"), upstream_errors():
+            client = await self.deps.upstream.client()
             page = await client.get_positions(
                 account,
-                instrument_ids=instrument_ids,
-                sort_by=sort_by,
-                sort_direction=sort_direction,
-                page_size=page_size,
-                page_token=page_token,
+                instrument_ids=query.instrument_ids,
+                sort_by=query.sort_by,
+                sort_direction=query.sort_direction,
+                page_size=query.page_size,
+                page_token=query.page_token,
             )
         meta = page.metadata
         return PositionsPage(
@@ -150,9 +95,10 @@ class PositionsService:
         )
 
     async def pages(self, account: int, progress: Progress | None = None) -> AsyncIterator[list[Position]]:
-        """Every page of the account's positions, reporting progress page by page."""
+        """Every page of the account's positions, reporting progress page by page. The caller
+        holds the deadline."""
         async with upstream_errors():
-            client = await self.backend.client()
+            client = await self.deps.upstream.client()
             done = 0
             async for page in client.iter_position_pages(account):
                 done += 1
@@ -161,14 +107,29 @@ class PositionsService:
                     await progress(done, total, f"read page {done} of {total or '?'}")
                 yield page.positions
 
-    async def all_positions(
-        self, account_id: int | None, progress: Progress | None = None
-    ) -> tuple[int, list[Position]]:
-        account = self.account(account_id)
+    async def positions(self, account: int, progress: Progress | None = None) -> list[Position]:
+        """Every position of ``account`` (already checked against the policy), all pages."""
         positions: list[Position] = []
         async for rows in self.pages(account, progress):
             positions.extend(rows)
-        return account, positions
+        return positions
+
+    async def all_positions(self, account_id: int | None, progress: Progress | None = None) -> PositionsPage:
+        account = self.account(account_id)
+        async with self.deps.deadline("reading every page of positions"):
+            rows = await self.positions(account, progress)
+        return PositionsPage(environment=self.environment, account_id=account, positions=rows, total_items=len(rows))
+
+    async def instruction_rows(
+        self, account: int, *, instrument_id: str | None = None, underlying_instrument_id: str | None = None
+    ) -> tuple[list[PositionInstruction], str | None]:
+        """The account's instructions and the request_id. The caller holds the deadline."""
+        async with upstream_errors():
+            client = await self.deps.upstream.client()
+            result = await client.get_position_instructions(
+                account, instrument_id=instrument_id, underlying_instrument_id=underlying_instrument_id
+            )
+        return result.instructions, result.request_id
 
     async def instructions(
         self,
@@ -178,23 +139,17 @@ class PositionsService:
         underlying_instrument_id: str | None = None,
     ) -> PositionInstructions:
         account = self.account(account_id)
-        async with upstream_errors():
-            client = await self.backend.client()
-            result = await client.get_position_instructions(
-                account,
-                instrument_id=instrument_id,
-                underlying_instrument_id=underlying_instrument_id,
+        async with self.deps.deadline("reading position instructions"):
+            rows, request_id = await self.instruction_rows(
+                account, instrument_id=instrument_id, underlying_instrument_id=underlying_instrument_id
             )
         return PositionInstructions(
-            environment=self.environment,
-            account_id=account,
-            instructions=result.instructions,
-            request_id=result.request_id,
+            environment=self.environment, account_id=account, instructions=rows, request_id=request_id
         )
 
     async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
         account = self.account(account_id)
-        now = self.backend.clock()
+        now = self.deps.upstream.now()
         builder = ExposureBuilder(
             account_id=account,
             environment=self.environment,
@@ -202,6 +157,7 @@ class PositionsService:
             today=new_york(now).date(),
             expiry_window_business_days=EXPIRY_WINDOW_BUSINESS_DAYS,
         )
-        async for rows in self.pages(account, progress):
-            builder.add(rows)
+        async with self.deps.deadline("reading positions for the exposure summary"):
+            async for rows in self.pages(account, progress):
+                builder.add(rows)
         return builder.build()

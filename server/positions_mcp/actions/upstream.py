@@ -1,12 +1,14 @@
 """The one upstream connection: the embedded simulator or a real Clear Street API.
 
 Opened on first use (so that the first MCP reply imports nothing it does not need) and closed with
-the server. Knows nothing of MCP.
+the server. ``transport`` is the seam tests use to record or script what reaches the upstream
+(an ``httpx`` transport, as encode/httpx's own tests do). Knows nothing of MCP.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -15,20 +17,31 @@ from ..domain.calendar import Clock, system_clock
 from ..settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..clearstreet.client import ClearStreetClient
     from ..simulator import Simulator
 
 logger = logging.getLogger(__name__)
 
 SIMULATOR_API_KEY = "simulator-demo-key"  # the embedded simulator accepts any non-empty key
+SIMULATOR_PRIMARY_ACCOUNT = 19816
+"""The demo book's primary account (``simulator.book.DEMO_PRIMARY_ACCOUNT``; a test keeps them equal),
+named here so that knowing the default account imports nothing of the simulator."""
 
 
-class Backend:
+class Upstream:
     """Owns the ``ClearStreetClient`` (one shared ``httpx.AsyncClient``) and the clock."""
 
-    def __init__(self, settings: Settings, simulator: Simulator | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        simulator: Simulator | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._settings = settings
         self._simulator = simulator
+        self._transport = transport
         self._client: ClearStreetClient | None = None
         self._lock = anyio.Lock()
 
@@ -43,18 +56,21 @@ class Backend:
 
     @property
     def default_account(self) -> int | None:
-        """The simulator's primary demo account; None against a real API."""
-        if not self._settings.is_simulator:
-            return None
-        from ..simulator import DEMO_PRIMARY_ACCOUNT
+        """The configured default account, else the simulator's primary demo account."""
+        if self._settings.default_account is not None:
+            return self._settings.default_account
+        return SIMULATOR_PRIMARY_ACCOUNT if self._settings.is_simulator else None
 
-        return DEMO_PRIMARY_ACCOUNT
-
-    @property
     def clock(self) -> Clock:
         """Simulated time against the simulator (so previews agree with it), real time otherwise."""
+        if not self._settings.is_simulator:
+            return system_clock
         simulator = self.simulator
-        return simulator.now if simulator is not None else system_clock
+        assert simulator is not None
+        return simulator.now
+
+    def now(self) -> datetime:
+        return self.clock()()
 
     async def client(self) -> ClearStreetClient:
         if self._client is None:
@@ -67,17 +83,20 @@ class Backend:
         from ..clearstreet.client import ClearStreetClient
 
         settings = self._settings
-        simulator = self.simulator
-        if simulator is not None:
+        if settings.is_simulator:
+            simulator = self.simulator
+            assert simulator is not None
             logger.info("using the embedded simulator (no network)")
             return ClearStreetClient(
                 api_key=SIMULATOR_API_KEY,
                 base_url=settings.base_url,
-                transport=simulator.transport(),
+                transport=self._transport or simulator.transport(),
             )
         assert settings.api_key is not None  # settings refuse a live environment without a key
         logger.info("using the %s API at %s", settings.environment_label, settings.base_url)
-        return ClearStreetClient(api_key=settings.api_key.reveal(), base_url=settings.base_url)
+        return ClearStreetClient(
+            api_key=settings.api_key.reveal(), base_url=settings.base_url, transport=self._transport
+        )
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

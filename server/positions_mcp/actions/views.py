@@ -51,5 +51,6 @@ class Status(BaseModel):
     default_account: int | None
     confirmation: str
     confirm_ttl_seconds: int
+    call_timeout_seconds: int
     max_close_notional: str | None
     server_version: str

@@ -6,13 +6,10 @@ the positions fingerprint, the expiry (epoch seconds), a random nonce, and optio
 projection of the previewed positions and the idempotency keys the preview assigned; the signature
 is base64url HMAC-SHA256 over ``cst1.<payload>``, compared with :func:`hmac.compare_digest`.
 
-Redeeming checks, in order: present → well-formed → signature → not expired → tool → account →
-environment → arguments → not used yet; the last check and marking the nonce used happen under one
-lock with no ``await`` in between, so of several concurrent redeems (threads or tasks) exactly one
-succeeds. A refused redeem does not spend the token; every refusal says to call the preview again.
-Used nonces are kept until their token has long expired, then pruned. The set lives in memory: a
-restarted process with the same ``POSITIONS_MCP_TOKEN_SECRET`` forgets it (the positions
-fingerprint still catches a replayed close whose positions have moved).
+Verifying checks, in order: present → well-formed → signature → not expired → tool → account →
+environment → arguments. Verifying spends nothing: single use is the ledger's job
+(``safety.ledger``), which records a token's nonce as spent in one atomic insert that survives
+restarts and is shared by every process. Every refusal says to call the preview again.
 
 Canonical arguments: keys sorted; ``None`` values and the keys ``confirmation_token`` and
 ``account_id`` (bound on its own) left out; decimals (and ``quantity`` values given as strings or
@@ -30,12 +27,13 @@ import hashlib
 import hmac
 import json
 import secrets as _secrets
-import threading
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,7 +46,9 @@ from ..domain.osi import symbol_key
 __all__ = [
     "ConfirmationRefused",
     "ConfirmationTokens",
-    "RedeemedToken",
+    "VerifiedToken",
+    "already_used",
+    "load_or_create_secret",
     "RefusalReason",
     "arguments_digest",
     "canonical_arguments",
@@ -214,18 +214,22 @@ def _unb64(text: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class RedeemedToken:
-    """A spent token. Compare ``fingerprint`` with fresh positions through :meth:`check_positions`
-    before calling the upstream."""
+class VerifiedToken:
+    """A token that passed every check but single use. Spend ``nonce`` in the ledger, then compare
+    ``fingerprint`` with fresh positions through :meth:`check_positions`, before calling the upstream."""
 
     tool: str
     account_id: str
     environment: str
     fingerprint: str
     nonce: str
+    digest: str
+    """``token_digest`` of the token: how audit lines and questions name it."""
     expires_at: datetime
     projection: dict[str, list[str]] | None
     instruction_keys: tuple[str, ...] | None
+    repeat_of: int
+    """Ledger id of the identical earlier submission the preview named as a repeat (0: none)."""
 
     def check_positions(self, positions: Iterable[Position]) -> None:
         """Raise ``POSITIONS_CHANGED`` (saying what changed) unless ``positions`` — the same
@@ -238,7 +242,7 @@ class RedeemedToken:
         detail = f" ({what})" if what else ""
         raise ConfirmationRefused(
             RefusalReason.POSITIONS_CHANGED,
-            f"The positions changed since the preview{detail}, and this confirmation is now used up."
+            f"The positions changed since the preview{detail}, so this confirmation no longer applies."
             + _again(self.tool),
         )
 
@@ -252,8 +256,6 @@ class ConfirmationTokens:
         self._secret = bytes(secret)
         self.ttl_seconds = int(ttl_seconds)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._used: dict[str, int] = {}
 
     def _now(self) -> float:
         now = self._clock()
@@ -274,11 +276,13 @@ class ConfirmationTokens:
         *,
         positions: Sequence[Position] | None = None,
         instruction_keys: Sequence[str] | None = None,
+        repeat_of: int = 0,
     ) -> str:
         """A token that lets ``tool`` (the executing tool, e.g. ``close_position``) run once with
         these arguments. ``positions`` (the scope that was fingerprinted) travel as a projection
         when there are at most ``PROJECTION_LIMIT`` of them; ``instruction_keys`` are the
-        idempotency keys the preview assigned, in row order."""
+        idempotency keys the preview assigned, in row order; ``repeat_of`` the ledger id of the
+        identical earlier submission the preview named (execution refuses a newer one)."""
         if positions is not None and positions_fingerprint(positions) != fingerprint:
             raise ValueError("fingerprint does not match the positions given")
         keys = list(instruction_keys) if instruction_keys is not None else None
@@ -295,6 +299,8 @@ class ConfirmationTokens:
             payload["p"] = positions_projection(positions)
         if keys is not None:
             payload["k"] = keys
+        if repeat_of:
+            payload["r"] = int(repeat_of)
         body = f"{PREFIX}.{_b64(json.dumps(payload, separators=(',', ':')).encode())}"
         return f"{body}.{self._sign(body)}"
 
@@ -335,15 +341,15 @@ class ConfirmationTokens:
         """The expiry of a token this instance issued (signature checked)."""
         return datetime.fromtimestamp(int(self._verify(token, "this tool")["x"]), UTC)
 
-    def redeem(
+    def verify(
         self,
         token: str | None,
         tool: str,
         account_id: int | str,
         environment: str,
         arguments: Mapping[str, Any],
-    ) -> RedeemedToken:
-        """Check ``token`` against this call and spend it. Raises ``ConfirmationRefused``."""
+    ) -> VerifiedToken:
+        """Check ``token`` against this call. Raises ``ConfirmationRefused``; spends nothing."""
         payload = self._verify(token, tool)
         now = self._now()
         expiry = int(payload["x"])
@@ -376,29 +382,48 @@ class ConfirmationTokens:
                 "The arguments differ from the previewed ones (instrument, quantity, instruction "
                 "type, instruction_id or cancel_orders changed)." + _again(tool),
             )
-        nonce = str(payload["n"])
-        with self._lock:  # check and spend in one step: no await, no other thread in between
-            self._prune(now)
-            if nonce in self._used:
-                raise ConfirmationRefused(
-                    RefusalReason.ALREADY_USED,
-                    "This confirmation_token was already used; each one allows a single execution." + _again(tool),
-                )
-            self._used[nonce] = expiry
-        return RedeemedToken(
+        assert token is not None  # _verify refused a missing token
+        return VerifiedToken(
             tool=tool,
             account_id=str(payload["a"]),
             environment=str(payload["e"]),
             fingerprint=str(payload["f"]),
-            nonce=nonce,
+            nonce=str(payload["n"]),
+            digest=token_digest(token),
             expires_at=datetime.fromtimestamp(expiry, UTC),
             projection=payload.get("p"),
             instruction_keys=tuple(keys) if keys is not None else None,
+            repeat_of=int(payload.get("r", 0)),
         )
 
-    def _prune(self, now: float) -> None:
-        # Keep a nonce for a full extra TTL after its expiry, so a clock that steps back a little
-        # cannot revive a spent token.
-        horizon = now - self.ttl_seconds
-        for nonce in [n for n, expiry in self._used.items() if expiry < horizon]:
-            del self._used[nonce]
+
+ALREADY_USED_MESSAGE = "This confirmation_token was already used; each one allows a single execution."
+
+
+def already_used(tool: str) -> ConfirmationRefused:
+    """The refusal for a token whose nonce the ledger already holds."""
+    return ConfirmationRefused(RefusalReason.ALREADY_USED, ALREADY_USED_MESSAGE + _again(tool))
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The HMAC key kept in ``path`` (mode 0600), created with 32 random bytes on first use, so a
+    preview's token survives a restart of the server (clients that start one process per call).
+    Raises ``OSError`` when it can be neither read nor created."""
+    try:
+        data = path.read_bytes().strip()
+    except FileNotFoundError:
+        data = b""
+    if data:
+        return data
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = _secrets.token_hex(32).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_bytes().strip()
+    try:
+        os.write(fd, secret + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return secret

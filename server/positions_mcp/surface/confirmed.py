@@ -1,46 +1,69 @@
-"""The state-changing MCP tools and their previews (DESIGN section 5). Presentation only.
+"""The state-changing tools: each confirmed action is registered with one call (``confirmed``),
+which gives it a preview tool and an executing tool that gets the person's yes (DESIGN section 5).
 
-A destructive tool gets its human yes in one of two ways, decided per call by
-``safety.policy.confirmation_route``: the client asks the person (elicitation, through the SDK's
-resolver form so it works in both protocol eras), or the call carries the confirmation_token of a
-preview the assistant showed the person. The model cannot skip the question: when the client can
-be asked (and the mode allows it) a token alone is not enough.
+How the yes is obtained is decided per call by ``safety.policy.confirmation_route``:
+
+* **token**: the call carries the ``confirmation_token`` of a preview the assistant showed the person;
+* **elicitation**: the server asks the person itself, with the plan of the call's token when it
+  carries one (else of a token issued for the question), so the keys the person saw are the keys
+  sent. In the 2025-11-25 era the question goes out mid-call (``elicitation/create``); in the
+  2026-07-28 era the call returns ``input_required`` with the question, and the client calls again
+  with the answer and the sealed ``request_state`` naming the token. One reading of the answer for
+  both: only ``{"confirm": true}`` is a yes (``actions.pipeline.Answer``);
+* **refuse**: the mode demands elicitation and this client cannot be asked.
+
+The model cannot skip the question: when the client can be asked (and the mode allows it) a token
+alone is not enough.
 """
 
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
-from mcp.server.mcpserver import (
-    AcceptedElicitation,
-    Context,
-    Elicit,
-    ElicitationResult,
-    Resolve,
+from mcp.server.mcpserver import Context
+from mcp.types import (
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+    ToolAnnotations,
 )
-from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
 
-from ..actions.confirmed import (
-    Actions,
-    Approval,
-    CancelExecution,
-    CloseExecution,
-    ClosePreview,
-    InstructionPreview,
-    SubmitExecution,
-)
-from ..actions.reads import ServiceError
+from ..actions.cancel import CancelExecution, cancel_instruction
+from ..actions.close import CloseAll, CloseArgs, ClosePosition
+from ..actions.errors import ActionError
+from ..actions.exercise import SubmitArgs, SubmitInstructions
+from ..actions.pipeline import Answer, ConfirmedAction
 from ..clearstreet.models import InstructionType
 from ..domain.instructions import InstructionInput
-from ..domain.resolve import display_symbol
-from ..domain.text import money, qty
 from ..safety.policy import confirmation_route
-from ..safety.tokens import token_digest
-from ..settings import Settings
-from .tools import READ, AccountId, InstrumentRef, failure, run
+from .app import app_of, respond
+from .tool import Arguments, SurfaceTool, make_tool, present, tool_error
+from .tools import AccountId, InstrumentRef
 
+__all__ = ["action_tools"]
+
+PREVIEW = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+"""A preview sends nothing, but it is not idempotent: each one issues a new token (and keys)."""
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+
+ANSWER_KEY = "confirm"
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "confirm": {
+            "type": "boolean",
+            "title": "Send it?",
+            "description": "Yes: send exactly what this message describes",
+        }
+    },
+    "required": ["confirm"],
+}
 
 CancelOrders = Annotated[
     bool,
@@ -59,10 +82,13 @@ ConfirmationToken = Annotated[
 ]
 
 
+# -- arguments ---------------------------------------------------------------------------------
+
+
 class InstructionRow(BaseModel):
     """One instruction: what to do with how many contracts of which option."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     instruction_type: InstructionType = Field(
         description="EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)"
@@ -90,268 +116,223 @@ Rows = Annotated[
 ]
 
 
-class Approve(BaseModel):
-    """The one question a person answers before money moves."""
-
-    confirm: bool = Field(title="Send it?", description="Yes: send exactly what this message describes")
-
-
-class NoQuestion(BaseModel):
-    """The call confirms with a token instead of asking the person."""
+class ClosePositionArgs(Arguments):
+    instrument_id: InstrumentRef
+    account_id: AccountId = None
+    cancel_orders: CancelOrders = False
 
 
-class Blocked(BaseModel):
-    """The preview that would be shown cannot be executed: the person is not asked."""
+class CloseAllArgs(Arguments):
+    account_id: AccountId = None
+    cancel_orders: CancelOrders = False
 
 
-def _ask(preview: ClosePreview | InstructionPreview | None) -> NoQuestion | Blocked | Elicit[Approve]:
-    """The question for the person, or why there is none (token route, or nothing sendable)."""
-    if preview is None:
-        return NoQuestion()
-    if preview.confirmation_token is None:
-        return Blocked()
-    return Elicit(_question(preview), Approve)
+class SubmitInstructionsArgs(Arguments):
+    instructions: Rows
+    account_id: AccountId = None
 
 
-def _can_elicit(ctx: Context) -> bool:
+class CancelArgs(Arguments):
+    instruction_id: Annotated[
+        str,
+        Field(
+            pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+            description="The instruction's server id (the 'id' field, a UUID), not its idempotency key",
+        ),
+    ]
+    account_id: AccountId = None
+
+
+def with_token(arguments: type[Arguments]) -> type[Arguments]:
+    """The executing tool's arguments: its preview's, plus the confirmation token."""
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        arguments.__name__.replace("Args", "ExecuteArgs"),
+        __base__=arguments,
+        confirmation_token=(ConfirmationToken, None),
+    )
+
+
+# -- the human yes -----------------------------------------------------------------------------
+
+
+def can_elicit(ctx: Context[Any, Any]) -> bool:
     """The client can show a form question (an empty elicitation capability means form)."""
     capabilities = ctx.client_capabilities
     elicitation = capabilities.elicitation if capabilities is not None else None
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def _question(preview: ClosePreview | InstructionPreview) -> str:
-    """Everything the person approves, one line per order or instruction.
-
-    The last line names this preview's token (a digest, never the token): an answer given to one
-    preview can never be taken as an answer to another, even one whose text is otherwise the same
-    (the 2026-07-28 protocol matches a recorded answer to its question by the question's text).
-    """
-    lines = [f"[{preview.environment.upper()}] account {preview.account_id}", preview.plan.summary]
-    if isinstance(preview, ClosePreview):
-        lines += [
-            f"- {o.side} {qty(o.quantity)} {o.symbol} {o.order_type} {o.time_in_force}"
-            + (f" (~{money(o.estimated_notional)})" if o.estimated_notional is not None else " (no price)")
-            for o in preview.plan.orders
-        ]
-        unlisted = preview.plan.order_count - len(preview.plan.orders)
-        if unlisted:
-            lines.append(f"- and {unlisted} smaller orders, all counted in the total above")
-        lines += [f"Warning: {w.message}" for w in preview.plan.warnings]
-    else:
-        for row in preview.plan.rows:
-            symbol = display_symbol(row.symbol or row.requested)
-            lines.append(f"- {row.instruction_type} {qty(row.quantity)} {symbol} (key {row.instruction_id})")
-            lines += [f"  {note}" for note in row.notes]
-    assert preview.confirmation_token is not None  # only sendable previews are asked about
-    lines.append(f"Send this now? (preview {token_digest(preview.confirmation_token)})")
-    return "\n".join(lines)
+def _state(ctx: Context[Any, Any], tool: str) -> str | None:
+    """The token named by this call's echoed ``request_state`` (sealed by the SDK), if any."""
+    raw = ctx.request_state
+    if not raw:
+        return None
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(state, dict) or state.get("tool") != tool or not isinstance(state.get("token"), str):
+        return None
+    return state["token"]
 
 
-def register_action_tools(server: MCPServer[Any], actions: Actions, settings: Settings) -> None:
-    mode = settings.confirmation
-
-    async def route(ctx: Context, tool: str, account_id: int | None, arguments: dict[str, Any]) -> bool:
-        """True when the person is to be asked; refuses (audited) when they must be but can't."""
-        decision = confirmation_route(mode, _can_elicit(ctx))
-        if decision == "refuse":
-            try:
-                account = await actions.account(tool, account_id, arguments)
-            except ServiceError as exc:
-                raise failure(actions.environment, str(exc)) from None
-            error = await actions.refuse(
-                tool,
-                account,
-                arguments,
+async def execute(
+    ctx: Context[Any, Any], action: ConfirmedAction[Any, Any], account_id: int | None, args: Any, token: str | None
+) -> CallToolResult | InputRequiredResult:
+    """Get the person's yes by the route this call takes, then let the pipeline execute."""
+    app = app_of(ctx)
+    pipeline = app.pipeline
+    assert pipeline is not None  # action tools exist only with a pipeline
+    mode = app.deps.settings.confirmation
+    try:
+        route = confirmation_route(mode, can_elicit(ctx))
+        if route == "refuse":
+            raise await pipeline.refuse_call(
+                action,
+                account_id,
+                args,
                 "ELICITATION_UNAVAILABLE",
                 "POSITIONS_MCP_CONFIRMATION is 'elicitation' and this client cannot ask the person. "
                 "Use a client that supports elicitation, or ask whoever runs the server for token mode.",
             )
-            raise failure(actions.environment, str(error))
-        return decision == "elicitation"
-
-    async def approval(
-        tool: str,
-        account_id: int | None,
-        arguments: dict[str, Any],
-        answer: ElicitationResult[Any],
-        token: str | None,
-        preview: ClosePreview | InstructionPreview | None,
-    ) -> Approval:
-        """The human's yes; anything else is audited and refused before the upstream is touched."""
-        if isinstance(answer, AcceptedElicitation):
-            if isinstance(answer.data, NoQuestion):
-                return Approval(token=token)
-            if isinstance(answer.data, Blocked) and preview is not None:
-                error = await actions.refuse(tool, preview.account_id, arguments, "BLOCKED", preview.plan.why_blocked())
-                raise failure(actions.environment, str(error))
-            if isinstance(answer.data, Approve) and answer.data.confirm and preview is not None:
-                return Approval(elicited=preview)
-            choice = "did not confirm"
-        else:
-            choice = f"chose '{answer.action}'"
-        error = await actions.refuse(
-            tool, preview.account_id if preview else None, arguments, "DECLINED", f"The person {choice}."
+        if route == "token":
+            return present(await pipeline.execute(action, account_id, args, token))
+        if ctx.session.can_send_request:  # 2025-11-25: ask mid-call
+            question = await pipeline.question(action, account_id, args, token)
+            reply = await ctx.session.elicit_form(question.text, APPROVAL_SCHEMA, related_request_id=ctx.request_id)
+            answer = Answer(reply.action, reply.content)
+            return present(await pipeline.execute(action, account_id, args, question.token, answer))
+        shown = _state(ctx, action.name)  # 2026-07-28: ask, then resume with the answer
+        response = (ctx.input_responses or {}).get(ANSWER_KEY)
+        if shown is None or response is None:
+            question = await pipeline.question(action, account_id, args, token)
+            return InputRequiredResult(
+                input_requests={
+                    ANSWER_KEY: ElicitRequest(
+                        params=ElicitRequestFormParams(message=question.text, requested_schema=APPROVAL_SCHEMA)
+                    )
+                },
+                request_state=json.dumps({"tool": action.name, "token": question.token}),
+            )
+        answer = (
+            Answer(response.action, response.content)
+            if isinstance(response, ElicitResult)
+            else Answer("accept", "(not an answer to the question)")
         )
-        raise failure(actions.environment, str(error))
+        return present(await pipeline.execute(action, account_id, args, shown, answer))
+    except ActionError as exc:
+        raise tool_error(app.environment, str(exc)) from None
 
-    async def guarded(call: Any) -> Any:
-        try:
-            return await call
-        except ServiceError as exc:
-            raise failure(actions.environment, str(exc)) from None
 
-    # ------------------------------------------------------------ close one
+# -- registration ------------------------------------------------------------------------------
 
-    @server.tool(title="Preview closing a position", annotations=READ)
-    async def preview_close_position(
-        instrument_id: InstrumentRef, account_id: AccountId = None, cancel_orders: CancelOrders = False
-    ) -> Annotated[CallToolResult, ClosePreview]:
-        """What closing one position would send (MARKET DAY order: side, quantity, estimated price
-        and notional, warnings) and the confirmation_token for close_position. Sends nothing."""
-        return await run(
-            lambda: actions.preview_close("close_position", account_id, instrument_id, cancel_orders),
-            actions.environment,
-        )
 
-    async def close_position_question(
-        ctx: Context, account_id: int | None, instrument_id: str, cancel_orders: bool
-    ) -> ClosePreview | None:
-        arguments = actions.close_arguments(instrument_id, cancel_orders)
-        if not await route(ctx, "close_position", account_id, arguments):
-            return None
-        return await guarded(
-            actions.preview_close_for_question("close_position", account_id, instrument_id, cancel_orders)
-        )
+def confirmed(
+    action: ConfirmedAction[Any, Any],
+    *,
+    arguments: type[Arguments],
+    action_args: Callable[[Any], Any],
+    preview_title: str,
+    preview_description: str,
+    title: str,
+    description: str,
+    environment: str,
+) -> list[SurfaceTool]:
+    """The preview tool and the executing tool of one confirmed action."""
 
-    async def close_position_answer(
-        preview: Annotated[ClosePreview | None, Resolve(close_position_question)],
-    ) -> NoQuestion | Blocked | Elicit[Approve]:
-        return _ask(preview)
+    async def preview(ctx: Context[Any, Any], args: Any) -> CallToolResult:
+        app = app_of(ctx)
+        assert app.pipeline is not None
+        return await respond(app, app.pipeline.preview(action, args.account_id, action_args(args)))
 
-    @server.tool(title="Close a position", annotations=DESTRUCTIVE)
-    async def close_position(
-        instrument_id: InstrumentRef,
-        preview: Annotated[ClosePreview | None, Resolve(close_position_question)],
-        answer: Annotated[ElicitationResult[Approve | NoQuestion | Blocked], Resolve(close_position_answer)],
-        account_id: AccountId = None,
-        cancel_orders: CancelOrders = False,
-        confirmation_token: ConfirmationToken = None,
-    ) -> Annotated[CallToolResult, CloseExecution]:
-        """Send the closing order(s) for one position, exactly as previewed by
-        preview_close_position. Needs the person's explicit yes: the preview's confirmation_token,
-        or the person's answer when the server asks them. Refused if the position changed."""
-        arguments = actions.close_arguments(instrument_id, cancel_orders)
-        approved = await approval("close_position", account_id, arguments, answer, confirmation_token, preview)
-        return await run(
-            lambda: actions.execute_close("close_position", account_id, instrument_id, cancel_orders, approved),
-            actions.environment,
-        )
+    async def run(ctx: Context[Any, Any], args: Any) -> CallToolResult | InputRequiredResult:
+        return await execute(ctx, action, args.account_id, action_args(args), args.confirmation_token)
 
-    # ------------------------------------------------------------ close all
+    return [
+        make_tool(
+            name=action.preview_name,
+            title=preview_title,
+            description=preview_description,
+            annotations=PREVIEW,
+            arguments=arguments,
+            result=action.preview_model,
+            handler=preview,
+            environment=environment,
+        ),
+        make_tool(
+            name=action.name,
+            title=title,
+            description=description,
+            annotations=DESTRUCTIVE,
+            arguments=with_token(arguments),
+            result=action.execution_model,
+            handler=run,
+            environment=environment,
+        ),
+    ]
 
-    @server.tool(title="Preview closing every position", annotations=READ)
-    async def preview_close_positions(
-        account_id: AccountId = None, cancel_orders: CancelOrders = False
-    ) -> Annotated[CallToolResult, ClosePreview]:
-        """What closing EVERY position of the account would send (one MARKET DAY order per
-        position, cash excluded), the estimated total, warnings, and the confirmation_token for
-        close_positions. Sends nothing."""
-        return await run(
-            lambda: actions.preview_close("close_positions", account_id, None, cancel_orders), actions.environment
-        )
 
-    async def close_positions_question(
-        ctx: Context, account_id: int | None, cancel_orders: bool
-    ) -> ClosePreview | None:
-        arguments = actions.close_arguments(None, cancel_orders)
-        if not await route(ctx, "close_positions", account_id, arguments):
-            return None
-        return await guarded(actions.preview_close_for_question("close_positions", account_id, None, cancel_orders))
+async def cancel(ctx: Context[Any, Any], args: CancelArgs) -> CallToolResult:
+    app = app_of(ctx)
+    assert app.pipeline is not None
+    return await respond(app, cancel_instruction(app.pipeline, args.account_id, args.instruction_id))
 
-    async def close_positions_answer(
-        preview: Annotated[ClosePreview | None, Resolve(close_positions_question)],
-    ) -> NoQuestion | Blocked | Elicit[Approve]:
-        return _ask(preview)
 
-    @server.tool(title="Close every position", annotations=DESTRUCTIVE)
-    async def close_positions(
-        preview: Annotated[ClosePreview | None, Resolve(close_positions_question)],
-        answer: Annotated[ElicitationResult[Approve | NoQuestion | Blocked], Resolve(close_positions_answer)],
-        account_id: AccountId = None,
-        cancel_orders: CancelOrders = False,
-        confirmation_token: ConfirmationToken = None,
-    ) -> Annotated[CallToolResult, CloseExecution]:
-        """Send closing orders for EVERY position of the account, exactly as previewed by
-        preview_close_positions. Needs the person's explicit yes (token or direct answer).
-        Refused if any position changed since the preview."""
-        arguments = actions.close_arguments(None, cancel_orders)
-        approved = await approval("close_positions", account_id, arguments, answer, confirmation_token, preview)
-        return await run(
-            lambda: actions.execute_close("close_positions", account_id, None, cancel_orders, approved),
-            actions.environment,
-        )
+def action_tools(environment: str) -> list[SurfaceTool]:
+    return [
+        *confirmed(
+            ClosePosition(),
+            arguments=ClosePositionArgs,
+            action_args=lambda a: CloseArgs(a.instrument_id, a.cancel_orders),
+            preview_title="Preview closing a position",
+            preview_description="""What closing one position would send (MARKET DAY order: side, quantity,
+            estimated price and notional, warnings) and the confirmation_token for close_position. Sends nothing.""",
+            title="Close a position",
+            description="""Send the closing order(s) for one position, exactly as previewed by
+            preview_close_position. Needs the person's explicit yes: the preview's confirmation_token,
+            or the person's answer when the server asks them. Refused if the position changed.""",
+            environment=environment,
+        ),
+        *confirmed(
+            CloseAll(),
+            arguments=CloseAllArgs,
+            action_args=lambda a: CloseArgs(None, a.cancel_orders),
+            preview_title="Preview closing every position",
+            preview_description="""What closing EVERY position of the account would send (one MARKET DAY order
+            per position, cash excluded), the estimated total, warnings, and the confirmation_token for
+            close_positions. Sends nothing.""",
+            title="Close every position",
+            description="""Send closing orders for EVERY position of the account, exactly as previewed by
+            preview_close_positions. Needs the person's explicit yes (token or direct answer). Refused if
+            any position changed since the preview.""",
+            environment=environment,
+        ),
+        *confirmed(
+            SubmitInstructions(),
+            arguments=SubmitInstructionsArgs,
+            action_args=lambda a: SubmitArgs(tuple(row.as_input() for row in a.instructions)),
+            preview_title="Preview position instructions",
+            preview_description="""Check exercise / do-not-exercise / contrary-exercise instructions before
+            sending: option held long, quantity available, expiry-day and cutoff rules, moneyness, what exercise
+            delivers, and the idempotency keys. Returns the confirmation_token for submit_position_instructions.
+            Sends nothing.""",
+            title="Submit position instructions",
+            description="""Submit the instructions exactly as previewed by preview_submit_position_instructions,
+            with the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs the
+            person's explicit yes (token or direct answer). A partial success (HTTP 207) lists each row as
+            SENT or REJECTED.""",
+            environment=environment,
+        ),
+        make_tool(
+            name="cancel_position_instruction",
+            title="Cancel a position instruction",
+            description="""Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final
+            CANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.""",
+            annotations=CANCEL,
+            arguments=CancelArgs,
+            result=CancelExecution,
+            handler=cancel,
+            environment=environment,
+        ),
+    ]
 
-    # --------------------------------------------------------- instructions
-
-    @server.tool(title="Preview position instructions", annotations=READ)
-    async def preview_submit_position_instructions(
-        instructions: Rows, account_id: AccountId = None
-    ) -> Annotated[CallToolResult, InstructionPreview]:
-        """Check exercise / do-not-exercise / contrary-exercise instructions before sending: option
-        held long, quantity available, expiry-day and cutoff rules, moneyness, what exercise
-        delivers, and the idempotency keys. Returns the confirmation_token for
-        submit_position_instructions. Sends nothing."""
-        rows = [row.as_input() for row in instructions]
-        return await run(lambda: actions.preview_instructions(account_id, rows), actions.environment)
-
-    async def instructions_question(
-        ctx: Context, account_id: int | None, instructions: list[InstructionRow]
-    ) -> InstructionPreview | None:
-        rows = [row.as_input() for row in instructions]
-        if not await route(ctx, "submit_position_instructions", account_id, actions.instruction_arguments(rows)):
-            return None
-        return await guarded(actions.preview_instructions_for_question(account_id, rows))
-
-    async def instructions_answer(
-        preview: Annotated[InstructionPreview | None, Resolve(instructions_question)],
-    ) -> NoQuestion | Blocked | Elicit[Approve]:
-        return _ask(preview)
-
-    @server.tool(title="Submit position instructions", annotations=DESTRUCTIVE)
-    async def submit_position_instructions(
-        instructions: Rows,
-        preview: Annotated[InstructionPreview | None, Resolve(instructions_question)],
-        answer: Annotated[ElicitationResult[Approve | NoQuestion | Blocked], Resolve(instructions_answer)],
-        account_id: AccountId = None,
-        confirmation_token: ConfirmationToken = None,
-    ) -> Annotated[CallToolResult, SubmitExecution]:
-        """Submit the instructions exactly as previewed by preview_submit_position_instructions,
-        with the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs
-        the person's explicit yes (token or direct answer). A partial success (HTTP 207) lists
-        each row as SENT or REJECTED."""
-        rows = [row.as_input() for row in instructions]
-        approved = await approval(
-            "submit_position_instructions",
-            account_id,
-            actions.instruction_arguments(rows),
-            answer,
-            confirmation_token,
-            preview,
-        )
-        return await run(lambda: actions.execute_instructions(account_id, rows, approved), actions.environment)
-
-    @server.tool(title="Cancel a position instruction", annotations=CANCEL)
-    async def cancel_position_instruction(
-        instruction_id: Annotated[
-            str,
-            Field(
-                pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-                description="The instruction's server id (the 'id' field, a UUID), not its idempotency key",
-            ),
-        ],
-        account_id: AccountId = None,
-    ) -> Annotated[CallToolResult, CancelExecution]:
-        """Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final
-        CANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat."""
-        return await run(lambda: actions.cancel_instruction(account_id, instruction_id), actions.environment)

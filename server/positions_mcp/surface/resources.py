@@ -1,7 +1,14 @@
-"""The MCP resources of DESIGN section 4: JSON documents an assistant or a host can read."""
+"""The MCP resources of DESIGN section 4: JSON documents an assistant or a host can read.
+
+The per-account documents are templates (``clearstreet://accounts/{account_id}/…``); the default
+account's three are also listed as concrete resources, for hosts that do not expand templates.
+An account id that is malformed, not allowed or unknown upstream is an invalid-params error that
+says so, never an internal error.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server import MCPServer
@@ -9,30 +16,59 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import BaseModel
 
-from ..actions.reads import PositionsService, ServiceError
-from ..actions.views import PositionsPage
-from .tools import progress_reporter
+from .app import App, progress_reporter
 
 JSON = "application/json"
 
+_DOCUMENTS = {
+    "positions": ("All positions", "Every position of the account, all pages, decimal-exact."),
+    "exposure": ("Exposure summary", "The exposure summary of the account (same as the summarize_exposure tool)."),
+    "instructions": (
+        "Position instructions",
+        "The account's exercise / do-not-exercise / contrary-exercise instructions with status.",
+    ),
+}
 
-def _account(text: str) -> int:
+
+def _account(app: App, text: str) -> int:
     if not text.isdecimal() or int(text) <= 0 or int(text) >= 2**63:
         raise ResourceNotFoundError(
-            f"{text!r} is not an account id: use a positive whole number, e.g. clearstreet://accounts/19816/positions"
+            f"[{app.environment}] {text!r} is not an account id: use a positive whole number, e.g. "
+            "clearstreet://accounts/19816/positions"
         )
-    return int(text)
+    from ..actions.errors import ActionError
 
-
-async def _document(call: Any, environment: str) -> str:
     try:
-        result: BaseModel = await call
-    except ServiceError as exc:
-        raise ResourceError(f"[{environment}] {exc}") from None
+        return app.reads.account(int(text))
+    except ActionError as exc:
+        raise ResourceNotFoundError(f"[{app.environment}] {exc}") from None
+
+
+async def _document(app: App, read: Callable[[], Awaitable[BaseModel]]) -> str:
+    from ..actions.errors import ActionError
+    from ..clearstreet.errors import APIStatusError
+
+    try:
+        result = await read()
+    except ActionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, APIStatusError) and cause.status_code in (403, 404):
+            raise ResourceNotFoundError(f"[{app.environment}] {exc}") from None
+        raise ResourceError(f"[{app.environment}] {exc}") from None
     return result.model_dump_json(exclude_none=True)
 
 
-def register_resources(server: MCPServer[Any], service: PositionsService) -> None:
+def _reader(app: App, kind: str, account: int, ctx: Context[Any, Any] | None) -> Callable[[], Awaitable[BaseModel]]:
+    reads = app.reads
+    progress = progress_reporter(ctx) if ctx is not None else None
+    if kind == "positions":
+        return lambda: reads.all_positions(account, progress)
+    if kind == "exposure":
+        return lambda: reads.exposure(account, progress)
+    return lambda: reads.instructions(account)
+
+
+def register_resources(server: MCPServer[Any], app: App) -> None:
     @server.resource(
         "clearstreet://status",
         name="status",
@@ -42,43 +78,35 @@ def register_resources(server: MCPServer[Any], service: PositionsService) -> Non
         mime_type=JSON,
     )
     def status() -> str:
-        return service.status().model_dump_json()
+        return app.reads.status().model_dump_json()
 
-    @server.resource(
-        "clearstreet://accounts/{account_id}/positions",
-        name="positions",
-        title="All positions",
-        description="Every position of the account, all pages, decimal-exact.",
-        mime_type=JSON,
-    )
-    async def positions(account_id: str, ctx: Context) -> str:
-        async def every_page() -> PositionsPage:
-            account, rows = await service.all_positions(_account(account_id), progress_reporter(ctx))
-            return PositionsPage(
-                environment=service.environment,
-                account_id=account,
-                positions=rows,
-                total_items=len(rows),
-            )
+    for kind, (title, description) in _DOCUMENTS.items():
 
-        return await _document(every_page(), service.environment)
+        def template(kind: str = kind) -> Callable[..., Awaitable[str]]:
+            async def read(account_id: str, ctx: Context[Any, Any]) -> str:
+                return await _document(app, _reader(app, kind, _account(app, account_id), ctx))
 
-    @server.resource(
-        "clearstreet://accounts/{account_id}/exposure",
-        name="exposure",
-        title="Exposure summary",
-        description="The exposure summary of the account (same as the summarize_exposure tool).",
-        mime_type=JSON,
-    )
-    async def exposure(account_id: str, ctx: Context) -> str:
-        return await _document(service.exposure(_account(account_id), progress_reporter(ctx)), service.environment)
+            return read
 
-    @server.resource(
-        "clearstreet://accounts/{account_id}/instructions",
-        name="instructions",
-        title="Position instructions",
-        description="The account's exercise / do-not-exercise / contrary-exercise instructions with status.",
-        mime_type=JSON,
-    )
-    async def instructions(account_id: str) -> str:
-        return await _document(service.instructions(_account(account_id)), service.environment)
+        server.resource(
+            f"clearstreet://accounts/{{account_id}}/{kind}", name=kind, title=title, description=description, mime_type=JSON
+        )(template())
+
+    default = app.deps.upstream.default_account
+    if default is None:
+        return
+    for kind, (title, description) in _DOCUMENTS.items():
+
+        def concrete(kind: str = kind) -> Callable[[], Awaitable[str]]:
+            async def read() -> str:
+                return await _document(app, _reader(app, kind, default, None))
+
+            return read
+
+        server.resource(
+            f"clearstreet://accounts/{default}/{kind}",
+            name=f"{kind} ({default})",
+            title=f"{title}, account {default}",
+            description=f"{description} The default account.",
+            mime_type=JSON,
+        )(concrete())

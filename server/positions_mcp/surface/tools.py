@@ -1,20 +1,21 @@
-"""The MCP tools: typed, described, bounded arguments and presentation. No business logic here."""
+"""The read tools: typed, described, bounded arguments and presentation. No business logic here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
 
-from ..actions.reads import PositionsService, Progress, ServiceError
+from ..actions.reads import PositionsQuery
 from ..actions.views import PositionInstructions, PositionsPage
 from ..clearstreet.models import SortBy, SortDirection
 from ..domain.exposure import ExposureSummary
+from .app import app_of, progress_reporter, respond
+from .tool import Arguments, SurfaceTool, make_tool
+
+__all__ = ["READ", "AccountId", "InstrumentRef", "read_tools"]
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -22,11 +23,7 @@ READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_h
 
 AccountId = Annotated[
     int | None,
-    Field(
-        gt=0,
-        le=2**63 - 1,
-        description="Clear Street account id. Omit to use the default account (see clearstreet://status).",
-    ),
+    Field(gt=0, le=2**63 - 1, description="Clear Street account id. Omit to use the default account (see clearstreet://status)."),
 ]
 InstrumentRef = Annotated[
     str,
@@ -40,100 +37,101 @@ InstrumentRef = Annotated[
 ]
 
 
-def present(result: BaseModel) -> CallToolResult:
-    """Structured content for programs; the same data as compact JSON text for the model."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=result.model_dump_json(exclude_none=True))],
-        structured_content=result.model_dump(mode="json"),
+class GetPositionsArgs(Arguments):
+    account_id: AccountId = None
+    instrument_ids: Annotated[
+        list[InstrumentRef] | None,
+        Field(min_length=1, max_length=100, description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all"),
+    ] = None
+    sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None
+    sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None
+    page_size: Annotated[int, Field(ge=1, le=1000, description="Positions per page (ignored with page_token)")] = (
+        DEFAULT_PAGE_SIZE
+    )
+    page_token: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=512,
+            pattern=r"^[A-Za-z0-9+/=_-]+$",
+            description="next_page_token from the previous page; send the same filters and sort with it",
+        ),
+    ] = None
+
+
+async def get_positions(ctx: Context[Any, Any], args: GetPositionsArgs) -> CallToolResult:
+    app = app_of(ctx)
+    query = PositionsQuery(
+        instrument_ids=args.instrument_ids,
+        sort_by=args.sort_by,
+        sort_direction=args.sort_direction,
+        page_size=args.page_size,
+        page_token=args.page_token,
+    )
+    return await respond(app, app.reads.positions_page(args.account_id, query))
+
+
+class GetInstructionsArgs(Arguments):
+    account_id: AccountId = None
+    instrument_id: Annotated[InstrumentRef | None, Field(description="Only instructions on this option contract")] = None
+    underlying_instrument_id: Annotated[
+        InstrumentRef | None, Field(description="Only instructions on options of this underlier")
+    ] = None
+
+
+async def get_position_instructions(ctx: Context[Any, Any], args: GetInstructionsArgs) -> CallToolResult:
+    app = app_of(ctx)
+    return await respond(
+        app,
+        app.reads.instructions(
+            args.account_id, instrument_id=args.instrument_id, underlying_instrument_id=args.underlying_instrument_id
+        ),
     )
 
 
-def progress_reporter(ctx: Context) -> Progress:
-    async def report(done: int, total: int | None, message: str) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return report
+class AccountArgs(Arguments):
+    account_id: AccountId = None
 
 
-def failure(environment: str, message: str) -> ToolError:
-    """A tool error that, like every result, says which environment it comes from."""
-    return ToolError(f"[{environment}] {message}")
+async def summarize_exposure(ctx: Context[Any, Any], args: AccountArgs) -> CallToolResult:
+    app = app_of(ctx)
+    return await respond(app, app.reads.exposure(args.account_id, progress_reporter(ctx)))
 
 
-async def run(call: Callable[[], Awaitable[BaseModel]], environment: str) -> CallToolResult:
-    try:
-        return present(await call())
-    except ServiceError as exc:
-        raise failure(environment, str(exc)) from None
-
-
-def register_read_tools(server: MCPServer[Any], service: PositionsService) -> None:
-    @server.tool(title="Get positions", annotations=READ)
-    async def get_positions(
-        account_id: AccountId = None,
-        instrument_ids: Annotated[
-            list[InstrumentRef] | None,
-            Field(
-                min_length=1,
-                max_length=100,
-                description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
-            ),
-        ] = None,
-        sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None,
-        sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None,
-        page_size: Annotated[
-            int, Field(ge=1, le=1000, description="Positions per page (ignored with page_token)")
-        ] = DEFAULT_PAGE_SIZE,
-        page_token: Annotated[
-            str | None,
-            Field(
-                min_length=1,
-                max_length=512,
-                pattern=r"^[A-Za-z0-9+/=_-]+$",
-                description="next_page_token from the previous page; send the same filters and sort with it",
-            ),
-        ] = None,
-    ) -> Annotated[CallToolResult, PositionsPage]:
-        """One page of the account's positions, every field decimal-exact as Clear Street sent it,
-        with the total and the token of the next page. For totals and risk use summarize_exposure."""
-        return await run(
-            lambda: service.positions_page(
-                account_id,
-                instrument_ids=instrument_ids,
-                sort_by=sort_by,
-                sort_direction=sort_direction,
-                page_size=page_size,
-                page_token=page_token,
-            ),
-            service.environment,
-        )
-
-    @server.tool(title="Get position instructions", annotations=READ)
-    async def get_position_instructions(
-        account_id: AccountId = None,
-        instrument_id: Annotated[
-            InstrumentRef | None, Field(description="Only instructions on this option contract")
-        ] = None,
-        underlying_instrument_id: Annotated[
-            InstrumentRef | None, Field(description="Only instructions on options of this underlier")
-        ] = None,
-    ) -> Annotated[CallToolResult, PositionInstructions]:
-        """The account's exercise, do-not-exercise and contrary-exercise instructions with their
-        status (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED)."""
-        return await run(
-            lambda: service.instructions(
-                account_id,
-                instrument_id=instrument_id,
-                underlying_instrument_id=underlying_instrument_id,
-            ),
-            service.environment,
-        )
-
-    @server.tool(title="Summarize exposure", annotations=READ)
-    async def summarize_exposure(
-        ctx: Context, account_id: AccountId = None
-    ) -> Annotated[CallToolResult, ExposureSummary]:
-        """Exposure of the whole account over every page of positions: long/short market value,
-        gross/net, P&L, breakdowns, largest positions, options by underlier and options expiring
-        soon with moneyness and what expiry will do by default. Bounded size whatever the book."""
-        return await run(lambda: service.exposure(account_id, progress_reporter(ctx)), service.environment)
+def read_tools(environment: str) -> list[SurfaceTool]:
+    return [
+        make_tool(
+            name="get_positions",
+            title="Get positions",
+            description="""One page of the account's positions, every field decimal-exact as Clear Street sent it,
+            with the total and the token of the next page. For totals and risk use summarize_exposure.""",
+            annotations=READ,
+            arguments=GetPositionsArgs,
+            result=PositionsPage,
+            handler=get_positions,
+            environment=environment,
+        ),
+        make_tool(
+            name="get_position_instructions",
+            title="Get position instructions",
+            description="""The account's exercise, do-not-exercise and contrary-exercise instructions with their
+            status (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).""",
+            annotations=READ,
+            arguments=GetInstructionsArgs,
+            result=PositionInstructions,
+            handler=get_position_instructions,
+            environment=environment,
+        ),
+        make_tool(
+            name="summarize_exposure",
+            title="Summarize exposure",
+            description="""Exposure of the whole account over every page of positions: long/short market value,
+            gross/net, P&L, breakdowns, largest positions, options by underlier and options expiring
+            soon with moneyness and what expiry will do by default. Bounded size whatever the book.""",
+            annotations=READ,
+            arguments=AccountArgs,
+            result=ExposureSummary,
+            handler=summarize_exposure,
+            environment=environment,
+        ),
+    ]

@@ -1,0 +1,125 @@
+"""Closing one position, or every position: two confirmed actions (reference 3 and 4).
+
+Each sends MARKET DAY orders for what the plan says (``domain.closing``); the pipeline does the
+rest. A close has no idempotency key upstream, so a close whose outcome is unknown is never retried
+automatically, and a repeat within 15 minutes is named as such to the person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..clearstreet.models import Order
+from ..domain.closing import ClosePlan, close_scope, plan_close_position, plan_close_positions
+from ..domain.resolve import ResolveError, display_symbol
+from ..domain.text import money, qty
+from .pipeline import CannotPlan, ConfirmedAction, Draft, Execution, Preview, Sent
+from .reads import Reads
+
+if TYPE_CHECKING:
+    from ..clearstreet.client import ClearStreetClient
+
+__all__ = ["CloseAll", "CloseArgs", "CloseExecution", "ClosePosition", "ClosePreview"]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseArgs:
+    instrument_id: str | None
+    """None: every position (close-all)."""
+    cancel_orders: bool = False
+
+
+class ClosePreview(Preview[ClosePlan]):
+    """What a close would send, and the token that allows exactly that once."""
+
+
+class CloseExecution(Execution):
+    """The closing orders Clear Street created."""
+
+    orders: list[Order]
+
+
+class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
+    name = "close_position"
+    preview_name = "preview_close_position"
+    preview_model = ClosePreview
+    execution_model = CloseExecution
+
+    def arguments(self, args: CloseArgs) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"cancel_orders": args.cancel_orders}
+        if args.instrument_id is not None:
+            arguments["instrument_id"] = args.instrument_id
+        return arguments
+
+    async def draft(self, reads: Reads, account: int, args: CloseArgs, keys: Sequence[str] | None) -> Draft[ClosePlan]:
+        positions = await reads.positions(account)
+        settings = reads.deps.settings
+        now = reads.deps.upstream.now()
+        try:
+            if args.instrument_id is None:
+                plan = plan_close_positions(
+                    positions, cancel_orders=args.cancel_orders, now=now, max_close_notional=settings.max_close_notional
+                )
+            else:
+                plan = plan_close_position(
+                    positions,
+                    args.instrument_id,
+                    cancel_orders=args.cancel_orders,
+                    now=now,
+                    max_close_notional=settings.max_close_notional,
+                    account_id=account,
+                )
+            scope = close_scope(positions, args.instrument_id)
+        except ResolveError as exc:
+            raise CannotPlan(exc.code.value, exc.message) from None
+        lines = [
+            f"{o.side} {qty(o.quantity)} {display_symbol(o.symbol)} {o.order_type} {o.time_in_force} "
+            + (f"(~{money(o.estimated_notional)})" if o.estimated_notional is not None else "(no price)")
+            for o in plan.orders
+        ]
+        if unlisted := plan.order_count - len(plan.orders):
+            lines.append(f"and {unlisted} smaller orders, all counted in the total above")
+        return Draft(
+            plan=plan,
+            scope=scope,
+            keys=None,
+            blocked=plan.why_blocked() or None,
+            summary=plan.summary,
+            lines=lines,
+            warnings=[w.message for w in plan.warnings],
+        )
+
+    async def send(
+        self,
+        client: ClearStreetClient,
+        account: int,
+        args: CloseArgs,
+        draft: Draft[ClosePlan],
+        sent_before: Sequence[str],
+    ) -> Sent:
+        if args.instrument_id is None:
+            result = await client.close_positions(account, cancel_orders=args.cancel_orders)
+        else:  # the resolved instrument id, never the text the assistant typed
+            result = await client.close_position(account, draft.plan.orders[0].instrument_id, cancel_orders=args.cancel_orders)
+        orders = result.orders
+        summary = (
+            f"{len(orders)} closing order(s) created: "
+            + ", ".join(f"{o.side} {o.quantity} {o.symbol} ({o.status})" for o in orders)
+            if orders
+            else "Clear Street created no closing order."
+        )
+        return Sent(
+            fields={"orders": orders},
+            request_id=result.request_id,
+            ids=[o.id for o in orders],
+            outcome="sent",
+            summary=summary,
+        )
+
+
+class CloseAll(ClosePosition):
+    name = "close_positions"
+    preview_name = "preview_close_positions"
+

@@ -1,0 +1,119 @@
+"""The shared objects every use-case needs, built once from the settings and passed in.
+
+The MCP surface holds one :class:`Dependencies` in its lifespan context; tests build their own
+(with a recording ``transport``). The state-changing pieces (audit log, ledger, token signer) are
+opened on first use: a read-only server never touches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..safety.policy import resolve_account
+from ..settings import Settings
+from .errors import ActionError
+from .upstream import Upstream
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..safety.audit import AuditLog
+    from ..safety.ledger import SqliteLedger
+    from ..safety.tokens import ConfirmationTokens
+    from ..simulator import Simulator
+
+TOKEN_SECRET_FILE = "token-secret"
+
+
+def audit_log_path(settings: Settings) -> Path:
+    from ..safety.audit import default_audit_log_path
+
+    return settings.audit_log or default_audit_log_path()
+
+
+def ledger_path(settings: Settings) -> Path:
+    from ..safety.ledger import DEFAULT_FILE_NAME
+
+    return settings.ledger or audit_log_path(settings).parent / DEFAULT_FILE_NAME
+
+
+@dataclass
+class Dependencies:
+    settings: Settings
+    upstream: Upstream = field(init=False)
+    simulator: Simulator | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+
+    def __post_init__(self) -> None:
+        self.upstream = Upstream(self.settings, self.simulator, self.transport)
+
+    @property
+    def environment(self) -> str:
+        return self.settings.environment_label
+
+    def account(self, account_id: int | None) -> int:
+        """The account a call acts on (the default when omitted); PolicyError outside the allowlist."""
+        return resolve_account(self.settings, account_id, default=self.upstream.default_account)
+
+    @cached_property
+    def token_secret(self) -> bytes:
+        """POSITIONS_MCP_TOKEN_SECRET, else a random key kept beside the ledger (0600), so a
+        preview's token survives a restart; single use is the ledger's job."""
+        if self.settings.token_secret is not None:
+            return self.settings.token_secret.reveal().encode()
+        from ..safety.tokens import load_or_create_secret
+
+        return load_or_create_secret(ledger_path(self.settings).parent / TOKEN_SECRET_FILE)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        from ..safety.audit import AuditLog
+
+        return AuditLog(
+            audit_log_path(self.settings),
+            secrets=(*self.settings.secrets, self.token_secret.decode("utf-8", "replace")),
+            clock=self.upstream.clock(),
+        )
+
+    @cached_property
+    def ledger(self) -> SqliteLedger:
+        from ..safety.ledger import SqliteLedger
+
+        return SqliteLedger(ledger_path(self.settings))
+
+    @cached_property
+    def tokens(self) -> ConfirmationTokens:
+        from ..safety.tokens import ConfirmationTokens
+
+        return ConfirmationTokens(self.token_secret, self.settings.confirm_ttl, self.upstream.clock())
+
+    def check_state_changing(self) -> None:
+        """Open the audit log, the ledger and the token key: a server that could not audit or
+        guarantee single use refuses to start (OSError or LedgerError says why)."""
+        self.audit.check_writable()
+        self.ledger.check()
+        _ = self.tokens
+
+    @asynccontextmanager
+    async def deadline(self, doing: str) -> AsyncIterator[None]:
+        """Bound the enclosed work by POSITIONS_MCP_CALL_TIMEOUT; running out is an ActionError
+        saying what was being done (nothing state-changing is ever cut off: see clearstreet._exchange)."""
+        seconds = self.settings.call_timeout
+        try:
+            with anyio.fail_after(seconds):
+                yield
+        except TimeoutError:
+            raise ActionError(
+                f"Ran out of time ({seconds} s, POSITIONS_MCP_CALL_TIMEOUT) while {doing}. Nothing was sent. "
+                "The Clear Street API is slow or unreachable: try again in a moment."
+            ) from None
+
+    async def aclose(self) -> None:
+        await self.upstream.aclose()

@@ -1,0 +1,85 @@
+"""The one error contract of the use-cases: an ``ActionError`` carries the text the assistant
+reads — what happened and what to do — and nothing internal. Every upstream failure keeps its
+status, message and request_id; a refusal names its reason code and says that nothing was sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from ..clearstreet.errors import (
+    APIStatusError,
+    ClearStreetConnectionError,
+    ClearStreetError,
+    DeadlineExceededError,
+    OutcomeUnknownError,
+)
+from ..safety.policy import PolicyError
+
+__all__ = ["NOTHING_SENT", "ActionError", "Refused", "describe_upstream", "upstream_errors"]
+
+NOTHING_SENT = "Nothing was sent."
+
+_STATUS_HINTS = {
+    400: "check the arguments against the tool's schema and try again",
+    401: "the API key was refused: check CLEAR_STREET_API_KEY",
+    403: "this API key may not act on that account: check the account id or the key's permissions",
+    404: "check the account id (one this API key can access: see clearstreet://status) and, if one was given, "
+    "the instrument (UUID, ticker or OSI symbol) — get_positions lists what the account holds",
+    409: "the request conflicts with the current state: re-read and try again only if still needed",
+    422: "the upstream refused the request as it stands; nothing was done",
+    429: "the API is rate limiting: wait a little before retrying",
+}
+
+
+class ActionError(Exception):
+    """A failure to show the assistant as it is: what happened and what to do."""
+
+
+class Refused(ActionError):
+    """Refused before anything reached the upstream; ``reason`` is a stable code (audited)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        sent = "" if NOTHING_SENT in message else f" {NOTHING_SENT}"
+        super().__init__(f"Refused ({reason}): {message}{sent}")
+
+
+def describe_upstream(exc: ClearStreetError) -> str:
+    """The assistant's text for a client failure: status, message, request_id, what to do."""
+    if isinstance(exc, OutcomeUnknownError):
+        where = f" (HTTP {exc.status_code})" if exc.status_code else ""
+        rid = f", request_id {exc.request_id}" if exc.request_id else ""
+        return (
+            f"OUTCOME UNKNOWN{where}{rid}: {exc}. The request may or may not have been carried "
+            "out. Check positions (get_positions) before retrying; it was not retried automatically."
+        )
+    if isinstance(exc, DeadlineExceededError):
+        return (
+            f"Ran out of time for this call (POSITIONS_MCP_CALL_TIMEOUT): {exc}. "
+            f"{NOTHING_SENT if not exc.sent else ''} Try again in a moment.".replace("  ", " ")
+        )
+    if isinstance(exc, APIStatusError):
+        hint = _STATUS_HINTS.get(exc.status_code)
+        if hint is None and exc.status_code >= 500:
+            hint = "the Clear Street API failed: try again later; quote the request_id to support"
+        rid = exc.request_id or "none"
+        text = f"Clear Street API error {exc.status_code}: {exc.message} (request_id {rid})."
+        return f"{text} {hint[0].upper()}{hint[1:]}." if hint else text
+    if isinstance(exc, ClearStreetConnectionError):
+        kind = "timed out" if exc.timed_out else "could not be reached"
+        return f"The Clear Street API {kind}: {exc}. Try again in a moment."
+    return f"Clear Street client error: {exc}"
+
+
+@asynccontextmanager
+async def upstream_errors() -> AsyncIterator[None]:
+    """Turn client and policy errors into ``ActionError`` with the text the assistant should see."""
+    try:
+        yield
+    except PolicyError as exc:
+        raise ActionError(str(exc)) from None
+    except ClearStreetError as exc:
+        raise ActionError(describe_upstream(exc)) from exc
+    except ValueError as exc:  # the client's own argument checks: nothing was sent
+        raise ActionError(f"Invalid request, nothing was sent: {exc}") from None

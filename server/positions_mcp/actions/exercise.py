@@ -1,0 +1,144 @@
+"""Submitting position instructions (EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE): one confirmed
+action (reference 6.2). Every row carries an idempotency key (``client_instruction_id``) assigned by
+the preview and bound into its token, so a retry cannot exercise twice: Clear Street rejects a
+repeated key as a duplicate and the client reports the original instruction instead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
+from ..clearstreet.models import APIError, PositionInstruction
+from ..domain.calendar import new_york
+from ..domain.instructions import InstructionInput, InstructionPlan, plan_instructions
+from ..domain.resolve import display_symbol
+from ..domain.text import qty
+from ..safety.ledger import Submission
+from .pipeline import ConfirmedAction, Draft, Execution, Preview, Sent
+from .reads import Reads
+
+if TYPE_CHECKING:
+    from ..clearstreet.client import ClearStreetClient
+
+__all__ = ["InstructionPreview", "SubmitArgs", "SubmitExecution", "SubmitInstructions"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitArgs:
+    rows: tuple[InstructionInput, ...]
+
+
+class InstructionPreview(Preview[InstructionPlan]):
+    """What an instruction batch would submit, with the idempotency keys it will use."""
+
+
+class SubmitExecution(Execution):
+    """Every row of the batch: SENT, or REJECTED with its reason (HTTP 207 is a partial success)."""
+
+    http_status: int
+    instructions: list[PositionInstruction]
+    error: APIError | None = None
+    already_submitted: list[str] = []
+
+
+class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
+    name = "submit_position_instructions"
+    preview_name = "preview_submit_position_instructions"
+    preview_model = InstructionPreview
+    execution_model = SubmitExecution
+
+    def arguments(self, args: SubmitArgs) -> dict[str, Any]:
+        return {"instructions": [row.model_dump(mode="json", exclude_none=True) for row in args.rows]}
+
+    def request(self, args: SubmitArgs) -> dict[str, Any]:
+        return {"instructions": [row.model_dump(mode="json", exclude={"instruction_id"}) for row in args.rows]}
+
+    async def draft(
+        self, reads: Reads, account: int, args: SubmitArgs, keys: Sequence[str] | None
+    ) -> Draft[InstructionPlan]:
+        positions = await reads.positions(account)
+        existing, _ = await reads.instruction_rows(account)
+        rows = [
+            row if row.instruction_id or keys is None else row.model_copy(update={"instruction_id": key})
+            for row, key in zip(args.rows, keys or [None] * len(args.rows), strict=True)
+        ]
+        plan = plan_instructions(positions, rows, now=reads.deps.upstream.now(), existing=existing)
+        touched = set(plan.instrument_ids)
+        lines = []
+        for row in plan.rows:
+            symbol = display_symbol(row.symbol or row.requested)
+            lines.append(f"{row.instruction_type} {qty(row.quantity)} {symbol} (key {row.instruction_id})")
+            lines += [f"  {note}" for note in row.notes]
+        return Draft(
+            plan=plan,
+            scope=[p for p in positions if p.instrument_id in touched],
+            keys=tuple(plan.instruction_keys),
+            blocked=None if plan.ready else plan.why_blocked(),
+            summary=plan.summary,
+            lines=lines,
+        )
+
+    async def send(
+        self,
+        client: ClearStreetClient,
+        account: int,
+        args: SubmitArgs,
+        draft: Draft[InstructionPlan],
+        sent_before: Sequence[str],
+    ) -> Sent:
+        result = await client.submit_position_instructions(account, draft.plan.requests(), sent_before=sent_before)
+        persisted = [row for row in result.instructions if row.persisted]
+        summary = (
+            f"{len(persisted)} of {len(result.instructions)} instruction(s) accepted for processing "
+            f"(HTTP {result.status_code})."
+        )
+        if result.recovered:
+            summary += (
+                f" {len(result.recovered)} of them had been submitted already (keys {', '.join(result.recovered)}): "
+                "Clear Street answered with the original instruction, nothing was instructed twice."
+            )
+        return Sent(
+            fields={
+                "http_status": result.status_code,
+                "instructions": result.instructions,
+                "error": result.error,
+                "already_submitted": list(result.recovered),
+            },
+            request_id=result.request_id,
+            ids=[row.id for row in persisted],
+            outcome="sent" if result.status_code == 200 else "partial",
+            summary=summary,
+        )
+
+    def failure(self, exc: ClearStreetError, draft: Draft[InstructionPlan]) -> tuple[str, str]:
+        keys = ", ".join(draft.keys or ())
+        if isinstance(exc, OutcomeUnknownError):
+            return "unknown", (
+                f"OUTCOME UNKNOWN: {exc}. Check get_position_instructions before anything else. "
+                f"To retry safely, preview again passing these instruction_id keys so a duplicate "
+                f"is refused rather than exercised twice: {keys}."
+            )
+        outcome, message = super().failure(exc, draft)
+        if isinstance(exc, APIStatusError):
+            outcome = "rejected"
+            if exc.rows:
+                message += " Rows: " + "; ".join(
+                    f"{row.client_instruction_id}: {row.status} {row.rejection_reason or ''}".strip() for row in exc.rows
+                )
+        return outcome, message
+
+    def repeat_notice(self, repeat: Submission, reused: bool) -> str:
+        if not reused:
+            return super().repeat_notice(repeat, reused)
+        return (
+            f"REPEAT: this is the request submitted at {_when(repeat)} (outcome {repeat.outcome}). It keeps that "
+            f"submission's keys ({', '.join(repeat.keys)}), so Clear Street answers with the original "
+            "instruction instead of acting twice. To instruct again on purpose, pass new instruction_id values."
+        )
+
+
+def _when(repeat: Submission) -> str:
+    return f"{new_york(repeat.sent_at):%H:%M:%S} ET"
+

@@ -1,0 +1,232 @@
+"""The single-use ledger: spent confirmation tokens and recent submissions, durable and shared.
+
+Every server process on the machine that uses the same ledger file sees the same spent tokens and
+the same recent submissions, before and after a restart:
+
+* **Spending** a token is one atomic ``INSERT`` of its nonce (the primary key): of two processes
+  racing with one token exactly one insert succeeds, and only that one may send. A spent nonce is
+  never forgotten, so no clock, stepped back or forward, can make a spent token valid again.
+* **Submissions** record what was sent (account, tool, the request without its idempotency keys,
+  the keys, when): an identical request repeated within :data:`REPEAT_WINDOW` is recognised, so a
+  retry after a lost answer reuses the same keys or is named as a repeat to the person.
+
+:class:`Ledger` is the interface; :class:`SqliteLedger` (stdlib ``sqlite3`` in WAL mode, synchronous
+FULL, so a commit is on disk before it returns) is the one implementation. A networked ledger for
+many replicas would implement the same four methods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["DEFAULT_FILE_NAME", "REPEAT_WINDOW", "Ledger", "LedgerError", "SqliteLedger", "Submission"]
+
+DEFAULT_FILE_NAME = "ledger.sqlite3"
+REPEAT_WINDOW = timedelta(minutes=15)
+"""An identical request sent again within this window is a repeat (DESIGN section 5)."""
+_SUBMISSION_RETENTION = timedelta(days=2)
+_BUSY_TIMEOUT_SECONDS = 10.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spent_tokens (
+    nonce TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    account TEXT NOT NULL,
+    spent_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    request TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    confirmation TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'sending',
+    ids TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS submissions_by_request ON submissions (account, tool, request, sent_at);
+"""
+
+
+class LedgerError(Exception):
+    """The ledger cannot be read or written. Nothing may be sent: single use cannot be guaranteed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A state-changing request as it was sent (or was about to be)."""
+
+    id: int
+    account: str
+    tool: str
+    request: str
+    """Digest of the request without its idempotency keys (what makes two requests identical)."""
+    keys: tuple[str, ...]
+    confirmation: str
+    """Short digest of the confirmation token that allowed it."""
+    sent_at: datetime
+    outcome: str
+    ids: tuple[str, ...]
+    """Order or instruction ids the upstream answered with, once known."""
+
+
+class Ledger(Protocol):
+    def spend(self, nonce: str, *, tool: str, account: str, at: datetime) -> bool:
+        """Mark the token ``nonce`` spent; False when it already was (then nothing may be sent)."""
+        ...
+
+    def is_spent(self, nonce: str) -> bool:
+        """Whether ``nonce`` was spent (a question is never asked for a spent token)."""
+        ...
+
+    def record_submission(
+        self,
+        *,
+        account: str,
+        tool: str,
+        request: str,
+        keys: Sequence[str],
+        confirmation: str,
+        at: datetime,
+        newer_than: int = 0,
+    ) -> int | None:
+        """Record a request about to be sent and return its id (for :meth:`complete_submission`).
+        Atomically refuses (returns None) when an identical submission with an id above
+        ``newer_than`` was recorded within the repeat window: the person was told of none."""
+        ...
+
+    def complete_submission(self, submission_id: int, *, outcome: str, ids: Sequence[str]) -> None:
+        """Record how a submission ended (sent / rejected / unknown) and the ids it created."""
+        ...
+
+    def recent_submission(self, *, account: str, tool: str, request: str, now: datetime) -> Submission | None:
+        """The latest identical submission within :data:`REPEAT_WINDOW` of ``now``, if any."""
+        ...
+
+
+def _text(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class SqliteLedger:
+    """:class:`Ledger` in a SQLite file (created ``0600`` in a ``0700`` folder).
+
+    Connections are opened per operation, so the object can be shared by threads and survives a
+    file replaced underneath it; every write is its own ``BEGIN IMMEDIATE`` transaction.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def check(self) -> None:
+        """Create the file and its tables if needed; raises ``LedgerError`` saying why not.
+        Called at start-up so a server that could not guarantee single use refuses to start."""
+        with self._connect():
+            pass
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            directory = self.path.parent
+            if not directory.is_dir():
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600))
+            connection = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            connection.execute("PRAGMA busy_timeout = 10000")
+            if not self._ready:
+                with self._lock:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    connection.executescript(_SCHEMA)
+                    self._ready = True
+            connection.execute("PRAGMA synchronous = FULL")
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be opened: {exc}") from None
+        return connection
+
+    def _write(self, sql: str, parameters: Sequence[object]) -> sqlite3.Cursor:
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            cursor = connection.execute(sql, parameters)
+            connection.execute("COMMIT")
+            return cursor
+        except sqlite3.IntegrityError:
+            connection.execute("ROLLBACK")
+            raise
+        except sqlite3.Error as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be written: {exc}") from None
+        finally:
+            connection.close()
+
+    def spend(self, nonce: str, *, tool: str, account: str, at: datetime) -> bool:
+        try:
+            self._write(
+                "INSERT INTO spent_tokens (nonce, tool, account, spent_at) VALUES (?, ?, ?, ?)",
+                (nonce, tool, account, _text(at)),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def is_spent(self, nonce: str) -> bool:
+        connection = self._connect()
+        try:
+            row = connection.execute("SELECT 1 FROM spent_tokens WHERE nonce = ?", (nonce,)).fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be read: {exc}") from None
+        finally:
+            connection.close()
+        return row is not None
+
+    def record_submission(
+        self, *, account: str, tool: str, request: str, keys: Sequence[str], confirmation: str, at: datetime
+    ) -> int:
+        self._write("DELETE FROM submissions WHERE sent_at < ?", (_text(at - _SUBMISSION_RETENTION),))
+        cursor = self._write(
+            "INSERT INTO submissions (account, tool, request, keys, confirmation, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (account, tool, request, json.dumps(list(keys)), confirmation, _text(at)),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def complete_submission(self, submission_id: int, *, outcome: str, ids: Sequence[str]) -> None:
+        self._write(
+            "UPDATE submissions SET outcome = ?, ids = ? WHERE id = ?", (outcome, json.dumps(list(ids)), submission_id)
+        )
+
+    def recent_submission(self, *, account: str, tool: str, request: str, now: datetime) -> Submission | None:
+        connection = self._connect()
+        try:
+            row = connection.execute(
+                "SELECT id, account, tool, request, keys, confirmation, sent_at, outcome, ids FROM submissions "
+                "WHERE account = ? AND tool = ? AND request = ? AND sent_at >= ? AND sent_at <= ? "
+                "ORDER BY sent_at DESC, id DESC LIMIT 1",
+                (account, tool, request, _text(now - REPEAT_WINDOW), _text(now)),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be read: {exc}") from None
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        return Submission(
+            id=row[0],
+            account=row[1],
+            tool=row[2],
+            request=row[3],
+            keys=tuple(json.loads(row[4])),
+            confirmation=row[5],
+            sent_at=datetime.fromisoformat(row[6]),
+            outcome=row[7],
+            ids=tuple(json.loads(row[8])),
+        )
