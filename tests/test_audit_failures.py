@@ -1,57 +1,97 @@
-"""An audit log that stops being writable: nothing new is sent, and what was sent is not hidden."""
+"""An audit log that stops being writable: nothing is sent without its intent line on disk, and
+what was sent is never hidden (DESIGN section 5, write-ahead audit)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Recorder
 from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 from positions_mcp.safety.audit import AuditLog
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
 from positions_mcp.surface.server import build_server
 
+pytestmark = pytest.mark.anyio
 
-@pytest.fixture
-def broken_audit(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    def break_it() -> None:
-        async def refuse_to_write(self: AuditLog, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            raise OSError(28, "No space left on device")
-
-        monkeypatch.setattr(AuditLog, "arecord", refuse_to_write)
-
-    return break_it
+SUBMIT = {
+    "account_id": 122503,
+    "instructions": [{"instruction_type": "EXERCISE", "instrument_id": "AAPL  280121C00195000", "quantity": 1}],
+}
 
 
-@pytest.mark.anyio
+def full_disk(path: Path) -> None:
+    """The audit file becomes /dev/full: opening it works, every write fails with ENOSPC."""
+    if path.exists():
+        path.unlink()
+    os.symlink("/dev/full", path)
+
+
 async def test_no_preview_without_its_audit_line(
-    simulator: Simulator, make_settings: Callable[..., Settings], broken_audit: Callable[[], None]
+    simulator: Simulator, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    broken_audit()
+    full_disk(tmp_path / "audit.jsonl")
     async with Client(build_server(make_settings(), simulator=simulator)) as client:
         result = await client.call_tool("preview_close_position", {"instrument_id": "TSLA"})
     assert result.is_error
     text = result.content[0].text  # type: ignore[union-attr]
-    assert "cannot be written (No space left on device), so nothing was sent" in text
-    assert "POSITIONS_MCP_AUDIT_LOG" in text
+    assert "Refused (AUDIT_UNAVAILABLE)" in text and "(No space left on device)" in text
+    assert "POSITIONS_MCP_AUDIT_LOG" in text and text.count("Nothing was sent") == 1
 
 
-@pytest.mark.anyio
-async def test_an_executed_close_is_reported_even_if_its_audit_line_fails(
-    simulator: Simulator, make_settings: Callable[..., Settings]
+@pytest.mark.parametrize(
+    ("tool", "arguments"), [("close_position", {"instrument_id": "TSLA"}), ("submit_position_instructions", SUBMIT)]
+)
+async def test_nothing_is_sent_when_the_intent_line_cannot_be_written(
+    simulator: Simulator,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    recorder: Recorder,
+    mode: str,
+    tool: str,
+    arguments: dict[str, Any],
+) -> None:
+    """The preview is audited; then the disk fills. Neither the token route nor the person's yes
+    sends anything: the intent line must be on disk first."""
+    token_server = build_server(
+        make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator=simulator, transport=recorder
+    )
+    async with Client(token_server, mode=mode) as client:
+        preview = await client.call_tool(f"preview_{tool}", arguments)
+        token = (preview.structured_content or {})["confirmation_token"]
+        full_disk(tmp_path / "audit.jsonl")
+        result = await client.call_tool(tool, {**arguments, "confirmation_token": token})
+    assert result.is_error and "Refused (AUDIT_UNAVAILABLE)" in result.content[0].text  # type: ignore[union-attr]
+
+    async def yes(ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    asking = build_server(make_settings(), simulator=simulator, transport=recorder)
+    async with Client(asking, mode=mode, elicitation_callback=yes) as client:  # type: ignore[arg-type]
+        result = await client.call_tool(tool, arguments)
+    assert result.is_error and "AUDIT_UNAVAILABLE" in result.content[0].text  # type: ignore[union-attr]
+    assert recorder.writes == []
+
+
+async def test_an_executed_close_is_reported_even_if_its_outcome_line_fails(
+    simulator: Simulator, make_settings: Callable[..., Settings], recorder: Recorder
 ) -> None:
     settings = make_settings(POSITIONS_MCP_CONFIRMATION="token")
-    async with Client(build_server(settings, simulator=simulator)) as client:
+    async with Client(build_server(settings, simulator=simulator, transport=recorder)) as client:
         preview = await client.call_tool("preview_close_position", {"instrument_id": "TSLA"})
         token = (preview.structured_content or {})["confirmation_token"]
-        orders_before = len(simulator.orders(19816))
         real_record = AuditLog.arecord
         calls: list[str] = []
 
         async def fail_after_send(self: AuditLog, event: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
             calls.append(event)
-            if event == "execution":
+            if event == "outcome":
                 raise OSError(28, "No space left on device")
             return await real_record(self, event, *args, **kwargs)
 
@@ -63,6 +103,6 @@ async def test_an_executed_close_is_reported_even_if_its_audit_line_fails(
     assert not result.is_error
     summary = (result.structured_content or {})["summary"]
     assert summary.startswith("1 closing order(s) created: BUY 50 TSLA")
-    assert "WARNING: this execution could not be written to the audit log" in summary
-    assert len(simulator.orders(19816)) == orders_before + 1
-    assert calls == ["execution"]
+    assert "WARNING: this outcome could not be written to the audit log" in summary
+    assert calls == ["intent", "outcome"]
+    assert [method for method, _ in recorder.writes] == ["DELETE"]

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
+from conftest import Recorder
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.client import ClientRequestContext
@@ -26,7 +26,6 @@ from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRe
 from positions_mcp.safety.tokens import ConfirmationTokens, token_digest
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
-from positions_mcp.surface.server import build_server
 
 ACCOUNT = DEMO_PRIMARY_ACCOUNT  # 19816
 SECOND = DEMO_INSTRUCTIONS_ACCOUNT  # 122503
@@ -34,7 +33,6 @@ LEAP = "AAPL  280121C00195000"  # 122503: 5 long, expires 2028-01-21 (OTM: AAPL 
 TSLA_C185 = "TSLA  261127C00185000"  # 122503: 3 long, expires on the next expiry day (Fri 2026-11-27)
 AAPL_C145 = "AAPL  261127C00145000"  # 19816: 10 long, in the money
 SECRET = "hmac-secret-0123456789-abcdefghij"  # also a valid instrument_id, to type it in
-AUTH = {"Authorization": "Bearer out-of-band"}
 STATE_CHANGING = {
     "preview_close_position",
     "close_position",
@@ -53,38 +51,6 @@ def et(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
 
 
 # ------------------------------------------------------------------------------------ harness
-
-
-class Upstream:
-    """Stands in front of the simulator's ASGI app and records every request that reaches it."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.app = sim.app
-        self.requests: list[tuple[str, str]] = []
-        sim.app = self  # type: ignore[assignment]  # Simulator.transport() serves whatever .app is
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.requests.append((scope["method"], scope["path"]))
-        await self.app(scope, receive, send)
-
-    @property
-    def writes(self) -> list[tuple[str, str]]:
-        """Requests that can change something: every method but GET."""
-        return [r for r in self.requests if r[0] != "GET"]
-
-    async def behind_our_back(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        """Change the book directly (as another trader would), bypassing the count."""
-        transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(base_url="http://simulator", transport=transport, headers=AUTH) as http:
-            response = await http.request(method, path, json=body)
-        assert response.is_success, response.text
-        return response.json()
-
-
-@pytest.fixture
-def upstream(simulator: Simulator) -> Upstream:
-    return Upstream(simulator)
 
 
 @pytest.fixture
@@ -112,8 +78,10 @@ class Person:
 
 
 @asynccontextmanager
-async def connect(settings: Settings, sim: Simulator, mode: str, person: Person | None = None) -> AsyncIterator[Client]:
-    server = build_server(settings, simulator=sim)
+async def connect(
+    settings: Settings, upstream: Recorder, mode: str, person: Person | None = None
+) -> AsyncIterator[Client]:
+    server = upstream.server(settings)
     async with Client(server, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
         yield client
 
@@ -343,14 +311,14 @@ def armed(arguments: dict[str, Any], token: str, victim: str) -> dict[str, Any]:
 @pytest.mark.parametrize("victim", list(ATTACKS))
 async def test_token_attacks_are_refused_and_send_nothing(
     simulator: Simulator,
-    upstream: Upstream,
+    upstream: Recorder,
     make_settings: Callable[..., Settings],
     audit_path: Path,
     mode: str,
     victim: str,
 ) -> None:
     _, genuine = SPECS[victim]
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         token = await preview_token(client, victim)
         before = created(simulator)
 
@@ -378,9 +346,9 @@ async def test_token_attacks_are_refused_and_send_nothing(
 
 @pytest.mark.anyio
 async def test_close_positions_needs_a_token_and_uses_it_once(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         refused(await client.call_tool("close_positions", {}), "NO_TOKEN")
         refused(
             await client.call_tool(
@@ -398,11 +366,11 @@ async def test_close_positions_needs_a_token_and_uses_it_once(
 
 @pytest.mark.anyio
 async def test_tokens_expire_on_the_simulators_clock(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     settings = make_settings(POSITIONS_MCP_CONFIRMATION="token", POSITIONS_MCP_CONFIRM_TTL="30")
     tools = ("close_position", "submit_position_instructions")
-    async with connect(settings, simulator, mode) as client:
+    async with connect(settings, upstream, mode) as client:
         late = {tool: await preview_token(client, tool) for tool in tools}
         simulator.advance(31)
         for tool in tools:
@@ -420,9 +388,9 @@ async def test_tokens_expire_on_the_simulators_clock(
 
 @pytest.mark.anyio
 async def test_five_concurrent_executions_with_one_token_send_once(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         for tool in ("close_position", "submit_position_instructions"):
             args = SPECS[tool][1]
             token = await preview_token(client, tool)
@@ -453,9 +421,9 @@ async def test_five_concurrent_executions_with_one_token_send_once(
 
 @pytest.mark.anyio
 async def test_close_refused_when_the_position_changed_since_the_preview(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], audit_path: Path, mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], audit_path: Path, mode: str
 ) -> None:
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         token = await preview_token(client, "close_position")
         await upstream.behind_our_back("DELETE", f"/v1/accounts/{ACCOUNT}/positions/AAPL")
         simulator.advance(2)  # half of that order (50) fills; the other 50 are still working
@@ -465,7 +433,7 @@ async def test_close_refused_when_the_position_changed_since_the_preview(
             await client.call_tool("close_position", {**CLOSE_ARGS, "confirmation_token": token}), "POSITIONS_CHANGED"
         )
         assert "(AAPL quantity 100 → 50; AAPL available 100 → 0)" in part
-        assert "this confirmation is now used up" in part
+        assert "so this confirmation no longer applies" in part
 
         everything = {"instrument_id": "AAPL", "cancel_orders": True}
         token = await preview_token(client, "close_position", everything)
@@ -484,9 +452,9 @@ async def test_close_refused_when_the_position_changed_since_the_preview(
 
 @pytest.mark.anyio
 async def test_submit_refused_when_the_contracts_changed_since_the_preview(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         token = await preview_token(client, "submit_position_instructions")
         body = [
             {"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "2", "client_instruction_id": "desk-1"}
@@ -514,10 +482,10 @@ ELICITED = {
 
 @pytest.mark.anyio
 async def test_elicitation_yes_sends_exactly_once_what_was_shown(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], audit_path: Path, mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], audit_path: Path, mode: str
 ) -> None:
     person = Person("accept")
-    async with connect(make_settings(), simulator, mode, person) as client:
+    async with connect(make_settings(), upstream, mode, person) as client:
         for tool, (preview_tool, args) in ELICITED.items():
             asked = len(person.questions)
             sent = len(upstream.writes)
@@ -528,14 +496,15 @@ async def test_elicitation_yes_sends_exactly_once_what_was_shown(
             assert result["confirmed_by"] == "elicitation"
             assert len(person.questions) == asked + 1, tool  # asked once, in either era
             question = person.questions[-1]
-            assert question.startswith(f"[SIMULATOR] account {args.get('account_id', ACCOUNT)}\n{shown}\n")
+            assert question.startswith(f"[SIMULATOR] account {args.get('account_id', ACCOUNT)}: {tool}\n{shown}\n")
             assert re.search(r"\nSend this now\? \(preview sha256:[0-9a-f]{12}\)$", question), question
             assert len(upstream.writes) == sent + 1
             if tool == "submit_position_instructions":
-                # The idempotency key of the preview the person was shown (and audited) is submitted.
-                preview_line = [line for line in audit_lines(audit_path) if line["event"] == "preview"][-1]
+                # The idempotency key the person was shown (and audited with the question) is submitted.
+                question_line = [line for line in audit_lines(audit_path) if line["event"] == "question"][-1]
                 [submitted] = result["instructions"]
-                assert preview_line["instruction_ids"] == [submitted["client_instruction_id"]]
+                assert question_line["instruction_ids"] == [submitted["client_instruction_id"]]
+                assert f"(key {submitted['client_instruction_id']})" in question
                 assert [i["client_instruction_id"] for i in simulator.instructions(SECOND)][-1] == (
                     submitted["client_instruction_id"]
                 )
@@ -561,7 +530,7 @@ async def test_elicitation_yes_sends_exactly_once_what_was_shown(
 )
 async def test_elicitation_without_a_yes_sends_nothing(
     simulator: Simulator,
-    upstream: Upstream,
+    upstream: Recorder,
     make_settings: Callable[..., Settings],
     audit_path: Path,
     mode: str,
@@ -571,7 +540,7 @@ async def test_elicitation_without_a_yes_sends_nothing(
 ) -> None:
     person = Person(action, content)
     before = created(simulator)
-    async with connect(make_settings(), simulator, mode, person) as client:
+    async with connect(make_settings(), upstream, mode, person) as client:
         for tool in ("close_position", "submit_position_instructions"):
             text = refused(await client.call_tool(tool, ELICITED[tool][1]), "DECLINED")
             assert said in text
@@ -579,29 +548,29 @@ async def test_elicitation_without_a_yes_sends_nothing(
     assert len(person.questions) == 2
     assert upstream.writes == [] and created(simulator) == before
     assert [(line["event"], line["tool"], line["outcome"]) for line in audit_lines(audit_path)] == [
-        ("preview", "preview_close_position", "ready"),  # what the person was shown
+        ("question", "close_position", "asked"),  # what the person was shown
         ("refusal", "close_position", "DECLINED"),
-        ("preview", "preview_submit_position_instructions", "ready"),
+        ("question", "submit_position_instructions", "asked"),
         ("refusal", "submit_position_instructions", "DECLINED"),
     ]
 
 
 @pytest.mark.anyio
 async def test_nothing_is_asked_about_a_position_the_account_does_not_hold(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], audit_path: Path, mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], audit_path: Path, mode: str
 ) -> None:
     person = Person("accept")
-    async with connect(make_settings(), simulator, mode, person) as client:
+    async with connect(make_settings(), upstream, mode, person) as client:
         text = refused(await client.call_tool("close_position", {"instrument_id": "IBM"}), "UNKNOWN_INSTRUMENT")
     assert "No position of account 19816 matches 'IBM'" in text
     assert person.questions == [] and upstream.writes == []
     [line] = audit_lines(audit_path)
-    assert (line["event"], line["tool"], line["outcome"]) == ("refusal", "preview_close_position", "UNKNOWN_INSTRUMENT")
+    assert (line["event"], line["tool"], line["outcome"]) == ("refusal", "close_position", "UNKNOWN_INSTRUMENT")
 
 
 @pytest.mark.anyio
 async def test_two_concurrent_elicited_closes_send_once(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     """Two racing calls, each answered yes: one close is sent. The other is refused with nothing
     sent, however the calls interleave: the shared preview's token is already used; or its own
@@ -609,7 +578,7 @@ async def test_two_concurrent_elicited_closes_send_once(
     on 2026-07-28, the resumed call finds nothing left to close."""
     person = Person("accept")
     results: list[CallToolResult] = []
-    async with connect(make_settings(), simulator, mode, person) as client:
+    async with connect(make_settings(), upstream, mode, person) as client:
 
         async def execute() -> None:
             results.append(await client.call_tool("close_position", {"instrument_id": "TSLA"}))
@@ -621,19 +590,20 @@ async def test_two_concurrent_elicited_closes_send_once(
     assert len(person.questions) == 2  # one question per call (each names its own preview)
     assert sorted(r.is_error for r in results) == [False, True]
     loser = next(r for r in results if r.is_error).content[0].text  # type: ignore[union-attr]
-    assert any(f"Refused ({reason})" in loser for reason in ("ALREADY_USED", "POSITIONS_CHANGED", "BLOCKED")), loser
+    reasons = ("ALREADY_USED", "POSITIONS_CHANGED", "BLOCKED", "REPEAT_NOT_SHOWN")
+    assert any(f"Refused ({reason})" in loser for reason in reasons), loser
     assert "Nothing was sent" in loser
     assert len(upstream.writes) == 1
 
 
 @pytest.mark.anyio
 async def test_a_retry_after_an_upstream_failure_asks_again(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     """The first yes was spent on a call that failed; the retry gets a new question, not a refusal."""
     simulator.faults.add(500, method="DELETE", times=1)
     person = Person("accept")
-    async with connect(make_settings(), simulator, mode, person) as client:
+    async with connect(make_settings(), upstream, mode, person) as client:
         failed = await client.call_tool("close_position", {"instrument_id": "TSLA"})
         assert failed.is_error and "OUTCOME UNKNOWN (HTTP 500)" in failed.content[0].text  # type: ignore[union-attr]
         ok(await client.call_tool("close_position", {"instrument_id": "TSLA"}))
@@ -643,10 +613,10 @@ async def test_a_retry_after_an_upstream_failure_asks_again(
 
 @pytest.mark.anyio
 async def test_positions_changing_while_the_person_decides(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    """What is sent is what the person saw. 2025-11-25: the execution re-reads and refuses.
-    2026-07-28: the resumed call computes the preview again; here it is blocked, so it refuses."""
+    """What is sent is what the person saw: in both eras the execution plans again from fresh
+    positions with the token the question showed, and refuses because they moved."""
 
     class Busy(Person):
         async def __call__(self, ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
@@ -656,14 +626,11 @@ async def test_positions_changing_while_the_person_decides(
             return await super().__call__(ctx, params)
 
     person = Busy("accept")
-    async with connect(make_settings(), simulator, mode, person) as client:
+    async with connect(make_settings(), upstream, mode, person) as client:
         result = await client.call_tool("close_position", CLOSE_ARGS)
 
     assert len(person.questions) == 1 and "SELL 100 AAPL" in person.questions[0]
-    if mode == "legacy":
-        assert "(AAPL quantity 100 → 50; AAPL available 100 → 0)" in refused(result, "POSITIONS_CHANGED")
-    else:
-        assert "Nothing to close" in refused(result, "BLOCKED")
+    assert "(AAPL quantity 100 → 50; AAPL available 100 → 0)" in refused(result, "POSITIONS_CHANGED")
     assert upstream.writes == []
 
 
@@ -672,9 +639,9 @@ async def test_positions_changing_while_the_person_decides(
 
 @pytest.mark.anyio
 async def test_auto_mode_asks_when_it_can_and_wants_the_token_when_it_cannot(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    server = build_server(make_settings(), simulator=simulator)
+    server = upstream.server(make_settings())
     person = Person("decline")
     async with Client(server, mode=mode, elicitation_callback=person) as client:
         token = await preview_token(client, "close_position")
@@ -690,10 +657,10 @@ async def test_auto_mode_asks_when_it_can_and_wants_the_token_when_it_cannot(
 
 @pytest.mark.anyio
 async def test_token_mode_never_asks(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     person = Person("accept")
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode, person) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode, person) as client:
         for tool in ("close_position", "submit_position_instructions"):
             args = SPECS[tool][1]
             sent = len(upstream.writes)
@@ -709,9 +676,9 @@ async def test_token_mode_never_asks(
 
 @pytest.mark.anyio
 async def test_elicitation_mode_refuses_clients_that_cannot_ask_and_works_with_those_that_can(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], audit_path: Path, mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], audit_path: Path, mode: str
 ) -> None:
-    server = build_server(make_settings(POSITIONS_MCP_CONFIRMATION="elicitation"), simulator=simulator)
+    server = upstream.server(make_settings(POSITIONS_MCP_CONFIRMATION="elicitation"))
     async with Client(server, mode=mode) as client:
         for tool in ACTIONS_ALL:
             token = await preview_token(client, tool)  # even a valid token does not stand in for the person
@@ -734,22 +701,22 @@ async def test_elicitation_mode_refuses_clients_that_cannot_ask_and_works_with_t
 
 @pytest.mark.anyio
 async def test_read_only_registers_no_state_changing_tool(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    async with connect(make_settings(POSITIONS_MCP_READ_ONLY="true"), simulator, mode, Person()) as client:
+    async with connect(make_settings(POSITIONS_MCP_READ_ONLY="true"), upstream, mode, Person()) as client:
         listed = {tool.name for tool in (await client.list_tools()).tools}
         assert listed & STATE_CHANGING == set()
         assert {"get_positions", "get_position_instructions", "summarize_exposure"} <= listed
         for name in sorted(STATE_CHANGING):
             result = await client.call_tool(name, {"instrument_id": "AAPL", "confirmation_token": "x"})
             assert result.is_error and result.content[0].text == f"Unknown tool: {name}"  # type: ignore[union-attr]
-    assert upstream.requests == []
+    assert upstream.calls == []
 
 
 @pytest.mark.anyio
 async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
     simulator: Simulator,
-    upstream: Upstream,
+    upstream: Recorder,
     make_settings: Callable[..., Settings],
     audit_path: Path,
     mode: str,
@@ -767,7 +734,7 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
             {"account_id": SECOND, "instruction_id": "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02"},
         ),
     ]
-    server = build_server(settings, simulator=simulator)
+    server = upstream.server(settings)
     async with Client(server, mode=mode) as client:  # token route
         token = await preview_token(client, "close_position")  # 19816 is allowed
         for name, args in calls:
@@ -781,7 +748,7 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
                 await client.call_tool(name, dict(calls)[name] | {"confirmation_token": None}), "ACCOUNT_NOT_ALLOWED"
             )
     assert person.questions == []
-    assert not any(f"/{SECOND}" in path for _, path in upstream.requests)
+    assert not any(f"/{SECOND}" in path for _, path in upstream.calls)
     assert upstream.writes == []
     refusals = [line for line in audit_lines(audit_path) if line["event"] == "refusal"]
     assert [(line["tool"], line["account_id"], line["outcome"]) for line in refusals] == [
@@ -843,6 +810,7 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
             },
             "confirmation_token": "<token>",
             "expires_at": "2026-11-23T15:02:00Z",
+            "repeat_of": None,
             "next_step": "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token (if the client can ask the person, the server asks them itself). If the person says no, do nothing.",
         }
     )
@@ -893,11 +861,9 @@ async def test_close_previews_say_what_would_be_sent(simulator: Simulator, clien
 
 @pytest.mark.anyio
 async def test_notional_cap_blocks_the_preview_and_the_execution(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    capped = build_server(
-        make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET, POSITIONS_MCP_MAX_CLOSE_NOTIONAL="10000"), simulator=simulator
-    )
+    capped = upstream.server(make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET, POSITIONS_MCP_MAX_CLOSE_NOTIONAL="10000"))
     person = Person("accept")
     async with Client(capped, mode=mode, elicitation_callback=person) as client:
         preview = ok(await client.call_tool("preview_close_position", CLOSE_ARGS))
@@ -907,7 +873,7 @@ async def test_notional_cap_blocks_the_preview_and_the_execution(
             "Blocked, nothing will be sent: The estimated notional $15,100.00 is above the "
             "POSITIONS_MCP_MAX_CLOSE_NOTIONAL cap of $10,000.00, so this close will be refused."
         )
-        assert preview["next_step"] == "Nothing can be sent: see plan.blocked."
+        assert preview["next_step"] == "Nothing can be sent: the plan says what is blocked. Fix that and preview again."
         assert ok(await client.call_tool("preview_close_position", {"instrument_id": "TSLA"}))["confirmation_token"]
 
         # Asked nothing: there is nothing to say yes to.
@@ -918,7 +884,7 @@ async def test_notional_cap_blocks_the_preview_and_the_execution(
 
     # A token from a server without the cap (same secret) does not get past it either.
     uncapped = make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET, POSITIONS_MCP_CONFIRMATION="token")
-    async with connect(uncapped, simulator, mode) as client:
+    async with connect(uncapped, upstream, mode) as client:
         token = await preview_token(client, "close_position")
     async with Client(capped, mode=mode) as client:
         text = refused(await client.call_tool("close_position", {**CLOSE_ARGS, "confirmation_token": token}), "BLOCKED")
@@ -940,7 +906,7 @@ async def test_instruction_previews_run_the_preflight_rules(simulator: Simulator
     for blocked, code in ((dne, "DNE_NOT_ON_EXPIRY"), (too_many, "INSUFFICIENT_POSITION")):
         assert blocked["confirmation_token"] is None and blocked["plan"]["ready"] is False
         assert [(r["status"], r["reason"]) for r in blocked["plan"]["rows"]] == [("BLOCKED", code)]
-        assert blocked["next_step"] == "Nothing can be submitted: fix or drop the BLOCKED rows and preview again."
+        assert blocked["next_step"] == "Nothing can be sent: the plan says what is blocked. Fix that and preview again."
     assert "expiration business day Fri 2028-01-21, which has not come yet" in dne["plan"]["rows"][0]["message"]
     assert "Requested 6 AAPL 280121C00195000 but only 5 can be instructed" in too_many["plan"]["rows"][0]["message"]
 
@@ -966,10 +932,10 @@ async def test_instruction_previews_run_the_preflight_rules(simulator: Simulator
 
 @pytest.mark.anyio
 async def test_the_submit_uses_the_keys_the_preview_assigned(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     rows = [row("EXERCISE", LEAP, 1), row("EXERCISE", TSLA_C185, 2)]
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         preview = ok(
             await client.call_tool("preview_submit_position_instructions", {"account_id": SECOND, "instructions": rows})
         )
@@ -1006,14 +972,16 @@ async def test_the_submit_uses_the_keys_the_preview_assigned(
 
 @pytest.mark.anyio
 async def test_close_execution_snapshot(
-    simulator: Simulator, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
-    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), simulator, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         token = await preview_token(client, "close_position", {"instrument_id": "TSLA"})
         result = ok(await client.call_tool("close_position", {"instrument_id": "TSLA", "confirmation_token": token}))
     [order] = result["orders"]
     assert order["id"] == simulator.orders(ACCOUNT)[-1]["id"] and result["request_id"]
-    assert {**result, "request_id": "<request_id>", "orders": [{**order, "id": "<order_id>"}]} == snapshot(
+    assert result["confirmation"] == token_digest(token)
+    masked = {"request_id": "<request_id>", "confirmation": "<digest>", "orders": [{**order, "id": "<order_id>"}]}
+    assert {**result, **masked} == snapshot(
         {
             "environment": "simulator",
             "account_id": 19816,
@@ -1053,6 +1021,7 @@ async def test_close_execution_snapshot(
                     "trailing_limit_px": None,
                 },
             ],
+            "confirmation": "<digest>",
             "request_id": "<request_id>",
             "confirmed_by": "confirmation_token",
             "summary": "1 closing order(s) created: BUY 50 TSLA (PENDING_NEW)",
@@ -1065,11 +1034,11 @@ async def test_close_execution_snapshot(
 
 @pytest.mark.anyio
 async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_secret(
-    simulator: Simulator, make_settings: Callable[..., Settings], audit_path: Path, mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], audit_path: Path, mode: str
 ) -> None:
     settings = make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET, POSITIONS_MCP_CONFIRMATION="token")
     tokens: list[str] = []
-    async with connect(settings, simulator, mode) as client:
+    async with connect(settings, upstream, mode) as client:
         tokens.append(await preview_token(client, "close_position"))
         close = ok(await client.call_tool("close_position", {**CLOSE_ARGS, "confirmation_token": tokens[0]}))
         refused(
@@ -1084,18 +1053,20 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
             await client.call_tool("close_position", {"instrument_id": SECRET, "confirmation_token": tokens[0]}),
             "WRONG_ARGUMENTS",
         )
-    async with connect(make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET), simulator, mode, Person("decline")) as client:
+    async with connect(make_settings(POSITIONS_MCP_TOKEN_SECRET=SECRET), upstream, mode, Person("decline")) as client:
         refused(await client.call_tool("close_position", {"instrument_id": "TSLA"}), "DECLINED")
 
     lines = audit_lines(audit_path)
     assert [(line["event"], line["tool"], line["account_id"], line["outcome"]) for line in lines] == [
         ("preview", "preview_close_position", ACCOUNT, "ready"),
-        ("execution", "close_position", ACCOUNT, "sent"),
+        ("intent", "close_position", ACCOUNT, "sending"),  # on disk before the request left
+        ("outcome", "close_position", ACCOUNT, "sent"),
         ("refusal", "close_position", ACCOUNT, "ALREADY_USED"),
         ("preview", "preview_submit_position_instructions", SECOND, "ready"),
-        ("execution", "submit_position_instructions", SECOND, "sent"),
+        ("intent", "submit_position_instructions", SECOND, "sending"),
+        ("outcome", "submit_position_instructions", SECOND, "sent"),
         ("refusal", "close_position", ACCOUNT, "WRONG_ARGUMENTS"),
-        ("preview", "preview_close_position", ACCOUNT, "ready"),  # the preview the person was shown
+        ("question", "close_position", ACCOUNT, "asked"),  # what the person was shown
         ("refusal", "close_position", ACCOUNT, "DECLINED"),
     ]
     for line in lines:
@@ -1120,20 +1091,20 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
         lines[0]["detail"]["summary"]
         == "Send 1 MARKET DAY order: SELL 100 AAPL (~$15,100.00); estimated total $15,100.00."
     )
-    assert lines[1]["request_id"] == close["request_id"] and lines[1]["order_ids"] == [close["orders"][0]["id"]]
-    assert lines[1]["detail"] == "confirmation_token"
-    assert lines[2]["request_id"] is None and "already used" in lines[2]["detail"]
-    assert lines[3]["arguments"] == {
+    assert lines[1]["detail"]["confirmation"] == token_digest(tokens[0])  # the intent names what allowed it
+    assert lines[1]["arguments"] == lines[0]["arguments"]
+    assert lines[2]["request_id"] == close["request_id"] and lines[2]["order_ids"] == [close["orders"][0]["id"]]
+    assert lines[2]["detail"] == "confirmation_token"
+    assert lines[3]["request_id"] is None and "already used" in lines[3]["detail"]
+    assert lines[4]["arguments"] == {
         "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1"}]
     }
-    assert lines[3]["instruction_ids"] == [submit["instructions"][0]["client_instruction_id"]]
-    assert lines[4]["request_id"] == submit["request_id"]
-    assert lines[4]["instruction_ids"] == [
-        submit["instructions"][0]["id"],
-        submit["instructions"][0]["client_instruction_id"],
-    ]
-    assert lines[5]["arguments"]["instrument_id"] == "[redacted]"
-    assert lines[7]["detail"] == "The person chose 'decline'."
+    key = submit["instructions"][0]["client_instruction_id"]
+    assert lines[4]["instruction_ids"] == [key] and lines[5]["instruction_ids"] == [key]
+    assert lines[6]["request_id"] == submit["request_id"]
+    assert lines[6]["instruction_ids"] == [submit["instructions"][0]["id"]]
+    assert lines[7]["arguments"]["instrument_id"] == "[redacted]"
+    assert lines[9]["detail"] == "The person chose 'decline'."
 
     text = audit_path.read_text()  # noqa: ASYNC240 - a test reading a small local file
     assert SECRET not in text
@@ -1160,14 +1131,12 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     ],
 )
 async def test_a_replayed_answer_executes_once(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], tool: str, args: dict[str, Any]
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], tool: str, args: dict[str, Any]
 ) -> None:
     """2026-07-28: re-sending the final round (same answer, same request_state), as a client
     retrying after a timeout would, must not execute again: the next preview's question names
     another preview, so the recorded yes does not apply and the person is asked anew."""
-    async with Client(
-        build_server(make_settings(), simulator=simulator), mode="auto", elicitation_callback=Person("accept")
-    ) as client:  # type: ignore[arg-type]
+    async with Client(upstream.server(make_settings()), mode="auto", elicitation_callback=Person("accept")) as client:  # type: ignore[arg-type]
         first = await client.session.call_tool(tool, args, allow_input_required=True)
         assert isinstance(first, InputRequiredResult)
         [key] = first.input_requests
@@ -1186,13 +1155,13 @@ async def test_a_replayed_answer_executes_once(
 
 @pytest.mark.anyio
 async def test_the_api_name_of_the_idempotency_key_is_honoured(
-    simulator: Simulator, upstream: Upstream, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     """A model retrying after an unknown outcome may pass the key as client_instruction_id (the
     API's name): the duplicate is caught instead of exercised twice; a misspelt field is an error."""
     used = simulator.instructions(SECOND)[0]["client_instruction_id"]  # an ACCEPTED instruction's key
     keyed = row("EXERCISE", LEAP, 1, client_instruction_id=used)
-    async with connect(make_settings(), simulator, mode) as client:
+    async with connect(make_settings(), upstream, mode) as client:
         preview = ok(
             await client.call_tool(
                 "preview_submit_position_instructions", {"account_id": SECOND, "instructions": [keyed]}
@@ -1214,10 +1183,10 @@ async def test_the_api_name_of_the_idempotency_key_is_honoured(
 
 @pytest.mark.anyio
 async def test_cancel_says_why_nothing_was_cancelled(
-    simulator: Simulator, make_settings: Callable[..., Settings], mode: str
+    simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     accepted = next(i for i in simulator.instructions(SECOND) if i["status"] == "ACCEPTED")
-    async with connect(make_settings(), simulator, mode) as client:
+    async with connect(make_settings(), upstream, mode) as client:
         final = await client.call_tool(
             "cancel_position_instruction", {"account_id": SECOND, "instruction_id": accepted["id"]}
         )

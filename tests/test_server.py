@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from conftest import Recorder
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -65,35 +66,14 @@ SECRET_KEY = "sk-test-0123456789abcdef-never-shown"
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-class Upstream(httpx.AsyncBaseTransport):
-    """The simulator's in-process transport, recording every request the server sends it."""
-
-    def __init__(self, simulator: Simulator) -> None:
-        self._inner = Simulator.transport(simulator)
-        self.requests: list[httpx.Request] = []
-        self.responses: list[httpx.Response] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        response = await self._inner.handle_async_request(request)
-        self.responses.append(response)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-@pytest.fixture
-def upstream(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Upstream:
-    """Wraps the transport the server's backend opens (lazily, on its first upstream call)."""
-    recorder = Upstream(simulator)
-    monkeypatch.setattr(simulator, "transport", lambda: recorder)
-    return recorder
-
-
 @asynccontextmanager
-async def connect(settings: Settings, mode: str, simulator: Simulator | None = None) -> AsyncIterator[Client]:
-    async with Client(build_server(settings, simulator=simulator), mode=mode) as connected:
+async def connect(
+    settings: Settings, mode: str, simulator: Simulator | Recorder | None = None
+) -> AsyncIterator[Client]:
+    server = (
+        simulator.server(settings) if isinstance(simulator, Recorder) else build_server(settings, simulator=simulator)
+    )
+    async with Client(server, mode=mode) as connected:
         yield connected
 
 
@@ -196,13 +176,17 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "type": "string",
                         },
                         "SortDirection": {"enum": ["ASC", "DESC"], "type": "string"},
-                    }, 'additionalProperties': False, "properties": {
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    },
+                    "additionalProperties": False,
+                    "properties": {
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
-                        "instrument_ids": {"description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+                        "instrument_ids": {
+                            "description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
                             "items": {
                                 "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                                 "maxLength": 40,
@@ -215,10 +199,12 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "type": ["array", "null"],
                         },
                         "sort_by": {
-                            "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}], "description": "Field to sort by",
+                            "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
+                            "description": "Field to sort by",
                         },
                         "sort_direction": {
-                            "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}], "description": "ASC or DESC",
+                            "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}],
+                            "description": "ASC or DESC",
                         },
                         "page_size": {
                             "default": 50,
@@ -227,7 +213,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "minimum": 1,
                             "type": "integer",
                         },
-                        "page_token": {"description": "next_page_token from the previous page; send the same filters and sort with it",
+                        "page_token": {
+                            "description": "next_page_token from the previous page; send the same filters and sort with it",
                             "maxLength": 512,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9+/=_-]+$",
@@ -235,7 +222,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         },
                     },
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "positions": {"type": "array"},
@@ -261,19 +249,24 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "title": "Get position instructions",
                 "description": "The account's exercise, do-not-exercise and contrary-exercise instructions with their\nstatus (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).",
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
-                        "instrument_id": {"description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "instrument_id": {
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": ["string", "null"],
                         },
-                        "underlying_instrument_id": {"description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                        "underlying_instrument_id": {
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -281,7 +274,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         },
                     },
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "instructions": {"type": "array"},
@@ -302,15 +296,19 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "title": "Summarize exposure",
                 "description": "Exposure of the whole account over every page of positions: long/short market value,\ngross/net, P&L, breakdowns, largest positions, options by underlier and options expiring\nsoon with moneyness and what expiry will do by default. Bounded size whatever the book.",
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                     },
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "as_of": {"type": "string"},
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
@@ -326,9 +324,9 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "by_side": {"type": "array"},
                         "by_type": {"type": "array"},
                         "largest": {"type": "array"},
-                        "concentration": {'type': 'object'},
-                        "options": {'type': ['object', 'null']},
-                        "expiring": {'type': ['object', 'null']},
+                        "concentration": {"type": "object"},
+                        "options": {"type": ["object", "null"]},
+                        "expiring": {"type": ["object", "null"]},
                         "notes": {"type": "array"},
                     },
                     "required": [
@@ -363,7 +361,9 @@ What closing one position would send (MARKET DAY order: side, quantity,
 estimated price and notional, warnings) and the confirmation_token for close_position. Sends nothing.\
 """,
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
                         "instrument_id": {
                             "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
@@ -371,7 +371,8 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -384,12 +385,15 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                     },
                     "required": ["instrument_id"],
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "plan": {'type': 'object'},
+                        "plan": {"type": "object"},
                         "confirmation_token": {"type": ["string", "null"]},
-                        "expires_at": {"type": ["string", "null"]}, 'repeat_of': {'type': ['string', 'null']}, "next_step": {"type": "string"},
+                        "expires_at": {"type": ["string", "null"]},
+                        "repeat_of": {"type": ["string", "null"]},
+                        "next_step": {"type": "string"},
                     },
                     "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
@@ -406,7 +410,9 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                 "title": "Close a position",
                 "description": "Send the closing order(s) for one position, exactly as previewed by\npreview_close_position. Needs the person's explicit yes: the preview's confirmation_token,\nor the person's answer when the server asks them. Refused if the position changed.",
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
                         "instrument_id": {
                             "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                             "maxLength": 40,
@@ -414,7 +420,8 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -424,21 +431,25 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                             "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
                             "type": "boolean",
                         },
-                        "confirmation_token": {"description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "confirmation_token": {
+                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
                     },
                     "required": ["instrument_id"],
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "orders": {"type": "array"}, 'confirmation': {'type': 'string'}, "request_id": {"type": ["string", "null"]},
+                        "orders": {"type": "array"},
+                        "confirmation": {"type": "string"},
+                        "request_id": {"type": ["string", "null"]},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "confirmed_by", 'confirmation', "summary", 'orders'],
+                    "required": ["environment", "account_id", "confirmed_by", "confirmation", "summary", "orders"],
                     "type": "object",
                 },
                 "annotations": {
@@ -457,8 +468,11 @@ per position, cash excluded), the estimated total, warnings, and the confirmatio
 close_positions. Sends nothing.\
 """,
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -470,12 +484,15 @@ close_positions. Sends nothing.\
                         },
                     },
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "plan": {'type': 'object'},
+                        "plan": {"type": "object"},
                         "confirmation_token": {"type": ["string", "null"]},
-                        "expires_at": {"type": ["string", "null"]}, 'repeat_of': {'type': ['string', 'null']}, "next_step": {"type": "string"},
+                        "expires_at": {"type": ["string", "null"]},
+                        "repeat_of": {"type": ["string", "null"]},
+                        "next_step": {"type": "string"},
                     },
                     "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
@@ -496,8 +513,11 @@ preview_close_positions. Needs the person's explicit yes (token or direct answer
 any position changed since the preview.\
 """,
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -507,20 +527,24 @@ any position changed since the preview.\
                             "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
                             "type": "boolean",
                         },
-                        "confirmation_token": {"description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "confirmation_token": {
+                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
                     },
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "orders": {"type": "array"}, 'confirmation': {'type': 'string'}, "request_id": {"type": ["string", "null"]},
+                        "orders": {"type": "array"},
+                        "confirmation": {"type": "string"},
+                        "request_id": {"type": ["string", "null"]},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "confirmed_by", 'confirmation', "summary", 'orders'],
+                    "required": ["environment", "account_id", "confirmed_by", "confirmation", "summary", "orders"],
                     "type": "object",
                 },
                 "annotations": {
@@ -563,7 +587,8 @@ Sends nothing.\
                                     "minimum": 1,
                                     "type": "integer",
                                 },
-                                "instruction_id": {"description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                "instruction_id": {
+                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
                                     "under that name); omit and the preview assigns one. To retry after an unknown "
                                     "outcome, pass the keys of the first attempt",
                                     "maxLength": 64,
@@ -579,7 +604,9 @@ Sends nothing.\
                             "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
                             "type": "string",
                         },
-                    }, 'additionalProperties': False, "properties": {
+                    },
+                    "additionalProperties": False,
+                    "properties": {
                         "instructions": {
                             "description": "The instructions, 1 to 50 rows, sent as one batch",
                             "items": {"$ref": "#/$defs/InstructionRow"},
@@ -587,7 +614,8 @@ Sends nothing.\
                             "minItems": 1,
                             "type": "array",
                         },
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -595,12 +623,15 @@ Sends nothing.\
                     },
                     "required": ["instructions"],
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "plan": {'type': 'object'},
+                        "plan": {"type": "object"},
                         "confirmation_token": {"type": ["string", "null"]},
-                        "expires_at": {"type": ["string", "null"]}, 'repeat_of': {'type': ['string', 'null']}, "next_step": {"type": "string"},
+                        "expires_at": {"type": ["string", "null"]},
+                        "repeat_of": {"type": ["string", "null"]},
+                        "next_step": {"type": "string"},
                     },
                     "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
@@ -645,7 +676,8 @@ SENT or REJECTED.\
                                     "minimum": 1,
                                     "type": "integer",
                                 },
-                                "instruction_id": {"description": "Idempotency key (the API's client_instruction_id, also accepted "
+                                "instruction_id": {
+                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
                                     "under that name); omit and the preview assigns one. To retry after an unknown "
                                     "outcome, pass the keys of the first attempt",
                                     "maxLength": 64,
@@ -661,7 +693,9 @@ SENT or REJECTED.\
                             "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
                             "type": "string",
                         },
-                    }, 'additionalProperties': False, "properties": {
+                    },
+                    "additionalProperties": False,
+                    "properties": {
                         "instructions": {
                             "description": "The instructions, 1 to 50 rows, sent as one batch",
                             "items": {"$ref": "#/$defs/InstructionRow"},
@@ -669,29 +703,42 @@ SENT or REJECTED.\
                             "minItems": 1,
                             "type": "array",
                         },
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
-                        "confirmation_token": {"description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                        "confirmation_token": {
+                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
                     },
                     "required": ["instructions"],
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "http_status": {"type": "integer"}, 'confirmation': {'type': 'string'}, "instructions": {"type": "array"},
-                        "error": {'type': ['object', 'null']},
+                        "http_status": {"type": "integer"},
+                        "confirmation": {"type": "string"},
+                        "instructions": {"type": "array"},
+                        "error": {"type": ["object", "null"]},
                         "request_id": {"type": ["string", "null"]},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
-                        "summary": {"type": "string"}, 'already_submitted': {'type': 'array'}},
+                        "summary": {"type": "string"},
+                        "already_submitted": {"type": "array"},
+                    },
                     "required": [
                         "environment",
-                        "account_id", "confirmed_by", 'confirmation', "summary", 'http_status', 'instructions'],
+                        "account_id",
+                        "confirmed_by",
+                        "confirmation",
+                        "summary",
+                        "http_status",
+                        "instructions",
+                    ],
                     "type": "object",
                 },
                 "annotations": {
@@ -706,13 +753,16 @@ SENT or REJECTED.\
                 "title": "Cancel a position instruction",
                 "description": "Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final\nCANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.",
                 "inputSchema": {
-                    "type": "object", 'additionalProperties': False, "properties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
                         "instruction_id": {
                             "description": "The instruction's server id (the 'id' field, a UUID), not its idempotency key",
                             "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
                             "type": "string",
                         },
-                        "account_id": {"description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                        "account_id": {
+                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
                             "exclusiveMinimum": 0,
                             "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
@@ -720,10 +770,11 @@ SENT or REJECTED.\
                     },
                     "required": ["instruction_id"],
                 },
-                "outputSchema": {"properties": {
+                "outputSchema": {
+                    "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "instruction": {'type': 'object'},
+                        "instruction": {"type": "object"},
                         "request_id": {"type": ["string", "null"]},
                         "already_final": {"type": "boolean"},
                     },
@@ -790,7 +841,29 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                 "uri": "clearstreet://status",
                 "description": "Environment (simulator or live), base URL, read-only flag, allowed accounts, confirmation mode and version. Read it to tell the simulator from a live account.",
                 "mimeType": "application/json",
-            }, {'name': 'positions (19816)', 'title': 'All positions, account 19816', 'uri': 'clearstreet://accounts/19816/positions', 'description': 'Every position of the account, all pages, decimal-exact. The default account.', 'mimeType': 'application/json'}, {'name': 'exposure (19816)', 'title': 'Exposure summary, account 19816', 'uri': 'clearstreet://accounts/19816/exposure', 'description': 'The exposure summary of the account (same as the summarize_exposure tool). The default account.', 'mimeType': 'application/json'}, {'name': 'instructions (19816)', 'title': 'Position instructions, account 19816', 'uri': 'clearstreet://accounts/19816/instructions', 'description': "The account's exercise / do-not-exercise / contrary-exercise instructions with status. The default account.", 'mimeType': 'application/json'}]
+            },
+            {
+                "name": "positions (19816)",
+                "title": "All positions, account 19816",
+                "uri": "clearstreet://accounts/19816/positions",
+                "description": "Every position of the account, all pages, decimal-exact. The default account.",
+                "mimeType": "application/json",
+            },
+            {
+                "name": "exposure (19816)",
+                "title": "Exposure summary, account 19816",
+                "uri": "clearstreet://accounts/19816/exposure",
+                "description": "The exposure summary of the account (same as the summarize_exposure tool). The default account.",
+                "mimeType": "application/json",
+            },
+            {
+                "name": "instructions (19816)",
+                "title": "Position instructions, account 19816",
+                "uri": "clearstreet://accounts/19816/instructions",
+                "description": "The account's exercise / do-not-exercise / contrary-exercise instructions with status. The default account.",
+                "mimeType": "application/json",
+            },
+        ]
     )
     assert wire((await client.list_resource_templates()).resource_templates) == snapshot(
         [
@@ -1060,7 +1133,7 @@ async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(client: 
 
 
 async def test_exposure_of_a_large_book_reports_progress_page_by_page(
-    client: Client, simulator: Simulator, upstream: Upstream
+    client: Client, simulator: Simulator, upstream: Recorder
 ) -> None:
     simulator.add_generated_account(LARGE, positions=LARGE_SIZE)
     seen: list[tuple[float, float | None, str | None]] = []
@@ -1095,7 +1168,9 @@ async def test_status_resource(client: Client) -> None:
             "allowed_accounts": None,
             "default_account": 19816,
             "confirmation": "auto",
-            "confirm_ttl_seconds": 120, 'call_timeout_seconds': 45, "max_close_notional": None,
+            "confirm_ttl_seconds": 120,
+            "call_timeout_seconds": 45,
+            "max_close_notional": None,
         }
     )
 
@@ -1127,7 +1202,7 @@ async def test_instructions_resource_is_the_tool_result(client: Client) -> None:
     assert len(document["instructions"]) == 3
 
 
-async def test_a_bad_account_in_a_resource_uri_is_a_clear_error(client: Client, upstream: Upstream) -> None:
+async def test_a_bad_account_in_a_resource_uri_is_a_clear_error(client: Client, upstream: Recorder) -> None:
     for account in ["abc", "0", "-5", "19816x", "99999999999999999999"]:
         for document in ["positions", "exposure", "instructions"]:
             with pytest.raises(MCPError) as caught:
@@ -1219,7 +1294,7 @@ BAD_ARGUMENTS = [
 ]
 
 
-async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, upstream: Upstream) -> None:
+async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, upstream: Recorder) -> None:
     for tool, arguments, expected in BAD_ARGUMENTS:
         text = await tool_error(client, tool, arguments)
         assert text.startswith(f"Error executing tool {tool}: [simulator] Invalid arguments, nothing was sent: "), text
@@ -1230,10 +1305,10 @@ async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, ups
 
 
 async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
-    simulator: Simulator, make_settings: Callable[..., Settings], mode: str, upstream: Upstream
+    simulator: Simulator, make_settings: Callable[..., Settings], mode: str, upstream: Recorder
 ) -> None:
     settings = make_settings(POSITIONS_MCP_ALLOWED_ACCOUNTS=str(SECOND))
-    async with connect(settings, mode, simulator) as client:
+    async with connect(settings, mode, upstream) as client:
         for tool in READ_TOOLS:
             text = await tool_error(client, tool, {"account_id": PRIMARY})
             assert f"account {PRIMARY} is not in POSITIONS_MCP_ALLOWED_ACCOUNTS ({SECOND})" in text
@@ -1248,7 +1323,7 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
         assert (status["allowed_accounts"], status["default_account"]) == ([SECOND], SECOND)
 
 
-async def test_an_unknown_account_is_the_upstream_404_with_what_to_do(client: Client, upstream: Upstream) -> None:
+async def test_an_unknown_account_is_the_upstream_404_with_what_to_do(client: Client, upstream: Recorder) -> None:
     for attempt, tool in enumerate(READ_TOOLS, start=1):
         text = await tool_error(client, tool, {"account_id": UNKNOWN})
         assert f"Clear Street API error 404: Account {UNKNOWN} not found" in text
@@ -1260,7 +1335,7 @@ async def test_an_unknown_account_is_the_upstream_404_with_what_to_do(client: Cl
 
 @pytest.mark.parametrize(("status", "attempts"), [(500, 3), (502, 3), (503, 3)])
 async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
-    client: Client, simulator: Simulator, upstream: Upstream, status: int, attempts: int
+    client: Client, simulator: Simulator, upstream: Recorder, status: int, attempts: int
 ) -> None:
     """A read is retried on a 5xx (twice: three attempts) before giving up: a GET is safe to
     repeat (clearstreet._exchange)."""
@@ -1276,7 +1351,7 @@ async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
 
 
 async def test_a_429_with_retry_after_is_retried_transparently(
-    client: Client, simulator: Simulator, upstream: Upstream
+    client: Client, simulator: Simulator, upstream: Recorder
 ) -> None:
     """The simulator sends ``Retry-After: 1`` and ``retry-after-ms: 10``; the client honours the
     more precise one."""
@@ -1289,7 +1364,7 @@ async def test_a_429_with_retry_after_is_retried_transparently(
     assert page["request_id"] == upstream.responses[-1].headers["x-request-id"]
 
 
-async def test_a_persistent_429_says_to_wait(client: Client, simulator: Simulator, upstream: Upstream) -> None:
+async def test_a_persistent_429_says_to_wait(client: Client, simulator: Simulator, upstream: Recorder) -> None:
     simulator.faults.add(429, retry_after=0.01, times=None)
     text = await tool_error(client, "summarize_exposure")
     assert "Clear Street API error 429" in text and "rate limiting" in text

@@ -1,11 +1,13 @@
-"""Confirmation tokens: every refusal, tampering, expiry, single use under concurrency,
-canonical arguments, and the positions fingerprint."""
+"""Confirmation tokens: every refusal, tampering, expiry, single use under concurrency (the
+ledger), canonical arguments, and the positions fingerprint."""
 
 import base64
 import json
+import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,11 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from positions_mcp.clearstreet.models import Position
+from positions_mcp.safety.ledger import SqliteLedger
 from positions_mcp.safety.tokens import (
     PROJECTION_LIMIT,
     ConfirmationRefused,
     ConfirmationTokens,
     RefusalReason,
+    VerifiedToken,
+    already_used,
     arguments_digest,
     describe_changes,
     positions_fingerprint,
@@ -68,8 +73,22 @@ AAPL = position("AAPL", "100", AAPL_ID)
 ARGS = {"instrument_id": "TSLA", "cancel_orders": False}
 
 
-def tokens(clock: Clock | None = None, ttl: int = 120) -> ConfirmationTokens:
-    return ConfirmationTokens(SECRET, ttl, clock or Clock())
+class Tokens(ConfirmationTokens):
+    """Tokens as the pipeline uses them: verified, then spent in a ledger (a file of its own)."""
+
+    def __init__(self, secret: bytes, ttl: int, clock: Clock, ledger: SqliteLedger | None = None) -> None:
+        super().__init__(secret, ttl, clock)
+        self.ledger = ledger or SqliteLedger(Path(tempfile.mkdtemp()) / "ledger.sqlite3")
+
+    def redeem(self, token: Any, tool: str, account: Any, environment: str, arguments: dict[str, Any]) -> VerifiedToken:
+        verified = self.verify(token, tool, account, environment, arguments)
+        if not self.ledger.spend(verified.nonce, tool=tool, account=str(account), at=self._clock()):
+            raise already_used(tool)
+        return verified
+
+
+def tokens(clock: Clock | None = None, ttl: int = 120) -> Tokens:
+    return Tokens(SECRET, ttl, clock or Clock())
 
 
 def issue(
@@ -82,7 +101,7 @@ def issue(
 
 
 def refused(
-    t: ConfirmationTokens,
+    t: Tokens,
     token: Any,
     tool: str = "close_position",
     account: Any = 19816,
@@ -347,7 +366,7 @@ def test_preview_assigned_keys_bind_the_submit() -> None:
 # -- single use under concurrency -----------------------------------------------------------------
 
 
-def redeem_outcome(t: ConfirmationTokens, token: str) -> str:
+def redeem_outcome(t: Tokens, token: str) -> str:
     try:
         t.redeem(token, "close_position", 19816, "simulator", ARGS)
     except ConfirmationRefused as refusal:
@@ -394,7 +413,12 @@ def test_racing_threads_exactly_one_succeeds_each_time() -> None:
         outcomes: list[str] = []
         lock = threading.Lock()
 
-        def attempt(token: str = token, barrier: threading.Barrier = barrier) -> None:
+        def attempt(
+            token: str = token,
+            barrier: threading.Barrier = barrier,
+            lock: threading.Lock = lock,
+            outcomes: list[str] = outcomes,
+        ) -> None:
             barrier.wait()
             outcome = redeem_outcome(t, token)
             with lock:
@@ -408,15 +432,25 @@ def test_racing_threads_exactly_one_succeeds_each_time() -> None:
         assert outcomes.count("OK") == 1 and outcomes.count("ALREADY_USED") == 15
 
 
-def test_used_nonces_are_pruned_after_expiry() -> None:
+def test_a_spent_token_stays_spent_whatever_the_clock_does() -> None:
+    """Single use is the ledger's: a clock stepped back inside the token's life does not revive it."""
     clock = Clock()
     t = tokens(clock, ttl=60)
-    for _ in range(3):
-        t.redeem(issue(t), "close_position", 19816, "simulator", ARGS)
-    assert len(t._used) == 3
-    clock.now = T0 + timedelta(seconds=121 + 1)
-    t.redeem(issue(t), "close_position", 19816, "simulator", ARGS)
-    assert len(t._used) == 1
+    token = issue(t)
+    t.redeem(token, "close_position", 19816, "simulator", ARGS)
+    clock.now = T0 + timedelta(hours=3)
+    assert refused(t, token).reason_code is RefusalReason.EXPIRED
+    clock.now = T0 - timedelta(seconds=30)  # stepped back: the token is within its life again
+    assert refused(t, token).reason_code is RefusalReason.ALREADY_USED
+
+
+def test_a_spent_token_stays_spent_for_another_process_and_after_a_restart() -> None:
+    """Two signers sharing one secret and one ledger file: two processes, or one restarted."""
+    first = tokens()
+    token = issue(first)
+    first.redeem(token, "close_position", 19816, "simulator", ARGS)
+    restarted = Tokens(SECRET, 120, Clock(), SqliteLedger(first.ledger.path))
+    assert refused(restarted, token).reason_code is RefusalReason.ALREADY_USED
 
 
 # -- positions fingerprint and what changed ----------------------------------------------------------
@@ -462,7 +496,7 @@ def test_large_scopes_travel_without_a_projection() -> None:
     assert redeemed.projection is None
     with pytest.raises(ConfirmationRefused) as caught:
         redeemed.check_positions(many[:-1])
-    assert caught.value.message.startswith("The positions changed since the preview, and")
+    assert caught.value.message.startswith("The positions changed since the preview, so")
 
 
 def test_fingerprint_must_match_the_positions_given() -> None:
@@ -482,5 +516,5 @@ def test_construction_is_checked() -> None:
     naive = ConfirmationTokens(SECRET, 120, lambda: datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="aware"):
         naive.issue("close_position", 1, "simulator", ARGS, "fp")
-    random_secret = ConfirmationTokens(b"another server's secret", 120, Clock())
+    random_secret = Tokens(b"another server's secret", 120, Clock())
     assert refused(tokens(), issue(random_secret)).reason_code is RefusalReason.BAD_SIGNATURE

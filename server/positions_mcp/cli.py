@@ -92,19 +92,12 @@ def load(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
 def _check_state_changing(settings: Settings) -> None:
     """State changes are audited and single use is durable: an audit log, a ledger or a token key
     that cannot be written stops start-up."""
-    from .actions.dependencies import Dependencies
-    from .safety.ledger import LedgerError
+    from .actions.dependencies import Dependencies, StartupProblem
 
     try:
         Dependencies(settings).check_state_changing()
-    except LedgerError as exc:
-        raise ConfigError(f"POSITIONS_MCP_LEDGER: {exc}; choose a writable path, or set POSITIONS_MCP_READ_ONLY=true") from None
-    except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        raise ConfigError(
-            f"POSITIONS_MCP_AUDIT_LOG / POSITIONS_MCP_LEDGER: cannot write{where} ({exc.strerror or exc}); choose "
-            "writable paths, or set POSITIONS_MCP_READ_ONLY=true"
-        ) from None
+    except StartupProblem as exc:
+        raise ConfigError(f"{exc}; choose a writable path, or set POSITIONS_MCP_READ_ONLY=true") from None
 
 
 def serve(argv: Sequence[str]) -> int:

@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 TOKEN_SECRET_FILE = "token-secret"
 
 
+class StartupProblem(Exception):
+    """A state-changing server cannot start: ``setting`` names what to fix."""
+
+    def __init__(self, setting: str, detail: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {detail}")
+
+
 def audit_log_path(settings: Settings) -> Path:
     from ..safety.audit import default_audit_log_path
 
@@ -76,11 +84,7 @@ class Dependencies:
     def audit(self) -> AuditLog:
         from ..safety.audit import AuditLog
 
-        return AuditLog(
-            audit_log_path(self.settings),
-            secrets=(*self.settings.secrets, self.token_secret.decode("utf-8", "replace")),
-            clock=self.upstream.clock(),
-        )
+        return AuditLog(audit_log_path(self.settings), secrets=self.settings.secrets, clock=self.upstream.clock())
 
     @cached_property
     def ledger(self) -> SqliteLedger:
@@ -92,14 +96,28 @@ class Dependencies:
     def tokens(self) -> ConfirmationTokens:
         from ..safety.tokens import ConfirmationTokens
 
-        return ConfirmationTokens(self.token_secret, self.settings.confirm_ttl, self.upstream.clock())
+        secret = self.token_secret
+        self.audit.register_secret(secret)  # a key read from its file is never written either
+        return ConfirmationTokens(secret, self.settings.confirm_ttl, self.upstream.clock())
 
     def check_state_changing(self) -> None:
-        """Open the audit log, the ledger and the token key: a server that could not audit or
-        guarantee single use refuses to start (OSError or LedgerError says why)."""
-        self.audit.check_writable()
-        self.ledger.check()
-        _ = self.tokens
+        """Open the audit log, the ledger and the token key, in that order: a server that could not
+        audit or guarantee single use refuses to start. Raises ``StartupProblem`` naming the setting."""
+        from ..safety.ledger import LedgerError
+
+        checks = (
+            ("POSITIONS_MCP_AUDIT_LOG", lambda: self.audit.check_writable()),
+            ("POSITIONS_MCP_LEDGER", lambda: self.ledger.check()),
+            ("POSITIONS_MCP_TOKEN_SECRET", lambda: self.tokens),
+        )
+        for setting, check in checks:
+            try:
+                check()
+            except (OSError, LedgerError) as exc:
+                detail = f"cannot write {exc.filename} ({exc.strerror or exc})" if isinstance(exc, OSError) else str(exc)
+                if setting == "POSITIONS_MCP_TOKEN_SECRET":
+                    detail = f"is not set and the key file beside the ledger {detail.removeprefix('cannot write ')}"
+                raise StartupProblem(setting, detail) from None
 
     @asynccontextmanager
     async def deadline(self, doing: str) -> AsyncIterator[None]:

@@ -94,6 +94,7 @@ _NEXT_STEP = (
     "Only after that yes, call {tool} with the same arguments and this confirmation_token (if "
     "the client can ask the person, the server asks them itself). If the person says no, do nothing."
 )
+_BLOCKED_STEP = "Nothing can be sent: the plan says what is blocked. Fix that and preview again."
 _NEXT_STEP_ELICITATION = (
     "Show this preview to the person. Calling {tool} with the same arguments makes the server ask "
     "them directly; a token alone is never enough in this server's mode."
@@ -188,8 +189,8 @@ class Answer:
         if self.action != "accept":
             return "DECLINED", f"The person chose '{self.action}'."
         content = self.content
-        if isinstance(content, Mapping) and set(content) == {"confirm"} and content["confirm"] is True:
-            return None
+        if isinstance(content, Mapping) and set(content) == {"confirm"} and isinstance(content["confirm"], bool):
+            return None if content["confirm"] else ("DECLINED", "The person did not confirm.")
         if content is None:
             shown = "an acceptance with no answer"
         else:
@@ -292,7 +293,7 @@ class Pipeline:
             confirmation_token=token,
             expires_at=self.deps.tokens.expires_at(token) if token else None,
             repeat_of=notice,
-            next_step=self._next_step(action) if token else f"Nothing can be sent: {draft.blocked}",
+            next_step=self._next_step(action) if token else _BLOCKED_STEP,
         )
 
     async def question(
@@ -308,7 +309,9 @@ class Pipeline:
                 verified = await self._verify(action, token, account, arguments)
                 if await self._ledger(action, account, arguments, self.deps.ledger.is_spent, verified.nonce):
                     raise await self._refuse_with(action.name, account, arguments, already_used(action.name))
-            draft, repeat = await self._draft(action, account, args, verified.instruction_keys if verified else None)
+            draft, repeat = await self._draft(
+                action, account, args, verified.instruction_keys if verified else None, verified=verified
+            )
         if draft.blocked is not None:
             raise await self.refuse(action.name, account, arguments, "BLOCKED", draft.blocked)
         fingerprint = positions_fingerprint(draft.scope)
@@ -360,7 +363,7 @@ class Pipeline:
             verified = await self._verify(action, token, account, arguments)
             if not await self._ledger(action, account, arguments, self._spend, action, verified, account):
                 raise await self._refuse_with(action.name, account, arguments, already_used(action.name))
-            draft, repeat = await self._draft(action, account, args, verified.instruction_keys)
+            draft, repeat = await self._draft(action, account, args, verified.instruction_keys, verified=verified)
             await self._compare(action, account, arguments, verified, draft)
             await self._repeat_shown(action, account, arguments, verified, repeat)
             if draft.blocked is not None:
@@ -424,6 +427,7 @@ class Pipeline:
         args: ArgsT,
         keys: Sequence[str] | None,
         tool: str | None = None,
+        verified: VerifiedToken | None = None,
     ) -> tuple[Draft[PlanT], Submission | None]:
         """Plan from fresh reads. Without keys, an identical request sent within the repeat window
         lends its keys, so a retry after a lost answer cannot act twice."""
@@ -433,7 +437,13 @@ class Pipeline:
         try:
             return await action.draft(self.reads, account, args, keys), repeat
         except CannotPlan as exc:
-            raise await self.refuse(tool or action.name, account, action.arguments(args), exc.reason, exc.message) from None
+            arguments = action.arguments(args)
+            if verified is not None:  # what the token approved is gone: say what changed
+                try:
+                    verified.check_positions([])
+                except ConfirmationRefused as changed:
+                    raise await self._refuse_with(action.name, account, arguments, changed) from None
+            raise await self.refuse(tool or action.name, account, arguments, exc.reason, exc.message) from None
 
     async def _recent(self, action: ConfirmedAction[ArgsT, Any], account: int, args: ArgsT) -> Submission | None:
         """The latest identical request sent within the repeat window, if any."""

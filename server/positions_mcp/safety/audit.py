@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -192,7 +193,8 @@ class AuditLog:
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
             fd = os.open(self.path, flags, 0o600)
             try:
-                if hasattr(os, "fchmod") and os.fstat(fd).st_mode & 0o077:
+                mode = os.fstat(fd).st_mode
+                if hasattr(os, "fchmod") and stat.S_ISREG(mode) and mode & 0o077:  # never a device's mode
                     os.fchmod(fd, 0o600)
                 view = memoryview(line)
                 while view:

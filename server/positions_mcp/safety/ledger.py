@@ -190,14 +190,37 @@ class SqliteLedger:
         return row is not None
 
     def record_submission(
-        self, *, account: str, tool: str, request: str, keys: Sequence[str], confirmation: str, at: datetime
-    ) -> int:
-        self._write("DELETE FROM submissions WHERE sent_at < ?", (_text(at - _SUBMISSION_RETENTION),))
-        cursor = self._write(
-            "INSERT INTO submissions (account, tool, request, keys, confirmation, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (account, tool, request, json.dumps(list(keys)), confirmation, _text(at)),
-        )
-        return int(cursor.lastrowid or 0)
+        self,
+        *,
+        account: str,
+        tool: str,
+        request: str,
+        keys: Sequence[str],
+        confirmation: str,
+        at: datetime,
+        newer_than: int = 0,
+    ) -> int | None:
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # the check and the insert are one step for every process
+            connection.execute("DELETE FROM submissions WHERE sent_at < ?", (_text(at - _SUBMISSION_RETENTION),))
+            newer = connection.execute(
+                "SELECT 1 FROM submissions WHERE account = ? AND tool = ? AND request = ? AND id > ? AND sent_at >= ?",
+                (account, tool, request, newer_than, _text(at - REPEAT_WINDOW)),
+            ).fetchone()
+            if newer is not None:
+                connection.execute("ROLLBACK")
+                return None
+            cursor = connection.execute(
+                "INSERT INTO submissions (account, tool, request, keys, confirmation, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (account, tool, request, json.dumps(list(keys)), confirmation, _text(at)),
+            )
+            connection.execute("COMMIT")
+            return int(cursor.lastrowid or 0)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"the ledger {self.path} cannot be written: {exc}") from None
+        finally:
+            connection.close()
 
     def complete_submission(self, submission_id: int, *, outcome: str, ids: Sequence[str]) -> None:
         self._write(
