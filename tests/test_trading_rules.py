@@ -335,13 +335,15 @@ def test_a_batch_verdict_does_not_depend_on_row_order(rows: list[tuple[str, str,
 @given(
     st.lists(ROW_STRATEGY, min_size=1, max_size=5),
     st.lists(st.tuples(st.sampled_from(["EXERCISE", "DO_NOT_EXERCISE"]), st.integers(1, 4)), max_size=2),
+    st.integers(min_value=0, max_value=10),
 )
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_no_ready_batch_covers_more_contracts_than_are_available(
-    rows: list[tuple[str, str, int]], pending: list[tuple[str, int]]
+    rows: list[tuple[str, str, int]], pending: list[tuple[str, int]], available: int
 ) -> None:
     now = et(2026, 12, 18, 10, 0)
-    book = [*BOOK[:1], option("AAPL261218C00195000", "10", CALL_ID, AAPL_ID), BOOK[4]]
+    call = option("AAPL261218C00195000", "10", CALL_ID, AAPL_ID, available_quantity=str(available))
+    book = [BOOK[0], call, BOOK[4]]
     existing = [
         instruction(
             kind,
@@ -354,10 +356,10 @@ def test_no_ready_batch_covers_more_contracts_than_are_available(
     ]
     p = plan(*(row(kind, iid, n) for kind, iid, n in rows), book=book, now=now, existing=existing)
     if p.ready:
-        for iid, held in HELD.items():
-            instructed = sum(n for _, i, n in rows if i == iid)
-            reserved = sum(n for _, n in pending) if iid == CALL_ID else 0
-            assert instructed + reserved <= held
+        reserved = sum(n for _, n in pending)
+        free = {CALL_ID: min(available, HELD[CALL_ID] - reserved), LATER_ID: HELD[LATER_ID]}
+        for iid in HELD:
+            assert sum(n for _, i, n in rows if i == iid) <= free[iid]
             assert len({kind for kind, i, _ in rows if i == iid}) <= 1
 
 
