@@ -919,14 +919,17 @@ async def test_instruction_previews_run_the_preflight_rules(simulator: Simulator
     assert otm["moneyness"]["state"] == "OTM"
     assert otm["delivery"]["text"] == "receive 200 AAPL shares at $195.00 and pay $39,000.00"
     assert otm["notes"] == [
-        "out of the money (AAPL $151.00 vs strike $195.00): exercising costs $8,800.00 more than trading the shares"
+        "out of the money (AAPL $151.00 vs strike $195.00): exercising costs $8,800.00 more than trading the shares",
+        "exercise style unknown (no option-contract data, and AAPL is not a known index root): not assumed; "
+        "an early exercise of a European-style contract is rejected",
     ]
 
     simulator.set_now(et(2026, 11, 27, 10))  # the expiry day of TSLA 261127C00185000
     on_expiry = await preview(SECOND, row("DO_NOT_EXERCISE", TSLA_C185, 3))
     assert on_expiry["plan"]["ready"] is True and on_expiry["confirmation_token"]
     assert on_expiry["plan"]["summary"].startswith(
-        "Submit 1 instruction before Fri 2026-11-27 17:30 ET: DO_NOT_EXERCISE 3 TSLA 261127C00185000"
+        # 2026-11-27 closes early (13:00 ET): the exercise cutoff is 14:30 ET (FINRA Rule 2360(b)(23)(A))
+        "Submit 1 instruction before Fri 2026-11-27 14:30 ET: DO_NOT_EXERCISE 3 TSLA 261127C00185000"
     )
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from inline_snapshot import snapshot
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain import exposure as exposure_module
+from positions_mcp.domain.expiry import default_at_expiry
 from positions_mcp.domain.exposure import (
     MAX_JSON_BYTES,
     DefaultAtExpiry,
@@ -401,7 +402,7 @@ def test_default_agrees_with_moneyness(strike_k: int, spot_k: int, right: Option
     strike, spot = Decimal(strike_k).scaleb(-3), Decimal(spot_k).scaleb(-3)
     symbol = OptionSymbol("XYZ", date(2026, 4, 1), right, strike)
     where = moneyness(symbol, spot)
-    default = exposure_module._default_at_expiry(long, symbol, spot)
+    default = default_at_expiry(long, symbol, spot)
     exercised = where.intrinsic_per_share >= Decimal("0.01")
     if long:
         assert default is (DefaultAtExpiry.AUTO_EXERCISE if exercised else DefaultAtExpiry.LAPSE)
@@ -472,8 +473,9 @@ def test_odd_rows_are_noted_not_hidden() -> None:
     s = summarize(rows)
     assert s.positions == 6
     assert s.gross_exposure == Decimal("301.00")  # 100 + 100 + 0 + 50 + 50 + 1
-    assert s.net_exposure == Decimal("101.00")  # 100 + 100 + 0 - 50 - 50 + 1
-    assert s.long_market_value == Decimal("151.00")  # AAPL twice, ODD, ELSE, LOST (0)
+    # ODD is long (quantity 5) but reported -50.00: counted +50.00 with the quantity's sign
+    assert s.net_exposure == Decimal("201.00")  # 100 + 100 + 0 + 50 - 50 + 1
+    assert s.long_market_value == Decimal("251.00")  # AAPL twice, ODD, ELSE, LOST (0)
     assert s.short_market_value == Decimal("-50.00")  # SEED
     assert s.unrealized_pnl == Decimal("6")
     assert s.daily_unrealized_pnl is None and s.daily_realized_pnl is None
@@ -484,7 +486,7 @@ def test_odd_rows_are_noted_not_hidden() -> None:
         "daily_realized_pnl missing on every position: total omitted",
         "6 positions have no instrument_price (e.g. AAPL, AAPL, LOST)",
         "1 position has quantity 0 (e.g. LOST)",
-        "1 position has a market_value whose sign disagrees with quantity: summed as reported (e.g. ODD)",
+        "1 position has a market_value whose sign disagrees with quantity: counted with the quantity's sign (e.g. ODD)",
         "1 position has a position_type that disagrees with the quantity sign: quantity used (e.g. SEED)",
     ]
 

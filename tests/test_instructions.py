@@ -145,19 +145,23 @@ def test_exercise_calls_receive_shares_and_pay_cash() -> None:
         Decimal("-97500.00"),
     )
     assert r.delivery.shares_held == Decimal(300)
-    assert r.message == "EXERCISE 5 AAPL 261120C00195000: receive 500 AAPL shares at $195.00 and pay $97,500.00"
+    assert r.message == (
+        "EXERCISE 5 AAPL 261120C00195000: receive 500 AAPL shares at $195.00 and pay $97,500.00; no change: "
+        "it would be exercised automatically anyway (in the money by $5.50 a share, OCC exercise by exception)"
+    )
     assert r.moneyness is not None and r.moneyness.state is MoneynessState.ITM
     assert r.notes == ["in the money (AAPL $200.50 vs strike $195.00): intrinsic value $2,750.00"]
     assert r.submit_before == datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
     assert p.summary == (
         "Submit 1 instruction before Fri 2026-11-20 17:30 ET: EXERCISE 5 AAPL 261120C00195000: "
-        "receive 500 AAPL shares at $195.00 and pay $97,500.00."
+        "receive 500 AAPL shares at $195.00 and pay $97,500.00; no change: it would be exercised "
+        "automatically anyway (in the money by $5.50 a share, OCC exercise by exception)."
     )
 
 
 def test_exercise_puts_deliver_shares_and_check_the_holding() -> None:
-    p = plan(row("EXERCISE", PUT_ID, "4"), row("EXERCISE", PUT_ID, "1"))
-    short, enough = p.rows[0].delivery, p.rows[1].delivery
+    short = plan(row("EXERCISE", PUT_ID, "4")).rows[0].delivery
+    enough = plan(row("EXERCISE", PUT_ID, "1")).rows[0].delivery
     assert short is not None and enough is not None
     assert (short.shares, short.cash, short.enough_shares) == (Decimal(-400), Decimal("84000.00"), False)
     assert short.text == (
@@ -165,6 +169,13 @@ def test_exercise_puts_deliver_shares_and_check_the_holding() -> None:
         "delivering 400 leaves it short 100 shares)"
     )
     assert (enough.shares, enough.cash, enough.enough_shares) == (Decimal(-100), Decimal("21000.00"), True)
+    # Put exercises of one batch share the shares held: 400 + 100 > 300, both rows say so.
+    p = plan(row("EXERCISE", PUT_ID, "4"), row("EXERCISE", PUT_ID, "1"))
+    assert [r.delivery.enough_shares for r in p.rows if r.delivery] == [False, False]
+    assert p.rows[1].delivery is not None and p.rows[1].delivery.text == (
+        "deliver 100 AAPL shares at $210.00 and receive $21,000.00 (the account holds 300: the batch's put "
+        "exercises deliver 500 in all, which leaves it short 200 shares)"
+    )
 
 
 def test_dne_on_an_itm_option_gives_up_intrinsic_value() -> None:
@@ -172,8 +183,9 @@ def test_dne_on_an_itm_option_gives_up_intrinsic_value() -> None:
     (r,) = p.rows
     assert r.status is RowStatus.OK and r.delivery is None
     assert r.message == (
-        "DO_NOT_EXERCISE 5 AAPL 261120C00195000: gives up intrinsic value $2,750.00 "
-        "(in the money: AAPL $200.50 vs strike $195.00)"
+        "DO_NOT_EXERCISE 5 AAPL 261120C00195000: NOT exercised although in the money by $5.50 a share "
+        "(exercised automatically otherwise, OCC exercise by exception): gives up intrinsic value $2,750.00; "
+        "nothing is delivered"
     )
 
 
@@ -206,9 +218,9 @@ def test_exercising_out_of_the_money_says_what_it_costs() -> None:
     assert r.status is RowStatus.OK
     assert r.moneyness is not None and r.moneyness.state is MoneynessState.OTM
     assert r.message == (
-        "EXERCISE 2 TSLA 261218C00250000: receive 200 TSLA shares at $250.00 and pay $50,000.00; "
-        "out of the money (TSLA $240.00 vs strike $250.00): exercising costs $2,000.00 more than "
-        "trading the shares"
+        "EXERCISE 2 TSLA 261218C00250000: receive 200 TSLA shares at $250.00 and pay $50,000.00; exercised "
+        "now; at today's price it would lapse at expiry (out of the money: TSLA $240.00 vs strike $250.00); "
+        "exercising costs $2,000.00 more than trading the shares"
     )
     assert r.delivery is not None and r.delivery.shares_held == Decimal(-50)
 
@@ -315,7 +327,8 @@ def test_pending_exercises_reserve_contracts() -> None:
     code, message = blocked(p)
     assert code is InstructionCode.INSUFFICIENT_POSITION
     assert p.rows[0].metadata == {"available": "6", "requested": "7"}
-    assert "4 held by pending EXERCISE instructions" in message
+    assert "4 held by pending instructions (63987bde-0967-4f76-840b-cb9033ce2a74: EXERCISE 4, SENT)" in message
+    assert "cancel_position_instruction" in message
     assert plan(row("EXERCISE", CALL_ID, "6"), existing=[sent]).ready
     cancelling = existing("earlier", quantity="4", status="CANCEL_REQUESTED")
     assert not plan(row("EXERCISE", CALL_ID, "7"), existing=[cancelling]).ready
@@ -335,12 +348,14 @@ def test_finished_exercises_do_not_reserve() -> None:
         assert plan(row("EXERCISE", CALL_ID, "10"), existing=[existing("old", status=status)]).ready
 
 
-def test_earlier_rows_of_the_batch_reserve_contracts() -> None:
-    p = plan(row("EXERCISE", CALL_ID, "6"), row("EXERCISE", CALL_ID, "5"), row("DO_NOT_EXERCISE", CALL_ID, "4"))
-    assert p.rows[0].status is RowStatus.OK
-    assert p.rows[1].reason is InstructionCode.INSUFFICIENT_POSITION
-    assert p.rows[1].metadata == {"available": "4", "requested": "5"}
-    assert p.rows[2].status is RowStatus.OK  # a blocked row reserves nothing
+def test_the_rows_of_one_contract_are_checked_together() -> None:
+    # Issue 9 item 3: no longer "first come, first served": 6 + 5 > 10 blocks both rows.
+    p = plan(row("EXERCISE", CALL_ID, "6"), row("EXERCISE", CALL_ID, "5"), row("DO_NOT_EXERCISE", OTM_CALL_ID, "3"))
+    assert [r.reason for r in p.rows] == [InstructionCode.INSUFFICIENT_POSITION] * 2 + [None]
+    assert p.rows[0].metadata == p.rows[1].metadata == {"available": "10", "requested": "11"}
+    both = plan(row("EXERCISE", CALL_ID, "6"), row("EXERCISE", CALL_ID, "5"), row("DO_NOT_EXERCISE", CALL_ID, "4"))
+    assert {r.reason for r in both.rows} == {InstructionCode.CONFLICTING_INSTRUCTIONS}
+    assert "together they also ask for 15 where 10 can be instructed" in both.rows[0].message
 
 
 @pytest.mark.parametrize(
@@ -407,7 +422,7 @@ def test_rules_run_in_the_reference_order() -> None:
         row("EXERCISE", SHORT_ID, "1", "k"),  # duplicate before not long
         row("EXERCISE", SHORT_ID, "99"),  # not long before quantity > available
         row("DO_NOT_EXERCISE", TSLA_CALL_ID, "99"),  # available before the expiry-day rule
-        row("DO_NOT_EXERCISE", TSLA_CALL_ID, "1"),
+        row("DO_NOT_EXERCISE", LATER_ID, "1"),
         row("EXERCISE", "AAPL", "0"),  # quantity before resolution
     )
     assert [r.reason for r in p.rows] == [

@@ -112,14 +112,38 @@ def regular_session(day: date) -> tuple[datetime, datetime] | None:
     )
 
 
-def exercise_cutoff(day: date) -> datetime:
+def exercise_cutoff(day: date, broker_cutoff: time | None = None) -> datetime:
     """The deadline for exercise and contrary-exercise advice on ``day`` (America/New_York):
     17:30 ET, or 1½ hours after the close on an early-close day (14:30 ET). FINRA Rule
     2360(b)(23)(A). A broker may set an earlier internal cutoff; Clear Street's is unpublished
-    (reference 12.5), so this is the latest the rule allows."""
+    (reference 12.5), so this is the latest the rule allows. ``broker_cutoff`` (a New York wall
+    time) applies only when it is earlier than the rule's deadline that day."""
     if is_early_close(day):
-        return datetime.combine(day, EARLY_CLOSE, NEW_YORK) + EARLY_CLOSE_EXERCISE_DELAY
-    return datetime.combine(day, DEFAULT_EXERCISE_CUTOFF, NEW_YORK)
+        deadline = datetime.combine(day, EARLY_CLOSE, NEW_YORK) + EARLY_CLOSE_EXERCISE_DELAY
+    else:
+        deadline = datetime.combine(day, DEFAULT_EXERCISE_CUTOFF, NEW_YORK)
+    if broker_cutoff is not None:
+        deadline = min(deadline, datetime.combine(day, broker_cutoff, NEW_YORK))
+    return deadline
+
+
+def describe_exercise_cutoff(day: date, broker_cutoff: time | None = None) -> str:
+    """The exercise cutoff of ``day`` in words, for a person: ``17:30 ET on Wed 2026-11-25 (FINRA
+    Rule 2360(b)(23)(A))``, with the early close named when there is one; on a day the market is
+    shut, ``none on …`` and the next business day's cutoff."""
+    if not is_business_day(day):
+        following = next_business_day(day)
+        return (
+            f"none on {day:%a %Y-%m-%d} (the market is closed); next: "
+            f"{describe_exercise_cutoff(following, broker_cutoff)}"
+        )
+    deadline = exercise_cutoff(day, broker_cutoff)
+    rule = "FINRA Rule 2360(b)(23)(A)"
+    if is_early_close(day):
+        rule = f"the market closes early at {EARLY_CLOSE:%H:%M} ET; {rule}"
+    if deadline < exercise_cutoff(day):
+        rule = f"the broker's cutoff, earlier than {rule}"
+    return f"{deadline:%H:%M} ET on {day:%a %Y-%m-%d} ({rule})"
 
 
 def is_market_open(instant: datetime) -> bool:

@@ -1,8 +1,10 @@
 """Closing plans: what ``close_position`` / ``close_positions`` would send. Pure, no I/O.
 
 The plan mirrors what the API does (reference 3, 4, 7.2): one MARKET DAY order per position,
-SELL to close a long and BUY to close a short, for the available quantity, or for the whole
-position when ``cancel_orders`` is true (working orders on the instrument are cancelled first).
+SELL to close a long and BUY to close a short, for the available quantity, or, when
+``cancel_orders`` is true, for the whole position less what pending exercise instructions hold
+(working orders on the instrument are cancelled first; exercise instructions are not orders, and
+only ``cancel_position_instruction`` frees their contracts).
 
 Decisions:
 
@@ -10,8 +12,19 @@ Decisions:
   the executing tool must send an explicit ``{"cancel_orders": false}`` rather than ``{}``.
 * The order quantity never exceeds the position (``min(|available|, |quantity|)``): the sign of
   ``available_quantity`` on shorts is undocumented, and a close must never flip a position.
+* **Pending exercises** (``pending_instructions``): a live EXERCISE instruction on the contract
+  (:func:`holds_contracts`: persisted, not REJECTED / CANCELLED / ACCEPTED; SENT,
+  CANCEL_REQUESTED, and also CANCEL_FAILED and unknown statuses, where the instruction stands)
+  holds its contracts. With ``cancel_orders`` the close is |quantity| − those contracts; without
+  it, ``available_quantity`` and never more than |quantity| − those contracts, whether or not the
+  API already nets them out of ``available_quantity`` (reference 12.6). The warnings split what is
+  tied up into "held by pending exercise instructions (ids …)" and "in working orders".
 * Price: ``instrument_price``, else ``closing_price`` (the plan says which), else none (NO_PRICE).
-  Notional = quantity × price × multiplier (100 for options), rounded to the cent.
+  Notional = quantity × price × multiplier, rounded to the cent; an option's multiplier comes
+  from its :class:`.contracts.ContractTerms` (``contracts``, else :func:`.contracts.terms_for`'s
+  fallbacks: 100), never a constant (market-data reference 4). A row whose ``instrument_type`` the
+  server does not know but whose symbol is an OSI option symbol is an option (OPTION_BY_SYMBOL):
+  its notional is not understated a hundredfold.
 * The notional cap applies to the total of one close; when a cap is set and a price is missing
   the cap cannot be checked, so the close is blocked (fail closed).
 * Close-all leaves CASH positions out (reference 12.9) and says so.
@@ -19,7 +32,7 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -27,10 +40,22 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from ..clearstreet.models import OrderType, Position, PositionType, SecurityType, Side, TimeInForce
+from ..clearstreet.models import (
+    InstructionStatus,
+    InstructionType,
+    OrderType,
+    Position,
+    PositionInstruction,
+    PositionType,
+    SecurityType,
+    Side,
+    TimeInForce,
+)
 from .calendar import is_market_open, next_market_open
+from .contracts import ContractTerms, terms_for
 from .moneyness import PriceSource, best_price
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
+from .osi import symbol_key, try_parse_osi
 from .resolve import ResolveError, display_symbol, resolve_position
 from .text import format_et, money, qty
 
@@ -42,6 +67,7 @@ __all__ = [
     "PriceSource",
     "ResolveError",
     "close_scope",
+    "holds_contracts",
     "is_option",
     "plan_close_position",
     "plan_close_positions",
@@ -51,6 +77,8 @@ CAP_SETTING = "POSITIONS_MCP_MAX_CLOSE_NOTIONAL"
 _OPTION_POSITION_TYPES = frozenset(
     {PositionType.LONG_CALL, PositionType.SHORT_CALL, PositionType.LONG_PUT, PositionType.SHORT_PUT}
 )
+_KNOWN_TYPES = frozenset(SecurityType) - {SecurityType.OTHER}
+_FINISHED = frozenset({InstructionStatus.REJECTED, InstructionStatus.CANCELLED, InstructionStatus.ENGINE_REJECTED})
 _SUMMARY_ORDERS = 5
 MAX_LISTED_ORDERS = 50
 """A preview lists at most this many orders (the largest); counts and totals cover every one."""
@@ -66,12 +94,15 @@ class CloseCode(StrEnum):
     OPTION_CONTRACTS = "OPTION_CONTRACTS"
     AVAILABLE_ABOVE_HELD = "AVAILABLE_ABOVE_HELD"
     CASH_EXCLUDED = "CASH_EXCLUDED"
+    PENDING_EXERCISE = "PENDING_EXERCISE"
+    OPTION_BY_SYMBOL = "OPTION_BY_SYMBOL"
     # warnings and blocks
     NOTIONAL_CAP = "NOTIONAL_CAP"
     # blocks
     NOTHING_TO_CLOSE = "NOTHING_TO_CLOSE"
     NOTIONAL_UNKNOWN = "NOTIONAL_UNKNOWN"
     CASH_POSITION = "CASH_POSITION"
+    MULTIPLIER_NOT_WHOLE = "MULTIPLIER_NOT_WHOLE"
 
 
 class Issue(BaseModel):
@@ -139,7 +170,39 @@ def _require_aware(now: datetime) -> None:
 
 
 def is_option(position: Position) -> bool:
-    return position.instrument_type == SecurityType.OPTION or position.position_type in _OPTION_POSITION_TYPES
+    """An option row: ``instrument_type`` OPTION, a seed-era option ``position_type``, or an
+    ``instrument_type`` this server does not know (or OTHER) with an OSI option symbol."""
+    if position.instrument_type == SecurityType.OPTION or position.position_type in _OPTION_POSITION_TYPES:
+        return True
+    return _option_by_symbol(position)
+
+
+def _option_by_symbol(position: Position) -> bool:
+    return position.instrument_type not in _KNOWN_TYPES and try_parse_osi(position.symbol) is not None
+
+
+def holds_contracts(instruction: PositionInstruction) -> bool:
+    """Whether an instruction still covers its contracts: persisted (not the nil UUID) and not
+    finished. Finished = REJECTED, CANCELLED, ENGINE_REJECTED, or an ACCEPTED EXERCISE (those
+    contracts are exercised and leave the position). SENT and CANCEL_REQUESTED hold, so do
+    CANCEL_FAILED (the instruction stands), UNKNOWN and unrecognised statuses (fail closed), and
+    ACCEPTED DO_NOT_EXERCISE / CONTRARY_EXERCISE (in force until expiry)."""
+    if not instruction.persisted or instruction.status in _FINISHED:
+        return False
+    return not (
+        instruction.status == InstructionStatus.ACCEPTED and instruction.instruction_type == InstructionType.EXERCISE
+    )
+
+
+def _pending_exercises(position: Position, pending: Sequence[PositionInstruction]) -> list[PositionInstruction]:
+    key = position.instrument_id.strip().lower()
+    return [
+        i
+        for i in pending
+        if i.instruction_type == InstructionType.EXERCISE
+        and holds_contracts(i)
+        and (i.instrument_id.strip().lower() == key or symbol_key(i.symbol) == symbol_key(position.symbol))
+    ]
 
 
 def _is_cash(position: Position) -> bool:
@@ -156,7 +219,51 @@ def close_scope(positions: Iterable[Position], instrument_id: str | None) -> lis
     return [p for p in held if not _is_cash(p) and p.quantity != 0]
 
 
-def _plan_order(position: Position, cancel_orders: bool, warnings: list[Issue]) -> PlannedOrder | None:
+class _Context:
+    """What one close plan knows besides the positions: pending instructions, contract terms, and
+    the names of the account's instruments (for the underlier of an exercise)."""
+
+    def __init__(
+        self,
+        cancel_orders: bool,
+        pending: Sequence[PositionInstruction],
+        contracts: Mapping[str, ContractTerms] | None,
+        names: Mapping[str, str],
+    ) -> None:
+        self.cancel_orders = cancel_orders
+        self.pending = pending
+        self.contracts = contracts or {}
+        self.names = names
+        self.terms: dict[str, ContractTerms] = {}
+        self.held_by_exercise: dict[str, tuple[Decimal, list[str]]] = {}  # symbol -> (contracts, ids)
+
+    def terms_of(self, position: Position) -> ContractTerms | None:
+        given = self.contracts.get(position.instrument_id)
+        if given is not None or try_parse_osi(position.symbol) is None:
+            return given
+        return terms_for(position)
+
+
+def _exercise_consequence(
+    position: Position, contracts: Decimal, terms: ContractTerms | None, names: Mapping[str, str]
+) -> str:
+    """What ``contracts`` exercised contracts of ``position`` deliver, in words."""
+    option = try_parse_osi(position.symbol)
+    if option is None or terms is None:
+        return "the exercise goes ahead"
+    if terms.settlement == "CASH":
+        return "settled in cash at the intrinsic value"
+    underlier = names.get(position.underlying_instrument_id or "", option.root)
+    shares = contracts * terms.deliverable_shares
+    cash = money((contracts * terms.multiplier * option.strike).quantize(CENT, rounding=ROUND_HALF_EVEN))
+    if option.is_call:
+        return f"receive {qty(shares)} {underlier} shares and pay {cash}"
+    return f"deliver {qty(shares)} {underlier} shares and receive {cash}"
+
+
+def _plan_order(
+    position: Position, context: _Context, warnings: list[Issue], blocked: list[Issue]
+) -> PlannedOrder | None:
     symbol = display_symbol(position.symbol)
     held = abs(position.quantity)
     available = abs(position.available_quantity)
@@ -172,42 +279,81 @@ def _plan_order(position: Position, cancel_orders: bool, warnings: list[Issue]) 
             )
         )
         available = held
-    tied = held - available
-    if cancel_orders:
-        quantity = held
-        if tied:
-            warnings.append(
-                Issue(
-                    code=CloseCode.WORKING_ORDERS,
-                    symbol=symbol,
-                    message=f"{symbol}: {qty(tied)} of {qty(held)} are tied up in working orders; "
-                    f"cancel_orders=true cancels them first so all {qty(held)} are closed.",
-                )
-            )
-    else:
-        quantity = available
-        if quantity == 0:
-            warnings.append(
-                Issue(
-                    code=CloseCode.NOTHING_AVAILABLE,
-                    symbol=symbol,
-                    message=f"{symbol}: all {qty(held)} are tied up in working orders, so no order "
-                    "is sent for it; cancel_orders=true would cancel them and close it.",
-                )
-            )
-            return None
-        if tied:
-            warnings.append(
-                Issue(
-                    code=CloseCode.WORKING_ORDERS,
-                    symbol=symbol,
-                    message=f"{symbol}: {qty(tied)} of {qty(held)} are tied up in working orders, "
-                    f"so this close sends {qty(quantity)}; with cancel_orders=true those orders "
-                    f"would be cancelled first and all {qty(held)} closed.",
-                )
-            )
     option = is_option(position)
-    multiplier = int(OPTION_MULTIPLIER) if option else 1
+    terms = context.terms_of(position) if option else None
+    if terms is not None:
+        context.terms[position.instrument_id] = terms
+    # Contracts a live EXERCISE instruction holds: no close frees them, cancel_orders or not.
+    exercises = _pending_exercises(position, context.pending) if position.quantity > 0 else []
+    reserved = min(sum((i.quantity for i in exercises), Decimal(0)), held)
+    ids = ", ".join(i.id for i in exercises)
+    free = max(min(available, held - reserved), Decimal(0))
+    in_orders = held - reserved - free
+    closable = held - reserved
+    quantity = closable if context.cancel_orders else free
+    if reserved:
+        context.held_by_exercise[symbol] = (reserved, [i.id for i in exercises])
+    if quantity == 0:
+        if reserved and (context.cancel_orders or not in_orders):
+            text = (
+                f"{symbol}: all {qty(held)} are held by pending exercise instructions (ids {ids}), so no order "
+                "is sent for it; cancel them with cancel_position_instruction to close it."
+            )
+        elif reserved:
+            text = (
+                f"{symbol}: nothing is free, so no order is sent for it: {qty(in_orders)} are tied up in "
+                f"working orders (cancel_orders=true would cancel them) and {qty(reserved)} are held by "
+                f"pending exercise instructions (ids {ids}; cancel them with cancel_position_instruction)."
+            )
+        else:
+            text = (
+                f"{symbol}: all {qty(held)} are tied up in working orders, so no order is sent for it; "
+                "cancel_orders=true would cancel them and close it."
+            )
+        warnings.append(Issue(code=CloseCode.NOTHING_AVAILABLE, symbol=symbol, message=text))
+        return None
+    if in_orders:
+        if context.cancel_orders:
+            text = f"{symbol}: {qty(in_orders)} of {qty(held)} are tied up in working orders; cancel_orders=true cancels them first"
+            text += "." if reserved else f" so all {qty(held)} are closed."
+        else:
+            text = (
+                f"{symbol}: {qty(in_orders)} of {qty(held)} are tied up in working orders, so this close sends "
+                f"{qty(quantity)}; with cancel_orders=true those orders would be cancelled first and "
+                f"{'all ' + qty(held) if not reserved else qty(closable)} closed."
+            )
+        warnings.append(Issue(code=CloseCode.WORKING_ORDERS, symbol=symbol, message=text))
+    if reserved:
+        warnings.append(
+            Issue(
+                code=CloseCode.PENDING_EXERCISE,
+                symbol=symbol,
+                message=f"{symbol}: {qty(reserved)} of {qty(held)} are held by pending exercise instructions "
+                f"(ids {ids}), which cancel_orders does not free: this close sends {qty(quantity)}, and those "
+                f"{qty(reserved)} will still be exercised "
+                f"({_exercise_consequence(position, reserved, terms, context.names)}) unless you cancel them "
+                f"with cancel_position_instruction to close all {qty(held)}.",
+            )
+        )
+    multiplier = terms.multiplier if terms is not None else (OPTION_MULTIPLIER if option else Decimal(1))
+    if multiplier != multiplier.to_integral_value():
+        blocked.append(
+            Issue(
+                code=CloseCode.MULTIPLIER_NOT_WHOLE,
+                symbol=symbol,
+                message=f"{symbol}: its contract multiplier {multiplier} is not a whole number; the close is "
+                "refused rather than valued on a guess.",
+            )
+        )
+    if option and _option_by_symbol(position):
+        warnings.append(
+            Issue(
+                code=CloseCode.OPTION_BY_SYMBOL,
+                symbol=symbol,
+                message=f"{symbol}: instrument_type {str(position.instrument_type)!r} is not one this server "
+                f"knows, but the symbol is an OSI option symbol: valued as option contracts (× {qty(multiplier)}).",
+            )
+        )
     price, source = best_price(position)
     notional = None
     if price is not None:
@@ -229,9 +375,33 @@ def _plan_order(position: Position, cancel_orders: bool, warnings: list[Issue]) 
         position_quantity=position.quantity,
         estimated_price=price,
         price_source=source,
-        multiplier=multiplier,
+        multiplier=int(multiplier),
         estimated_notional=notional,
     )
+
+
+def _option_warning(options: list[PlannedOrder], terms: Mapping[str, ContractTerms]) -> Issue:
+    listed = options[:_SUMMARY_ORDERS]
+    more = [f"{len(options) - _SUMMARY_ORDERS} more"] if len(options) > _SUMMARY_ORDERS else []
+    symbol = display_symbol(options[0].symbol) if len(options) == 1 else None
+    standard = all(
+        o.multiplier == OPTION_MULTIPLIER and (o.instrument_id not in terms or terms[o.instrument_id].is_standard)
+        for o in options
+    )
+    if standard:
+        names = _join([display_symbol(o.symbol) for o in listed] + more)
+        text = f"Option quantities are contracts of 100 shares: notional = contracts × price × 100 ({names})."
+        return Issue(code=CloseCode.OPTION_CONTRACTS, symbol=symbol, message=text)
+    parts = []
+    for o in listed:
+        t = terms.get(o.instrument_id)
+        if t is not None and t.settlement == "CASH":
+            parts.append(f"{display_symbol(o.symbol)}: cash-settled, multiplier {qty(t.multiplier)}")
+        else:
+            shares = t.deliverable_shares if t is not None else Decimal(o.multiplier)
+            parts.append(f"{display_symbol(o.symbol)}: {qty(shares)} shares a contract, multiplier {o.multiplier}")
+    text = f"Option quantities are contracts: notional = contracts × price × multiplier ({'; '.join(parts + more)})."
+    return Issue(code=CloseCode.OPTION_CONTRACTS, symbol=symbol, message=text)
 
 
 def _order_text(order: PlannedOrder) -> str:
@@ -282,6 +452,7 @@ def _plan(
     cancel_orders: bool | None,
     now: datetime,
     max_close_notional: Decimal | None,
+    context: _Context,
 ) -> ClosePlan:
     _require_aware(now)
     cancel = bool(cancel_orders)
@@ -293,21 +464,11 @@ def _plan(
                 message=f"CASH positions are not closed: {', '.join(excluded)}.",
             )
         )
-    orders = [o for p in positions if (o := _plan_order(p, cancel, warnings)) is not None]
+    orders = [o for p in positions if (o := _plan_order(p, context, warnings, blocked)) is not None]
     total = sum((o.estimated_notional for o in orders if o.estimated_notional is not None), Decimal(0))
-    options = [o for o in orders if o.multiplier != 1]
+    options = [o for o in orders if o.multiplier != 1 or o.instrument_id in context.terms]
     if options:
-        names = _join(
-            [display_symbol(o.symbol) for o in options][:_SUMMARY_ORDERS]
-            + ([f"{len(options) - _SUMMARY_ORDERS} more"] if len(options) > _SUMMARY_ORDERS else [])
-        )
-        warnings.append(
-            Issue(
-                code=CloseCode.OPTION_CONTRACTS,
-                symbol=display_symbol(options[0].symbol) if len(options) == 1 else None,
-                message=f"Option quantities are contracts of 100 shares: notional = contracts × price × 100 ({names}).",
-            )
-        )
+        warnings.append(_option_warning(options, context.terms))
 
     market_open = is_market_open(now)
     next_open = None if market_open else next_market_open(now)
@@ -321,13 +482,24 @@ def _plan(
             )
         )
 
+    held_by_exercise = context.held_by_exercise
+    exercise_text = "; ".join(
+        f"{symbol}: {qty(n)}, ids {', '.join(ids)}" for symbol, (n, ids) in list(held_by_exercise.items())[:5]
+    )
     if not orders and not blocked:
         what = "the position" if scope == "position" else "the account's positions"
-        reason = (
-            f"every unit of {what} is tied up in working orders; use cancel_orders=true to cancel them and close"
-            if any(p.quantity != 0 for p in positions)
-            else f"{'it has' if scope == 'position' else 'the account holds'} no quantity to close"
-        )
+        if held_by_exercise:
+            reason = (
+                f"every unit of {what} is held by pending exercise instructions ({exercise_text}) or working "
+                "orders; cancel the instructions with cancel_position_instruction (and use cancel_orders=true "
+                "for the orders) to close"
+            )
+        elif any(p.quantity != 0 for p in positions):
+            reason = (
+                f"every unit of {what} is tied up in working orders; use cancel_orders=true to cancel them and close"
+            )
+        else:
+            reason = f"{'it has' if scope == 'position' else 'the account holds'} no quantity to close"
         blocked.append(Issue(code=CloseCode.NOTHING_TO_CLOSE, message=f"Nothing to close: {reason}."))
     if max_close_notional is not None and orders:
         if total > max_close_notional:
@@ -347,10 +519,21 @@ def _plan(
             )
 
     partial = [p for p in positions if abs(p.available_quantity) < abs(p.quantity)]
-    if cancel:
+    if cancel and held_by_exercise:
+        effect = (
+            "cancel_orders=true: working orders on the closed instruments are cancelled first, then each "
+            "close covers the position except the contracts held by pending exercise instructions "
+            f"({exercise_text}), which only cancel_position_instruction frees."
+        )
+    elif cancel:
         effect = (
             "cancel_orders=true: working orders on the closed instruments are cancelled first, "
             "then each close covers the whole position."
+        )
+    elif held_by_exercise:
+        effect = (
+            "cancel_orders=false: working orders stay; contracts held by pending exercise instructions "
+            f"({exercise_text}) are not closed either way: only cancel_position_instruction frees them."
         )
     elif partial:
         names = _join([display_symbol(p.symbol) for p in partial][:_SUMMARY_ORDERS])
@@ -402,10 +585,17 @@ def plan_close_position(
     now: datetime,
     max_close_notional: Decimal | None = None,
     account_id: int | None = None,
+    pending_instructions: Iterable[PositionInstruction] = (),
+    contracts: Mapping[str, ContractTerms] | None = None,
 ) -> ClosePlan:
     """What ``close_position(instrument_id)`` would send. Raises ``ResolveError`` (with a message
-    saying what to pass instead) when ``instrument_id`` names no position or several."""
-    position = resolve_position(positions, instrument_id, account_id)
+    saying what to pass instead) when ``instrument_id`` names no position or several.
+
+    ``pending_instructions``: the account's position instructions (any; the live EXERCISE ones on
+    the contract hold contracts no close frees). ``contracts``: instrument id ->
+    :class:`.contracts.ContractTerms` (multiplier and deliverable of option positions)."""
+    held = list(positions)
+    position = resolve_position(held, instrument_id, account_id)
     blocked: list[Issue] = []
     targets = [position]
     if _is_cash(position):
@@ -417,7 +607,8 @@ def plan_close_position(
             )
         )
         targets = []
-    return _plan("position", instrument_id, targets, [], blocked, cancel_orders, now, max_close_notional)
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held))
+    return _plan("position", instrument_id, targets, [], blocked, cancel_orders, now, max_close_notional, context)
 
 
 def plan_close_positions(
@@ -426,9 +617,17 @@ def plan_close_positions(
     cancel_orders: bool | None,
     now: datetime,
     max_close_notional: Decimal | None = None,
+    pending_instructions: Iterable[PositionInstruction] = (),
+    contracts: Mapping[str, ContractTerms] | None = None,
 ) -> ClosePlan:
-    """What ``close_positions`` (close everything) would send. CASH positions are left out."""
+    """What ``close_positions`` (close everything) would send. CASH positions are left out.
+    ``pending_instructions`` and ``contracts`` as for :func:`plan_close_position`."""
     held = list(positions)
     excluded = [p.symbol for p in held if _is_cash(p)]
     targets = close_scope(held, None)
-    return _plan("all", None, targets, excluded, [], cancel_orders, now, max_close_notional)
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held))
+    return _plan("all", None, targets, excluded, [], cancel_orders, now, max_close_notional, context)
+
+
+def _names(positions: Iterable[Position]) -> dict[str, str]:
+    return {p.instrument_id: display_symbol(p.symbol) for p in positions}

@@ -10,9 +10,11 @@ Definitions (decisions, stated once):
 
 * **Side** comes from the sign of ``quantity``: long ``> 0``, short ``< 0``. ``position_type`` is not
   trusted (seed-era rows say ``LONG_CALL`` etc.); a disagreement is reported as a note.
-* **Long / short market value** = Σ ``market_value`` of the long / short rows, exactly as the
-  upstream reported it (a row with quantity 0 and a value is filed by the sign of its value, so that
-  long + short = net always). **Gross** = Σ ``|market_value|``, **net** = Σ ``market_value``.
+* **Long / short market value** = Σ ``|market_value|`` of the long rows / Σ ``−|market_value|`` of
+  the short rows: the side, and so the sign, comes from the quantity. A row whose reported value
+  has the other sign (a short reported positive) is counted with the quantity's sign and noted,
+  never added with the wrong sign (a row with quantity 0 and a value is filed by the sign of its
+  value, so that long + short = net always). **Gross** = Σ ``|market_value|``, **net** = long + short.
 * **CASH** rows are not exposure: they are left out of long/short/gross/net, the type breakdown,
   the largest positions and the concentration, and reported as ``cash`` instead. They still count
   in ``positions`` and in the P&L totals.
@@ -26,11 +28,10 @@ Definitions (decisions, stated once):
 * **Expiring**: options whose expiration business day (the expiry, or the business day before it
   when the expiry is not a business day) is within ``expiry_window_business_days`` business days
   of ``today`` (today counts as 0), sorted by that day, then the ones needing a decision first.
-* **Default at expiry** (OCC exercise by exception, at the current underlier price): a long option
-  in the money by at least $0.01 is exercised automatically unless DO_NOT_EXERCISE is sent; any
-  other long option lapses unless EXERCISE / CONTRARY_EXERCISE is sent; a short option in the
-  money by at least $0.01 will likely be assigned, one at the money or less than $0.01 in the money
-  might be, an out-of-the-money one likely expires worthless.
+* **Default at expiry** and the **suggestion**: :func:`.expiry.default_at_expiry` (OCC Rule 805(d)
+  exercise by exception at $0.01, the one rule the instruction planner uses too) and
+  :func:`.expiry.expiry_suggestion` (what can still be done at ``as_of``: after the day's exercise
+  cutoff, or after the close for closing trades, nothing through this server).
 * All sums are exact: they run in a decimal context wide enough that nothing is ever rounded.
   Percentages are rounded to 0.01 (banker's rounding). Fields that are None are left out of the
   serialised form, so the JSON carries only what is known.
@@ -43,7 +44,6 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import MAX_PREC, Decimal, localcontext
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import (
@@ -57,9 +57,10 @@ from pydantic import (
 
 from ..clearstreet.models import Position, PositionType, SecurityType
 from .calendar import NEW_YORK, business_days_until, expiration_business_day, next_business_day
+from .expiry import DefaultAtExpiry, default_at_expiry, expiry_suggestion
 from .moneyness import moneyness
-from .numbers import CENT, OPTION_MULTIPLIER, DecimalString, percent
-from .osi import OptionSymbol, parse_osi, try_parse_osi
+from .numbers import OPTION_MULTIPLIER, DecimalString, percent
+from .osi import parse_osi, try_parse_osi
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -118,31 +119,6 @@ class _Result(BaseModel):
         data = handler(self)
         return {key: value for key, value in data.items() if value is not None}
 
-
-class DefaultAtExpiry(StrEnum):
-    """What happens at expiry if nobody acts (OCC exercise by exception, current prices)."""
-
-    AUTO_EXERCISE = "AUTO_EXERCISE"
-    """Long, ≥ $0.01 in the money: exercised automatically unless DO_NOT_EXERCISE is sent."""
-    LAPSE = "LAPSE"
-    """Long and not ≥ $0.01 in the money, or short and out of the money: expires worthless."""
-    ASSIGNMENT_LIKELY = "ASSIGNMENT_LIKELY"
-    """Short, ≥ $0.01 in the money: the holder's contract is auto-exercised, so likely assigned."""
-    ASSIGNMENT_POSSIBLE = "ASSIGNMENT_POSSIBLE"
-    """Short, at the money or less than $0.01 in the money: the holder may still exercise."""
-    UNKNOWN = "UNKNOWN"
-    """The underlier's price is not known from this book."""
-
-
-_SUGGESTION: dict[tuple[DefaultAtExpiry, bool], str] = {
-    (DefaultAtExpiry.AUTO_EXERCISE, True): "to let it lapse, send DO_NOT_EXERCISE on expiry day",
-    (DefaultAtExpiry.LAPSE, True): "to exercise, send EXERCISE (CONTRARY_EXERCISE on expiry day)",
-    (DefaultAtExpiry.LAPSE, False): "no action needed",
-    (DefaultAtExpiry.ASSIGNMENT_LIKELY, False): "close before expiry to avoid assignment",
-    (DefaultAtExpiry.ASSIGNMENT_POSSIBLE, False): "near the money: consider closing",
-    (DefaultAtExpiry.UNKNOWN, True): "check the underlier price, then decide",
-    (DefaultAtExpiry.UNKNOWN, False): "check the underlier price before expiry",
-}
 
 # Within one expiration day, the rows that need a decision come first.
 _ATTENTION = {
@@ -308,17 +284,6 @@ def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def _default_at_expiry(long: bool, symbol: OptionSymbol, price: Decimal | None) -> DefaultAtExpiry:
-    if price is None:
-        return DefaultAtExpiry.UNKNOWN
-    edge = price - symbol.strike if symbol.is_call else symbol.strike - price
-    if long:
-        return DefaultAtExpiry.AUTO_EXERCISE if edge >= CENT else DefaultAtExpiry.LAPSE
-    if edge >= CENT:
-        return DefaultAtExpiry.ASSIGNMENT_LIKELY
-    return DefaultAtExpiry.ASSIGNMENT_POSSIBLE if edge >= 0 else DefaultAtExpiry.LAPSE
-
-
 def _json_size(summary: ExposureSummary) -> int:
     return len(summary.model_dump_json().encode())
 
@@ -450,19 +415,21 @@ class ExposureBuilder:
                     bucket[0] += 1
                     bucket[3] += size
                     if quantity > 0:
+                        if mv < 0:  # the side comes from the quantity: counted long, and noted
+                            self._sign_mismatch.hit(p.symbol)
+                            mv = size
                         long_n += 1
                         long_mv += mv
                         bucket[1] += mv
-                        if mv < 0:
-                            self._sign_mismatch.hit(p.symbol)
                         if position_type in _SHORT_TYPES:
                             self._type_mismatch.hit(p.symbol)
                     elif quantity < 0:
+                        if mv > 0:  # a short reported positive: counted short, and noted
+                            self._sign_mismatch.hit(p.symbol)
+                            mv = -size
                         short_n += 1
                         short_mv += mv
                         bucket[2] += mv
-                        if mv > 0:
-                            self._sign_mismatch.hit(p.symbol)
                         if position_type in _LONG_TYPES:
                             self._type_mismatch.hit(p.symbol)
                     else:
@@ -667,7 +634,7 @@ class ExposureBuilder:
         for day, p, key in self._expiring:
             osi = parse_osi(p.symbol)  # cannot fail: it passed the fast path or try_parse_osi
             price = self._price(key)
-            default = _default_at_expiry(p.quantity > 0, osi, price)
+            default = default_at_expiry(p.quantity > 0, osi, price)
             counts[default] = counts.get(default, 0) + 1
             rank = (day, _ATTENTION[default], -abs(p.market_value), p.symbol)
             rows.append((rank, p, osi, price, default))
@@ -694,7 +661,7 @@ class ExposureBuilder:
                     intrinsic=intrinsic,
                     distance_pct=distance,
                     default_at_expiry=default,
-                    suggestion=_SUGGESTION[default, p.quantity > 0],
+                    suggestion=expiry_suggestion(default, p.quantity > 0, self.as_of, day),
                 )
             )
         return ExpiryWatch(
@@ -788,7 +755,7 @@ class ExposureBuilder:
         if self._sign_mismatch:
             notes.append(
                 f"{_n(self._sign_mismatch.count, 'position has', 'positions have')} a market_value "
-                f"whose sign disagrees with quantity: summed as reported"
+                f"whose sign disagrees with quantity: counted with the quantity's sign"
                 f"{_examples(self._sign_mismatch.examples)}"
             )
         if self._type_mismatch:

@@ -9,25 +9,53 @@ reason code the API would use where it has one:
    (an OSI symbol the account does not hold: INSUFFICIENT_POSITION, available 0, as the API would)
 4. it is an option ............................................. NOT_AN_OPTION
 5. the position is long ........................................ NOT_LONG
-6. quantity ≤ available, less contracts already reserved ....... INSUFFICIENT_POSITION
+6. the batch's rows on one contract agree and fit:
+   a. one instruction type per contract ........................ CONFLICTING_INSTRUCTIONS
+   b. Σ quantities ≤ what pending instructions leave free ...... INSUFFICIENT_POSITION
 7. DO_NOT_EXERCISE / CONTRARY_EXERCISE only on the expiration
    business day ................................................ DNE_NOT_ON_EXPIRY / CEA_NOT_ON_EXPIRY
-8. before the cutoff (default 17:30 America/New_York) on the expiration business day ..
-                                                                 EXERCISE_PAST_CUTOFF
-9. EXERCISE after the expiration business day .................. EXERCISE_PAST_CUTOFF
+8. no EXERCISE of a European-style contract before its
+   expiration business day ..................................... EUROPEAN_EXERCISE_BEFORE_EXPIRY
+9. before the exercise cutoff on the expiration business day ... EXERCISE_PAST_CUTOFF
+10. EXERCISE after the expiration business day ................. EXERCISE_PAST_CUTOFF
 
-Decisions:
+Rules and decisions:
 
-* Available = min(|available_quantity|, quantity − pending EXERCISE instructions) − contracts
-  exercised by earlier OK rows of the batch. Pending = persisted EXERCISE rows still SENT or
-  CANCEL_REQUESTED (a cancel may fail). The min() never counts a reservation twice whether or not
-  the API already nets pending exercises out of ``available_quantity`` (reference 12.6; the
-  simulator does).
-* There is no daily cutoff for early exercise (the API documents none; the simulator has none):
-  an EXERCISE after the day's cutoff before expiry gets a note, not a block.
-* Any persisted instruction (``id`` not the nil UUID) holds its key, whatever its status; in the
-  batch, only rows that pass hold theirs (rejected rows are never persisted; reference 6.2, 8).
-* ``cutoff_time`` metadata is the cutoff instant in RFC 3339 with the New York offset.
+* **Cutoff** (rule 9): FINRA Rule 2360(b)(23)(A), :func:`.calendar.exercise_cutoff`: 17:30 ET, or
+  14:30 ET on an early-close day (13:00 close + 1½ h). ``cutoff`` is an optional broker cutoff
+  (New York wall time); the effective cutoff is the earlier of the two. Clear Street's own cutoff
+  is unpublished (reference 12.5). ``cutoff_time`` metadata is the cutoff instant in RFC 3339 with
+  the New York offset; ``InstructionPlan.cutoff_time`` is today's effective cutoff.
+* There is no daily cutoff for early exercise (the API documents none): an EXERCISE after the
+  day's cutoff before expiry gets a note, not a block.
+* **Contracts covered** (rule 6): every instruction type covers the contracts it names, so every
+  row and every live instruction consumes them. Free = min(|available_quantity|, quantity −
+  contracts held by live instructions), so a reservation is never counted twice whether or not the
+  API already nets them out of ``available_quantity`` (reference 12.6). A live instruction is a
+  persisted one (``id`` not the nil UUID) that is not finished: any status but REJECTED,
+  CANCELLED and ENGINE_REJECTED, and not an ACCEPTED EXERCISE (those contracts are exercised and
+  leave the position). So SENT and CANCEL_REQUESTED rows count, CANCEL_FAILED ones too (the
+  instruction stands), as do UNKNOWN statuses (fail closed) and ACCEPTED DO_NOT_EXERCISE /
+  CONTRARY_EXERCISE (in force until expiry).
+* **Order independence** (rule 6): the check is made on the contract, over all its rows that
+  passed rules 1-5, never row by row. When the rows together ask for more than is free, *every*
+  row on that contract is blocked, and the message gives the total requested and what is free.
+  Different instruction types on one contract in one batch contradict each other (a contract is
+  either exercised or not; exercising some contracts and not others of a series needs only one
+  type: instruct the contracts whose default should change), so all those rows are blocked too,
+  naming the rows. Only rule 2 depends on row order, as at the API: the first row with a key that
+  passes rules 1, 3, 4 and 5 holds the key; a later row with the same key is a duplicate.
+* Any persisted instruction holds its ``client_instruction_id``, whatever its status.
+* **Default at expiry** and what an instruction changes: :func:`.expiry.default_at_expiry`, the
+  one OCC Rule 805(d) exercise-by-exception rule ($0.01 a share) the exposure summary uses too.
+  Every OK row says what it changes relative to that default and what it delivers.
+* **Contract terms** (``contracts``, keyed by instrument id; else :func:`.contracts.terms_for`):
+  multiplier, deliverable shares, exercise style, settlement. A cash-settled contract delivers no
+  shares and pays intrinsic per share × multiplier × contracts. An unknown exercise style is
+  never assumed: an early EXERCISE of such a contract passes with a note saying so.
+* **Put exercises** deliver shares: the free shares of the underlier (its ``available_quantity``,
+  not its quantity) are compared with what every put exercise of the batch on that underlier
+  delivers together; a shortfall is shown, not blocked (a margin account may deliver short).
 * Rows keep the caller's ``instruction_id``; rows without one get ``cs-mcp-<uuid4>`` (injectable).
 * ``requests()`` sends the resolved instrument UUID, never the caller's symbol rendering.
 """
@@ -35,6 +63,7 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -44,26 +73,33 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from ..clearstreet.models import (
     InstructionRequest,
-    InstructionStatus,
     InstructionType,
     Position,
     PositionInstruction,
-    SecurityType,
     new_instruction_key,
 )
 from .calendar import (
-    DEFAULT_EXERCISE_CUTOFF,
-    NEW_YORK,
+    describe_exercise_cutoff,
+    exercise_cutoff,
     expiration_business_day,
     is_business_day,
     new_york,
 )
-from .closing import is_option
-from .moneyness import Moneyness, MoneynessState, best_price, moneyness, underlier_prices
-from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
+from .closing import holds_contracts, is_option
+from .contracts import DEFAULT_SOURCE, ContractTerms, terms_for
+from .expiry import (
+    EXERCISE_BY_EXCEPTION,
+    DefaultAtExpiry,
+    contract_moneyness,
+    default_at_expiry,
+    in_the_money_by,
+    intrinsic_per_contract,
+)
+from .moneyness import Moneyness, MoneynessState, best_price, underlier_prices
+from .numbers import CENT, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import ResolveCode, ResolveError, display_symbol, resolve_position
-from .text import format_et, money, qty
+from .text import format_et, money, price, qty
 
 __all__ = [
     "ExerciseDelivery",
@@ -76,11 +112,17 @@ __all__ = [
     "plan_instructions",
 ]
 
-_PENDING = frozenset({InstructionStatus.SENT, InstructionStatus.CANCEL_REQUESTED})
 _SHORT = {
     InstructionType.EXERCISE: "EXERCISE",
     InstructionType.DO_NOT_EXERCISE: "DO_NOT_EXERCISE",
     InstructionType.CONTRARY_EXERCISE: "CONTRARY_EXERCISE",
+}
+_OCC = "OCC exercise by exception"
+_THOUSANDTH = Decimal("0.001")
+_STATE_WORDS = {
+    MoneynessState.ITM: "in the money",
+    MoneynessState.ATM: "at the money",
+    MoneynessState.OTM: "out of the money",
 }
 
 
@@ -96,9 +138,11 @@ class InstructionCode(StrEnum):
     AMBIGUOUS_INSTRUMENT = "AMBIGUOUS_INSTRUMENT"
     NOT_AN_OPTION = "NOT_AN_OPTION"
     NOT_LONG = "NOT_LONG"
+    CONFLICTING_INSTRUCTIONS = "CONFLICTING_INSTRUCTIONS"
     INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
     DNE_NOT_ON_EXPIRY = "DNE_NOT_ON_EXPIRY"
     CEA_NOT_ON_EXPIRY = "CEA_NOT_ON_EXPIRY"
+    EUROPEAN_EXERCISE_BEFORE_EXPIRY = "EUROPEAN_EXERCISE_BEFORE_EXPIRY"
     EXERCISE_PAST_CUTOFF = "EXERCISE_PAST_CUTOFF"
 
 
@@ -197,6 +241,25 @@ class _Blocked(Exception):
         super().__init__(message)
 
 
+@dataclass
+class _Row:
+    """One requested row while it is planned."""
+
+    index: int
+    request: InstructionInput
+    key: str
+    generated: bool
+    position: Position | None = None
+    symbol: OptionSymbol | None = None
+    terms: ContractTerms | None = None
+    blocked: _Blocked | None = None
+    # filled for OK rows
+    m: Moneyness | None = None
+    default: DefaultAtExpiry = DefaultAtExpiry.UNKNOWN
+    exercises: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
 def _coerce(row: InstructionInput | InstructionRequest | Mapping[str, Any]) -> InstructionInput:
     if isinstance(row, InstructionInput):
         return row
@@ -226,43 +289,61 @@ def _underlier(positions: Sequence[Position], option: Position, symbol: OptionSy
     return None
 
 
+def _rows_text(numbers: Sequence[int]) -> str:
+    shown = [str(n) for n in sorted(numbers)]
+    if len(shown) == 1:
+        return f"row {shown[0]}"
+    return f"rows {', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def _per_share(value: Decimal) -> str:
+    """A per-share amount: exact up to OSI's 3 decimals; an adjusted contract's amount per
+    deliverable share (a division) is shown to the thousandth."""
+    if value != value.quantize(_THOUSANDTH):
+        value = value.quantize(_THOUSANDTH, rounding=ROUND_HALF_EVEN)
+    return price(value)
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _describe(kind: InstructionType, contracts: Decimal, symbol: str) -> str:
+    return f"{_SHORT[kind]} {qty(contracts)} {symbol}"
+
+
 class _Planner:
     def __init__(
         self,
         positions: Sequence[Position],
         existing: Sequence[PositionInstruction],
         now: datetime,
-        cutoff: time,
+        cutoff: time | None,
         prices: Mapping[str, Decimal],
+        contracts: Mapping[str, ContractTerms] | None,
     ) -> None:
         self.positions = positions
         self.existing = existing
         self.local = new_york(now)
         self.today = self.local.date()
-        self.cutoff = cutoff
+        self.broker_cutoff = cutoff
         self.prices = prices
-        self.cutoff_text = f"{cutoff:%H:%M} America/New_York"
+        self.contracts = contracts or {}
         self.batch_keys: set[str] = set()
-        self.batch_exercised: dict[str, Decimal] = {}
 
-    # -- the rules, in order ------------------------------------------------------------------
+    # -- rules 1-5: each row on its own -----------------------------------------------------------
 
-    def check(
-        self, request: InstructionInput, key: str
-    ) -> tuple[Position | None, OptionSymbol | None, _Blocked | None]:
-        position: Position | None = None
-        symbol: OptionSymbol | None = None
+    def check_row(self, row: _Row) -> None:
         try:
-            self._quantity(request.quantity)
-            self._key(key)
-            position, symbol = self._resolve(request.instrument_id)
-            self._long(position, symbol)
-            self._available(request, position, symbol)
-            self._expiry_day(request.instruction_type, symbol)
-            self._cutoff(request.instruction_type, symbol)
+            self._quantity(row.request.quantity)
+            self._key(row.key)
+            row.position, row.symbol = self._resolve(row.request.instrument_id)
+            self._long(row.position, row.symbol)
         except _Blocked as blocked:
-            return position, symbol, blocked
-        return position, symbol, None
+            row.blocked = blocked
+            return
+        self.batch_keys.add(row.key)
+        row.terms = self.terms(row.position)
 
     def _quantity(self, quantity: Decimal) -> None:
         if not quantity.is_finite() or quantity <= 0 or quantity != quantity.to_integral_value():
@@ -329,34 +410,79 @@ class _Planner:
                 "option can be exercised or instructed (a short is assigned, not exercised).",
             )
 
-    def _available(self, request: InstructionInput, position: Position, symbol: OptionSymbol) -> None:
-        reserved = sum(
-            (
-                i.quantity
-                for i in self.existing
-                if i.persisted
-                and i.instruction_type == InstructionType.EXERCISE
-                and i.status in _PENDING
-                and _same_instrument(i, position)
-            ),
-            Decimal(0),
-        )
-        batch = self.batch_exercised.get(position.instrument_id, Decimal(0))
-        reported = abs(position.available_quantity)
-        available = max(min(reported, position.quantity - reserved) - batch, Decimal(0))
-        if request.quantity > available:
-            parts = [f"available_quantity {qty(reported)} of {qty(position.quantity)} held"]
-            if reserved:
-                parts.append(f"{qty(reserved)} held by pending EXERCISE instructions")
-            if batch:
-                parts.append(f"{qty(batch)} exercised by earlier rows of this batch")
-            raise _Blocked(
-                InstructionCode.INSUFFICIENT_POSITION,
-                f"Requested {qty(request.quantity)} {symbol.spaced()} but only {qty(available)} can "
-                f"be instructed ({', '.join(parts)}).",
-                available=qty(available),
-                requested=qty(request.quantity),
+    def terms(self, position: Position) -> ContractTerms:
+        given = self.contracts.get(position.instrument_id)
+        return given if given is not None else terms_for(position)
+
+    # -- rule 6: all the rows of one contract together ----------------------------------------------
+
+    def check_contract(self, rows: list[_Row]) -> None:
+        position, symbol = rows[0].position, rows[0].symbol
+        assert position is not None and symbol is not None
+        shown = symbol.spaced()
+        numbers = [r.index for r in rows]
+        live = [i for i in self.existing if holds_contracts(i) and _same_instrument(i, position)]
+        reserved = min(sum((i.quantity for i in live), Decimal(0)), position.quantity)
+        reported = min(abs(position.available_quantity), position.quantity)
+        free = max(min(reported, position.quantity - reserved), Decimal(0))
+        requested = sum((r.request.quantity for r in rows), Decimal(0))
+        kinds = {r.request.instruction_type for r in rows}
+        if len(kinds) > 1:
+            asked = ", ".join(
+                f"{_SHORT[r.request.instruction_type]} {qty(r.request.quantity)} (row {r.index})" for r in rows
             )
+            also = (
+                f"; together they also ask for {qty(requested)} where {qty(free)} can be instructed"
+                if requested > free
+                else ""
+            )
+            blocked = _Blocked(
+                InstructionCode.CONFLICTING_INSTRUCTIONS,
+                f"Conflicting instructions for {shown}: {_rows_text(numbers)} ask for {asked}{also}. A "
+                "contract is either exercised or not, so one batch carries one instruction type per contract; "
+                "keep one type (to exercise some contracts and not others, instruct only those whose default "
+                "at expiry should change).",
+                rows=",".join(map(str, numbers)),
+            )
+            for r in rows:
+                r.blocked = blocked
+            return
+        if requested <= free:
+            return
+        parts = [f"available_quantity {qty(abs(position.available_quantity))} of {qty(position.quantity)} held"]
+        if live:
+            listed = "; ".join(f"{i.id}: {i.instruction_type} {qty(i.quantity)}, {i.status}" for i in live[:5]) + (
+                "; …" if len(live) > 5 else ""
+            )
+            parts.append(
+                f"{qty(reserved)} held by pending instructions ({listed}): cancel them with "
+                "cancel_position_instruction to instruct those contracts again"
+            )
+        if len(rows) == 1:
+            head = f"Requested {qty(requested)} {shown}"
+            tail = ""
+        else:
+            head = f"Over-instructed: {_rows_text(numbers)} together instruct {qty(requested)} {shown}"
+            tail = f"; every row on this contract is blocked: make them add up to at most {qty(free)}"
+        blocked = _Blocked(
+            InstructionCode.INSUFFICIENT_POSITION,
+            f"{head} but only {qty(free)} can be instructed ({', '.join(parts)}){tail}.",
+            available=qty(free),
+            requested=qty(requested),
+        )
+        for r in rows:
+            r.blocked = blocked
+
+    # -- rules 7-10: the day and the time -----------------------------------------------------------
+
+    def check_timing(self, row: _Row) -> None:
+        assert row.symbol is not None and row.terms is not None
+        try:
+            self._expiry_day(row.request.instruction_type, row.symbol)
+            self._style(row.request.instruction_type, row.symbol, row.terms)
+            self._cutoff(row.request.instruction_type, row.symbol)
+        except _Blocked as blocked:
+            row.blocked = blocked
 
     def _expiry_day(self, kind: InstructionType, symbol: OptionSymbol) -> None:
         if kind is InstructionType.EXERCISE:
@@ -377,35 +503,49 @@ class _Planner:
                 business_date=self.today.isoformat(),
             )
 
+    def _style(self, kind: InstructionType, symbol: OptionSymbol, terms: ContractTerms) -> None:
+        # A European-style option can be exercised only at expiration (OCC Rules, Chapter I
+        # "European-style option"; reference 7.3 and market-data reference 9). The API's code for
+        # this rejection is undocumented: EUROPEAN_EXERCISE_BEFORE_EXPIRY is this server's.
+        expiry_day = expiration_business_day(symbol.expiry)
+        if kind is InstructionType.EXERCISE and terms.exercise_style == "EUROPEAN" and self.today < expiry_day:
+            raise _Blocked(
+                InstructionCode.EUROPEAN_EXERCISE_BEFORE_EXPIRY,
+                f"{symbol.spaced()} is a European-style option ({terms.source}): it can be exercised only "
+                f"on its expiration day {expiry_day:%a %Y-%m-%d}, not before; sell it to realise its value now.",
+                exercise_style="EUROPEAN",
+                expiry=symbol.expiry.isoformat(),
+            )
+
+    def deadline(self, day: date) -> datetime:
+        """The effective exercise cutoff on ``day``: FINRA's, or the broker's when earlier."""
+        return exercise_cutoff(day, self.broker_cutoff)
+
     def _cutoff(self, kind: InstructionType, symbol: OptionSymbol) -> None:
         expiry_day = expiration_business_day(symbol.expiry)
-        deadline = datetime.combine(expiry_day, self.cutoff, NEW_YORK)
+        deadline = self.deadline(expiry_day)
         if self.today == expiry_day and self.local >= deadline:
             raise _Blocked(
                 InstructionCode.EXERCISE_PAST_CUTOFF,
-                f"The cutoff for {symbol.spaced()}, {self.cutoff:%H:%M} ET on its expiration day "
-                f"{expiry_day:%a %Y-%m-%d}, has passed.",
+                f"The exercise cutoff for {symbol.spaced()} on its expiration day has passed: "
+                f"{describe_exercise_cutoff(expiry_day, self.broker_cutoff)}.",
                 cutoff_time=deadline.isoformat(),
             )
         if kind is InstructionType.EXERCISE and self.today > expiry_day:
             raise _Blocked(
                 InstructionCode.EXERCISE_PAST_CUTOFF,
-                f"{symbol.spaced()} expired: its last exercise cutoff was {self.cutoff:%H:%M} ET on "
+                f"{symbol.spaced()} expired: its last exercise cutoff was {deadline:%H:%M} ET on "
                 f"{expiry_day:%a %Y-%m-%d}.",
                 cutoff_time=deadline.isoformat(),
             )
 
     # -- what an OK row means ---------------------------------------------------------------
 
-    def submit_before(self, symbol: OptionSymbol) -> datetime:
-        """The last moment the row can be submitted: the cutoff on the expiration business day."""
-        return datetime.combine(expiration_business_day(symbol.expiry), self.cutoff, NEW_YORK)
-
     def after_todays_cutoff(self, symbol: OptionSymbol) -> bool:
         return (
             is_business_day(self.today)
             and self.today < expiration_business_day(symbol.expiry)
-            and self.local.time() >= self.cutoff
+            and self.local >= self.deadline(self.today)
         )
 
     def price(self, position: Position, symbol: OptionSymbol) -> Decimal | None:
@@ -414,48 +554,93 @@ class _Planner:
         underlier = _underlier(self.positions, position, symbol)
         return None if underlier is None else best_price(underlier)[0]
 
-    def delivery(
-        self, position: Position, symbol: OptionSymbol, contracts: Decimal, m: Moneyness | None
-    ) -> ExerciseDelivery:
-        shares = contracts * OPTION_MULTIPLIER
-        cash = (shares * symbol.strike).quantize(CENT, rounding=ROUND_HALF_EVEN)
-        root = symbol.root
-        if position.underlying_instrument_type == SecurityType.INDEX:
-            value = None if m is None else (m.intrinsic_per_share * shares).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    def underlier_name(self, position: Position, symbol: OptionSymbol) -> str:
+        underlier = _underlier(self.positions, position, symbol)
+        return display_symbol(underlier.symbol) if underlier is not None else symbol.root
+
+    def free_shares(self, position: Position, symbol: OptionSymbol) -> tuple[Decimal, Decimal]:
+        """(shares held, shares free) of the underlier: free = its available_quantity, never more
+        than held and never below 0."""
+        underlier = _underlier(self.positions, position, symbol)
+        held = underlier.quantity if underlier is not None else Decimal(0)
+        if underlier is None or held <= 0:
+            return held, Decimal(0)
+        return held, max(min(abs(underlier.available_quantity), held), Decimal(0))
+
+    def delivery(self, row: _Row, batch_shares: Decimal) -> ExerciseDelivery:
+        """What exercising ``row`` delivers; ``batch_shares`` = shares every put exercise of the
+        batch on the same underlier delivers together (this row included)."""
+        position, symbol, terms, m = row.position, row.symbol, row.terms, row.m
+        assert position is not None and symbol is not None and terms is not None
+        contracts = row.request.quantity
+        name = self.underlier_name(position, symbol)
+        if terms.settlement == "CASH":
+            if m is None:
+                return ExerciseDelivery(
+                    settlement="CASH",
+                    underlier=name,
+                    strike=symbol.strike,
+                    shares=Decimal(0),
+                    cash=None,
+                    text=f"cash-settled, no shares: receive the intrinsic value at the settlement value "
+                    f"({name} level unknown)",
+                )
+            per_share = max(in_the_money_by(symbol, m.underlier_price, terms), Decimal(0))
+            value = _cents(per_share * terms.multiplier * contracts)
             return ExerciseDelivery(
                 settlement="CASH",
-                underlier=root,
+                underlier=name,
                 strike=symbol.strike,
                 shares=Decimal(0),
                 cash=value,
-                text=f"cash-settled: receive the intrinsic value of {qty(shares)} × {root}"
-                + (f", {money(value)} at the current level" if value is not None else " (level unknown)"),
+                text=f"cash-settled, no shares: receive the intrinsic value, {money(value)} at the current "
+                f"level ({price(per_share)} × {qty(terms.multiplier)} × {qty(contracts)}); the settlement "
+                "value decides",
             )
-        underlier = _underlier(self.positions, position, symbol)
-        held = underlier.quantity if underlier is not None else Decimal(0)
+        shares = contracts * terms.deliverable_shares
+        cash = _cents(contracts * terms.multiplier * symbol.strike)
+        adjusted = terms.deliverable_shares != terms.multiplier
+        at = (
+            f"for an aggregate strike of {money(cash)} ({qty(terms.deliverable_shares)} shares a contract)"
+            if adjusted
+            else f"at {price(symbol.strike)}"
+        )
+        held, free = self.free_shares(position, symbol)
         if symbol.is_call:
-            text = f"receive {qty(shares)} {root} shares at {money(symbol.strike)} and pay {money(cash)}"
+            pay = "" if adjusted else f" and pay {money(cash)}"
             return ExerciseDelivery(
                 settlement="PHYSICAL",
-                underlier=root,
+                underlier=name,
                 strike=symbol.strike,
                 shares=shares,
                 cash=-cash,
                 shares_held=held,
-                text=text,
+                text=f"receive {qty(shares)} {name} shares {at}{pay}",
             )
-        enough = held >= shares
-        text = f"deliver {qty(shares)} {root} shares at {money(symbol.strike)} and receive {money(cash)}"
+        need = max(batch_shares, shares)
+        enough = need <= free
+        committed = held - free if held > 0 else Decimal(0)
+        holds = f"the account holds {qty(held)}"
+        if committed:
+            holds += f", of which {qty(committed)} are committed to working orders: "
+            holds += f"{'only ' if not enough else ''}{qty(free)} are free"
         if enough:
-            text += f" (the account holds {qty(held)}, enough)"
+            holding = f" ({holds}, enough)"
         else:
-            text += (
-                f" (the account holds {qty(held)}: delivering {qty(shares)} leaves it short "
-                f"{qty(shares - held)} shares)"
+            short_by = need - free + (-held if held < 0 else Decimal(0))
+            verb = (
+                f"delivering {qty(shares)}"
+                if need == shares
+                else f"the batch's put exercises deliver {qty(need)} in all, which"
             )
+            holding = f" ({holds}{', so ' if committed else ': '}{verb} leaves it short {qty(short_by)} shares"
+            holding += " unless those orders are cancelled)" if committed else ")"
+        receive = f"receive {money(cash)}" if not adjusted else f"receive the aggregate strike {money(cash)}"
+        at_price = f"at {price(symbol.strike)} and {receive}" if not adjusted else f"and {receive}"
+        text = f"deliver {qty(shares)} {name} shares {at_price}{holding}"
         return ExerciseDelivery(
             settlement="PHYSICAL",
-            underlier=root,
+            underlier=name,
             strike=symbol.strike,
             shares=-shares,
             cash=cash,
@@ -464,28 +649,23 @@ class _Planner:
             text=text,
         )
 
-    def notes(
-        self,
-        kind: InstructionType,
-        symbol: OptionSymbol,
-        contracts: Decimal,
-        m: Moneyness | None,
-    ) -> list[str]:
+    def value_notes(self, row: _Row) -> list[str]:
         """Short phrases (no final period) on what the row does to the position's value."""
-        shares = contracts * OPTION_MULTIPLIER
+        kind, symbol, m, terms = row.request.instruction_type, row.symbol, row.m, row.terms
+        assert symbol is not None and terms is not None
+        contracts = row.request.quantity
         if m is None:
             return [f"{symbol.root} price unknown: moneyness not shown"]
-        intrinsic = m.intrinsic_per_share * shares
-        gap = abs(m.underlier_price - symbol.strike) * shares
-        where = f"{symbol.root} {money(m.underlier_price)} vs strike {money(symbol.strike)}"
-        state = {
-            MoneynessState.ITM: "in the money",
-            MoneynessState.ATM: "at the money",
-            MoneynessState.OTM: "out of the money",
-        }[m.state]
+        intrinsic = _cents(intrinsic_per_contract(symbol, m.underlier_price, terms) * contracts)
+        gap = _cents(self._gap(row) * contracts)
+        assert row.position is not None
+        name = self.underlier_name(row.position, symbol)
+        where = f"{name} {price(m.underlier_price)} vs strike {price(symbol.strike)}"
+        state = self._state_words(row)
+        auto = row.default is DefaultAtExpiry.AUTO_EXERCISE
         if kind is InstructionType.EXERCISE:
             if m.state is MoneynessState.ITM:
-                notes = [f"in the money ({where}): intrinsic value {money(intrinsic)}"]
+                notes = [f"{state} ({where}): intrinsic value {money(intrinsic)}"]
                 if self.today < expiration_business_day(symbol.expiry):
                     notes.append(
                         "early exercise gives up the remaining time value; selling the contracts may be worth more"
@@ -493,17 +673,109 @@ class _Planner:
                 return notes
             return [f"{state} ({where}): exercising costs {money(gap)} more than trading the shares"]
         if kind is InstructionType.DO_NOT_EXERCISE:
-            if m.state is MoneynessState.ITM:
-                return [f"gives up intrinsic value {money(intrinsic)} ({state}: {where})"]
+            if auto:
+                return [f"gives up intrinsic value {money(intrinsic)} (in the money: {where})"]
             return [f"{state} ({where}): it would not be exercised automatically anyway"]
-        # CONTRARY_EXERCISE: the opposite of exercise-by-exception
-        if m.state is MoneynessState.ITM:
+        # CONTRARY_EXERCISE: the opposite of exercise by exception
+        if auto:
             return [f"NOT exercised although in the money: gives up intrinsic value {money(intrinsic)} ({where})"]
+        if m.state is MoneynessState.ITM:
+            return [f"exercised although {state}: intrinsic value {money(intrinsic)} ({where})"]
         return [f"exercised although {state}: {money(gap)} worse than trading the shares ({where})"]
 
+    def _gap(self, row: _Row) -> Decimal:
+        """Per contract: how much worse exercising is than trading (0 when in the money)."""
+        symbol, m, terms = row.symbol, row.m, row.terms
+        assert symbol is not None and m is not None and terms is not None
+        edge = in_the_money_by(symbol, m.underlier_price, terms)
+        if edge >= 0 or terms.settlement == "CASH":
+            return Decimal(0)
+        return -edge * terms.deliverable_shares
 
-def _describe(kind: InstructionType, contracts: Decimal, symbol: str) -> str:
-    return f"{_SHORT[kind]} {qty(contracts)} {symbol}"
+    def _state_words(self, row: _Row) -> str:
+        assert row.m is not None and row.symbol is not None
+        if row.m.state is MoneynessState.ITM and row.default is not DefaultAtExpiry.AUTO_EXERCISE:
+            return "in the money by less than $0.01"
+        return _STATE_WORDS[row.m.state]
+
+    def _why_lapse(self, row: _Row) -> str:
+        symbol, m = row.symbol, row.m
+        assert symbol is not None and m is not None
+        if m.state is MoneynessState.ITM:
+            edge = in_the_money_by(symbol, m.underlier_price, row.terms)
+            return (
+                f"in the money by only {_per_share(edge)} a share, under the {money(EXERCISE_BY_EXCEPTION)} of {_OCC}"
+            )
+        assert row.position is not None
+        name = self.underlier_name(row.position, symbol)
+        return f"{_STATE_WORDS[m.state]}: {name} {price(m.underlier_price)} vs strike {price(symbol.strike)}"
+
+    def message(self, row: _Row, delivery: ExerciseDelivery | None) -> str:
+        """What the row changes relative to the default at expiry, and what it delivers."""
+        kind, symbol, m = row.request.instruction_type, row.symbol, row.m
+        assert symbol is not None
+        head = _describe(kind, row.request.quantity, symbol.spaced())
+        contracts = row.request.quantity
+        nothing = "nothing is delivered"
+        expiry_day = expiration_business_day(symbol.expiry)
+        if m is None:
+            if kind is InstructionType.EXERCISE:
+                assert delivery is not None
+                return f"{head}: {delivery.text}; {symbol.root} price unknown: the default at expiry cannot be said"
+            if kind is InstructionType.DO_NOT_EXERCISE:
+                return f"{head}: not exercised, whatever the price; {nothing} ({symbol.root} price unknown: whether this gives up value cannot be said)"
+            return (
+                f"{head}: reverses the default at expiry, which cannot be said without the {symbol.root} price: "
+                f"it exercises the contracts if they are less than $0.01 in the money, else it stops their "
+                f"automatic exercise"
+            )
+        assert row.terms is not None
+        intrinsic = _cents(intrinsic_per_contract(symbol, m.underlier_price, row.terms) * contracts)
+        edge = in_the_money_by(symbol, m.underlier_price, row.terms)
+        if row.default is DefaultAtExpiry.AUTO_EXERCISE:
+            if kind is InstructionType.EXERCISE:
+                assert delivery is not None
+                if self.today < expiry_day:
+                    change = "exercised now instead of automatically at expiry: gives up the remaining time value"
+                else:
+                    change = f"no change: it would be exercised automatically anyway (in the money by {_per_share(edge)} a share, {_OCC})"
+                return f"{head}: {delivery.text}; {change}"
+            return (
+                f"{head}: NOT exercised although in the money by {_per_share(edge)} a share (exercised automatically "
+                f"otherwise, {_OCC}): gives up intrinsic value {money(intrinsic)}; {nothing}"
+            )
+        # the default is to lapse
+        why = self._why_lapse(row)
+        worth = (
+            f"intrinsic value {money(intrinsic)}"
+            if m.state is MoneynessState.ITM
+            else f"exercising costs {money(_cents(self._gap(row) * contracts))} more than trading the shares"
+        )
+        if kind is InstructionType.DO_NOT_EXERCISE:
+            return f"{head}: changes nothing: it lapses anyway ({why}); {nothing}"
+        assert delivery is not None
+        if kind is InstructionType.EXERCISE and self.today < expiry_day:
+            return f"{head}: {delivery.text}; exercised now; at today's price it would lapse at expiry ({why}); {worth}"
+        return f"{head}: exercised instead of lapsing ({why}): {delivery.text}; {worth}"
+
+    def terms_notes(self, row: _Row) -> list[str]:
+        symbol, terms = row.symbol, row.terms
+        assert symbol is not None and terms is not None
+        notes = []
+        if not terms.is_standard or terms.source != DEFAULT_SOURCE:
+            notes.append(f"contract terms: {terms.describe()}")
+        if terms.is_settle_on_open:
+            notes.append(
+                "AM-settled: trading ends at the close of the business day before expiry and the settlement "
+                "value comes from the opening prices on expiry day"
+            )
+        early = self.today < expiration_business_day(symbol.expiry)
+        if row.request.instruction_type is InstructionType.EXERCISE and early and terms.exercise_style is None:
+            notes.append(
+                f"exercise style unknown (no option-contract data, and {symbol.root} is not a known index root): "
+                "not assumed; an early exercise of a European-style contract is rejected"
+            )
+        return notes
 
 
 def plan_instructions(
@@ -511,84 +783,117 @@ def plan_instructions(
     rows: Sequence[InstructionInput | InstructionRequest | Mapping[str, Any]],
     *,
     now: datetime,
-    cutoff: time = DEFAULT_EXERCISE_CUTOFF,
+    cutoff: time | None = None,
     existing: Iterable[PositionInstruction] = (),
     prices: Mapping[str, Decimal] | None = None,
+    contracts: Mapping[str, ContractTerms] | None = None,
     new_key: Callable[[], str] = new_instruction_key,
 ) -> InstructionPlan:
-    """Check every row and say what it would do. ``cutoff`` is a wall time in America/New_York;
-    ``existing`` are the account's instructions (duplicate keys, pending exercises);
-    ``prices`` maps underlier instrument ids to prices (default: the account's own positions)."""
+    """Check every row and say what it would do (module docstring).
+
+    ``cutoff``: an optional broker cutoff (New York wall time), applied only when earlier than the
+    day's FINRA deadline (:func:`.calendar.exercise_cutoff`). ``existing``: the account's
+    instructions (duplicate keys; live ones hold contracts). ``prices``: underlier instrument id
+    -> price (default: the account's own positions). ``contracts``: instrument id ->
+    :class:`.contracts.ContractTerms` (default: :func:`.contracts.terms_for`'s fallbacks)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     held = list(positions)
-    planner = _Planner(held, list(existing), now, cutoff, underlier_prices(held) if prices is None else prices)
-    planned: list[PlannedInstruction] = []
+    planner = _Planner(
+        held, list(existing), now, cutoff, underlier_prices(held) if prices is None else prices, contracts
+    )
+    planned: list[_Row] = []
     for index, raw in enumerate(rows, start=1):
         request = _coerce(raw)
         given = request.instruction_id.strip() if request.instruction_id else ""
-        key = given or new_key()
-        position, symbol, blocked = planner.check(request, key)
-        if blocked is None:
-            planner.batch_keys.add(key)
-        shown = symbol.spaced() if symbol is not None else request.instrument_id.strip()
-        m = None
-        if position is not None and symbol is not None:
-            price = planner.price(position, symbol)
-            m = moneyness(symbol, price) if price is not None else None
+        row = _Row(index=index, request=request, key=given or new_key(), generated=not given)
+        planner.check_row(row)
+        planned.append(row)
+
+    by_contract: dict[str, list[_Row]] = {}
+    for row in planned:
+        if row.blocked is None and row.position is not None:
+            by_contract.setdefault(row.position.instrument_id, []).append(row)
+    for contract_rows in by_contract.values():
+        planner.check_contract(contract_rows)
+    for row in planned:
+        if row.blocked is None:
+            planner.check_timing(row)
+
+    # Moneyness and the default at expiry, for every resolved row; what OK rows do.
+    for row in planned:
+        if row.position is None or row.symbol is None:
+            continue
+        price_now = planner.price(row.position, row.symbol)
+        row.m = contract_moneyness(row.symbol, price_now, row.terms) if price_now is not None else None
+        row.default = default_at_expiry(True, row.symbol, price_now, row.terms)
+        kind = row.request.instruction_type
+        row.exercises = kind is InstructionType.EXERCISE or (
+            kind is InstructionType.CONTRARY_EXERCISE and row.default is DefaultAtExpiry.LAPSE
+        )
+    puts: dict[str, Decimal] = {}  # underlier -> shares the batch's OK put exercises deliver
+    for row in planned:
+        if row.blocked is None and row.exercises and row.symbol is not None and not row.symbol.is_call:
+            assert row.position is not None and row.terms is not None
+            if row.terms.settlement == "PHYSICAL":
+                name = planner.underlier_name(row.position, row.symbol)
+                puts[name] = puts.get(name, Decimal(0)) + row.request.quantity * row.terms.deliverable_shares
+
+    out: list[PlannedInstruction] = []
+    for row in planned:
+        symbol, position = row.symbol, row.position
         common: dict[str, Any] = dict(
-            row=index,
-            instruction_type=request.instruction_type,
-            requested=request.instrument_id,
+            row=row.index,
+            instruction_type=row.request.instruction_type,
+            requested=row.request.instrument_id,
             instrument_id=position.instrument_id if position is not None else None,
             symbol=symbol.padded() if symbol is not None else None,
-            quantity=request.quantity,
-            instruction_id=key,
-            generated_key=not given,
+            quantity=row.request.quantity,
+            instruction_id=row.key,
+            generated_key=row.generated,
             expiry=symbol.expiry if symbol is not None else None,
-            moneyness=m,
+            moneyness=row.m,
         )
-        if blocked is not None:
-            planned.append(
+        if row.blocked is not None:
+            out.append(
                 PlannedInstruction(
                     **common,
                     status=RowStatus.BLOCKED,
-                    reason=blocked.code,
-                    message=blocked.message,
-                    metadata=blocked.metadata,
+                    reason=row.blocked.code,
+                    message=row.blocked.message,
+                    metadata=row.blocked.metadata,
                 )
             )
             continue
         assert position is not None and symbol is not None
-        kind = request.instruction_type
-        if kind is InstructionType.EXERCISE:
-            planner.batch_exercised[position.instrument_id] = (
-                planner.batch_exercised.get(position.instrument_id, Decimal(0)) + request.quantity
-            )
-        exercises = kind is InstructionType.EXERCISE or (
-            kind is InstructionType.CONTRARY_EXERCISE and m is not None and m.state is not MoneynessState.ITM
-        )
-        delivery = planner.delivery(position, symbol, request.quantity, m) if exercises else None
-        notes = planner.notes(kind, symbol, request.quantity, m)
-        if kind is InstructionType.EXERCISE and planner.after_todays_cutoff(symbol):
+        delivery = None
+        if row.exercises:
+            name = planner.underlier_name(position, symbol)
+            delivery = planner.delivery(row, puts.get(name, Decimal(0)))
+        notes = planner.value_notes(row) + planner.terms_notes(row)
+        live = [i for i in planner.existing if holds_contracts(i) and _same_instrument(i, position)]
+        if live:
             notes.append(
-                f"it is past today's {cutoff:%H:%M} ET cutoff: the exercise may be processed on the next business day"
+                "also instructed on this contract: "
+                + "; ".join(f"{i.id} ({i.instruction_type} {qty(i.quantity)}, {i.status})" for i in live[:3])
             )
-        details = [delivery.text] if delivery is not None else []
-        if delivery is None or (m is not None and m.state is not MoneynessState.ITM):
-            details.append(notes[0])
-        detail = "; ".join(details)
-        planned.append(
+        if row.request.instruction_type is InstructionType.EXERCISE and planner.after_todays_cutoff(symbol):
+            notes.append(
+                f"it is past today's {planner.deadline(planner.today):%H:%M} ET cutoff: the exercise may be "
+                "processed on the next business day"
+            )
+        out.append(
             PlannedInstruction(
                 **common,
                 status=RowStatus.OK,
-                message=f"{_describe(kind, request.quantity, shown)}: {detail}",
-                submit_before=planner.submit_before(symbol),
+                message=planner.message(row, delivery),
+                submit_before=planner.deadline(expiration_business_day(symbol.expiry)),
                 delivery=delivery,
                 notes=notes,
             )
         )
-    return InstructionPlan(rows=planned, cutoff_time=planner.cutoff_text, summary=_summary(planned))
+    today_cutoff = planner.deadline(planner.today)
+    return InstructionPlan(rows=out, cutoff_time=f"{today_cutoff:%H:%M} America/New_York", summary=_summary(out))
 
 
 def _summary(rows: list[PlannedInstruction]) -> str:

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from .calendar import new_york
 from .numbers import CENT, plain
 
-__all__ = ["format_et", "money", "qty"]
+__all__ = ["format_et", "money", "price", "qty"]
 
 
 def qty(value: Decimal) -> str:
@@ -21,6 +21,14 @@ def money(value: Decimal) -> str:
     rounded = value.quantize(CENT, rounding=ROUND_HALF_EVEN)
     sign = "-" if rounded < 0 else ""
     return f"{sign}${abs(rounded):,}"
+
+
+def price(value: Decimal) -> str:
+    """A price per share, never rounded: ``$195.00``, ``$150.995`` (OSI strikes have 3 decimals)."""
+    if value == value.quantize(CENT):
+        return money(value)
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value).normalize():,f}"
 
 
 def format_et(instant: datetime) -> str:
