@@ -1161,27 +1161,37 @@ async def test_the_api_name_of_the_idempotency_key_is_honoured(
     simulator: Simulator, upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     """A model retrying after an unknown outcome may pass the key as client_instruction_id (the
-    API's name): the duplicate is caught instead of exercised twice; a misspelt field is an error."""
-    used = simulator.instructions(SECOND)[0]["client_instruction_id"]  # an ACCEPTED instruction's key
+    API's name): the repeat is recognised and answered with the original instead of exercised
+    twice; a misspelt field is an error."""
+    accepted = simulator.instructions(SECOND)[0]  # an ACCEPTED EXERCISE of 1 LEAP
+    used = accepted["client_instruction_id"]
     keyed = row("EXERCISE", LEAP, 1, client_instruction_id=used)
-    async with connect(make_settings(), upstream, mode) as client:
+    async with connect(make_settings(POSITIONS_MCP_CONFIRMATION="token"), upstream, mode) as client:
         preview = ok(
             await client.call_tool(
                 "preview_submit_position_instructions", {"account_id": SECOND, "instructions": [keyed]}
             )
         )
         [planned] = preview["plan"]["rows"]
-        assert (planned["status"], planned["reason"], planned["instruction_id"]) == (
-            "BLOCKED",
-            "DUPLICATE_INSTRUCTION",
-            used,
+        assert (planned["status"], planned["instruction_id"]) == ("ALREADY_SUBMITTED", used)
+        assert planned["metadata"] == {"existing_id": accepted["id"]}
+        before = created(simulator)
+        result = ok(
+            await client.call_tool(
+                "submit_position_instructions",
+                {"account_id": SECOND, "instructions": [keyed], "confirmation_token": preview["confirmation_token"]},
+            )
         )
+        assert result["already_submitted"] == [used]
+        assert [i["id"] for i in result["instructions"]] == [accepted["id"]]  # the original, reported as such
+        assert created(simulator) == before  # nothing exercised twice
+        assert upstream.writes == [("POST", f"/v1/accounts/{SECOND}/positions/instructions")]
         misspelt = await client.call_tool(
             "preview_submit_position_instructions",
             {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, quantiy=1)]},
         )
         assert misspelt.is_error and "quantiy" in misspelt.content[0].text  # type: ignore[union-attr]
-    assert upstream.writes == []
+    assert len(upstream.writes) == 1
 
 
 @pytest.mark.anyio

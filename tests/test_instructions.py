@@ -274,7 +274,20 @@ def test_duplicate_key_in_the_account() -> None:
     code, message = blocked(p)
     assert code is InstructionCode.DUPLICATE_INSTRUCTION
     assert p.rows[0].metadata == {"existing_id": "63987bde-0967-4f76-840b-cb9033ce2a74"}
-    assert "already submitted" in message
+    assert "already used by instruction" in message  # another quantity under that key: a true duplicate
+
+
+def test_the_same_instruction_under_its_own_key_is_a_repeat_not_a_second_exercise() -> None:
+    """A retry carrying the keys of what was sent is harmless: the row is ALREADY_SUBMITTED, does
+    not consume the contracts again, and the batch may be sent (the API answers with the original)."""
+    sent = existing("first-try", quantity="4", status="SENT")
+    p = plan(row("EXERCISE", CALL_ID, "4", "first-try"), existing=[sent])
+    assert p.ready
+    assert p.rows[0].status is RowStatus.ALREADY_SUBMITTED
+    assert p.rows[0].metadata == {"existing_id": sent.id}
+    assert "nothing is instructed twice" in p.rows[0].message
+    assert p.summary.startswith("Already submitted, nothing new:")
+    assert [r.client_instruction_id for r in p.requests()] == ["first-try"]
 
 
 def test_unpersisted_rejections_do_not_hold_their_key() -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clearstreet.models import Order
 from ..domain.closing import ClosePlan, close_scope, plan_close_position, plan_close_positions
+from ..domain.contracts import terms_for_positions
 from ..domain.resolve import ResolveError, display_symbol
 from ..domain.text import money, qty
 from .pipeline import CannotPlan, ConfirmedAction, Draft, Execution, Preview, Sent
@@ -55,12 +56,19 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
 
     async def draft(self, reads: Reads, account: int, args: CloseArgs, keys: Sequence[str] | None) -> Draft[ClosePlan]:
         positions = await reads.positions(account)
+        instructions, _ = await reads.instruction_rows(account)  # pending exercises hold contracts
         settings = reads.deps.settings
         now = reads.deps.upstream.now()
+        contracts = terms_for_positions(positions)
         try:
             if args.instrument_id is None:
                 plan = plan_close_positions(
-                    positions, cancel_orders=args.cancel_orders, now=now, max_close_notional=settings.max_close_notional
+                    positions,
+                    cancel_orders=args.cancel_orders,
+                    now=now,
+                    max_close_notional=settings.max_close_notional,
+                    pending_instructions=instructions,
+                    contracts=contracts,
                 )
             else:
                 plan = plan_close_position(
@@ -70,6 +78,8 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
                     now=now,
                     max_close_notional=settings.max_close_notional,
                     account_id=account,
+                    pending_instructions=instructions,
+                    contracts=contracts,
                 )
             scope = close_scope(positions, args.instrument_id)
         except ResolveError as exc:

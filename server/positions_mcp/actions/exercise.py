@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
 from ..clearstreet.models import APIError, PositionInstruction
 from ..domain.calendar import new_york
-from ..domain.instructions import InstructionInput, InstructionPlan, plan_instructions
+from ..domain.contracts import terms_for_positions
+from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
+from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
 from ..domain.text import qty
 from ..safety.ledger import Submission
@@ -64,8 +66,19 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             row if row.instruction_id or keys is None else row.model_copy(update={"instruction_id": key})
             for row, key in zip(args.rows, keys or [None] * len(args.rows), strict=True)
         ]
-        plan = plan_instructions(positions, rows, now=reads.deps.upstream.now(), existing=existing)
+        plan = plan_instructions(
+            positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=terms_for_positions(positions)
+        )
         touched = set(plan.instrument_ids)
+        # A put exercise delivers shares: the plan depends on the underlier's free shares too.
+        touched |= {
+            p.underlying_instrument_id
+            for p in positions
+            if p.instrument_id in touched
+            and p.underlying_instrument_id
+            and (option := try_parse_osi(p.symbol)) is not None
+            and not option.is_call
+        }
         lines = []
         for row in plan.rows:
             symbol = display_symbol(row.symbol or row.requested)
@@ -88,7 +101,10 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         draft: Draft[InstructionPlan],
         sent_before: Sequence[str],
     ) -> Sent:
-        result = await client.submit_position_instructions(account, draft.plan.requests(), sent_before=sent_before)
+        repeated = [r.instruction_id for r in draft.plan.rows if r.status is RowStatus.ALREADY_SUBMITTED]
+        result = await client.submit_position_instructions(
+            account, draft.plan.requests(), sent_before=[*sent_before, *repeated]
+        )
         persisted = [row for row in result.instructions if row.persisted]
         summary = (
             f"{len(persisted)} of {len(result.instructions)} instruction(s) accepted for processing "

@@ -129,6 +129,9 @@ _STATE_WORDS = {
 class RowStatus(StrEnum):
     OK = "OK"
     BLOCKED = "BLOCKED"
+    ALREADY_SUBMITTED = "ALREADY_SUBMITTED"
+    """The row's key names a persisted instruction of the same type, contract and quantity: this
+    is a repeat of it. Sending it again is harmless (Clear Street answers with the original)."""
 
 
 class InstructionCode(StrEnum):
@@ -202,8 +205,9 @@ class InstructionPlan(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ready(self) -> bool:
-        """True when every row passes; only then may the batch be submitted."""
-        return bool(self.rows) and all(r.status is RowStatus.OK for r in self.rows)
+        """True when every row passes (or repeats an instruction already submitted); only then may
+        the batch be submitted."""
+        return bool(self.rows) and all(r.status is not RowStatus.BLOCKED for r in self.rows)
 
     @property
     def instruction_keys(self) -> list[str]:
@@ -216,7 +220,7 @@ class InstructionPlan(BaseModel):
 
     def why_blocked(self) -> str:
         """Why this batch cannot be submitted, in one line ('' when it can)."""
-        return "; ".join(f"row {r.row}: {r.message}" for r in self.rows if r.status != RowStatus.OK)
+        return "; ".join(f"row {r.row}: {r.message}" for r in self.rows if r.status is RowStatus.BLOCKED)
 
     def requests(self) -> list[InstructionRequest]:
         """The submit body, in request order. Only for a ready plan."""
@@ -253,6 +257,8 @@ class _Row:
     symbol: OptionSymbol | None = None
     terms: ContractTerms | None = None
     blocked: _Blocked | None = None
+    already: PositionInstruction | None = None
+    """The persisted instruction this row repeats (same key, type, contract and quantity)."""
     # filled for OK rows
     m: Moneyness | None = None
     default: DefaultAtExpiry = DefaultAtExpiry.UNKNOWN
@@ -336,8 +342,11 @@ class _Planner:
     def check_row(self, row: _Row) -> None:
         try:
             self._quantity(row.request.quantity)
-            self._key(row.key)
+            earlier = self._key(row.key)
             row.position, row.symbol = self._resolve(row.request.instrument_id)
+            if earlier is not None:
+                self._repeats(row, earlier, row.position)
+                return
             self._long(row.position, row.symbol)
         except _Blocked as blocked:
             row.blocked = blocked
@@ -352,24 +361,34 @@ class _Planner:
                 f"Quantity {quantity} is not a positive whole number of contracts.",
             )
 
-    def _key(self, key: str) -> None:
+    def _key(self, key: str) -> PositionInstruction | None:
+        """The persisted instruction that already holds ``key``, if any (checked in ``_repeats``)."""
         if key in self.batch_keys:
             raise _Blocked(
                 InstructionCode.DUPLICATE_INSTRUCTION,
                 f"instruction_id {key!r} is used by an earlier row of this batch; give each row its "
                 "own instruction_id or omit it.",
             )
-        for earlier in self.existing:
-            if earlier.persisted and earlier.client_instruction_id == key:
-                raise _Blocked(
-                    InstructionCode.DUPLICATE_INSTRUCTION,
-                    f"instruction_id {key!r} was already used by instruction {earlier.id} "
-                    f"({earlier.instruction_type} {qty(earlier.quantity)} "
-                    f"{display_symbol(earlier.symbol)}, {earlier.status}). If that is this request, "
-                    "it was already submitted (see get_position_instructions); otherwise use a new "
-                    "instruction_id or omit it.",
-                    existing_id=earlier.id,
-                )
+        return next((i for i in self.existing if i.persisted and i.client_instruction_id == key), None)
+
+    def _repeats(self, row: _Row, earlier: PositionInstruction, position: Position) -> None:
+        """A key already used: the same instruction again is a harmless repeat (the API answers
+        with the original, reference 8); anything else under that key is a duplicate."""
+        same = (
+            earlier.instruction_type == row.request.instruction_type
+            and earlier.quantity == row.request.quantity
+            and _same_instrument(earlier, position)
+        )
+        if not same:
+            raise _Blocked(
+                InstructionCode.DUPLICATE_INSTRUCTION,
+                f"instruction_id {row.key!r} was already used by instruction {earlier.id} "
+                f"({earlier.instruction_type} {qty(earlier.quantity)} {display_symbol(earlier.symbol)}, "
+                f"{earlier.status}); use a new instruction_id or omit it.",
+                existing_id=earlier.id,
+            )
+        self.batch_keys.add(row.key)
+        row.already = earlier
 
     def _resolve(self, text: str) -> tuple[Position, OptionSymbol]:
         try:
@@ -812,12 +831,12 @@ def plan_instructions(
 
     by_contract: dict[str, list[_Row]] = {}
     for row in planned:
-        if row.blocked is None and row.position is not None:
+        if row.blocked is None and row.already is None and row.position is not None:
             by_contract.setdefault(row.position.instrument_id, []).append(row)
     for contract_rows in by_contract.values():
         planner.check_contract(contract_rows)
     for row in planned:
-        if row.blocked is None:
+        if row.blocked is None and row.already is None:
             planner.check_timing(row)
 
     # Moneyness and the default at expiry, for every resolved row; what OK rows do.
@@ -862,6 +881,20 @@ def plan_instructions(
                     reason=row.blocked.code,
                     message=row.blocked.message,
                     metadata=row.blocked.metadata,
+                )
+            )
+            continue
+        if row.already is not None:
+            earlier = row.already
+            out.append(
+                PlannedInstruction(
+                    **common,
+                    status=RowStatus.ALREADY_SUBMITTED,
+                    message=f"{_describe(earlier.instruction_type, earlier.quantity, display_symbol(earlier.symbol))} "
+                    f"was already submitted with this instruction_id as instruction {earlier.id} "
+                    f"({earlier.status}): sending it again makes Clear Street answer with that instruction, "
+                    "nothing is instructed twice",
+                    metadata={"existing_id": earlier.id},
                 )
             )
             continue
@@ -910,6 +943,8 @@ def _summary(rows: list[PlannedInstruction]) -> str:
         return f"Not ready, nothing will be sent: {'; '.join(parts)}{more}."
     parts = [r.message for r in rows[:5]]
     more = f"; and {len(rows) - 5} more" if len(rows) > 5 else ""
-    deadline = min(r.submit_before for r in rows if r.submit_before is not None)
     count = f"{len(rows)} instruction{'s' if len(rows) != 1 else ''}"
-    return f"Submit {count} before {format_et(deadline)}: {'; '.join(parts)}{more}."
+    deadlines = [r.submit_before for r in rows if r.submit_before is not None]
+    if not deadlines:  # every row repeats one already submitted
+        return f"Already submitted, nothing new: {'; '.join(parts)}{more}."
+    return f"Submit {count} before {format_et(min(deadlines))}: {'; '.join(parts)}{more}."
