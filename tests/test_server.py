@@ -25,7 +25,7 @@ from conftest import Recorder
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from positions_mcp import __version__
 from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
 from positions_mcp.clearstreet.models import SortBy, SortDirection
@@ -1315,12 +1315,24 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
         with pytest.raises(MCPError) as caught:
             await client.read_resource(f"clearstreet://accounts/{PRIMARY}/exposure")
         assert "POSITIONS_MCP_ALLOWED_ACCOUNTS" in caught.value.message
+        assert caught.value.code == INVALID_PARAMS and caught.value.message.startswith("[simulator] ")
         assert upstream.requests == []
         page = await call(client, "get_positions")  # the only allowed account is the default
         assert page["account_id"] == SECOND
         assert len(upstream.requests) == 1
         status = await read_json(client, "clearstreet://status")
         assert (status["allowed_accounts"], status["default_account"]) == ([SECOND], SECOND)
+
+
+async def test_a_resource_of_an_unknown_account_is_invalid_params_saying_so(client: Client) -> None:
+    for kind in ("positions", "exposure", "instructions"):
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource(f"clearstreet://accounts/{UNKNOWN}/{kind}")
+        assert caught.value.code == INVALID_PARAMS
+        assert f"[simulator] Clear Street API error 404: Account {UNKNOWN} not found" in caught.value.message
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("clearstreet://accounts/abc/positions")
+    assert caught.value.code == INVALID_PARAMS and "'abc' is not an account id" in caught.value.message
 
 
 async def test_an_unknown_account_is_the_upstream_404_with_what_to_do(client: Client, upstream: Recorder) -> None:

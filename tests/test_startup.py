@@ -136,6 +136,11 @@ def test_http_on_a_public_address_needs_a_token() -> None:
         ((), {"CLEAR_STREET_ENVIRONMENT": "prod"}, "is not one of simulator, dev, production"),
         (("--default-account", "x19816"), {}, "is not an account id"),
         (("--transport", "streamable-http", "--host", "0.0.0.0"), {}, "without POSITIONS_MCP_HTTP_TOKEN"),
+        (("--port", "8000"), {}, "--port only apply to the HTTP transport: add --transport streamable-http"),
+        (("--host", "0.0.0.0", "--port", "8000"), {}, "--host and --port only apply to the HTTP transport"),
+        ((), {"POSITIONS_MCP_CALL_TIMEOUT": "5"}, "is not a number of seconds from 20 to 600"),
+        ((), {"POSITIONS_MCP_HTTP_MAX_SESSIONS": "0"}, "is not a number of sessions from 1 to 100000"),
+        ((), {"POSITIONS_MCP_HTTP_SESSION_IDLE": "soon"}, "is not a number of seconds from 10 to 86400"),
     ],
 )
 def test_console_script_fails_closed_with_one_line(args: tuple[str, ...], env: dict[str, str], expected: str) -> None:
@@ -160,6 +165,47 @@ def test_an_unwritable_audit_log_stops_start_up(tmp_path: Path) -> None:
     read_only = run_cli("--read-only", env={"POSITIONS_MCP_AUDIT_LOG": str(blocker / "audit.jsonl")})
     assert read_only.returncode == 0, read_only.stderr  # served stdio until stdin closed
     assert "cannot write" not in read_only.stderr
+
+
+def test_an_unwritable_ledger_stops_start_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {"POSITIONS_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "POSITIONS_MCP_LEDGER": str(blocker / "l.db")}
+    result = run_cli(env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("clearstreet-positions-mcp: POSITIONS_MCP_LEDGER: the ledger")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "withheld"),
+    [
+        (
+            ("--read-only",),
+            {},
+            "read-only: the close, exercise and cancel tools are not offered (POSITIONS_MCP_READ_ONLY=true); "
+            "unset it to offer them",
+        ),
+        (
+            (),
+            {"CLEAR_STREET_ENVIRONMENT": "production", "CLEAR_STREET_API_KEY": "sk-live-key"},
+            "the close, exercise and cancel tools are not offered against the production API without an "
+            "allowlist: set POSITIONS_MCP_ALLOWED_ACCOUNTS to the account ids they may touch",
+        ),
+    ],
+)
+def test_start_up_says_what_it_withholds_and_how_to_enable_it(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], withheld: str
+) -> None:
+    result = run_cli(*args, env={"POSITIONS_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl"), **env})
+    assert result.returncode == 0, result.stderr  # it serves (stdio, until stdin closes)
+    assert result.stderr.splitlines()[0] == f"clearstreet-positions-mcp: {withheld}"
+    assert "sk-live-key" not in result.stderr
+
+
+def test_nothing_is_withheld_by_default(tmp_path: Path) -> None:
+    result = run_cli(env={"POSITIONS_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl")})
+    assert result.returncode == 0 and result.stderr == ""
 
 
 @pytest.mark.parametrize(

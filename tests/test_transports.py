@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +125,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving_http(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The console script serving streamable HTTP on a free loopback port (stderr kept)."""
     port = free_port()
     process = subprocess.Popen(
         [SCRIPT, "--transport", "streamable-http", "--host", "127.0.0.1", "--port", str(port)],
-        env=clean_env(tmp_path, POSITIONS_MCP_HTTP_TOKEN="s3cret-http-token"),
+        env=clean_env(tmp_path, POSITIONS_MCP_HTTP_TOKEN="s3cret-http-token", **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -144,11 +146,17 @@ def http_server(tmp_path: Path) -> Iterator[str]:
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
                 time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         stdout, _ = process.communicate(timeout=10)
         assert stdout == b""
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[str]:
+    with serving_http(tmp_path) as (url, _):
+        yield url
 
 
 INITIALIZE = {
@@ -160,12 +168,43 @@ INITIALIZE = {
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-def test_http_requires_the_bearer_token(http_server: str) -> None:
+def test_http_requires_the_bearer_token_and_says_which_problem(http_server: str) -> None:
+    """401 with a plain ``WWW-Authenticate: Bearer`` and a body that says what is wrong; no OAuth
+    protected-resource metadata, so no client starts an OAuth flow this server cannot finish."""
     missing = httpx.post(http_server, json=INITIALIZE, headers=HEADERS)
     assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.json()["error"] == "missing_token"
+    assert "Authorization: Bearer <token>" in missing.json()["error_description"]
     wrong = httpx.post(http_server, json=INITIALIZE, headers={**HEADERS, "Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    assert "s3cret-http-token" not in wrong.text
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    assert wrong.json()["error"] == "invalid_token" and "token is wrong" in wrong.json()["error_description"]
+    assert "s3cret-http-token" not in wrong.text and "resource_metadata" not in str(wrong.headers)
+    base = http_server.removesuffix("/mcp")
+    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+        metadata = httpx.get(base + path, headers={"Authorization": "Bearer s3cret-http-token"})
+        assert metadata.status_code == 404, path
+
+
+@pytest.mark.anyio
+async def test_http_logs_at_debug_carry_no_token_and_no_position(tmp_path: Path) -> None:
+    """The HTTP stack logs every response chunk at DEBUG: none of it reaches stderr."""
+    with serving_http(tmp_path, POSITIONS_MCP_LOG_LEVEL="DEBUG", POSITIONS_MCP_CONFIRMATION="token") as (url, process):
+        async with httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-http-token"}) as http:
+            async with Client(streamable_http_client(url, http_client=http)) as client:
+                page = await client.call_tool("get_positions", {"page_size": 50})
+                preview = await client.call_tool("preview_close_position", {"instrument_id": "TSLA"})
+                token = (preview.structured_content or {})["confirmation_token"]
+                close = await client.call_tool("close_position", {"instrument_id": "TSLA", "confirmation_token": token})
+        assert not page.is_error and not close.is_error
+        process.terminate()
+        _, stderr_bytes = process.communicate(timeout=10)
+    stderr = stderr_bytes.decode()
+    assert "positions_mcp" in stderr  # DEBUG logging is on
+    assert "cst1." not in stderr and token.split(".")[2] not in stderr
+    for position_data in ("TSLA", "AAPL", "15100.00", "market_value", "instrument_price", '"positions"'):
+        assert position_data not in stderr, position_data
 
 
 def test_http_rejects_a_foreign_host_or_origin(http_server: str) -> None:
@@ -193,3 +232,21 @@ def test_any_loopback_address_accepts_its_own_host_header() -> None:
     assert security.enable_dns_rebinding_protection
     assert "127.0.0.2:8123" in security.allowed_hosts and "localhost:8123" in security.allowed_hosts
     assert "http://127.0.0.2:8123" in security.allowed_origins
+
+
+def test_sessions_are_bounded_and_idle_ones_closed(tmp_path: Path) -> None:
+    """POSITIONS_MCP_HTTP_MAX_SESSIONS refuses a session beyond the limit (503) until one closes;
+    POSITIONS_MCP_HTTP_SESSION_IDLE closes an idle one, which frees its place."""
+    auth = {**HEADERS, "Authorization": "Bearer s3cret-http-token"}
+    with serving_http(tmp_path, POSITIONS_MCP_HTTP_MAX_SESSIONS="2", POSITIONS_MCP_HTTP_SESSION_IDLE="10") as (url, _):
+        opened = [httpx.post(url, json=INITIALIZE, headers=auth) for _ in range(2)]
+        assert [r.status_code for r in opened] == [200, 200]
+        assert all(r.headers.get("mcp-session-id") for r in opened)
+        third = httpx.post(url, json=INITIALIZE, headers=auth)
+        assert third.status_code == 503 and "Too many open sessions" in third.text
+        closed = httpx.delete(url, headers={**auth, "mcp-session-id": opened[0].headers["mcp-session-id"]})
+        assert closed.status_code == 200
+        assert httpx.post(url, json=INITIALIZE, headers=auth).status_code == 200  # a place is free again
+        time.sleep(11)  # both sessions idle past POSITIONS_MCP_HTTP_SESSION_IDLE
+        again = [httpx.post(url, json=INITIALIZE, headers=auth) for _ in range(2)]
+        assert [r.status_code for r in again] == [200, 200]

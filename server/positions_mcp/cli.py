@@ -30,9 +30,14 @@ def _serve_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--transport", choices=("stdio", "streamable-http"), default="stdio", help="default: stdio")
-    parser.add_argument("--host", default=None, help="HTTP address (default 127.0.0.1; with --transport streamable-http)")
     parser.add_argument(
-        "--port", type=int, default=None, help=f"HTTP port (default {DEFAULT_HTTP_PORT}; with --transport streamable-http)"
+        "--host", default=None, help="HTTP address (default 127.0.0.1; with --transport streamable-http)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"HTTP port (default {DEFAULT_HTTP_PORT}; with --transport streamable-http)",
     )
     for name, env, flag, help_text in OPTIONS:
         if name == "read_only":
@@ -110,7 +115,9 @@ def serve(argv: Sequence[str]) -> int:
             if not 0 < port < 65536:
                 raise ConfigError(f"--port {port} is not a TCP port (1-65535)")
         elif args.host is not None or args.port is not None:
-            given = " and ".join(flag for flag, value in (("--host", args.host), ("--port", args.port)) if value is not None)
+            given = " and ".join(
+                flag for flag, value in (("--host", args.host), ("--port", args.port)) if value is not None
+            )
             raise ConfigError(
                 f"{given} only apply to the HTTP transport: add --transport streamable-http, or drop them to serve stdio"
             )

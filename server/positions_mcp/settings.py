@@ -82,10 +82,30 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("audit_log", "POSITIONS_MCP_AUDIT_LOG", "--audit-log", "path of the JSON-lines audit log"),
     ("http_token", "POSITIONS_MCP_HTTP_TOKEN", "--http-token", "bearer token required by the HTTP transport"),
-    ("ledger", "POSITIONS_MCP_LEDGER", "--ledger", "path of the single-use ledger (default: ledger.sqlite3 beside the audit log)"),
-    ("call_timeout", "POSITIONS_MCP_CALL_TIMEOUT", "--call-timeout", "seconds one tool call may take end to end, retries included (default 45)"),
-    ("http_max_sessions", "POSITIONS_MCP_HTTP_MAX_SESSIONS", "--http-max-sessions", "most concurrent HTTP sessions (default 100)"),
-    ("http_session_idle", "POSITIONS_MCP_HTTP_SESSION_IDLE", "--http-session-idle", "seconds before an idle HTTP session is closed (default 300)"),
+    (
+        "ledger",
+        "POSITIONS_MCP_LEDGER",
+        "--ledger",
+        "path of the single-use ledger (default: ledger.sqlite3 beside the audit log)",
+    ),
+    (
+        "call_timeout",
+        "POSITIONS_MCP_CALL_TIMEOUT",
+        "--call-timeout",
+        "seconds one tool call may take end to end, retries included (default 45)",
+    ),
+    (
+        "http_max_sessions",
+        "POSITIONS_MCP_HTTP_MAX_SESSIONS",
+        "--http-max-sessions",
+        "most concurrent HTTP sessions (default 100)",
+    ),
+    (
+        "http_session_idle",
+        "POSITIONS_MCP_HTTP_SESSION_IDLE",
+        "--http-session-idle",
+        "seconds before an idle HTTP session is closed (default 300)",
+    ),
     ("log_level", "POSITIONS_MCP_LOG_LEVEL", "--log-level", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)"),
 )
 ENV_VARS = {name: env for name, env, _, _ in OPTIONS}

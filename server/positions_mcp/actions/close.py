@@ -112,7 +112,9 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         if args.instrument_id is None:
             result = await client.close_positions(account, cancel_orders=args.cancel_orders)
         else:  # the resolved instrument id, never the text the assistant typed
-            result = await client.close_position(account, draft.plan.orders[0].instrument_id, cancel_orders=args.cancel_orders)
+            result = await client.close_position(
+                account, draft.plan.orders[0].instrument_id, cancel_orders=args.cancel_orders
+            )
         orders = result.orders
         summary = (
             f"{len(orders)} closing order(s) created: "
@@ -132,4 +134,3 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
 class CloseAll(ClosePosition):
     name = "close_positions"
     preview_name = "preview_close_positions"
-

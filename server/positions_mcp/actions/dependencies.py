@@ -114,7 +114,9 @@ class Dependencies:
             try:
                 check()
             except (OSError, LedgerError) as exc:
-                detail = f"cannot write {exc.filename} ({exc.strerror or exc})" if isinstance(exc, OSError) else str(exc)
+                detail = (
+                    f"cannot write {exc.filename} ({exc.strerror or exc})" if isinstance(exc, OSError) else str(exc)
+                )
                 if setting == "POSITIONS_MCP_TOKEN_SECRET":
                     detail = f"is not set and the key file beside the ledger {detail.removeprefix('cannot write ')}"
                 raise StartupProblem(setting, detail) from None

@@ -141,7 +141,8 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             outcome = "rejected"
             if exc.rows:
                 message += " Rows: " + "; ".join(
-                    f"{row.client_instruction_id}: {row.status} {row.rejection_reason or ''}".strip() for row in exc.rows
+                    f"{row.client_instruction_id}: {row.status} {row.rejection_reason or ''}".strip()
+                    for row in exc.rows
                 )
         return outcome, message
 
@@ -157,4 +158,3 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
 
 def _when(repeat: Submission) -> str:
     return f"{new_york(repeat.sent_at):%H:%M:%S} ET"
-

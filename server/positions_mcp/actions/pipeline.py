@@ -239,8 +239,7 @@ class ConfirmedAction(ABC, Generic[ArgsT, PlanT]):
         when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
         ids = f" ({', '.join(repeat.ids)})" if repeat.ids else ""
         return (
-            f"REPEAT: an identical {self.name} was sent at {when}{ids}, outcome {repeat.outcome}; "
-            "a yes sends it again."
+            f"REPEAT: an identical {self.name} was sent at {when}{ids}, outcome {repeat.outcome}; a yes sends it again."
         )
 
 
@@ -258,7 +257,9 @@ class Pipeline:
 
     # -- the three entry points --------------------------------------------------------------
 
-    async def preview(self, action: ConfirmedAction[ArgsT, PlanT], account_id: int | None, args: ArgsT) -> Preview[PlanT]:
+    async def preview(
+        self, action: ConfirmedAction[ArgsT, PlanT], account_id: int | None, args: ArgsT
+    ) -> Preview[PlanT]:
         """Plan from fresh positions and issue the token that allows exactly that plan once."""
         arguments = action.arguments(args)
         account = await self.account(action.preview_name, account_id, arguments)
@@ -369,9 +370,13 @@ class Pipeline:
             if draft.blocked is not None:
                 raise await self.refuse(action.name, account, arguments, "BLOCKED", draft.blocked)
             sent_before = repeat.keys if repeat is not None else ()
-            submission = await self._ledger(action, account, arguments, self._record, action, args, account, draft, verified)
+            submission = await self._ledger(
+                action, account, arguments, self._record, action, args, account, draft, verified
+            )
             if submission is None:  # an identical request was sent meanwhile: the person was not told
-                await self._repeat_shown(action, account, arguments, verified, await self._recent(action, account, args))
+                await self._repeat_shown(
+                    action, account, arguments, verified, await self._recent(action, account, args)
+                )
                 raise await self.refuse(
                     action.name, account, arguments, "REPEAT_NOT_SHOWN", f"an identical {action.name} was just sent."
                 )
@@ -388,11 +393,15 @@ class Pipeline:
             except ActionError:
                 await self._ledger(action, account, arguments, self._complete, submission, "not_sent", ())
                 raise
-            return await self._send(action, account, args, arguments, draft, verified, confirmed_by, sent_before, submission)
+            return await self._send(
+                action, account, args, arguments, draft, verified, confirmed_by, sent_before, submission
+            )
 
     # -- refusals ----------------------------------------------------------------------------
 
-    async def refuse(self, tool: str, account: int | None, arguments: dict[str, Any], reason: str, message: str) -> Refused:
+    async def refuse(
+        self, tool: str, account: int | None, arguments: dict[str, Any], reason: str, message: str
+    ) -> Refused:
         """Record a refusal and return the error to raise. Nothing reaches the upstream."""
         await self.audit("refusal", tool, account, arguments, reason, detail=message)
         return Refused(reason, message)
@@ -473,7 +482,9 @@ class Pipeline:
             raise await self._refuse_with(action.name, account, arguments, exc) from None
 
     def _spend(self, action: ConfirmedAction[Any, Any], verified: VerifiedToken, account: int) -> bool:
-        return self.deps.ledger.spend(verified.nonce, tool=action.name, account=str(account), at=self.deps.upstream.now())
+        return self.deps.ledger.spend(
+            verified.nonce, tool=action.name, account=str(account), at=self.deps.upstream.now()
+        )
 
     def _record(
         self,
@@ -496,7 +507,9 @@ class Pipeline:
     def _complete(self, submission: int, outcome: str, ids: Sequence[str]) -> None:
         self.deps.ledger.complete_submission(submission, outcome=outcome, ids=list(ids))
 
-    async def _ledger(self, action: ConfirmedAction[Any, Any], account: int, arguments: dict[str, Any], call: Any, *args: Any) -> Any:
+    async def _ledger(
+        self, action: ConfirmedAction[Any, Any], account: int, arguments: dict[str, Any], call: Any, *args: Any
+    ) -> Any:
         """Run a ledger operation in a worker thread; a ledger that fails refuses the call (audited)."""
         try:
             return await anyio.to_thread.run_sync(call, *args)
@@ -664,9 +677,7 @@ class Pipeline:
 
     def _next_step(self, action: ConfirmedAction[Any, Any]) -> str:
         template = (
-            _NEXT_STEP_ELICITATION
-            if self.deps.settings.confirmation is ConfirmationMode.ELICITATION
-            else _NEXT_STEP
+            _NEXT_STEP_ELICITATION if self.deps.settings.confirmation is ConfirmationMode.ELICITATION else _NEXT_STEP
         )
         return template.format(tool=action.name)
 

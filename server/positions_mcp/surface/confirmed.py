@@ -335,4 +335,3 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             environment=environment,
         ),
     ]
-

@@ -89,7 +89,11 @@ def register_resources(server: MCPServer[Any], app: App) -> None:
             return read
 
         server.resource(
-            f"clearstreet://accounts/{{account_id}}/{kind}", name=kind, title=title, description=description, mime_type=JSON
+            f"clearstreet://accounts/{{account_id}}/{kind}",
+            name=kind,
+            title=title,
+            description=description,
+            mime_type=JSON,
         )(template())
 
     default = app.deps.upstream.default_account

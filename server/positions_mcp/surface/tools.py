@@ -23,7 +23,11 @@ READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_h
 
 AccountId = Annotated[
     int | None,
-    Field(gt=0, le=2**63 - 1, description="Clear Street account id. Omit to use the default account (see clearstreet://status)."),
+    Field(
+        gt=0,
+        le=2**63 - 1,
+        description="Clear Street account id. Omit to use the default account (see clearstreet://status).",
+    ),
 ]
 InstrumentRef = Annotated[
     str,
@@ -41,7 +45,11 @@ class GetPositionsArgs(Arguments):
     account_id: AccountId = None
     instrument_ids: Annotated[
         list[InstrumentRef] | None,
-        Field(min_length=1, max_length=100, description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all"),
+        Field(
+            min_length=1,
+            max_length=100,
+            description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+        ),
     ] = None
     sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None
     sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None
@@ -73,7 +81,9 @@ async def get_positions(ctx: Context[Any, Any], args: GetPositionsArgs) -> CallT
 
 class GetInstructionsArgs(Arguments):
     account_id: AccountId = None
-    instrument_id: Annotated[InstrumentRef | None, Field(description="Only instructions on this option contract")] = None
+    instrument_id: Annotated[InstrumentRef | None, Field(description="Only instructions on this option contract")] = (
+        None
+    )
     underlying_instrument_id: Annotated[
         InstrumentRef | None, Field(description="Only instructions on options of this underlier")
     ] = None

@@ -1,0 +1,348 @@
+"""The confirmed-action pipeline keeps its promises across retries, restarts, racing servers, a
+clock stepped back, a slow upstream and loose answers (DESIGN section 5), through the protocol in
+both eras. Every refusal is checked to send nothing (``upstream.writes``, the one recorder)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import Recorder
+from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+from positions_mcp.safety.tokens import token_digest
+from positions_mcp.settings import Settings
+from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, Simulator
+
+pytestmark = pytest.mark.anyio
+
+SECOND = DEMO_INSTRUCTIONS_ACCOUNT  # 122503: 5 LEAP calls, OTM
+LEAP = "AAPL  280121C00195000"
+SUBMIT = {
+    "account_id": SECOND,
+    "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": 1}],
+}
+CLOSE = {"instrument_id": "TSLA"}
+SUBMIT_PATH = f"/v1/accounts/{SECOND}/positions/instructions"
+
+
+class Person:
+    """Answers every question the same way and remembers what it was asked."""
+
+    def __init__(self, action: str = "accept", content: Any = None) -> None:
+        self.action = action
+        self.content = {"confirm": True} if content is None and action == "accept" else content
+        self.questions: list[str] = []
+
+    async def __call__(self, ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        self.questions.append(params.message)
+        return ElicitResult.model_construct(action=self.action, content=self.content)
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def refused(result: CallToolResult, reason: str) -> str:
+    assert result.is_error, result.structured_content
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert f"Refused ({reason})" in text, text
+    assert text.count("Nothing was sent") == 1, text
+    return text
+
+
+def keys_submitted(simulator: Simulator) -> list[str]:
+    return [row["client_instruction_id"] for row in simulator.instructions(SECOND)]
+
+
+# -- the previewed plan is the executed plan ------------------------------------------------------
+
+
+async def test_the_keys_sent_are_the_keys_previewed_in_the_token_route(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    async with Client(upstream.server(make_settings(POSITIONS_MCP_CONFIRMATION="token")), mode=mode) as client:
+        preview = ok(await client.call_tool("preview_submit_position_instructions", SUBMIT))
+        [previewed] = [row["instruction_id"] for row in preview["plan"]["rows"]]
+        result = ok(
+            await client.call_tool(
+                "submit_position_instructions", {**SUBMIT, "confirmation_token": preview["confirmation_token"]}
+            )
+        )
+    assert [row["client_instruction_id"] for row in result["instructions"]] == [previewed]
+    assert keys_submitted(upstream.simulator)[-1] == previewed
+    assert result["confirmation"] == token_digest(preview["confirmation_token"])
+
+
+async def test_the_keys_sent_are_the_keys_previewed_when_the_server_asks_about_a_token(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """A call carrying a preview's token on a client that can be asked: the person is asked about
+    that very preview (its keys, its digest), and that is what is sent."""
+    person = Person()
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        preview = ok(await client.call_tool("preview_submit_position_instructions", SUBMIT))
+        [previewed] = [row["instruction_id"] for row in preview["plan"]["rows"]]
+        token = preview["confirmation_token"]
+        result = ok(await client.call_tool("submit_position_instructions", {**SUBMIT, "confirmation_token": token}))
+    [question] = person.questions
+    assert f"(key {previewed})" in question
+    assert question.endswith(f"Send this now? (preview {token_digest(token)})")
+    assert result["confirmed_by"] == "elicitation" and result["confirmation"] == token_digest(token)
+    assert [row["client_instruction_id"] for row in result["instructions"]] == [previewed]
+    assert keys_submitted(upstream.simulator)[-1] == previewed
+
+
+async def test_an_identical_submit_repeated_without_a_token_exercises_once(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """A model retrying after a lost answer: the person is told it is a repeat (when, which keys),
+    the earlier keys are reused, and Clear Street's duplicate check answers with the original."""
+    person = Person()
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        first = ok(await client.call_tool("submit_position_instructions", SUBMIT))
+        [key] = [row["client_instruction_id"] for row in first["instructions"]]
+        count = len(upstream.simulator.instructions(SECOND))
+        again = ok(await client.call_tool("submit_position_instructions", SUBMIT))
+        preview = ok(await client.call_tool("preview_submit_position_instructions", SUBMIT))
+
+    assert "REPEAT" not in person.questions[0]
+    assert re.search(rf"REPEAT: this is the request submitted at \d\d:\d\d:\d\d ET .*\({key}\)", person.questions[1])
+    assert f"(key {key})" in person.questions[1]
+    assert again["already_submitted"] == [key]
+    assert [row["id"] for row in again["instructions"]] == [row["id"] for row in first["instructions"]]
+    assert len(upstream.simulator.instructions(SECOND)) == count  # exercised once
+    assert preview["repeat_of"] is not None and [r["instruction_id"] for r in preview["plan"]["rows"]] == [key]
+    assert [r["status"] for r in preview["plan"]["rows"]] == ["ALREADY_SUBMITTED"]
+
+
+async def test_a_repeated_close_is_named_as_a_repeat_in_the_question(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """With cancel_orders=true, an identical close sent twice would cancel the first closing order
+    and send another: the second question says it repeats the first (when, which order)."""
+    arguments = {"instrument_id": "AAPL", "cancel_orders": True}
+    person = Person("accept")
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        first = ok(await client.call_tool("close_position", arguments))
+        person.action, person.content = "decline", None
+        refused(await client.call_tool("close_position", arguments), "DECLINED")
+    [order] = first["orders"]
+    assert "REPEAT" not in person.questions[0]
+    assert re.search(
+        rf"REPEAT: an identical close_position was sent at \d\d:\d\d:\d\d ET \({order['id']}\), outcome sent; "
+        "a yes sends it again.",
+        person.questions[1],
+    ), person.questions[1]
+    assert len(upstream.writes) == 1
+
+
+async def test_a_repeat_sent_after_the_question_was_asked_is_refused(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """Two questions about the same close, both answered yes: one close goes out; the other is
+    refused, because the person who said yes to it was never told it repeats the first."""
+    settings = make_settings()
+    person = Person()
+    results: list[CallToolResult] = []
+    async with Client(upstream.server(settings), mode=mode, elicitation_callback=person) as client:
+
+        async def close() -> None:
+            results.append(await client.call_tool("close_position", CLOSE))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(close)
+            group.start_soon(close)
+    assert sorted(r.is_error for r in results) == [False, True]
+    loser = next(r for r in results if r.is_error)
+    text = loser.content[0].text  # type: ignore[union-attr]
+    assert any(f"Refused ({reason})" in text for reason in ("REPEAT_NOT_SHOWN", "POSITIONS_CHANGED")), text
+    assert len(upstream.writes) == 1
+
+
+# -- single use, durable ----------------------------------------------------------------------------
+
+
+async def test_a_spent_token_stays_spent_after_a_restart_with_the_same_secret(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """The close fails ambiguously (503) and spends the token; the server restarts with the same
+    secret and ledger; the same token is refused and nothing more is sent."""
+    settings = make_settings(
+        POSITIONS_MCP_CONFIRMATION="token", POSITIONS_MCP_TOKEN_SECRET="a-shared-secret-0123456789"
+    )
+    async with Client(upstream.server(settings), mode=mode) as client:
+        token = ok(await client.call_tool("preview_close_position", CLOSE))["confirmation_token"]
+        upstream.simulator.faults.add(503, method="DELETE", times=1)
+        failed = await client.call_tool("close_position", {**CLOSE, "confirmation_token": token})
+        assert failed.is_error and "OUTCOME UNKNOWN" in failed.content[0].text  # type: ignore[union-attr]
+    assert len(upstream.writes) == 1
+    async with Client(upstream.server(settings), mode=mode) as restarted:
+        refused(await restarted.call_tool("close_position", {**CLOSE, "confirmation_token": token}), "ALREADY_USED")
+    assert len(upstream.writes) == 1
+
+
+async def test_a_preview_survives_a_restart_without_a_configured_secret(
+    upstream: Recorder, make_settings: Callable[..., Settings], tmp_path: Path, mode: str
+) -> None:
+    """Clients that start one server per call: the key is created once beside the ledger (0600)."""
+    settings = make_settings(POSITIONS_MCP_CONFIRMATION="token")
+    async with Client(upstream.server(settings), mode=mode) as client:
+        token = ok(await client.call_tool("preview_close_position", CLOSE))["confirmation_token"]
+    key_file = tmp_path / "token-secret"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    async with Client(upstream.server(settings), mode=mode) as restarted:
+        ok(await restarted.call_tool("close_position", {**CLOSE, "confirmation_token": token}))
+    assert len(upstream.writes) == 1
+
+
+async def test_two_servers_racing_with_one_token_send_one_request(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """Two server instances (as two processes would) sharing the secret and the ledger file."""
+    settings = make_settings(
+        POSITIONS_MCP_CONFIRMATION="token", POSITIONS_MCP_TOKEN_SECRET="a-shared-secret-0123456789"
+    )
+    results: list[CallToolResult] = []
+    async with (
+        Client(upstream.server(settings), mode=mode) as first,
+        Client(upstream.server(settings), mode=mode) as second,
+    ):
+        token = ok(await first.call_tool("preview_submit_position_instructions", SUBMIT))["confirmation_token"]
+
+        async def submit(client: Client) -> None:
+            results.append(
+                await client.call_tool("submit_position_instructions", {**SUBMIT, "confirmation_token": token})
+            )
+
+        async with anyio.create_task_group() as group:
+            for client in (first, second, first, second):
+                group.start_soon(submit, client)
+    assert sorted(r.is_error for r in results) == [False, True, True, True]
+    for loser in (r for r in results if r.is_error):
+        refused(loser, "ALREADY_USED")
+    assert upstream.writes == [("POST", SUBMIT_PATH)]
+
+
+async def test_a_clock_stepped_back_does_not_revive_a_spent_token(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    simulator = upstream.simulator
+    start = simulator.now()
+    async with Client(upstream.server(make_settings(POSITIONS_MCP_CONFIRMATION="token")), mode=mode) as client:
+        token = ok(await client.call_tool("preview_submit_position_instructions", SUBMIT))["confirmation_token"]
+        ok(await client.call_tool("submit_position_instructions", {**SUBMIT, "confirmation_token": token}))
+        simulator.set_now(start + timedelta(hours=2))
+        refused(
+            await client.call_tool("submit_position_instructions", {**SUBMIT, "confirmation_token": token}), "EXPIRED"
+        )
+        simulator.set_now(start - timedelta(seconds=30))  # the clock steps back inside the token's life
+        refused(
+            await client.call_tool("submit_position_instructions", {**SUBMIT, "confirmation_token": token}),
+            "ALREADY_USED",
+        )
+    assert upstream.writes == [("POST", SUBMIT_PATH)]
+
+
+# -- the deadline and retries --------------------------------------------------------------------------
+
+
+async def test_a_read_succeeds_through_one_500(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    upstream.simulator.faults.add(500, times=1, path_contains="/positions")
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        page = ok(await client.call_tool("get_positions", {}))
+    assert page["total_items"] == 15
+    assert [status for status in (r.status_code for r in upstream.responses)] == [500, 200]
+
+
+def quick(settings: Settings, seconds: int) -> Settings:
+    """POSITIONS_MCP_CALL_TIMEOUT below the 20 s a configuration may set, to keep the test short."""
+    return dataclasses.replace(settings, call_timeout=seconds)
+
+
+async def test_a_slow_upstream_ends_within_the_deadline_with_nothing_sent(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    simulator = upstream.simulator
+    settings = make_settings(POSITIONS_MCP_CONFIRMATION="token")
+    async with Client(upstream.server(settings), mode=mode) as client:
+        token = ok(await client.call_tool("preview_close_position", CLOSE))["confirmation_token"]
+    simulator.latency = 31.0  # every answer takes 31 s
+    async with Client(upstream.server(quick(settings, 2)), mode=mode) as client:
+        started = time.monotonic()
+        read = await client.call_tool("get_positions", {})
+        execute = await client.call_tool("close_position", {**CLOSE, "confirmation_token": token})
+        elapsed = time.monotonic() - started
+    for result in (read, execute):
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert result.is_error and "Ran out of time (2 s, POSITIONS_MCP_CALL_TIMEOUT)" in text, text
+        assert "Nothing was sent" in text
+    assert elapsed < 6
+    assert upstream.writes == []
+
+
+async def test_a_state_change_is_not_sent_without_time_for_its_own_timeout(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """The reads are quick, but 3 s is less than the 15 s a close needs: it is not sent."""
+    settings = make_settings(POSITIONS_MCP_CONFIRMATION="token")
+    async with Client(upstream.server(quick(settings, 3)), mode=mode) as client:
+        token = ok(await client.call_tool("preview_close_position", CLOSE))["confirmation_token"]
+        result = await client.call_tool("close_position", {**CLOSE, "confirmation_token": token})
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error and "too little to send it safely" in text and "Nothing was sent" in text, text
+    assert upstream.writes == []
+
+
+async def test_a_long_retry_after_is_not_waited_past_the_deadline(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    upstream.simulator.faults.add(503, times=None, retry_after=3600, path_contains="/positions")
+    async with Client(upstream.server(quick(make_settings(), 3)), mode=mode) as client:
+        started = time.monotonic()
+        result = await client.call_tool("get_positions", {})
+    assert result.is_error and "Clear Street API error 503" in result.content[0].text  # type: ignore[union-attr]
+    assert time.monotonic() - started < 3
+    assert len(upstream.requests) == 1
+
+
+# -- the answer is read strictly --------------------------------------------------------------------
+
+LOOSE = [
+    {"confirm": "yes"},
+    {"confirm": "y"},
+    {"confirm": 1},
+    {"confirm": "true"},
+    {"confirm": True, "note": "sure"},
+    {},
+    None,  # accepted without content
+]
+
+
+@pytest.mark.parametrize("content", LOOSE, ids=[repr(c) for c in LOOSE])
+async def test_a_loose_answer_is_an_audited_refusal(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str, content: Any, tmp_path: Path
+) -> None:
+    person = Person("accept", content)
+    person.content = content  # None too: an acceptance with no answer
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        for tool, arguments in (("close_position", CLOSE), ("submit_position_instructions", SUBMIT)):
+            text = refused(await client.call_tool(tool, arguments), "UNCLEAR_ANSWER")
+            assert "only confirm = true, with nothing else, counts" in text
+            assert "Resolver" not in text and "positions_mcp" not in text
+    assert len(person.questions) == 2
+    assert upstream.writes == []
+    audit = (tmp_path / "audit.jsonl").read_text()  # noqa: ASYNC240 - a small local file
+    assert audit.count('"outcome":"UNCLEAR_ANSWER"') == 2
