@@ -344,5 +344,5 @@ async def test_a_loose_answer_is_an_audited_refusal(
             assert "Resolver" not in text and "positions_mcp" not in text
     assert len(person.questions) == 2
     assert upstream.writes == []
-    audit = (tmp_path / "audit.jsonl").read_text()  # noqa: ASYNC240 - a small local file
+    audit = (tmp_path / "audit.jsonl").read_text()
     assert audit.count('"outcome":"UNCLEAR_ANSWER"') == 2

@@ -191,12 +191,14 @@ def test_http_requires_the_bearer_token_and_says_which_problem(http_server: str)
 async def test_http_logs_at_debug_carry_no_token_and_no_position(tmp_path: Path) -> None:
     """The HTTP stack logs every response chunk at DEBUG: none of it reaches stderr."""
     with serving_http(tmp_path, POSITIONS_MCP_LOG_LEVEL="DEBUG", POSITIONS_MCP_CONFIRMATION="token") as (url, process):
-        async with httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-http-token"}) as http:
-            async with Client(streamable_http_client(url, http_client=http)) as client:
-                page = await client.call_tool("get_positions", {"page_size": 50})
-                preview = await client.call_tool("preview_close_position", {"instrument_id": "TSLA"})
-                token = (preview.structured_content or {})["confirmation_token"]
-                close = await client.call_tool("close_position", {"instrument_id": "TSLA", "confirmation_token": token})
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-http-token"}) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            page = await client.call_tool("get_positions", {"page_size": 50})
+            preview = await client.call_tool("preview_close_position", {"instrument_id": "TSLA"})
+            token = (preview.structured_content or {})["confirmation_token"]
+            close = await client.call_tool("close_position", {"instrument_id": "TSLA", "confirmation_token": token})
         assert not page.is_error and not close.is_error
         process.terminate()
         _, stderr_bytes = process.communicate(timeout=10)
@@ -217,12 +219,14 @@ def test_http_rejects_a_foreign_host_or_origin(http_server: str) -> None:
 
 @pytest.mark.anyio
 async def test_http_serves_mcp_with_the_token(http_server: str) -> None:
-    async with httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-http-token"}) as http:
-        async with Client(streamable_http_client(http_server, http_client=http)) as client:
-            result = await client.call_tool("get_positions", {"page_size": 1})
-            assert not result.is_error
-            assert result.structured_content is not None
-            assert result.structured_content["environment"] == "simulator"
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-http-token"}) as http,
+        Client(streamable_http_client(http_server, http_client=http)) as client,
+    ):
+        result = await client.call_tool("get_positions", {"page_size": 1})
+        assert not result.is_error
+        assert result.structured_content is not None
+        assert result.structured_content["environment"] == "simulator"
 
 
 def test_any_loopback_address_accepts_its_own_host_header() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 from mcp import Client
+from mcp.client import ClientRequestContext
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import ElicitRequestParams, ElicitResult
 
@@ -179,7 +180,7 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
     )
     answers = iter(["decline", "accept"])
 
-    async def person(_ctx: Any, params: ElicitRequestParams) -> ElicitResult:
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
         answer = next(answers)
         say("")
         for line in params.message.splitlines():

@@ -250,12 +250,13 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
         resolved = known.get(base_url.rstrip("/"))
         chosen = environment
         environment = Environment(resolved) if resolved else Environment.CUSTOM
-        if chosen is Environment.SIMULATOR or (chosen is not None and resolved and chosen.value != resolved):
+        if chosen is not None and (chosen is Environment.SIMULATOR or (resolved and chosen.value != resolved)):
             raise ConfigError(
                 f"CLEAR_STREET_ENVIRONMENT is {chosen.value} but CLEAR_STREET_BASE_URL points at "
                 f"{base_url}: unset one of them"
             )
-    elif environment is Environment.SIMULATOR:
+    elif environment is None or environment is Environment.SIMULATOR:
+        environment = Environment.SIMULATOR
         base_url = SIMULATOR_BASE_URL
     else:
         base_url = ENVIRONMENT_URLS[environment.value]

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
 from ..clearstreet.models import APIError, PositionInstruction
 from ..domain.calendar import new_york
@@ -42,7 +44,7 @@ class SubmitExecution(Execution):
     http_status: int
     instructions: list[PositionInstruction]
     error: APIError | None = None
-    already_submitted: list[str] = []
+    already_submitted: list[str] = Field(default_factory=list)
 
 
 class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
@@ -62,10 +64,12 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
     ) -> Draft[InstructionPlan]:
         positions = await reads.positions(account)
         existing, _ = await reads.instruction_rows(account)
-        rows = [
-            row if row.instruction_id or keys is None else row.model_copy(update={"instruction_id": key})
-            for row, key in zip(args.rows, keys or [None] * len(args.rows), strict=True)
-        ]
+        rows = list(args.rows)
+        if keys is not None:  # the token's (or a repeat's) keys, for the rows without their own
+            rows = [
+                row if row.instruction_id else row.model_copy(update={"instruction_id": key})
+                for row, key in zip(rows, keys, strict=True)
+            ]
         plan = plan_instructions(
             positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=terms_for_positions(positions)
         )

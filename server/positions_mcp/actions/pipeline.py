@@ -599,6 +599,7 @@ class Pipeline:
             warning = await self._outcome(
                 action, account, arguments, sent.outcome, submission, sent.request_id, sent.ids, confirmed_by
             )
+        assert sent is not None
         return action.execution_model(
             environment=self.environment,
             account_id=account,

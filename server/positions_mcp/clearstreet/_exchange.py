@@ -193,7 +193,7 @@ class Exchange:
             request = self._http.build_request(
                 method,
                 path,
-                params=params,
+                params=list(params) if params is not None else None,
                 content=body,
                 headers=headers,
                 timeout=self._attempt_timeout(kind, remaining),

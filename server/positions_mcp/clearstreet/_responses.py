@@ -213,7 +213,8 @@ def loose_envelope(response: httpx.Response, *, with_rows: bool) -> Envelope[Any
 
 
 def header_request_id(response: httpx.Response) -> str | None:
-    return response.headers.get("x-request-id") or response.headers.get("request-id")
+    value = response.headers.get("x-request-id") or response.headers.get("request-id")
+    return str(value) if value else None
 
 
 def is_duplicate_rejection(row: PositionInstruction, status_code: int) -> bool:

@@ -136,33 +136,31 @@ class TimeInForce(StrEnum):
     AT_CROSSING = "AT_CROSSING"
 
 
-E = TypeVar("E", bound=StrEnum)
-
-
-def _open_enum(enum: type[E]) -> Any:
-    """A field type that is ``enum`` when the value is known and the raw string otherwise."""
+def _known(enum: type[StrEnum]) -> BeforeValidator:
+    """Validation of an open enum: a known value becomes the member (one dict lookup), any other
+    string is kept as it was sent."""
+    members = enum._value2member_map_
 
     def coerce(value: Any) -> Any:
-        if isinstance(value, str) and value in enum._value2member_map_:
-            return enum(value)
-        return value
+        return members.get(value, value) if isinstance(value, str) else value
 
+    return BeforeValidator(coerce)
+
+
+def _described(enum: type[StrEnum]) -> WithJsonSchema:
     known = ", ".join(member.value for member in enum)
-    return Annotated[
-        enum | str,
-        BeforeValidator(coerce),
-        WithJsonSchema({"type": "string", "description": f"Known values: {known}; others kept as sent"}),
-    ]
+    return WithJsonSchema({"type": "string", "description": f"Known values: {known}; others kept as sent"})
 
 
-OpenSecurityType = _open_enum(SecurityType)
-OpenPositionType = _open_enum(PositionType)
-OpenInstructionType = _open_enum(InstructionType)
-OpenInstructionStatus = _open_enum(InstructionStatus)
-OpenOrderStatus = _open_enum(OrderStatus)
-OpenOrderType = _open_enum(OrderType)
-OpenSide = _open_enum(Side)
-OpenTimeInForce = _open_enum(TimeInForce)
+# Open enumerations: the member when the value is known, the raw string otherwise (reference 1.4).
+OpenSecurityType = Annotated[SecurityType | str, _known(SecurityType), _described(SecurityType)]
+OpenPositionType = Annotated[PositionType | str, _known(PositionType), _described(PositionType)]
+OpenInstructionType = Annotated[InstructionType | str, _known(InstructionType), _described(InstructionType)]
+OpenInstructionStatus = Annotated[InstructionStatus | str, _known(InstructionStatus), _described(InstructionStatus)]
+OpenOrderStatus = Annotated[OrderStatus | str, _known(OrderStatus), _described(OrderStatus)]
+OpenOrderType = Annotated[OrderType | str, _known(OrderType), _described(OrderType)]
+OpenSide = Annotated[Side | str, _known(Side), _described(Side)]
+OpenTimeInForce = Annotated[TimeInForce | str, _known(TimeInForce), _described(TimeInForce)]
 
 
 class WireModel(BaseModel):

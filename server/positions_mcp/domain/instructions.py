@@ -314,8 +314,8 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def _describe(kind: InstructionType, contracts: Decimal, symbol: str) -> str:
-    return f"{_SHORT[kind]} {qty(contracts)} {symbol}"
+def _describe(kind: InstructionType | str, contracts: Decimal, symbol: str) -> str:
+    return f"{_SHORT.get(kind, kind) if isinstance(kind, InstructionType) else kind} {qty(contracts)} {symbol}"
 
 
 class _Planner:

@@ -26,8 +26,8 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets as _secrets
 import os
+import secrets as _secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,13 +46,13 @@ from ..domain.osi import symbol_key
 __all__ = [
     "ConfirmationRefused",
     "ConfirmationTokens",
+    "RefusalReason",
     "VerifiedToken",
     "already_used",
-    "load_or_create_secret",
-    "RefusalReason",
     "arguments_digest",
     "canonical_arguments",
     "describe_changes",
+    "load_or_create_secret",
     "positions_fingerprint",
     "positions_projection",
     "preview_tool_for",

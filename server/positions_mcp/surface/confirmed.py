@@ -145,7 +145,7 @@ class CancelArgs(Arguments):
 
 def with_token(arguments: type[Arguments]) -> type[Arguments]:
     """The executing tool's arguments: its preview's, plus the confirmation token."""
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         arguments.__name__.replace("Args", "ExecuteArgs"),
         __base__=arguments,
         confirmation_token=(ConfirmationToken, None),
@@ -171,9 +171,8 @@ def _state(ctx: Context[Any, Any], tool: str) -> str | None:
         state = json.loads(raw)
     except ValueError:
         return None
-    if not isinstance(state, dict) or state.get("tool") != tool or not isinstance(state.get("token"), str):
-        return None
-    return state["token"]
+    token = state.get("token") if isinstance(state, dict) and state.get("tool") == tool else None
+    return token if isinstance(token, str) else None
 
 
 async def execute(

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver.tools.base import Tool
 
 from .. import __version__
 from ..actions.dependencies import Dependencies
@@ -51,7 +52,7 @@ def build_server(
     deps = Dependencies(settings, simulator=simulator, transport=transport)
     reads = Reads(deps)
     app = App(deps, reads, Pipeline(deps, reads) if settings.state_changing_enabled else None)
-    tools = read_tools(deps.environment)
+    tools: list[Tool] = [*read_tools(deps.environment)]
     if app.pipeline is not None:
         from .confirmed import action_tools
 
