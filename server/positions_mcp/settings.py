@@ -18,6 +18,9 @@ from typing import Any
 from .clearstreet.config import ENVIRONMENT_URLS, check_api_key, checked_base_url
 from .secret import Secret
 
+SIMULATOR_PRIMARY_ACCOUNT = 19816
+"""The demo book's primary account (``simulator.book.DEMO_PRIMARY_ACCOUNT``; a test keeps them
+equal), named here so that knowing the default account imports nothing of the simulator."""
 SIMULATOR_BASE_URL = "http://simulator.invalid"
 """Base URL of the in-process simulator: requests never leave the process (ASGI transport)."""
 
@@ -143,6 +146,14 @@ class Settings:
         if self.environment is Environment.CUSTOM:
             return f"custom ({self.base_url})"
         return self.environment.value
+
+    @property
+    def effective_default_account(self) -> int | None:
+        """The account a call that omits ``account_id`` acts on: the configured default, else (for
+        the simulator) the demo book's primary account."""
+        if self.default_account is not None:
+            return self.default_account
+        return SIMULATOR_PRIMARY_ACCOUNT if self.is_simulator else None
 
     @property
     def state_changing_enabled(self) -> bool:

@@ -25,9 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIMULATOR_API_KEY = "simulator-demo-key"  # the embedded simulator accepts any non-empty key
-SIMULATOR_PRIMARY_ACCOUNT = 19816
-"""The demo book's primary account (``simulator.book.DEMO_PRIMARY_ACCOUNT``; a test keeps them equal),
-named here so that knowing the default account imports nothing of the simulator."""
+
 
 
 class Upstream:
@@ -57,9 +55,7 @@ class Upstream:
     @property
     def default_account(self) -> int | None:
         """The configured default account, else the simulator's primary demo account."""
-        if self._settings.default_account is not None:
-            return self._settings.default_account
-        return SIMULATOR_PRIMARY_ACCOUNT if self._settings.is_simulator else None
+        return self._settings.effective_default_account
 
     def clock(self) -> Clock:
         """Simulated time against the simulator (so previews agree with it), real time otherwise."""

@@ -1,33 +1,67 @@
-"""The objects every tool, resource and prompt reaches through the lifespan context."""
+"""The objects every tool, resource and prompt reaches through the lifespan context.
+
+Built on first use, not at start-up: the first reply (``initialize``) imports nothing of the
+use-cases, the client or the simulator (start-up is benchmarked)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
+from ..settings import Settings
 from .tool import present, tool_error
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..actions.dependencies import Dependencies
     from ..actions.pipeline import Pipeline
     from ..actions.reads import Progress, Reads
+    from ..simulator import Simulator
 
 
-@dataclass(frozen=True, slots=True)
 class App:
-    deps: Dependencies
-    reads: Reads
-    pipeline: Pipeline | None
-    """None when no state-changing tool is offered (read-only, or live without an allowlist)."""
+    def __init__(
+        self,
+        settings: Settings,
+        simulator: Simulator | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self._simulator = simulator
+        self._transport = transport
 
     @property
     def environment(self) -> str:
-        return self.deps.environment
+        return self.settings.environment_label
+
+    @cached_property
+    def deps(self) -> Dependencies:
+        from ..actions.dependencies import Dependencies
+
+        return Dependencies(self.settings, simulator=self._simulator, transport=self._transport)
+
+    @cached_property
+    def reads(self) -> Reads:
+        from ..actions.reads import Reads
+
+        return Reads(self.deps)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """Only state-changing tools use it; they exist only when the settings allow them."""
+        from ..actions.pipeline import Pipeline
+
+        return Pipeline(self.deps, self.reads)
+
+    async def aclose(self) -> None:
+        if "deps" in self.__dict__:
+            await self.deps.aclose()
 
 
 def app_of(ctx: Context[Any, Any]) -> App:

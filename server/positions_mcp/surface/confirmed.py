@@ -18,9 +18,11 @@ alone is not enough.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import (
@@ -33,17 +35,15 @@ from mcp.types import (
 )
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
 
-from ..actions.cancel import CancelExecution, cancel_instruction
-from ..actions.close import CloseAll, CloseArgs, ClosePosition
-from ..actions.errors import ActionError
-from ..actions.exercise import SubmitArgs, SubmitInstructions
-from ..actions.pipeline import Answer, ConfirmedAction
 from ..clearstreet.models import InstructionType
-from ..domain.instructions import InstructionInput
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
 from .tool import Arguments, SurfaceTool, make_tool, present, tool_error
 from .tools import AccountId, InstrumentRef
+
+if TYPE_CHECKING:
+    from ..actions.pipeline import ConfirmedAction
+    from ..domain.instructions import InstructionInput
 
 __all__ = ["action_tools"]
 
@@ -107,6 +107,8 @@ class InstructionRow(BaseModel):
     )
 
     def as_input(self) -> InstructionInput:
+        from ..domain.instructions import InstructionInput
+
         return InstructionInput.model_validate(self.model_dump(exclude_none=True))
 
 
@@ -179,10 +181,12 @@ async def execute(
     ctx: Context[Any, Any], action: ConfirmedAction[Any, Any], account_id: int | None, args: Any, token: str | None
 ) -> CallToolResult | InputRequiredResult:
     """Get the person's yes by the route this call takes, then let the pipeline execute."""
+    from ..actions.errors import ActionError
+    from ..actions.pipeline import Answer
+
     app = app_of(ctx)
     pipeline = app.pipeline
-    assert pipeline is not None  # action tools exist only with a pipeline
-    mode = app.deps.settings.confirmation
+    mode = app.settings.confirmation
     try:
         route = confirmation_route(mode, can_elicit(ctx))
         if route == "refuse":
@@ -226,11 +230,31 @@ async def execute(
 # -- registration ------------------------------------------------------------------------------
 
 
+class Declared:
+    """A confirmed action named for the surface, loaded (with the use-cases) on first use."""
+
+    def __init__(self, name: str, preview_name: str, module: str, cls: str, convert: Callable[[Any], Any]) -> None:
+        self.name = name
+        self.preview_name = preview_name
+        self._where = (module, cls)
+        self._convert = convert
+
+    @cached_property
+    def action(self) -> ConfirmedAction[Any, Any]:
+        module = importlib.import_module(f"positions_mcp.actions.{self._where[0]}")
+        action: ConfirmedAction[Any, Any] = getattr(module, self._where[1])()
+        assert (action.name, action.preview_name) == (self.name, self.preview_name)
+        return action
+
+    def args(self, arguments: Any) -> Any:
+        """The tool's validated arguments as the action's own argument object."""
+        return self._convert(arguments)
+
+
 def confirmed(
-    action: ConfirmedAction[Any, Any],
+    declared: Declared,
     *,
     arguments: type[Arguments],
-    action_args: Callable[[Any], Any],
     preview_title: str,
     preview_description: str,
     title: str,
@@ -241,48 +265,72 @@ def confirmed(
 
     async def preview(ctx: Context[Any, Any], args: Any) -> CallToolResult:
         app = app_of(ctx)
-        assert app.pipeline is not None
-        return await respond(app, app.pipeline.preview(action, args.account_id, action_args(args)))
+        return await respond(app, app.pipeline.preview(declared.action, args.account_id, declared.args(args)))
 
     async def run(ctx: Context[Any, Any], args: Any) -> CallToolResult | InputRequiredResult:
-        return await execute(ctx, action, args.account_id, action_args(args), args.confirmation_token)
+        return await execute(ctx, declared.action, args.account_id, declared.args(args), args.confirmation_token)
 
     return [
         make_tool(
-            name=action.preview_name,
+            name=declared.preview_name,
             title=preview_title,
             description=preview_description,
             annotations=PREVIEW,
             arguments=arguments,
-            result=action.preview_model,
+            result=lambda: declared.action.preview_model,
             handler=preview,
             environment=environment,
         ),
         make_tool(
-            name=action.name,
+            name=declared.name,
             title=title,
             description=description,
             annotations=DESTRUCTIVE,
             arguments=with_token(arguments),
-            result=action.execution_model,
+            result=lambda: declared.action.execution_model,
             handler=run,
             environment=environment,
         ),
     ]
 
 
+def _close_args(arguments: Any) -> Any:
+    from ..actions.close import CloseArgs
+
+    return CloseArgs(getattr(arguments, "instrument_id", None), arguments.cancel_orders)
+
+
+def _submit_args(arguments: Any) -> Any:
+    from ..actions.exercise import SubmitArgs
+
+    return SubmitArgs(tuple(row.as_input() for row in arguments.instructions))
+
+
+CLOSE_POSITION = Declared("close_position", "preview_close_position", "close", "ClosePosition", _close_args)
+CLOSE_ALL = Declared("close_positions", "preview_close_positions", "close", "CloseAll", _close_args)
+SUBMIT = Declared(
+    "submit_position_instructions", "preview_submit_position_instructions", "exercise", "SubmitInstructions", _submit_args
+)
+
+
 async def cancel(ctx: Context[Any, Any], args: CancelArgs) -> CallToolResult:
+    from ..actions.cancel import cancel_instruction
+
     app = app_of(ctx)
-    assert app.pipeline is not None
     return await respond(app, cancel_instruction(app.pipeline, args.account_id, args.instruction_id))
+
+
+def _cancel_execution() -> type[BaseModel]:
+    from ..actions.cancel import CancelExecution
+
+    return CancelExecution
 
 
 def action_tools(environment: str) -> list[SurfaceTool]:
     return [
         *confirmed(
-            ClosePosition(),
+            CLOSE_POSITION,
             arguments=ClosePositionArgs,
-            action_args=lambda a: CloseArgs(a.instrument_id, a.cancel_orders),
             preview_title="Preview closing a position",
             preview_description="""What closing one position would send (MARKET DAY order: side, quantity,
             estimated price and notional, warnings) and the confirmation_token for close_position. Sends nothing.""",
@@ -293,9 +341,8 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             environment=environment,
         ),
         *confirmed(
-            CloseAll(),
+            CLOSE_ALL,
             arguments=CloseAllArgs,
-            action_args=lambda a: CloseArgs(None, a.cancel_orders),
             preview_title="Preview closing every position",
             preview_description="""What closing EVERY position of the account would send (one MARKET DAY order
             per position, cash excluded), the estimated total, warnings, and the confirmation_token for
@@ -307,9 +354,8 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             environment=environment,
         ),
         *confirmed(
-            SubmitInstructions(),
+            SUBMIT,
             arguments=SubmitInstructionsArgs,
-            action_args=lambda a: SubmitArgs(tuple(row.as_input() for row in a.instructions)),
             preview_title="Preview position instructions",
             preview_description="""Check exercise / do-not-exercise / contrary-exercise instructions before
             sending: option held long, quantity available, expiry-day and cutoff rules, moneyness, what exercise
@@ -329,7 +375,7 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             CANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.""",
             annotations=CANCEL,
             arguments=CancelArgs,
-            result=CancelExecution,
+            result=_cancel_execution,
             handler=cancel,
             environment=environment,
         ),

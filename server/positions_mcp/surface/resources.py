@@ -96,7 +96,7 @@ def register_resources(server: MCPServer[Any], app: App) -> None:
             mime_type=JSON,
         )(template())
 
-    default = app.deps.upstream.default_account
+    default = app.settings.effective_default_account
     if default is None:
         return
     for kind, (title, description) in _DOCUMENTS.items():

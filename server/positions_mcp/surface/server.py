@@ -11,9 +11,6 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.tools.base import Tool
 
 from .. import __version__
-from ..actions.dependencies import Dependencies
-from ..actions.pipeline import Pipeline
-from ..actions.reads import Reads
 from ..settings import Settings
 from .app import App
 from .prompts import register_prompts
@@ -49,21 +46,19 @@ def build_server(
     by default the simulator is created on first use when the environment is the simulator.
     ``transport`` replaces the upstream connection (tests record or script what reaches it).
     """
-    deps = Dependencies(settings, simulator=simulator, transport=transport)
-    reads = Reads(deps)
-    app = App(deps, reads, Pipeline(deps, reads) if settings.state_changing_enabled else None)
-    tools: list[Tool] = [*read_tools(deps.environment)]
-    if app.pipeline is not None:
+    app = App(settings, simulator, transport)
+    tools: list[Tool] = [*read_tools(app.environment)]
+    if settings.state_changing_enabled:
         from .confirmed import action_tools
 
-        tools += action_tools(deps.environment)
+        tools += action_tools(app.environment)
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[App]) -> AsyncIterator[App]:
         try:
             yield app
         finally:
-            await deps.aclose()
+            await app.aclose()
 
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,

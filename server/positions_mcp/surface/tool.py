@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import types
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -27,7 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = [
     "Arguments",
@@ -78,9 +79,17 @@ def _describe_validation(exc: ValidationError) -> str:
 
 
 class SurfaceTool(Tool):
-    """A tool whose argument errors read like every other error of this server."""
+    """A tool whose argument errors read like every other error of this server, and whose output
+    schema is built from its result model on first ``tools/list`` (not before the first reply)."""
 
     environment: str
+    result: Callable[[], type[BaseModel]] = Field(exclude=True)
+
+    @cached_property
+    def output_schema(self) -> dict[str, Any] | None:
+        schema = shallow_schema(self.result())
+        self.fn_metadata.output_schema = schema
+        return schema
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
@@ -177,13 +186,13 @@ def make_tool(
     description: str,
     annotations: ToolAnnotations,
     arguments: type[Arguments],
-    result: type[BaseModel],
+    result: Callable[[], type[BaseModel]],
     handler: Handler,
     environment: str,
 ) -> SurfaceTool:
     """Tool ``name`` running ``handler(ctx, args)``: ``args`` is the validated ``arguments``
     instance; it returns a ``CallToolResult`` (see ``present``) or, to ask the person, an
-    ``InputRequiredResult``."""
+    ``InputRequiredResult``. ``result`` loads the result model (on first use)."""
 
     async def call(ctx: Any, **values: Any) -> CallToolResult | InputRequiredResult:
         return await handler(ctx, arguments.model_construct(**values))
@@ -197,9 +206,10 @@ def make_tool(
         title=title,
         description=inspect.cleandoc(description),
         parameters=schema,
-        fn_metadata=FuncMetadata(arg_model=arguments, output_schema=shallow_schema(result)),
+        fn_metadata=FuncMetadata(arg_model=arguments),
         is_async=True,
         context_kwarg="ctx",
         annotations=annotations,
         environment=environment,
+        result=result,
     )

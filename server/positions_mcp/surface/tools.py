@@ -6,12 +6,9 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from ..actions.reads import PositionsQuery
-from ..actions.views import PositionInstructions, PositionsPage
 from ..clearstreet.models import SortBy, SortDirection
-from ..domain.exposure import ExposureSummary
 from .app import app_of, progress_reporter, respond
 from .tool import Arguments, SurfaceTool, make_tool
 
@@ -68,6 +65,8 @@ class GetPositionsArgs(Arguments):
 
 
 async def get_positions(ctx: Context[Any, Any], args: GetPositionsArgs) -> CallToolResult:
+    from ..actions.reads import PositionsQuery
+
     app = app_of(ctx)
     query = PositionsQuery(
         instrument_ids=args.instrument_ids,
@@ -108,6 +107,24 @@ async def summarize_exposure(ctx: Context[Any, Any], args: AccountArgs) -> CallT
     return await respond(app, app.reads.exposure(args.account_id, progress_reporter(ctx)))
 
 
+def _positions_page() -> type[BaseModel]:
+    from ..actions.views import PositionsPage
+
+    return PositionsPage
+
+
+def _instructions() -> type[BaseModel]:
+    from ..actions.views import PositionInstructions
+
+    return PositionInstructions
+
+
+def _exposure() -> type[BaseModel]:
+    from ..domain.exposure import ExposureSummary
+
+    return ExposureSummary
+
+
 def read_tools(environment: str) -> list[SurfaceTool]:
     return [
         make_tool(
@@ -117,7 +134,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             with the total and the token of the next page. For totals and risk use summarize_exposure.""",
             annotations=READ,
             arguments=GetPositionsArgs,
-            result=PositionsPage,
+            result=_positions_page,
             handler=get_positions,
             environment=environment,
         ),
@@ -128,7 +145,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             status (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).""",
             annotations=READ,
             arguments=GetInstructionsArgs,
-            result=PositionInstructions,
+            result=_instructions,
             handler=get_position_instructions,
             environment=environment,
         ),
@@ -140,7 +157,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             soon with moneyness and what expiry will do by default. Bounded size whatever the book.""",
             annotations=READ,
             arguments=AccountArgs,
-            result=ExposureSummary,
+            result=_exposure,
             handler=summarize_exposure,
             environment=environment,
         ),
