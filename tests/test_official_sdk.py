@@ -88,7 +88,7 @@ def test_get_positions_pages_sorts_and_filters(client: ClearStreet) -> None:
         )
         rows.extend(page.data)
         token = page.metadata.next_page_token
-    assert len(rows) == first.metadata.total_items == 15
+    assert len(rows) == first.metadata.total_items == 17
     values = [Decimal(row.market_value) for row in rows]
     assert values == sorted(values, reverse=True)
     filtered = client.v1.positions.get_positions(PRIMARY, instrument_ids=["aapl", "TSLA", "GOOG"])

@@ -28,7 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ..clearstreet.models import SortBy, SortDirection
 from .faults import ConnectionDropped, FaultKind, FaultRule, Faults
 from .instructions import fail_batch, list_instructions, parse_batch, submit_batch
-from .instruments import Instrument
+from .instruments import SimInstrument
 from .positions import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_page_token, list_positions
 from .state import Account, SimOrder, SimulatorState
 from .wire import ApiError, error_body
@@ -238,7 +238,7 @@ class SimulatedApi:
             raise ApiError(404, f"Account {account_id} not found")
         return account
 
-    def _resolve(self, identifier: str) -> Instrument:
+    def _resolve(self, identifier: str) -> SimInstrument:
         instrument = self.state.instruments.resolve(identifier)
         if instrument is None:
             raise ApiError(404, f"Instrument not found: {identifier}")
