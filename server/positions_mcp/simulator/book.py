@@ -197,6 +197,8 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
         state.hold(second, instrument, dec(qty), dec(avg))
     state.exercise(second, aapl_leap, dec("1"))  # → 5 contracts, 300 AAPL at 162.40, 5,000.00 cash
     _instruction_history(state, second.account_id, aapl_leap, dates.today)
+    state.mark_start_of_day(primary)
+    state.mark_start_of_day(second)
     return dates
 
 
@@ -329,3 +331,4 @@ def add_generated_account(state: SimulatorState, account_id: int, positions: int
         assert contract.closing_price is not None
         avg = max(dec("0.01"), contract.closing_price * (1 + _cents(rng.randint(-4_000, 4_000)) / 100))
         state.hold(account, contract, contracts, avg.quantize(dec("0.01")))
+    state.mark_start_of_day(account)

@@ -260,6 +260,8 @@ class Account:
     order_sequence: dict[date, int] = field(default_factory=dict)
     closed_realized: Decimal = ZERO
     """Realized P&L of positions that were closed out entirely (their holdings are gone)."""
+    start_of_day: list[tuple[SimInstrument, Decimal]] | None = None
+    """The holdings (instrument, quantity) at the start of the simulated day; see ``mark_start_of_day``."""
 
     def record_instruction(self, instruction: SimInstruction) -> None:
         self.instructions.append(instruction)
@@ -321,6 +323,11 @@ class SimulatorState:
         account = Account(account_id)
         self.accounts[account_id] = account
         return account
+
+    @staticmethod
+    def mark_start_of_day(account: Account) -> None:
+        """Record the account's holdings as they stand as its start of day (balances' ``sod``)."""
+        account.start_of_day = [(holding.instrument, holding.quantity) for holding in account.holdings.values()]
 
     def hold(
         self,
