@@ -275,7 +275,8 @@ def _generated_equity(state: SimulatorState, ticker: str) -> SimInstrument:
     quote = random.Random(f"quote:{ticker}")  # prices depend on the instrument, not the account
     price = _cents(quote.randint(500, 60_000))
     close = max(dec("0.50"), price + _cents(quote.randint(-300, 300)))
-    return state.instruments.equity(ticker, price, close)
+    volatility = _cents(quote.randint(15, 80))  # 15 % to 80 %, for the greeks of its options
+    return state.instruments.equity(ticker, price, close, volatility=volatility)
 
 
 def _option_premium(underlier: Decimal, strike: Decimal, right: OptionRight, time_value: Decimal) -> Decimal:
