@@ -326,7 +326,7 @@ class MarketDataEndpoints:
 
     _exchange: Exchange
 
-    async def _read(self, path: str, params: Params, model: type[Envelope[Any]]) -> Envelope[Any]:
+    async def _market_read(self, path: str, params: Params, model: type[Envelope[Any]]) -> Envelope[Any]:
         outcome = await self._exchange.send(Kind.READ, "GET", path, params=params)
         if outcome.failure is not None:
             raise self._exchange.connection_error(outcome, outcome.failure) from outcome.failure
@@ -346,7 +346,7 @@ class MarketDataEndpoints:
         if top_margin_contributors_limit is not None:
             limit = positive_int_text(top_margin_contributors_limit, "top_margin_contributors_limit")
             params.append(("top_margin_contributors_limit", limit))
-        envelope = await self._read(path, params, BALANCES)
+        envelope = await self._market_read(path, params, BALANCES)
         return BalancesResult(balances=required(envelope.data), request_id=envelope.metadata.request_id)
 
     # -- market data -------------------------------------------------------------------------------
@@ -365,7 +365,7 @@ class MarketDataEndpoints:
         contract of that chain expiry). For more than 100 ids use :meth:`get_snapshots_batched`.
         """
         params = snapshot_query(instrument_ids, underlying_instrument_id, expiry)
-        envelope = await self._read("v1/market-data/snapshot", params, SNAPSHOTS)
+        envelope = await self._market_read("v1/market-data/snapshot", params, SNAPSHOTS)
         return SnapshotsResult(snapshots=list(envelope.data or []), request_id=envelope.metadata.request_id)
 
     async def get_snapshots_batched(
@@ -416,7 +416,7 @@ class MarketDataEndpoints:
             page_size=page_size,
             page_token=page_token,
         )
-        envelope = await self._read("v1/instruments/options/contracts", params, CONTRACTS)
+        envelope = await self._market_read("v1/instruments/options/contracts", params, CONTRACTS)
         return OptionContractsPage(
             contracts=list(envelope.data or []), metadata=envelope.metadata, request_id=envelope.metadata.request_id
         )
@@ -536,14 +536,14 @@ class MarketDataEndpoints:
         if include_options_expiry_dates is not None:
             flag = flag_text(include_options_expiry_dates, "include_options_expiry_dates")
             params.append(("include_options_expiry_dates", flag))
-        envelope = await self._read(path, params, INSTRUMENT)
+        envelope = await self._market_read(path, params, INSTRUMENT)
         return InstrumentResult(instrument=required(envelope.data), request_id=envelope.metadata.request_id)
 
     # -- calendar ----------------------------------------------------------------------------------
 
     async def get_clock(self) -> ClockResult:
         """The server's time (``GET /v1/clock``), aware and in UTC."""
-        envelope = await self._read("v1/clock", [], CLOCK)
+        envelope = await self._market_read("v1/clock", [], CLOCK)
         return ClockResult(clock=required(envelope.data).clock, request_id=envelope.metadata.request_id)
 
     async def get_market_hours_calendar(
@@ -557,7 +557,7 @@ class MarketDataEndpoints:
             params.append(("date", date_text(date, "date")))
         if market is not None:
             params.append(("market", enum_text(market, "market")))
-        envelope = await self._read("v1/calendars/market-hours", params, MARKET_HOURS)
+        envelope = await self._market_read("v1/calendars/market-hours", params, MARKET_HOURS)
         return MarketHoursResult(markets=list(envelope.data or []), request_id=envelope.metadata.request_id)
 
     # -- orders ------------------------------------------------------------------------------------
@@ -596,7 +596,7 @@ class MarketDataEndpoints:
             underlying_instrument_ids=underlying_instrument_ids,
             updated_at=updated_at,
         )
-        envelope = await self._read(path, params, ORDERS)
+        envelope = await self._market_read(path, params, ORDERS)
         return OrdersPage(
             orders=list(envelope.data or []), metadata=envelope.metadata, request_id=envelope.metadata.request_id
         )
@@ -674,5 +674,5 @@ class MarketDataEndpoints:
     async def get_order_by_id(self, account_id: int | str, order_id: str) -> OrderResult:
         """One order by its ``id`` (or its ``client_order_id`` while the order is open)."""
         path = f"{account_path(account_id)}/orders/{path_segment(order_id, 'order_id')}"
-        envelope = await self._read(path, [], ORDER)
+        envelope = await self._market_read(path, [], ORDER)
         return OrderResult(order=required(envelope.data), request_id=envelope.metadata.request_id)

@@ -64,27 +64,29 @@ def _cent(value: Decimal) -> Decimal:
 
 
 @dataclass(slots=True)
-class Requirement:
+class MarginRequirement:
     maintenance: Decimal = ZERO
     initial: Decimal = ZERO
     market_value: Decimal = ZERO
 
-    def add(self, other: Requirement) -> None:
+    def add(self, other: MarginRequirement) -> None:
         self.maintenance += other.maintenance
         self.initial += other.initial
         self.market_value += other.market_value
 
 
-def requirement(instrument: SimInstrument, quantity: Decimal, market_value: Decimal, price_of: Pricer) -> Requirement:
+def requirement(
+    instrument: SimInstrument, quantity: Decimal, market_value: Decimal, price_of: Pricer
+) -> MarginRequirement:
     """Maintenance and initial (= overnight) requirement of one position, each rounded to the cent."""
     size = abs(market_value)
     contract = instrument.option
     if contract is None:
         if quantity > 0:
-            return Requirement(_cent(size * _LONG_STOCK_MAINTENANCE), _cent(size * _STOCK_INITIAL), market_value)
-        return Requirement(_cent(size * _SHORT_STOCK_MAINTENANCE), _cent(size * _STOCK_INITIAL), market_value)
+            return MarginRequirement(_cent(size * _LONG_STOCK_MAINTENANCE), _cent(size * _STOCK_INITIAL), market_value)
+        return MarginRequirement(_cent(size * _SHORT_STOCK_MAINTENANCE), _cent(size * _STOCK_INITIAL), market_value)
     if quantity > 0:
-        return Requirement(size, size, market_value)
+        return MarginRequirement(size, size, market_value)
     shares = abs(quantity) * instrument.multiplier
     underlying = instrument.underlying
     spot = price_of(underlying) if underlying is not None else None
@@ -97,27 +99,27 @@ def requirement(instrument: SimInstrument, quantity: Decimal, market_value: Deci
         minimum = _SHORT_OPTION_MINIMUM * (underlier_value if contract.is_call else strike_value)
         needed = max(size + _SHORT_OPTION_BASE * underlier_value - out_of_the_money, size + minimum)
     amount = _cent(needed)
-    return Requirement(amount, amount, market_value)
+    return MarginRequirement(amount, amount, market_value)
 
 
 @dataclass(slots=True)
-class Book:
+class MarginBook:
     """Cash, market values and requirements of a set of holdings at given prices."""
 
     cash: Decimal = ZERO
     long: Decimal = ZERO
     short: Decimal = ZERO
-    total: Requirement = field(default_factory=Requirement)
-    by_underlier: dict[str, Requirement] = field(default_factory=dict)
+    total: MarginRequirement = field(default_factory=MarginRequirement)
+    by_underlier: dict[str, MarginRequirement] = field(default_factory=dict)
 
     @property
     def equity(self) -> Decimal:
         return self.cash + self.long + self.short
 
 
-def _book(positions: Iterable[tuple[SimInstrument, Decimal, Decimal]], price_of: Pricer) -> Book:
+def _book(positions: Iterable[tuple[SimInstrument, Decimal, Decimal]], price_of: Pricer) -> MarginBook:
     """``positions``: (instrument, quantity, market value rounded to the cent)."""
-    book = Book()
+    book = MarginBook()
     for instrument, quantity, market_value in positions:
         if instrument.instrument_type is SecurityType.CASH:
             book.cash += market_value
@@ -129,7 +131,7 @@ def _book(positions: Iterable[tuple[SimInstrument, Decimal, Decimal]], price_of:
         needed = requirement(instrument, quantity, market_value, price_of)
         book.total.add(needed)
         underlier = instrument.underlying if instrument.underlying is not None else instrument
-        book.by_underlier.setdefault(underlier.instrument_id, Requirement()).add(needed)
+        book.by_underlier.setdefault(underlier.instrument_id, MarginRequirement()).add(needed)
     return book
 
 

@@ -174,7 +174,7 @@ def _quote(instrument: SimInstrument, now: datetime) -> dict[str, Any] | None:
 
 def _last_trade(instrument: SimInstrument, now: datetime) -> dict[str, Any] | None:
     value = instrument.instrument_price
-    if value is None:
+    if value is None or instrument.instrument_type is SecurityType.CASH:
         return None
     if instrument.is_index:
         return {"price": price(value), "size": 0, "timestamp": timestamp_ns(now)}
@@ -208,9 +208,10 @@ def open_interest(instrument: SimInstrument) -> int:
 
 def _session(instrument: SimInstrument, now: datetime) -> dict[str, Any]:
     value, close = instrument.instrument_price, instrument.closing_price
-    session: dict[str, Any] = {"ohlv_applicable": not instrument.is_index}
+    has_bars = instrument.instrument_type not in (SecurityType.INDEX, SecurityType.CASH)
+    session: dict[str, Any] = {"ohlv_applicable": has_bars}
     bands = tick_rules(instrument)
-    if not instrument.is_index and value is not None and bands is not None:
+    if has_bars and value is not None and bands is not None:
         reference = close if close is not None else value
         opening = _to_grid(reference + (value - reference) * Decimal("0.4"), bands, ROUND_FLOOR)
         tick = tick_at(value, bands)
@@ -239,7 +240,7 @@ def greeks(instrument: SimInstrument, now: datetime) -> dict[str, Any] | None:
     if contract is None or underlying is None or not instrument.greeks_observed:
         return None
     spot, volatility = underlying.instrument_price, underlying.volatility
-    if spot is None or spot <= 0 or volatility is None or contract.strike <= 0:
+    if spot is None or spot <= 0 or volatility is None or volatility <= 0 or contract.strike <= 0:
         return None
     years = (settlement_instant(instrument) - now).total_seconds() / _SECONDS_PER_YEAR
     result = black_scholes(spot, contract.strike, years, volatility, is_call=contract.is_call)

@@ -25,7 +25,7 @@ _ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
-class Greeks:
+class SimGreeks:
     theo_price: Decimal
     delta: Decimal
     gamma: Decimal
@@ -41,7 +41,7 @@ def _rounded(value: float) -> Decimal:
 
 def black_scholes(
     spot: Decimal, strike: Decimal, years: float, volatility: Decimal, *, is_call: bool, rate: Decimal = RATE
-) -> Greeks:
+) -> SimGreeks:
     """Price and greeks of a European option. ``years``: time to expiry in years (may be ≤ 0)."""
     if spot <= 0 or strike <= 0:
         raise ValueError("spot and strike must be positive")
@@ -52,7 +52,7 @@ def black_scholes(
         in_the_money = intrinsic > 0
         delta = (Decimal(1) if is_call else Decimal(-1)) if in_the_money else _ZERO
         step = GREEK_STEP
-        return Greeks(intrinsic.quantize(step), delta.quantize(step), *(_ZERO.quantize(step),) * 4)
+        return SimGreeks(intrinsic.quantize(step), delta.quantize(step), *(_ZERO.quantize(step),) * 4)
     s, k, sigma, r = float(spot), float(strike), float(volatility), float(rate)
     root = math.sqrt(years)
     d1 = (math.log(s / k) + (r + sigma * sigma / 2) * years) / (sigma * root)
@@ -70,7 +70,7 @@ def black_scholes(
         delta = _NORMAL.cdf(d1) - 1
         theta = decay + r * k * discount * _NORMAL.cdf(-d2)
         rho = -k * years * discount * _NORMAL.cdf(-d2)
-    return Greeks(
+    return SimGreeks(
         theo_price=_rounded(max(price, 0.0)),
         delta=_rounded(delta),
         gamma=_rounded(density / (s * sigma * root)),
