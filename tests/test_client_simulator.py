@@ -261,7 +261,7 @@ async def test_get_positions_is_typed_and_exactly_what_the_simulator_served(h: H
     assert_rows_exact(page.positions, served["data"])
     assert served["data"] == h.sim.positions(ACCOUNT)  # the inspection view agrees with the wire
     assert page.request_id == served["metadata"]["request_id"] == h.wire.last.headers["x-request-id"]
-    assert (page.metadata.page_number, page.metadata.total_items, page.metadata.total_pages) == (1, 15, 1)
+    assert (page.metadata.page_number, page.metadata.total_items, page.metadata.total_pages) == (1, 17, 1)
     assert page.next_page_token is None and page.metadata.previous_page_token is None
 
     by_symbol = {p.symbol: p for p in page.positions}
@@ -645,7 +645,7 @@ async def test_a_429_on_get_waits_what_retry_after_says_then_succeeds(h: Harness
     assert limited.status == 429 and limited.headers is not None
     assert (limited.headers["retry-after"], limited.headers["retry-after-ms"]) == ("2", "2000")
     assert h.sleeps.delays == [2.0]
-    assert answered.status == 200 and len(page.positions) == 15
+    assert answered.status == 200 and len(page.positions) == 17
 
 
 @pytest.mark.anyio
@@ -654,7 +654,7 @@ async def test_a_503_on_get_is_retried_with_backoff(h: Harness, operation: str) 
     h.sim.faults.add(status=503, times=2, method="GET")
     if operation == "positions":
         result: Any = await h.client.get_positions(ACCOUNT)
-        assert len(result.positions) == 15
+        assert len(result.positions) == 17
     else:
         result = await h.client.get_position_instructions(HISTORY_ACCOUNT)
         assert len(result.instructions) == 3

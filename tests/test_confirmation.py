@@ -359,7 +359,7 @@ async def test_close_positions_needs_a_token_and_uses_it_once(
         assert upstream.writes == []
         token = await preview_token(client, "close_positions")
         result = ok(await client.call_tool("close_positions", {"confirmation_token": token}))
-        assert len(result["orders"]) == 14  # every position but the USD cash balance
+        assert len(result["orders"]) == 16  # every position but the USD cash balance
         refused(await client.call_tool("close_positions", {"confirmation_token": token}), "ALREADY_USED")
     assert upstream.writes == [("DELETE", f"/v1/accounts/{ACCOUNT}/positions")]
 
@@ -510,12 +510,12 @@ async def test_elicitation_yes_sends_exactly_once_what_was_shown(
                 )
             elif tool == "close_position":
                 assert [(o["side"], o["quantity"], o["symbol"]) for o in result["orders"]] == [("BUY", "50", "TSLA")]
-            else:  # TSLA has a working closing order now: 13 positions left to close
+            else:  # TSLA has a working closing order now: 15 positions left to close
                 assert (
-                    "Send 13 MARKET DAY orders" in question
+                    "Send 15 MARKET DAY orders" in question
                     and "Warning: CASH positions are not closed: USD." in question
                 )
-                assert len(result["orders"]) == 13
+                assert len(result["orders"]) == 15
 
 
 @pytest.mark.anyio

@@ -1,6 +1,7 @@
-"""The official ``clearstreet`` SDK (0.11.0) drives all six positions operations against
-``clearstreet-positions-mcp simulator`` running as a separate process, as any user of the SDK would
-(``base_url`` pointing at it). The subprocess is always terminated."""
+"""The official ``clearstreet`` SDK (0.11.0) drives all six positions operations, and the balances,
+market-data, instrument, calendar and orders reads, against ``clearstreet-positions-mcp simulator``
+running as a separate process, as any user of the SDK would (``base_url`` pointing at it); the SDK's
+own pydantic models read every response. The subprocess is always terminated."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +23,9 @@ from clearstreet.types.v1.position_submit_position_instructions_params import In
 PRIMARY, SECOND = 19816, 122503
 LEAP = "AAPL  280121C00195000"
 LEAP_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01"
+AAPL_ID = "a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8"
+AAPL1_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e11"  # adjusted: multiplier 150
+SPX_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e21"  # European, AM-settled, cash-settled
 
 
 def _free_port() -> int:
@@ -88,7 +93,7 @@ def test_get_positions_pages_sorts_and_filters(client: ClearStreet) -> None:
         )
         rows.extend(page.data)
         token = page.metadata.next_page_token
-    assert len(rows) == first.metadata.total_items == 15
+    assert len(rows) == first.metadata.total_items == 17
     values = [Decimal(row.market_value) for row in rows]
     assert values == sorted(values, reverse=True)
     filtered = client.v1.positions.get_positions(PRIMARY, instrument_ids=["aapl", "TSLA", "GOOG"])
@@ -151,3 +156,79 @@ def test_errors_reach_the_sdk_as_its_exceptions(client: ClearStreet) -> None:
         client.v1.positions.cancel_position_instruction("00000000-0000-0000-0000-000000000000", account_id=SECOND)
     with pytest.raises(NotFoundError):
         client.v1.positions.close_position("NOT-A-SYMBOL", account_id=PRIMARY)
+
+
+def test_balances_through_the_sdk(client: ClearStreet) -> None:
+    balances = client.v1.accounts.get_account_balances(SECOND, top_margin_contributors_limit=2).data
+    assert (balances.account_id, balances.margin_type, balances.currency) == (SECOND, "REG_T", "USD")
+    equity = Decimal(balances.trade_cash) + Decimal(balances.long_market_value)
+    assert Decimal(balances.equity) == equity + Decimal(balances.short_market_value or "0")
+    assert balances.sod.asof is not None and balances.multiplier in ("2", "4")
+    margin = balances.margin_details
+    assert margin is not None and margin.top_contributors is not None and len(margin.top_contributors) == 2
+    assert margin.top_contributors[0].underlying_instrument_id == AAPL_ID
+    assert (margin.intraday_details.multiplier, margin.overnight_details.multiplier) == ("4", "2")
+
+
+def test_snapshots_through_the_sdk(client: ClearStreet) -> None:
+    market_data = client.v1.instrument_data.market_data
+    aapl, adjusted, index = market_data.get_snapshots(instrument_ids=["AAPL", AAPL1_CALL_ID, "SPX"]).data
+    assert aapl.last_trade is not None and aapl.last_trade.price == "151.00"
+    assert aapl.last_quote is not None and aapl.last_quote.midpoint == "151.00"
+    assert isinstance(aapl.last_quote.bid_size, int) and aapl.greeks is None
+    assert aapl.session.previous_close == "150.50" and aapl.session.ohlv_applicable is True
+    assert adjusted.greeks is not None and adjusted.greeks.iv == "0" and adjusted.open_interest
+    assert Decimal("0") < Decimal(adjusted.greeks.delta) <= Decimal("1")
+    assert index.last_quote is None and index.last_trade is not None and index.last_trade.size == 0
+    assert index.session.ohlv_applicable is False
+    expiry = client.v1.instruments.get_option_contracts(contract_ids=[AAPL1_CALL_ID]).data[0].expiry
+    chain = market_data.get_snapshots(underlying_instrument_id="AAPL", expiry=expiry).data
+    assert AAPL1_CALL_ID in {row.instrument_id for row in chain}
+
+
+def test_option_contracts_and_instruments_through_the_sdk(client: ClearStreet) -> None:
+    instruments = client.v1.instruments
+    adjusted, index_call = instruments.get_option_contracts(contract_ids=[AAPL1_CALL_ID, SPX_CALL_ID]).data
+    assert (adjusted.multiplier, adjusted.exercise_style, adjusted.symbol[:5]) == ("150", "AMERICAN", "AAPL1")
+    assert (index_call.exercise_style, index_call.is_settle_on_open, index_call.listing_type) == (
+        "EUROPEAN", True, "STANDARD",
+    )  # fmt: skip
+    assert isinstance(index_call.expiry, date) and isinstance(index_call.last_trade_cutoff, datetime)
+    assert index_call.tick_rules is not None and index_call.tick_rules[-1].end_price is None
+    first = instruments.get_option_contracts(underlying_instrument_id="AAPL", page_size=2)
+    rows, token = list(first.data), first.metadata.next_page_token
+    while token:
+        page = instruments.get_option_contracts(underlying_instrument_id="AAPL", page_token=token)
+        rows.extend(page.data)
+        token = page.metadata.next_page_token
+    assert len(rows) == first.metadata.total_items and AAPL1_CALL_ID in {row.id for row in rows}
+    aapl = instruments.get_instrument_by_id("AAPL", include_options_expiry_dates=True).data
+    assert (aapl.id, aapl.instrument_type, aapl.previous_close) == (AAPL_ID, "COMMON_STOCK", "150.50")
+    assert aapl.options_contract_expiry_dates and aapl.options_expiry_dates
+    assert all(isinstance(day, date) for day in aapl.options_expiry_dates)
+    by_osi = instruments.get_instrument_by_id(adjusted.symbol).data  # spaces percent-encoded by the SDK
+    assert (by_osi.id, by_osi.instrument_type) == (AAPL1_CALL_ID, "OPTION")
+    with pytest.raises(NotFoundError):
+        instruments.get_instrument_by_id("AAP")
+
+
+def test_clock_and_market_hours_through_the_sdk(client: ClearStreet) -> None:
+    clock = client.v1.calendar.get_clock().data.clock
+    assert clock.tzinfo is not None
+    both = client.v1.calendar.get_market_hours_calendar().data
+    assert [row.market for row in both] == ["us_equities", "us_options"]
+    [thanksgiving] = client.v1.calendar.get_market_hours_calendar(date="2026-11-26", market="us_options").data
+    assert (thanksgiving.status.day_type, thanksgiving.today_sessions.regular) == ("HOLIDAY", None)
+    assert thanksgiving.next_sessions.regular is not None
+    assert thanksgiving.next_sessions.regular.close.isoformat() == "2026-11-27T13:00:00-05:00"  # an early close
+
+
+def test_orders_through_the_sdk(client: ClearStreet) -> None:
+    orders = client.v1.orders.get_orders(PRIMARY, page_size=1)
+    assert orders.metadata.total_items and orders.metadata.total_items >= 1
+    [order] = orders.data
+    assert order.account_id == PRIMARY and Decimal(order.quantity) > 0
+    again = client.v1.orders.get_order_by_id(order.id, account_id=PRIMARY).data
+    assert again.id == order.id
+    by_status = client.v1.orders.get_orders(PRIMARY, status=[order.status], instrument_ids=[order.instrument_id or ""])
+    assert order.id in {row.id for row in by_status.data}

@@ -978,7 +978,7 @@ async def test_default_page_is_every_field_exactly_as_the_upstream_sent_it(
     page = await call(client, "get_positions")
     expected = await raw_positions(simulator, PRIMARY)
     assert page["account_id"] == PRIMARY and all(p["account_id"] == PRIMARY for p in page["positions"])
-    assert (page["total_items"], page["total_pages"], page["page_number"]) == (15, 1, 1)
+    assert (page["total_items"], page["total_pages"], page["page_number"]) == (17, 1, 1)
     assert page["next_page_token"] is None
     assert page["positions"] == expected  # every field, decimal strings digit for digit
     aapl = page["positions"][0]
@@ -1123,9 +1123,9 @@ async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(client: 
         assert Decimal(summary[field]) == value, field
         assert "E" not in summary[field], field
     assert (summary["long_market_value"], summary["short_market_value"], summary["gross_exposure"]) == (
-        "121739.43",
+        "136339.43",
         "-15689.50",
-        "137428.93",
+        "152028.93",
     )
     assert summary["as_of"] == "2026-11-23T15:00:00Z"
     expiring = {o["symbol"] for o in summary["expiring"]["options"]}
@@ -1359,7 +1359,7 @@ async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
     assert "try again later" in text
     assert len(upstream.requests) == attempts
     simulator.faults.clear()
-    assert (await call(client, "get_positions"))["total_items"] == 15
+    assert (await call(client, "get_positions"))["total_items"] == 17
 
 
 async def test_a_429_with_retry_after_is_retried_transparently(
@@ -1371,7 +1371,7 @@ async def test_a_429_with_retry_after_is_retried_transparently(
     started = time.monotonic()
     page = await call(client, "get_positions")
     assert time.monotonic() - started < 0.9
-    assert page["total_items"] == 15
+    assert page["total_items"] == 17
     assert [r.status_code for r in upstream.responses] == [429, 429, 200]
     assert page["request_id"] == upstream.responses[-1].headers["x-request-id"]
 

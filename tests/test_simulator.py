@@ -92,7 +92,7 @@ async def test_positions_envelope_every_field_and_fresh_request_ids(sim: Simulat
     assert body["metadata"] | {"request_id": None} == {
         "request_id": None,
         "page_number": 1,
-        "total_items": 15,
+        "total_items": 17,
         "total_pages": 1,
         "next_page_token": None,
         "previous_page_token": None,
@@ -159,7 +159,7 @@ async def test_demo_book_has_what_the_prompts_need(sim: Simulator) -> None:
     for row in options:
         contract = parse_osi(row["symbol"])
         assert row["position_type"] in {"LONG", "SHORT"}
-        assert row["underlying_instrument_type"] == "COMMON_STOCK"
+        assert row["underlying_instrument_type"] == ("INDEX" if contract.root == "SPX" else "COMMON_STOCK")
         # the simulator quotes every underlier, even one the account does not hold
         quote = sim.quote(row["underlying_instrument_id"])
         assert quote is not None
@@ -237,7 +237,8 @@ async def test_configured_keys_limit_accounts() -> None:
         ("GET", "/v1/accounts/-1/positions", 400, "account_id"),
         ("GET", "/v1/accounts/99999999999999999999/positions", 400, "account_id"),
         ("DELETE", "/v1/accounts/424242/positions/AAPL", 404, "Account 424242"),
-        ("GET", "/v1/accounts/19816/orders", 404, "No route"),
+        ("GET", "/v1/accounts/424242/orders", 404, "Account 424242 not found"),
+        ("GET", "/v1/accounts/19816/executions", 404, "No route"),
         ("GET", "/v2/whatever", 404, "No route"),
         ("GET", "/v1/accounts/19816/positions/", 404, "No route"),
         ("GET", "/v1/accounts/19816/positions/AAPL", 405, "allowed: DELETE"),
@@ -328,7 +329,7 @@ AMOUNT_SORTS = {
 async def test_every_sort_key_orders_rows(sim: Simulator, sort_by: str, direction: str) -> None:
     async with api(sim) as http:
         rows = (await http.get(POSITIONS, params={"sort_by": sort_by, "sort_direction": direction})).json()["data"]
-    assert len(rows) == 15
+    assert len(rows) == 17
     field = AMOUNT_SORTS.get(sort_by, sort_by.lower())
     values = [row[field] for row in rows]
     present = [v for v in values if v is not None]

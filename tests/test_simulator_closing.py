@@ -296,7 +296,10 @@ def test_fill_sizes_for_small_and_fractional_quantities(held: str, fills: list[s
         if sent.filled_quantity != before:
             seen.append(str(sent.filled_quantity - before))
     assert seen == fills
-    assert sent.status.value == "FILLED" and account.holdings == {}
+    assert sent.status.value == "FILLED"
+    # the position is gone; the proceeds (held × 10.00) are the account's cash
+    [cash] = account.holdings.values()
+    assert (cash.instrument.symbol, cash.quantity) == ("USD", Decimal(held) * 10)
 
 
 @pytest.mark.anyio
@@ -306,5 +309,16 @@ async def test_close_everything_in_a_generated_account_and_settle(sim: Simulator
         response = await http.delete("/v1/accounts/55/positions")
     assert response.status_code == 200 and len(response.json()["data"]) == 400
     sim.settle()
-    assert sim.positions(55) == []
+    [cash] = sim.positions(55)  # every position is closed; what is left is the net proceeds in cash
+    assert cash["symbol"] == "USD" and cash["instrument_type"] == "CASH"
     assert {o["status"] for o in sim.orders(55)} == {"FILLED"}
+    proceeds = sum(
+        (
+            Decimal(o["filled_quantity"])
+            * Decimal(o["average_fill_price"])
+            * (100 if o["instrument_type"] == "OPTION" else 1)
+        )
+        * (1 if o["side"] == "SELL" else -1)
+        for o in sim.orders(55)
+    )
+    assert Decimal(cash["quantity"]) == proceeds

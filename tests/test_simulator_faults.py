@@ -194,7 +194,7 @@ def test_faults_over_real_http(sim: Simulator, served: str) -> None:
     assert limited.status_code == 429
     assert (limited.headers["retry-after"], limited.headers["retry-after-ms"]) == ("1", "250")
     assert limited.json()["error"]["code"] == 429
-    assert healthy.status_code == 200 and len(healthy.json()["data"]) == 15
+    assert healthy.status_code == 200 and len(healthy.json()["data"]) == 17
     assert routed.status_code == 200 and routed.json()["data"][0]["quantity"] == "10"
 
 

@@ -134,9 +134,22 @@ async def test_duplicates_within_a_batch_and_across_batches(sim: Simulator) -> N
 
 @pytest.mark.anyio
 async def test_keys_of_rejected_rows_can_be_reused(sim: Simulator) -> None:
-    first = await submit(sim, [row("EXERCISE", AAPL_CALL, "11", "k"), row("EXERCISE", AAPL_CALL, "1", "k")])
-    assert first.status_code == 207
-    assert [r["status"] for r in first.json()["data"]] == ["REJECTED", "SENT"]
+    first = await submit(sim, [row("EXERCISE", AAPL_CALL, "11", "k")])
+    assert first.status_code == 400
+    again = await submit(sim, [row("EXERCISE", AAPL_CALL, "1", "k")])
+    assert again.status_code == 200 and again.json()["data"][0]["status"] == "SENT"
+
+
+@pytest.mark.anyio
+async def test_a_key_repeated_in_a_batch_is_a_duplicate_of_its_first_row_even_when_that_one_fails(
+    sim: Simulator,
+) -> None:
+    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "11", "k"), row("EXERCISE", AAPL_CALL, "1", "k")])
+    assert response.status_code == 400  # every row rejected, for different causes (400 and 409)
+    too_many, repeated = response.json()["data"]
+    assert too_many["rejection"]["reason"] == "INSUFFICIENT_POSITION"
+    assert repeated["rejection"]["reason"] == "DUPLICATE_INSTRUCTION"
+    assert repeated["rejection"]["metadata"] == {"existing_id": NIL_UUID}  # the first row was not persisted
 
 
 @pytest.mark.anyio
@@ -191,10 +204,14 @@ async def test_insufficient_position(sim: Simulator) -> None:
     assert too_many.json()["data"][0]["rejection"]["metadata"] == {"available": "10", "requested": "11"}
     assert short.json()["data"][0]["rejection"]["metadata"] == {"available": "0", "requested": "1"}
     assert not_held.json()["data"][0]["rejection"]["reason"] == "INSUFFICIENT_POSITION"
-    # the same contracts cannot be exercised twice, within a batch or across batches
+    # the same contracts cannot be exercised twice, within a batch (judged as a whole: 6 + 6 of 10
+    # rejects both rows) or across batches
     batch = await submit(sim, [row("EXERCISE", AAPL_CALL, "6"), row("EXERCISE", AAPL_CALL, "6")])
-    assert batch.status_code == 207
-    assert batch.json()["data"][1]["rejection"]["metadata"] == {"available": "4", "requested": "6"}
+    assert batch.status_code == 400
+    assert [r["rejection"]["metadata"] for r in batch.json()["data"]] == [{"available": "10", "requested": "12"}] * 2
+    assert "across 2 rows" in batch.json()["data"][0]["rejection"]["description"]
+    first = await submit(sim, [row("EXERCISE", AAPL_CALL, "6")])
+    assert first.status_code == 200
     later = await submit(sim, [row("EXERCISE", AAPL_CALL, "5")])
     assert later.json()["data"][0]["rejection"]["metadata"] == {"available": "4", "requested": "5"}
 
@@ -212,12 +229,13 @@ async def test_dne_and_cea_on_the_expiration_day_until_the_cutoff() -> None:
     sim = Simulator(now=EXPIRY_DAY)
     ok = await submit(sim, [row("DO_NOT_EXERCISE", AAPL_CALL, "3"), row("CONTRARY_EXERCISE", AAPL_CALL, "2")])
     assert ok.status_code == 200
-    sim.set_now(datetime(2026, 11, 27, 17, 30, tzinfo=NEW_YORK))
+    # 2026-11-27 is the day after Thanksgiving, an early close (13:00): the cutoff is 14:30 ET
+    sim.set_now(datetime(2026, 11, 27, 14, 30, tzinfo=NEW_YORK))
     late = await submit(sim, [row("EXERCISE", AAPL_CALL, "1"), row("DO_NOT_EXERCISE", AAPL_CALL, "1")])
     assert late.status_code == 400
     for rejected in late.json()["data"]:
         assert rejected["rejection"]["reason"] == "EXERCISE_PAST_CUTOFF"
-        assert rejected["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T17:30:00-05:00"}
+        assert rejected["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:30:00-05:00"}
     sim.set_now(datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK))  # the Monday after: expired
     after = await submit(sim, [row("DO_NOT_EXERCISE", AAPL_CALL, "1"), row("EXERCISE", AAPL_CALL, "1")])
     assert [r["rejection"]["reason"] for r in after.json()["data"]] == ["DNE_NOT_ON_EXPIRY", "EXERCISE_PAST_CUTOFF"]
@@ -225,9 +243,14 @@ async def test_dne_and_cea_on_the_expiration_day_until_the_cutoff() -> None:
 
 @pytest.mark.anyio
 async def test_exercise_cutoff_is_configurable() -> None:
-    sim = Simulator(now=datetime(2026, 11, 27, 16, 0, tzinfo=NEW_YORK), exercise_cutoff=time(16, 0))
+    # a broker cutoff earlier than FINRA's applies (14:00 < 14:30 on the early-close Friday) ...
+    sim = Simulator(now=datetime(2026, 11, 27, 14, 0, tzinfo=NEW_YORK), exercise_cutoff=time(14, 0))
     response = await submit(sim, [row("EXERCISE", AAPL_CALL, "1")])
-    assert response.json()["data"][0]["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T16:00:00-05:00"}
+    assert response.json()["data"][0]["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:00:00-05:00"}
+    # ... a later one does not: FINRA's 14:30 stands
+    sim = Simulator(now=datetime(2026, 11, 27, 14, 30, tzinfo=NEW_YORK), exercise_cutoff=time(16, 0))
+    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "1")])
+    assert response.json()["data"][0]["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:30:00-05:00"}
 
 
 @pytest.mark.anyio
@@ -390,15 +413,15 @@ async def test_cancel_rules(sim: Simulator) -> None:
 
 @pytest.mark.anyio
 async def test_cancel_that_reaches_the_cutoff_fails_and_the_exercise_stands() -> None:
-    sim = Simulator(now=datetime(2026, 11, 27, 17, 29, 57, tzinfo=NEW_YORK))
+    sim = Simulator(now=datetime(2026, 11, 27, 14, 29, 57, tzinfo=NEW_YORK))  # early close: cutoff 14:30
     [sent] = (await submit(sim, [row("EXERCISE", AAPL_CALL, "2")])).json()["data"]
     sim.advance(1)
     async with api(sim) as http:
         assert (await http.delete(f"{PRIMARY}/{sent['id']}")).json()["data"]["status"] == "CANCEL_REQUESTED"
-    sim.advance(2)  # the cancel resolves at 17:30:00, the cutoff
+    sim.advance(2)  # the cancel resolves at 14:30:00, the cutoff
     failed = listed(sim, sent["id"])
     assert failed["status"] == "CANCEL_FAILED" and failed["accepted_quantity"] == "2"
-    assert failed["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T17:30:00-05:00"}
+    assert failed["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:30:00-05:00"}
     assert failed["rejection_reason"] == failed["rejection"]["description"]
     assert available(sim, AAPL_CALL_ID) == "8"  # delivered
     async with api(sim) as http:

@@ -49,6 +49,7 @@ from ._responses import (
 )
 from .config import check_api_key, checked_base_url
 from .errors import APIStatusError, ClearStreetConnectionError, OutcomeUnknownError, PaginationLoopError
+from .market_endpoints import MarketDataEndpoints
 from .models import APIError, InstructionRequest, Position, PositionInstruction, ResponseMetadata, SortBy, SortDirection
 from .results import CancelResult, CloseResult, InstructionsResult, PositionsResponse, SubmitResult
 from .retry import RetryPolicy
@@ -60,7 +61,7 @@ logger = logging.getLogger("positions_mcp.clearstreet")
 DEFAULT_USER_AGENT: Final = f"clearstreet-positions-mcp/{__version__}"
 
 
-class ClearStreetClient:
+class ClearStreetClient(MarketDataEndpoints):
     """Async client of the Clear Street API.
 
     Use as ``async with ClearStreetClient(api_key=..., base_url=...) as client:`` or call

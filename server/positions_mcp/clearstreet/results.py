@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from .market import AccountBalances, Instrument, MarketDataSnapshot, MarketHoursDetail, OptionsContract
 from .models import APIError, InstructionStatus, Order, Position, PositionInstruction, ResponseMetadata
 
 __all__ = [
     "REJECTED_STATUSES",
+    "BalancesResult",
     "CancelResult",
+    "ClockResult",
     "CloseResult",
+    "ContractBatchResult",
     "InstructionsResult",
+    "InstrumentResult",
+    "MarketHoursResult",
+    "OptionContractsPage",
+    "OrderResult",
+    "OrdersPage",
     "PositionsResponse",
+    "SnapshotBatchResult",
+    "SnapshotsResult",
     "SubmitResult",
 ]
 
@@ -87,3 +99,99 @@ class CancelResult:
     instruction: PositionInstruction
     request_id: str | None
     already_final: bool = False
+
+
+# -- balances, market data, instruments, calendar, orders --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BalancesResult:
+    """``GET /v1/accounts/{account_id}/balances``."""
+
+    balances: AccountBalances
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotsResult:
+    """One call of ``GET /v1/market-data/snapshot`` (up to 100 ids, or one chain expiry)."""
+
+    snapshots: list[MarketDataSnapshot]
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotBatchResult:
+    """Snapshots of any number of ids, fetched 100 at a time: rows in batch order, one per
+    instrument (rows of the same ``instrument_id`` from different batches collapse into the first);
+    ``request_ids`` one per request, in batch order."""
+
+    snapshots: list[MarketDataSnapshot]
+    request_ids: tuple[str | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionContractsPage:
+    """One page of ``GET /v1/instruments/options/contracts``."""
+
+    contracts: list[OptionsContract]
+    metadata: ResponseMetadata
+    request_id: str | None
+
+    @property
+    def next_page_token(self) -> str | None:
+        return self.metadata.next_page_token or None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractBatchResult:
+    """Option contracts of any number of ids, fetched 100 at a time with every page followed: rows in
+    batch order, one per contract ``id``; ``request_ids`` one per request, in order."""
+
+    contracts: list[OptionsContract]
+    request_ids: tuple[str | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentResult:
+    """``GET /v1/instruments/{instrument_id}``."""
+
+    instrument: Instrument
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockResult:
+    """``GET /v1/clock``: the server's time (aware, UTC)."""
+
+    clock: datetime
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketHoursResult:
+    """``GET /v1/calendars/market-hours``: one row per market."""
+
+    markets: list[MarketHoursDetail]
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersPage:
+    """One page of ``GET /v1/accounts/{account_id}/orders``."""
+
+    orders: list[Order]
+    metadata: ResponseMetadata
+    request_id: str | None
+
+    @property
+    def next_page_token(self) -> str | None:
+        return self.metadata.next_page_token or None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    """``GET /v1/accounts/{account_id}/orders/{order_id}``."""
+
+    order: Order
+    request_id: str | None

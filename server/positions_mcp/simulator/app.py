@@ -1,9 +1,18 @@
-"""The simulated API over HTTP: the six positions endpoints (reference section 0) as an ASGI app.
+"""The simulated API over HTTP as an ASGI app: the six positions endpoints (positions reference
+section 0) and the read-only balances, market-data, instrument, calendar and orders endpoints
+(market-data reference section 0).
 
 Every response is the ``{data, error, metadata}`` envelope with a fresh ``metadata.request_id``
 (also sent as ``x-request-id``); every failure, including unknown routes (404) and wrong methods
 (405), is the API's error envelope. Checks run in this order: route, bearer key (401), account id
 syntax (400), key's access to the account (403), account exists (404), then the request itself.
+Market-data, instrument and calendar routes need only a valid bearer key.
+
+Simulator choices where the API says nothing: a snapshot or contract lookup whose ids resolve only
+in part answers the rows that resolve (first-seen order, one per instrument) and 404 when none
+does; mode errors (both snapshot modes, neither, half of the chain mode, more than 100 ids, both
+``contract_ids`` and an underlier) are 400s; chain rows and contract listings come in expiry, root,
+type, strike order.
 
 ``GET /v1/version`` answers without a key (a health check, as the real API's version endpoint).
 """
@@ -14,6 +23,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -26,10 +36,23 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from ..clearstreet.models import SortBy, SortDirection
+from ..domain.calendar import new_york
+from .balances import account_balances
 from .faults import ConnectionDropped, FaultKind, FaultRule, Faults
+from .hours import SIMULATED_MARKETS, clock_row, market_hours_row
 from .instructions import fail_batch, list_instructions, parse_batch, submit_batch
-from .instruments import Instrument
-from .positions import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_page_token, list_positions
+from .instruments import SimInstrument
+from .market import contract_row, contract_sort_key, instrument_row, root_matches, snapshot_rows
+from .orders import (
+    RANGE_KEYS,
+    OrderFilter,
+    find_order,
+    list_orders,
+    parse_instant,
+    parse_instrument_type,
+    parse_statuses,
+)
+from .positions import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_page_token, list_positions, page_metadata
 from .state import Account, SimOrder, SimulatorState
 from .wire import ApiError, error_body
 
@@ -42,6 +65,8 @@ _MAX_ACCOUNT_ID = (1 << 63) - 1
 _SUBMIT_PATH = re.compile(r"/v1/accounts/[^/]+/positions/instructions")
 _NO_BODY = object()
 _BATCH_FAILURE_STATUSES = frozenset({500, 503})  # the service itself answers the rows
+MAX_IDS = 100
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _request_id(request: Request) -> str:
@@ -98,6 +123,33 @@ def _optional_query(request: Request, name: str) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+def _list_query(request: Request, name: str) -> list[str]:
+    """A comma-list parameter (``a,b``), tolerating repeated keys; blanks dropped."""
+    return [part.strip() for value in request.query_params.getlist(name) for part in value.split(",") if part.strip()]
+
+
+def _bool_query(request: Request, name: str) -> bool | None:
+    value = _optional_query(request, name)
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text not in ("true", "false"):
+        raise ApiError(400, f"{name} must be true or false, got {value[:40]!r}")
+    return text == "true"
+
+
+def _date_query(request: Request, name: str) -> date | None:
+    value = _optional_query(request, name)
+    if value is None:
+        return None
+    try:
+        if not _DATE.fullmatch(value.strip()):
+            raise ValueError
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ApiError(400, f"{name} must be a date in the form YYYY-MM-DD, got {value[:40]!r}") from None
+
+
 def _enum_query(request: Request, name: str, enum: type[SortBy] | type[SortDirection], default: Any) -> Any:
     value = _optional_query(request, name)
     if value is None:
@@ -132,6 +184,14 @@ class SimulatedApi:
                 Route(prefix + "/instructions", self._instructions, methods=["GET", "POST"]),
                 Route(prefix + "/instructions/{instruction_id}", self._cancel_instruction, methods=["DELETE"]),
                 Route(prefix + "/{instrument_id}", self._close_position, methods=["DELETE"]),
+                Route("/v1/accounts/{account_id}/balances", self._balances, methods=["GET"]),
+                Route("/v1/accounts/{account_id}/orders", self._orders, methods=["GET"]),
+                Route("/v1/accounts/{account_id}/orders/{order_id}", self._order, methods=["GET"]),
+                Route("/v1/market-data/snapshot", self._snapshot, methods=["GET"]),
+                Route("/v1/instruments/options/contracts", self._option_contracts, methods=["GET"]),
+                Route("/v1/instruments/{instrument_id}", self._instrument, methods=["GET"]),
+                Route("/v1/clock", self._clock, methods=["GET"]),
+                Route("/v1/calendars/market-hours", self._market_hours, methods=["GET"]),
             ],
             exception_handlers={
                 ApiError: self._api_error,
@@ -212,6 +272,21 @@ class SimulatedApi:
     # ------------------------------------------------------- request pieces
 
     def _authorize(self, request: Request) -> Account:
+        """The account of the path, once the key is valid (401) and may use it (403)."""
+        allowed = self._authenticate(request)
+        text = request.path_params["account_id"]
+        if not _ACCOUNT_ID.fullmatch(text) or int(text) > _MAX_ACCOUNT_ID:
+            raise ApiError(400, f"account_id must be a non-negative 64-bit integer, got {text!r}")
+        account_id = int(text)
+        if allowed is not None and account_id not in allowed:
+            raise ApiError(403, FORBIDDEN_MESSAGE)
+        account = self.state.accounts.get(account_id)
+        if account is None:
+            raise ApiError(404, f"Account {account_id} not found")
+        return account
+
+    def _authenticate(self, request: Request) -> frozenset[int] | None:
+        """The accounts the bearer key may use (None: any); 401 without a valid key."""
         header = request.headers.get("authorization")
         challenge = {"WWW-Authenticate": "Bearer"}
         if not header:
@@ -227,18 +302,9 @@ class SimulatedApi:
             allowed = self.api_keys.get(key)
             if allowed is None:
                 raise ApiError(401, "Invalid API key", headers=challenge)
-        text = request.path_params["account_id"]
-        if not _ACCOUNT_ID.fullmatch(text) or int(text) > _MAX_ACCOUNT_ID:
-            raise ApiError(400, f"account_id must be a non-negative 64-bit integer, got {text!r}")
-        account_id = int(text)
-        if allowed is not None and account_id not in allowed:
-            raise ApiError(403, FORBIDDEN_MESSAGE)
-        account = self.state.accounts.get(account_id)
-        if account is None:
-            raise ApiError(404, f"Account {account_id} not found")
-        return account
+        return allowed
 
-    def _resolve(self, identifier: str) -> Instrument:
+    def _resolve(self, identifier: str) -> SimInstrument:
         instrument = self.state.instruments.resolve(identifier)
         if instrument is None:
             raise ApiError(404, f"Instrument not found: {identifier}")
@@ -343,6 +409,181 @@ class SimulatedApi:
             instruction = self.state.request_cancel(account, request.path_params["instruction_id"])
             data = instruction.to_wire()
         logger.info("account %s: instruction %s is %s", account.account_id, instruction.id, data["status"])
+        return _envelope(request, data)
+
+    # ---------------------------------------- balances, market data, instruments, calendar, orders
+
+    async def _balances(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.catch_up()
+            account = self._authorize(request)
+            limit = _optional_query(request, "top_margin_contributors_limit")
+            top: int | None = None
+            if limit is not None:
+                text = limit.strip()
+                if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1:
+                    raise ApiError(400, f"top_margin_contributors_limit must be a positive integer, got {text[:20]!r}")
+                top = int(text)
+            data = account_balances(self.state, account, top_contributors=top)
+        return _envelope(request, data)
+
+    async def _snapshot(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.catch_up()
+            self._authenticate(request)
+            now = self.state.now()
+            by_ids = "instrument_ids" in request.query_params
+            underlying_ref = _optional_query(request, "underlying_instrument_id")
+            expiry_text = _optional_query(request, "expiry")
+            chain = underlying_ref is not None or expiry_text is not None
+            if by_ids and chain:
+                raise ApiError(400, "instrument_ids cannot be combined with underlying_instrument_id and expiry")
+            if chain:
+                expiry = _date_query(request, "expiry")
+                if underlying_ref is None or expiry is None:
+                    raise ApiError(400, "underlying_instrument_id and expiry must be provided together")
+                underlier = self._resolve(underlying_ref)
+                contracts = [
+                    c for c in self.state.instruments.options_on(underlier) if c.option and c.option.expiry == expiry
+                ]
+                data = snapshot_rows(sorted(contracts, key=contract_sort_key), now)
+            else:
+                ids = _list_query(request, "instrument_ids")
+                if not ids:
+                    raise ApiError(400, "At least one instrument_id is required")
+                if len(ids) > MAX_IDS:
+                    raise ApiError(400, f"At most {MAX_IDS} instrument_ids are allowed, got {len(ids)}")
+                found = [i for i in (self.state.instruments.resolve(ref) for ref in ids) if i is not None]
+                if not found:
+                    raise ApiError(404, f"Instrument not found for id `{ids[0]}`")
+                data = snapshot_rows(found, now)
+        return _envelope(request, data)
+
+    async def _option_contracts(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.catch_up()
+            self._authenticate(request)
+            now = self.state.now()
+            by_ids = "contract_ids" in request.query_params
+            root, alias = _optional_query(request, "root"), _optional_query(request, "underlier")
+            if root is not None and alias is not None and root.strip().upper() != alias.strip().upper():
+                raise ApiError(400, "root and underlier (its deprecated alias) must be equal when both are sent")
+            root = root if root is not None else alias
+            underlying_ref = _optional_query(request, "underlying_instrument_id")
+            if by_ids == (root is not None or underlying_ref is not None):
+                raise ApiError(
+                    400, "Exactly one identifier must be provided: contract_ids, or underlying_instrument_id / root"
+                )
+            if by_ids:
+                ids = _list_query(request, "contract_ids")
+                if not ids:
+                    raise ApiError(400, "At least one contract id is required")
+                if len(ids) > MAX_IDS:
+                    raise ApiError(400, f"At most {MAX_IDS} contract_ids are allowed, got {len(ids)}")
+                resolved = (self.state.instruments.resolve(ref) for ref in ids)
+                contracts = list({i.instrument_id: i for i in resolved if i is not None and i.is_option}.values())
+                if not contracts:
+                    raise ApiError(404, f"Instrument not found: {ids[0]}")
+            else:
+                if underlying_ref is not None:
+                    pool = self.state.instruments.options_on(self._resolve(underlying_ref))
+                else:
+                    pool = [i for i in self.state.instruments.all() if i.is_option]
+                if root is not None:
+                    pool = [c for c in pool if root_matches(c, root)]
+                    if not pool and underlying_ref is None and self.state.instruments.resolve(root) is None:
+                        raise ApiError(404, f"Instrument not found: {root}")
+                contracts = sorted(pool, key=contract_sort_key)
+            expiry = _date_query(request, "expiry")
+            kind = _optional_query(request, "contract_type")
+            if kind is not None and kind.strip().upper() not in ("CALL", "PUT"):
+                raise ApiError(400, f"contract_type must be CALL or PUT, got {kind[:20]!r}")
+            settle_on_open = _bool_query(request, "is_settle_on_open")
+            selected = [
+                c
+                for c in contracts
+                if c.option is not None
+                and (expiry is None or c.option.expiry == expiry)
+                and (kind is None or c.option.right.value == kind.strip().upper())
+                and (settle_on_open is None or c.settles_on_open is settle_on_open)
+            ]
+            offset, limit = _page_window(request)
+            data = [contract_row(c, now) for c in selected[offset : offset + limit]]
+            metadata = page_metadata(offset, limit, len(selected))
+        return _envelope(request, data, metadata=metadata)
+
+    async def _instrument(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.catch_up()
+            self._authenticate(request)
+            instrument = self._resolve(request.path_params["instrument_id"])
+            include = bool(_bool_query(request, "include_options_expiry_dates"))
+            data = instrument_row(self.state, instrument, self.state.now(), include_expiry_dates=include)
+        return _envelope(request, data)
+
+    async def _clock(self, request: Request) -> Response:
+        with self.state.lock:
+            self._authenticate(request)
+            data = clock_row(self.state.now())
+        return _envelope(request, data)
+
+    async def _market_hours(self, request: Request) -> Response:
+        with self.state.lock:
+            self._authenticate(request)
+            now = self.state.now()
+            day = _date_query(request, "date") or new_york(now).date()
+            market = _optional_query(request, "market")
+            if market is None:
+                markets = list(SIMULATED_MARKETS)
+            else:
+                wanted = market.strip().lower()
+                matching = [m for m in SIMULATED_MARKETS if m.value == wanted]
+                if not matching:
+                    known = ", ".join(m.value for m in SIMULATED_MARKETS)
+                    raise ApiError(400, f"market {market[:40]!r} is not one the simulator serves ({known})")
+                markets = matching
+            data = [market_hours_row(m, day, now) for m in markets]
+        return _envelope(request, data)
+
+    async def _orders(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.catch_up()
+            account = self._authorize(request)
+            statuses = _list_query(request, "status")
+            instrument_refs = _list_query(request, "instrument_ids")
+            underlying_refs = _list_query(request, "underlying_instrument_ids")
+            order_ids = _list_query(request, "order_ids")
+            kind = _optional_query(request, "instrument_type")
+            created_from, created_to = _optional_query(request, "from"), _optional_query(request, "to")
+            updated = tuple(
+                (op, parse_instant(text, f"updated_at[{op}]", end_of_day=op in ("gt", "lte")))
+                for op in RANGE_KEYS
+                if (text := _optional_query(request, f"updated_at[{op}]")) is not None
+            )
+            lows = [bound for op, bound in updated if op in ("gt", "gte")]
+            highs = [bound for op, bound in updated if op in ("lt", "lte")]
+            if any(low > high for low in lows for high in highs):
+                raise ApiError(400, "updated_at: the lower bound is after the upper bound")
+            selection = OrderFilter(
+                statuses=parse_statuses(statuses) if statuses else None,
+                instrument_ids={self._resolve(ref).instrument_id for ref in instrument_refs} or None,
+                underlying_ids={self._resolve(ref).instrument_id for ref in underlying_refs} or None,
+                instrument_type=parse_instrument_type(kind) if kind is not None else None,
+                order_ids=set(order_ids) or None,
+                symbol=_optional_query(request, "symbol"),
+                created_from=parse_instant(created_from, "from", end_of_day=False) if created_from else None,
+                created_to=parse_instant(created_to, "to", end_of_day=True) if created_to else None,
+                updated=updated,
+            )
+            offset, limit = _page_window(request)
+            page = list_orders(account, selection, offset=offset, limit=limit)
+        return _envelope(request, page.rows, metadata=page.metadata)
+
+    async def _order(self, request: Request) -> Response:
+        with self.state.lock:
+            self.state.catch_up()
+            account = self._authorize(request)
+            data = find_order(account, request.path_params["order_id"]).to_wire()
         return _envelope(request, data)
 
 

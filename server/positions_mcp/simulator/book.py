@@ -5,10 +5,21 @@ contracts, GOOG 25 long) and adds what every prompt needs: a MSFT position partl
 working sell order, a short equity, a fractional-share position, a position without a current
 price (BRK.B), a cash balance, and options — calls and puts, long and short, some expiring on the
 next expiry business day (in and out of the money), some later, one on an underlier the account
-does not hold (SPY). Account 122503 holds the instruction examples' contract
-``AAPL  280121C00195000`` and has a short instruction history.
+does not hold (SPY, priced by the snapshot all the same). It also holds the contracts the
+market-data paths need: an adjusted ``AAPL1`` call whose multiplier is 150 (not 100), a
+European-style, cash-settled, AM-settled ``SPX`` index call (the SPX index is priced like any
+underlier, and is not held), and the TSLA put, whose greeks the simulated feed never observed
+(snapshot ``greeks: null``). The ten AAPL 145 calls expiring next cost 145,000.00 to exercise
+against 25,000.00 of cash.
+
+Account 122503 holds the instruction examples' contract ``AAPL  280121C00195000``. Its history has
+an ACCEPTED exercise of one contract three business days ago, and its holdings are what that left:
+it held 6 contracts, 200 AAPL at 140.70 and 24,500.00 of cash; the exercise (replayed through the
+simulator's own delivery) left 5 contracts, 300 AAPL at 162.40 (100 received at 195 + 10.80 premium)
+and 5,000.00 of cash (100 × 195 paid).
 
 Every option premium is at least its intrinsic value, at the current price and at the close.
+Volatilities (for the snapshot greeks) are fixed per underlier.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from ..clearstreet.market import ExerciseStyle
 from ..clearstreet.models import (
     InstructionStatus,
     InstructionType,
@@ -34,7 +46,7 @@ from ..domain.calendar import (
     previous_business_day,
 )
 from ..domain.osi import OptionRight
-from .instruments import Instrument
+from .instruments import SimInstrument
 from .state import CLEARING_DOMAIN, Rejection, SimInstruction, SimulatorState
 
 DEMO_PRIMARY_ACCOUNT = 19816
@@ -47,6 +59,9 @@ GOOG_ID = "c3c4c5c6-d3d4-e3e4-f3f4-f5f6f7f8f9fa"
 AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
 AAPL_LEAP_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01"  # AAPL 280121C00195000 in the instruction examples
 AAPL_LEAP_EXERCISE_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02"
+AAPL1_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e11"  # adjusted AAPL1 call, multiplier 150
+SPX_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e20"  # the S&P 500 index
+SPX_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e21"  # SPX 5700 call: European, AM-, cash-settled
 
 CALL, PUT = OptionRight.CALL, OptionRight.PUT
 
@@ -85,24 +100,53 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
     dates = demo_dates(state.today())
     instruments = state.instruments
 
-    aapl = instruments.equity("AAPL", dec("151.00"), dec("150.50"), instrument_id=AAPL_ID)
-    tsla = instruments.equity("TSLA", dec("178.50"), dec("180.00"), instrument_id=TSLA_ID)
-    goog = instruments.equity("GOOG", dec("139.05"), dec("138.20"), instrument_id=GOOG_ID)
-    msft = instruments.equity("MSFT", dec("417.80"), dec("415.30"))
-    nvda = instruments.equity("NVDA", dec("123.15"), dec("121.40"))
-    amzn = instruments.equity("AMZN", dec("185.95"), dec("186.70"))
-    brk = instruments.equity("BRK.B", None, dec("452.35"))  # no current quote today
-    spy = instruments.equity("SPY", dec("560.25"), dec("562.10"))
-    usd = instruments.equity("USD", dec("1.00"), dec("1.00"), instrument_type=SecurityType.CASH)
+    def equity(
+        ticker: str, price: str | None, close: str, volatility: str, name: str, *, instrument_id: str | None = None
+    ) -> SimInstrument:
+        return instruments.equity(
+            ticker,
+            None if price is None else dec(price),
+            dec(close),
+            instrument_id=instrument_id,
+            volatility=dec(volatility),
+            name=name,
+        )
+
+    aapl = equity("AAPL", "151.00", "150.50", "0.28", "Apple Inc.", instrument_id=AAPL_ID)
+    tsla = equity("TSLA", "178.50", "180.00", "0.55", "Tesla, Inc.", instrument_id=TSLA_ID)
+    goog = equity("GOOG", "139.05", "138.20", "0.30", "Alphabet Inc. Class C", instrument_id=GOOG_ID)
+    msft = equity("MSFT", "417.80", "415.30", "0.24", "Microsoft Corporation")
+    nvda = equity("NVDA", "123.15", "121.40", "0.50", "NVIDIA Corporation")
+    amzn = equity("AMZN", "185.95", "186.70", "0.32", "Amazon.com, Inc.")
+    brk = equity("BRK.B", None, "452.35", "0.18", "Berkshire Hathaway Inc. Class B")  # no current quote today
+    spy = equity("SPY", "560.25", "562.10", "0.16", "SPDR S&P 500 ETF Trust")
+    spx = instruments.equity(
+        "SPX",
+        dec("5602.50"),
+        dec("5621.00"),
+        instrument_id=SPX_ID,
+        instrument_type=SecurityType.INDEX,
+        volatility=dec("0.16"),
+        name="S&P 500 Index",
+    )
+    usd = instruments.equity("USD", dec("1.00"), dec("1.00"), instrument_type=SecurityType.CASH, name="US Dollar")
 
     near, later = dates.next_expiry, dates.monthly_expiry
     aapl_c145 = instruments.option(aapl, near, CALL, dec("145"), dec("6.20"), dec("5.75"), instrument_id=AAPL_CALL_ID)
     aapl_c160 = instruments.option(aapl, near, CALL, dec("160"), dec("0.18"), dec("0.22"))
     spy_p565 = instruments.option(spy, near, PUT, dec("565"), dec("5.10"), dec("4.60"))
     nvda_p125 = instruments.option(nvda, near, PUT, dec("125"), dec("2.30"), dec("3.85"))
-    tsla_p170 = instruments.option(tsla, later, PUT, dec("170"), dec("4.85"), dec("5.40"))
+    tsla_p170 = instruments.option(tsla, later, PUT, dec("170"), dec("4.85"), dec("5.40"), greeks_observed=False)
     msft_c430 = instruments.option(msft, later, CALL, dec("430"), dec("6.40"), dec("5.95"))
     goog_c135 = instruments.option(goog, later, CALL, dec("135"), dec("7.35"), dec("6.80"))
+    aapl1_c140 = instruments.option(  # adjusted contract: 150 AAPL shares per contract
+        aapl, later, CALL, dec("140"), dec("13.20"), dec("12.85"), instrument_id=AAPL1_CALL_ID, root="AAPL1",
+        multiplier=dec("150"),
+    )  # fmt: skip
+    spx_c5700 = instruments.option(  # index option: European, AM-settled, cash-settled
+        spx, later, CALL, dec("5700"), dec("106.40"), dec("114.80"), instrument_id=SPX_CALL_ID,
+        exercise_style=ExerciseStyle.EUROPEAN, settles_on_open=True, cash_settled=True,
+    )  # fmt: skip
 
     primary = state.open_account(DEMO_PRIMARY_ACCOUNT)
     for instrument, qty, avg in (
@@ -121,6 +165,8 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
         (tsla_p170, "4", "6.10"),
         (msft_c430, "-3", "7.90"),
         (goog_c135, "6", "5.20"),
+        (aapl1_c140, "2", "9.80"),
+        (spx_c5700, "1", "92.50"),
     ):
         state.hold(primary, instrument, dec(qty), dec(avg))
     yesterday = previous_business_day(dates.today)
@@ -142,18 +188,21 @@ def build_demo_book(state: SimulatorState) -> DemoDates:
     )
     tsla_c185 = instruments.option(tsla, near, CALL, dec("185"), dec("0.62"), dec("0.85"))
     second = state.open_account(DEMO_INSTRUCTIONS_ACCOUNT)
-    for instrument, qty, avg in (
-        (aapl, "300", "162.40"),
-        (aapl_leap, "5", "10.80"),
+    for instrument, qty, avg in (  # as they stood before the exercise of three days ago
+        (aapl, "200", "140.70"),
+        (aapl_leap, "6", "10.80"),
         (tsla_c185, "3", "1.40"),
-        (usd, "5000.00", "1.00"),
+        (usd, "24500.00", "1.00"),
     ):
         state.hold(second, instrument, dec(qty), dec(avg))
+    state.exercise(second, aapl_leap, dec("1"))  # → 5 contracts, 300 AAPL at 162.40, 5,000.00 cash
     _instruction_history(state, second.account_id, aapl_leap, dates.today)
+    state.mark_start_of_day(primary)
+    state.mark_start_of_day(second)
     return dates
 
 
-def _instruction_history(state: SimulatorState, account_id: int, contract: Instrument, today: date) -> None:
+def _instruction_history(state: SimulatorState, account_id: int, contract: SimInstrument, today: date) -> None:
     account = state.accounts[account_id]
     three_days_ago = previous_business_day(previous_business_day(previous_business_day(today)))
     two_days_ago = previous_business_day(previous_business_day(today))
@@ -222,11 +271,12 @@ def _cents(value: int) -> Decimal:
     return Decimal(value) / 100
 
 
-def _generated_equity(state: SimulatorState, ticker: str) -> Instrument:
+def _generated_equity(state: SimulatorState, ticker: str) -> SimInstrument:
     quote = random.Random(f"quote:{ticker}")  # prices depend on the instrument, not the account
     price = _cents(quote.randint(500, 60_000))
     close = max(dec("0.50"), price + _cents(quote.randint(-300, 300)))
-    return state.instruments.equity(ticker, price, close)
+    volatility = _cents(quote.randint(15, 80))  # 15 % to 80 %, for the greeks of its options
+    return state.instruments.equity(ticker, price, close, volatility=volatility)
 
 
 def _option_premium(underlier: Decimal, strike: Decimal, right: OptionRight, time_value: Decimal) -> Decimal:
@@ -235,8 +285,8 @@ def _option_premium(underlier: Decimal, strike: Decimal, right: OptionRight, tim
 
 
 def _generated_option(
-    state: SimulatorState, underlier: Instrument, expiry: date, right: OptionRight, strike: Decimal
-) -> Instrument:
+    state: SimulatorState, underlier: SimInstrument, expiry: date, right: OptionRight, strike: Decimal
+) -> SimInstrument:
     assert underlier.instrument_price is not None and underlier.closing_price is not None
     quote = random.Random(f"quote:{underlier.symbol}:{expiry}:{right}:{strike}")
     price = _option_premium(underlier.instrument_price, strike, right, _cents(quote.randint(5, 900)))
@@ -282,3 +332,4 @@ def add_generated_account(state: SimulatorState, account_id: int, positions: int
         assert contract.closing_price is not None
         avg = max(dec("0.01"), contract.closing_price * (1 + _cents(rng.randint(-4_000, 4_000)) / 100))
         state.hold(account, contract, contracts, avg.quantize(dec("0.01")))
+    state.mark_start_of_day(account)

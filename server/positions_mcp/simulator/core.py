@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 
-from ..domain.calendar import DEFAULT_EXERCISE_CUTOFF
 from .app import SimulatedApi
 from .book import DemoDates, add_generated_account, build_demo_book
 from .clock import SimulatedClock, to_timedelta
@@ -28,9 +27,11 @@ class Simulator:
     ``now``: None follows the real clock; an aware datetime freezes simulated time there until
     ``set_now``/``advance`` move it. ``api_keys``: None accepts any non-empty bearer key; a mapping
     ``{key: {account ids}}`` accepts only those keys (401 otherwise), each on its accounts (403
-    otherwise). ``latency``: seconds added before every response. ``exercise_cutoff``: New York
-    wall time of the exercise cutoff on a contract's expiration business day. ``timings``: delays
-    of the lifecycle transitions (see ``state``).
+    otherwise). ``latency``: seconds added before every response. ``exercise_cutoff``: a broker
+    cutoff (New York wall time) on a contract's expiration business day; the cutoff applied is the
+    earlier of it and FINRA's (``domain.calendar.exercise_cutoff``: 17:30 ET, 14:30 ET on an
+    early-close day); None applies FINRA's alone. ``timings``: delays of the lifecycle transitions
+    (see ``state``).
     """
 
     def __init__(
@@ -39,7 +40,7 @@ class Simulator:
         now: datetime | None = None,
         api_keys: Mapping[str, Iterable[int]] | None = None,
         latency: float = 0.0,
-        exercise_cutoff: time = DEFAULT_EXERCISE_CUTOFF,
+        exercise_cutoff: time | None = None,
         *,
         timings: Timings | None = None,
     ) -> None:

@@ -6,22 +6,35 @@ Whole-request 400 (no ``data``): the body is not a JSON array, is empty or longe
 ``client_instruction_id`` is empty. Unknown keys in a row are ignored.
 
 Every other problem rejects only its row (``status`` REJECTED, nil UUID id, not persisted, never
-listed), checked in this order, first failure wins:
+listed). First failure wins, in this order:
 
 1. ``INVALID_QUANTITY`` — quantity is not a positive whole number of contracts (cause 400);
-2. ``DUPLICATE_INSTRUCTION`` — the key names a persisted instruction of the account, including
-   one persisted earlier in the same batch; metadata ``existing_id`` (cause 409). Keys of
-   rejected rows are never remembered, so they can be reused;
+2. ``DUPLICATE_INSTRUCTION`` — the key names a persisted instruction of the account, or an earlier
+   row of the same batch carries it; metadata ``existing_id`` (the earlier row's id, the nil UUID
+   when that row was rejected) (cause 409). Keys of rejected rows are never remembered, so a later
+   batch may reuse them;
 3. ``INSTRUMENT_NOT_FOUND`` (cause 404) / ``NOT_AN_OPTION`` (cause 400);
-4. ``INSUFFICIENT_POSITION`` — the position is not long or the quantity exceeds the available
-   contracts (working closing orders and pending exercises, including earlier rows of the same
-   batch, reduce it); metadata ``available``, ``requested`` (cause 400);
+4. ``INSUFFICIENT_POSITION`` — judged per contract for the whole batch, so the verdict does not
+   depend on row order: every instruction type (EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE)
+   consumes the contracts it covers. What is free is the long quantity minus working closing
+   orders' leaves minus every pending (SENT or CANCEL_REQUESTED) instruction on the contract; when
+   the batch's rows on a contract ask for more in total, *every* one of them is rejected, with
+   metadata ``available`` (what was free) and ``requested`` (the batch's total on the contract;
+   the row's own quantity when it is alone). So EXERCISE 10 and DO_NOT_EXERCISE 10 of a 10-lot, or
+   two DO_NOT_EXERCISE 10, are both rejected in either order, while instructions that together fit
+   (EXERCISE 4 and DO_NOT_EXERCISE 6 of a 10-lot) do not contradict each other and pass. Shorts and
+   contracts not held have 0 free (cause 400);
 5. ``DNE_NOT_ON_EXPIRY`` / ``CEA_NOT_ON_EXPIRY`` — not on the contract's expiration business day
    in New York; metadata ``expiry`` and ``business_date`` as ``YYYY-MM-DD`` (cause 400);
-6. ``EXERCISE_PAST_CUTOFF`` — at or after the cutoff on the expiration business day (and any time
-   later); metadata ``cutoff_time`` as RFC 3339 with the New York offset (cause 400).
+6. ``EUROPEAN_EARLY_EXERCISE`` — an EXERCISE of a European-style contract before its expiration
+   business day (domain ``com.clearstreet.oems.exercise``, the simulator's own code: the API
+   documents none); metadata ``expiry`` and ``business_date`` (cause 400);
+7. ``EXERCISE_PAST_CUTOFF`` — at or after the cutoff on the expiration business day (and any time
+   later): FINRA's 17:30 ET, 14:30 ET on an early-close day (``domain.calendar.exercise_cutoff``),
+   or the simulator's configured broker cutoff when earlier; metadata ``cutoff_time`` as RFC 3339
+   with the New York offset (cause 400).
 
-Options levels are not modelled. The reason codes of steps 1 and 3 are the simulator's own (the
+Options levels are not modelled. The reason codes of steps 1, 3 and 6 are the simulator's own (the
 API documents none). HTTP status: 200 when every row is SENT; 207 when some are, with ``error``
 summarising the rejected rows; otherwise the rejected rows' common cause (409 all duplicates, 404
 all unknown instruments, 400 validation), 400 when causes differ — ``data`` always holds every row
@@ -35,9 +48,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..clearstreet.market import ExerciseStyle
 from ..clearstreet.models import NIL_UUID, InstructionStatus, InstructionType
 from ..domain.calendar import expiration_business_day
-from .instruments import Instrument
+from .instruments import SimInstrument
 from .state import (
     CLEARING_DOMAIN,
     EXERCISE_DOMAIN,
@@ -46,7 +60,7 @@ from .state import (
     SimInstruction,
     SimulatorState,
 )
-from .wire import ApiError
+from .wire import ApiError, required
 from .wire import quantity as quantity_text
 
 MAX_BATCH = 1000
@@ -58,10 +72,11 @@ _ON_EXPIRY_ONLY = {
     InstructionType.CONTRARY_EXERCISE: "CEA_NOT_ON_EXPIRY",
 }
 DUPLICATE_DESCRIPTION = "Duplicate exercise instruction"
+EUROPEAN_EARLY_EXERCISE = "EUROPEAN_EARLY_EXERCISE"
 
 
 @dataclass(frozen=True, slots=True)
-class InstructionRow:
+class SubmittedRow:
     """One well-formed row of a submit body."""
 
     instruction_type: InstructionType
@@ -91,7 +106,7 @@ def _string(value: Any, index: int, name: str) -> str:
     return value
 
 
-def parse_batch(body: Any) -> list[InstructionRow]:
+def parse_batch(body: Any) -> list[SubmittedRow]:
     """The rows of a submit body, or ``ApiError(400)`` for a body that is not a valid batch."""
     if not isinstance(body, list):
         raise ApiError(400, "The request body must be a JSON array of instructions")
@@ -122,13 +137,12 @@ def parse_batch(body: Any) -> list[InstructionRow]:
         key = item.get("client_instruction_id")
         if key is not None:
             key = _string(key, index, "client_instruction_id")
-        rows.append(InstructionRow(instruction_type, instrument_ref, Decimal(quantity_value), key))
+        rows.append(SubmittedRow(instruction_type, instrument_ref, Decimal(quantity_value), key))
     return rows
 
 
-def _pre_acceptance(
-    state: SimulatorState, account: Account, row: InstructionRow, key: str, instrument: Instrument | None
-) -> Rejection | None:
+def _row_checks(account: Account, row: SubmittedRow, key: str, instrument: SimInstrument | None) -> Rejection | None:
+    """Steps 1 to 3 of the module docstring (a key repeated within the batch is ``submit_batch``'s)."""
     qty = row.quantity
     if qty <= 0 or qty != qty.to_integral_value():
         return Rejection(
@@ -139,28 +153,39 @@ def _pre_acceptance(
         )
     existing = account.instructions_by_key.get(key)
     if existing is not None:
-        return Rejection(
-            "DUPLICATE_INSTRUCTION", EXERCISE_DOMAIN, DUPLICATE_DESCRIPTION, {"existing_id": existing.id}, 409
-        )
+        return _duplicate(existing.id)
     if instrument is None:
         return Rejection(
             "INSTRUMENT_NOT_FOUND", EXERCISE_DOMAIN, f"Instrument not found: {row.instrument_ref}", {}, 404
         )
-    contract = instrument.option
-    if contract is None:
+    if instrument.option is None:
         return Rejection("NOT_AN_OPTION", EXERCISE_DOMAIN, f"{instrument.symbol} is not an option contract")
-    holding = account.holdings.get(instrument.instrument_id)
-    available = Decimal(0)
-    if holding is not None and holding.quantity > 0:
-        available = state.available_quantity(account, holding)
-    if qty > available:
-        return Rejection(
-            "INSUFFICIENT_POSITION",
-            EXERCISE_DOMAIN,
-            f"Requested {quantity_text(qty)} contracts of {contract.padded()} but only "
-            f"{quantity_text(available)} long contracts are available",
-            {"available": quantity_text(available), "requested": quantity_text(qty)},
-        )
+    return None
+
+
+def _duplicate(existing_id: str) -> Rejection:
+    return Rejection("DUPLICATE_INSTRUCTION", EXERCISE_DOMAIN, DUPLICATE_DESCRIPTION, {"existing_id": existing_id}, 409)
+
+
+def _insufficient(instrument: SimInstrument, available: Decimal, requested: Decimal, rows: int) -> Rejection:
+    contract = instrument.option
+    assert contract is not None
+    if rows == 1:
+        text = f"Requested {quantity_text(requested)} contracts of {contract.padded()}"
+    else:
+        text = f"The batch requests {quantity_text(requested)} contracts of {contract.padded()} across {rows} rows"
+    return Rejection(
+        "INSUFFICIENT_POSITION",
+        EXERCISE_DOMAIN,
+        f"{text} but only {quantity_text(available)} long contracts are available",
+        {"available": quantity_text(available), "requested": quantity_text(requested)},
+    )
+
+
+def _timing_checks(state: SimulatorState, row: SubmittedRow, instrument: SimInstrument) -> Rejection | None:
+    """Steps 5 to 7: the expiration day of DNE/CEA, European-style exercise, the cutoff."""
+    contract = instrument.option
+    assert contract is not None
     today = state.today()
     expiry_day = expiration_business_day(contract.expiry)
     if row.instruction_type in _ON_EXPIRY_ONLY and today != expiry_day:
@@ -168,6 +193,18 @@ def _pre_acceptance(
             _ON_EXPIRY_ONLY[row.instruction_type],
             EXERCISE_DOMAIN,
             f"{row.instruction_type.value} must be submitted on the contract's expiration date",
+            {"expiry": contract.expiry.isoformat(), "business_date": today.isoformat()},
+        )
+    if (
+        row.instruction_type is InstructionType.EXERCISE
+        and instrument.exercise_style is ExerciseStyle.EUROPEAN
+        and today < expiry_day
+    ):
+        return Rejection(
+            EUROPEAN_EARLY_EXERCISE,
+            EXERCISE_DOMAIN,
+            f"{contract.padded()} is a European-style option: it can only be exercised on its expiration "
+            f"date ({expiry_day.isoformat()})",
             {"expiry": contract.expiry.isoformat(), "business_date": today.isoformat()},
         )
     cutoff = state.cutoff_instant(contract)
@@ -182,7 +219,7 @@ def _pre_acceptance(
 
 
 def _rejected_row(
-    account: Account, row: InstructionRow, key: str, instrument: Instrument | None, rejection: Rejection
+    account: Account, row: SubmittedRow, key: str, instrument: SimInstrument | None, rejection: Rejection
 ) -> SimInstruction:
     return SimInstruction(
         id=NIL_UUID,
@@ -213,30 +250,62 @@ def _aggregate(outcomes: list[SimInstruction]) -> BatchOutcome:
     return BatchOutcome(status, rows, {"code": code, "message": message})
 
 
-def submit_batch(state: SimulatorState, account: Account, rows: list[InstructionRow]) -> BatchOutcome:
-    """Validate each row in order, persist the good ones as SENT, aggregate the outcome."""
-    outcomes = []
-    for row in rows:
-        key = row.client_instruction_id or state.ids.client_instruction_id()
-        instrument = state.instruments.resolve(row.instrument_ref)
-        rejection = _pre_acceptance(state, account, row, key, instrument)
-        if rejection is not None:
-            outcomes.append(_rejected_row(account, row, key, instrument, rejection))
+def submit_batch(state: SimulatorState, account: Account, rows: list[SubmittedRow]) -> BatchOutcome:
+    """Judge the batch (module docstring), persist the rows that pass as SENT in request order,
+    aggregate the outcome."""
+    keys = [row.client_instruction_id or state.ids.client_instruction_id() for row in rows]
+    instruments = [state.instruments.resolve(row.instrument_ref) for row in rows]
+    verdicts: list[Rejection | None] = []
+    duplicate_of: dict[int, int] = {}
+    first_with_key: dict[str, int] = {}
+    for index, (row, key, instrument) in enumerate(zip(rows, keys, instruments, strict=True)):
+        verdict = _row_checks(account, row, key, instrument)
+        earlier = first_with_key.setdefault(key, index)
+        if earlier != index and (
+            verdict is None or verdict.reason not in ("INVALID_QUANTITY", "DUPLICATE_INSTRUCTION")
+        ):
+            duplicate_of[index] = earlier
+            verdict = _duplicate(NIL_UUID)  # existing_id is filled in once the earlier row is decided
+        verdicts.append(verdict)
+
+    # Step 4, per contract and independent of row order: the rows still standing consume contracts
+    # together; if their total exceeds what is free, every one of them is rejected.
+    by_contract: dict[str, list[int]] = {}
+    for index, verdict in enumerate(verdicts):
+        if verdict is None:
+            by_contract.setdefault(required(instruments[index]).instrument_id, []).append(index)
+    for members in by_contract.values():
+        instrument = required(instruments[members[0]])
+        available = state.instructable_quantity(account, account.holdings.get(instrument.instrument_id))
+        requested = sum((rows[index].quantity for index in members), Decimal(0))
+        if requested > available:
+            rejection = _insufficient(instrument, available, requested, len(members))
+            for index in members:
+                verdicts[index] = rejection
+
+    outcomes: list[SimInstruction] = []
+    for index, (row, key, instrument) in enumerate(zip(rows, keys, instruments, strict=True)):
+        verdict = verdicts[index]
+        if verdict is None:
+            verdict = _timing_checks(state, row, required(instrument))
+        if index in duplicate_of:
+            verdict = _duplicate(outcomes[duplicate_of[index]].id)
+        if verdict is not None:
+            outcomes.append(_rejected_row(account, row, key, instrument, verdict))
             continue
-        assert instrument is not None  # _pre_acceptance rejects unresolved rows
         outcomes.append(
             state.persist_instruction(
                 account,
                 client_instruction_id=key,
                 instruction_type=row.instruction_type,
-                instrument=instrument,
+                instrument=required(instrument),
                 quantity=row.quantity.to_integral_value(),
             )
         )
     return _aggregate(outcomes)
 
 
-def fail_batch(state: SimulatorState, account: Account, rows: list[InstructionRow], status: int) -> BatchOutcome:
+def fail_batch(state: SimulatorState, account: Account, rows: list[SubmittedRow], status: int) -> BatchOutcome:
     """An injected server-side failure: nothing is persisted and every row is rejected — clearing
     unavailable for 503, an internal fault for any other status."""
     if status == 503:
@@ -257,7 +326,7 @@ def fail_batch(state: SimulatorState, account: Account, rows: list[InstructionRo
 
 
 def list_instructions(
-    account: Account, *, instrument: Instrument | None, underlying: Instrument | None
+    account: Account, *, instrument: SimInstrument | None, underlying: SimInstrument | None
 ) -> list[dict[str, Any]]:
     """Persisted instructions in creation order, filtered by contract and underlier (ANDed)."""
     rows = []

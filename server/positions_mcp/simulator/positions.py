@@ -1,6 +1,7 @@
 """``GET …/positions``: position rows (reference 5.1), sorting and page tokens (reference 1.7).
 
-Valuation, with ``multiplier`` 100 for options and 1 otherwise and money rounded to cents:
+Valuation, with the contract's ``multiplier`` for options (100 for standard contracts, 150 for the
+demo's adjusted AAPL1 call) and 1 otherwise, money rounded to cents:
 
 * ``market_value = quantity × price × multiplier``, price being ``instrument_price``, or the last
   close when the instrument has no current price;
@@ -182,13 +183,16 @@ def list_positions(
     if instrument_ids is not None:
         holdings = [h for h in holdings if h.instrument.instrument_id in instrument_ids]
     ordered = sort_holdings(holdings, sort_by, direction)
-    total = len(ordered)
     rows = position_rows(state, account, ordered[offset : offset + limit])
-    metadata = {
+    return PositionsSlice(rows, page_metadata(offset, limit, len(ordered)))
+
+
+def page_metadata(offset: int, limit: int, total: int) -> dict[str, Any]:
+    """The paging part of ``metadata`` for the page at ``offset`` of ``limit`` rows out of ``total``."""
+    return {
         "page_number": offset // limit + 1,
         "total_items": total,
         "total_pages": -(-total // limit),
         "next_page_token": encode_page_token(offset + limit, limit) if offset + limit < total else None,
         "previous_page_token": encode_page_token(max(0, offset - limit), limit) if offset > 0 else None,
     }
-    return PositionsSlice(rows, metadata)

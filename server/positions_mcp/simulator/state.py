@@ -13,18 +13,28 @@ Lifecycle (simulated time; the delays are ``Timings``):
   it has no current price), reduces the position and books ``daily_realized_pnl``. A position that
   reaches zero disappears. While an order works, its leaves quantity is not available. DAY orders
   never expire here: one still working at the close fills at the next open.
+  Each fill moves cash too: the account's USD cash position grows by the proceeds of a sale and
+  shrinks by the cost of a purchase (quantity × price × multiplier).
 * Position instructions: ``SENT`` → ``ACCEPTED`` (``accepted_quantity`` = quantity) after
   ``instruction_decision``, or ``REJECTED`` (domain ``com.clearstreet.oems.clearing``) when a
   rejection was queued with ``queue_clearing_rejection``. A ``SENT`` or ``CANCEL_REQUESTED``
-  EXERCISE reserves its contracts (they are not available for closing or another instruction).
-  An ``ACCEPTED`` EXERCISE is delivered at once: the contracts leave the option position and the
-  underlier is booked at the strike adjusted by the premium paid (calls: bought at strike +
-  average premium per share; puts: sold at strike − average premium). Accepted
-  DO_NOT_EXERCISE / CONTRARY_EXERCISE instructions change nothing: they govern expiration
+  EXERCISE reserves its contracts for closing (they are not available to a closing order); for
+  new instructions every pending instruction, of any type, consumes the contracts it covers.
+  An ``ACCEPTED`` EXERCISE is delivered at once and moves cash: the contracts leave the option
+  position; a physically settled contract books ``contracts × multiplier`` shares of the underlier
+  at the strike adjusted by the premium paid (calls: bought at strike + average premium per share,
+  cash − shares × strike; puts: sold at strike − average premium, cash + shares × strike); a
+  cash-settled (index) contract delivers nothing and pays its intrinsic value at the underlier's
+  current level (cash + intrinsic × contracts × multiplier, realized P&L against the premium).
+  Accepted DO_NOT_EXERCISE / CONTRARY_EXERCISE instructions change nothing: they govern expiration
   processing, which the simulator does not run (expired contracts simply stay in the book).
 * Cancels: ``CANCEL_REQUESTED`` → ``CANCELLED`` after ``cancel_decision``, or ``CANCEL_FAILED``
   when that moment is at or after the contract's exercise cutoff on its expiration business day:
   the instruction then stands (``accepted_quantity`` set, an EXERCISE is delivered).
+
+Exercise cutoff on a contract's expiration business day: ``domain.calendar.exercise_cutoff`` (17:30
+ET, 14:30 ET on an early-close day, FINRA Rule 2360(b)(23)(A)), or the broker cutoff configured
+with ``exercise_cutoff`` (a New York wall time) when that is earlier.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from ..clearstreet.models import (
 )
 from ..domain.calendar import (
     NEW_YORK,
+    exercise_cutoff,
     expiration_business_day,
     is_market_open,
     new_york,
@@ -57,7 +68,7 @@ from ..domain.calendar import (
 )
 from ..domain.osi import OptionSymbol
 from .clock import Scheduler, SimulatedClock
-from .instruments import Instrument, InstrumentRegistry
+from .instruments import InstrumentRegistry, SimInstrument
 from .wire import (
     ApiError,
     IdFactory,
@@ -100,7 +111,7 @@ class Timings:
 class Holding:
     """One position: signed quantity (negative = short) and average price per share/contract."""
 
-    instrument: Instrument
+    instrument: SimInstrument
     quantity: Decimal
     avg_price: Decimal | None
     realized_today: Decimal = ZERO
@@ -115,7 +126,7 @@ class SimOrder:
     id: str
     account_id: int
     client_order_id: str
-    instrument: Instrument
+    instrument: SimInstrument
     side: Side
     quantity: Decimal
     order_type: OrderType
@@ -201,7 +212,7 @@ class SimInstruction:
     account_id: int
     client_instruction_id: str
     instruction_type: InstructionType
-    instrument: Instrument | None
+    instrument: SimInstrument | None
     instrument_ref: str
     """The identifier as the caller sent it (shown when it did not resolve)."""
     quantity: Decimal
@@ -247,6 +258,10 @@ class Account:
     instructions_by_id: dict[str, SimInstruction] = field(default_factory=dict)
     instructions_by_key: dict[str, SimInstruction] = field(default_factory=dict)
     order_sequence: dict[date, int] = field(default_factory=dict)
+    closed_realized: Decimal = ZERO
+    """Realized P&L of positions that were closed out entirely (their holdings are gone)."""
+    start_of_day: list[tuple[SimInstrument, Decimal]] | None = None
+    """The holdings (instrument, quantity) at the start of the simulated day; see ``mark_start_of_day``."""
 
     def record_instruction(self, instruction: SimInstruction) -> None:
         self.instructions.append(instruction)
@@ -260,7 +275,7 @@ class SimulatorState:
         *,
         seed: int,
         clock: SimulatedClock,
-        exercise_cutoff: time,
+        exercise_cutoff: time | None,
         timings: Timings,
     ) -> None:
         self.lock = threading.RLock()
@@ -292,9 +307,13 @@ class SimulatorState:
         return self.scheduler.run_until(self.now())
 
     def cutoff_instant(self, contract: OptionSymbol) -> datetime:
-        """The exercise cutoff on the contract's expiration business day."""
+        """The exercise cutoff on the contract's expiration business day: FINRA's (17:30 ET, 14:30
+        ET on an early close) or the configured broker cutoff when that is earlier."""
         day = expiration_business_day(contract.expiry)
-        return datetime.combine(day, self.exercise_cutoff, NEW_YORK)
+        cutoff = exercise_cutoff(day)
+        if self.exercise_cutoff is not None:
+            cutoff = min(cutoff, datetime.combine(day, self.exercise_cutoff, NEW_YORK))
+        return cutoff
 
     # -------------------------------------------------------------- accounts
 
@@ -305,10 +324,15 @@ class SimulatorState:
         self.accounts[account_id] = account
         return account
 
+    @staticmethod
+    def mark_start_of_day(account: Account) -> None:
+        """Record the account's holdings as they stand as its start of day (balances' ``sod``)."""
+        account.start_of_day = [(holding.instrument, holding.quantity) for holding in account.holdings.values()]
+
     def hold(
         self,
         account: Account,
-        instrument: Instrument,
+        instrument: SimInstrument,
         quantity: Decimal,
         avg_price: Decimal | None,
         *,
@@ -346,6 +370,23 @@ class SimulatorState:
                 reserved[key] = reserved.get(key, ZERO) + instruction.quantity
         return reserved
 
+    @staticmethod
+    def instruction_reservations(account: Account) -> dict[str, Decimal]:
+        """Contracts covered by pending instructions of every type (SENT or CANCEL_REQUESTED)."""
+        reserved: dict[str, Decimal] = {}
+        for instruction in account.instructions:
+            if instruction.status in RESERVING_INSTRUCTION_STATUSES and instruction.instrument is not None:
+                key = instruction.instrument.instrument_id
+                reserved[key] = reserved.get(key, ZERO) + instruction.quantity
+        return reserved
+
+    def instructable_quantity(self, account: Account, holding: Holding | None) -> Decimal:
+        """Long contracts a new instruction may cover: the long quantity minus working closing
+        orders' leaves minus every pending instruction on the contract (0 for shorts)."""
+        if holding is None or holding.quantity <= 0:
+            return ZERO
+        return self._free(holding, self.order_reservations(account), self.instruction_reservations(account))
+
     def available_quantity(self, account: Account, holding: Holding) -> Decimal:
         """What is free to act on, as a magnitude (shorts too): |quantity| minus working closing
         orders' leaves minus contracts reserved by pending exercises, never below zero."""
@@ -356,9 +397,35 @@ class SimulatorState:
         key = holding.instrument.instrument_id
         return max(ZERO, abs(holding.quantity) - sum((r.get(key, ZERO) for r in reservations), ZERO))
 
+    # ------------------------------------------------------------------ cash
+
+    def cash_instrument(self) -> SimInstrument:
+        """The USD cash instrument (a CASH position of quantity = dollars, price 1.00)."""
+        return self.instruments.equity("USD", Decimal("1.00"), Decimal("1.00"), instrument_type=SecurityType.CASH)
+
+    def adjust_cash(self, account: Account, amount: Decimal) -> None:
+        """Move the account's USD cash position by ``amount`` (negative: a debit; below zero the
+        account borrows on margin and the row turns SHORT)."""
+        if amount == 0:
+            return
+        usd = self.cash_instrument()
+        holding = account.holdings.get(usd.instrument_id)
+        if holding is None:
+            account.holdings[usd.instrument_id] = Holding(usd, amount, Decimal("1.00"))
+            return
+        holding.quantity += amount
+        if holding.quantity == 0:
+            self._drop(account, holding)
+
+    @staticmethod
+    def _drop(account: Account, holding: Holding) -> None:
+        """Remove a holding that reached zero, keeping its realized P&L on the account."""
+        account.closed_realized += holding.realized_today
+        del account.holdings[holding.instrument.instrument_id]
+
     # ---------------------------------------------------------------- trades
 
-    def book_trade(self, account: Account, instrument: Instrument, delta: Decimal, price: Decimal) -> None:
+    def book_trade(self, account: Account, instrument: SimInstrument, delta: Decimal, price: Decimal) -> None:
         """Apply a trade of ``delta`` (signed) at ``price`` per share/contract to the position.
 
         Adding to a position averages its price; reducing it books realized P&L against the
@@ -381,7 +448,7 @@ class SimulatorState:
             holding.realized_today += (price - holding.avg_price) * closed * instrument.multiplier * direction
         holding.quantity = held + delta
         if holding.quantity == 0:
-            del account.holdings[instrument.instrument_id]
+            self._drop(account, holding)
         elif abs(delta) > abs(held):
             holding.avg_price = round_price(price)
 
@@ -390,7 +457,7 @@ class SimulatorState:
     def add_order(
         self,
         account: Account,
-        instrument: Instrument,
+        instrument: SimInstrument,
         *,
         side: Side,
         quantity: Decimal,
@@ -419,7 +486,7 @@ class SimulatorState:
         account.orders.append(order)
         return order
 
-    def close_position(self, account: Account, instrument: Instrument, *, cancel_orders: bool) -> list[SimOrder]:
+    def close_position(self, account: Account, instrument: SimInstrument, *, cancel_orders: bool) -> list[SimOrder]:
         holding = account.holdings.get(instrument.instrument_id)
         if holding is None:
             raise ApiError(404, f"No open position in {instrument.symbol} for account {account.account_id}")
@@ -535,6 +602,8 @@ class SimulatorState:
                 chunk = half
         chunk = min(chunk, abs(holding.quantity))
         self.book_trade(account, instrument, -chunk if order.side is Side.SELL else chunk, price)
+        proceeds = chunk * price * instrument.multiplier
+        self.adjust_cash(account, proceeds if order.side is Side.SELL else -proceeds)
         previous_notional = (order.average_fill_price or ZERO) * order.filled_quantity
         order.filled_quantity += chunk
         order.average_fill_price = round_price((previous_notional + price * chunk) / order.filled_quantity)
@@ -558,7 +627,7 @@ class SimulatorState:
         *,
         client_instruction_id: str,
         instruction_type: InstructionType,
-        instrument: Instrument,
+        instrument: SimInstrument,
         quantity: Decimal,
     ) -> SimInstruction:
         """Record an instruction that passed pre-acceptance validation as ``SENT``."""
@@ -596,25 +665,42 @@ class SimulatorState:
         self._deliver(instruction)
 
     def _deliver(self, instruction: SimInstruction) -> None:
-        """Book an accepted EXERCISE: option contracts out, underlier in (calls) or out (puts)."""
+        """Book an accepted EXERCISE (see the module docstring)."""
         instrument = instruction.instrument
         if instruction.instruction_type is not InstructionType.EXERCISE or instrument is None:
             return
-        contract, underlying = instrument.option, instrument.underlying
         account = self.accounts[instruction.account_id]
+        self.exercise(account, instrument, instruction.quantity)
+
+    def exercise(self, account: Account, instrument: SimInstrument, quantity: Decimal) -> None:
+        """Exercise up to ``quantity`` long contracts of ``instrument``: contracts out, then shares
+        and cash (physical settlement) or cash only (cash settlement)."""
+        contract, underlying = instrument.option, instrument.underlying
         holding = account.holdings.get(instrument.instrument_id)
         if contract is None or underlying is None or holding is None or holding.quantity <= 0:
             return
-        contracts = min(instruction.quantity, holding.quantity)
+        contracts = min(quantity, holding.quantity)
         premium = holding.avg_price or ZERO
-        holding.quantity -= contracts
-        if holding.quantity == 0:
-            del account.holdings[instrument.instrument_id]
         shares = contracts * instrument.multiplier
+        holding.quantity -= contracts
+        if instrument.cash_settled:
+            level = underlying.valuation_price
+            intrinsic = ZERO
+            if level is not None:
+                intrinsic = max(ZERO, level - contract.strike if contract.is_call else contract.strike - level)
+            holding.realized_today += (intrinsic - premium) * shares
+            if holding.quantity == 0:
+                self._drop(account, holding)
+            self.adjust_cash(account, intrinsic * shares)
+            return
+        if holding.quantity == 0:
+            self._drop(account, holding)
         if contract.is_call:
             self.book_trade(account, underlying, shares, contract.strike + premium)
+            self.adjust_cash(account, -shares * contract.strike)
         else:
             self.book_trade(account, underlying, -shares, contract.strike - premium)
+            self.adjust_cash(account, shares * contract.strike)
 
     def request_cancel(self, account: Account, instruction_id: str) -> SimInstruction:
         instruction = account.instructions_by_id.get(instruction_id.strip().lower())

@@ -13,7 +13,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from ..domain.numbers import CENT, plain
 
@@ -22,6 +22,7 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # Namespace of the deterministic instrument ids the simulator derives from symbols.
 INSTRUMENT_NAMESPACE = uuid.UUID("5f1e7a52-3c1d-4c0b-9b5e-6a7d3f2c9e10")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_T = TypeVar("_T")
 
 
 def cents(value: Decimal) -> str:
@@ -134,3 +135,10 @@ def error_body(status: int, message: str, request_id: str, data: Any = None) -> 
         body["data"] = data
     body["metadata"] = {"request_id": request_id}
     return body
+
+
+def required(value: _T | None) -> _T:
+    """``value``, which the caller knows is set (an assertion that survives ``python -O``)."""
+    if value is None:
+        raise AssertionError("internal error: a value that is always set was None")
+    return value
