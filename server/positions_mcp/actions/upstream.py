@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 SIMULATOR_API_KEY = "simulator-demo-key"  # the embedded simulator accepts any non-empty key
 
 
-
 class Upstream:
     """Owns the ``ClearStreetClient`` (one shared ``httpx.AsyncClient``) and the clock."""
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated
 
 from .decimals import DecimalString
-from .models import OpenSecurityType, WireModel, _open_enum
+from .models import OpenSecurityType, WireModel, _described, _known
 
 __all__ = [
     "AccountBalances",
@@ -110,15 +111,15 @@ class DayType(StrEnum):
     WEEKEND = "WEEKEND"
 
 
-OpenMarginType = _open_enum(MarginType)
-OpenContractType = _open_enum(ContractType)
-OpenExerciseStyle = _open_enum(ExerciseStyle)
-OpenListingType = _open_enum(ListingType)
-OpenShortableAttribute = _open_enum(ShortableAttribute)
-OpenNotShortableReason = _open_enum(NotShortableReason)
-OpenMarketType = _open_enum(MarketType)
-OpenMarketSessionType = _open_enum(MarketSessionType)
-OpenDayType = _open_enum(DayType)
+OpenMarginType = Annotated[MarginType | str, _known(MarginType), _described(MarginType)]
+OpenContractType = Annotated[ContractType | str, _known(ContractType), _described(ContractType)]
+OpenExerciseStyle = Annotated[ExerciseStyle | str, _known(ExerciseStyle), _described(ExerciseStyle)]
+OpenListingType = Annotated[ListingType | str, _known(ListingType), _described(ListingType)]
+OpenShortableAttribute = Annotated[ShortableAttribute | str, _known(ShortableAttribute), _described(ShortableAttribute)]
+OpenNotShortableReason = Annotated[NotShortableReason | str, _known(NotShortableReason), _described(NotShortableReason)]
+OpenMarketType = Annotated[MarketType | str, _known(MarketType), _described(MarketType)]
+OpenMarketSessionType = Annotated[MarketSessionType | str, _known(MarketSessionType), _described(MarketSessionType)]
+OpenDayType = Annotated[DayType | str, _known(DayType), _described(DayType)]
 
 
 # -- balances (section 2) -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ official SDK sends them (reference 1.1).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -295,7 +296,7 @@ async def _follow_pages(fetch: Callable[[str | None], Awaitable[_P]]) -> AsyncIt
         followed.add(token)
 
 
-async def _bounded(jobs: list[Callable[[], Awaitable[_T]]], concurrency: int) -> list[_T]:
+async def _bounded(jobs: Sequence[Callable[[], Awaitable[_T]]], concurrency: int) -> list[_T]:
     """Run ``jobs`` at most ``concurrency`` at a time; results in job order. The first failure
     cancels the jobs still running and is raised as itself (not wrapped in an exception group)."""
     results: list[_T | None] = [None] * len(jobs)
@@ -377,7 +378,7 @@ class MarketDataEndpoints:
         The first failing request cancels the others and its error is raised."""
         ids = _unique(_id_list(instrument_ids, "instrument_ids"))
         limit = _concurrency(concurrency)
-        jobs = [lambda batch=batch: self.get_snapshots(batch) for batch in _batches(ids)]
+        jobs = [functools.partial(self.get_snapshots, batch) for batch in _batches(ids)]
         results = await _bounded(jobs, limit)
         seen: set[str] = set()
         rows: list[MarketDataSnapshot] = []
@@ -512,7 +513,7 @@ class MarketDataEndpoints:
                 request_ids.append(page.request_id)
             return contracts, request_ids
 
-        results = await _bounded([lambda batch=batch: lookup(batch) for batch in _batches(ids)], limit)
+        results = await _bounded([functools.partial(lookup, batch) for batch in _batches(ids)], limit)
         seen: set[str] = set()
         rows: list[OptionsContract] = []
         request_ids: list[str | None] = []

@@ -53,7 +53,11 @@ def black_scholes(
         delta = (Decimal(1) if is_call else Decimal(-1)) if in_the_money else _ZERO
         step = GREEK_STEP
         return SimGreeks(intrinsic.quantize(step), delta.quantize(step), *(_ZERO.quantize(step),) * 4)
-    s, k, sigma, r = float(spot), float(strike), float(volatility), float(rate)
+    return _greeks(float(spot), float(strike), years, float(volatility), float(rate), is_call)
+
+
+def _greeks(s: float, k: float, years: float, sigma: float, r: float, is_call: bool) -> SimGreeks:
+    """The model in floats (a simulator's own pricing); every figure leaves it a rounded Decimal."""
     root = math.sqrt(years)
     d1 = (math.log(s / k) + (r + sigma * sigma / 2) * years) / (sigma * root)
     d2 = d1 - sigma * root

@@ -309,7 +309,11 @@ def _submit_args(arguments: Any) -> Any:
 CLOSE_POSITION = Declared("close_position", "preview_close_position", "close", "ClosePosition", _close_args)
 CLOSE_ALL = Declared("close_positions", "preview_close_positions", "close", "CloseAll", _close_args)
 SUBMIT = Declared(
-    "submit_position_instructions", "preview_submit_position_instructions", "exercise", "SubmitInstructions", _submit_args
+    "submit_position_instructions",
+    "preview_submit_position_instructions",
+    "exercise",
+    "SubmitInstructions",
+    _submit_args,
 )
 
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import inspect
 import types
 from collections.abc import Awaitable, Callable
-from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from mcp.server.mcpserver.exceptions import ToolError
