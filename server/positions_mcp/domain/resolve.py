@@ -77,3 +77,34 @@ def resolve_position(positions: Iterable[Position], text: str, account_id: int |
         f"No position of {where} matches {text.strip()!r}.{hint} Call get_positions to see what "
         "the account holds, then pass an instrument UUID, a ticker or an OSI option symbol from it.",
     )
+
+
+def underlier_key(position: Position) -> str:
+    """The key under which a position counts toward an underlier: the underlier's instrument id
+    for an option (``root:<OSI root>`` when the API gave none), its own id for anything else."""
+    if position.underlying_instrument_id:
+        return position.underlying_instrument_id.strip().lower()
+    option = try_parse_osi(position.symbol)
+    if option is not None and position.instrument_type != "COMMON_STOCK":
+        return f"root:{option.root}"
+    return position.instrument_id.strip().lower()
+
+
+def underlier_keys(positions: Iterable[Position], text: str) -> set[str]:
+    """The underlier keys ``text`` names among ``positions``: an instrument UUID (the underlier's,
+    or a held contract's), a ticker, or an OSI root (``SPXW`` names the SPXW contracts' underlier).
+    Empty when nothing matches."""
+    key = symbol_key(text)
+    if not key:
+        return set()
+    found: set[str] = set()
+    for position in positions:
+        option = try_parse_osi(position.symbol)
+        names = {position.instrument_id.strip().upper()}
+        if option is not None:
+            names |= {option.root, (position.underlying_instrument_id or "").strip().upper()}
+        else:
+            names.add(symbol_key(position.symbol))
+        if key in names:
+            found.add(underlier_key(position))
+    return found
