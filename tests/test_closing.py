@@ -73,7 +73,7 @@ def test_close_all_summary_on_a_weekend() -> None:
     plan = plan_close_positions([aapl(), tsla()], cancel_orders=False, now=SATURDAY)
     assert plan.summary == (
         "Send 2 MARKET DAY orders: SELL 100 AAPL (~$15,100.00) and BUY 50 TSLA (~$8,925.00); "
-        "estimated total $24,025.00. The market is closed now: the orders will wait for the open "
+        "estimated total $24,025.00 at the positions' prices. The market is closed now: the orders will wait for the open "
         "at Mon 2026-11-23 09:30 ET."
     )
     assert plan.allowed and plan.blocked == []
@@ -127,7 +127,7 @@ def test_option_close_resolves_any_rendering_and_multiplies_by_100(target: str) 
     assert order.estimated_notional == Decimal("6200.00")  # 10 × 6.20 × 100
     assert [w.code for w in plan.warnings] == [CloseCode.OPTION_CONTRACTS]
     assert plan.summary == (
-        "Send 1 MARKET DAY order: SELL 10 AAPL 280121C00195000 contracts (~$6,200.00); estimated total $6,200.00."
+        "Send 1 MARKET DAY order: SELL 10 AAPL 280121C00195000 contracts (~$6,200.00); estimated total $6,200.00 at the position's price."
     )
     assert plan.target == target and plan.scope == "position"
 
@@ -149,7 +149,10 @@ def test_working_orders_limit_the_close_to_the_available_quantity() -> None:
         "TSLA: 30 of 50 are tied up in working orders, so this close sends 20; with "
         "cancel_orders=true those orders would be cancelled first and all 50 closed."
     )
-    assert plan.summary == "Send 1 MARKET DAY order: BUY 20 of 50 TSLA (~$3,570.00); estimated total $3,570.00."
+    assert (
+        plan.summary
+        == "Send 1 MARKET DAY order: BUY 20 of 50 TSLA (~$3,570.00); estimated total $3,570.00 at the position's price."
+    )
     assert "cancel_orders=true they would be cancelled" in plan.cancel_orders_effect
 
 
@@ -168,7 +171,7 @@ def test_cancel_orders_closes_the_whole_position() -> None:
     assert "cancel_orders=true cancels them first so all 50 are closed" in plan.warnings[0].message
     assert plan.summary == (
         "Cancel any working orders on TSLA, then send 1 MARKET DAY order: BUY 50 TSLA (~$8,925.00); "
-        "estimated total $8,925.00."
+        "estimated total $8,925.00 at the position's price."
     )
 
 
@@ -258,7 +261,7 @@ def test_no_price_warns_and_blocks_only_under_a_cap() -> None:
     assert plan.estimated_total == Decimal("15100.00")
     assert plan.summary == (
         "Send 2 MARKET DAY orders: SELL 100 AAPL (~$15,100.00) and SELL 10 GOOG (no price); "
-        "estimated total $15,100.00 (without 1 order that has no price)."
+        "estimated total $15,100.00 at the position's price (without 1 order that has no price)."
     )
     capped = plan_close_positions(
         [aapl(), goog], cancel_orders=False, now=TUESDAY_OPEN, max_close_notional=Decimal("1000000")
@@ -327,7 +330,7 @@ def test_long_close_all_summary_is_truncated() -> None:
     plan = plan_close_positions(many, cancel_orders=False, now=TUESDAY_OPEN)
     assert plan.summary == (
         "Send 8 MARKET DAY orders: SELL 1 S0 (~$10.00), SELL 1 S1 (~$10.00), SELL 1 S2 (~$10.00), "
-        "SELL 1 S3 (~$10.00), SELL 1 S4 (~$10.00) and 3 more; estimated total $80.00."
+        "SELL 1 S3 (~$10.00), SELL 1 S4 (~$10.00) and 3 more; estimated total $80.00 at the positions' prices."
     )
 
 

@@ -784,13 +784,13 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
                         "position_quantity": "10",
                         "order_type": "MARKET",
                         "time_in_force": "DAY",
-                        "estimated_price": "6.20",
-                        "price_source": "instrument_price",
+                        "estimated_price": "6.10",
+                        "price_source": "bid",
                         "multiplier": 100,
-                        "estimated_notional": "6200.00",
+                        "estimated_notional": "6100.00",
                     },
                 ],
-                "estimated_total": "6200.00",
+                "estimated_total": "6100.00",
                 "max_close_notional": None,
                 "market_open": True,
                 "next_open": None,
@@ -805,7 +805,7 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
                     },
                 ],
                 "blocked": [],
-                "summary": "Send 1 MARKET DAY order: SELL 10 AAPL 261127C00145000 contracts (~$6,200.00); estimated total $6,200.00.",
+                "summary": "Send 1 MARKET DAY order: SELL 10 AAPL 261127C00145000 contracts (~$6,100.00); estimated total $6,100.00 at the bid.",
                 "allowed": True,
             },
             "confirmation_token": "<token>",
@@ -829,19 +829,24 @@ async def test_close_previews_say_what_would_be_sent(simulator: Simulator, clien
         await plan(instrument_id="tsla"),
         await plan(instrument_id=AAPL_C145),
     )
-    assert orders(long) == [("SELL", "100", "15100.00")]
-    assert orders(short) == [("BUY", "50", "8925.00")]
-    assert short["summary"] == "Send 1 MARKET DAY order: BUY 50 TSLA (~$8,925.00); estimated total $8,925.00."
-    assert orders(option) == [("SELL", "10", "6200.00")]  # 10 × $6.20 × 100
+    # Estimates at the snapshot's bid (sells) and ask (buys): the simulator quotes 2 ticks either side
+    # of the price (equities: $0.01; options from $3: $0.05).
+    assert orders(long) == [("SELL", "100", "15098.00")]  # 100 × $150.98 (bid; AAPL trades at $151.00)
+    assert [(o["estimated_price"], o["price_source"]) for o in long["orders"]] == [("150.98", "bid")]
+    assert orders(short) == [("BUY", "50", "8926.00")]  # 50 × $178.52 (ask)
+    assert (
+        short["summary"] == "Send 1 MARKET DAY order: BUY 50 TSLA (~$8,926.00); estimated total $8,926.00 at the ask."
+    )
+    assert orders(option) == [("SELL", "10", "6100.00")]  # 10 × $6.10 (bid) × 100
     assert option["orders"][0]["multiplier"] == 100 and [w["code"] for w in option["warnings"]] == ["OPTION_CONTRACTS"]
     assert long["warnings"] == short["warnings"] == [] and long["market_open"] is True
 
     # MSFT: 80 of 200 are reserved by a working limit order.
     available, everything = await plan(instrument_id="MSFT"), await plan(instrument_id="MSFT", cancel_orders=True)
-    assert orders(available) == [("SELL", "120", "50136.00")]
+    assert orders(available) == [("SELL", "120", "50133.60")]  # 120 × $417.78
     assert [w["code"] for w in available["warnings"]] == ["WORKING_ORDERS"]
     assert "80 of 200 are tied up in working orders, so this close sends 120" in available["warnings"][0]["message"]
-    assert orders(everything) == [("SELL", "200", "83560.00")]
+    assert orders(everything) == [("SELL", "200", "83556.00")]
     assert everything["summary"].startswith(
         "Cancel any working orders on MSFT, then send 1 MARKET DAY order: SELL 200 MSFT"
     )
@@ -870,7 +875,7 @@ async def test_notional_cap_blocks_the_preview_and_the_execution(
         assert preview["confirmation_token"] is None and preview["expires_at"] is None
         assert [b["code"] for b in preview["plan"]["blocked"]] == ["NOTIONAL_CAP"]
         assert preview["plan"]["summary"] == (
-            "Blocked, nothing will be sent: The estimated notional $15,100.00 is above the "
+            "Blocked, nothing will be sent: The estimated notional $15,098.00 is above the "
             "POSITIONS_MCP_MAX_CLOSE_NOTIONAL cap of $10,000.00, so this close will be refused."
         )
         assert preview["next_step"] == "Nothing can be sent: the plan says what is blocked. Fix that and preview again."
@@ -920,8 +925,8 @@ async def test_instruction_previews_run_the_preflight_rules(simulator: Simulator
     assert otm["delivery"]["text"] == "receive 200 AAPL shares at $195.00 and pay $39,000.00"
     assert otm["notes"] == [
         "out of the money (AAPL $151.00 vs strike $195.00): exercising costs $8,800.00 more than trading the shares",
-        "exercise style unknown (no option-contract data, and AAPL is not a known index root): not assumed; "
-        "an early exercise of a European-style contract is rejected",
+        # the terms come from Clear Street's option-contracts endpoint, read with the preview
+        "contract terms: 100 shares a contract, multiplier 100, AMERICAN (contract endpoint)",
     ]
 
     simulator.set_now(et(2026, 11, 27, 10))  # the expiry day of TSLA 261127C00185000
@@ -1092,7 +1097,7 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     assert lines[0]["detail"]["confirmation"] == token_digest(tokens[0])  # a short digest, never the token
     assert (
         lines[0]["detail"]["summary"]
-        == "Send 1 MARKET DAY order: SELL 100 AAPL (~$15,100.00); estimated total $15,100.00."
+        == "Send 1 MARKET DAY order: SELL 100 AAPL (~$15,098.00); estimated total $15,098.00 at the bid."
     )
     assert lines[1]["detail"]["confirmation"] == token_digest(tokens[0])  # the intent names what allowed it
     assert lines[1]["arguments"] == lines[0]["arguments"]

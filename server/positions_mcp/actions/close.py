@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..clearstreet.models import Order
-from ..domain.closing import ClosePlan, close_scope, plan_close_position, plan_close_positions
-from ..domain.contracts import terms_for_positions
+from ..domain.closing import ClosePlan, close_scope, estimate_text, plan_close_position, plan_close_positions
 from ..domain.resolve import ResolveError, display_symbol
-from ..domain.text import money, qty
+from ..domain.text import qty
 from .pipeline import CannotPlan, ConfirmedAction, Draft, Execution, Preview, Sent
 from .reads import Reads
 
@@ -59,7 +58,12 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         instructions, _ = await reads.instruction_rows(account)  # pending exercises hold contracts
         settings = reads.deps.settings
         now = reads.deps.upstream.now()
-        contracts = terms_for_positions(positions)
+        try:
+            targets = close_scope(positions, args.instrument_id, account)
+        except ResolveError as exc:
+            raise CannotPlan(exc.code.value, exc.message) from None
+        market = await reads.market(account, targets, funds=False)
+        contracts = market.terms
         try:
             if args.instrument_id is None:
                 plan = plan_close_positions(
@@ -69,6 +73,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
                     max_close_notional=settings.max_close_notional,
                     pending_instructions=instructions,
                     contracts=contracts,
+                    market=market,
                 )
             else:
                 plan = plan_close_position(
@@ -80,25 +85,25 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
                     account_id=account,
                     pending_instructions=instructions,
                     contracts=contracts,
+                    market=market,
                 )
-            scope = close_scope(positions, args.instrument_id)
         except ResolveError as exc:
             raise CannotPlan(exc.code.value, exc.message) from None
         lines = [
             f"{o.side} {qty(o.quantity)} {display_symbol(o.symbol)} {o.order_type} {o.time_in_force} "
-            + (f"(~{money(o.estimated_notional)})" if o.estimated_notional is not None else "(no price)")
+            f"({estimate_text(o)})"
             for o in plan.orders
         ]
         if unlisted := plan.order_count - len(plan.orders):
             lines.append(f"and {unlisted} smaller orders, all counted in the total above")
         return Draft(
             plan=plan,
-            scope=scope,
+            scope=targets,
             keys=None,
             blocked=plan.why_blocked() or None,
             summary=plan.summary,
             lines=lines,
-            warnings=[w.message for w in plan.warnings],
+            warnings=[w.message for w in plan.warnings] + list(market.notes),
         )
 
     async def send(

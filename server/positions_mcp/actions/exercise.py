@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
-from ..clearstreet.models import APIError, PositionInstruction
+from ..clearstreet.models import APIError, PositionInstruction, SecurityType
 from ..domain.calendar import new_york
-from ..domain.contracts import terms_for_positions
 from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
+from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
 from ..domain.text import qty
@@ -70,8 +70,14 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
                 row if row.instruction_id else row.model_copy(update={"instruction_id": key})
                 for row, key in zip(rows, keys, strict=True)
             ]
+        options = [p for p in positions if p.instrument_type != SecurityType.CASH and try_parse_osi(p.symbol)]
+        market = await reads.market(account, options, funds=False, session=False)
+        prices = {
+            key: price for key in {p.underlying_instrument_id for p in options} if key and (price := market.price(key))
+        }
+        prices.update(underlier_prices(positions))  # a held underlier is priced like the rest of the book
         plan = plan_instructions(
-            positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=terms_for_positions(positions)
+            positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=market.terms, prices=prices
         )
         touched = set(plan.instrument_ids)
         # A put exercise delivers shares: the plan depends on the underlier's free shares too.

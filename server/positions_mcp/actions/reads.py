@@ -14,6 +14,7 @@ from .. import __version__
 from ..clearstreet.models import Position, PositionInstruction, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
+from ..domain.market import MarketView
 from ..domain.numbers import plain
 from ..safety.policy import PolicyError
 from .dependencies import Dependencies
@@ -119,6 +120,14 @@ class Reads:
         async with self.deps.deadline("reading every page of positions"):
             rows = await self.positions(account, progress)
         return PositionsPage(environment=self.environment, account_id=account, positions=rows, total_items=len(rows))
+
+    async def market(self, account: int, positions: list[Position], **parts: bool) -> MarketView:
+        """What the market says about ``positions`` (quotes, contracts, balances, session), every
+        part degrading to a note. The caller holds the deadline."""
+        from .market import read_market
+
+        client = await self.deps.upstream.client()
+        return await read_market(client, account, positions, self.deps.upstream.now(), **parts)
 
     async def instruction_rows(
         self, account: int, *, instrument_id: str | None = None, underlying_instrument_id: str | None = None

@@ -53,11 +53,13 @@ from ..clearstreet.models import (
 )
 from .calendar import is_market_open, next_market_open
 from .contracts import ContractTerms, terms_for
+from .market import MarketView
 from .moneyness import PriceSource, best_price
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
 from .osi import symbol_key, try_parse_osi
 from .resolve import ResolveError, display_symbol, resolve_position
 from .text import format_et, money, qty
+from .text import price as price_text
 
 __all__ = [
     "CloseCode",
@@ -67,6 +69,7 @@ __all__ = [
     "PriceSource",
     "ResolveError",
     "close_scope",
+    "estimate_text",
     "holds_contracts",
     "is_option",
     "plan_close_position",
@@ -87,6 +90,10 @@ MAX_LISTED_WARNINGS = 20
 
 class CloseCode(StrEnum):
     # warnings
+    TOP_OF_BOOK = "TOP_OF_BOOK"
+    NOT_TRADABLE = "NOT_TRADABLE"
+    LIQUIDATION_ONLY = "LIQUIDATION_ONLY"
+    EARLY_CLOSE = "EARLY_CLOSE"
     WORKING_ORDERS = "WORKING_ORDERS"
     NOTHING_AVAILABLE = "NOTHING_AVAILABLE"
     MARKET_CLOSED = "MARKET_CLOSED"
@@ -209,13 +216,15 @@ def _is_cash(position: Position) -> bool:
     return position.instrument_type == SecurityType.CASH
 
 
-def close_scope(positions: Iterable[Position], instrument_id: str | None) -> list[Position]:
+def close_scope(
+    positions: Iterable[Position], instrument_id: str | None, account_id: int | None = None
+) -> list[Position]:
     """The positions a close touches: the one ``instrument_id`` names (raises ``ResolveError``),
     or, for close-all (``None``), every non-cash position with a quantity. The executing tool
     fingerprints this same scope on re-read positions."""
     held = list(positions)
     if instrument_id is not None:
-        return [resolve_position(held, instrument_id)]
+        return [resolve_position(held, instrument_id, account_id)]
     return [p for p in held if not _is_cash(p) and p.quantity != 0]
 
 
@@ -229,10 +238,12 @@ class _Context:
         pending: Sequence[PositionInstruction],
         contracts: Mapping[str, ContractTerms] | None,
         names: Mapping[str, str],
+        market: MarketView | None = None,
     ) -> None:
         self.cancel_orders = cancel_orders
         self.pending = pending
-        self.contracts = contracts or {}
+        self.market = market
+        self.contracts = {**(market.terms if market is not None else {}), **(contracts or {})}
         self.names = names
         self.terms: dict[str, ContractTerms] = {}
         self.held_by_exercise: dict[str, tuple[Decimal, list[str]]] = {}  # symbol -> (contracts, ids)
@@ -354,7 +365,9 @@ def _plan_order(
                 f"knows, but the symbol is an OSI option symbol: valued as option contracts (× {qty(multiplier)}).",
             )
         )
-    price, source = best_price(position)
+    side = Side.SELL if position.quantity > 0 else Side.BUY
+    price, source = _estimate(position, side, quantity, context, warnings)
+    _tradability(position, side, context, warnings)
     notional = None
     if price is not None:
         notional = (quantity * price * multiplier).quantize(CENT, rounding=ROUND_HALF_EVEN)
@@ -370,7 +383,7 @@ def _plan_order(
         symbol=position.symbol,
         instrument_id=position.instrument_id,
         instrument_type=str(position.instrument_type),
-        side=Side.SELL if position.quantity > 0 else Side.BUY,
+        side=side,
         quantity=quantity,
         position_quantity=position.quantity,
         estimated_price=price,
@@ -378,6 +391,63 @@ def _plan_order(
         multiplier=int(multiplier),
         estimated_notional=notional,
     )
+
+
+def _estimate(
+    position: Position, side: Side, quantity: Decimal, context: _Context, warnings: list[Issue]
+) -> tuple[Decimal | None, PriceSource | None]:
+    """The price a MARKET order is estimated at: the bid for a sell, the ask for a buy, when the
+    snapshot has that side (market-data reference 9, close-price estimates); else the snapshot's
+    last sale; else the position's own price. A top of book smaller than the order is flagged."""
+    quote = context.market.quotes.get(position.instrument_id) if context.market is not None else None
+    if quote is not None:
+        selling = side is Side.SELL
+        price = quote.bid if selling else quote.ask
+        if price is not None and price > 0:
+            size = quote.bid_size if selling else quote.ask_size
+            if size is not None and size < quantity:
+                symbol = display_symbol(position.symbol)
+                best = "bid" if selling else "ask"
+                warnings.append(
+                    Issue(
+                        code=CloseCode.TOP_OF_BOOK,
+                        symbol=symbol,
+                        message=f"{symbol}: the best {best} ({price}) shows a size of {size} against {qty(quantity)} to "
+                        f"{'sell' if selling else 'buy'}: the MARKET order may fill further from the estimate.",
+                    )
+                )
+            return price, PriceSource.BID if selling else PriceSource.ASK
+        if quote.last is not None:
+            return quote.last, PriceSource.LAST_TRADE
+    return best_price(position)
+
+
+def _tradability(position: Position, side: Side, context: _Context, warnings: list[Issue]) -> None:
+    """Warnings from the instrument's flags (market-data reference 4, 5.1): a close of something
+    not tradable will be refused; liquidation-only means it cannot be bought (whether a buy that
+    covers a short is exempt is not stated, so a buy-back is warned about)."""
+    flags = context.market.tradability.get(position.instrument_id) if context.market is not None else None
+    if flags is None:
+        return
+    tradable, liquidation_only = flags
+    symbol = display_symbol(position.symbol)
+    if not tradable:
+        warnings.append(
+            Issue(
+                code=CloseCode.NOT_TRADABLE,
+                symbol=symbol,
+                message=f"{symbol}: Clear Street lists it as not tradable now; the closing order will likely be rejected.",
+            )
+        )
+    elif liquidation_only and side is Side.BUY:
+        warnings.append(
+            Issue(
+                code=CloseCode.LIQUIDATION_ONLY,
+                symbol=symbol,
+                message=f"{symbol}: it is liquidation-only (no buys); buying it back to close this short may be "
+                "refused (whether a buy-to-cover is exempt is not stated).",
+            )
+        )
 
 
 def _option_warning(options: list[PlannedOrder], terms: Mapping[str, ContractTerms]) -> Issue:
@@ -404,6 +474,24 @@ def _option_warning(options: list[PlannedOrder], terms: Mapping[str, ContractTer
     return Issue(code=CloseCode.OPTION_CONTRACTS, symbol=symbol, message=text)
 
 
+_SOURCE_WORDS = {
+    PriceSource.BID: "at the bid",
+    PriceSource.ASK: "at the ask",
+    PriceSource.LAST_TRADE: "at the last trade",
+    PriceSource.INSTRUMENT_PRICE: "at the positions' prices",
+    PriceSource.CLOSING_PRICE: "at the last close",
+}
+
+
+def estimate_text(order: PlannedOrder) -> str:
+    """``~$15,098.00 total, at the bid $150.98 a share``: the estimate, what it is, its source."""
+    if order.estimated_notional is None or order.estimated_price is None:
+        return "no price"
+    source = _SOURCE_WORDS.get(order.price_source, "at") if order.price_source is not None else "at"
+    unit = "a share" if order.multiplier == 1 else f"a share × {order.multiplier} a contract"
+    return f"~{money(order.estimated_notional)} total, {source} {price_text(order.estimated_price)} {unit}"
+
+
 def _order_text(order: PlannedOrder) -> str:
     symbol = display_symbol(order.symbol)
     held = abs(order.position_quantity)
@@ -411,6 +499,22 @@ def _order_text(order: PlannedOrder) -> str:
     unit = " contracts" if order.multiplier != 1 else ""
     value = f"~{money(order.estimated_notional)}" if order.estimated_notional is not None else "no price"
     return f"{order.side.value} {amount} {symbol}{unit} ({value})"
+
+
+def _sources(orders: Sequence[PlannedOrder]) -> str:
+    """Where the estimates come from, said once for the whole plan (each order names its own)."""
+    used = {o.price_source for o in orders if o.price_source is not None}
+    if not used:
+        return ""
+    quoted = used <= {PriceSource.BID, PriceSource.ASK}
+    if quoted and len(used) == 2:
+        return " at the bid (sells) and the ask (buys)"
+    if len(used) == 1:
+        (source,) = used
+        if source is PriceSource.INSTRUMENT_PRICE and sum(o.price_source is not None for o in orders) == 1:
+            return " at the position's price"
+        return f" {_SOURCE_WORDS[source]}"
+    return " from the quotes where there are any, else the positions' prices"
 
 
 def _summary(
@@ -434,7 +538,7 @@ def _summary(
     else:
         text = f"Send {count}: {_join(texts)}"
     unpriced = sum(1 for o in orders if o.estimated_notional is None)
-    text += f"; estimated total {money(total)}"
+    text += f"; estimated total {money(total)}{_sources(orders)}"
     if unpriced:
         text += f" (without {unpriced} order{'s' if unpriced != 1 else ''} that ha{'ve' if unpriced != 1 else 's'} no price)"
     text += "."
@@ -470,15 +574,27 @@ def _plan(
     if options:
         warnings.append(_option_warning(options, context.terms))
 
-    market_open = is_market_open(now)
-    next_open = None if market_open else next_market_open(now)
-    if next_open is not None:
+    session = context.market.session if context.market is not None else None
+    if session is not None:
+        market_open, next_open = session.is_open, None if session.is_open else session.next_open
+    else:
+        market_open = is_market_open(now)
+        next_open = None if market_open else next_market_open(now)
+    if not market_open:
+        opens = f"; it opens {format_et(next_open)}" if next_open is not None else ""
         warnings.append(
             Issue(
                 code=CloseCode.MARKET_CLOSED,
-                message=f"The US regular session is closed now; it opens {format_et(next_open)}. "
-                "MARKET DAY orders sent now wait for the open and fill at the opening price, "
-                "which may differ from the estimate.",
+                message=f"The US regular session is closed now{opens}. MARKET DAY orders sent now wait for the "
+                "open and fill at the opening price, which may differ from the estimate.",
+            )
+        )
+    elif session is not None and session.day_type == "EARLY_CLOSE" and session.close is not None:
+        warnings.append(
+            Issue(
+                code=CloseCode.EARLY_CLOSE,
+                message=f"The market closes early today, at {format_et(session.close)}: a MARKET DAY order not "
+                "filled by then does not carry over.",
             )
         )
 
@@ -587,13 +703,16 @@ def plan_close_position(
     account_id: int | None = None,
     pending_instructions: Iterable[PositionInstruction] = (),
     contracts: Mapping[str, ContractTerms] | None = None,
+    market: MarketView | None = None,
 ) -> ClosePlan:
     """What ``close_position(instrument_id)`` would send. Raises ``ResolveError`` (with a message
     saying what to pass instead) when ``instrument_id`` names no position or several.
 
     ``pending_instructions``: the account's position instructions (any; the live EXERCISE ones on
     the contract hold contracts no close frees). ``contracts``: instrument id ->
-    :class:`.contracts.ContractTerms` (multiplier and deliverable of option positions)."""
+    :class:`.contracts.ContractTerms` (multiplier and deliverable of option positions).
+    ``market``: quotes (estimates at the bid or ask), contract terms, tradability flags and the
+    market's session, when read; without it, the positions' own prices and the local calendar."""
     held = list(positions)
     position = resolve_position(held, instrument_id, account_id)
     blocked: list[Issue] = []
@@ -607,7 +726,7 @@ def plan_close_position(
             )
         )
         targets = []
-    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held))
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held), market)
     return _plan("position", instrument_id, targets, [], blocked, cancel_orders, now, max_close_notional, context)
 
 
@@ -619,13 +738,14 @@ def plan_close_positions(
     max_close_notional: Decimal | None = None,
     pending_instructions: Iterable[PositionInstruction] = (),
     contracts: Mapping[str, ContractTerms] | None = None,
+    market: MarketView | None = None,
 ) -> ClosePlan:
     """What ``close_positions`` (close everything) would send. CASH positions are left out.
     ``pending_instructions`` and ``contracts`` as for :func:`plan_close_position`."""
     held = list(positions)
     excluded = [p.symbol for p in held if _is_cash(p)]
     targets = close_scope(held, None)
-    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held))
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held), market)
     return _plan("all", None, targets, excluded, [], cancel_orders, now, max_close_notional, context)
 
 

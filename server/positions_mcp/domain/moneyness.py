@@ -65,6 +65,12 @@ def moneyness(symbol: OptionSymbol, underlier_price: Decimal) -> Moneyness:
 class PriceSource(StrEnum):
     INSTRUMENT_PRICE = "instrument_price"
     CLOSING_PRICE = "closing_price"
+    BID = "bid"
+    """The best bid of the market-data snapshot: what a sell is estimated at."""
+    ASK = "ask"
+    """The best ask of the market-data snapshot: what a buy is estimated at."""
+    LAST_TRADE = "last_trade"
+    """The snapshot's last sale, when the side of the quote a close would take is missing."""
 
 
 def best_price(position: Position) -> tuple[Decimal | None, PriceSource | None]:

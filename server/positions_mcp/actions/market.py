@@ -1,0 +1,262 @@
+"""Reading the market for a book: snapshots (quotes and greeks), option contracts (multiplier,
+style, tradability), balances (cash, buying power) and the market's hours, into a
+``domain.market.MarketView``.
+
+Every part degrades, never fails: an endpoint that errors, is refused (403) or runs out of its time
+leaves its part empty and adds one note saying what is missing; the rest of the answer stands.
+Snapshots and contracts go out in batches of 100 as soon as the ids are known, while the positions
+are still being read (``MarketReader.add`` takes each page), at most four requests at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..clearstreet.errors import APIStatusError, ClearStreetError
+from ..clearstreet.models import Position, SecurityType
+from ..domain.calendar import is_early_close, is_market_open, new_york, next_market_open, regular_session
+from ..domain.contracts import terms_for_positions
+from ..domain.market import Funds, Greeks, MarketView, Quote, Session
+from ..domain.osi import try_parse_osi
+
+if TYPE_CHECKING:
+    from ..clearstreet.client import ClearStreetClient
+    from ..clearstreet.market import AccountBalances, MarketDataSnapshot, MarketHoursDetail, OptionsContract
+
+logger = logging.getLogger(__name__)
+
+BATCH = 100
+"""Ids per snapshot request and per contracts lookup (market-data reference 3, 4)."""
+CONCURRENCY = 4
+ENRICHMENT_SECONDS = 12.0
+"""At most this long (and never past the call's deadline) for market data after the positions:
+what is not in by then becomes a note."""
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, APIStatusError):
+        return f"Clear Street {exc.status_code}: {exc.message}"
+    if isinstance(exc, ClearStreetError):
+        return str(exc)
+    return type(exc).__name__
+
+
+def quote_of(row: MarketDataSnapshot) -> Quote:
+    quote, trade, greeks = row.last_quote, row.last_trade, row.greeks
+    return Quote(
+        instrument_id=row.instrument_id,
+        symbol=row.symbol,
+        last=trade.price if trade is not None else None,
+        bid=quote.bid if quote is not None else None,
+        ask=quote.ask if quote is not None else None,
+        bid_size=quote.bid_size if quote is not None else None,
+        ask_size=quote.ask_size if quote is not None else None,
+        midpoint=quote.midpoint if quote is not None else None,
+        previous_close=row.session.previous_close,
+        greeks=None
+        if greeks is None
+        else Greeks(
+            delta=greeks.delta,
+            gamma=greeks.gamma,
+            theta=greeks.theta,
+            vega=greeks.vega,
+            rho=greeks.rho,
+            theo_price=greeks.theo_price,
+            timestamp=greeks.timestamp,
+        ),
+        timestamp=trade.timestamp if trade is not None else None,
+    )
+
+
+def funds_of(balances: AccountBalances) -> Funds:
+    margin = balances.margin_details
+    return Funds(
+        currency=balances.currency,
+        trade_cash=balances.trade_cash,
+        settled_cash=balances.settled_cash,
+        withdrawable_cash=balances.withdrawable_cash,
+        buying_power=balances.buying_power,
+        overnight_buying_power=margin.overnight_details.buying_power if margin is not None else None,
+        margin_type=str(balances.margin_type),
+    )
+
+
+def session_of(rows: list[MarketHoursDetail]) -> Session | None:
+    row = next((r for r in rows if str(r.market) == "us_options"), rows[0] if rows else None)
+    if row is None:
+        return None
+    regular, upcoming = row.today_sessions.regular, row.next_sessions.regular
+    return Session(
+        is_open=row.status.is_open and str(row.status.current_session or "") == "regular",
+        day_type=str(row.status.day_type),
+        close=regular.close if regular is not None else None,
+        next_open=upcoming.open if upcoming is not None else None,
+        source="Clear Street market hours",
+    )
+
+
+def local_session(now: datetime) -> Session:
+    """The US regular session from the local NYSE calendar (the fallback)."""
+    day = new_york(now).date()
+    session = regular_session(day)
+    if session is None:
+        day_type = "WEEKEND" if day.weekday() >= 5 else "HOLIDAY"
+    else:
+        day_type = "EARLY_CLOSE" if is_early_close(day) else "TRADING_DAY"
+    open_now = is_market_open(now)
+    return Session(
+        is_open=open_now,
+        day_type=day_type,
+        close=session[1] if session is not None else None,
+        next_open=None if open_now else next_market_open(now),
+        source="local NYSE calendar (the market-hours endpoint was unavailable)",
+    )
+
+
+def quote_ids(rows: Iterable[Position]) -> list[str]:
+    """The instruments whose snapshot a book needs: every non-cash position and every option's
+    underlier (so an underlier that is not held is priced too)."""
+    ids: list[str] = []
+    for row in rows:
+        if row.instrument_type == SecurityType.CASH:
+            continue
+        ids.append(row.instrument_id)
+        if row.underlying_instrument_id:
+            ids.append(row.underlying_instrument_id)
+    return ids
+
+
+def contract_ids(rows: Iterable[Position]) -> list[str]:
+    return [row.instrument_id for row in rows if try_parse_osi(row.symbol) is not None]
+
+
+class MarketReader:
+    """Collects a book's market data while its pages are read; ``view`` assembles the result."""
+
+    def __init__(
+        self,
+        client: ClearStreetClient,
+        group: TaskGroup,
+        account: int,
+        now: datetime,
+        *,
+        quotes: bool = True,
+        contracts: bool = True,
+        funds: bool = True,
+        session: bool = True,
+    ) -> None:
+        self._client = client
+        self._group = group
+        self._now = now
+        self._limiter = anyio.CapacityLimiter(CONCURRENCY)
+        self._quotes: dict[str, Quote] = {}
+        self._contracts: list[OptionsContract] = []
+        self._funds: Funds | None = None
+        self._session: Session | None = None
+        self._notes: dict[str, str] = {}
+        self._seen_quotes: set[str] = set()
+        self._seen_contracts: set[str] = set()
+        self._pending_quotes: list[str] = []
+        self._pending_contracts: list[str] = []
+        self._want = {"quotes": quotes, "contracts": contracts}
+        if funds:
+            self._start("balances", "cash and buying power are not shown", self._read_funds, account)
+        if session:
+            self._start("market hours", "open/closed comes from the local NYSE calendar", self._read_session)
+
+    def _start(self, what: str, consequence: str, call: Callable[..., Awaitable[None]], *args: Any) -> None:
+        async def guarded() -> None:
+            try:
+                async with self._limiter:
+                    await call(*args)
+            except (ClearStreetError, ValueError) as exc:
+                logger.info("%s unavailable: %s", what, _why(exc))
+                self._notes.setdefault(what, f"{what} unavailable ({_why(exc)}): {consequence}")
+
+        self._group.start_soon(guarded)
+
+    async def _read_funds(self, account: int) -> None:
+        self._funds = funds_of((await self._client.get_account_balances(account)).balances)
+
+    async def _read_session(self) -> None:
+        self._session = session_of((await self._client.get_market_hours_calendar(market="us_options")).markets)
+
+    async def _read_quotes(self, batch: list[str]) -> None:
+        for row in (await self._client.get_snapshots(batch)).snapshots:
+            self._quotes[row.instrument_id] = quote_of(row)
+
+    async def _read_contracts(self, batch: list[str]) -> None:
+        self._contracts.extend(await self._client.get_all_option_contracts(contract_ids=batch))
+
+    def add(self, rows: Iterable[Position]) -> None:
+        """Queue the market data a page of positions needs; send every full batch now."""
+        rows = list(rows)
+        if self._want["quotes"]:
+            for instrument in quote_ids(rows):
+                if instrument not in self._seen_quotes:
+                    self._seen_quotes.add(instrument)
+                    self._pending_quotes.append(instrument)
+        if self._want["contracts"]:
+            for contract in contract_ids(rows):
+                if contract not in self._seen_contracts:
+                    self._seen_contracts.add(contract)
+                    self._pending_contracts.append(contract)
+        self._flush(final=False)
+
+    def _flush(self, *, final: bool) -> None:
+        while len(self._pending_quotes) >= BATCH or (final and self._pending_quotes):
+            batch, self._pending_quotes = self._pending_quotes[:BATCH], self._pending_quotes[BATCH:]
+            self._start(
+                "quotes and greeks", "prices, deltas and moneyness come from positions only", self._read_quotes, batch
+            )
+        while len(self._pending_contracts) >= BATCH or (final and self._pending_contracts):
+            batch, self._pending_contracts = self._pending_contracts[:BATCH], self._pending_contracts[BATCH:]
+            self._start(
+                "option contracts",
+                "multipliers and exercise styles use the standard-contract defaults",
+                self._read_contracts,
+                batch,
+            )
+
+    def finish(self) -> None:
+        """Send what is still queued (the last, partial batches)."""
+        self._flush(final=True)
+
+    def view(self, positions: Iterable[Position], *, timed_out: bool = False) -> MarketView:
+        notes = dict(self._notes)
+        if timed_out:
+            notes.setdefault("time", "some market data was not read in time: what is missing is left out")
+        session = self._session
+        if session is None:
+            session = local_session(self._now)
+        tradability = {c.id: (c.is_tradable, c.is_liquidation_only) for c in self._contracts}
+        return MarketView(
+            quotes=self._quotes,
+            terms=terms_for_positions(positions, self._contracts),
+            funds=self._funds,
+            session=session,
+            tradability=tradability,
+            notes=tuple(notes.values()),
+        )
+
+
+async def read_market(
+    client: ClearStreetClient, account: int, positions: list[Position], now: datetime, **parts: bool
+) -> MarketView:
+    """The market view of positions already read (a preview's), within :data:`ENRICHMENT_SECONDS`."""
+    timed_out = False
+    reader: MarketReader | None = None
+    with anyio.move_on_after(ENRICHMENT_SECONDS) as scope:
+        async with anyio.create_task_group() as group:
+            reader = MarketReader(client, group, account, now, **parts)
+            reader.add(positions)
+            reader.finish()
+    timed_out = scope.cancelled_caught
+    assert reader is not None
+    return reader.view(positions, timed_out=timed_out)
