@@ -198,6 +198,13 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "minItems": 1,
                             "type": ["array", "null"],
                         },
+                        "underlying_instrument_id": {
+                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "maxLength": 40,
+                            "minLength": 1,
+                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                            "type": ["string", "null"],
+                        },
                         "sort_by": {
                             "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
                             "description": "Field to sort by",
@@ -217,7 +224,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "description": "next_page_token from the previous page; send the same filters and sort with it",
                             "maxLength": 512,
                             "minLength": 1,
-                            "pattern": "^[A-Za-z0-9+/=_-]+$",
+                            "pattern": "^[A-Za-z0-9+/=_.-]+$",
                             "type": ["string", "null"],
                         },
                     },
@@ -820,6 +827,7 @@ async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema
     assert list(schema["properties"]) == [
         "account_id",
         "instrument_ids",
+        "underlying_instrument_id",
         "sort_by",
         "sort_direction",
         "page_size",
@@ -1452,3 +1460,34 @@ async def test_read_only_simulator_has_only_read_tools(
             False,
         )
         assert (await call(client, "get_positions"))["environment"] == "simulator"
+
+
+async def test_positions_on_one_underlier_across_every_page(client: Client) -> None:
+    """A new user asking "exercise 5 of my AAPL calls" can list the contracts on AAPL: its options
+    (the adjusted AAPL1 contract too) and the shares, sorted and paged like every listing."""
+    first = await call(
+        client, "get_positions", {"underlying_instrument_id": "aapl", "page_size": 3, "sort_by": "SYMBOL"}
+    )
+    assert first["total_items"] == 4 and first["total_pages"] == 2 and first["page_number"] == 1
+    rest = await call(
+        client,
+        "get_positions",
+        {
+            "underlying_instrument_id": "aapl",
+            "page_size": 3,
+            "sort_by": "SYMBOL",
+            "page_token": first["next_page_token"],
+        },
+    )
+    symbols = [p["symbol"] for p in first["positions"] + rest["positions"]]
+    assert symbols == sorted(symbols) and symbols[0] == "AAPL" and len(symbols) == 4
+    assert all(s.startswith("AAPL") for s in symbols)
+    assert rest["next_page_token"] is None and rest["previous_page_token"] is not None
+    # an underlier held only through options (SPY), an index option's root (SPX), nothing held (IBM)
+    for underlier, count in (("SPY", 1), ("SPX", 1), ("IBM", 0)):
+        page = await call(client, "get_positions", {"underlying_instrument_id": underlier})
+        assert page["total_items"] == count, underlier
+    stale = await tool_error(
+        client, "get_positions", {"underlying_instrument_id": "TSLA", "page_token": first["next_page_token"]}
+    )
+    assert "page_token is not a next_page_token of get_positions for this underlying_instrument_id" in stale

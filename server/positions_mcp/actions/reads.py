@@ -7,6 +7,8 @@ message and request_id and says what to do next.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +18,8 @@ from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
 from ..domain.market import MarketView
 from ..domain.numbers import plain
+from ..domain.osi import symbol_key
+from ..domain.resolve import underlier_key, underlier_keys
 from ..safety.policy import PolicyError
 from .dependencies import Dependencies
 from .errors import ActionError, upstream_errors
@@ -24,6 +28,7 @@ from .views import PositionInstructions, PositionsPage, Status
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 """Reports (done, total, message) to a client that asked for progress."""
 
+DEFAULT_UNDERLIER_PAGE = 50
 EXPIRY_WINDOW_BUSINESS_DAYS = 5
 """Options expiring within a trading week are listed (from a weekend, the whole next week)."""
 
@@ -33,10 +38,36 @@ class PositionsQuery:
     """One page request of ``get_positions``: filters, sort and paging travel together."""
 
     instrument_ids: Sequence[str] | None = None
+    underlying_instrument_id: str | None = None
     sort_by: SortBy | None = None
     sort_direction: SortDirection | None = None
     page_size: int | None = None
     page_token: str | None = None
+
+
+_UNDERLIER_TOKEN = "u1."
+
+
+def _underlier_token(underlier: str, offset: int) -> str:
+    """A page token of an underlier listing (ours, not the API's): which underlier, where next."""
+    payload = json.dumps({"u": symbol_key(underlier), "o": offset}, separators=(",", ":")).encode()
+    return _UNDERLIER_TOKEN + base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _underlier_offset(token: str, underlier: str) -> int:
+    try:
+        if not token.startswith(_UNDERLIER_TOKEN):
+            raise ValueError
+        body = token.removeprefix(_UNDERLIER_TOKEN)
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if payload["u"] != symbol_key(underlier) or not isinstance(payload["o"], int) or payload["o"] < 0:
+            raise ValueError
+        return int(payload["o"])
+    except (ValueError, KeyError, TypeError):
+        raise ActionError(
+            "page_token is not a next_page_token of get_positions for this underlying_instrument_id: pass the "
+            "token the previous page returned, with the same underlying_instrument_id, filters and sort."
+        ) from None
 
 
 class Reads:
@@ -72,6 +103,8 @@ class Reads:
 
     async def positions_page(self, account_id: int | None, query: PositionsQuery) -> PositionsPage:
         account = self.account(account_id)
+        if query.underlying_instrument_id is not None:
+            return await self._underlier_page(account, query, query.underlying_instrument_id)
         async with self.deps.deadline("reading positions"), upstream_errors():
             client = await self.deps.upstream.client()
             page = await client.get_positions(
@@ -93,6 +126,36 @@ class Reads:
             next_page_token=meta.next_page_token,
             previous_page_token=meta.previous_page_token,
             request_id=page.request_id,
+        )
+
+    async def _underlier_page(self, account: int, query: PositionsQuery, underlier: str) -> PositionsPage:
+        """The positions on one underlier (its options and the underlier itself), across every page,
+        in the requested sort (the API sorts; filtering keeps its order), paged here."""
+        offset = _underlier_offset(query.page_token, underlier) if query.page_token else 0
+        size = query.page_size or DEFAULT_UNDERLIER_PAGE
+        async with self.deps.deadline("reading positions"), upstream_errors():
+            client = await self.deps.upstream.client()
+            rows: list[Position] = []
+            async for page in client.iter_position_pages(
+                account,
+                instrument_ids=query.instrument_ids,
+                sort_by=query.sort_by,
+                sort_direction=query.sort_direction,
+            ):
+                rows.extend(page.positions)
+        keys = underlier_keys(rows, underlier)
+        matching = [row for row in rows if underlier_key(row) in keys]
+        total = len(matching)
+        following = offset + size
+        return PositionsPage(
+            environment=self.environment,
+            account_id=account,
+            positions=matching[offset:following],
+            page_number=offset // size + 1,
+            total_items=total,
+            total_pages=max(1, -(-total // size)),
+            next_page_token=_underlier_token(underlier, following) if following < total else None,
+            previous_page_token=_underlier_token(underlier, max(0, offset - size)) if offset else None,
         )
 
     async def pages(self, account: int, progress: Progress | None = None) -> AsyncIterator[list[Position]]:

@@ -48,6 +48,10 @@ class GetPositionsArgs(Arguments):
             description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
         ),
     ] = None
+    underlying_instrument_id: Annotated[
+        InstrumentRef | None,
+        Field(description="Only positions on this underlier (UUID, ticker or OSI root): its options and itself"),
+    ] = None
     sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None
     sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None
     page_size: Annotated[int, Field(ge=1, le=1000, description="Positions per page (ignored with page_token)")] = (
@@ -58,7 +62,7 @@ class GetPositionsArgs(Arguments):
         Field(
             min_length=1,
             max_length=512,
-            pattern=r"^[A-Za-z0-9+/=_-]+$",
+            pattern=r"^[A-Za-z0-9+/=_.-]+$",
             description="next_page_token from the previous page; send the same filters and sort with it",
         ),
     ] = None
@@ -70,6 +74,7 @@ async def get_positions(ctx: Context[Any, Any], args: GetPositionsArgs) -> CallT
     app = app_of(ctx)
     query = PositionsQuery(
         instrument_ids=args.instrument_ids,
+        underlying_instrument_id=args.underlying_instrument_id,
         sort_by=args.sort_by,
         sort_direction=args.sort_direction,
         page_size=args.page_size,

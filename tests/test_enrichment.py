@@ -1,0 +1,119 @@
+"""Previews read the market (quotes, contracts, market hours) and degrade, never fail, when an
+endpoint errors or is refused: the rest of the answer stands and a note says what is missing.
+Through the protocol against the simulator, with its faults injected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from conftest import Recorder
+from mcp import Client
+from positions_mcp.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+
+def et(day: int, hour: int, minute: int = 0) -> datetime:
+    """A New York wall time in November 2026 (EST, UTC-5)."""
+    return datetime(2026, 11, day, hour + 5, minute, tzinfo=UTC)
+
+
+async def preview(client: Client, tool: str = "preview_close_position", **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+@pytest.mark.parametrize("status", [403, 500])
+async def test_a_refused_or_failing_snapshot_leaves_the_position_prices_and_a_note(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str, status: int
+) -> None:
+    upstream.simulator.faults.add(status, times=None, path_contains="/market-data/snapshot")
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        plan = (await preview(client, instrument_id="AAPL"))["plan"]
+    [order] = plan["orders"]
+    assert (order["estimated_price"], order["price_source"], order["estimated_notional"]) == (
+        "151.00",
+        "instrument_price",
+        "15100.00",
+    )
+    assert plan["summary"].endswith("estimated total $15,100.00 at the position's price.")
+
+
+async def test_the_note_reaches_the_person(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """The question a person answers says what could not be read."""
+    upstream.simulator.faults.add(403, times=None, path_contains="/market-data/snapshot")
+    questions: list[str] = []
+
+    async def person(context: Any, params: Any) -> Any:
+        from mcp.types import ElicitResult
+
+        questions.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        result = await client.call_tool("close_position", {"instrument_id": "AAPL"})
+    assert result.is_error
+    [question] = questions
+    assert "Warning: quotes and greeks unavailable (Clear Street 403: " in question
+    assert "prices, deltas and moneyness come from positions only" in question
+    assert upstream.writes == []
+
+
+async def test_market_hours_unavailable_falls_back_to_the_local_calendar(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    simulator = upstream.simulator
+    simulator.set_now(et(28, 10))  # Saturday
+    simulator.faults.add(503, times=None, path_contains="/calendars/market-hours")
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        plan = (await preview(client, instrument_id="AAPL"))["plan"]
+    assert plan["market_open"] is False
+    [closed] = [w for w in plan["warnings"] if w["code"] == "MARKET_CLOSED"]
+    assert "it opens Mon 2026-11-30 09:30 ET" in closed["message"]
+
+
+async def test_an_early_close_is_said_from_the_market_hours(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    upstream.simulator.set_now(et(27, 10))  # the day after Thanksgiving: the market closes at 13:00 ET
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        plan = (await preview(client, instrument_id="AAPL"))["plan"]
+    assert plan["market_open"] is True
+    [early] = [w for w in plan["warnings"] if w["code"] == "EARLY_CLOSE"]
+    assert early["message"].startswith("The market closes early today, at Fri 2026-11-27 13:00 ET")
+
+
+async def test_the_adjusted_contract_is_valued_with_its_own_multiplier(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """AAPL1 270115C00140000: 150 shares a contract (the option-contracts endpoint says so)."""
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        plan = (await preview(client, instrument_id="AAPL1 270115C00140000"))["plan"]
+    [order] = plan["orders"]
+    assert order["multiplier"] == 150
+    price = order["estimated_price"]
+    assert order["price_source"] == "bid"
+    assert Decimal(order["estimated_notional"]) == 2 * 150 * Decimal(price)  # 2 contracts × 150 × the bid
+    [warning] = [w for w in plan["warnings"] if w["code"] == "OPTION_CONTRACTS"]
+    assert "150" in warning["message"] and "× 100" not in warning["message"]
+
+
+async def test_the_european_index_call_cannot_be_exercised_early(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """SPX 270115C05700000: EUROPEAN on the option-contracts endpoint, so an EXERCISE before its
+    expiration day is blocked (issue 9, item 5)."""
+    rows = [{"instruction_type": "EXERCISE", "instrument_id": "SPX 270115C05700000", "quantity": 1}]
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        result = await preview(client, "preview_submit_position_instructions", instructions=rows)
+    [row] = result["plan"]["rows"]
+    assert (row["status"], row["reason"]) == ("BLOCKED", "EUROPEAN_EXERCISE_BEFORE_EXPIRY")
+    assert result["confirmation_token"] is None
