@@ -810,7 +810,6 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
             },
             "confirmation_token": "<token>",
             "expires_at": "2026-11-23T15:02:00Z",
-            "repeat_of": None,
             "next_step": "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token (if the client can ask the person, the server asks them itself). If the person says no, do nothing.",
         }
     )
@@ -872,7 +871,7 @@ async def test_notional_cap_blocks_the_preview_and_the_execution(
     person = Person("accept")
     async with Client(capped, mode=mode, elicitation_callback=person) as client:
         preview = ok(await client.call_tool("preview_close_position", CLOSE_ARGS))
-        assert preview["confirmation_token"] is None and preview["expires_at"] is None
+        assert preview.get("confirmation_token") is None and preview.get("expires_at") is None
         assert [b["code"] for b in preview["plan"]["blocked"]] == ["NOTIONAL_CAP"]
         assert preview["plan"]["summary"] == (
             "Blocked, nothing will be sent: The estimated notional $15,098.00 is above the "
@@ -909,7 +908,7 @@ async def test_instruction_previews_run_the_preflight_rules(simulator: Simulator
     dne = await preview(SECOND, row("DO_NOT_EXERCISE", LEAP, 1))
     too_many = await preview(SECOND, row("EXERCISE", LEAP, 6))
     for blocked, code in ((dne, "DNE_NOT_ON_EXPIRY"), (too_many, "INSUFFICIENT_POSITION")):
-        assert blocked["confirmation_token"] is None and blocked["plan"]["ready"] is False
+        assert blocked.get("confirmation_token") is None and blocked["plan"]["ready"] is False
         assert [(r["status"], r["reason"]) for r in blocked["plan"]["rows"]] == [("BLOCKED", code)]
         assert blocked["next_step"] == "Nothing can be sent: the plan says what is blocked. Fix that and preview again."
     assert "expiration business day Fri 2028-01-21, which has not come yet" in dne["plan"]["rows"][0]["message"]
@@ -1103,7 +1102,7 @@ async def test_audit_log_has_one_line_per_preview_execution_and_refusal_and_no_s
     assert lines[1]["arguments"] == lines[0]["arguments"]
     assert lines[2]["request_id"] == close["request_id"] and lines[2]["order_ids"] == [close["orders"][0]["id"]]
     assert lines[2]["detail"] == "confirmation_token"
-    assert lines[3]["request_id"] is None and "already used" in lines[3]["detail"]
+    assert lines[3].get("request_id") is None and "already used" in lines[3]["detail"]
     assert lines[4]["arguments"] == {
         "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": "1"}]
     }

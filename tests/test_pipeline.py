@@ -122,7 +122,7 @@ async def test_an_identical_submit_repeated_without_a_token_exercises_once(
     assert again["already_submitted"] == [key]
     assert [row["id"] for row in again["instructions"]] == [row["id"] for row in first["instructions"]]
     assert len(upstream.simulator.instructions(SECOND)) == count  # exercised once
-    assert preview["repeat_of"] is not None and [r["instruction_id"] for r in preview["plan"]["rows"]] == [key]
+    assert preview.get("repeat_of") is not None and [r["instruction_id"] for r in preview["plan"]["rows"]] == [key]
     assert [r["status"] for r in preview["plan"]["rows"]] == ["ALREADY_SUBMITTED"]
 
 

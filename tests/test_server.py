@@ -143,8 +143,8 @@ async def read_json(client: Client, uri: str) -> Any:
 async def page_through(client: Client, **arguments: Any) -> list[dict[str, Any]]:
     """Every page of get_positions, resending the filters and sort with each token."""
     pages = [await call(client, "get_positions", arguments)]
-    while pages[-1]["next_page_token"] is not None:
-        pages.append(await call(client, "get_positions", {**arguments, "page_token": pages[-1]["next_page_token"]}))
+    while pages[-1].get("next_page_token") is not None:
+        pages.append(await call(client, "get_positions", {**arguments, "page_token": pages[-1].get("next_page_token")}))
     return pages
 
 
@@ -158,7 +158,10 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
             {
                 "name": "get_positions",
                 "title": "Get positions",
-                "description": "One page of the account's positions, every field decimal-exact as Clear Street sent it,\nwith the total and the token of the next page. For totals and risk use summarize_exposure.",
+                "description": """\
+One page of positions (at most 200), every field exact as Clear Street sent it, with the
+total and next_page_token for the next page. For totals and risk: summarize_exposure.\
+""",
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
@@ -180,15 +183,13 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "instrument_ids": {
-                            "description": "Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+                            "description": "Only these instruments",
                             "items": {
-                                "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
                                 "maxLength": 40,
                                 "minLength": 1,
                                 "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -199,7 +200,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                             "type": ["array", "null"],
                         },
                         "underlying_instrument_id": {
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "description": "Only this underlier's positions (UUID, ticker or OSI root): its options and itself",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -215,13 +216,13 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         },
                         "page_size": {
                             "default": 50,
-                            "description": "Positions per page (ignored with page_token)",
-                            "maximum": 1000,
+                            "description": "Ignored with page_token",
+                            "maximum": 200,
                             "minimum": 1,
                             "type": "integer",
                         },
                         "page_token": {
-                            "description": "next_page_token from the previous page; send the same filters and sort with it",
+                            "description": "next_page_token of the previous page, sent with the same filters and sort",
                             "maxLength": 512,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9+/=_.-]+$",
@@ -234,14 +235,13 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "positions": {"type": "array"},
-                        "page_number": {"type": ["integer", "null"]},
-                        "total_items": {"type": ["integer", "null"]},
-                        "total_pages": {"type": ["integer", "null"]},
-                        "next_page_token": {"type": ["string", "null"]},
-                        "previous_page_token": {"type": ["string", "null"]},
-                        "request_id": {"type": ["string", "null"]},
+                        "page_number": {"type": "integer"},
+                        "total_items": {"type": "integer"},
+                        "total_pages": {"type": "integer"},
+                        "next_page_token": {"type": "string"},
+                        "previous_page_token": {"type": "string"},
+                        "request_id": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "positions"],
                     "type": "object",
                 },
                 "annotations": {
@@ -254,26 +254,25 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
             {
                 "name": "get_position_instructions",
                 "title": "Get position instructions",
-                "description": "The account's exercise, do-not-exercise and contrary-exercise instructions with their\nstatus (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).",
+                "description": "The account's exercise / do-not-exercise / contrary-exercise instructions and their status.",
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "instrument_id": {
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "description": "Only this contract's (UUID or OSI)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": ["string", "null"],
                         },
                         "underlying_instrument_id": {
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "description": "Only this underlier's (UUID, ticker)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -286,9 +285,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "instructions": {"type": "array"},
-                        "request_id": {"type": ["string", "null"]},
+                        "request_id": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "instructions"],
                     "type": "object",
                 },
                 "annotations": {
@@ -301,15 +299,18 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
             {
                 "name": "summarize_exposure",
                 "title": "Summarize exposure",
-                "description": "Exposure of the whole account over every page of positions: long/short market value,\ngross/net, P&L, breakdowns, largest positions, options by underlier and options expiring\nsoon with moneyness and what expiry will do by default. Bounded size whatever the book.",
+                "description": """\
+The whole account's exposure: market value, delta by underlier with the API's greeks,
+cash and buying power, options expiring soon (moneyness, what expiry does by default, cash it
+needs). At most 3 KB whatever the book.\
+""",
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                     },
@@ -324,33 +325,18 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "short_market_value": {"type": "string"},
                         "gross_exposure": {"type": "string"},
                         "net_exposure": {"type": "string"},
-                        "cash": {"type": ["string", "null"]},
-                        "unrealized_pnl": {"type": ["string", "null"]},
-                        "daily_unrealized_pnl": {"type": ["string", "null"]},
-                        "daily_realized_pnl": {"type": ["string", "null"]},
+                        "cash": {"type": "string"},
+                        "unrealized_pnl": {"type": "string"},
+                        "daily_unrealized_pnl": {"type": "string"},
+                        "daily_realized_pnl": {"type": "string"},
                         "by_side": {"type": "array"},
                         "by_type": {"type": "array"},
                         "largest": {"type": "array"},
                         "concentration": {"type": "object"},
-                        "options": {"type": ["object", "null"]},
-                        "expiring": {"type": ["object", "null"]},
+                        "options": {"type": "object"},
+                        "expiring": {"type": "object"},
                         "notes": {"type": "array"},
                     },
-                    "required": [
-                        "as_of",
-                        "environment",
-                        "account_id",
-                        "positions",
-                        "long_market_value",
-                        "short_market_value",
-                        "gross_exposure",
-                        "net_exposure",
-                        "by_side",
-                        "by_type",
-                        "largest",
-                        "concentration",
-                        "notes",
-                    ],
                     "type": "object",
                 },
                 "annotations": {
@@ -364,29 +350,28 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "name": "preview_close_position",
                 "title": "Preview closing a position",
                 "description": """\
-What closing one position would send (MARKET DAY order: side, quantity,
-estimated price and notional, warnings) and the confirmation_token for close_position. Sends nothing.\
+What closing one position would send (a MARKET DAY order: side, quantity,
+estimate and its source, warnings) and the token for close_position. Sends nothing.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "instrument_id": {
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "cancel_orders": {
                             "default": False,
-                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
                             "type": "boolean",
                         },
                     },
@@ -397,12 +382,11 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "plan": {"type": "object"},
-                        "confirmation_token": {"type": ["string", "null"]},
-                        "expires_at": {"type": ["string", "null"]},
-                        "repeat_of": {"type": ["string", "null"]},
+                        "confirmation_token": {"type": "string"},
+                        "expires_at": {"type": "string"},
+                        "repeat_of": {"type": "string"},
                         "next_step": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
                 },
                 "annotations": {
@@ -415,31 +399,33 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
             {
                 "name": "close_position",
                 "title": "Close a position",
-                "description": "Send the closing order(s) for one position, exactly as previewed by\npreview_close_position. Needs the person's explicit yes: the preview's confirmation_token,\nor the person's answer when the server asks them. Refused if the position changed.",
+                "description": """\
+Send what preview_close_position showed, after the person's explicit yes (the preview's
+token, or their answer when the server asks). Refused if the position changed.\
+""",
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "instrument_id": {
-                            "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                            "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "cancel_orders": {
                             "default": False,
-                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
                             "type": "boolean",
                         },
                         "confirmation_token": {
-                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                            "description": "The preview's token, after the person's yes (the server asks, if it can)",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
@@ -452,11 +438,10 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                         "account_id": {"type": "integer"},
                         "orders": {"type": "array"},
                         "confirmation": {"type": "string"},
-                        "request_id": {"type": ["string", "null"]},
+                        "request_id": {"type": "string"},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "confirmed_by", "confirmation", "summary", "orders"],
                     "type": "object",
                 },
                 "annotations": {
@@ -470,23 +455,21 @@ estimated price and notional, warnings) and the confirmation_token for close_pos
                 "name": "preview_close_positions",
                 "title": "Preview closing every position",
                 "description": """\
-What closing EVERY position of the account would send (one MARKET DAY order
-per position, cash excluded), the estimated total, warnings, and the confirmation_token for
-close_positions. Sends nothing.\
+What closing EVERY position would send (one MARKET DAY order each, cash
+excluded), the estimated total, warnings, and the token for close_positions. Sends nothing.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "cancel_orders": {
                             "default": False,
-                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
                             "type": "boolean",
                         },
                     },
@@ -496,12 +479,11 @@ close_positions. Sends nothing.\
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "plan": {"type": "object"},
-                        "confirmation_token": {"type": ["string", "null"]},
-                        "expires_at": {"type": ["string", "null"]},
-                        "repeat_of": {"type": ["string", "null"]},
+                        "confirmation_token": {"type": "string"},
+                        "expires_at": {"type": "string"},
+                        "repeat_of": {"type": "string"},
                         "next_step": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
                 },
                 "annotations": {
@@ -515,27 +497,25 @@ close_positions. Sends nothing.\
                 "name": "close_positions",
                 "title": "Close every position",
                 "description": """\
-Send closing orders for EVERY position of the account, exactly as previewed by
-preview_close_positions. Needs the person's explicit yes (token or direct answer). Refused if
-any position changed since the preview.\
+Send what preview_close_positions showed for EVERY position, after the person's explicit
+yes (token or answer). Refused if any position changed.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "cancel_orders": {
                             "default": False,
-                            "description": "First cancel the working orders on the position(s), so the close covers the whole quantity (default false: only the available quantity is closed)",
+                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
                             "type": "boolean",
                         },
                         "confirmation_token": {
-                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                            "description": "The preview's token, after the person's yes (the server asks, if it can)",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
@@ -547,11 +527,10 @@ any position changed since the preview.\
                         "account_id": {"type": "integer"},
                         "orders": {"type": "array"},
                         "confirmation": {"type": "string"},
-                        "request_id": {"type": ["string", "null"]},
+                        "request_id": {"type": "string"},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "confirmed_by", "confirmation", "summary", "orders"],
                     "type": "object",
                 },
                 "annotations": {
@@ -565,39 +544,42 @@ any position changed since the preview.\
                 "name": "preview_submit_position_instructions",
                 "title": "Preview position instructions",
                 "description": """\
-Check exercise / do-not-exercise / contrary-exercise instructions before
-sending: option held long, quantity available, expiry-day and cutoff rules, moneyness, what exercise
-delivers, and the idempotency keys. Returns the confirmation_token for submit_position_instructions.
-Sends nothing.\
+Check exercise / do-not-exercise / contrary-exercise rows (held long, available,
+expiry day, style, the day's cutoff), moneyness and what exercise delivers; assigns the idempotency
+keys and the token for submit_position_instructions. Sends nothing.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
                         "InstructionRow": {
                             "additionalProperties": False,
-                            "description": "One instruction: what to do with how many contracts of which option.",
                             "properties": {
                                 "instruction_type": {
                                     "$ref": "#/$defs/InstructionType",
-                                    "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
+                                    "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
                                 },
                                 "instrument_id": {
-                                    "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                    "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
                                     "maxLength": 40,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                                     "type": "string",
                                 },
                                 "quantity": {
-                                    "description": "Contracts (a whole number)",
+                                    "description": "Contracts",
                                     "maximum": 1000000,
                                     "minimum": 1,
                                     "type": "integer",
                                 },
                                 "instruction_id": {
-                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
-                                    "under that name); omit and the preview assigns one. To retry after an unknown "
-                                    "outcome, pass the keys of the first attempt",
+                                    "description": "Idempotency key; omit and the preview assigns one (retrying an unknown outcome: the first keys)",
+                                    "maxLength": 64,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9._:-]+$",
+                                    "type": ["string", "null"],
+                                },
+                                "client_instruction_id": {
+                                    "description": "The API's name for instruction_id",
                                     "maxLength": 64,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9._:-]+$",
@@ -615,16 +597,15 @@ Sends nothing.\
                     "additionalProperties": False,
                     "properties": {
                         "instructions": {
-                            "description": "The instructions, 1 to 50 rows, sent as one batch",
+                            "description": "One batch",
                             "items": {"$ref": "#/$defs/InstructionRow"},
                             "maxItems": 50,
                             "minItems": 1,
                             "type": "array",
                         },
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                     },
@@ -635,12 +616,11 @@ Sends nothing.\
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "plan": {"type": "object"},
-                        "confirmation_token": {"type": ["string", "null"]},
-                        "expires_at": {"type": ["string", "null"]},
-                        "repeat_of": {"type": ["string", "null"]},
+                        "confirmation_token": {"type": "string"},
+                        "expires_at": {"type": "string"},
+                        "repeat_of": {"type": "string"},
                         "next_step": {"type": "string"},
                     },
-                    "required": ["environment", "account_id", "plan", "confirmation_token", "next_step"],
                     "type": "object",
                 },
                 "annotations": {
@@ -654,39 +634,41 @@ Sends nothing.\
                 "name": "submit_position_instructions",
                 "title": "Submit position instructions",
                 "description": """\
-Submit the instructions exactly as previewed by preview_submit_position_instructions,
-with the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs the
-person's explicit yes (token or direct answer). A partial success (HTTP 207) lists each row as
-SENT or REJECTED.\
+Submit what preview_submit_position_instructions showed, with its keys (a retry cannot
+exercise twice), after the person's explicit yes (token or answer). HTTP 207: some rows REJECTED.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
                         "InstructionRow": {
                             "additionalProperties": False,
-                            "description": "One instruction: what to do with how many contracts of which option.",
                             "properties": {
                                 "instruction_type": {
                                     "$ref": "#/$defs/InstructionType",
-                                    "description": "EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)",
+                                    "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
                                 },
                                 "instrument_id": {
-                                    "description": "Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
+                                    "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
                                     "maxLength": 40,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                                     "type": "string",
                                 },
                                 "quantity": {
-                                    "description": "Contracts (a whole number)",
+                                    "description": "Contracts",
                                     "maximum": 1000000,
                                     "minimum": 1,
                                     "type": "integer",
                                 },
                                 "instruction_id": {
-                                    "description": "Idempotency key (the API's client_instruction_id, also accepted "
-                                    "under that name); omit and the preview assigns one. To retry after an unknown "
-                                    "outcome, pass the keys of the first attempt",
+                                    "description": "Idempotency key; omit and the preview assigns one (retrying an unknown outcome: the first keys)",
+                                    "maxLength": 64,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9._:-]+$",
+                                    "type": ["string", "null"],
+                                },
+                                "client_instruction_id": {
+                                    "description": "The API's name for instruction_id",
                                     "maxLength": 64,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9._:-]+$",
@@ -704,20 +686,19 @@ SENT or REJECTED.\
                     "additionalProperties": False,
                     "properties": {
                         "instructions": {
-                            "description": "The instructions, 1 to 50 rows, sent as one batch",
+                            "description": "One batch",
                             "items": {"$ref": "#/$defs/InstructionRow"},
                             "maxItems": 50,
                             "minItems": 1,
                             "type": "array",
                         },
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                         "confirmation_token": {
-                            "description": "confirmation_token from the matching preview, after the person said yes. Not needed when the server asks the person itself (clients with elicitation).",
+                            "description": "The preview's token, after the person's yes (the server asks, if it can)",
                             "maxLength": 4096,
                             "type": ["string", "null"],
                         },
@@ -731,21 +712,12 @@ SENT or REJECTED.\
                         "http_status": {"type": "integer"},
                         "confirmation": {"type": "string"},
                         "instructions": {"type": "array"},
-                        "error": {"type": ["object", "null"]},
-                        "request_id": {"type": ["string", "null"]},
+                        "error": {"type": "object"},
+                        "request_id": {"type": "string"},
                         "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
                         "already_submitted": {"type": "array"},
                     },
-                    "required": [
-                        "environment",
-                        "account_id",
-                        "confirmed_by",
-                        "confirmation",
-                        "summary",
-                        "http_status",
-                        "instructions",
-                    ],
                     "type": "object",
                 },
                 "annotations": {
@@ -758,20 +730,22 @@ SENT or REJECTED.\
             {
                 "name": "cancel_position_instruction",
                 "title": "Cancel a position instruction",
-                "description": "Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final\nCANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.",
+                "description": """\
+Cancel a SENT instruction (CANCEL_REQUESTED now; CANCELLED or CANCEL_FAILED later in
+get_position_instructions). Safe to repeat.\
+""",
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
                         "instruction_id": {
-                            "description": "The instruction's server id (the 'id' field, a UUID), not its idempotency key",
+                            "description": "The instruction's server 'id' (a UUID), not its key",
                             "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
                             "type": "string",
                         },
                         "account_id": {
-                            "description": "Clear Street account id. Omit to use the default account (see clearstreet://status).",
+                            "description": "Account id; omit for the default (clearstreet://status)",
                             "exclusiveMinimum": 0,
-                            "maximum": 9223372036854775807,
                             "type": ["integer", "null"],
                         },
                     },
@@ -782,10 +756,9 @@ SENT or REJECTED.\
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "instruction": {"type": "object"},
-                        "request_id": {"type": ["string", "null"]},
+                        "request_id": {"type": "string"},
                         "already_final": {"type": "boolean"},
                     },
-                    "required": ["environment", "account_id", "instruction"],
                     "type": "object",
                 },
                 "annotations": {
@@ -834,7 +807,7 @@ async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema
         "page_token",
     ]
     page_size = schema["properties"]["page_size"]
-    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (1, 1000, 50)
+    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (1, 200, 50)
 
 
 async def test_resources_templates_and_prompts_are_listed(client: Client) -> None:
@@ -987,7 +960,7 @@ async def test_default_page_is_every_field_exactly_as_the_upstream_sent_it(
     expected = await raw_positions(simulator, PRIMARY)
     assert page["account_id"] == PRIMARY and all(p["account_id"] == PRIMARY for p in page["positions"])
     assert (page["total_items"], page["total_pages"], page["page_number"]) == (17, 1, 1)
-    assert page["next_page_token"] is None
+    assert page.get("next_page_token") is None
     assert page["positions"] == expected  # every field, decimal strings digit for digit
     aapl = page["positions"][0]
     assert (aapl["symbol"], aapl["quantity"], aapl["market_value"], aapl["avg_price"]) == (
@@ -1006,7 +979,7 @@ async def test_default_page_size_and_paging_to_the_end(client: Client, simulator
     assert [len(p["positions"]) for p in pages] == [50, 50, 20]
     assert [p["page_number"] for p in pages] == [1, 2, 3]
     assert {(p["total_items"], p["total_pages"]) for p in pages} == {(MEDIUM_SIZE, 3)}
-    assert pages[0]["previous_page_token"] is None and pages[1]["previous_page_token"] is not None
+    assert pages[0].get("previous_page_token") is None and pages[1].get("previous_page_token") is not None
     rows = [row for p in pages for row in p["positions"]]
     assert rows == await raw_positions(simulator, MEDIUM)
 
@@ -1280,12 +1253,11 @@ async def test_a_missing_required_prompt_argument_is_an_error(client: Client) ->
 
 BAD_ARGUMENTS = [
     ("get_positions", {"page_size": 0}, ["page_size", "greater than or equal to 1"]),
-    ("get_positions", {"page_size": 1001}, ["page_size", "less than or equal to 1000"]),
+    ("get_positions", {"page_size": 201}, ["page_size", "less than or equal to 200"]),
     ("get_positions", {"sort_by": "PRICE"}, ["sort_by", "'SYMBOL'", "'DAILY_REALIZED_PNL'"]),
     ("get_positions", {"sort_direction": "UP"}, ["sort_direction", "'ASC' or 'DESC'"]),
     ("get_positions", {"account_id": -19816}, ["account_id", "greater than 0"]),
     ("get_positions", {"account_id": 0}, ["account_id", "greater than 0"]),
-    ("get_positions", {"account_id": 2**63}, ["account_id", "less than or equal to"]),
     ("get_positions", {"account_id": "19816; DROP"}, ["account_id", "valid integer"]),
     ("get_positions", {"instrument_ids": ["AAPL;rm"]}, ["instrument_ids.0", "should match pattern"]),
     ("get_positions", {"instrument_ids": ["../v1"]}, ["instrument_ids.0", "should match pattern"]),
@@ -1309,6 +1281,8 @@ async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, ups
         for part in expected:
             assert part in text, text
         assert "Arguments" not in text and "pydantic" not in text and "http" not in text, text
+    too_big = await tool_error(client, "get_positions", {"account_id": 2**63})  # past int64: the client's check
+    assert "Invalid request, nothing was sent: account_id out of range" in too_big
     assert upstream.requests == []
 
 
@@ -1476,18 +1450,18 @@ async def test_positions_on_one_underlier_across_every_page(client: Client) -> N
             "underlying_instrument_id": "aapl",
             "page_size": 3,
             "sort_by": "SYMBOL",
-            "page_token": first["next_page_token"],
+            "page_token": first.get("next_page_token"),
         },
     )
     symbols = [p["symbol"] for p in first["positions"] + rest["positions"]]
     assert symbols == sorted(symbols) and symbols[0] == "AAPL" and len(symbols) == 4
     assert all(s.startswith("AAPL") for s in symbols)
-    assert rest["next_page_token"] is None and rest["previous_page_token"] is not None
+    assert rest.get("next_page_token") is None and rest.get("previous_page_token") is not None
     # an underlier held only through options (SPY), an index option's root (SPX), nothing held (IBM)
     for underlier, count in (("SPY", 1), ("SPX", 1), ("IBM", 0)):
         page = await call(client, "get_positions", {"underlying_instrument_id": underlier})
         assert page["total_items"] == count, underlier
     stale = await tool_error(
-        client, "get_positions", {"underlying_instrument_id": "TSLA", "page_token": first["next_page_token"]}
+        client, "get_positions", {"underlying_instrument_id": "TSLA", "page_token": first.get("next_page_token")}
     )
     assert "page_token is not a next_page_token of get_positions for this underlying_instrument_id" in stale

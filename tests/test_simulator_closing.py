@@ -52,7 +52,7 @@ async def test_close_one_position_creates_a_market_day_order(sim: Simulator) -> 
         second = await http.delete(f"{POSITIONS}/TSLA")
     assert response.status_code == 200
     body = response.json()
-    assert body["error"] is None and set(body["metadata"]) == {"request_id"}
+    assert body.get("error") is None and set(body["metadata"]) == {"request_id"}
     [goog] = body["data"]
     assert {k: goog[k] for k in ("account_id", "instrument_id", "instrument_type", "symbol", "side", "quantity")} == {
         "account_id": 19816,

@@ -51,7 +51,7 @@ async def data(sim: Simulator, path: str, params: Any = None) -> Any:
     response = await get(sim, path, params)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["error"] is None and body["metadata"]["request_id"]
+    assert body.get("error") is None and body["metadata"]["request_id"]
     return body["data"]
 
 
@@ -384,7 +384,7 @@ async def test_contract_listings_filters_roots_and_pages(sim: Simulator) -> None
         body = response.json()
         seen.extend(r["symbol"] for r in body["data"])
         assert body["metadata"]["total_items"] == 4 and body["metadata"]["total_pages"] == 2
-        token = body["metadata"]["next_page_token"]
+        token = body["metadata"].get("next_page_token")
         if token is None:
             break
     assert seen == [r["symbol"] for r in everything]
@@ -547,9 +547,9 @@ async def test_orders_list_filters_and_pages(sim: Simulator) -> None:
     assert len(await data(sim, ORDERS, {"updated_at[gte]": "2026-11-23"})) == 2
     first = (await get(sim, ORDERS, {"page_size": "2"})).json()
     assert [o["symbol"] for o in first["data"]] == ["MSFT", "AAPL261127C00145000"]
-    assert first["metadata"]["total_items"] == 3 and first["metadata"]["next_page_token"]
-    second = (await get(sim, ORDERS, {"page_token": first["metadata"]["next_page_token"]})).json()
-    assert [o["symbol"] for o in second["data"]] == ["GOOG"] and second["metadata"]["next_page_token"] is None
+    assert first["metadata"]["total_items"] == 3 and first["metadata"].get("next_page_token")
+    second = (await get(sim, ORDERS, {"page_token": first["metadata"].get("next_page_token")})).json()
+    assert [o["symbol"] for o in second["data"]] == ["GOOG"] and second["metadata"].get("next_page_token") is None
     sim.settle()
     assert [o["symbol"] for o in await data(sim, ORDERS, {"status": "FILLED"})] == ["AAPL261127C00145000", "GOOG"]
 

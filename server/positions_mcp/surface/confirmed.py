@@ -33,7 +33,7 @@ from mcp.types import (
     InputRequiredResult,
     ToolAnnotations,
 )
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ..clearstreet.models import InstructionType
 from ..safety.policy import confirmation_route
@@ -66,55 +66,58 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 }
 
 CancelOrders = Annotated[
-    bool,
-    Field(
-        description="First cancel the working orders on the position(s), so the close covers the "
-        "whole quantity (default false: only the available quantity is closed)"
-    ),
+    bool, Field(description="Cancel the working orders first, so the whole position closes (else only what is free)")
 ]
 ConfirmationToken = Annotated[
     str | None,
-    Field(
-        max_length=4096,
-        description="confirmation_token from the matching preview, after the person said yes. "
-        "Not needed when the server asks the person itself (clients with elicitation).",
-    ),
+    Field(max_length=4096, description="The preview's token, after the person's yes (the server asks, if it can)"),
 ]
 
 
 # -- arguments ---------------------------------------------------------------------------------
 
 
-class InstructionRow(BaseModel):
-    """One instruction: what to do with how many contracts of which option."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    instruction_type: InstructionType = Field(
-        description="EXERCISE, DO_NOT_EXERCISE (expiry day only) or CONTRARY_EXERCISE (expiry day only)"
-    )
-    instrument_id: InstrumentRef
-    quantity: int = Field(ge=1, le=1_000_000, description="Contracts (a whole number)")
-    instruction_id: str | None = Field(
-        None,
-        validation_alias=AliasChoices("instruction_id", "client_instruction_id"),
+InstructionKey = Annotated[
+    str | None,
+    Field(
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Idempotency key (the API's client_instruction_id, also accepted under that "
-        "name); omit and the preview assigns one. To retry after an unknown outcome, pass the "
-        "keys of the first attempt",
-    )
+        description="Idempotency key; omit and the preview assigns one (retrying an unknown outcome: the first keys)",
+    ),
+]
+
+
+class InstructionRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instruction_type: InstructionType = Field(description="DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only")
+    instrument_id: InstrumentRef
+    quantity: int = Field(ge=1, le=1_000_000, description="Contracts")
+    instruction_id: InstructionKey = None
+    client_instruction_id: InstructionKey = Field(None, description="The API's name for instruction_id")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> InstructionRow:
+        if self.instruction_id and self.client_instruction_id and self.instruction_id != self.client_instruction_id:
+            raise ValueError("instruction_id and client_instruction_id name one key: give one of them")
+        return self
 
     def as_input(self) -> InstructionInput:
         from ..domain.instructions import InstructionInput
 
-        return InstructionInput.model_validate(self.model_dump(exclude_none=True))
+        key = self.instruction_id or self.client_instruction_id
+        return InstructionInput(
+            instruction_type=self.instruction_type,
+            instrument_id=self.instrument_id,
+            quantity=self.quantity,
+            instruction_id=key,
+        )
 
 
 Rows = Annotated[
     list[InstructionRow],
-    Field(min_length=1, max_length=50, description="The instructions, 1 to 50 rows, sent as one batch"),
+    Field(min_length=1, max_length=50, description="One batch"),
 ]
 
 
@@ -139,7 +142,7 @@ class CancelArgs(Arguments):
         str,
         Field(
             pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-            description="The instruction's server id (the 'id' field, a UUID), not its idempotency key",
+            description="The instruction's server 'id' (a UUID), not its key",
         ),
     ]
     account_id: AccountId = None
@@ -336,47 +339,41 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             CLOSE_POSITION,
             arguments=ClosePositionArgs,
             preview_title="Preview closing a position",
-            preview_description="""What closing one position would send (MARKET DAY order: side, quantity,
-            estimated price and notional, warnings) and the confirmation_token for close_position. Sends nothing.""",
+            preview_description="""What closing one position would send (a MARKET DAY order: side, quantity,
+            estimate and its source, warnings) and the token for close_position. Sends nothing.""",
             title="Close a position",
-            description="""Send the closing order(s) for one position, exactly as previewed by
-            preview_close_position. Needs the person's explicit yes: the preview's confirmation_token,
-            or the person's answer when the server asks them. Refused if the position changed.""",
+            description="""Send what preview_close_position showed, after the person's explicit yes (the preview's
+            token, or their answer when the server asks). Refused if the position changed.""",
             environment=environment,
         ),
         *confirmed(
             CLOSE_ALL,
             arguments=CloseAllArgs,
             preview_title="Preview closing every position",
-            preview_description="""What closing EVERY position of the account would send (one MARKET DAY order
-            per position, cash excluded), the estimated total, warnings, and the confirmation_token for
-            close_positions. Sends nothing.""",
+            preview_description="""What closing EVERY position would send (one MARKET DAY order each, cash
+            excluded), the estimated total, warnings, and the token for close_positions. Sends nothing.""",
             title="Close every position",
-            description="""Send closing orders for EVERY position of the account, exactly as previewed by
-            preview_close_positions. Needs the person's explicit yes (token or direct answer). Refused if
-            any position changed since the preview.""",
+            description="""Send what preview_close_positions showed for EVERY position, after the person's explicit
+            yes (token or answer). Refused if any position changed.""",
             environment=environment,
         ),
         *confirmed(
             SUBMIT,
             arguments=SubmitInstructionsArgs,
             preview_title="Preview position instructions",
-            preview_description="""Check exercise / do-not-exercise / contrary-exercise instructions before
-            sending: option held long, quantity available, expiry-day and cutoff rules, moneyness, what exercise
-            delivers, and the idempotency keys. Returns the confirmation_token for submit_position_instructions.
-            Sends nothing.""",
+            preview_description="""Check exercise / do-not-exercise / contrary-exercise rows (held long, available,
+            expiry day, style, the day's cutoff), moneyness and what exercise delivers; assigns the idempotency
+            keys and the token for submit_position_instructions. Sends nothing.""",
             title="Submit position instructions",
-            description="""Submit the instructions exactly as previewed by preview_submit_position_instructions,
-            with the idempotency keys the preview assigned (so a retry cannot exercise twice). Needs the
-            person's explicit yes (token or direct answer). A partial success (HTTP 207) lists each row as
-            SENT or REJECTED.""",
+            description="""Submit what preview_submit_position_instructions showed, with its keys (a retry cannot
+            exercise twice), after the person's explicit yes (token or answer). HTTP 207: some rows REJECTED.""",
             environment=environment,
         ),
         make_tool(
             name="cancel_position_instruction",
             title="Cancel a position instruction",
-            description="""Ask Clear Street to cancel a SENT instruction. Returns CANCEL_REQUESTED; the final
-            CANCELLED or CANCEL_FAILED shows later in get_position_instructions. Safe to repeat.""",
+            description="""Cancel a SENT instruction (CANCEL_REQUESTED now; CANCELLED or CANCEL_FAILED later in
+            get_position_instructions). Safe to repeat.""",
             annotations=CANCEL,
             arguments=CancelArgs,
             result=_cancel_execution,

@@ -56,11 +56,14 @@ def tool_error(environment: str, message: str) -> ToolError:
 
 
 def present(result: BaseModel) -> CallToolResult:
-    """Structured content for programs; the same data as compact JSON text (nulls left out) for
-    the model."""
+    """The same data twice, as the protocol asks: structured content for programs and compact JSON
+    text for the model (nulls left out). In the structured content a top-level field without a value
+    is left out (the shallow output schema lists none as null or required); rows below keep every
+    field as the API sent it, nulls included."""
+    data = result.model_dump(mode="json")
     return CallToolResult(
         content=[TextContent(type="text", text=result.model_dump_json(exclude_none=True))],
-        structured_content=result.model_dump(mode="json"),
+        structured_content={key: value for key, value in data.items() if value is not None},
     )
 
 
@@ -144,8 +147,6 @@ def _json_type(annotation: Any) -> dict[str, Any]:
             for k in kind if isinstance(kind, list) else [kind]:
                 if k and k not in kinds:
                     kinds.append(k)
-        if type(None) in get_args(annotation):
-            kinds.append("null")
         return {"type": kinds[0] if len(kinds) == 1 else kinds} if kinds else {}
     if origin is Literal:
         values = list(get_args(annotation))
@@ -169,14 +170,10 @@ def _json_type(annotation: Any) -> dict[str, Any]:
 
 
 def shallow_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The result model's top-level fields with their JSON types; nested objects stay opaque."""
-    properties = {}
-    required = []
-    for name, field in model.model_fields.items():
-        properties[name] = _json_type(field.annotation)
-        if field.is_required():
-            required.append(name)
-    return {"type": "object", "properties": properties, "required": required}
+    """The result model's top-level fields with their JSON types; nested objects stay opaque.
+    A field without a value is left out of a result (``present``), so none is listed as required
+    and none is typed null."""
+    return {"type": "object", "properties": {name: _json_type(f.annotation) for name, f in model.model_fields.items()}}
 
 
 def make_tool(

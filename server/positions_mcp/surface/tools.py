@@ -12,58 +12,47 @@ from ..clearstreet.models import SortBy, SortDirection
 from .app import app_of, progress_reporter, respond
 from .tool import Arguments, SurfaceTool, make_tool
 
-__all__ = ["READ", "AccountId", "InstrumentRef", "read_tools"]
+__all__ = ["READ", "AccountId", "InstrumentRef", "InstrumentText", "read_tools"]
 
 DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+"""A page of 200 full rows stays under 250 KB of result (the rows travel as text and as structured
+content); for more, follow next_page_token, or use summarize_exposure for totals."""
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
-AccountId = Annotated[
-    int | None,
-    Field(
-        gt=0,
-        le=2**63 - 1,
-        description="Clear Street account id. Omit to use the default account (see clearstreet://status).",
-    ),
-]
+AccountId = Annotated[int | None, Field(gt=0, description="Account id; omit for the default (clearstreet://status)")]
+InstrumentText = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")]
+"""An instrument as a person names it: UUID, ticker or OSI symbol (padding spaces optional)."""
 InstrumentRef = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=40,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-        description="Instrument UUID, ticker (AAPL) or OSI option symbol, with or without padding "
-        "spaces (AAPL  280121C00195000, AAPL 280121C00195000, AAPL280121C00195000)",
-    ),
+    InstrumentText, Field(description="UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)")
 ]
 
 
 class GetPositionsArgs(Arguments):
     account_id: AccountId = None
     instrument_ids: Annotated[
-        list[InstrumentRef] | None,
+        list[InstrumentText] | None,
         Field(
             min_length=1,
             max_length=100,
-            description="Only these instruments (UUIDs, tickers or OSI symbols); omit for all",
+            description="Only these instruments",
         ),
     ] = None
     underlying_instrument_id: Annotated[
-        InstrumentRef | None,
-        Field(description="Only positions on this underlier (UUID, ticker or OSI root): its options and itself"),
+        InstrumentText | None,
+        Field(description="Only this underlier's positions (UUID, ticker or OSI root): its options and itself"),
     ] = None
     sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None
     sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None
-    page_size: Annotated[int, Field(ge=1, le=1000, description="Positions per page (ignored with page_token)")] = (
-        DEFAULT_PAGE_SIZE
-    )
+    page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Ignored with page_token")] = DEFAULT_PAGE_SIZE
     page_token: Annotated[
         str | None,
         Field(
             min_length=1,
             max_length=512,
             pattern=r"^[A-Za-z0-9+/=_.-]+$",
-            description="next_page_token from the previous page; send the same filters and sort with it",
+            description="next_page_token of the previous page, sent with the same filters and sort",
         ),
     ] = None
 
@@ -85,11 +74,9 @@ async def get_positions(ctx: Context[Any, Any], args: GetPositionsArgs) -> CallT
 
 class GetInstructionsArgs(Arguments):
     account_id: AccountId = None
-    instrument_id: Annotated[InstrumentRef | None, Field(description="Only instructions on this option contract")] = (
-        None
-    )
+    instrument_id: Annotated[InstrumentText | None, Field(description="Only this contract's (UUID or OSI)")] = None
     underlying_instrument_id: Annotated[
-        InstrumentRef | None, Field(description="Only instructions on options of this underlier")
+        InstrumentText | None, Field(description="Only this underlier's (UUID, ticker)")
     ] = None
 
 
@@ -135,8 +122,8 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="get_positions",
             title="Get positions",
-            description="""One page of the account's positions, every field decimal-exact as Clear Street sent it,
-            with the total and the token of the next page. For totals and risk use summarize_exposure.""",
+            description="""One page of positions (at most 200), every field exact as Clear Street sent it, with the
+            total and next_page_token for the next page. For totals and risk: summarize_exposure.""",
             annotations=READ,
             arguments=GetPositionsArgs,
             result=_positions_page,
@@ -146,8 +133,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="get_position_instructions",
             title="Get position instructions",
-            description="""The account's exercise, do-not-exercise and contrary-exercise instructions with their
-            status (SENT, ACCEPTED, REJECTED, CANCEL_REQUESTED, CANCELLED, CANCEL_FAILED).""",
+            description="""The account's exercise / do-not-exercise / contrary-exercise instructions and their status.""",
             annotations=READ,
             arguments=GetInstructionsArgs,
             result=_instructions,
@@ -157,9 +143,9 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="summarize_exposure",
             title="Summarize exposure",
-            description="""Exposure of the whole account over every page of positions: long/short market value,
-            gross/net, P&L, breakdowns, largest positions, options by underlier and options expiring
-            soon with moneyness and what expiry will do by default. Bounded size whatever the book.""",
+            description="""The whole account's exposure: market value, delta by underlier with the API's greeks,
+            cash and buying power, options expiring soon (moneyness, what expiry does by default, cash it
+            needs). At most 3 KB whatever the book.""",
             annotations=READ,
             arguments=AccountArgs,
             result=_exposure,
