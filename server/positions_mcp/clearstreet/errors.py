@@ -5,9 +5,10 @@ No error message ever contains the API key: the client never puts request header
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .models import PositionInstruction
+if TYPE_CHECKING:
+    from .models import PositionInstruction
 
 
 class ClearStreetError(Exception):

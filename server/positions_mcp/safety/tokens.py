@@ -34,14 +34,16 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ..clearstreet.models import Position
-from ..domain.calendar import Clock
-from ..domain.numbers import plain
+from ..clearstreet.decimals import plain
 from ..domain.osi import symbol_key
+
+if TYPE_CHECKING:
+    from ..clearstreet.models import Position
+    from ..domain.calendar import Clock
 
 __all__ = [
     "ConfirmationRefused",

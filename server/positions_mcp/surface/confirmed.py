@@ -35,7 +35,7 @@ from mcp.types import (
 )
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from ..clearstreet.models import InstructionType
+from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
 from .tool import Arguments, SurfaceTool, make_tool, present, tool_error

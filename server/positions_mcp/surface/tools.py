@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..clearstreet.models import SortBy, SortDirection
+from ..clearstreet.enums import SortBy, SortDirection
 from .app import app_of, progress_reporter, respond
 from .tool import Arguments, SurfaceTool, make_tool
 
