@@ -1,7 +1,16 @@
-"""Stdio cold start of the console script (spawn → first reply) as a ratio to a bare one-tool
-MCPServer measured in the same run, and the size of tools/list in bytes.
+"""Stdio cold start of the console script against a bare one-tool MCPServer, and the size of
+tools/list (what every host puts in the model's context before the first question).
 
-    python bench/bench_startup.py [--runs 7]
+    python bench/bench_startup.py [--runs 9] [--size-only]
+
+Start-up is measured from spawning the process to its first reply (``initialize``), then stdin is
+closed so the process exits; its CPU time (user + system, from the kernel's accounting of the
+child) and wall time are taken per run. The two commands run interleaved (A B A B …) so load on the
+machine hits both alike; the medians and their ratios are printed.
+
+Budgets (issue 11): tools/list ≤ 16,384 bytes of compact JSON with every tool; CPU ratio ≤ 1.10.
+Above a budget the script says so and exits 1. ``--size-only`` checks only the size, which is
+deterministic (the tests run it so); the times depend on the machine.
 """
 
 from __future__ import annotations
@@ -16,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+TOOLS_LIST_BUDGET = 16_384
+CPU_RATIO_BUDGET = 1.10
+
 BARE_SERVER = """
 from mcp.server import MCPServer
 server = MCPServer("bare")
@@ -25,93 +37,104 @@ def ping() -> str:
 server.run("stdio")
 """
 
-INITIALIZE = (
-    json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "bench", "version": "0"},
-            },
-        }
-    )
-    + "\n"
-)
-INITIALIZED = json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n"
-LIST_TOOLS = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
-def first_reply_seconds(command: list[str], env: dict[str, str]) -> float:
-    """Seconds from spawning ``command`` to its first line on stdout (the initialize result)."""
+def line(message: dict[str, object]) -> str:
+    return json.dumps(message) + "\n"
+
+
+def start_once(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds to the first reply, CPU seconds of the whole short life of the process)."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(INITIALIZE)
+    process.stdin.write(line(INITIALIZE))
     process.stdin.flush()
-    line = process.stdout.readline()
-    elapsed = time.perf_counter() - start
-    assert '"result"' in line, line
-    process.kill()
-    process.wait()
-    return elapsed
+    reply = process.stdout.readline()
+    wall = time.perf_counter() - start
+    assert '"result"' in reply, reply
+    process.stdin.close()  # end of input: a stdio server exits
+    _, _, usage = os.wait4(process.pid, 0)
+    process.returncode = 0
+    return wall, usage.ru_utime + usage.ru_stime
 
 
-def tools_list_bytes(command: list[str], env: dict[str, str]) -> tuple[int, int]:
-    """Bytes of the tools/list result, whole and without output schemas (what a host typically
-    puts in the model's context: names, titles, descriptions, input schemas, annotations)."""
+def tools_list(command: list[str], env: dict[str, str]) -> list[dict[str, object]]:
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(INITIALIZE)
+    process.stdin.write(line(INITIALIZE) + line(INITIALIZED) + line(LIST_TOOLS))
     process.stdin.flush()
-    process.stdout.readline()
-    process.stdin.write(INITIALIZED + LIST_TOOLS)
-    process.stdin.flush()
-    reply = json.loads(process.stdout.readline())
-    process.kill()
-    process.wait()
-    tools = reply["result"]["tools"]
-    model_facing = [{k: v for k, v in tool.items() if k != "outputSchema"} for tool in tools]
-    return (
-        len(json.dumps(tools, separators=(",", ":")).encode()),
-        len(json.dumps(model_facing, separators=(",", ":")).encode()),
-    )
+    try:
+        while True:
+            message = json.loads(process.stdout.readline())
+            if message.get("id") == 2:
+                return list(message["result"]["tools"])
+    finally:
+        process.kill()
+        process.wait()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7)
+def compact(value: object) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--size-only", action="store_true", help="check the tools/list budget only")
     args = parser.parse_args()
-    script = str(Path(sys.executable).with_name("clearstreet-positions-mcp"))
-    with tempfile.TemporaryDirectory() as folder:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEAR_STREET_", "POSITIONS_MCP_"))}
-        env["POSITIONS_MCP_AUDIT_LOG"] = str(Path(folder) / "audit.jsonl")
-        bare = Path(folder) / "bare_server.py"
-        bare.write_text(BARE_SERVER)
-        ours_cmd, bare_cmd = [script], [sys.executable, str(bare)]
-        first_reply_seconds(ours_cmd, env)  # warm the file cache and .pyc files
-        first_reply_seconds(bare_cmd, env)
-        ours, base = [], []
-        for _ in range(args.runs):  # interleaved, so both see the same machine load
-            base.append(first_reply_seconds(bare_cmd, env))
-            ours.append(first_reply_seconds(ours_cmd, env))
-        size = tools_list_bytes(ours_cmd, env)
-        read_only = tools_list_bytes(ours_cmd, {**env, "POSITIONS_MCP_READ_ONLY": "true"})
-    ours_median, base_median = statistics.median(ours), statistics.median(base)
-    print(f"stdio cold start, spawn → initialize reply (median of {args.runs})")
-    print(f"  bare one-tool MCPServer   {base_median * 1000:7.0f} ms")
-    print(f"  clearstreet-positions-mcp {ours_median * 1000:7.0f} ms")
-    print(f"  ratio                     {ours_median / base_median:7.2f}x")
-    print("tools/list (compact JSON)          whole   without outputSchema")
-    print(f"  all 10 tools              {size[0]:7d} bytes  {size[1]:7d} bytes")
-    print(f"  read-only (3 tools)       {read_only[0]:7d} bytes  {read_only[1]:7d} bytes")
+
+    state = tempfile.mkdtemp(prefix="bench-startup-")
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEAR_STREET_", "POSITIONS_MCP_"))}
+    env = {**base_env, "POSITIONS_MCP_AUDIT_LOG": str(Path(state) / "audit.jsonl")}
+    ours = [str(Path(sys.executable).with_name("clearstreet-positions-mcp"))]
+    bare = [sys.executable, "-c", BARE_SERVER]
+    failed = False
+
+    tools = tools_list(ours, env)
+    whole = compact({"tools": tools})
+    print("tools/list, compact JSON (bytes)      whole   without outputSchema")
+    print(f"  all {len(tools)} tools {'':18} {whole:8} {compact({'tools': [{k: v for k, v in t.items() if k != 'outputSchema'} for t in tools]}):10}")
+    read_only = tools_list(ours, {**env, "POSITIONS_MCP_READ_ONLY": "true"})
+    print(f"  read-only ({len(read_only)} tools) {'':12} {compact({'tools': read_only}):8}")
+    for tool in tools:
+        print(f"    {tool['name']:38} {compact(tool):6}")
+    if whole > TOOLS_LIST_BUDGET:
+        print(f"ABOVE BUDGET: tools/list is {whole} bytes, the budget is {TOOLS_LIST_BUDGET}")
+        failed = True
+    if args.size_only:
+        return 1 if failed else 0
+
+    start_once(bare, base_env)  # warm the file cache for both
+    start_once(ours, env)
+    samples: dict[str, list[tuple[float, float]]] = {"bare": [], "ours": []}
+    for _ in range(args.runs):
+        samples["bare"].append(start_once(bare, base_env))
+        samples["ours"].append(start_once(ours, env))
+    wall = {name: statistics.median(s[0] for s in runs) for name, runs in samples.items()}
+    cpu = {name: statistics.median(s[1] for s in runs) for name, runs in samples.items()}
+    print(f"\nstdio cold start (median of {args.runs}, interleaved)   wall        CPU")
+    print(f"  bare one-tool MCPServer           {wall['bare'] * 1000:7.0f} ms {cpu['bare'] * 1000:7.0f} ms")
+    print(f"  clearstreet-positions-mcp         {wall['ours'] * 1000:7.0f} ms {cpu['ours'] * 1000:7.0f} ms")
+    cpu_ratio = cpu["ours"] / cpu["bare"]
+    print(f"  ratio                             {wall['ours'] / wall['bare']:7.2f}x   {cpu_ratio:7.2f}x")
+    if cpu_ratio > CPU_RATIO_BUDGET:
+        print(f"ABOVE BUDGET: CPU ratio {cpu_ratio:.2f}x, the budget is {CPU_RATIO_BUDGET:.2f}x")
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
