@@ -106,7 +106,9 @@ def main() -> int:
     tools = tools_list(ours, env)
     whole = compact({"tools": tools})
     print("tools/list, compact JSON (bytes)      whole   without outputSchema")
-    print(f"  all {len(tools)} tools {'':18} {whole:8} {compact({'tools': [{k: v for k, v in t.items() if k != 'outputSchema'} for t in tools]}):10}")
+    print(
+        f"  all {len(tools)} tools {'':18} {whole:8} {compact({'tools': [{k: v for k, v in t.items() if k != 'outputSchema'} for t in tools]}):10}"
+    )
     read_only = tools_list(ours, {**env, "POSITIONS_MCP_READ_ONLY": "true"})
     print(f"  read-only ({len(read_only)} tools) {'':12} {compact({'tools': read_only}):8}")
     for tool in tools:

@@ -49,3 +49,20 @@ def test_help_lists_every_flag() -> None:
     help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout
     for _, env, flag, _ in OPTIONS:
         assert flag in help_text and env in help_text
+
+
+def test_the_startup_bench_checks_the_tools_list_budget() -> None:
+    """bench/bench_startup.py fails loudly above the tools/list budget; its size check is
+    deterministic, so the tests run it (the timing part is for people, not for CI)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_startup.py"), "--size-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ABOVE BUDGET" not in result.stdout

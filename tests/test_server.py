@@ -30,6 +30,7 @@ from positions_mcp import __version__
 from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
 from positions_mcp.clearstreet.models import SortBy, SortDirection
 from positions_mcp.domain.exposure import ExposureSummary
+from positions_mcp.domain.scenario import ScenarioResult
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
 from positions_mcp.surface.server import build_server
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.anyio
 PRIMARY, SECOND, UNKNOWN = 19816, 122503, 999999
 LARGE, LARGE_SIZE = 777, 2500  # three upstream pages of 1000
 MEDIUM, MEDIUM_SIZE = 555, 120  # three tool pages of the default 50
-READ_TOOLS = ["get_positions", "get_position_instructions", "summarize_exposure"]
+READ_TOOLS = ["get_positions", "get_position_instructions", "summarize_exposure"]  # each takes account_id alone
+LISTED_READ_TOOLS = ["get_positions", "get_position_instructions", "analyze_scenario", "summarize_exposure"]
 ACTION_TOOLS = [
     "preview_close_position",
     "close_position",
@@ -52,6 +54,7 @@ ACTION_TOOLS = [
 ]
 PROMPTS = ["close_position", "exercise_options", "review_expiring_options", "summarize_exposure"]
 RESULT_MODELS: dict[str, type[BaseModel]] = {
+    "analyze_scenario": ScenarioResult,
     "get_positions": PositionsPage,
     "get_position_instructions": PositionInstructions,
     "summarize_exposure": ExposureSummary,
@@ -183,7 +186,7 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -231,6 +234,7 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                     },
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
@@ -242,7 +246,6 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                         "previous_page_token": {"type": "string"},
                         "request_id": {"type": "string"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": True,
@@ -260,7 +263,7 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -281,13 +284,81 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                     },
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
                         "instructions": {"type": "array"},
                         "request_id": {"type": "string"},
                     },
+                },
+                "annotations": {
+                    "readOnlyHint": True,
+                    "destructiveHint": False,
+                    "idempotentHint": True,
+                    "openWorldHint": True,
+                },
+            },
+            {
+                "name": "analyze_scenario",
+                "title": "Analyze a scenario",
+                "description": """\
+P&L and delta per underlier and in total if prices (and volatilities) move: every option
+revalued with Black-Scholes-Merton at its implied volatility. States its method and inputs.\
+""",
+                "inputSchema": {
                     "type": "object",
+                    "$defs": {
+                        "ShockRow": {
+                            "additionalProperties": False,
+                            "properties": {
+                                "underlying_instrument_id": {
+                                    "description": "Omit: every underlier no row names",
+                                    "maxLength": 40,
+                                    "minLength": 1,
+                                    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                    "type": ["string", "null"],
+                                },
+                                "price_change_pct": {"maximum": 1000, "minimum": -100, "type": "number"},
+                                "volatility_change_pts": {
+                                    "default": "0",
+                                    "maximum": 1000,
+                                    "minimum": -100,
+                                    "type": "number",
+                                },
+                            },
+                            "required": ["price_change_pct"],
+                            "type": "object",
+                        }
+                    },
+                    "additionalProperties": False,
+                    "properties": {
+                        "account_id": {
+                            "description": "Omit for the default account",
+                            "exclusiveMinimum": 0,
+                            "type": ["integer", "null"],
+                        },
+                        "shocks": {
+                            "description": "-20 = price ×0.8; +5 vol pts = σ+0.05; a later row wins",
+                            "items": {"$ref": "#/$defs/ShockRow"},
+                            "maxItems": 20,
+                            "minItems": 1,
+                            "type": "array",
+                        },
+                    },
+                    "required": ["shocks"],
+                },
+                "outputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "as_of": {"type": "string"},
+                        "environment": {"type": "string"},
+                        "account_id": {"type": "integer"},
+                        "method": {"type": "object"},
+                        "total": {"type": "object"},
+                        "by_underlier": {"type": "array"},
+                        "notes": {"type": "array"},
+                    },
                 },
                 "annotations": {
                     "readOnlyHint": True,
@@ -309,13 +380,14 @@ needs). At most 3 KB whatever the book.\
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
-                        },
+                        }
                     },
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "as_of": {"type": "string"},
                         "environment": {"type": "string"},
@@ -337,7 +409,6 @@ needs). At most 3 KB whatever the book.\
                         "expiring": {"type": "object"},
                         "notes": {"type": "array"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": True,
@@ -365,7 +436,7 @@ estimate and its source, warnings) and the token for close_position. Sends nothi
                             "type": "string",
                         },
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -378,6 +449,7 @@ estimate and its source, warnings) and the token for close_position. Sends nothi
                     "required": ["instrument_id"],
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
@@ -387,7 +459,6 @@ estimate and its source, warnings) and the token for close_position. Sends nothi
                         "repeat_of": {"type": "string"},
                         "next_step": {"type": "string"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": True,
@@ -415,7 +486,7 @@ token, or their answer when the server asks). Refused if the position changed.\
                             "type": "string",
                         },
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -433,16 +504,16 @@ token, or their answer when the server asks). Refused if the position changed.\
                     "required": ["instrument_id"],
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "orders": {"type": "array"},
+                        "confirmed_by": {"type": "string", "enum": ["confirmation_token", "elicitation"]},
                         "confirmation": {"type": "string"},
                         "request_id": {"type": "string"},
-                        "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
+                        "orders": {"type": "array"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": False,
@@ -463,7 +534,7 @@ excluded), the estimated total, warnings, and the token for close_positions. Sen
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -475,6 +546,7 @@ excluded), the estimated total, warnings, and the token for close_positions. Sen
                     },
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
@@ -484,7 +556,6 @@ excluded), the estimated total, warnings, and the token for close_positions. Sen
                         "repeat_of": {"type": "string"},
                         "next_step": {"type": "string"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": True,
@@ -505,7 +576,7 @@ yes (token or answer). Refused if any position changed.\
                     "additionalProperties": False,
                     "properties": {
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -522,16 +593,16 @@ yes (token or answer). Refused if any position changed.\
                     },
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "orders": {"type": "array"},
+                        "confirmed_by": {"type": "string", "enum": ["confirmation_token", "elicitation"]},
                         "confirmation": {"type": "string"},
                         "request_id": {"type": "string"},
-                        "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
                         "summary": {"type": "string"},
+                        "orders": {"type": "array"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": False,
@@ -559,7 +630,7 @@ keys and the token for submit_position_instructions. Sends nothing.\
                                     "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
                                 },
                                 "instrument_id": {
-                                    "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
+                                    "description": "OSI symbol or UUID of the contract",
                                     "maxLength": 40,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -572,7 +643,7 @@ keys and the token for submit_position_instructions. Sends nothing.\
                                     "type": "integer",
                                 },
                                 "instruction_id": {
-                                    "description": "Idempotency key; omit and the preview assigns one (retrying an unknown outcome: the first keys)",
+                                    "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first keys",
                                     "maxLength": 64,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9._:-]+$",
@@ -604,7 +675,7 @@ keys and the token for submit_position_instructions. Sends nothing.\
                             "type": "array",
                         },
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -612,6 +683,7 @@ keys and the token for submit_position_instructions. Sends nothing.\
                     "required": ["instructions"],
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
@@ -621,7 +693,6 @@ keys and the token for submit_position_instructions. Sends nothing.\
                         "repeat_of": {"type": "string"},
                         "next_step": {"type": "string"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": True,
@@ -648,7 +719,7 @@ exercise twice), after the person's explicit yes (token or answer). HTTP 207: so
                                     "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
                                 },
                                 "instrument_id": {
-                                    "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
+                                    "description": "OSI symbol or UUID of the contract",
                                     "maxLength": 40,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
@@ -661,7 +732,7 @@ exercise twice), after the person's explicit yes (token or answer). HTTP 207: so
                                     "type": "integer",
                                 },
                                 "instruction_id": {
-                                    "description": "Idempotency key; omit and the preview assigns one (retrying an unknown outcome: the first keys)",
+                                    "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first keys",
                                     "maxLength": 64,
                                     "minLength": 1,
                                     "pattern": "^[A-Za-z0-9._:-]+$",
@@ -693,7 +764,7 @@ exercise twice), after the person's explicit yes (token or answer). HTTP 207: so
                             "type": "array",
                         },
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -706,19 +777,19 @@ exercise twice), after the person's explicit yes (token or answer). HTTP 207: so
                     "required": ["instructions"],
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
-                        "http_status": {"type": "integer"},
+                        "confirmed_by": {"type": "string", "enum": ["confirmation_token", "elicitation"]},
                         "confirmation": {"type": "string"},
+                        "request_id": {"type": "string"},
+                        "summary": {"type": "string"},
+                        "http_status": {"type": "integer"},
                         "instructions": {"type": "array"},
                         "error": {"type": "object"},
-                        "request_id": {"type": "string"},
-                        "confirmed_by": {"enum": ["confirmation_token", "elicitation"], "type": "string"},
-                        "summary": {"type": "string"},
                         "already_submitted": {"type": "array"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": False,
@@ -744,7 +815,7 @@ get_position_instructions). Safe to repeat.\
                             "type": "string",
                         },
                         "account_id": {
-                            "description": "Account id; omit for the default (clearstreet://status)",
+                            "description": "Omit for the default account",
                             "exclusiveMinimum": 0,
                             "type": ["integer", "null"],
                         },
@@ -752,6 +823,7 @@ get_position_instructions). Safe to repeat.\
                     "required": ["instruction_id"],
                 },
                 "outputSchema": {
+                    "type": "object",
                     "properties": {
                         "environment": {"type": "string"},
                         "account_id": {"type": "integer"},
@@ -759,7 +831,6 @@ get_position_instructions). Safe to repeat.\
                         "request_id": {"type": "string"},
                         "already_final": {"type": "boolean"},
                     },
-                    "type": "object",
                 },
                 "annotations": {
                     "readOnlyHint": False,
@@ -774,7 +845,7 @@ get_position_instructions). Safe to repeat.\
 
 async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema(client: Client) -> None:
     tools = (await client.list_tools()).tools
-    assert [t.name for t in tools] == READ_TOOLS + ACTION_TOOLS
+    assert [t.name for t in tools] == LISTED_READ_TOOLS + ACTION_TOOLS
     for tool in tools:
         assert tool.title and tool.description and tool.description == tool.description.strip(), tool.name
         hints = tool.annotations
@@ -786,7 +857,7 @@ async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema
         assert tool.output_schema is not None and tool.output_schema.get("type") == "object", tool.name
         jsonschema.Draft202012Validator.check_schema(tool.output_schema)
         jsonschema.Draft202012Validator.check_schema(tool.input_schema)
-    for tool in tools[:3]:
+    for tool in tools[:4]:
         hints = tool.annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
             True,
@@ -1401,7 +1472,7 @@ async def test_a_custom_base_url_is_named_and_has_no_state_changing_tools(
         )
         assert (status["allowed_accounts"], status["default_account"]) == (None, None)
         tools = (await client.list_tools()).tools
-        assert [t.name for t in tools] == READ_TOOLS
+        assert [t.name for t in tools] == LISTED_READ_TOOLS
         listing = json.dumps([t.model_dump(mode="json") for t in tools])
         for secret in secrets:
             assert secret not in status_text and secret not in listing
@@ -1417,7 +1488,7 @@ async def test_a_custom_base_url_with_an_allowlist_has_state_changing_tools(
         POSITIONS_MCP_ALLOWED_ACCOUNTS="19816,122503",
     )
     async with connect(settings, mode) as client:
-        assert [t.name for t in (await client.list_tools()).tools] == READ_TOOLS + ACTION_TOOLS
+        assert [t.name for t in (await client.list_tools()).tools] == LISTED_READ_TOOLS + ACTION_TOOLS
         status = await read_json(client, "clearstreet://status")
         assert (status["state_changing_tools"], status["allowed_accounts"]) == (True, [PRIMARY, SECOND])
 
@@ -1426,7 +1497,7 @@ async def test_read_only_simulator_has_only_read_tools(
     simulator: Simulator, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     async with connect(make_settings(POSITIONS_MCP_READ_ONLY="true"), mode, simulator) as client:
-        assert [t.name for t in (await client.list_tools()).tools] == READ_TOOLS
+        assert [t.name for t in (await client.list_tools()).tools] == LISTED_READ_TOOLS
         status = await read_json(client, "clearstreet://status")
         assert (status["environment"], status["read_only"], status["state_changing_tools"]) == (
             "simulator",
@@ -1465,3 +1536,34 @@ async def test_positions_on_one_underlier_across_every_page(client: Client) -> N
         client, "get_positions", {"underlying_instrument_id": "TSLA", "page_token": first.get("next_page_token")}
     )
     assert "page_token is not a next_page_token of get_positions for this underlying_instrument_id" in stale
+
+
+TOOLS_LIST_BUDGET = 16_384  # bytes of compact JSON: what every host puts in the model's context (issue 11)
+
+
+async def test_tools_list_fits_its_budget(client: Client) -> None:
+    tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
+    size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
+    assert len(tools) == 11
+    assert size <= TOOLS_LIST_BUDGET, f"tools/list is {size} bytes"
+
+
+async def test_a_scenario_revalues_every_underlier_and_states_its_method(client: Client) -> None:
+    shocks = [{"price_change_pct": -10}, {"underlying_instrument_id": "AAPL", "price_change_pct": -20}]
+    result = await call(client, "analyze_scenario", {"shocks": shocks})
+    method = result["method"]
+    assert method["model"].startswith("Black-Scholes-Merton") and method["rate"] == "0.04"
+    assert [row.get("underlier") for row in method["shocks"]] == [None, "AAPL"]
+    aapl = next(u for u in result["by_underlier"] if u["underlier"] == "AAPL")
+    assert (aapl["spot"], aapl["shocked_spot"], aapl["shock_row"]) == ("151.00", "120.80", 2)
+    stock_pnl = Decimal(aapl["pnl"]) - Decimal(aapl["options_pnl"])
+    assert stock_pnl == Decimal("100") * Decimal("151.00") * Decimal("-0.20")  # the 100 shares
+    assert result["total"]["underliers"] == 9  # every underlier of the demo book, listed or not
+    assert len(result["by_underlier"]) <= 9 and len(json.dumps(result, separators=(",", ":"))) < 4000
+
+
+async def test_a_scenario_on_an_underlier_not_held_is_refused_saying_what_is(client: Client) -> None:
+    text = await tool_error(
+        client, "analyze_scenario", {"shocks": [{"underlying_instrument_id": "IBM", "price_change_pct": 5}]}
+    )
+    assert "Invalid scenario (UNKNOWN_UNDERLIER)" in text and "Underliers held: AAPL" in text

@@ -35,8 +35,8 @@ async def test_console_script_serves_stdio(tmp_path: Path, mode: str) -> None:
     params = StdioServerParameters(command=SCRIPT, env={"POSITIONS_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl")})
     async with Client(params, mode=mode) as client:
         names = [tool.name for tool in (await client.list_tools()).tools]
-        assert names[:3] == ["get_positions", "get_position_instructions", "summarize_exposure"]
-        assert len(names) == 10  # the simulator: state-changing tools too
+        assert names[:4] == ["get_positions", "get_position_instructions", "analyze_scenario", "summarize_exposure"]
+        assert len(names) == 11  # the simulator: state-changing tools too
         page = await client.call_tool("get_positions", {"page_size": 2})
         assert not page.is_error
         assert page.structured_content is not None

@@ -11,6 +11,10 @@ import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
 
 from .. import __version__
 from ..clearstreet.models import Position, PositionInstruction, SortBy, SortDirection
@@ -24,6 +28,9 @@ from ..safety.policy import PolicyError
 from .dependencies import Dependencies
 from .errors import ActionError, upstream_errors
 from .views import PositionInstructions, PositionsPage, Status
+
+if TYPE_CHECKING:
+    from ..domain.scenario import ScenarioResult, Shock
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
 """Reports (done, total, message) to a client that asked for progress."""
@@ -218,6 +225,25 @@ class Reads:
         return PositionInstructions(
             environment=self.environment, account_id=account, instructions=rows, request_id=request_id
         )
+
+    async def scenario(self, account_id: int | None, shocks: Sequence[Shock]) -> ScenarioResult:
+        """P&L and delta after ``shocks`` (``domain.scenario``), from every position and what the
+        market says about them (quotes, contract terms); the model runs in a worker thread."""
+        from ..domain.scenario import ScenarioError, analyze_scenario
+
+        account = self.account(account_id)
+        async with self.deps.deadline("reading positions and quotes for the scenario"):
+            positions = await self.positions(account)
+            market = await self.market(account, positions, funds=False, session=False)
+            now = self.deps.upstream.now()
+            try:
+                return await anyio.to_thread.run_sync(
+                    lambda: analyze_scenario(
+                        positions, market, shocks, now=now, account_id=account, environment=self.environment
+                    )
+                )
+            except ScenarioError as exc:
+                raise ActionError(f"Invalid scenario ({exc.code}), nothing was computed: {exc.message}") from None
 
     async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
         account = self.account(account_id)

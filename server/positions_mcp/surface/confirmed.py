@@ -39,7 +39,7 @@ from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
 from .tool import Arguments, SurfaceTool, make_tool, present, tool_error
-from .tools import AccountId, InstrumentRef
+from .tools import AccountId, InstrumentRef, InstrumentText
 
 if TYPE_CHECKING:
     from ..actions.pipeline import ConfirmedAction
@@ -83,7 +83,7 @@ InstructionKey = Annotated[
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Idempotency key; omit and the preview assigns one (retrying an unknown outcome: the first keys)",
+        description="Idempotency key (default: the preview's); to retry an unknown outcome, the first keys",
     ),
 ]
 
@@ -92,7 +92,7 @@ class InstructionRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instruction_type: InstructionType = Field(description="DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only")
-    instrument_id: InstrumentRef
+    instrument_id: InstrumentText = Field(description="OSI symbol or UUID of the contract")
     quantity: int = Field(ge=1, le=1_000_000, description="Contracts")
     instruction_id: InstructionKey = None
     client_instruction_id: InstructionKey = Field(None, description="The API's name for instruction_id")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from ..clearstreet.enums import SortBy, SortDirection
 from .app import app_of, progress_reporter, respond
@@ -21,7 +22,7 @@ content); for more, follow next_page_token, or use summarize_exposure for totals
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
-AccountId = Annotated[int | None, Field(gt=0, description="Account id; omit for the default (clearstreet://status)")]
+AccountId = Annotated[int | None, Field(gt=0, description="Omit for the default account")]
 InstrumentText = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")]
 """An instrument as a person names it: UUID, ticker or OSI symbol (padding spaces optional)."""
 InstrumentRef = Annotated[
@@ -99,6 +100,42 @@ async def summarize_exposure(ctx: Context[Any, Any], args: AccountArgs) -> CallT
     return await respond(app, app.reads.exposure(args.account_id, progress_reporter(ctx)))
 
 
+class ShockRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    underlying_instrument_id: InstrumentText | None = Field(None, description="Omit: every underlier no row names")
+    price_change_pct: Annotated[
+        Decimal, Field(ge=-100, le=1000), WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000})
+    ]
+    volatility_change_pts: Annotated[
+        Decimal, Field(ge=-100, le=1000), WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000})
+    ] = Decimal(0)
+
+
+class ScenarioArgs(Arguments):
+    account_id: AccountId = None
+    shocks: Annotated[
+        list[ShockRow],
+        Field(min_length=1, max_length=20, description="-20 = price ×0.8; +5 vol pts = σ+0.05; a later row wins"),
+    ]
+
+
+async def analyze_scenario(ctx: Context[Any, Any], args: ScenarioArgs) -> CallToolResult:
+    from ..domain.scenario import Shock
+
+    app = app_of(ctx)
+    shocks = [
+        Shock(row.underlying_instrument_id, row.price_change_pct, row.volatility_change_pts) for row in args.shocks
+    ]
+    return await respond(app, app.reads.scenario(args.account_id, shocks))
+
+
+def _scenario() -> type[BaseModel]:
+    from ..domain.scenario import ScenarioResult
+
+    return ScenarioResult
+
+
 def _positions_page() -> type[BaseModel]:
     from ..actions.views import PositionsPage
 
@@ -138,6 +175,17 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             arguments=GetInstructionsArgs,
             result=_instructions,
             handler=get_position_instructions,
+            environment=environment,
+        ),
+        make_tool(
+            name="analyze_scenario",
+            title="Analyze a scenario",
+            description="""P&L and delta per underlier and in total if prices (and volatilities) move: every option
+            revalued with Black-Scholes-Merton at its implied volatility. States its method and inputs.""",
+            annotations=READ,
+            arguments=ScenarioArgs,
+            result=_scenario,
+            handler=analyze_scenario,
             environment=environment,
         ),
         make_tool(
