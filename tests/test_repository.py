@@ -8,6 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from positions_mcp.settings import OPTIONS, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +67,25 @@ def test_the_startup_bench_checks_the_tools_list_budget() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ABOVE BUDGET" not in result.stdout
+
+
+@pytest.mark.anyio
+async def test_readme_names_every_tool_prompt_and_the_largest_page(tmp_path: Path) -> None:
+    """The README's surface table lists exactly the tools the server offers (every one, state
+    changes allowed), the prompts in prompts/, and the real largest page size."""
+    import re
+
+    from mcp import Client
+    from positions_mcp.surface.server import build_server
+    from positions_mcp.surface.tools import MAX_PAGE_SIZE
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## The MCP surface", 1)[1].split("\n\n", 2)[1]
+    documented = set(re.findall(r"`(\w+)`", "\n".join(row.split("|")[1] for row in table.splitlines()[2:])))
+    settings = load_settings({"POSITIONS_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl")})
+    async with Client(build_server(settings)) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
+    assert documented == tools
+    assert all(f"`{name}`" in readme for name in prompts)
+    assert f"up to {MAX_PAGE_SIZE})" in table

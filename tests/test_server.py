@@ -15,13 +15,15 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from conftest import Recorder
+from conftest import MONDAY_OPEN, Recorder
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -33,6 +35,7 @@ from positions_mcp.domain.exposure import ExposureSummary
 from positions_mcp.domain.scenario import ScenarioResult
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
+from positions_mcp.surface.prompts import parse_prompt
 from positions_mcp.surface.server import build_server
 from pydantic import BaseModel
 
@@ -992,7 +995,7 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
             {
                 "name": "review_expiring_options",
                 "title": "Review expiring options",
-                "description": "Which options expire in the next few business days, in or out of the money, what happens by default at expiry, and whether to exercise or not — with a preview and your yes before anything is sent.",
+                "description": "Which options expire in the next few business days, in or out of the money, what happens by default at expiry, the cash an exercise would take, and whether to act — with a preview and your yes before anything is sent.",
                 "arguments": [
                     {
                         "name": "account_id",
@@ -1306,6 +1309,44 @@ async def test_each_prompt_with_and_without_its_optional_arguments(client: Clien
     if name == "exercise_options":
         text = (await client.get_prompt(name, required)).messages[0].content.text  # type: ignore[union-attr]
         assert "instruction EXERCISE, quantity ask the person" in text
+
+
+@pytest.mark.parametrize(
+    ("instant", "stated"),
+    [
+        (MONDAY_OPEN, "17:30 ET on Mon 2026-11-23 (FINRA Rule 2360(b)(23)(A))"),
+        (
+            datetime(2026, 11, 27, 15, 0, tzinfo=UTC),
+            "14:30 ET on Fri 2026-11-27 (the market closes early at 13:00 ET; FINRA Rule 2360(b)(23)(A))",
+        ),
+        (
+            datetime(2026, 11, 26, 15, 0, tzinfo=UTC),
+            "none on Thu 2026-11-26 (the market is closed); next: 14:30 ET on Fri 2026-11-27 "
+            "(the market closes early at 13:00 ET; FINRA Rule 2360(b)(23)(A))",
+        ),
+    ],
+)
+@pytest.mark.parametrize("name", ["exercise_options", "review_expiring_options"])
+async def test_the_exercise_prompts_state_the_days_real_cutoff(
+    upstream: Recorder, make_settings: Callable[..., Settings], name: str, instant: datetime, stated: str
+) -> None:
+    """Read from the server's clock when the prompt is fetched (here the simulator's), not when
+    the server started: a day after Thanksgiving has the early-close cutoff."""
+    async with Client(upstream.server(make_settings())) as client:
+        upstream.simulator.set_now(instant)
+        arguments = PROMPT_ARGUMENTS[name][0]
+        text = (await client.get_prompt(name, arguments)).messages[0].content.text  # type: ignore[union-attr]
+    assert f"Today's exercise cutoff: {stated}." in text.replace("\n", " ")
+
+
+def test_a_prompt_placeholder_naming_nothing_fails_at_start(tmp_path: Path) -> None:
+    (tmp_path / "typo.md").write_text(
+        "---\ntitle: T\ndescription: D\narguments:\n  account_id: optional — id\n---\n"
+        "Account {account_id}, cutoff {exercise_cutoff_tomorrow}, {today}.\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="exercise_cutoff_tomorrow name no argument and no fact"):
+        parse_prompt(tmp_path / "typo.md")
 
 
 async def test_a_missing_required_prompt_argument_is_an_error(client: Client) -> None:

@@ -1,9 +1,15 @@
-"""Prompts loaded from ``prompts/*.md`` (front matter: title, description, arguments)."""
+"""Prompts loaded from ``prompts/*.md`` (front matter: title, description, arguments).
+
+A body names its arguments as ``{name}``, and may name facts of the moment the prompt is fetched
+(``FACTS``: today's date and exercise cutoff, from the server's clock) the same way. A placeholder
+that is neither is an error when the server starts, not a stray brace in a person's prompt."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +20,12 @@ from mcp.types import INVALID_PARAMS
 
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.S)
 _ARGUMENT = re.compile(r"^\s+(\w+):\s*(required|optional)\s*(?:[—-]+\s*)?(.*)$")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+FACTS = ("today", "exercise_cutoff_today")
+"""Placeholders filled when a prompt is fetched, from the server's clock (see ``todays_facts``)."""
+
+Facts = Callable[[], Mapping[str, str]]
 
 
 def prompts_dir() -> Path:
@@ -32,14 +44,20 @@ class PromptFile:
     body: str
     defaults: dict[str, str]
 
-    def render(self, values: dict[str, Any]) -> str:
+    def render(self, values: dict[str, Any], facts: Mapping[str, str] | None = None) -> str:
+        """The body with each argument's value (its default when blank) and each fact filled in;
+        any other brace is left as written."""
+
         def fill(match: re.Match[str]) -> str:
             key = match.group(1)
-            value = values.get(key)
-            return str(value) if value not in (None, "") else self.defaults[key]
+            if key in self.defaults:
+                value = values.get(key)
+                return str(value) if value not in (None, "") else self.defaults[key]
+            if facts is not None and key in facts:
+                return facts[key]
+            return match.group(0)
 
-        names = "|".join(re.escape(a.name) for a in self.arguments)
-        return re.sub(rf"\{{({names})\}}", fill, self.body) if names else self.body
+        return _PLACEHOLDER.sub(fill, self.body)
 
 
 def parse_prompt(path: Path) -> PromptFile:
@@ -73,6 +91,12 @@ def parse_prompt(path: Path) -> PromptFile:
         in_arguments = key.strip() == "arguments"
         if not in_arguments:
             fields[key.strip()] = value.strip()
+    names = {a.name for a in arguments}
+    unknown = sorted(set(_PLACEHOLDER.findall(body)) - names - set(FACTS))
+    if unknown:
+        raise ValueError(
+            f"{path}: placeholder(s) {', '.join(unknown)} name no argument and no fact ({', '.join(FACTS)})"
+        )
     return PromptFile(
         name=path.stem,
         title=fields.get("title"),
@@ -99,14 +123,28 @@ class FilePrompt(Prompt):
         return await super().render(arguments, context)
 
 
-def _renderer(prompt: PromptFile) -> Any:
+def _renderer(prompt: PromptFile, facts: Facts) -> Any:
     async def render(**values: Any) -> str:
-        return prompt.render(values)
+        return prompt.render(values, facts())
 
     return render
 
 
-def register_prompts(server: MCPServer[Any], directory: Path | None = None) -> list[str]:
+def todays_facts(now: Callable[[], datetime]) -> Facts:
+    """Today's date and exercise cutoff in New York, read from ``now`` each time a prompt is
+    fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET; 14:30 ET on an early-close
+    day), as ``domain.calendar.describe_exercise_cutoff`` words it."""
+
+    def facts() -> Mapping[str, str]:
+        from ..domain.calendar import describe_exercise_cutoff, new_york
+
+        today = new_york(now()).date()
+        return {"today": f"{today:%a %Y-%m-%d}", "exercise_cutoff_today": describe_exercise_cutoff(today)}
+
+    return facts
+
+
+def register_prompts(server: MCPServer[Any], facts: Facts, directory: Path | None = None) -> list[str]:
     names = []
     for path in sorted((directory or prompts_dir()).glob("*.md")):
         prompt = parse_prompt(path)
@@ -116,7 +154,7 @@ def register_prompts(server: MCPServer[Any], directory: Path | None = None) -> l
                 title=prompt.title,
                 description=prompt.description,
                 arguments=list(prompt.arguments),
-                fn=_renderer(prompt),
+                fn=_renderer(prompt, facts),
             )
         )
         names.append(prompt.name)

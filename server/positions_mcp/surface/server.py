@@ -13,7 +13,7 @@ from mcp.server.mcpserver.tools.base import Tool
 from .. import __version__
 from ..settings import Settings
 from .app import App
-from .prompts import register_prompts
+from .prompts import register_prompts, todays_facts
 from .resources import register_resources
 from .tools import read_tools
 
@@ -70,5 +70,5 @@ def build_server(
         tools=tools,
     )
     register_resources(server, app)
-    register_prompts(server)
+    register_prompts(server, todays_facts(lambda: app.deps.upstream.now()))
     return server
