@@ -1,122 +1,185 @@
-"""summarize_exposure on a generated account of 10,000 positions, through the MCP protocol.
+"""summarize_exposure through the MCP protocol on generated accounts of 1,000, 10,000 and 100,000
+positions, against fetching the same data alone.
 
-The simulated API runs in its own process (``clearstreet-positions-mcp simulator --generate``),
-so the figures are the MCP server's own: the time of the tool call as a ratio to fetching the
-same pages alone (the same client, the same HTTP API), the summary's size in bytes, and the
-server's memory.
+    python bench/bench_exposure.py [--sizes 1000,10000,100000] [--runs 5]
 
-    python bench/bench_exposure.py [--positions 10000] [--runs 5]
+The simulated API runs in a process of its own (``clearstreet-positions-mcp simulator --generate``),
+so the figures are the MCP server's. Two baselines, each with one client reused across runs (no
+connection set-up in the figures, as in the server):
+
+* **pages** — every page of positions, parsed into wire models, nothing else;
+* **pages + market data** — the pages, and the snapshots (quotes and greeks), option contracts,
+  balances and market hours the summary reads, in the same batches of 100 and with the same
+  concurrency, sent while the pages are read.
+
+Per size: the median time of each (runs interleaved, so load on the machine hits all alike), the
+ratio of summarize_exposure to each baseline, the summary's bytes, the peak memory traced during
+one call and the process's peak RSS. Budgets (issues 10 and 11): ratio to pages + market data
+≤ 1.35 at 10k; summary ≤ 3,000 bytes at every size; peak traced memory ≤ 10 MiB at 10k and
+≤ 40 MiB at 100k. The summary's size and memory are printed beside their budgets and the script
+exits 1 above one of them; the times depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import gc
 import resource
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from pathlib import Path
+from dataclasses import dataclass
 
 import anyio
-import httpx
 from mcp import Client
+from positions_mcp.actions.market import BATCH, CONCURRENCY, contract_ids, quote_ids
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.settings import load_settings
 from positions_mcp.surface.server import build_server
+from simulated import KEY, server_environ, simulated_api
 
-ACCOUNT = 777
-KEY = "bench-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+SUMMARY_BUDGET = 3_000
+TRACED_BUDGET_MIB = {10_000: 10.0, 100_000: 40.0}
+RATIO_BUDGET = {10_000: 1.35}
 
 
-def start_simulator(positions: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    script = str(Path(sys.executable).with_name("clearstreet-positions-mcp"))
-    process = subprocess.Popen(
-        [script, "simulator", "--port", str(port), "--log-level", "WARNING", "--generate", f"{ACCOUNT}={positions}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/v1/version", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the simulator did not start")
+async def fetch_pages(client: ClearStreetClient, account: int) -> int:
+    return sum([len(page.positions) async for page in client.iter_position_pages(account, page_size=1000)])
 
 
-async def fetch_pages(url: str) -> int:
-    async with ClearStreetClient(api_key=KEY, base_url=url) as client:
-        return sum([len(page.positions) async for page in client.iter_position_pages(ACCOUNT)])
+async def fetch_pages_and_market(client: ClearStreetClient, account: int) -> int:
+    """The pages and the market data a summary reads, batches sent as the pages come in."""
+    limiter = anyio.CapacityLimiter(CONCURRENCY)
+    seen: set[str] = set()
+
+    async def guarded(call: object, *args: object) -> None:
+        async with limiter:
+            await call(*args)  # type: ignore[operator]
+
+    async def contracts(batch: list[str]) -> None:
+        await client.get_all_option_contracts(contract_ids=batch)
+
+    count = 0
+    async with anyio.create_task_group() as group:
+        group.start_soon(guarded, client.get_account_balances, account)
+        group.start_soon(guarded, lambda: client.get_market_hours_calendar(market="us_options"))
+        quotes: list[str] = []
+        options: list[str] = []
+        async for page in client.iter_position_pages(account, page_size=1000):
+            count += len(page.positions)
+            quotes += [i for i in quote_ids(page.positions) if i not in seen and not seen.add(i)]  # type: ignore[func-returns-value]
+            options += contract_ids(page.positions)
+            while len(quotes) >= BATCH:
+                group.start_soon(guarded, client.get_snapshots, quotes[:BATCH])
+                quotes = quotes[BATCH:]
+            while len(options) >= BATCH:
+                group.start_soon(guarded, contracts, options[:BATCH])
+                options = options[BATCH:]
+        if quotes:
+            group.start_soon(guarded, client.get_snapshots, quotes)
+        if options:
+            group.start_soon(guarded, contracts, options)
+    return count
 
 
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def bench(url: str, positions: int, runs: int) -> None:
+@dataclass
+class Figures:
+    positions: int
+    pages: float
+    pages_and_market: float
+    summary: float
+    summary_bytes: int
+    traced_mib: float
+    rss_mib: float
+
+
+async def measure(url: str, account: int, positions: int, runs: int) -> Figures:
     with tempfile.TemporaryDirectory() as folder:
-        environ = {
-            "CLEAR_STREET_API_KEY": KEY,
-            "CLEAR_STREET_BASE_URL": url,
-            "POSITIONS_MCP_DEFAULT_ACCOUNT": str(ACCOUNT),
-            "POSITIONS_MCP_AUDIT_LOG": str(Path(folder) / "audit.jsonl"),
-        }
-        async with Client(build_server(load_settings(environ))) as client:
-            assert await fetch_pages(url) == positions
-            await client.call_tool("summarize_exposure", {})  # warm up
-            rss_before = rss_mib()
-            fetch_times, summary_times = [], []
-            for _ in range(runs):  # interleaved, so both see the same machine load
-                start = time.perf_counter()
-                await fetch_pages(url)
-                fetch_times.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                result = await client.call_tool("summarize_exposure", {})
-                summary_times.append(time.perf_counter() - start)
-                assert not result.is_error, result.content
-            text = result.content[0].text  # type: ignore[union-attr]
+        server = build_server(load_settings(server_environ(url, account, folder)))
+        async with (
+            Client(server) as mcp,
+            ClearStreetClient(api_key=KEY, base_url=url) as client,
+        ):
+            assert await fetch_pages(client, account) == positions
+            await fetch_pages_and_market(client, account)
+            first = await mcp.call_tool("summarize_exposure", {})  # warm up
+            assert not first.is_error, first.content
+            pages, market, summary = [], [], []
+            for _ in range(runs):
+                for sample, run in (
+                    (pages, lambda: fetch_pages(client, account)),
+                    (market, lambda: fetch_pages_and_market(client, account)),
+                    (summary, lambda: mcp.call_tool("summarize_exposure", {})),
+                ):
+                    gc.collect()
+                    start = time.perf_counter()
+                    await run()
+                    sample.append(time.perf_counter() - start)
+            text = first.content[0].text  # type: ignore[union-attr]
+            gc.collect()
             tracemalloc.start()
-            await client.call_tool("summarize_exposure", {})
-            _, traced_peak = tracemalloc.get_traced_memory()
+            await mcp.call_tool("summarize_exposure", {})
+            _, traced = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-    fetch, summary = statistics.median(fetch_times), statistics.median(summary_times)
-    print(f"summarize_exposure, {positions} positions ({-(-positions // 1000)} pages of 1000), median of {runs}")
-    print(f"  fetching the pages alone      {fetch * 1000:8.0f} ms")
-    print(f"  summarize_exposure (MCP)      {summary * 1000:8.0f} ms")
-    print(f"  ratio                         {summary / fetch:8.2f}x   (aim ≤ 1.25)")
-    print(f"  summary size (text content)   {len(text.encode()):8d} bytes (aim ≤ 3000)")
-    print(f"  peak traced memory, one call  {traced_peak / 2**20:8.1f} MiB")
-    print(f"  peak RSS of the server        {rss_mib():8.1f} MiB (aim ≤ 150 MB; the simulator runs apart)")
-    print(f"    after the first summary     {rss_before:8.1f} MiB")
+    return Figures(
+        positions=positions,
+        pages=statistics.median(pages),
+        pages_and_market=statistics.median(market),
+        summary=statistics.median(summary),
+        summary_bytes=len(text.encode()),
+        traced_mib=traced / 2**20,
+        rss_mib=rss_mib(),
+    )
+
+
+def report(figures: list[Figures], runs: int) -> bool:
+    within = True
+    print(f"summarize_exposure through MCP, median of {runs} interleaved runs (the simulator in its own process)")
+    head = ("positions", "pages ms", "+market ms", "summary ms", "÷pages", "÷+market", "bytes", "traced MiB", "RSS MiB")
+    print("  " + "  ".join(f"{h:>10}" for h in head))
+    for f in figures:
+        ratio = f.summary / f.pages_and_market
+        cells = (
+            f"{f.positions:,}",
+            f"{f.pages * 1000:.0f}",
+            f"{f.pages_and_market * 1000:.0f}",
+            f"{f.summary * 1000:.0f}",
+            f"{f.summary / f.pages:.2f}x",
+            f"{ratio:.2f}x",
+            f"{f.summary_bytes:,}",
+            f"{f.traced_mib:.1f}",
+            f"{f.rss_mib:.0f}",
+        )
+        print("  " + "  ".join(f"{c:>10}" for c in cells))
+        if f.summary_bytes > SUMMARY_BUDGET:
+            within = False
+            print(f"    ABOVE BUDGET: summary {f.summary_bytes:,} B > {SUMMARY_BUDGET:,} B")
+        if (budget := TRACED_BUDGET_MIB.get(f.positions)) is not None and f.traced_mib > budget:
+            within = False
+            print(f"    ABOVE BUDGET: peak traced memory {f.traced_mib:.1f} MiB > {budget} MiB")
+        if (aim := RATIO_BUDGET.get(f.positions)) is not None:
+            verdict = "ok" if ratio <= aim else "over on this machine"
+            print(f"    ratio to pages + market data {ratio:.2f}x (aim ≤ {aim}: {verdict})")
+    print("  RSS is the process's peak so far (it only grows): read it for the largest size run.")
+    return within
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--positions", type=int, default=10_000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated book sizes")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    os.environ.pop("CLEAR_STREET_API_KEY", None)
-    process, url = start_simulator(args.positions)
-    try:
-        anyio.run(bench, url, args.positions, args.runs)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    accounts = {700 + index: size for index, size in enumerate(sizes)}
+    with simulated_api(accounts) as url:
+        figures = [anyio.run(measure, url, account, size, args.runs) for account, size in accounts.items()]
+    sys.exit(0 if report(figures, args.runs) else 1)
 
 
 if __name__ == "__main__":
