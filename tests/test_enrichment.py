@@ -117,3 +117,38 @@ async def test_the_european_index_call_cannot_be_exercised_early(
     [row] = result["plan"]["rows"]
     assert (row["status"], row["reason"]) == ("BLOCKED", "EUROPEAN_EXERCISE_BEFORE_EXPIRY")
     assert result.get("confirmation_token") is None
+
+
+class UnreadableMultipliers(Recorder):
+    """An API whose option-contracts rows all carry the multiplier "0" (bad reference data)."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import json
+
+        import httpx
+
+        response = await super().handle_async_request(request)
+        if "/options/contracts" not in request.url.path:
+            return response
+        await response.aread()
+        body = json.loads(response.content)
+        for row in body.get("data") or []:
+            row["multiplier"] = "0"
+        return httpx.Response(response.status_code, json=body, request=request)
+
+
+async def test_unreadable_contract_terms_are_said_not_crashed_on(
+    simulator: Any, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """Both previews answer: the close says its estimate may be wrong, the instruction row is
+    blocked with the reason; nothing is guessed silently and no tool fails."""
+    upstream = UnreadableMultipliers(simulator)
+    call = "AAPL  261127C00145000"
+    async with Client(upstream.server(make_settings(POSITIONS_MCP_CONFIRMATION="token")), mode=mode) as client:
+        close = (await preview(client, instrument_id=call))["plan"]
+        rows = [{"instruction_type": "EXERCISE", "instrument_id": call, "quantity": 1}]
+        submit = (await preview(client, "preview_submit_position_instructions", instructions=rows))["plan"]
+    assert "CONTRACT_TERMS_UNUSABLE" in {w["code"] for w in close["warnings"]}
+    assert close["allowed"] is True
+    [row] = submit["rows"]
+    assert (row["status"], row["reason"]) == ("BLOCKED", "CONTRACT_TERMS_UNUSABLE")

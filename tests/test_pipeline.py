@@ -5,6 +5,7 @@ both eras. Every refusal is checked to send nothing (``upstream.writes``, the on
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from conftest import Recorder
 from mcp import Client
@@ -117,13 +119,130 @@ async def test_an_identical_submit_repeated_without_a_token_exercises_once(
         preview = ok(await client.call_tool("preview_submit_position_instructions", SUBMIT))
 
     assert "REPEAT" not in person.questions[0]
-    assert re.search(rf"REPEAT: this is the request submitted at \d\d:\d\d:\d\d ET .*\({key}\)", person.questions[1])
+    assert re.search(
+        rf"REPEAT: an identical request was submitted at \d\d:\d\d:\d\d ET \(outcome sent\)\. Clear Street "
+        rf"already holds {key}: for those a yes gets the original instruction back, nothing is instructed twice\.",
+        person.questions[1],
+    )
     assert f"(key {key})" in person.questions[1]
     assert again["already_submitted"] == [key]
     assert [row["id"] for row in again["instructions"]] == [row["id"] for row in first["instructions"]]
     assert len(upstream.simulator.instructions(SECOND)) == count  # exercised once
     assert preview.get("repeat_of") is not None and [r["instruction_id"] for r in preview["plan"]["rows"]] == [key]
     assert [r["status"] for r in preview["plan"]["rows"]] == ["ALREADY_SUBMITTED"]
+
+
+async def test_a_repeat_of_an_attempt_that_was_not_sent_says_a_yes_sends_it(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """The first attempt ran out of time before sending: the retry keeps its keys, and the question
+    says plainly that a yes exercises now (it must not promise that nothing happens)."""
+    person = Person()
+    settings = make_settings()
+    async with Client(
+        upstream.server(dataclasses.replace(settings, call_timeout=3)), mode=mode, elicitation_callback=person
+    ) as client:
+        first = await client.call_tool("submit_position_instructions", SUBMIT)
+    assert "Nothing was sent" in first.content[0].text  # type: ignore[union-attr]
+    count = len(upstream.simulator.instructions(SECOND))
+    async with Client(upstream.server(settings), mode=mode, elicitation_callback=person) as client:
+        ok(await client.call_tool("submit_position_instructions", SUBMIT))
+    [key] = re.findall(r"\(key (\S+)\)", person.questions[-1])
+    assert f"(outcome not_sent). That attempt was not sent: a yes SENDS {key} now." in person.questions[-1]
+    assert "nothing is instructed twice" not in person.questions[-1]
+    assert len(upstream.simulator.instructions(SECOND)) == count + 1
+
+
+async def test_a_repeat_of_an_instruction_rejected_later_is_not_called_accepted(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """The original was SENT, then REJECTED by clearing: repeating it gets that rejection back, and
+    the result and the question say so instead of counting it as accepted."""
+    person = Person()
+    upstream.simulator.reject_next_instructions(1)
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        ok(await client.call_tool("submit_position_instructions", SUBMIT))
+        upstream.simulator.advance(60)
+        again = ok(await client.call_tool("submit_position_instructions", SUBMIT))
+    [key] = again["already_submitted"]
+    assert again["summary"].startswith("0 of 1 instruction(s) accepted for processing, 1 rejected or ended")
+    assert f"({key} (REJECTED))" in again["summary"] and "to instruct again, preview with new" in again["summary"]
+    assert "it ended REJECTED, so this row changes nothing" in person.questions[-1]
+
+
+@pytest.mark.parametrize("failure", ["raises", "error"])
+async def test_a_question_answered_with_an_error_is_an_audited_refusal(
+    upstream: Recorder, make_settings: Callable[..., Settings], tmp_path: Path, failure: str
+) -> None:
+    """A client whose question fails (its callback raises, or it answers with a JSON-RPC error):
+    no yes, so nothing is sent, and the refusal is in the audit log like any other."""
+    from mcp.types import ErrorData
+
+    async def broken(ctx: ClientRequestContext, params: ElicitRequestParams) -> Any:
+        if failure == "raises":
+            raise RuntimeError("the dialog crashed")
+        return ErrorData(code=-32600, message="the person closed the dialog")
+
+    async with Client(upstream.server(make_settings()), mode="legacy", elicitation_callback=broken) as client:
+        text = refused(await client.call_tool("close_position", CLOSE), "NO_ANSWER")
+    assert "The question got no answer from the person: the client answered with an error" in text
+    assert upstream.writes == []
+    last = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert (last["event"], last["outcome"], last["tool"]) == ("refusal", "NO_ANSWER", "close_position")
+
+
+class PendingExerciseAppears(Recorder):
+    """An API whose instruction list gains a pending EXERCISE on the AAPL Nov call once armed,
+    while ``available_quantity`` does not show it (reference 12.6 leaves that open): the positions
+    stay the same, the close plan does not."""
+
+    CALL = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"  # AAPL  261127C00145000, 10 held in 19816
+    armed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if not (self.armed and request.method == "GET" and request.url.path.endswith("/positions/instructions")):
+            return response
+        await response.aread()
+        body = json.loads(response.content)
+        body["data"].append(
+            {
+                "id": "0195f6d0-0000-7000-8000-00000000e0e0",
+                "account_id": 19816,
+                "client_instruction_id": "desk-exercise-1",
+                "instruction_type": "EXERCISE",
+                "instrument_id": self.CALL,
+                "symbol": "AAPL  261127C00145000",
+                "quantity": "4",
+                "status": "SENT",
+                "created_at": "2026-11-23T15:00:00Z",
+                "updated_at": "2026-11-23T15:00:00Z",
+            }
+        )
+        return httpx.Response(200, json=body, headers={"Content-Type": "application/json"}, request=request)
+
+
+@pytest.mark.parametrize("route", ["token", "elicitation"])
+async def test_a_plan_that_changed_without_the_positions_changing_is_refused(
+    simulator: Simulator, make_settings: Callable[..., Settings], route: str
+) -> None:
+    """The preview would SELL 10 calls; a pending exercise of 4 appears (positions unchanged), so
+    the plan is now SELL 6: the confirmation binds the plan, not only the positions."""
+    upstream = PendingExerciseAppears(simulator)
+    person = Person()
+    arguments = {"instrument_id": "AAPL  261127C00145000"}
+    settings = make_settings(POSITIONS_MCP_CONFIRMATION="token" if route == "token" else "auto")
+    callback = person if route == "elicitation" else None
+    async with Client(upstream.server(settings), mode="legacy", elicitation_callback=callback) as client:
+        preview = ok(await client.call_tool("preview_close_position", arguments))
+        assert [(o["side"], o["quantity"]) for o in preview["plan"]["orders"]] == [("SELL", "10")]
+        upstream.armed = True
+        result = await client.call_tool(
+            "close_position", {**arguments, "confirmation_token": preview["confirmation_token"]}
+        )
+    text = refused(result, "PLAN_CHANGED")
+    assert "What would be sent now differs from the preview" in text
+    assert upstream.writes == []
 
 
 async def test_a_repeated_close_is_named_as_a_repeat_in_the_question(
@@ -273,8 +392,10 @@ def quick(settings: Settings, seconds: int) -> Settings:
 
 
 async def test_a_slow_upstream_ends_within_the_deadline_with_nothing_sent(
-    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str, tmp_path: Path
 ) -> None:
+    """A read and an execution run out of time; the execution had spent its token already, so
+    its refusal is audited and says the confirmation is used up."""
     simulator = upstream.simulator
     settings = make_settings(POSITIONS_MCP_CONFIRMATION="token")
     async with Client(upstream.server(settings), mode=mode) as client:
@@ -291,6 +412,10 @@ async def test_a_slow_upstream_ends_within_the_deadline_with_nothing_sent(
         assert "Nothing was sent" in text
     assert elapsed < 6
     assert upstream.writes == []
+    text = execute.content[0].text  # type: ignore[union-attr]
+    assert "Refused (OUT_OF_TIME)" in text and "This confirmation is used up: preview again" in text
+    last = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert (last["event"], last["outcome"], last["tool"]) == ("refusal", "OUT_OF_TIME", "close_position")
 
 
 async def test_a_state_change_is_not_sent_without_time_for_its_own_timeout(

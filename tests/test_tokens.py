@@ -518,3 +518,26 @@ def test_construction_is_checked() -> None:
         naive.issue("close_position", 1, "simulator", ARGS, "fp")
     random_secret = Tokens(b"another server's secret", 120, Clock())
     assert refused(tokens(), issue(random_secret)).reason_code is RefusalReason.BAD_SIGNATURE
+
+
+def test_the_key_file_is_written_whole_once_and_shared(tmp_path: Path) -> None:
+    """Eight threads starting at once all get the one key in the file (0600), never a partial or
+    empty one; an empty file left behind (an older version, a full disk) is replaced."""
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    from positions_mcp.safety.tokens import load_or_create_secret
+
+    path = tmp_path / "state" / "token-secret"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_or_create_secret(path), range(8)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 64
+    assert path.read_bytes().strip() in keys
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["token-secret"]  # no temporary left behind
+
+    empty = tmp_path / "empty-secret"
+    empty.write_bytes(b"\n")
+    key = load_or_create_secret(empty)
+    assert len(key) == 64 and empty.read_bytes().strip() == key
+    assert load_or_create_secret(empty) == key

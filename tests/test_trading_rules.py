@@ -363,6 +363,64 @@ def test_no_ready_batch_covers_more_contracts_than_are_available(
             assert len({kind for kind, i, _ in rows if i == iid}) <= 1
 
 
+@given(
+    st.integers(min_value=0, max_value=10),
+    st.lists(
+        st.tuples(st.sampled_from(["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"]), st.integers(1, 5)),
+        max_size=3,
+    ),
+    st.sampled_from(["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"]),
+    st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=3),
+)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_plan_and_the_simulator_agree_on_what_can_be_instructed(
+    working: int, pending: list[tuple[str, int]], kind: str, quantities: list[int]
+) -> None:
+    """The simulator is the oracle: on the expiry day, with a working SELL order and pending
+    instructions of every type on 10 held calls, a batch the plan calls ready is accepted whole, and
+    one it blocks for quantity is rejected (reference 12.6 as the simulator reads it)."""
+    from positions_mcp.clearstreet.enums import InstructionType, OrderStatus, OrderType, Side, TimeInForce
+    from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator
+    from positions_mcp.simulator.instructions import SubmittedRow, submit_batch
+
+    now = et(2026, 11, 27, 10, 0)
+    simulator = Simulator(seed=0, now=now)
+    state = simulator._state
+    account = state.accounts[DEMO_PRIMARY_ACCOUNT]
+    call = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"  # AAPL  261127C00145000, 10 long
+    holding = account.holdings[call]
+    if working:
+        state.add_order(
+            account,
+            holding.instrument,
+            side=Side.SELL,
+            quantity=Decimal(working),
+            client_order_id="working-sell",
+            order_type=OrderType.LIMIT,
+            time_in_force=TimeInForce.DAY,
+            created_at=now,
+            status=OrderStatus.NEW,
+            limit_price=Decimal("100"),
+        )
+    for number, (pending_kind, n) in enumerate(pending):
+        submit_batch(
+            state, account, [SubmittedRow(InstructionType(pending_kind), call, Decimal(n), f"pending-{number}")]
+        )
+    positions = [Position.model_validate(p) for p in simulator.positions(DEMO_PRIMARY_ACCOUNT)]
+    existing = [PositionInstruction.model_validate(i) for i in simulator.instructions(DEMO_PRIMARY_ACCOUNT)]
+    rows = [row(kind, call, n, key=f"new-{i}") for i, n in enumerate(quantities)]
+    planned = plan_instructions(positions, rows, now=now, existing=existing)
+    outcome = submit_batch(
+        state,
+        account,
+        [SubmittedRow(InstructionType(kind), call, Decimal(n), f"new-{i}") for i, n in enumerate(quantities)],
+    )
+    accepted = all(r["status"] == "SENT" for r in outcome.rows)
+    insufficient = {r.reason for r in planned.rows} == {InstructionCode.INSUFFICIENT_POSITION}
+    assert planned.ready == accepted, (planned.rows[0].message, [r["rejection_reason"] for r in outcome.rows])
+    assert planned.ready or insufficient
+
+
 # ------------------------------------------------------------------------------------------------
 # 4. One exercise-by-exception rule everywhere (OCC Rule 805)
 
@@ -531,6 +589,43 @@ def test_a_style_from_the_contract_endpoint_blocks_too() -> None:
     p = plan(row("EXERCISE", LATER_ID, 1), now=FRIDAY, contracts=terms)
     assert p.rows[0].reason is InstructionCode.EUROPEAN_EXERCISE_BEFORE_EXPIRY
     assert "(contract endpoint)" in p.rows[0].message
+
+
+def test_a_contract_row_without_a_style_keeps_the_index_roots_listed_style() -> None:
+    """SPX is European by its listing: an options-contracts row that leaves the style out (or
+    names one this server does not know) does not make an early exercise acceptable."""
+    from positions_mcp.domain.contracts import terms_for
+
+    for row_without_style in ({"multiplier": "100"}, {"multiplier": "100", "exercise_style": "BERMUDAN"}):
+        terms = {SPX_CALL_ID: terms_for(SPX_BOOK[1], row_without_style)}
+        p = plan(row("EXERCISE", SPX_CALL_ID, 1), book=SPX_BOOK, now=et(2026, 11, 23, 10, 0), contracts=terms)
+        assert p.rows[0].reason is InstructionCode.EUROPEAN_EXERCISE_BEFORE_EXPIRY
+
+
+def test_an_unreadable_contract_row_blocks_the_instruction_and_flags_the_close() -> None:
+    """A multiplier of "0" from the contract endpoint: the fallback stands in, marked, so the
+    instruction (whose delivery cannot be stated) is blocked and the close says its estimate may
+    be wrong; with a notional cap set, the close cannot be checked and is blocked too."""
+    from positions_mcp.domain.contracts import terms_for_positions
+
+    wire = [{"id": LATER_ID, "symbol": BOOK[4].symbol, "multiplier": "0", "exercise_style": "AMERICAN"}]
+    terms = terms_for_positions(BOOK, wire)
+    assert terms[LATER_ID].problem == (
+        "the contract endpoint's row is unusable (multiplier must be a positive number, got '0')"
+    )
+    assert terms[LATER_ID].multiplier == Decimal(100) and terms[LATER_ID].source == "default (standard equity option)"
+    (r,) = plan(row("EXERCISE", LATER_ID, 1), now=FRIDAY, contracts=terms).rows
+    assert (r.status, r.reason) == (RowStatus.BLOCKED, InstructionCode.CONTRACT_TERMS_UNUSABLE)
+    assert "cannot be read: the contract endpoint's row is unusable" in r.message
+
+    close = plan_close_position(BOOK, LATER_ID, cancel_orders=False, now=FRIDAY, contracts=terms)
+    assert close.allowed
+    assert CloseCode.CONTRACT_TERMS_UNUSABLE in {w.code for w in close.warnings}
+    capped = plan_close_position(
+        BOOK, LATER_ID, cancel_orders=False, now=FRIDAY, contracts=terms, max_close_notional=Decimal(10**9)
+    )
+    assert [b.code for b in capped.blocked] == [CloseCode.NOTIONAL_UNKNOWN]
+    assert capped.blocked[0].message.startswith("A multiplier is unreadable")
 
 
 def test_an_unknown_style_is_said_out_loud_never_assumed() -> None:

@@ -103,6 +103,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
             blocked=plan.why_blocked() or None,
             summary=plan.summary,
             lines=lines,
+            sends=plan.sends,
             warnings=[w.message for w in plan.warnings] + list(market.notes),
         )
 

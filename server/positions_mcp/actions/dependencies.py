@@ -18,7 +18,7 @@ import anyio
 
 from ..safety.policy import resolve_account
 from ..settings import Settings
-from .errors import ActionError
+from .errors import OutOfTime
 from .upstream import Upstream
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class Dependencies:
             with anyio.fail_after(seconds):
                 yield
         except TimeoutError:
-            raise ActionError(
+            raise OutOfTime(
                 f"Ran out of time ({seconds} s, POSITIONS_MCP_CALL_TIMEOUT) while {doing}. Nothing was sent. "
                 "The Clear Street API is slow or unreachable: try again in a moment."
             ) from None

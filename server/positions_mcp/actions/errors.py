@@ -36,6 +36,10 @@ class ActionError(Exception):
     """A failure to show the assistant as it is: what happened and what to do."""
 
 
+class OutOfTime(ActionError):
+    """The call's deadline (POSITIONS_MCP_CALL_TIMEOUT) ended before anything was sent."""
+
+
 class Refused(ActionError):
     """Refused before anything reached the upstream; ``reason`` is a stable code (audited)."""
 

@@ -14,6 +14,7 @@ from pydantic import Field
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
 from ..clearstreet.models import APIError, PositionInstruction, SecurityType
 from ..domain.calendar import new_york
+from ..domain.closing import FINISHED_INSTRUCTION_STATUSES
 from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
@@ -101,6 +102,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             blocked=None if plan.ready else plan.why_blocked(),
             summary=plan.summary,
             lines=lines,
+            sends=plan.sends,
         )
 
     async def send(
@@ -116,15 +118,26 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             account, draft.plan.requests(), sent_before=[*sent_before, *repeated]
         )
         persisted = [row for row in result.instructions if row.persisted]
-        summary = (
-            f"{len(persisted)} of {len(result.instructions)} instruction(s) accepted for processing "
-            f"(HTTP {result.status_code})."
-        )
+        live = [row for row in persisted if row.status not in FINISHED_INSTRUCTION_STATUSES]
+        summary = f"{len(live)} of {len(result.instructions)} instruction(s) accepted for processing"
+        if ended := len(result.instructions) - len(live):
+            summary += f", {ended} rejected or ended"
+        summary += f" (HTTP {result.status_code})."
         if result.recovered:
-            summary += (
-                f" {len(result.recovered)} of them had been submitted already (keys {', '.join(result.recovered)}): "
-                "Clear Street answered with the original instruction, nothing was instructed twice."
+            originals = {row.client_instruction_id: row for row in result.instructions}
+            described = ", ".join(
+                f"{key} ({originals[key].status})" if key in originals else key for key in result.recovered
             )
+            summary += (
+                f" {len(result.recovered)} of them had been submitted already ({described}): Clear Street "
+                "answered with the original instruction, nothing was instructed twice."
+            )
+            if any(
+                key in originals and originals[key].status in FINISHED_INSTRUCTION_STATUSES for key in result.recovered
+            ):
+                summary += (
+                    " An original that ended stays ended: to instruct again, preview with new instruction_id values."
+                )
         return Sent(
             fields={
                 "http_status": result.status_code,
@@ -156,14 +169,37 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
                 )
         return outcome, message
 
-    def repeat_notice(self, repeat: Submission, reused: bool) -> str:
-        if not reused:
-            return super().repeat_notice(repeat, reused)
-        return (
-            f"REPEAT: this is the request submitted at {_when(repeat)} (outcome {repeat.outcome}). It keeps that "
-            f"submission's keys ({', '.join(repeat.keys)}), so Clear Street answers with the original "
-            "instruction instead of acting twice. To instruct again on purpose, pass new instruction_id values."
-        )
+    def repeat_notice(self, repeat: Submission, draft: Draft[InstructionPlan]) -> str:
+        """Says what a yes does now, row by row: a row Clear Street already holds under its key is
+        answered with that instruction (nothing instructed twice); any other row is sent now, even
+        under the earlier keys, when the earlier attempt was not sent or was rejected."""
+        when = _when(repeat)
+        rows = draft.plan.rows
+        held = [r.instruction_id for r in rows if r.status is RowStatus.ALREADY_SUBMITTED]
+        fresh = [r.instruction_id for r in rows if r.status is not RowStatus.ALREADY_SUBMITTED]
+        kept = set(repeat.keys) & {r.instruction_id for r in rows}
+        head = f"REPEAT: an identical request was submitted at {when} (outcome {repeat.outcome})."
+        if not kept:
+            return f"{head} This preview has new keys: a yes sends every row again."
+        parts = [head]
+        if held:
+            parts.append(
+                f"Clear Street already holds {', '.join(held)}: for those a yes gets the original instruction "
+                "back, nothing is instructed twice."
+            )
+        if fresh:
+            if repeat.outcome in ("not_sent", "rejected"):
+                why = "was not sent" if repeat.outcome == "not_sent" else "was rejected"
+                parts.append(f"That attempt {why}: a yes SENDS {', '.join(fresh)} now.")
+            elif repeat.outcome in ("sent", "partial"):
+                parts.append(f"Clear Street holds no instruction under {', '.join(fresh)}: a yes SENDS them now.")
+            else:  # sending / unknown / error: it may have reached Clear Street without showing yet
+                parts.append(
+                    f"Whether it reached Clear Street is not known: a yes sends {', '.join(fresh)} under the same "
+                    "keys, so if it did, Clear Street answers with the original instead of acting twice."
+                )
+        parts.append("To instruct again on purpose, pass new instruction_id values.")
+        return " ".join(parts)
 
 
 def _when(repeat: Submission) -> str:

@@ -62,7 +62,7 @@ from ..safety.tokens import (
 )
 from ..settings import ConfirmationMode
 from .dependencies import Dependencies
-from .errors import NOTHING_SENT, ActionError, Refused, describe_upstream
+from .errors import NOTHING_SENT, ActionError, OutOfTime, Refused, describe_upstream
 from .reads import Reads
 from .views import Result
 
@@ -142,6 +142,9 @@ class Draft(Generic[PlanT]):
     summary: str
     lines: Sequence[str]
     """One line per order or instruction: what the person approves."""
+    sends: Sequence[str]
+    """What would be sent, canonical and complete (every order or row): the token binds it, and
+    execution refuses a fresh plan that sends anything else (``VerifiedToken.check_plan``)."""
     warnings: Sequence[str] = ()
 
 
@@ -152,6 +155,19 @@ class CannotPlan(Exception):
         self.reason = reason
         self.message = message
         super().__init__(message)
+
+
+class _Flag:
+    """Set once; true afterwards (what a failed step had already done)."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def __bool__(self) -> bool:
+        return self._set
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +200,15 @@ class Answer:
     action: str
     content: Any = None
 
+    @classmethod
+    def failed(cls, why: str) -> Answer:
+        """No answer at all: the client could not put the question (an error instead of a reply)."""
+        return cls("error", why)
+
     def refusal(self) -> tuple[str, str] | None:
         """``(reason, message)`` unless this is an explicit yes."""
+        if self.action == "error":
+            return "NO_ANSWER", f"The question got no answer from the person: {self.content}."
         if self.action != "accept":
             return "DECLINED", f"The person chose '{self.action}'."
         content = self.content
@@ -234,8 +257,9 @@ class ConfirmedAction(ABC, Generic[ArgsT, PlanT]):
             return "not_sent", describe_upstream(exc)
         return ("unknown" if isinstance(exc, OutcomeUnknownError) else "error"), describe_upstream(exc)
 
-    def repeat_notice(self, repeat: Submission, reused: bool) -> str:
-        """How a preview and a question name a repeat of what was sent at ``repeat.sent_at``."""
+    def repeat_notice(self, repeat: Submission, draft: Draft[PlanT]) -> str:
+        """How a preview and a question name a repeat of what was sent at ``repeat.sent_at``. It
+        must say what a yes does now, which depends on the earlier outcome and the fresh plan."""
         when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
         ids = f" ({', '.join(repeat.ids)})" if repeat.ids else ""
         return (
@@ -276,8 +300,9 @@ class Pipeline:
                 positions=list(draft.scope),
                 instruction_keys=draft.keys,
                 repeat_of=repeat.id if repeat else 0,
+                sends=draft.sends,
             )
-        notice = action.repeat_notice(repeat, self._reused(repeat, draft)) if repeat else None
+        notice = action.repeat_notice(repeat, draft) if repeat else None
         await self.audit(
             "preview",
             action.preview_name,
@@ -330,9 +355,10 @@ class Pipeline:
                 positions=list(draft.scope),
                 instruction_keys=draft.keys,
                 repeat_of=repeat.id if repeat else 0,
+                sends=draft.sends,
             )
         assert shown is not None
-        notice = action.repeat_notice(repeat, self._reused(repeat, draft)) if repeat else None
+        notice = action.repeat_notice(repeat, draft) if repeat else None
         text = self._question_text(action, account, draft, notice, token_digest(shown))
         await self.audit(
             "question",
@@ -360,10 +386,28 @@ class Pipeline:
         confirmed_by: ConfirmedBy = "confirmation_token" if answer is None else "elicitation"
         if answer is not None and (refusal := answer.refusal()) is not None:
             raise await self.refuse(action.name, account, arguments, *refusal)
+        token_spent = _Flag()
+        try:
+            return await self._execute(action, account, args, arguments, token, confirmed_by, token_spent)
+        except OutOfTime as exc:  # before anything left (a send is shielded from the deadline): audited
+            used = " This confirmation is used up: preview again and ask the person again." if token_spent else ""
+            raise await self.refuse(action.name, account, arguments, "OUT_OF_TIME", f"{exc}{used}") from None
+
+    async def _execute(
+        self,
+        action: ConfirmedAction[ArgsT, PlanT],
+        account: int,
+        args: ArgsT,
+        arguments: dict[str, Any],
+        token: str | None,
+        confirmed_by: ConfirmedBy,
+        token_spent: _Flag,
+    ) -> Execution:
         async with self.deps.deadline(f"executing {action.name}"):
             verified = await self._verify(action, token, account, arguments)
             if not await self._ledger(action, account, arguments, self._spend, action, verified, account):
                 raise await self._refuse_with(action.name, account, arguments, already_used(action.name))
+            token_spent.set()
             draft, repeat = await self._draft(action, account, args, verified.instruction_keys, verified=verified)
             await self._compare(action, account, arguments, verified, draft)
             await self._repeat_shown(action, account, arguments, verified, repeat)
@@ -466,10 +510,6 @@ class Pipeline:
             ),
         )
 
-    @staticmethod
-    def _reused(repeat: Submission, draft: Draft[Any]) -> bool:
-        return bool(repeat.keys) and bool(draft.keys) and set(repeat.keys) & set(draft.keys or ()) != set()
-
     def _request_digest(self, action: ConfirmedAction[ArgsT, Any], args: ArgsT) -> str:
         return hashlib.sha256(canonical_arguments(action.request(args)).encode()).hexdigest()
 
@@ -533,6 +573,7 @@ class Pipeline:
     ) -> None:
         try:
             verified.check_positions(draft.scope)
+            verified.check_plan(draft.sends)
         except ConfirmationRefused as exc:
             raise await self._refuse_with(action.name, account, arguments, exc) from None
 

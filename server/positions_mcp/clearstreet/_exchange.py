@@ -186,10 +186,19 @@ class Exchange:
         total = policy.max_retries + 1
         landed_before = False
         attempt = 0
+        last: Outcome | None = None
         while True:
             attempt += 1
             label = f"{method} /{path.lstrip('/').split('?')[0]}"
-            remaining = self._check_budget(kind, label, attempt)
+            try:
+                remaining = self._check_budget(kind, label, attempt)
+            except DeadlineExceededError:
+                if last is None:
+                    raise  # nothing was sent: the first attempt never left
+                # The wait overran the deadline: report how the last attempt ended (it may have
+                # landed), never "nothing was sent".
+                logger.warning("%s: no time left for attempt %d; reporting attempt %d", label, attempt, last.attempts)
+                return last
             request = self._http.build_request(
                 method,
                 path,
@@ -216,6 +225,7 @@ class Exchange:
                     logger.warning("%s: %s; no time left for another attempt", label, problem)
                     return Outcome(label, attempt, None, failure, landed_before)
                 logger.warning("%s: %s (attempt %d of %d); retrying in %.3f s", label, problem, attempt, total, delay)
+                last = Outcome(label, attempt, None, failure, landed_before)
                 landed_before = landed_before or not isinstance(failure, UNSENT_FAILURES)
                 await policy.sleep(delay)
                 continue
@@ -229,6 +239,7 @@ class Exchange:
             logger.warning(
                 "%s: HTTP %d (attempt %d of %d); retrying in %.3f s", label, response.status_code, attempt, total, delay
             )
+            last = Outcome(label, attempt, response, None, landed_before)
             landed_before = landed_before or response.status_code != 429
             await policy.sleep(delay)
 

@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from ..clearstreet.models import (
     InstructionStatus,
@@ -81,7 +81,9 @@ _OPTION_POSITION_TYPES = frozenset(
     {PositionType.LONG_CALL, PositionType.SHORT_CALL, PositionType.LONG_PUT, PositionType.SHORT_PUT}
 )
 _KNOWN_TYPES = frozenset(SecurityType) - {SecurityType.OTHER}
-_FINISHED = frozenset({InstructionStatus.REJECTED, InstructionStatus.CANCELLED, InstructionStatus.ENGINE_REJECTED})
+FINISHED_INSTRUCTION_STATUSES = frozenset(
+    {InstructionStatus.REJECTED, InstructionStatus.CANCELLED, InstructionStatus.ENGINE_REJECTED}
+)
 _SUMMARY_ORDERS = 5
 MAX_LISTED_ORDERS = 50
 """A preview lists at most this many orders (the largest); counts and totals cover every one."""
@@ -99,6 +101,7 @@ class CloseCode(StrEnum):
     MARKET_CLOSED = "MARKET_CLOSED"
     NO_PRICE = "NO_PRICE"
     OPTION_CONTRACTS = "OPTION_CONTRACTS"
+    CONTRACT_TERMS_UNUSABLE = "CONTRACT_TERMS_UNUSABLE"
     AVAILABLE_ABOVE_HELD = "AVAILABLE_ABOVE_HELD"
     CASH_EXCLUDED = "CASH_EXCLUDED"
     PENDING_EXERCISE = "PENDING_EXERCISE"
@@ -151,11 +154,19 @@ class ClosePlan(BaseModel):
     blocked: list[Issue] = []
     summary: str
 
+    _sends: tuple[str, ...] = PrivateAttr(default=())
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def allowed(self) -> bool:
         """True when the close may be executed (after the human's yes)."""
         return not self.blocked
+
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """What the close sends, one canonical line per order, every order (``orders`` lists the
+        largest only), then the cancel_orders choice: a confirmation binds these."""
+        return self._sends
 
     def why_blocked(self) -> str:
         """Why this close cannot be executed, in one line ('' when it can)."""
@@ -194,7 +205,7 @@ def holds_contracts(instruction: PositionInstruction) -> bool:
     contracts are exercised and leave the position). SENT and CANCEL_REQUESTED hold, so do
     CANCEL_FAILED (the instruction stands), UNKNOWN and unrecognised statuses (fail closed), and
     ACCEPTED DO_NOT_EXERCISE / CONTRARY_EXERCISE (in force until expiry)."""
-    if not instruction.persisted or instruction.status in _FINISHED:
+    if not instruction.persisted or instruction.status in FINISHED_INSTRUCTION_STATUSES:
         return False
     return not (
         instruction.status == InstructionStatus.ACCEPTED and instruction.instruction_type == InstructionType.EXERCISE
@@ -573,6 +584,18 @@ def _plan(
     options = [o for o in orders if o.multiplier != 1 or o.instrument_id in context.terms]
     if options:
         warnings.append(_option_warning(options, context.terms))
+    unusable = [o for o in options if (t := context.terms.get(o.instrument_id)) is not None and t.problem]
+    if unusable:
+        first = context.terms[unusable[0].instrument_id].problem
+        names = _join([display_symbol(o.symbol) for o in unusable[:_SUMMARY_ORDERS]])
+        warnings.append(
+            Issue(
+                code=CloseCode.CONTRACT_TERMS_UNUSABLE,
+                symbol=display_symbol(unusable[0].symbol) if len(unusable) == 1 else None,
+                message=f"The contract terms of {names} cannot be read ({first}): their estimates assume the "
+                "standard multiplier of 100 and may be wrong.",
+            )
+        )
 
     session = context.market.session if context.market is not None else None
     if session is not None:
@@ -625,11 +648,12 @@ def _plan(
             )
             warnings.append(Issue(code=CloseCode.NOTIONAL_CAP, message=text))
             blocked.append(Issue(code=CloseCode.NOTIONAL_CAP, message=text))
-        elif any(o.estimated_notional is None for o in orders):
+        elif unusable or any(o.estimated_notional is None for o in orders):
             blocked.append(
                 Issue(
                     code=CloseCode.NOTIONAL_UNKNOWN,
-                    message=f"A price is missing, so the close cannot be checked against the "
+                    message=f"{'A multiplier is unreadable' if unusable else 'A price is missing'}, so the close "
+                    "cannot be checked against the "
                     f"{CAP_SETTING} cap of {money(max_close_notional)} and will be refused.",
                 )
             )
@@ -675,7 +699,7 @@ def _plan(
             Issue(code=rest[0].code, message=f"{len(rest)} more warnings ({codes}).", symbol=None),
         ]
 
-    return ClosePlan(
+    plan = ClosePlan(
         scope=scope,
         target=target,
         cancel_orders=cancel,
@@ -691,6 +715,11 @@ def _plan(
         blocked=blocked,
         summary=_summary(orders, total, cancel, blocked, market_open, next_open),
     )
+    plan._sends = (
+        *(f"{o.side} {o.quantity} {o.instrument_id} {o.order_type} {o.time_in_force}" for o in orders),
+        f"cancel_orders={str(cancel).lower()}",
+    )
+    return plan
 
 
 def plan_close_position(

@@ -30,7 +30,7 @@ shares while the multiplier stays 100 (OCC By-Laws Article VI, Section 11A).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -110,6 +110,9 @@ class ContractTerms:
     is_settle_on_open: bool | None
     source: TermsSource
     last_trade_cutoff: datetime | None = None
+    problem: str | None = None
+    """Set when the contract endpoint's row was unusable and the fallback terms stand in for it:
+    figures on these terms are not to be approved (the instruction planner blocks such rows)."""
 
     def __post_init__(self) -> None:
         for name in ("multiplier", "deliverable_shares"):
@@ -140,7 +143,8 @@ class ContractTerms:
         parts.append(self.exercise_style or "exercise style unknown")
         if self.is_settle_on_open:
             parts.append("AM-settled")
-        return f"{', '.join(parts)} ({self.source})"
+        text = f"{', '.join(parts)} ({self.source})"
+        return f"{text}; {self.problem}" if self.problem else text
 
 
 def _plain(value: Decimal) -> str:
@@ -196,7 +200,9 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
     same attribute names) when given, else from the fallbacks of the module docstring.
 
     Raises ``ValueError`` when ``subject`` has no OSI symbol or ``contract`` carries an unusable
-    multiplier (a float, zero, negative or not a number): bad reference data is never guessed over.
+    multiplier (a float, zero, negative or not a number): bad reference data is never guessed over
+    (``terms_for_positions`` falls back to the defaults with ``problem`` set). A row without a usable
+    ``exercise_style`` keeps a known index root's listed style.
     """
     index_underlier = False
     if isinstance(subject, Position):
@@ -223,7 +229,7 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
         return ContractTerms(
             multiplier=multiplier,
             deliverable_shares=deliverable,
-            exercise_style=_style(_field(contract, "exercise_style")),
+            exercise_style=_style(_field(contract, "exercise_style")) or listed_style,
             settlement=settlement,
             is_settle_on_open=_bool(_field(contract, "is_settle_on_open")),
             source=ENDPOINT_SOURCE,
@@ -265,5 +271,10 @@ def terms_for_positions(positions: Iterable[Position], contracts: Iterable[Any] 
         if try_parse_osi(position.symbol) is None:
             continue
         row = by_id.get(position.instrument_id.strip().lower()) or by_symbol.get(symbol_key(position.symbol))
-        terms[position.instrument_id] = terms_for(position, row)
+        try:
+            terms[position.instrument_id] = terms_for(position, row)
+        except ValueError as exc:  # bad reference data: the fallback, marked so no one approves on it
+            terms[position.instrument_id] = replace(
+                terms_for(position), problem=f"the contract endpoint's row is unusable ({exc})"
+            )
     return terms

@@ -9,6 +9,8 @@ reason code the API would use where it has one:
    (an OSI symbol the account does not hold: INSUFFICIENT_POSITION, available 0, as the API would)
 4. it is an option ............................................. NOT_AN_OPTION
 5. the position is long ........................................ NOT_LONG
+5a. its contract terms are readable (this server's rule: what a
+   row delivers is stated before anyone approves it) .......... CONTRACT_TERMS_UNUSABLE
 6. the batch's rows on one contract agree and fit:
    a. one instruction type per contract ........................ CONFLICTING_INSTRUCTIONS
    b. Σ quantities ≤ what pending instructions leave free ...... INSUFFICIENT_POSITION
@@ -29,9 +31,12 @@ Rules and decisions:
 * There is no daily cutoff for early exercise (the API documents none): an EXERCISE after the
   day's cutoff before expiry gets a note, not a block.
 * **Contracts covered** (rule 6): every instruction type covers the contracts it names, so every
-  row and every live instruction consumes them. Free = min(|available_quantity|, quantity −
-  contracts held by live instructions), so a reservation is never counted twice whether or not the
-  API already nets them out of ``available_quantity`` (reference 12.6). A live instruction is a
+  row and every live instruction consumes them. Free = min(quantity − contracts held by every live
+  instruction, |available_quantity| − contracts held by live DO_NOT_EXERCISE / CONTRARY_EXERCISE
+  instructions). ``available_quantity`` already nets out working closing orders and, as the
+  simulator reads reference 12.6 (an open question upstream), pending EXERCISE instructions, but
+  not the other types: so each reservation is counted once, orders and instructions together
+  (10 held, SELL 3 working, DNE 4 pending: 3 free, not 6). A live instruction is a
   persisted one (``id`` not the nil UUID) that is not finished: any status but REJECTED,
   CANCELLED and ENGINE_REJECTED, and not an ACCEPTED EXERCISE (those contracts are exercised and
   leave the position). So SENT and CANCEL_REQUESTED rows count, CANCEL_FAILED ones too (the
@@ -85,8 +90,8 @@ from .calendar import (
     is_business_day,
     new_york,
 )
-from .closing import holds_contracts, is_option
-from .contracts import DEFAULT_SOURCE, ContractTerms, terms_for
+from .closing import FINISHED_INSTRUCTION_STATUSES, holds_contracts, is_option
+from .contracts import DEFAULT_SOURCE, ENDPOINT_SOURCE, ContractTerms, terms_for
 from .expiry import (
     EXERCISE_BY_EXCEPTION,
     DefaultAtExpiry,
@@ -147,6 +152,7 @@ class InstructionCode(StrEnum):
     CEA_NOT_ON_EXPIRY = "CEA_NOT_ON_EXPIRY"
     EUROPEAN_EXERCISE_BEFORE_EXPIRY = "EUROPEAN_EXERCISE_BEFORE_EXPIRY"
     EXERCISE_PAST_CUTOFF = "EXERCISE_PAST_CUTOFF"
+    CONTRACT_TERMS_UNUSABLE = "CONTRACT_TERMS_UNUSABLE"
 
 
 class InstructionInput(BaseModel):
@@ -221,6 +227,15 @@ class InstructionPlan(BaseModel):
     def why_blocked(self) -> str:
         """Why this batch cannot be submitted, in one line ('' when it can)."""
         return "; ".join(f"row {r.row}: {r.message}" for r in self.rows if r.status is RowStatus.BLOCKED)
+
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """What the plan sends, one canonical line per row (status, type, quantity, instrument,
+        key): a confirmation binds these, so execution refuses a plan that differs in any of them."""
+        return tuple(
+            f"{r.status} {r.instruction_type} {r.quantity} {r.instrument_id or r.requested} {r.instruction_id}"
+            for r in self.rows
+        )
 
     def requests(self) -> list[InstructionRequest]:
         """The submit body, in request order. Only for a ready plan."""
@@ -353,6 +368,13 @@ class _Planner:
             return
         self.batch_keys.add(row.key)
         row.terms = self.terms(row.position)
+        if row.terms.problem:  # what the row delivers or gives up cannot be stated: not approvable
+            row.blocked = _Blocked(
+                InstructionCode.CONTRACT_TERMS_UNUSABLE,
+                f"The terms of {row.symbol.spaced()} cannot be read: {row.terms.problem}. What this instruction "
+                "delivers or gives up cannot be stated, so it is not sent; ask Clear Street to correct the "
+                "contract's reference data.",
+            )
 
     def _quantity(self, quantity: Decimal) -> None:
         if not quantity.is_finite() or quantity <= 0 or quantity != quantity.to_integral_value():
@@ -442,7 +464,8 @@ class _Planner:
         numbers = [r.index for r in rows]
         live = [i for i in self.existing if holds_contracts(i) and _same_instrument(i, position)]
         reserved = min(sum((i.quantity for i in live), Decimal(0)), position.quantity)
-        reported = min(abs(position.available_quantity), position.quantity)
+        not_netted = sum((i.quantity for i in live if i.instruction_type != InstructionType.EXERCISE), Decimal(0))
+        reported = min(abs(position.available_quantity), position.quantity) - not_netted
         free = max(min(reported, position.quantity - reserved), Decimal(0))
         requested = sum((r.request.quantity for r in rows), Decimal(0))
         kinds = {r.request.instruction_type for r in rows}
@@ -790,9 +813,14 @@ class _Planner:
             )
         early = self.today < expiration_business_day(symbol.expiry)
         if row.request.instruction_type is InstructionType.EXERCISE and early and terms.exercise_style is None:
+            why = (
+                "the option-contracts row gives none"
+                if terms.source == ENDPOINT_SOURCE
+                else f"no option-contract data, and {symbol.root} is not a known index root"
+            )
             notes.append(
-                f"exercise style unknown (no option-contract data, and {symbol.root} is not a known index root): "
-                "not assumed; an early exercise of a European-style contract is rejected"
+                f"exercise style unknown ({why}): not assumed; an early exercise of a European-style contract "
+                "is rejected"
             )
         return notes
 
@@ -893,7 +921,13 @@ def plan_instructions(
                     message=f"{_describe(earlier.instruction_type, earlier.quantity, display_symbol(earlier.symbol))} "
                     f"was already submitted with this instruction_id as instruction {earlier.id} "
                     f"({earlier.status}): sending it again makes Clear Street answer with that instruction, "
-                    "nothing is instructed twice",
+                    "nothing is instructed twice"
+                    + (
+                        f"; it ended {earlier.status}, so this row changes nothing: to instruct again, preview "
+                        "with a new instruction_id"
+                        if earlier.status in FINISHED_INSTRUCTION_STATUSES
+                        else ""
+                    ),
                     metadata={"existing_id": earlier.id},
                 )
             )

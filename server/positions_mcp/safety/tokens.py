@@ -82,6 +82,7 @@ class RefusalReason(StrEnum):
     WRONG_ACCOUNT = "WRONG_ACCOUNT"
     WRONG_ENVIRONMENT = "WRONG_ENVIRONMENT"
     POSITIONS_CHANGED = "POSITIONS_CHANGED"
+    PLAN_CHANGED = "PLAN_CHANGED"
 
 
 class ConfirmationRefused(Exception):
@@ -232,6 +233,22 @@ class VerifiedToken:
     instruction_keys: tuple[str, ...] | None
     repeat_of: int
     """Ledger id of the identical earlier submission the preview named as a repeat (0: none)."""
+    plan: str | None = None
+    """``plan_digest`` of what the preview would send (None: a token issued without one)."""
+
+    def check_plan(self, sends: Sequence[str]) -> None:
+        """Raise ``PLAN_CHANGED`` unless ``sends`` — what would be sent now, planned from fresh
+        reads — is what the preview showed. Positions are compared too (``check_positions``), but
+        a plan also depends on what they do not show (pending instructions, working orders): this
+        is the check that the executed plan is the previewed plan."""
+        if self.plan is None or hmac.compare_digest(self.plan, plan_digest(sends)):
+            return
+        raise ConfirmationRefused(
+            RefusalReason.PLAN_CHANGED,
+            "What would be sent now differs from the preview (the orders or instruction rows changed, "
+            "e.g. a pending instruction or a working order now holds part of the position), so this "
+            "confirmation no longer applies." + _again(self.tool),
+        )
 
     def check_positions(self, positions: Iterable[Position]) -> None:
         """Raise ``POSITIONS_CHANGED`` (saying what changed) unless ``positions`` — the same
@@ -279,12 +296,14 @@ class ConfirmationTokens:
         positions: Sequence[Position] | None = None,
         instruction_keys: Sequence[str] | None = None,
         repeat_of: int = 0,
+        sends: Sequence[str] | None = None,
     ) -> str:
         """A token that lets ``tool`` (the executing tool, e.g. ``close_position``) run once with
         these arguments. ``positions`` (the scope that was fingerprinted) travel as a projection
         when there are at most ``PROJECTION_LIMIT`` of them; ``instruction_keys`` are the
         idempotency keys the preview assigned, in row order; ``repeat_of`` the ledger id of the
-        identical earlier submission the preview named (execution refuses a newer one)."""
+        identical earlier submission the preview named (execution refuses a newer one); ``sends`` what
+        the plan would send, one canonical line per order or row (bound as ``plan_digest``)."""
         if positions is not None and positions_fingerprint(positions) != fingerprint:
             raise ValueError("fingerprint does not match the positions given")
         keys = list(instruction_keys) if instruction_keys is not None else None
@@ -303,6 +322,8 @@ class ConfirmationTokens:
             payload["k"] = keys
         if repeat_of:
             payload["r"] = int(repeat_of)
+        if sends is not None:
+            payload["s"] = plan_digest(sends)
         body = f"{PREFIX}.{_b64(json.dumps(payload, separators=(',', ':')).encode())}"
         return f"{body}.{self._sign(body)}"
 
@@ -396,7 +417,13 @@ class ConfirmationTokens:
             projection=payload.get("p"),
             instruction_keys=tuple(keys) if keys is not None else None,
             repeat_of=int(payload.get("r", 0)),
+            plan=payload.get("s"),
         )
+
+
+def plan_digest(sends: Sequence[str]) -> str:
+    """A short digest of what a plan sends (its canonical lines, in order)."""
+    return _b64(hashlib.sha256("\n".join(sends).encode()).digest()[:18])
 
 
 ALREADY_USED_MESSAGE = "This confirmation_token was already used; each one allows a single execution."
@@ -410,22 +437,39 @@ def already_used(tool: str) -> ConfirmationRefused:
 def load_or_create_secret(path: Path) -> bytes:
     """The HMAC key kept in ``path`` (mode 0600), created with 32 random bytes on first use, so a
     preview's token survives a restart of the server (clients that start one process per call).
-    Raises ``OSError`` when it can be neither read nor created."""
-    try:
-        data = path.read_bytes().strip()
-    except FileNotFoundError:
-        data = b""
+
+    The key is written whole to a temporary file, synced, then linked into place, so no process
+    ever reads a half-written key; of two processes starting at once, the second uses the first's.
+    An empty file (left by an older version or a full disk) held no usable key, so no token can
+    depend on it: it is replaced. Raises ``OSError`` when the key can be neither read nor created."""
+    data = _read_key(path)
     if data:
         return data
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     secret = _secrets.token_hex(32).encode()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{_secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return path.read_bytes().strip()
-    try:
-        os.write(fd, secret + b"\n")
-        os.fsync(fd)
+        try:
+            os.write(fd, secret + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)  # atomic, and fails if the key exists
+        except FileExistsError:
+            if not _read_key(path):  # an empty key file: replace it whole
+                os.replace(temporary, path)
     finally:
-        os.close(fd)
-    return secret
+        temporary.unlink(missing_ok=True)
+    data = _read_key(path)  # whoever won, the key in the file is the key
+    if not data:
+        raise OSError(f"the key file {path} is still empty after writing it")
+    return data
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        return b""

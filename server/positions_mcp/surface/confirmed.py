@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolResult,
     ElicitRequest,
@@ -205,8 +206,11 @@ async def execute(
             return present(await pipeline.execute(action, account_id, args, token))
         if ctx.session.can_send_request:  # 2025-11-25: ask mid-call
             question = await pipeline.question(action, account_id, args, token)
-            reply = await ctx.session.elicit_form(question.text, APPROVAL_SCHEMA, related_request_id=ctx.request_id)
-            answer = Answer(reply.action, reply.content)
+            try:
+                reply = await ctx.session.elicit_form(question.text, APPROVAL_SCHEMA, related_request_id=ctx.request_id)
+                answer = Answer(reply.action, reply.content)
+            except MCPError as exc:  # the client failed to ask: a refusal like any other, audited
+                answer = Answer.failed(f"the client answered with an error ({exc.error.message})")
             return present(await pipeline.execute(action, account_id, args, question.token, answer))
         shown = _state(ctx, action.name)  # 2026-07-28: ask, then resume with the answer
         response = (ctx.input_responses or {}).get(ANSWER_KEY)
@@ -223,7 +227,7 @@ async def execute(
         answer = (
             Answer(response.action, response.content)
             if isinstance(response, ElicitResult)
-            else Answer("accept", "(not an answer to the question)")
+            else Answer.failed(f"the client sent {type(response).__name__} instead of an answer")
         )
         return present(await pipeline.execute(action, account_id, args, shown, answer))
     except ActionError as exc:
