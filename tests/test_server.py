@@ -315,8 +315,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "positions": {"type": "integer"},
                         "long_market_value": {"type": "string"},
                         "short_market_value": {"type": "string"},
-                        "gross_exposure": {"type": "string"},
-                        "net_exposure": {"type": "string"},
+                        "gross_market_value": {"type": "string"},
+                        "net_market_value": {"type": "string"},
                         "cash": {"type": ["string", "null"]},
                         "unrealized_pnl": {"type": ["string", "null"]},
                         "daily_unrealized_pnl": {"type": ["string", "null"]},
@@ -325,8 +325,10 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "by_type": {"type": "array"},
                         "largest": {"type": "array"},
                         "concentration": {"type": "object"},
+                        "delta": {"type": ["object", "null"]},
                         "options": {"type": ["object", "null"]},
                         "expiring": {"type": ["object", "null"]},
+                        "funds": {"type": ["object", "null"]},
                         "notes": {"type": "array"},
                     },
                     "required": [
@@ -336,8 +338,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                         "positions",
                         "long_market_value",
                         "short_market_value",
-                        "gross_exposure",
-                        "net_exposure",
+                        "gross_market_value",
+                        "net_market_value",
                         "by_side",
                         "by_type",
                         "largest",
@@ -1106,8 +1108,8 @@ def expected_exposure(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
     return {
         "long_market_value": sum((Decimal(r["market_value"]) for r in risk if side(r) > 0), Decimal(0)),
         "short_market_value": sum((Decimal(r["market_value"]) for r in risk if side(r) < 0), Decimal(0)),
-        "gross_exposure": sum((abs(v) for v in values), Decimal(0)),
-        "net_exposure": sum(values, Decimal(0)),
+        "gross_market_value": sum((abs(v) for v in values), Decimal(0)),
+        "net_market_value": sum(values, Decimal(0)),
         "cash": sum((Decimal(r["market_value"]) for r in rows if r["instrument_type"] == "CASH"), Decimal(0)),
         "unrealized_pnl": sum(
             (Decimal(r["unrealized_pnl"]) for r in rows if r["unrealized_pnl"] is not None), Decimal(0)
@@ -1122,13 +1124,13 @@ async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(client: 
     for field, value in expected_exposure(rows).items():
         assert Decimal(summary[field]) == value, field
         assert "E" not in summary[field], field
-    assert (summary["long_market_value"], summary["short_market_value"], summary["gross_exposure"]) == (
+    assert (summary["long_market_value"], summary["short_market_value"], summary["gross_market_value"]) == (
         "136339.43",
         "-15689.50",
         "152028.93",
     )
     assert summary["as_of"] == "2026-11-23T15:00:00Z"
-    expiring = {o["symbol"] for o in summary["expiring"]["options"]}
+    expiring = {row[0] for row in summary["expiring"]["options"]["rows"]}
     assert {"AAPL261127C00145000", "AAPL261127C00160000"} <= expiring
 
 

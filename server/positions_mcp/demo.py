@@ -46,6 +46,12 @@ def money(text: str | None) -> str:
     return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
 
 
+def expiring_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary's expiring options (a table: column names once, then rows) as one dict a row."""
+    options = (summary.get("expiring") or {}).get("options") or {}
+    return [dict(zip(options["columns"], row, strict=True)) for row in options.get("rows", [])]
+
+
 def table(rows: list[list[str]], header: list[str]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
@@ -118,19 +124,31 @@ async def read(client: Client) -> None:
     summary = await call(client, "summarize_exposure", {})
     show("long market value", money(summary["long_market_value"]))
     show("short market value", money(summary["short_market_value"]))
-    show("gross / net exposure", f"{money(summary['gross_exposure'])} / {money(summary['net_exposure'])}")
+    show(
+        "gross / net market value",
+        f"{money(summary['gross_market_value'])} / {money(summary['net_market_value'])}",
+    )
+    delta = summary.get("delta") or {}
+    if delta:
+        show("net / gross delta ($)", f"{money(delta['net_dollars'])} / {money(delta['gross_dollars'])}")
     show("unrealized P&L", money(summary.get("unrealized_pnl")))
-    show("largest position", f"{summary['largest'][0]['symbol']} ({summary['largest'][0].get('gross_pct')}% of gross)")
-    expiring = (summary.get("expiring") or {}).get("options", [])
+    if summary["largest"]:  # a small book's summary may leave it out to list every underlier
+        largest = summary["largest"][0]
+        show("largest position", f"{largest['symbol']} ({largest.get('gross_pct')}% of gross)")
+    underliers = delta.get("by_underlier") or {}
+    if underliers.get("rows"):
+        top = dict(zip(underliers["columns"], underliers["rows"][0], strict=True))
+        show("largest delta", f"{top['underlier']}: {money(top['delta_dollars'])} ({top['gross_pct']}% of gross delta)")
+    expiring = expiring_rows(summary)
     if expiring:
         say()
         say(f"Options expiring through {summary['expiring']['through']}:")
         table(
             [
-                [o["symbol"], o["quantity"], o.get("moneyness", "?"), o["default_at_expiry"], o["suggestion"]]
+                [o["symbol"], o["contracts"], o["moneyness"] or "?", o["default_at_expiry"], o["suggestion"]]
                 for o in expiring
             ],
-            ["option", "qty", "money", "at expiry by default", "what you could do"],
+            ["option", "contracts", "money", "at expiry by default", "what you could do"],
         )
     for note in summary.get("notes", []):
         say(f"  note: {note}")
@@ -191,11 +209,7 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
     async with Client(server_parameters(audit_log), elicitation_callback=person) as client:
         summary = await call(client, "summarize_exposure", {})
         say("  (a fresh server, a fresh demo book: the long calls that expiry would exercise are the candidates)")
-        long_calls = [
-            o
-            for o in (summary.get("expiring") or {}).get("options", [])
-            if o.get("default_at_expiry") == "AUTO_EXERCISE"
-        ]
+        long_calls = [o for o in expiring_rows(summary) if o["default_at_expiry"] == "AUTO_EXERCISE"]
         symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
         rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
         preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
