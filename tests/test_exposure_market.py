@@ -308,6 +308,26 @@ def test_cash_and_shares_the_defaults_would_move() -> None:
     assert by_symbol["SPX   261127C05600000"].intrinsic_per_contract == Decimal("5000.00")
 
 
+def test_the_terms_of_an_expiring_option_come_from_either_view() -> None:
+    rows, view = settlement_book()
+    call = rows[0]  # ABC 95 call × 3
+    adjusted = terms_for(call, {"multiplier": "150"})  # 150 shares a contract
+
+    def settled(page: MarketView, at_build: MarketView | None) -> tuple[Decimal, dict[str, Decimal]]:
+        builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF)
+        watch = builder.add([call], page).build(at_build).expiring
+        assert watch is not None and watch.at_expiry is not None
+        return watch.at_expiry.cash_out, watch.at_expiry.shares
+
+    quotes = {ABC: view.quotes[ABC]}
+    # 3 × 150 × 95 = 42750 for 3 × 150 = 450 shares, whichever view had the contract's terms
+    expected = (Decimal("42750.00"), {"ABC": Decimal("450")})
+    assert settled(MarketView(quotes=quotes), MarketView(terms={call.instrument_id: adjusted})) == expected
+    assert settled(MarketView(quotes=quotes, terms={call.instrument_id: adjusted}), None) == expected
+    # neither: the standard default, 3 × 100 × 95
+    assert settled(MarketView(quotes=quotes), None) == (Decimal("28500.00"), {"ABC": Decimal("300")})
+
+
 def test_enough_cash_no_warning_and_no_balances_no_comparison() -> None:
     rows, view = settlement_book()
     rich = Funds("USD", Decimal("100000.00"), Decimal("100000.00"), Decimal("100000.00"), Decimal("200000.00"))

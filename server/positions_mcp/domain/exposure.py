@@ -4,12 +4,17 @@ greeks, options, what expiry will do and what it costs, against the account's fu
 Pure, no I/O. :class:`ExposureBuilder` is a streaming accumulator: the MCP layer feeds it each page
 of positions as it arrives (``add``) and asks for the summary at the end (``build``), passing the
 :class:`~.market.MarketView` it could read (quotes and greeks, contract terms, balances). Each
-position costs O(1) plain-Python work and leaves behind at most one compact tuple (never the wire
-object); ``build`` works on the distinct underliers, the expiring options and the options whose
-greeks were not known when they were added. The result has a bounded size whatever the book: a
-small book (``small_book`` positions, 25 by default) is shown whole (every underlier, every expiring
-option); a larger one keeps exact counts and totals and lists the largest items only; the compact
-JSON is then cut to ``max_json_bytes`` (3,000).
+position costs O(1) plain-Python work and leaves behind at most one compact tuple of plain values
+(never the wire object; the collector stops tracking such tuples, so a large book costs no GC
+time), plus its id in the set that catches repeats; ``build`` works on the distinct underliers, the
+expiring options and the options whose greeks were not known when they were added.
+
+The result has a bounded size whatever the book. The two lists a person reads row by row (delta by
+underlier, expiring options) are tables: column names once, then one JSON array per row. A small
+book (``small_book`` positions, 25 by default) lists every underlier and every expiring option; a
+larger one keeps exact counts and totals and lists the largest items only. The compact JSON is then
+cut to ``max_json_bytes`` (3,000): the largest positions first, then notes, then (a large book's)
+lists, the expiring options last; the last note says what was cut.
 
 Definitions (decisions, stated once):
 
@@ -32,15 +37,15 @@ Definitions (decisions, stated once):
   know) whose symbol is an OSI symbol. Everything else non-cash counts as the underlier itself, at
   delta 1 a unit.
 * **Underlier**: an option counts toward its ``underlying_instrument_id``, anything else toward its
-  own ``instrument_id``; an option without one is grouped by its OSI root (``root:<ROOT>``), the
-  keys of :func:`.resolve.underlier_key`.
+  own ``instrument_id``; an option without one is grouped by its OSI root (``root:<ROOT>``; a
+  symbol that is not OSI, by its own id): the keys of :func:`.resolve.underlier_key`.
 * **Contract terms**: the multiplier (and for expiry the deliverable and settlement) come from
   ``MarketView.terms`` (the option-contracts endpoint), else from :func:`.contracts.terms_for`'s
   documented fallbacks (known index roots; a standard equity option of 100 shares), noted.
 * **Underlier price** (market-data reference 9): the snapshot's last trade, else its midpoint, else
   the underlier's own position ``instrument_price``, else a previous close (the snapshot's, then
-  the position's ``closing_price``; noted). ``MarketView.price`` thus prices an underlier the
-  account does not hold (SPY, SPX).
+  the position's ``closing_price``; noted). The snapshot thus prices an underlier the account does
+  not hold (SPY, SPX): its moneyness and delta dollars are known.
 * **Greeks** are the API's (snapshot ``greeks``): per share, computed at their ``timestamp``;
   theta per trading day, vega per volatility point as the API defines it (reference 3: whether that
   is σ + 0.01 or σ + 1.0 is not stated). ``iv`` is withheld upstream and never used. A contract
@@ -69,20 +74,23 @@ Definitions (decisions, stated once):
   or $0.50 a share, whichever is larger): :mod:`.settlement`. Cash needed is compared with the
   balances' trade cash (reference 9: Clear Street does not say which balance it checks; the
   overnight buying power is shown beside it, as an exercise is held overnight).
-* Sums are exact (a decimal context wide enough that nothing is ever rounded); dollar figures
-  derived from greeks are rounded to the cent (banker's rounding) and their totals are the exact
-  sums of the rounded figures shown; percentages are rounded to 0.01. Fields that are None are
-  left out of the serialised form, so the JSON carries only what is known.
+* Sums are exact (a decimal context wide enough that nothing is ever rounded). Dollar figures
+  derived from greeks are rounded to the cent (banker's rounding): each underlier's delta dollars,
+  whose exact sums are the net and gross; the greek totals, rounded once from their exact sums.
+  Delta shares are shown to 0.01 a share; exact amounts (strikes × multipliers) are written to the
+  cent when that loses nothing; percentages are rounded to 0.01. Fields that are None are left out
+  of the serialised form, so the JSON carries only what is known.
 """
 
 from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import MAX_PREC, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import chain
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from pydantic import (
@@ -164,6 +172,7 @@ _FAST_OSI = re.compile(r"([A-Z0-9.]{1,6}) {0,5}([0-9]{6})([CP])([0-9]{8})")
 _UNSEEN: Any = object()
 
 _SNAPSHOT, _POSITION, _CLOSE = "snapshot", "position", "previous close"
+_UNDERLIER_OF = itemgetter(3)  # of an expiring option's tuple: its underlier key
 _INDEX_ROOTS = KNOWN_EUROPEAN_INDEX_ROOTS | KNOWN_AMERICAN_INDEX_ROOTS
 
 
@@ -684,6 +693,8 @@ class ExposureBuilder:
         self._yymmdd: dict[str, date | None] = {}
         self._expiration_days: dict[date, date] = {}
         self._fallback: dict[tuple[str, bool], ContractTerms] = {}
+        self._fallback_keys: dict[tuple[str, bool], tuple[str, bool]] = {}
+        self._strikes: dict[str, Decimal] = {}  # OSI strike digits -> strike, while build runs
         self._expiring_terms: dict[str, ContractTerms] = {}  # terms of add()'s views, expiring options only
         self._seen: set[str] = set()
         self._option_n = 0
@@ -857,8 +868,10 @@ class ExposureBuilder:
         expiry = self._yymmdd.get(match[2]) if match is not None else None
         if match is None or expiry is None:
             return parse_osi(symbol)
-        right = OptionRight.CALL if match[3] == "C" else OptionRight.PUT
-        return OptionSymbol(match[1], expiry, right, Decimal(match[4]) / 1000)  # as parse_osi does
+        strike = self._strikes.get(match[4])
+        if strike is None:  # strikes repeat across a book: each distinct one is made once per build
+            strike = self._strikes[match[4]] = Decimal(match[4]) / 1000  # as parse_osi does
+        return OptionSymbol(match[1], expiry, OptionRight.CALL if match[3] == "C" else OptionRight.PUT, strike)
 
     def _add_option(self, p: Position, symbol: str, quantity: Decimal, mv: Decimal, view: MarketView | None) -> None:
         self._option_n += 1
@@ -885,16 +898,18 @@ class ExposureBuilder:
         cache_key: _FallbackKey = None
         if expiry is not None and root is not None:
             # terms_for without a contract row depends on the kind of root and of underlier only
-            cache_key = (root if root in _INDEX_ROOTS else "", p.underlying_instrument_type == SecurityType.INDEX)
-            fallback = self._fallback.get(cache_key)
+            wanted = (root if root in _INDEX_ROOTS else "", p.underlying_instrument_type == SecurityType.INDEX)
+            fallback = self._fallback.get(wanted)
             if fallback is None:
-                fallback = self._fallback[cache_key] = terms_for(p)
-        terms: ContractTerms | None = None
+                fallback = self._fallback[wanted] = terms_for(p)
+                self._fallback_keys[wanted] = wanted
+            cache_key = self._fallback_keys[wanted]  # one tuple object for every row alike
+        listed: ContractTerms | None = None  # the terms the view gives (not a fallback)
         folded = view is not None
         if view is not None:
-            terms = (view.terms.get(iid) if view.terms else None) or fallback
+            listed = view.terms.get(iid) if view.terms else None
             quote = view.quotes.get(iid) if view.quotes else None
-            self._fold_now(key, symbol, quantity, terms, None if quote is None else quote.greeks)
+            self._fold_now(key, symbol, quantity, listed or fallback, None if quote is None else quote.greeks)
             if uid and key not in self._seen_quotes:
                 underlier = view.quotes.get(uid) if view.quotes else None
                 if underlier is not None:
@@ -910,8 +925,8 @@ class ExposureBuilder:
                 self._expired.hit(symbol)
             elif day <= self.through and quantity != 0:
                 self._expiring.append((day, symbol, iid, key, quantity, mv, cache_key, folded))
-                if terms is not None:
-                    self._expiring_terms[iid] = terms
+                if listed is not None:
+                    self._expiring_terms[iid] = listed
                 return
         if not folded:
             self._deferred.append((iid, key, quantity, symbol, cache_key))
@@ -947,10 +962,11 @@ class ExposureBuilder:
         return ids
 
     def option_ids(self) -> list[str]:
-        """Instrument ids of the options ``build`` still needs greeks and terms for: those added
-        without a market view, then the expiring ones (their terms: deliverable, settlement)."""
-        ids = dict.fromkeys(row[0] for row in self._deferred)
-        ids.update(dict.fromkeys(row[2] for row in self._expiring))
+        """Instrument ids of the options ``build`` still needs greeks and terms for: the expiring
+        ones first (their terms decide what expiry settles), then those added without a market
+        view. Each id once."""
+        ids = dict.fromkeys(row[2] for row in self._expiring)
+        ids.update(dict.fromkeys(row[0] for row in self._deferred))
         return list(ids)
 
     # -- result ------------------------------------------------------------------------------
@@ -1210,7 +1226,7 @@ class ExposureBuilder:
             UnderlierRow(
                 label,
                 price,
-                delta_shares.quantize(_SHARE, rounding=ROUND_HALF_EVEN),
+                delta_shares.quantize(_SHARE, rounding=ROUND_HALF_EVEN, context=_EXACT),
                 dollars,
                 percent(abs(dollars), d.gross) if dollars is not None else None,
             )
@@ -1247,23 +1263,43 @@ class ExposureBuilder:
 
     def _expiry_watch(
         self, view: MarketView | None, prices: dict[str, Decimal | None], small: bool
-    ) -> tuple[ExpiryWatch | None, list[tuple[str, Decimal]], dict[str, int]]:
+    ) -> tuple[ExpiryWatch | None, _Shorts, dict[str, int]]:
         """The expiring options, what their defaults settle, and the underliers that settlement
-        would leave short (label, shares short) though the account is not short them now. Keeps
-        the rows it lists only."""
+        would leave short though the account is not short them now. Works through the expiring
+        options once, grouped by underlier; keeps the rows and the share moves it lists only."""
+        shorts = _Shorts()
         if not self._option_n:
-            return None, [], {}
+            return None, shorts, {}
         terms_of: Mapping[str, ContractTerms] = view.terms if view is not None and view.terms else {}
         counts: dict[DefaultAtExpiry, int] = {}
         pinned = not_counted = settling = 0
         cash_out = cash_in = cash_settled = ZERO
-        shares: dict[str, Decimal] = {}
         exact = _EXACT
         added, fallbacks = self._expiring_terms, self._fallback
+        count = len(self._expiring)
+        limit = count if small else self.expiring_limit
+        moves: list[tuple[Decimal, str, Decimal]] = []  # min-heap (|shares|, key, shares) of the largest
+        moving_key: str | None = None
+        moving = ZERO
+
+        def moved(key: str | None, amount: Decimal) -> None:
+            """One underlier's shares moved in all: is it listed, does it go short?"""
+            if key is None or not amount:
+                return
+            held = self._stock.get(key)
+            now = held[1] if held is not None else ZERO
+            after = exact.add(now, amount)
+            if now >= 0 > after:
+                shorts.add(-after, key)
+            item = (abs(amount), key, amount)
+            if len(moves) < limit:
+                heapq.heappush(moves, item)
+            elif limit and item > moves[0]:
+                heapq.heapreplace(moves, item)
 
         def judged() -> Iterable[tuple[Any, ...]]:
-            nonlocal pinned, not_counted, settling, cash_out, cash_in, cash_settled
-            for day, symbol, iid, key, quantity, mv, fallback, _ in self._expiring:
+            nonlocal pinned, not_counted, settling, cash_out, cash_in, cash_settled, moving_key, moving
+            for day, symbol, iid, key, quantity, mv, fallback, _ in sorted(self._expiring, key=_UNDERLIER_OF):
                 osi = self._symbol(symbol)
                 terms = (
                     added.get(iid)
@@ -1279,18 +1315,24 @@ class ExposureBuilder:
                     if terms is not None:
                         settling += 1
                         flow = expiry_flow(default, quantity, osi, terms, price)
-                        cash_out = exact.add(cash_out, flow.cash_out)
-                        cash_in = exact.add(cash_in, flow.cash_in)
-                        cash_settled = exact.add(cash_settled, flow.cash_settled)
+                        if flow.cash_out:
+                            cash_out = exact.add(cash_out, flow.cash_out)
+                        if flow.cash_in:
+                            cash_in = exact.add(cash_in, flow.cash_in)
+                        if flow.cash_settled:
+                            cash_settled = exact.add(cash_settled, flow.cash_settled)
                         if flow.shares:
-                            shares[key] = exact.add(shares.get(key, ZERO), flow.shares)
+                            if key != moving_key:  # the rows come grouped by underlier
+                                moved(moving_key, moving)
+                                moving_key, moving = key, ZERO
+                            moving = exact.add(moving, flow.shares)
                 elif default is not DefaultAtExpiry.LAPSE:
                     not_counted += 1  # ASSIGNMENT_POSSIBLE, UNKNOWN
                 yield ((day, _ATTENTION[default], -abs(mv), symbol), quantity, osi, price, terms, default, pin)
+            moved(moving_key, moving)
 
-        count = len(self._expiring)
-        limit = count if small else self.expiring_limit
         kept = heapq.nsmallest(limit, judged(), key=lambda row: row[0])
+        self._strikes.clear()
         days_left: dict[date, int] = {}
         shown: list[ExpiringRow] = []
         for (day, _, _, symbol), quantity, osi, price, terms, default, pin in kept:
@@ -1308,26 +1350,20 @@ class ExposureBuilder:
             )
         by_default = {k.value: v for k, v in sorted(counts.items(), key=lambda kv: _ATTENTION[kv[0]])}
         settlement = None
-        shorted: list[tuple[str, Decimal]] = []
         if settling or not_counted:
-            moves: dict[str, Decimal] = {}
-            for key, amount in sorted(shares.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
-                held = self._stock.get(key)
-                now = held[1] if held is not None else ZERO
-                after = exact.add(now, amount)
-                if now >= 0 > after:
-                    shorted.append((self._label(key, view), -after))
-                if small or len(moves) < self.expiring_limit:
-                    label = self._label(key, view)
-                    moves[label] = exact.add(moves.get(label, ZERO), amount)
+            listed: dict[str, Decimal] = {}
+            for _, key, amount in sorted(moves, key=lambda item: (-item[0], item[1])):
+                label = self._label(key, view)
+                listed[label] = exact.add(listed.get(label, ZERO), amount)
             settlement = ExpirySettlement(
                 cash_out=_money(cash_out),
                 cash_in=_money(cash_in),
                 cash_settled=_money(cash_settled) if cash_settled else None,
                 net_cash=_money(exact.add(exact.subtract(cash_in, cash_out), cash_settled)),
-                shares=moves,
+                shares=listed,
                 not_counted=not_counted or None,
             )
+        shorts.name(lambda key: self._label(key, view))
         watch = ExpiryWatch(
             window_business_days=self.window,
             through=self.through,
@@ -1337,7 +1373,7 @@ class ExposureBuilder:
             options=ExpiringTable(rows=shown),
             at_expiry=settlement,
         )
-        return watch, shorted, by_default
+        return watch, shorts, by_default
 
     def _notes(
         self,
@@ -1453,7 +1489,28 @@ class ExposureBuilder:
         return notes
 
 
-def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: list[tuple[str, Decimal]]) -> ExpiryWatch:
+class _Shorts:
+    """The underliers expiry would leave short: how many, and the largest few by name."""
+
+    __slots__ = ("count", "largest", "named")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.largest: list[tuple[Decimal, str]] = []  # min-heap (shares short, key)
+        self.named: list[tuple[str, Decimal]] = []  # (label, shares short), largest first
+
+    def add(self, shares: Decimal, key: str) -> None:
+        self.count += 1
+        if len(self.largest) < EXAMPLES:
+            heapq.heappush(self.largest, (shares, key))
+        elif (shares, key) > self.largest[0]:
+            heapq.heapreplace(self.largest, (shares, key))
+
+    def name(self, label: Callable[[str], str]) -> None:
+        self.named = [(label(key), shares) for shares, key in sorted(self.largest, reverse=True)]
+
+
+def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> ExpiryWatch:
     """The expiry settlement compared with the account's cash (when the balances are known), with a
     plain warning when the cash does not cover it or when it would leave the account short shares."""
     settlement = watch.at_expiry
@@ -1465,9 +1522,9 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: list[tuple[s
         update["cash_after"] = _money(after)
         if after < 0:
             problems.append(f"cash short by {money(-after)} at expiry")
-    problems += [f"{label} would go short {qty(amount)} shares" for label, amount in shorted[:EXAMPLES]]
-    if len(shorted) > EXAMPLES:
-        problems.append(f"{len(shorted) - EXAMPLES} more underliers would go short")
+    problems += [f"{label} would go short {qty(amount)} shares" for label, amount in shorted.named]
+    if shorted.count > len(shorted.named):
+        problems.append(f"{shorted.count - len(shorted.named)} more underliers would go short")
     if problems:
         update["warning"] = "; ".join(problems) + ": close, instruct or add funds before the exercise cutoff"
     if not update:
@@ -1493,7 +1550,8 @@ def _fit(
     notes = list(summary.notes)
     steps: list[tuple[list[Any], int]]
     if small:
-        steps = [(largest, 3), (largest, 0), (notes, 1), (types, 0), (sides, 0), (notes, 0)]
+        # by_side repeats the long and short market values but for its counts: it goes before by_type
+        steps = [(largest, 3), (largest, 0), (notes, 1), (sides, 0), (types, 0), (notes, 0)]
     else:
         steps = [
             (largest, 5),
@@ -1507,8 +1565,8 @@ def _fit(
             (moves, 1),
             (expiring, 1),
             (notes, 0),
-            (types, 0),
             (sides, 0),
+            (types, 0),
         ]
     steps += [(moves, 0), (underliers, 0), (largest, 0), (expiring, 0)]
     note_count = len(notes)

@@ -33,8 +33,8 @@ weekend. Cash-settled options are never pinned: they deliver no shares.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import MAX_PREC, Context, Decimal
+from typing import NamedTuple
 
 from .contracts import ContractTerms
 from .expiry import DefaultAtExpiry, in_the_money_by, intrinsic_per_contract
@@ -50,13 +50,13 @@ _ZERO = Decimal(0)
 _EXACT = Context(prec=MAX_PREC)  # the products below are never rounded, whatever the caller's context
 
 
-@dataclass(frozen=True, slots=True)
-class ExpiryFlow:
+class ExpiryFlow(NamedTuple):
     """What one position's default at expiry settles (totals for the position, not per contract).
 
     ``cash_out`` / ``cash_in``: aggregate strikes paid / received (physical delivery, ≥ 0).
     ``cash_settled``: exercise settlement amount of a cash-settled option, received (> 0) or paid
-    (< 0), an estimate at the given price. ``shares``: shares received (> 0) or delivered (< 0)."""
+    (< 0), an estimate at the given price. ``shares``: shares received (> 0) or delivered (< 0).
+    A named tuple: a large book's expiring options make many of them."""
 
     cash_out: Decimal = _ZERO
     cash_in: Decimal = _ZERO
