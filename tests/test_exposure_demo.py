@@ -236,6 +236,7 @@ def test_the_small_demo_book_is_shown_whole_in_3_kb(demo: tuple[list[Position], 
     }
     assert len(s.expiring.options.rows) == s.expiring.count == 4
     assert len(s.expiring.at_expiry.shares) == 3
+    assert len(s.by_side) in (0, 2)  # both sides or neither: one alone would read as "no shorts"
     data = json.loads(text)
     assert data["expiring"]["at_expiry"]["warning"].startswith("cash short by $69,500.00")
     # what was shortened to fit is said

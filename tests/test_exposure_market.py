@@ -510,6 +510,24 @@ def test_a_small_book_is_shown_whole() -> None:
     assert s.expiring.at_expiry is not None and len(s.expiring.at_expiry.shares) == 3
 
 
+def test_twenty_five_holdings_are_shown_whole() -> None:
+    rows = [
+        pos(
+            f"TICK{i}",
+            "1234",
+            "123456.78",
+            instrument_id=f"{i:08d}-aaaa-bbbb-cccc-dddddddddddd",
+            instrument_price="100.05",
+        )
+        for i in range(25)
+    ]
+    s = summarize(rows, None, max_json_bytes=MAX_JSON_BYTES)
+    assert len(s.model_dump_json().encode()) <= MAX_JSON_BYTES
+    assert s.delta is not None and len(s.delta.by_underlier.rows) == s.delta.underliers == 25
+    # 25 × 1234 × 100.05 = 3,086,542.50
+    assert s.delta.net_dollars == Decimal("3086542.50")
+
+
 def test_dates() -> None:
     # the settlement book's contracts expire on Friday 2026-11-27, inside the default window
     builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF)

@@ -1532,6 +1532,9 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> 
     return watch.model_copy(update={"at_expiry": settlement.model_copy(update=update)})
 
 
+_WHOLE = -1  # a step of _fit that drops the whole list or nothing of it
+
+
 def _fit(
     summary: ExposureSummary, budget: int, small: bool, by_default: dict[str, int], top5: Decimal | None
 ) -> ExposureSummary:
@@ -1551,7 +1554,7 @@ def _fit(
     steps: list[tuple[list[Any], int]]
     if small:
         # by_side repeats the long and short market values but for its counts: it goes before by_type
-        steps = [(largest, 3), (largest, 0), (notes, 1), (sides, 0), (types, 0), (notes, 0)]
+        steps = [(largest, 3), (largest, 0), (notes, 1), (sides, _WHOLE), (types, 0), (notes, 0)]
     else:
         steps = [
             (largest, 5),
@@ -1565,7 +1568,7 @@ def _fit(
             (moves, 1),
             (expiring, 1),
             (notes, 0),
-            (sides, 0),
+            (sides, _WHOLE),
             (types, 0),
         ]
     steps += [(moves, 0), (underliers, 0), (largest, 0), (expiring, 0)]
@@ -1593,9 +1596,22 @@ def _fit(
 
     current = candidate()
     for rows, floor in steps:
+        if floor == _WHOLE:  # both sides or neither: one side alone would read as "no shorts"
+            if rows and _json_size(current) > budget:
+                rows.clear()
+                current = candidate()
+            continue
         while len(rows) > floor and _json_size(current) > budget:
             rows.pop()
             current = candidate()
+    # a later cut may have made room for notes an earlier step dropped: take back what fits, in order
+    for note in summary.notes[len(notes) :]:
+        notes.append(note)
+        trial = candidate()
+        if _json_size(trial) > budget:
+            notes.pop()
+            break
+        current = trial
     return current
 
 
