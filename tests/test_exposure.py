@@ -183,8 +183,8 @@ def test_totals_are_exact_sums_of_what_the_upstream_reported() -> None:
     assert s.long_market_value == Decimal("16805.99")
     # short rows 2,4,9: -8925.00 - 465.00 - 250.00
     assert s.short_market_value == Decimal("-9640.00")
-    assert s.gross_exposure == Decimal("26445.99")  # 16805.99 + 9640.00
-    assert s.net_exposure == Decimal("7165.99")  # 16805.99 - 9640.00
+    assert s.gross_market_value == Decimal("26445.99")  # 16805.99 + 9640.00
+    assert s.net_market_value == Decimal("7165.99")  # 16805.99 - 9640.00
     assert s.cash == Decimal("2500.75")
     # 0.10 + 0.20 + 0.30 - 0.01 + 0.00 + 0.10 + 0.05 - 0.33 (a float sum would not be 0.41)
     assert s.unrealized_pnl == Decimal("0.41")
@@ -252,58 +252,54 @@ def test_top_n_caps_the_largest_list_but_not_the_concentration() -> None:
 # -- options ---------------------------------------------------------------------------------
 
 
-def test_options_grouped_by_underlier() -> None:
+def test_delta_by_underlier_without_market_data() -> None:
+    # No market view: shares count at delta 1 at the positions' prices; options have no greeks, so
+    # no delta (never guessed), and underliers priced by no position have no dollars.
+    delta = summarize(book()).delta
+    assert delta is not None
+    assert delta.underliers == 6  # AAPL, TSLA, XYZ.WS, MSFT; GOOG and BADSYMBOL (options only)
+    assert delta.greeks_as_of is None
+    assert (delta.gamma_dollars_per_1pct, delta.vega_dollars_per_vol_point, delta.theta_dollars_per_day) == (
+        None,
+        None,
+        None,
+    )
+    assert delta.by_underlier.columns == ("underlier", "price", "delta_shares", "delta_dollars", "gross_pct")
+    assert delta.by_underlier.rows == [
+        # 100.5 × 151.10 = 15185.55; gross 15185.55 + 8925.00 + 333.00 + 120.10 = 24563.65 → 61.82 %
+        ("AAPL", Decimal("151.10"), Decimal("100.50"), Decimal("15185.55"), Decimal("61.82")),
+        ("TSLA", Decimal("178.50"), Decimal("-50.00"), Decimal("-8925.00"), Decimal("36.33")),  # 36.334 %
+        ("XYZ.WS", Decimal("0.333"), Decimal("1000.00"), Decimal("333.00"), Decimal("1.36")),  # 1.356 %
+        # closing price 400.33 (no instrument_price): 0.3 × 400.33 = 120.099 → 120.10
+        ("MSFT", Decimal("400.33"), Decimal("0.30"), Decimal("120.10"), Decimal("0.49")),  # 0.489 %
+        # unpriced, last: no dollars
+        ("BADSYMBOL", None, Decimal("0.00"), None, None),
+        ("GOOG", None, Decimal("0.00"), None, None),
+    ]
+    assert delta.net_dollars == Decimal("6713.65")  # 15185.55 - 8925.00 + 333.00 + 120.10
+    assert delta.gross_dollars == Decimal("24563.65")
+    # every option contract is without greeks: 10 + 3 + 1 (expired) on AAPL, 2 GOOG, 1 MSFT, 1 BADSYMBOL
+    assert delta.contracts_without_greeks == {
+        "AAPL": Decimal("14"),
+        "GOOG": Decimal("2"),
+        "BADSYMBOL": Decimal("1"),
+        "MSFT": Decimal("1"),
+    }
+
+
+def test_options_overview_names_premium_and_notional_apart() -> None:
     options = summarize(book()).options
     assert options is not None
     assert options.positions == 6
-    assert options.long == Decimal("14")  # 10 + 2 + 1 + 1
-    assert options.short == Decimal("4")  # 3 + 1
-    assert options.underliers == 4
-    rows = [
-        (u.underlier, u.price, u.long, u.short, u.calls, u.puts, u.notional, u.market_value, u.next_expiry)
-        for u in options.by_underlier
-    ]
-    assert rows == [
-        # 11 long calls (incl. the expired one) + 3 short puts; 14 × 100 × 151.10 = 211540.00;
-        # 1150.00 - 465.00 + 0.00 = 685.00; the expired 2026-03-27 is not "next"
-        (
-            "AAPL",
-            Decimal("151.10"),
-            Decimal("11"),
-            Decimal("3"),
-            Decimal("11"),
-            Decimal("3"),
-            Decimal("211540.00"),
-            Decimal("685.00"),
-            date(2026, 4, 2),
-        ),
-        # priced at its closing price 400.33: 1 × 100 × 400.33
-        (
-            "MSFT",
-            Decimal("400.33"),
-            Decimal("0"),
-            Decimal("1"),
-            Decimal("1"),
-            Decimal("0"),
-            Decimal("40033.00"),
-            Decimal("-250.00"),
-            date(2026, 5, 15),
-        ),
-        # not held: no price, no notional; labelled by the OSI root
-        (
-            "GOOG",
-            None,
-            Decimal("2"),
-            Decimal("0"),
-            Decimal("2"),
-            Decimal("0"),
-            None,
-            Decimal("12.34"),
-            date(2026, 4, 3),
-        ),
-        # no underlying id and no parsable symbol
-        ("unknown", None, Decimal("1"), Decimal("0"), Decimal("0"), Decimal("0"), None, Decimal("5.00"), None),
-    ]
+    assert options.long_contracts == Decimal("14")  # 10 + 2 + 1 + 1
+    assert options.short_contracts == Decimal("4")  # 3 + 1
+    # premium: Σ market_value of the option rows, 1150.00 - 465.00 + 12.34 - 250.00 + 5.00 + 0.00
+    assert options.premium == Decimal("452.34")
+    # underlier notional, standard multiplier assumed (no contract terms), priced underliers only:
+    # AAPL (10 + 3 + 1) × 100 × 151.10 = 211540.00, MSFT 1 × 100 × 400.33 = 40033.00
+    assert options.underlier_notional == Decimal("251573.00")
+    assert options.delta_dollars is None  # no greeks: not estimated
+    assert options.contracts_without_greeks == Decimal("18")
 
 
 def test_expiring_options_with_moneyness_and_default_at_expiry() -> None:
@@ -312,47 +308,77 @@ def test_expiring_options_with_moneyness_and_default_at_expiry() -> None:
     # today 2026-04-01 + 3 business days: 04-02, (Good Friday, weekend), 04-06, 04-07
     assert (expiring.window_business_days, expiring.through) == (3, date(2026, 4, 7))
     assert expiring.count == 3
-    assert expiring.by_default == {"ASSIGNMENT_LIKELY": 1, "AUTO_EXERCISE": 1, "UNKNOWN": 1}
-    call, goog, put = expiring.options
-    # long call, strike 150, spot 151.10: 1.10 in the money, 110.00 a contract, 1.10/150 = 0.733 %
-    assert (call.symbol, call.quantity, call.expiry, call.expiration_day, call.days_left) == (
-        "AAPL260402C00150000",
-        Decimal("10"),
-        date(2026, 4, 2),
-        None,
+    assert expiring.by_default is None  # every expiring option is listed: the rows say it
+    call, goog, put = expiring.options.as_dicts()
+    # long call, strike 150, spot 151.10: 1.10 in the money, 110.00 a contract, 1.10/150 = 0.733 %;
+    # within 1 % of the strike (1.50): pin risk
+    assert call == {
+        "symbol": "AAPL260402C00150000",
+        "contracts": Decimal("10"),
+        "days_left": 1,
+        "moneyness": "ITM",
+        "distance_pct": Decimal("0.73"),
+        "intrinsic_per_contract": Decimal("110.00"),
+        "pin_risk": True,
+        "default_at_expiry": DefaultAtExpiry.AUTO_EXERCISE,
+        "suggestion": "to let it lapse, send DO_NOT_EXERCISE on expiry day",
+    }
+    # expires on Good Friday: decisions happen on Thursday 04-02; the underlier is not held nor quoted
+    assert (goog["symbol"], goog["days_left"], goog["moneyness"], goog["distance_pct"]) == (
+        "GOOG 260403C00300000",
         1,
+        None,
+        None,
     )
-    assert (call.moneyness, call.spot, call.intrinsic, call.distance_pct) == (
+    assert (goog["intrinsic_per_contract"], goog["pin_risk"]) == (None, False)
+    assert goog["default_at_expiry"] is DefaultAtExpiry.UNKNOWN
+    # short put, strike 152.50, spot 151.10: 1.40 in the money, 140.00 a contract, 0.918 %; pinned
+    # (1.40 ≤ 1 % of 152.50 = 1.525)
+    assert (put["contracts"], put["days_left"]) == (Decimal("-3"), 2)
+    assert (put["moneyness"], put["intrinsic_per_contract"], put["distance_pct"]) == (
         "ITM",
-        Decimal("151.10"),
-        Decimal("110.00"),
-        Decimal("0.73"),
+        Decimal("140.00"),
+        Decimal("0.92"),
     )
-    assert call.default_at_expiry is DefaultAtExpiry.AUTO_EXERCISE
-    assert "DO_NOT_EXERCISE" in call.suggestion
-    # expires on Good Friday: decisions happen on Thursday 04-02; the underlier is not held
-    assert (goog.expiry, goog.expiration_day, goog.days_left) == (date(2026, 4, 3), date(2026, 4, 2), 1)
-    assert (goog.moneyness, goog.spot, goog.intrinsic, goog.distance_pct) == (None, None, None, None)
-    assert goog.default_at_expiry is DefaultAtExpiry.UNKNOWN
-    # short put, strike 152.50, spot 151.10: 1.40 in the money, 140.00 a contract, 0.918 %
-    assert (put.quantity, put.expiry, put.days_left) == (Decimal("-3"), date(2026, 4, 6), 2)
-    assert (put.moneyness, put.intrinsic, put.distance_pct) == ("ITM", Decimal("140.00"), Decimal("0.92"))
-    assert put.default_at_expiry is DefaultAtExpiry.ASSIGNMENT_LIKELY
+    assert put["default_at_expiry"] is DefaultAtExpiry.ASSIGNMENT_LIKELY
+    assert expiring.pin_risk == 2
+
+
+def test_what_the_defaults_settle_without_balances() -> None:
+    settlement = summarize(book()).expiring.at_expiry  # type: ignore[union-attr]
+    assert settlement is not None
+    # the long call exercised pays 10 × 100 × 150 = 150000 for 1000 AAPL; the short put assigned
+    # pays 3 × 100 × 152.50 = 45750 for 300 AAPL
+    assert (settlement.cash_out, settlement.cash_in, settlement.net_cash) == (
+        Decimal("195750"),
+        Decimal("0"),
+        Decimal("-195750"),
+    )
+    assert settlement.shares == {"AAPL": Decimal("1300")}
+    assert settlement.not_counted == 1  # GOOG: UNKNOWN
+    assert (settlement.cash_after, settlement.warning) == (None, None)  # no balances to compare with
 
 
 def test_expiry_window_zero_is_today_only() -> None:
     s = summarize(book(), today=date(2026, 4, 2), expiry_window_business_days=0)
     assert s.expiring is not None
     assert s.expiring.through == date(2026, 4, 2)
-    assert [o.symbol for o in s.expiring.options] == ["AAPL260402C00150000", "GOOG 260403C00300000"]
-    assert {o.days_left for o in s.expiring.options} == {0}
+    rows = s.expiring.options.as_dicts()
+    assert [o["symbol"] for o in rows] == ["AAPL260402C00150000", "GOOG 260403C00300000"]
+    assert {o["days_left"] for o in rows} == {0}
 
 
-def test_expiring_list_is_capped_with_a_count_of_all() -> None:
-    s = summarize(book(), expiring_limit=1, underlier_limit=2)
-    assert s.expiring is not None and s.options is not None
-    assert (s.expiring.count, len(s.expiring.options)) == (3, 1)
-    assert (s.options.underliers, len(s.options.by_underlier)) == (4, 2)
+def test_expiring_list_is_capped_with_a_count_of_all_beyond_a_small_book() -> None:
+    s = summarize(book(), expiring_limit=1, underlier_limit=2)  # 11 positions: a small book, shown whole
+    assert s.expiring is not None and s.delta is not None
+    assert (s.expiring.count, len(s.expiring.options.rows)) == (3, 3)
+    assert (s.delta.underliers, len(s.delta.by_underlier.rows)) == (6, 6)
+    s = summarize(book(), expiring_limit=1, underlier_limit=2, small_book=10)
+    assert s.expiring is not None and s.delta is not None
+    assert (s.expiring.count, len(s.expiring.options.rows)) == (3, 1)
+    assert s.expiring.by_default == {"ASSIGNMENT_LIKELY": 1, "AUTO_EXERCISE": 1, "UNKNOWN": 1}
+    assert (s.delta.underliers, len(s.delta.by_underlier.rows)) == (6, 2)
+    assert s.delta.top5_pct == Decimal("100.00")  # the four priced underliers are all of the gross
 
 
 def underlier_and_option(strike: str, spot: str, right: str, quantity: str) -> list[Position]:
@@ -386,9 +412,9 @@ def test_default_at_expiry(
 ) -> None:
     s = summarize(underlier_and_option(strike, spot, right, quantity))
     assert s.expiring is not None
-    (row,) = s.expiring.options
-    assert (row.moneyness, row.default_at_expiry, row.days_left) == (state, default, 0)
-    assert row.suggestion
+    (row,) = s.expiring.options.as_dicts()
+    assert (row["moneyness"], row["default_at_expiry"], row["days_left"]) == (state, default, 0)
+    assert row["suggestion"]
 
 
 @given(
@@ -431,6 +457,10 @@ def test_fast_osi_path_agrees_with_parse_osi(symbol: OptionSymbol) -> None:
         assert exposure_module._yymmdd(match[2]) == symbol.expiry
         assert (match[3] == "C") == symbol.is_call
         assert parse_osi(text) == symbol
+        # what build rebuilds from the fast path is the same contract
+        builder = ExposureBuilder(account_id=ACCOUNT, environment="x", as_of=AS_OF)
+        assert builder._osi(text) == (symbol.root, symbol.expiry, symbol.is_call)
+        assert builder._symbol(text) == symbol
 
 
 def test_slow_path_symbols_still_count() -> None:
@@ -439,14 +469,24 @@ def test_slow_path_symbols_still_count() -> None:
         [*underlier_and_option("100", "101", "C", "1")[:1], option("xyz\t260401c00100000", "1", "1.00", "XYZ-ID")]
     )
     assert s.expiring is not None and s.expiring.count == 1
-    assert s.expiring.options[0].default_at_expiry is DefaultAtExpiry.AUTO_EXERCISE
+    assert s.expiring.options.as_dicts()[0]["default_at_expiry"] is DefaultAtExpiry.AUTO_EXERCISE
 
 
 # -- data quality ----------------------------------------------------------------------------
 
 
+NO_MARKET = (
+    "no market data: prices from the positions; no greeks: option delta unavailable; contract terms "
+    "assumed standard; no balances"
+)
+
+
 def test_data_quality_notes() -> None:
     assert summarize(book()).notes == [
+        # what qualifies the delta and greeks first
+        NO_MARKET,
+        "no price for 2 underliers: delta dollars, notional and moneyness omitted (e.g. GOOG, BADSYMBOL)",
+        "1 underlier priced at a previous close (e.g. MSFT)",
         "1 position has an unknown instrument_type 'WARRANT': counted as non-option exposure",
         "unrealized_pnl missing on 3 positions: the total excludes them",  # rows 5, 7, 10
         "daily_unrealized_pnl missing on 5 positions: the total excludes them",  # 3, 5, 7, 8, 10
@@ -454,9 +494,6 @@ def test_data_quality_notes() -> None:
         "2 positions have no instrument_price (e.g. GOOG 260403C00300000, MSFT)",
         "1 option symbol could not be parsed as OSI: no expiry, strike or right for them (e.g. BADSYMBOL)",
         "1 option has no underlying_instrument_id: grouped by OSI root, no underlier price (e.g. BADSYMBOL)",
-        "no price in this book for 2 underliers (not held or unpriced): notional and moneyness "
-        "omitted (e.g. GOOG, unknown)",
-        "1 underlier is priced at closing_price (no instrument_price) (e.g. MSFT)",
         "1 option is past expiration but still listed (e.g. AAPL  260327C00140000)",
     ]
 
@@ -472,14 +509,17 @@ def test_odd_rows_are_noted_not_hidden() -> None:
     ]
     s = summarize(rows)
     assert s.positions == 6
-    assert s.gross_exposure == Decimal("301.00")  # 100 + 100 + 0 + 50 + 50 + 1
+    assert s.gross_market_value == Decimal("301.00")  # 100 + 100 + 0 + 50 + 50 + 1
     # ODD is long (quantity 5) but reported -50.00: counted +50.00 with the quantity's sign
-    assert s.net_exposure == Decimal("201.00")  # 100 + 100 + 0 + 50 - 50 + 1
+    assert s.net_market_value == Decimal("201.00")  # 100 + 100 + 0 + 50 - 50 + 1
     assert s.long_market_value == Decimal("251.00")  # AAPL twice, ODD, ELSE, LOST (0)
     assert s.short_market_value == Decimal("-50.00")  # SEED
     assert s.unrealized_pnl == Decimal("6")
     assert s.daily_unrealized_pnl is None and s.daily_realized_pnl is None
     assert s.notes == [
+        "no market data: prices from the positions; no balances",
+        # no row has a price: AAPL (twice, one underlier), LOST, ODD, SEED, ELSE
+        "no price for 5 underliers: delta dollars, notional and moneyness omitted (e.g. AAPL, LOST, ODD)",
         "1 position belongs to another account than 19816: included in the totals",
         "1 instrument_id was read more than once (book changed while paging?): counted each time (e.g. AAPL)",
         "daily_unrealized_pnl missing on every position: total omitted",
@@ -506,11 +546,11 @@ def test_seed_era_option_rows_are_options_whatever_their_instrument_type() -> No
     ]
     s = summarize(rows, today=date(2025, 1, 15))
     assert s.options is not None
-    assert (s.options.positions, s.options.short) == (1, Decimal("2"))
-    (group,) = s.options.by_underlier
-    assert (group.underlier, group.notional) == ("AAPL", Decimal("30200.00"))  # 2 × 100 × 151
+    assert (s.options.positions, s.options.short_contracts) == (1, Decimal("2"))
+    assert s.options.underlier_notional == Decimal("30200.00")  # 2 × 100 × 151
+    assert s.delta is not None and [row[0] for row in s.delta.by_underlier.rows] == ["AAPL"]
     assert s.expiring is not None
-    assert s.expiring.options[0].default_at_expiry is DefaultAtExpiry.LAPSE  # strike 190 > 151
+    assert s.expiring.options.as_dicts()[0]["default_at_expiry"] is DefaultAtExpiry.LAPSE  # strike 190 > 151
     assert not any("unknown instrument_type" in note for note in s.notes)
 
 
@@ -532,17 +572,18 @@ def test_many_unknown_types_stay_bounded() -> None:
 def test_empty_book() -> None:
     s = summarize([])
     assert s.positions == 0
-    assert (s.gross_exposure, s.net_exposure, s.unrealized_pnl) == (Decimal(0), Decimal(0), Decimal(0))
+    assert (s.gross_market_value, s.net_market_value, s.unrealized_pnl) == (Decimal(0), Decimal(0), Decimal(0))
     assert s.by_type == [] and s.largest == [] and s.notes == []
     assert s.concentration.largest_pct is None
-    assert s.options is None and s.expiring is None
+    assert s.delta is None and s.options is None and s.expiring is None and s.funds is None
     assert as_json(s)["concentration"] == {}
 
 
 def test_cash_only_book_has_no_exposure_and_no_percentages() -> None:
     s = summarize([pos("USD", "10", "10.00", instrument_type="CASH")])
-    assert (s.cash, s.gross_exposure) == (Decimal("10.00"), Decimal(0))
+    assert (s.cash, s.gross_market_value) == (Decimal("10.00"), Decimal(0))
     assert all(side.gross_pct is None for side in s.by_side)
+    assert s.delta is None and not any("market data" in note for note in s.notes)
 
 
 def test_sums_never_round() -> None:
@@ -552,7 +593,7 @@ def test_sums_never_round() -> None:
         pos("TINY", "1", "0.000000000000000000000000000001", unrealized_pnl="12345678901234567890"),
     ]
     s = summarize(rows)
-    assert s.gross_exposure == Decimal("12345678901234567890.123456789012000000000000000001")
+    assert s.gross_market_value == Decimal("12345678901234567890.123456789012000000000000000001")
     assert s.unrealized_pnl == Decimal("12345678901234567890.000000000000000000000000000001")
     assert as_json(s)["unrealized_pnl"] == "12345678901234567890.000000000000000000000000000001"
 
@@ -618,8 +659,8 @@ def test_full_summary_snapshot() -> None:
             "positions": 11,
             "long_market_value": "16805.99",
             "short_market_value": "-9640.00",
-            "gross_exposure": "26445.99",
-            "net_exposure": "7165.99",
+            "gross_market_value": "26445.99",
+            "net_market_value": "7165.99",
             "cash": "2500.75",
             "unrealized_pnl": "0.41",
             "daily_unrealized_pnl": "0.13",
@@ -633,6 +674,23 @@ def test_full_summary_snapshot() -> None:
                 {"type": "OPTION", "positions": 6, "long": "1167.34", "short": "-715.00", "gross_pct": "7.12"},
                 {"type": "WARRANT", "positions": 1, "long": "333.00", "short": "0", "gross_pct": "1.26"},
             ],
+            "delta": {
+                "net_dollars": "6713.65",
+                "gross_dollars": "24563.65",
+                "underliers": 6,
+                "contracts_without_greeks": {"AAPL": "14", "GOOG": "2", "MSFT": "1", "BADSYMBOL": "1"},
+                "by_underlier": {
+                    "columns": ["underlier", "price", "delta_shares", "delta_dollars", "gross_pct"],
+                    "rows": [
+                        ["AAPL", "151.10", "100.50", "15185.55", "61.82"],
+                        ["TSLA", "178.50", "-50.00", "-8925.00", "36.33"],
+                        ["XYZ.WS", "0.333", "1000.00", "333.00", "1.36"],
+                        ["MSFT", "400.33", "0.30", "120.10", "0.49"],
+                        ["BADSYMBOL", None, "0.00", None, None],
+                        ["GOOG", None, "0.00", None, None],
+                    ],
+                },
+            },
             "largest": [
                 {"symbol": "AAPL", "quantity": "100.5", "market_value": "15185.55", "gross_pct": "57.42"},
                 {"symbol": "TSLA", "quantity": "-50", "market_value": "-8925.00", "gross_pct": "33.75"},
@@ -648,93 +706,77 @@ def test_full_summary_snapshot() -> None:
             "concentration": {"largest_pct": "57.42", "top5_pct": "98.53"},
             "options": {
                 "positions": 6,
-                "long": "14",
-                "short": "4",
-                "underliers": 4,
-                "by_underlier": [
-                    {
-                        "underlier": "AAPL",
-                        "price": "151.10",
-                        "long": "11",
-                        "short": "3",
-                        "calls": "11",
-                        "puts": "3",
-                        "notional": "211540.00",
-                        "market_value": "685.00",
-                        "next_expiry": "2026-04-02",
-                    },
-                    {
-                        "underlier": "MSFT",
-                        "price": "400.33",
-                        "long": "0",
-                        "short": "1",
-                        "calls": "1",
-                        "puts": "0",
-                        "notional": "40033.00",
-                        "market_value": "-250.00",
-                        "next_expiry": "2026-05-15",
-                    },
-                    {
-                        "underlier": "GOOG",
-                        "long": "2",
-                        "short": "0",
-                        "calls": "2",
-                        "puts": "0",
-                        "market_value": "12.34",
-                        "next_expiry": "2026-04-03",
-                    },
-                    {
-                        "underlier": "unknown",
-                        "long": "1",
-                        "short": "0",
-                        "calls": "0",
-                        "puts": "0",
-                        "market_value": "5.00",
-                    },
-                ],
+                "long_contracts": "14",
+                "short_contracts": "4",
+                "premium": "452.34",
+                "underlier_notional": "251573.00",
+                "contracts_without_greeks": "18",
             },
             "expiring": {
                 "window_business_days": 3,
                 "through": "2026-04-07",
                 "count": 3,
-                "by_default": {"ASSIGNMENT_LIKELY": 1, "AUTO_EXERCISE": 1, "UNKNOWN": 1},
-                "options": [
-                    {
-                        "symbol": "AAPL260402C00150000",
-                        "quantity": "10",
-                        "expiry": "2026-04-02",
-                        "days_left": 1,
-                        "moneyness": "ITM",
-                        "spot": "151.10",
-                        "intrinsic": "110.00",
-                        "distance_pct": "0.73",
-                        "default_at_expiry": "AUTO_EXERCISE",
-                        "suggestion": "to let it lapse, send DO_NOT_EXERCISE on expiry day",
-                    },
-                    {
-                        "symbol": "GOOG 260403C00300000",
-                        "quantity": "2",
-                        "expiry": "2026-04-03",
-                        "expiration_day": "2026-04-02",
-                        "days_left": 1,
-                        "default_at_expiry": "UNKNOWN",
-                        "suggestion": "check the underlier price, then decide",
-                    },
-                    {
-                        "symbol": "AAPL  260406P00152500",
-                        "quantity": "-3",
-                        "expiry": "2026-04-06",
-                        "days_left": 2,
-                        "moneyness": "ITM",
-                        "spot": "151.10",
-                        "intrinsic": "140.00",
-                        "distance_pct": "0.92",
-                        "default_at_expiry": "ASSIGNMENT_LIKELY",
-                        "suggestion": "close before expiry to avoid assignment",
-                    },
-                ],
+                "pin_risk": 2,
+                "options": {
+                    "columns": [
+                        "symbol",
+                        "contracts",
+                        "days_left",
+                        "moneyness",
+                        "distance_pct",
+                        "intrinsic_per_contract",
+                        "pin_risk",
+                        "default_at_expiry",
+                        "suggestion",
+                    ],
+                    "rows": [
+                        [
+                            "AAPL260402C00150000",
+                            "10",
+                            1,
+                            "ITM",
+                            "0.73",
+                            "110.00",
+                            True,
+                            "AUTO_EXERCISE",
+                            "to let it lapse, send DO_NOT_EXERCISE on expiry day",
+                        ],
+                        [
+                            "GOOG 260403C00300000",
+                            "2",
+                            1,
+                            None,
+                            None,
+                            None,
+                            False,
+                            "UNKNOWN",
+                            "check the underlier price, then decide",
+                        ],
+                        [
+                            "AAPL  260406P00152500",
+                            "-3",
+                            2,
+                            "ITM",
+                            "0.92",
+                            "140.00",
+                            True,
+                            "ASSIGNMENT_LIKELY",
+                            "close before expiry to avoid assignment",
+                        ],
+                    ],
+                },
+                "at_expiry": {
+                    "cash_out": "195750.00",
+                    "cash_in": "0.00",
+                    "net_cash": "-195750.00",
+                    "shares": {"AAPL": "1300"},
+                    "not_counted": 1,
+                },
             },
             "notes": [
+                "no market data: prices from the positions; no greeks: option delta unavailable; contract terms assumed standard; no balances",
+                "no price for 2 underliers: delta dollars, notional and moneyness omitted (e.g. GOOG, BADSYMBOL)",
+                "1 underlier priced at a previous close (e.g. MSFT)",
                 "1 position has an unknown instrument_type 'WARRANT': counted as non-option exposure",
                 "unrealized_pnl missing on 3 positions: the total excludes them",
                 "daily_unrealized_pnl missing on 5 positions: the total excludes them",
@@ -742,8 +784,6 @@ def test_full_summary_snapshot() -> None:
                 "2 positions have no instrument_price (e.g. GOOG 260403C00300000, MSFT)",
                 "1 option symbol could not be parsed as OSI: no expiry, strike or right for them (e.g. BADSYMBOL)",
                 "1 option has no underlying_instrument_id: grouped by OSI root, no underlier price (e.g. BADSYMBOL)",
-                "no price in this book for 2 underliers (not held or unpriced): notional and moneyness omitted (e.g. GOOG, unknown)",
-                "1 underlier is priced at closing_price (no instrument_price) (e.g. MSFT)",
                 "1 option is past expiration but still listed (e.g. AAPL  260327C00140000)",
             ],
         }
@@ -752,10 +792,23 @@ def test_full_summary_snapshot() -> None:
 
 def test_output_schema_keeps_decimals_as_strings() -> None:
     schema = ExposureSummary.model_json_schema(mode="serialization")
-    assert schema["properties"]["gross_exposure"]["type"] == "string"
-    assert "pattern" in schema["properties"]["gross_exposure"]
-    assert "gross_exposure" in schema["required"] and "cash" not in schema["required"]
-    assert schema["properties"]["gross_exposure"]["description"] == "Σ |market_value| (CASH excluded)."
+    gross = schema["properties"]["gross_market_value"]
+    assert gross["type"] == "string" and "pattern" in gross
+    assert "gross_market_value" in schema["required"] and "cash" not in schema["required"]
+    assert gross["description"] == (
+        "Σ |market_value| (CASH excluded): market value, not risk (an option counts its premium)."
+    )
+    # the tables' rows are arrays typed column by column (named as the columns), decimals as strings
+    row = schema["$defs"]["UnderlierRow"]
+    assert row["type"] == "array"
+    assert [item["title"] for item in row["prefixItems"]] == [
+        "Underlier",
+        "Price",
+        "Delta Shares",
+        "Delta Dollars",
+        "Gross Pct",
+    ]
+    assert row["prefixItems"][2]["type"] == "string" and "pattern" in row["prefixItems"][2]
 
 
 # -- bounded size ------------------------------------------------------------------------------
@@ -832,14 +885,25 @@ def test_ten_thousand_positions_fit_in_3_kb(big_book: list[Position]) -> None:
     # counts stay complete even where lists were shortened
     assert summary.positions == 10_000
     assert summary.options is not None and summary.options.positions == 5_000
-    assert summary.options.underliers > len(summary.options.by_underlier) >= 1
-    assert summary.expiring is not None and summary.expiring.count > len(summary.expiring.options) >= 1
+    assert summary.delta is not None
+    assert summary.delta.underliers == 5_000 > len(summary.delta.by_underlier.rows) >= 1
+    assert summary.delta.top5_pct is not None  # the list is cut: the concentration is given apart
+    assert summary.expiring is not None and summary.expiring.count > len(summary.expiring.options.rows) >= 1
+    assert summary.expiring.by_default is not None
     assert sum(summary.expiring.by_default.values()) == summary.expiring.count
-    assert len(summary.largest) >= 1
     assert sum(side.positions for side in summary.by_side) == 10_000
     # exact: the totals equal the plain sums of the rows
-    assert summary.gross_exposure == sum((abs(p.market_value) for p in big_book), Decimal(0))
-    assert summary.net_exposure == sum((p.market_value for p in big_book), Decimal(0))
+    assert summary.gross_market_value == sum((abs(p.market_value) for p in big_book), Decimal(0))
+    assert summary.net_market_value == sum((p.market_value for p in big_book), Decimal(0))
+    # without market data, the delta is the shares' (delta 1) at the positions' prices (a closing
+    # price where there is no instrument_price), each underlier rounded to the cent
+    dollars = [
+        (p.quantity * (p.instrument_price or p.closing_price)).quantize(Decimal("0.01"))  # type: ignore[operator]
+        for p in big_book
+        if p.instrument_type == "COMMON_STOCK"
+    ]
+    assert summary.delta.net_dollars == sum(dollars, Decimal(0))
+    assert summary.delta.gross_dollars == sum(map(abs, dollars), Decimal(0))
     assert summary.unrealized_pnl == Decimal("12.34") * 5000 + Decimal("-3.33") * 5000
     assert elapsed < 2.0  # generous: a few tens of milliseconds on a laptop
 
@@ -847,11 +911,13 @@ def test_ten_thousand_positions_fit_in_3_kb(big_book: list[Position]) -> None:
 def test_without_a_budget_the_lists_are_top_n(big_book: list[Position]) -> None:
     summary = summarize(big_book)
     assert len(summary.largest) == 10
-    assert summary.options is not None and len(summary.options.by_underlier) == 5
-    assert summary.expiring is not None and len(summary.expiring.options) == 5
+    assert summary.delta is not None and len(summary.delta.by_underlier.rows) == 10
+    assert summary.expiring is not None and len(summary.expiring.options.rows) == 5
     budgeted = summarize(big_book, max_json_bytes=3000)
     assert budgeted.largest == summary.largest[: len(budgeted.largest)]  # shortened from the tail
-    assert budgeted.notes[-1] == "lists shortened to fit 3000 bytes (counts are complete)"
+    assert budgeted.delta is not None
+    assert budgeted.delta.by_underlier.rows == summary.delta.by_underlier.rows[: len(budgeted.delta.by_underlier.rows)]
+    assert budgeted.notes[-1].endswith("cut to fit 3000 bytes; count fields and totals are complete")
 
 
 def test_a_book_that_trips_every_note_still_fits(big_book: list[Position]) -> None:

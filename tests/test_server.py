@@ -374,9 +374,10 @@ revalued with Black-Scholes-Merton at its implied volatility. States its method 
                 "name": "summarize_exposure",
                 "title": "Summarize exposure",
                 "description": """\
-The whole account's exposure: market value, delta by underlier with the API's greeks,
-cash and buying power, options expiring soon (moneyness, what expiry does by default, cash it
-needs). At most 3 KB whatever the book.\
+The whole account's exposure in at most 3 KB: market value (an option's is its premium,
+not its risk); delta by underlier in shares and dollars from the API's greeks (the risk);
+options' underlier_notional (what they control); cash and buying power; options expiring soon
+(moneyness, default at expiry, pin risk, cash needed). Tables: {columns, rows}.\
 """,
                 "inputSchema": {
                     "type": "object",
@@ -398,16 +399,18 @@ needs). At most 3 KB whatever the book.\
                         "positions": {"type": "integer"},
                         "long_market_value": {"type": "string"},
                         "short_market_value": {"type": "string"},
-                        "gross_exposure": {"type": "string"},
-                        "net_exposure": {"type": "string"},
+                        "gross_market_value": {"type": "string"},
+                        "net_market_value": {"type": "string"},
                         "cash": {"type": "string"},
                         "unrealized_pnl": {"type": "string"},
                         "daily_unrealized_pnl": {"type": "string"},
                         "daily_realized_pnl": {"type": "string"},
                         "by_side": {"type": "array"},
                         "by_type": {"type": "array"},
+                        "delta": {"type": "object"},
                         "largest": {"type": "array"},
                         "concentration": {"type": "object"},
+                        "funds": {"type": "object"},
                         "options": {"type": "object"},
                         "expiring": {"type": "object"},
                         "notes": {"type": "array"},
@@ -1007,7 +1010,7 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
             {
                 "name": "summarize_exposure",
                 "title": "Summarize my exposure",
-                "description": "Exposure of a Clear Street account — market value, gross/net, P&L, concentration, options by underlier and what expires soon — as exact figures in tables.",
+                "description": "Exposure of a Clear Street account as a trader means it — delta by underlier from the API's greeks, premium and notional named apart, cash against what expiry needs, concentration and what expires soon — as exact figures in tables.",
                 "arguments": [
                     {
                         "name": "account_id",
@@ -1161,8 +1164,8 @@ def expected_exposure(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
     return {
         "long_market_value": sum((Decimal(r["market_value"]) for r in risk if side(r) > 0), Decimal(0)),
         "short_market_value": sum((Decimal(r["market_value"]) for r in risk if side(r) < 0), Decimal(0)),
-        "gross_exposure": sum((abs(v) for v in values), Decimal(0)),
-        "net_exposure": sum(values, Decimal(0)),
+        "gross_market_value": sum((abs(v) for v in values), Decimal(0)),
+        "net_market_value": sum(values, Decimal(0)),
         "cash": sum((Decimal(r["market_value"]) for r in rows if r["instrument_type"] == "CASH"), Decimal(0)),
         "unrealized_pnl": sum(
             (Decimal(r["unrealized_pnl"]) for r in rows if r["unrealized_pnl"] is not None), Decimal(0)
@@ -1177,13 +1180,13 @@ async def test_exposure_figures_are_the_exact_sums_of_the_raw_positions(client: 
     for field, value in expected_exposure(rows).items():
         assert Decimal(summary[field]) == value, field
         assert "E" not in summary[field], field
-    assert (summary["long_market_value"], summary["short_market_value"], summary["gross_exposure"]) == (
+    assert (summary["long_market_value"], summary["short_market_value"], summary["gross_market_value"]) == (
         "136339.43",
         "-15689.50",
         "152028.93",
     )
     assert summary["as_of"] == "2026-11-23T15:00:00Z"
-    expiring = {o["symbol"] for o in summary["expiring"]["options"]}
+    expiring = {row[0] for row in summary["expiring"]["options"]["rows"]}
     assert {"AAPL261127C00145000", "AAPL261127C00160000"} <= expiring
 
 
@@ -1198,7 +1201,10 @@ async def test_exposure_of_a_large_book_reports_progress_page_by_page(
 
     summary = await call(client, "summarize_exposure", {"account_id": LARGE}, progress_callback=on_progress)
     assert seen == [(1, 3, "read page 1 of 3"), (2, 3, "read page 2 of 3"), (3, 3, "read page 3 of 3")]
-    assert len(upstream.requests) == 3
+    paths = [request.url.path for request in upstream.requests]
+    assert paths.count(f"/v1/accounts/{LARGE}/positions") == 3
+    snapshots = [r for r in upstream.requests if r.url.path == "/v1/market-data/snapshot"]
+    assert snapshots and all(len(r.url.params["instrument_ids"].split(",")) <= 100 for r in snapshots)
     rows = await raw_positions(simulator, LARGE)
     assert summary["positions"] == LARGE_SIZE == len(rows)
     for field, value in expected_exposure(rows).items():

@@ -445,7 +445,7 @@ def test_a_long_call_half_a_cent_in_the_money_lapses_in_both_views() -> None:
         PENNY_BOOK, account_id=ACCOUNT, environment="simulator", as_of=et(2026, 11, 20, 10, 0), max_json_bytes=None
     )
     assert summary.expiring is not None
-    (expiring,) = summary.expiring.options
+    (expiring,) = summary.expiring.options.rows
     assert expiring.default_at_expiry is DefaultAtExpiry.LAPSE
     assert "CONTRARY_EXERCISE" in expiring.suggestion
 
@@ -472,7 +472,7 @@ def test_one_cent_in_the_money_is_exercised_by_default_in_both_views() -> None:
         book, account_id=ACCOUNT, environment="simulator", as_of=et(2026, 11, 20, 10, 0), max_json_bytes=None
     )
     assert summary.expiring is not None
-    assert summary.expiring.options[0].default_at_expiry is DefaultAtExpiry.AUTO_EXERCISE
+    assert summary.expiring.options.rows[0].default_at_expiry is DefaultAtExpiry.AUTO_EXERCISE
     cea = plan(row("CONTRARY_EXERCISE", PENNY_ID, 1), book=book, now=FRIDAY).rows[0]
     assert cea.delivery is None
     assert cea.message == (
@@ -749,7 +749,7 @@ def expiring_now(now: datetime, quantity: str, symbol: str = "AAPL261127C0015000
     ]
     summary = summarize_exposure(book, account_id=ACCOUNT, environment="simulator", as_of=now, max_json_bytes=None)
     assert summary.expiring is not None
-    (row_,) = summary.expiring.options
+    (row_,) = summary.expiring.options.rows
     return row_
 
 
@@ -810,7 +810,7 @@ def test_a_short_reported_with_a_positive_value_is_counted_short() -> None:
     ]
     s = summarize_exposure(book, account_id=ACCOUNT, environment="simulator", as_of=TUESDAY, max_json_bytes=None)
     assert (s.long_market_value, s.short_market_value) == (Decimal("1000.00"), Decimal("-500.00"))
-    assert (s.gross_exposure, s.net_exposure) == (Decimal("1500.00"), Decimal("500.00"))
+    assert (s.gross_market_value, s.net_market_value) == (Decimal("1500.00"), Decimal("500.00"))
     assert s.by_type[0].short == Decimal("-500.00")
     assert (
         "1 position has a market_value whose sign disagrees with quantity: counted with the quantity's sign (e.g. TSLA)"

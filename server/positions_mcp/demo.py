@@ -46,6 +46,12 @@ def money(text: str | None) -> str:
     return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
 
 
+def expiring_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The summary's expiring options (a table: column names once, then rows) as one dict a row."""
+    options = (summary.get("expiring") or {}).get("options") or {}
+    return [dict(zip(options["columns"], row, strict=True)) for row in options.get("rows", [])]
+
+
 def table(rows: list[list[str]], header: list[str]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
@@ -115,35 +121,90 @@ async def read(client: Client) -> None:
         "Clear Street sent."
     )
 
-    summary = await call(client, "summarize_exposure", {})
-    show("long market value", money(summary["long_market_value"]))
-    show("short market value", money(summary["short_market_value"]))
-    show("gross / net exposure", f"{money(summary['gross_exposure'])} / {money(summary['net_exposure'])}")
-    show("unrealized P&L", money(summary.get("unrealized_pnl")))
-    show("largest position", f"{summary['largest'][0]['symbol']} ({summary['largest'][0].get('gross_pct')}% of gross)")
-    expiring = (summary.get("expiring") or {}).get("options", [])
-    if expiring:
-        say()
-        say(f"Options expiring through {summary['expiring']['through']}:")
-        table(
-            [
-                [o["symbol"], o["quantity"], o.get("moneyness", "?"), o["default_at_expiry"], o["suggestion"]]
-                for o in expiring
-            ],
-            ["option", "qty", "money", "at expiry by default", "what you could do"],
-        )
-    for note in summary.get("notes", []):
-        say(f"  note: {note}")
-
     instructions = await call(client, "get_position_instructions", {"account_id": 122503})
     table(
         [[i["instruction_type"], i["symbol"], i["quantity"], i["status"]] for i in instructions["instructions"]],
         ["instruction", "option", "qty", "status"],
     )
 
+    heading("3. Exposure as a trader means it")
+    summary = await call(client, "summarize_exposure", {})
+    show("gross / net market value", f"{money(summary['gross_market_value'])} / {money(summary['net_market_value'])}")
+    options = summary.get("options") or {}
+    if options:
+        say(
+            f"Market value counts an option at its premium: the options here are {money(options['premium'])} "
+            f"of premium, but {money(options['delta_dollars'])} of delta (how the book moves with the "
+            f"underliers) and {money(options['underlier_notional'])} of underlier notional (what the "
+            "contracts control). The summary names the three apart."
+        )
+    delta = summary.get("delta") or {}
+    underliers = delta.get("by_underlier") or {}
+    if underliers.get("rows"):
+        say()
+        say(f"Delta by underlier, from Clear Street's greeks (as of {delta.get('greeks_as_of', '?')}):")
+        rows = [dict(zip(underliers["columns"], row, strict=True)) for row in underliers["rows"]]
+        table(
+            [
+                [r["underlier"], money(r["price"]), r["delta_shares"], money(r["delta_dollars"]), r["gross_pct"]]
+                for r in rows
+            ],
+            ["underlier", "price", "delta (shares)", "delta ($)", "% of gross"],
+        )
+        show("net / gross delta", f"{money(delta['net_dollars'])} / {money(delta['gross_dollars'])}")
+        show("gamma per 1 % move", money(delta.get("gamma_dollars_per_1pct")))
+        show("theta per day", money(delta.get("theta_dollars_per_day")))
+        for underlier, contracts in (delta.get("contracts_without_greeks") or {}).items():
+            say(f"  {underlier}: {contracts} contract(s) without greeks are left out of delta, not guessed.")
+    funds = summary.get("funds") or {}
+    if funds:
+        show("trade cash / buying power", f"{money(funds.get('trade_cash'))} / {money(funds.get('buying_power'))}")
+    expiring = expiring_rows(summary)
+    if expiring:
+        say()
+        say(f"Options expiring through {summary['expiring']['through']}:")
+        table(
+            [
+                [
+                    o["symbol"],
+                    o["contracts"],
+                    f"{o['moneyness'] or '?'}{' (pin risk)' if o.get('pin_risk') else ''}",
+                    o["default_at_expiry"],
+                    o["suggestion"],
+                ]
+                for o in expiring
+            ],
+            ["option", "contracts", "money", "at expiry by default", "what you could do"],
+        )
+        at_expiry = summary["expiring"].get("at_expiry") or {}
+        if at_expiry:
+            show("cash out / in at expiry", f"{money(at_expiry.get('cash_out'))} / {money(at_expiry.get('cash_in'))}")
+            if at_expiry.get("warning"):
+                say(f"  WARNING: {at_expiry['warning']}")
+    for note in summary.get("notes", []):
+        say(f"  note: {note}")
+
+    heading("4. What if AAPL falls 10 %?")
+    scenario = await call(
+        client, "analyze_scenario", {"shocks": [{"underlying_instrument_id": "AAPL", "price_change_pct": -10}]}
+    )
+    if scenario:
+        for row in scenario["by_underlier"]:
+            show(
+                row["underlier"],
+                f"{money(row.get('spot'))} → {money(row.get('shocked_spot'))}: P&L {money(row['pnl'])}, "
+                f"delta {money(row.get('delta_dollars_before'))} → {money(row.get('delta_dollars_after'))}",
+            )
+        method = scenario["method"]
+        say(
+            f"  method: {method['model']}, rate {method['rate']}; volatility {method['volatility']}. Its "
+            "delta is the model's at that volatility, so it can differ a little from the summary's, "
+            "which is Clear Street's greeks: each result says which it is."
+        )
+
 
 async def close_with_token(client: Client) -> None:
-    heading("3. Closing a position: preview → the person's yes → execute")
+    heading("5. Closing a position: preview → the person's yes → execute")
     say(
         "This client cannot ask the person directly (no elicitation), so the assistant shows the "
         "preview, asks, and passes the preview's confirmation_token once the person says yes."
@@ -173,7 +234,7 @@ async def close_with_token(client: Client) -> None:
 
 
 async def exercise_with_elicitation(audit_log: Path) -> None:
-    heading("4. Exercising options: the server asks the person itself")
+    heading("6. Exercising options: the server asks the person itself")
     say(
         "With a client that supports elicitation, the destructive tool asks the person directly, "
         "with the preview's summary in the question. Declining sends nothing."
@@ -191,11 +252,7 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
     async with Client(server_parameters(audit_log), elicitation_callback=person) as client:
         summary = await call(client, "summarize_exposure", {})
         say("  (a fresh server, a fresh demo book: the long calls that expiry would exercise are the candidates)")
-        long_calls = [
-            o
-            for o in (summary.get("expiring") or {}).get("options", [])
-            if o.get("default_at_expiry") == "AUTO_EXERCISE"
-        ]
+        long_calls = [o for o in expiring_rows(summary) if o["default_at_expiry"] == "AUTO_EXERCISE"]
         symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
         rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
         preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
@@ -213,21 +270,24 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
             if row.get("delivery"):
                 show("delivers", row["delivery"]["text"])
             show("idempotency key", row["instruction_id"])
-        await call(client, "submit_position_instructions", {"instructions": rows})
-        done = await call(client, "submit_position_instructions", {"instructions": rows})
+        say("  The question below is about this very preview: its keys are the keys sent.")
+        confirmed = {"instructions": rows, "confirmation_token": preview.get("confirmation_token")}
+        await call(client, "submit_position_instructions", confirmed)
+        done = await call(client, "submit_position_instructions", confirmed)
         if done:
             say(f"  ✓ {done['summary']}")
         sent = [i for i in done.get("instructions", []) if i["status"] == "SENT"]
         if sent:
-            heading("5. Cancelling an instruction (idempotent, no token needed)")
+            heading("7. Cancelling an instruction (idempotent, no token needed)")
             cancelled = await call(client, "cancel_position_instruction", {"instruction_id": sent[0]["id"]})
             show("status", cancelled["instruction"]["status"])
-        heading("6. Prompts for the three workflows")
+        heading("8. Prompts for the workflows")
         prompt = await client.get_prompt("review_expiring_options", {})
         first = prompt.messages[0].content.text.splitlines()  # type: ignore[union-attr]
-        for line in first[:6]:
+        for line in first[:5]:
             print(f"  | {line}", flush=True)
         print("  | …", flush=True)
+        say("The exercise prompts state the day's real cutoff, read from the server's clock when fetched.")
 
 
 async def walk() -> None:
@@ -242,7 +302,7 @@ async def walk() -> None:
             await read(client)
             await close_with_token(client)
         await exercise_with_elicitation(audit_log)
-        heading("7. The audit log")
+        heading("9. The audit log")
         lines = audit_log.read_text().splitlines()
         say(
             f"Every preview, execution and refusal was written to the audit log ({len(lines)} lines; "

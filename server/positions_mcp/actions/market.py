@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from anyio.abc import TaskGroup
 
 from ..clearstreet.errors import APIStatusError, ClearStreetError
 from ..clearstreet.models import Position, SecurityType
+from ..clearstreet.retry import remaining_budget
 from ..domain.calendar import is_early_close, is_market_open, new_york, next_market_open, regular_session
 from ..domain.contracts import terms_for_positions
 from ..domain.market import Funds, Greeks, MarketView, Quote, Session
@@ -197,13 +199,18 @@ class MarketReader:
     def add(self, rows: Iterable[Position]) -> None:
         """Queue the market data a page of positions needs; send every full batch now."""
         rows = list(rows)
+        self.want(quote_ids(rows), contract_ids(rows))
+
+    def want(self, quotes: Iterable[str] = (), contracts: Iterable[str] = ()) -> None:
+        """Queue snapshots of ``quotes`` and the terms of ``contracts`` (ids, each read once);
+        send every full batch now."""
         if self._want["quotes"]:
-            for instrument in quote_ids(rows):
+            for instrument in quotes:
                 if instrument not in self._seen_quotes:
                     self._seen_quotes.add(instrument)
                     self._pending_quotes.append(instrument)
         if self._want["contracts"]:
-            for contract in contract_ids(rows):
+            for contract in contracts:
                 if contract not in self._seen_contracts:
                     self._seen_contracts.add(contract)
                     self._pending_contracts.append(contract)
@@ -260,3 +267,58 @@ async def read_market(
     timed_out = scope.cancelled_caught
     assert reader is not None
     return reader.view(positions, timed_out=timed_out)
+
+
+RESERVE_SECONDS = 10.0
+"""The exposure summary reads a page's market data only while more than this is left of the
+call's deadline, so the remaining pages, the balances and the summary itself still fit."""
+
+
+class BookMarket:
+    """The market data of a whole book read page by page (the exposure summary), flat in memory.
+
+    Each page's options get their snapshots (greeks) and contract terms while the next page is
+    fetched; the view is folded into the summary with its page and dropped. At the end
+    (:meth:`finish`): the balances, and snapshots of the options' underliers the book prices at no
+    current price (a held underlier keeps the positions API's price). Running short of time, a page
+    is folded without market data (its contracts count as without greeks) and a note says so."""
+
+    def __init__(self, client: ClearStreetClient, account: int, now: datetime) -> None:
+        self._client = client
+        self._account = account
+        self._now = now
+        self._skipped = 0
+
+    async def page(self, rows: list[Position]) -> MarketView | None:
+        """The market view of one page's options; None when it has none or time is short."""
+        options = [r for r in rows if r.instrument_type != SecurityType.CASH and try_parse_osi(r.symbol) is not None]
+        if not options:
+            return None
+        seconds = min(ENRICHMENT_SECONDS, remaining_budget() - RESERVE_SECONDS)
+        if seconds <= 0:
+            self._skipped += len(options)
+            return None
+        ids = [r.instrument_id for r in options]
+        with anyio.move_on_after(seconds) as scope:
+            async with anyio.create_task_group() as group:
+                reader = MarketReader(self._client, group, self._account, self._now, funds=False, session=False)
+                reader.want(ids, ids)
+                reader.finish()
+        return reader.view(options, timed_out=scope.cancelled_caught)
+
+    async def finish(self, underliers: list[str]) -> MarketView:
+        """The balances and the unpriced underliers' snapshots, within what is left of the time."""
+        seconds = max(min(ENRICHMENT_SECONDS, remaining_budget() - 2.0), 0.5)
+        with anyio.move_on_after(seconds) as scope:
+            async with anyio.create_task_group() as group:
+                reader = MarketReader(self._client, group, self._account, self._now, contracts=False, session=False)
+                reader.want(underliers)
+                reader.finish()
+        view = reader.view([], timed_out=scope.cancelled_caught)
+        if self._skipped:
+            note = (
+                f"market data was not read for {self._skipped} option positions (the call was running out of "
+                "time): their greeks and contract terms are missing"
+            )
+            view = replace(view, notes=(*view.notes, note))
+        return view

@@ -52,6 +52,23 @@ class PositionsQuery:
     page_token: str | None = None
 
 
+class PagesAhead:
+    """Pages read in a task of their own, one ahead of the one in use; a failure is kept for the
+    reader to raise (outside the task group, so it stays the ``ActionError`` it is)."""
+
+    def __init__(self) -> None:
+        self._send, self.receive = anyio.create_memory_object_stream[list[Position]](1)
+        self.error: ActionError | None = None
+
+    async def run(self, pages: AsyncIterator[list[Position]]) -> None:
+        async with self._send:
+            try:
+                async for rows in pages:
+                    await self._send.send(rows)
+            except ActionError as exc:
+                self.error = exc
+
+
 _UNDERLIER_TOKEN = "u1."
 
 
@@ -246,6 +263,10 @@ class Reads:
                 raise ActionError(f"Invalid scenario ({exc.code}), nothing was computed: {exc.message}") from None
 
     async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
+        """Every page folded into the summary with its options' market data (``BookMarket``),
+        then the balances and the unpriced underliers; the summary is built in a worker thread."""
+        from .market import BookMarket
+
         account = self.account(account_id)
         now = self.deps.upstream.now()
         builder = ExposureBuilder(
@@ -256,6 +277,15 @@ class Reads:
             expiry_window_business_days=EXPIRY_WINDOW_BUSINESS_DAYS,
         )
         async with self.deps.deadline("reading positions for the exposure summary"):
-            async for rows in self.pages(account, progress):
-                builder.add(rows)
-        return builder.build()
+            client = await self.deps.upstream.client()
+            market = BookMarket(client, account, now)
+            ahead = PagesAhead()
+            async with anyio.create_task_group() as group:  # the next page is read meanwhile
+                group.start_soon(ahead.run, self.pages(account, progress))
+                async with ahead.receive:
+                    async for rows in ahead.receive:
+                        builder.add(rows, await market.page(rows))
+            if ahead.error is not None:
+                raise ahead.error
+            view = await market.finish(builder.unpriced_underlier_ids())
+        return await anyio.to_thread.run_sync(builder.build, view)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -32,7 +31,7 @@ import httpx
 
 from ..secret import Secret
 from .errors import ClearStreetConnectionError, DeadlineExceededError
-from .retry import RetryPolicy
+from .retry import RetryPolicy, remaining_budget
 
 logger = logging.getLogger("positions_mcp.clearstreet")
 
@@ -88,12 +87,6 @@ class Outcome:
     # Some attempt *before* the last one may have been processed by the server (it timed out or was
     # lost after sending, or got a 5xx): a repeat may meet that attempt's effects.
     landed_before: bool
-
-
-def remaining_budget() -> float:
-    """Seconds left before the enclosing anyio deadline (``inf`` when there is none)."""
-    deadline = anyio.current_effective_deadline()
-    return math.inf if math.isinf(deadline) else deadline - anyio.current_time()
 
 
 def _may_retry_failure(kind: Kind, failure: httpx.RequestError) -> bool:

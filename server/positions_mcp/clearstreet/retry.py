@@ -17,7 +17,14 @@ from datetime import UTC
 
 import anyio
 
-__all__ = ["RetryPolicy", "parse_retry_after"]
+__all__ = ["RetryPolicy", "parse_retry_after", "remaining_budget"]
+
+
+def remaining_budget() -> float:
+    """Seconds left before the enclosing anyio deadline (``inf`` when there is none): the call's
+    deadline, which bounds every attempt and every wait between attempts."""
+    deadline = anyio.current_effective_deadline()
+    return math.inf if math.isinf(deadline) else deadline - anyio.current_time()
 
 
 def _seconds(text: str | None) -> float | None:

@@ -191,9 +191,10 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="summarize_exposure",
             title="Summarize exposure",
-            description="""The whole account's exposure: market value, delta by underlier with the API's greeks,
-            cash and buying power, options expiring soon (moneyness, what expiry does by default, cash it
-            needs). At most 3 KB whatever the book.""",
+            description="""The whole account's exposure in at most 3 KB: market value (an option's is its premium,
+            not its risk); delta by underlier in shares and dollars from the API's greeks (the risk);
+            options' underlier_notional (what they control); cash and buying power; options expiring soon
+            (moneyness, default at expiry, pin risk, cash needed). Tables: {columns, rows}.""",
             annotations=READ,
             arguments=AccountArgs,
             result=_exposure,

@@ -1,0 +1,83 @@
+"""Test support: a ``MarketView`` filled from what the simulator serves (snapshots, option contracts,
+balances), read through the typed client over the in-process transport, as the use-case layer
+would; and hand-written quotes for small books."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+import anyio
+from positions_mcp.clearstreet import ClearStreetClient
+from positions_mcp.clearstreet.market import AccountBalances, MarketDataSnapshot
+from positions_mcp.clearstreet.models import Position, SecurityType
+from positions_mcp.domain.contracts import terms_for_positions
+from positions_mcp.domain.market import Funds, Greeks, MarketView, Quote
+from positions_mcp.simulator import Simulator
+
+
+def quote_of(row: MarketDataSnapshot) -> Quote:
+    g = row.greeks
+    return Quote(
+        instrument_id=row.instrument_id,
+        symbol=row.symbol,
+        last=row.last_trade.price if row.last_trade else None,
+        bid=row.last_quote.bid if row.last_quote else None,
+        ask=row.last_quote.ask if row.last_quote else None,
+        midpoint=row.last_quote.midpoint if row.last_quote else None,
+        previous_close=row.session.previous_close,
+        greeks=None if g is None else Greeks(g.delta, g.gamma, g.theta, g.vega, g.rho, g.theo_price, g.timestamp),
+    )
+
+
+def funds_of(balances: AccountBalances) -> Funds:
+    details = balances.margin_details
+    return Funds(
+        currency=balances.currency,
+        trade_cash=balances.trade_cash,
+        settled_cash=balances.settled_cash,
+        withdrawable_cash=balances.withdrawable_cash,
+        buying_power=balances.buying_power,
+        overnight_buying_power=details.overnight_details.buying_power if details else None,
+        margin_type=str(balances.margin_type),
+    )
+
+
+async def served_view(simulator: Simulator, account_id: int, positions: Iterable[Position]) -> MarketView:
+    rows = list(positions)
+    ids = list(
+        dict.fromkeys(
+            [p.instrument_id for p in rows] + [p.underlying_instrument_id for p in rows if p.underlying_instrument_id]
+        )
+    )
+    options = [p.instrument_id for p in rows if p.instrument_type == SecurityType.OPTION]
+    async with ClearStreetClient(api_key="k", base_url="http://simulator", transport=simulator.transport()) as client:
+        snapshots = (await client.get_snapshots_batched(ids)).snapshots
+        contracts = (await client.get_option_contracts_batched(options)).contracts
+        balances = (await client.get_account_balances(account_id)).balances
+    return MarketView(
+        quotes={row.instrument_id: quote_of(row) for row in snapshots},
+        terms=terms_for_positions(rows, contracts),
+        funds=funds_of(balances),
+    )
+
+
+def demo_book_and_view(simulator: Simulator, account_id: int) -> tuple[list[Position], MarketView]:
+    """The account's positions (as parsed wire rows) and the market view the simulator serves for them."""
+    positions = [Position.model_validate(row) for row in simulator.positions(account_id)]
+    return positions, anyio.run(served_view, simulator, account_id, positions)
+
+
+def greeks(delta: str, gamma: str = "0", theta: str = "0", vega: str = "0", at: datetime | None = None) -> Greeks:
+    return Greeks(Decimal(delta), Decimal(gamma), Decimal(theta), Decimal(vega), Decimal(0), Decimal(0), at)
+
+
+def quote(instrument_id: str, symbol: str, last: str | None = None, *, close: str | None = None, **kw: object) -> Quote:
+    return Quote(
+        instrument_id=instrument_id,
+        symbol=symbol,
+        last=None if last is None else Decimal(last),
+        previous_close=None if close is None else Decimal(close),
+        **kw,  # type: ignore[arg-type]
+    )
