@@ -8,9 +8,9 @@ so the figures are the MCP server's. Two baselines, each with one client reused 
 connection set-up in the figures, as in the server):
 
 * **pages** — every page of positions, parsed into wire models, nothing else;
-* **pages + market data** — the pages, and the snapshots (quotes and greeks), option contracts,
-  balances and market hours the summary reads, in the same batches of 100 and with the same
-  concurrency, sent while the pages are read.
+* **pages + market data** — the pages, and the market data the summary reads: each page's
+  options' snapshots (greeks) and contract terms, in the same batches of 100 and with the same
+  concurrency, sent while the pages are read; then the balances.
 
 Per size: the median time of each (runs interleaved, so load on the machine hits all alike), the
 ratio of summarize_exposure to each baseline, the summary's bytes, the peak memory traced during
@@ -30,11 +30,12 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
 from mcp import Client
-from positions_mcp.actions.market import BATCH, CONCURRENCY, contract_ids, quote_ids
+from positions_mcp.actions.market import BATCH, CONCURRENCY, contract_ids
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.settings import load_settings
 from positions_mcp.surface.server import build_server
@@ -50,37 +51,27 @@ async def fetch_pages(client: ClearStreetClient, account: int) -> int:
 
 
 async def fetch_pages_and_market(client: ClearStreetClient, account: int) -> int:
-    """The pages and the market data a summary reads, batches sent as the pages come in."""
+    """The pages and the market data the summary reads (``actions.market.BookMarket``): each
+    page's options' snapshots and contracts, in batches of 100, sent as the pages come in; then the
+    balances. (The generated book holds every underlier, so no underlier snapshot is needed.)"""
     limiter = anyio.CapacityLimiter(CONCURRENCY)
-    seen: set[str] = set()
 
-    async def guarded(call: object, *args: object) -> None:
+    async def guarded(call: Callable[..., Awaitable[object]], *args: object) -> None:
         async with limiter:
-            await call(*args)  # type: ignore[operator]
+            await call(*args)
 
     async def contracts(batch: list[str]) -> None:
         await client.get_all_option_contracts(contract_ids=batch)
 
     count = 0
     async with anyio.create_task_group() as group:
-        group.start_soon(guarded, client.get_account_balances, account)
-        group.start_soon(guarded, lambda: client.get_market_hours_calendar(market="us_options"))
-        quotes: list[str] = []
-        options: list[str] = []
         async for page in client.iter_position_pages(account, page_size=1000):
             count += len(page.positions)
-            quotes += [i for i in quote_ids(page.positions) if i not in seen and not seen.add(i)]  # type: ignore[func-returns-value]
-            options += contract_ids(page.positions)
-            while len(quotes) >= BATCH:
-                group.start_soon(guarded, client.get_snapshots, quotes[:BATCH])
-                quotes = quotes[BATCH:]
-            while len(options) >= BATCH:
-                group.start_soon(guarded, contracts, options[:BATCH])
-                options = options[BATCH:]
-        if quotes:
-            group.start_soon(guarded, client.get_snapshots, quotes)
-        if options:
-            group.start_soon(guarded, contracts, options)
+            options = contract_ids(page.positions)
+            for start in range(0, len(options), BATCH):
+                group.start_soon(guarded, client.get_snapshots, options[start : start + BATCH])
+                group.start_soon(guarded, contracts, options[start : start + BATCH])
+        group.start_soon(guarded, client.get_account_balances, account)
     return count
 
 

@@ -29,6 +29,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from positions_mcp import __version__
+from positions_mcp.actions.market import BOOK_PAGE_SIZE
 from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
 from positions_mcp.clearstreet.models import SortBy, SortDirection
 from positions_mcp.domain.exposure import ExposureSummary
@@ -42,7 +43,7 @@ from pydantic import BaseModel
 pytestmark = pytest.mark.anyio
 
 PRIMARY, SECOND, UNKNOWN = 19816, 122503, 999999
-LARGE, LARGE_SIZE = 777, 2500  # three upstream pages of 1000
+LARGE, LARGE_SIZE = 777, 2500  # three upstream pages of 1000 (ten of 250 for the exposure summary)
 MEDIUM, MEDIUM_SIZE = 555, 120  # three tool pages of the default 50
 READ_TOOLS = ["get_positions", "get_position_instructions", "summarize_exposure"]  # each takes account_id alone
 LISTED_READ_TOOLS = ["get_positions", "get_position_instructions", "analyze_scenario", "summarize_exposure"]
@@ -1200,9 +1201,10 @@ async def test_exposure_of_a_large_book_reports_progress_page_by_page(
         seen.append((progress, total, message))
 
     summary = await call(client, "summarize_exposure", {"account_id": LARGE}, progress_callback=on_progress)
-    assert seen == [(1, 3, "read page 1 of 3"), (2, 3, "read page 2 of 3"), (3, 3, "read page 3 of 3")]
+    pages = -(-LARGE_SIZE // BOOK_PAGE_SIZE)
+    assert seen == [(n, pages, f"read page {n} of {pages}") for n in range(1, pages + 1)]
     paths = [request.url.path for request in upstream.requests]
-    assert paths.count(f"/v1/accounts/{LARGE}/positions") == 3
+    assert paths.count(f"/v1/accounts/{LARGE}/positions") == pages
     snapshots = [r for r in upstream.requests if r.url.path == "/v1/market-data/snapshot"]
     assert snapshots and all(len(r.url.params["instrument_ids"].split(",")) <= 100 for r in snapshots)
     rows = await raw_positions(simulator, LARGE)

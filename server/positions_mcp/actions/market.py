@@ -11,8 +11,9 @@ are still being read (``MarketReader.add`` takes each page), at most four reques
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from ..domain.osi import try_parse_osi
 if TYPE_CHECKING:
     from ..clearstreet.client import ClearStreetClient
     from ..clearstreet.market import AccountBalances, MarketDataSnapshot, MarketHoursDetail, OptionsContract
+    from .reads import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -271,30 +273,113 @@ async def read_market(
 
 RESERVE_SECONDS = 10.0
 """The exposure summary reads a page's market data only while more than this is left of the
-call's deadline, so the remaining pages, the balances and the summary itself still fit."""
+call's deadline beyond what the remaining pages are expected to take, so the pages, the balances
+and the summary itself still fit."""
+BOOK_PAGE_SIZE = 200
+"""Positions per page for the exposure summary: a fifth of the API's largest page keeps the pages
+alive at once (one being read, ``IN_FLIGHT`` being enriched, one being folded) under 1 MiB each
+whatever the book (issue 11: flat memory), and a page's options fill about one snapshot and one
+contracts batch. Measured at 10,000 positions (bench/bench_exposure.py): 1000 a page, 25 MiB peak;
+250, 12.8 MiB; 200, 11.6 MiB; 150, 10.3 MiB but slower."""
+IN_FLIGHT = 2
+"""Pages whose market data is read at once, so the requests keep flowing across page boundaries."""
+PAGES_WAITING = 0
+"""Pages read and waiting for their turn besides the one being handed over (0: the next page is
+read while the current ones are enriched, and waits in the reading task)."""
+
+
+@dataclass(slots=True)
+class _Enriching:
+    """A page whose market data is being read; ``view`` is set when ``done`` is."""
+
+    rows: list[Position]
+    done: anyio.Event = field(default_factory=anyio.Event)
+    view: MarketView | None = None
 
 
 class BookMarket:
     """The market data of a whole book read page by page (the exposure summary), flat in memory.
 
-    Each page's options get their snapshots (greeks) and contract terms while the next page is
-    fetched; the view is folded into the summary with its page and dropped. At the end
-    (:meth:`finish`): the balances, and snapshots of the options' underliers the book prices at no
-    current price (a held underlier keeps the positions API's price). Running short of time, a page
-    is folded without market data (its contracts count as without greeks) and a note says so."""
+    The pages are read in a task of their own, one ahead; each page's options get their
+    snapshots (greeks) and contract terms while the next pages are read and enriched; each page is
+    folded into the summary, in order, with its view, and both are dropped. At the end: the
+    balances, and snapshots of the options' underliers the book prices at no current price (a held
+    underlier keeps the positions API's price). When the time left would not cover the remaining
+    pages, a page is folded without market data (its contracts count as without greeks) and a note
+    says so; a failure to read the pages is raised as the ``ActionError`` it is."""
 
-    def __init__(self, client: ClearStreetClient, account: int, now: datetime) -> None:
+    def __init__(self, client: ClearStreetClient, account: int, now: datetime, progress: Progress | None) -> None:
         self._client = client
         self._account = account
         self._now = now
+        self._forward = progress
         self._skipped = 0
+        self._read = 0
+        self._total: int | None = None
+        self._started = anyio.current_time()
+
+    async def progress(self, done: int, total: int | None, message: str) -> None:
+        """Counts the pages read (to estimate the time the rest take), then reports as asked."""
+        self._read, self._total = done, total
+        if self._forward is not None:
+            await self._forward(done, total, message)
+
+    def _pages_left_seconds(self) -> float:
+        if not self._read or self._total is None:
+            return 0.0
+        per_page = (anyio.current_time() - self._started) / self._read
+        return per_page * max(self._total - self._read, 0)
+
+    async def fold(
+        self,
+        pages: AsyncIterator[list[Position]],
+        fold: Callable[[list[Position], MarketView | None], object],
+        underliers: Callable[[], list[str]],
+    ) -> MarketView:
+        """Fold every page with its view, in order; return the closing view (balances, the
+        ``underliers`` still unpriced once every page is in)."""
+        send, receive = anyio.create_memory_object_stream[list[Position]](PAGES_WAITING)
+        failure: list[BaseException] = []
+
+        async def read() -> None:
+            async with send:
+                try:
+                    async for rows in pages:
+                        await send.send(rows)
+                except Exception as exc:  # raised below, outside the task group, as it is
+                    failure.append(exc)
+
+        async def enrich(page: _Enriching) -> None:
+            page.view = await self.page(page.rows)
+            page.done.set()
+
+        in_flight: deque[_Enriching] = deque()
+
+        async def fold_first() -> None:
+            page = in_flight.popleft()
+            await page.done.wait()
+            fold(page.rows, page.view)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(read)
+            async with receive:
+                async for rows in receive:
+                    in_flight.append(_Enriching(rows))
+                    group.start_soon(enrich, in_flight[-1])
+                    while len(in_flight) > IN_FLIGHT:
+                        await fold_first()
+            while in_flight:
+                await fold_first()
+        if failure:
+            raise failure[0]
+        return await self.finish(underliers())
 
     async def page(self, rows: list[Position]) -> MarketView | None:
         """The market view of one page's options; None when it has none or time is short."""
         options = [r for r in rows if r.instrument_type != SecurityType.CASH and try_parse_osi(r.symbol) is not None]
         if not options:
             return None
-        seconds = min(ENRICHMENT_SECONDS, remaining_budget() - RESERVE_SECONDS)
+        seconds = min(ENRICHMENT_SECONDS, remaining_budget() - RESERVE_SECONDS - self._pages_left_seconds())
         if seconds <= 0:
             self._skipped += len(options)
             return None

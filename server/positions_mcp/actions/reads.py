@@ -52,23 +52,6 @@ class PositionsQuery:
     page_token: str | None = None
 
 
-class PagesAhead:
-    """Pages read in a task of their own, one ahead of the one in use; a failure is kept for the
-    reader to raise (outside the task group, so it stays the ``ActionError`` it is)."""
-
-    def __init__(self) -> None:
-        self._send, self.receive = anyio.create_memory_object_stream[list[Position]](1)
-        self.error: ActionError | None = None
-
-    async def run(self, pages: AsyncIterator[list[Position]]) -> None:
-        async with self._send:
-            try:
-                async for rows in pages:
-                    await self._send.send(rows)
-            except ActionError as exc:
-                self.error = exc
-
-
 _UNDERLIER_TOKEN = "u1."
 
 
@@ -182,13 +165,15 @@ class Reads:
             previous_page_token=_underlier_token(underlier, max(0, offset - size)) if offset else None,
         )
 
-    async def pages(self, account: int, progress: Progress | None = None) -> AsyncIterator[list[Position]]:
+    async def pages(
+        self, account: int, progress: Progress | None = None, *, page_size: int | None = None
+    ) -> AsyncIterator[list[Position]]:
         """Every page of the account's positions, reporting progress page by page. The caller
         holds the deadline."""
         async with upstream_errors():
             client = await self.deps.upstream.client()
             done = 0
-            async for page in client.iter_position_pages(account):
+            async for page in client.iter_position_pages(account, page_size=page_size):
                 done += 1
                 if progress is not None:
                     total = page.metadata.total_pages
@@ -265,7 +250,7 @@ class Reads:
     async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
         """Every page folded into the summary with its options' market data (``BookMarket``),
         then the balances and the unpriced underliers; the summary is built in a worker thread."""
-        from .market import BookMarket
+        from .market import BOOK_PAGE_SIZE, BookMarket
 
         account = self.account(account_id)
         now = self.deps.upstream.now()
@@ -278,14 +263,7 @@ class Reads:
         )
         async with self.deps.deadline("reading positions for the exposure summary"):
             client = await self.deps.upstream.client()
-            market = BookMarket(client, account, now)
-            ahead = PagesAhead()
-            async with anyio.create_task_group() as group:  # the next page is read meanwhile
-                group.start_soon(ahead.run, self.pages(account, progress))
-                async with ahead.receive:
-                    async for rows in ahead.receive:
-                        builder.add(rows, await market.page(rows))
-            if ahead.error is not None:
-                raise ahead.error
-            view = await market.finish(builder.unpriced_underlier_ids())
+            book = BookMarket(client, account, now, progress)
+            pages = self.pages(account, book.progress, page_size=BOOK_PAGE_SIZE)
+            view = await book.fold(pages, builder.add, builder.unpriced_underlier_ids)
         return await anyio.to_thread.run_sync(builder.build, view)

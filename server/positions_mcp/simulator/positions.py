@@ -150,8 +150,19 @@ _SORT_KEYS: dict[SortBy, _SortKey] = {
 }
 
 
-def sort_holdings(holdings: Iterable[Holding], sort_by: SortBy, direction: SortDirection) -> list[Holding]:
-    ordered = sorted(holdings, key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
+def symbol_order(account: Account) -> list[Holding]:
+    """The account's holdings by (symbol, instrument id), the order every listing starts from.
+    Kept on the account until its holdings change (a page of a large book would otherwise sort
+    the whole book again)."""
+    version = account.holdings.version
+    if account.symbol_order is None or account.symbol_order[0] != version:
+        ordered = sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
+        account.symbol_order = (version, ordered)
+    return account.symbol_order[1]
+
+
+def sort_holdings(ordered: list[Holding], sort_by: SortBy, direction: SortDirection) -> list[Holding]:
+    """``ordered`` (in symbol order) sorted by ``sort_by``; ties keep the symbol order."""
     if sort_by is SortBy.SYMBOL:
         return ordered[::-1] if direction is SortDirection.DESC else ordered
     key = _SORT_KEYS[sort_by]
@@ -179,7 +190,7 @@ def list_positions(
     offset: int,
     limit: int,
 ) -> PositionsSlice:
-    holdings: Iterable[Holding] = account.holdings.values()
+    holdings = symbol_order(account)
     if instrument_ids is not None:
         holdings = [h for h in holdings if h.instrument.instrument_id in instrument_ids]
     ordered = sort_holdings(holdings, sort_by, direction)

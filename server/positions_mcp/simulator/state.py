@@ -247,10 +247,45 @@ class SimInstruction:
         }
 
 
+class Holdings(dict[str, Holding]):
+    """An account's holdings by instrument id; ``version`` moves whenever one is added, replaced or
+    removed, so a listing order computed from them can be reused until then."""
+
+    version = 0
+
+    def __setitem__(self, key: str, value: Holding) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.version += 1
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self.version += 1
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self.version += 1
+
+    def setdefault(self, key: str, default: Holding) -> Holding:
+        self.version += 1
+        return super().setdefault(key, default)
+
+    def popitem(self) -> tuple[str, Holding]:
+        self.version += 1
+        return super().popitem()
+
+
 @dataclass(eq=False)
 class Account:
     account_id: int
-    holdings: dict[str, Holding] = field(default_factory=dict)
+    holdings: Holdings = field(default_factory=Holdings)
     """By instrument id."""
     orders: list[SimOrder] = field(default_factory=list)
     instructions: list[SimInstruction] = field(default_factory=list)
@@ -262,6 +297,8 @@ class Account:
     """Realized P&L of positions that were closed out entirely (their holdings are gone)."""
     start_of_day: list[tuple[SimInstrument, Decimal]] | None = None
     """The holdings (instrument, quantity) at the start of the simulated day; see ``mark_start_of_day``."""
+    symbol_order: tuple[int, list[Holding]] | None = field(default=None, repr=False)
+    """``(holdings.version, the holdings in listing order)``: see ``positions.symbol_order``."""
 
     def record_instruction(self, instruction: SimInstruction) -> None:
         self.instructions.append(instruction)
