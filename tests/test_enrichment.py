@@ -152,3 +152,22 @@ async def test_unreadable_contract_terms_are_said_not_crashed_on(
     assert close["allowed"] is True
     [row] = submit["rows"]
     assert (row["status"], row["reason"]) == ("BLOCKED", "CONTRACT_TERMS_UNUSABLE")
+
+
+async def test_a_summary_short_of_time_skips_market_data_not_positions(
+    upstream: Recorder, make_settings: Callable[..., Settings]
+) -> None:
+    """With less time than the reserve the summary keeps for its pages, no page waits for market
+    data: every position is still counted, the options without greeks are counted as such, and a
+    note says why."""
+    import dataclasses
+
+    settings = dataclasses.replace(make_settings(), call_timeout=5)
+    async with Client(upstream.server(settings)) as client:
+        summary = await preview(client, "summarize_exposure")
+    assert summary["positions"] == 17
+    assert any(note.startswith("market data was not read for 9 option positions") for note in summary["notes"])
+    # only the closing read went out: the balances and one snapshot of the unpriced underliers
+    snapshots = [r for r in upstream.requests if r.url.path == "/v1/market-data/snapshot"]
+    assert len(snapshots) == 1
+    assert not [r for r in upstream.requests if r.url.path == "/v1/instruments/options/contracts"]
