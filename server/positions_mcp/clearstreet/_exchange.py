@@ -95,6 +95,10 @@ def _may_retry_failure(kind: Kind, failure: httpx.RequestError) -> bool:
     return isinstance(failure, _TRANSIENT_FAILURES)
 
 
+_READ = httpx.ByteStream(b"")
+"""Stands in for a response's stream once its body is read (``response.content`` keeps it)."""
+
+
 def _may_retry_response(kind: Kind, response: httpx.Response) -> bool:
     if response.headers.get("x-should-retry", "").lower() == "false":
         return False
@@ -208,6 +212,10 @@ class Exchange:
                         response = await self._http.send(request)
                 else:
                     response = await self._http.send(request)
+                # The body is read. httpx's response and its stream refer to each other, a cycle
+                # only a full garbage collection frees: without it a large book's response bodies
+                # outlive their parse by many pages (issue 11's memory budget).
+                response.stream = _READ
             except httpx.RequestError as failure:
                 problem = self.describe_failure(failure)
                 if attempt == total or not _may_retry_failure(kind, failure):

@@ -170,6 +170,7 @@ _NON_OPTION_TYPES = frozenset(
 # anything else goes through parse_osi itself.
 _FAST_OSI = re.compile(r"([A-Z0-9.]{1,6}) {0,5}([0-9]{6})([CP])([0-9]{8})")
 _UNSEEN: Any = object()
+_POOL_LIMIT = 4096  # distinct quantities and contract terms shared per summary (memory only)
 
 _SNAPSHOT, _POSITION, _CLOSE = "snapshot", "position", "previous close"
 _UNDERLIER_OF = itemgetter(3)  # of an expiring option's tuple: its underlier key
@@ -564,8 +565,9 @@ def _current(quote: Quote | None) -> Decimal | None:
 
 # A non-option row's underlier (itself): (symbol, shares, price, price is a closing price, id as written).
 _Stock = tuple[str, Decimal, Decimal | None, bool, str]
-# An option's underlier: (its instrument id as written or None, a name: the OSI root, or the symbol).
-_Underlying = tuple[str | None, str | None]
+# An option's underlier: (its instrument id as written or None, a name: the OSI root, or the symbol,
+# its key: the one string object the rows of this underlier share).
+_Underlying = tuple[str | None, str | None, str]
 # An underlier as the market view of an add() saw it: (current price, previous close, symbol).
 _Seen = tuple[Decimal | None, Decimal | None, str | None]
 # The key of an option's fallback terms in ``ExposureBuilder._fallback`` (None: no OSI symbol, no fallback).
@@ -699,6 +701,10 @@ class ExposureBuilder:
         self._strikes: dict[str, Decimal] = {}  # OSI strike digits -> strike, while build runs
         self._expiring_terms: dict[str, ContractTerms] = {}  # terms of add()'s views, expiring options only
         self._seen: set[str] = set()
+        # What the rows repeat, kept once: a large book stores one object per distinct quantity,
+        # underlier key and contract terms, not one per row (issue 11's memory budget).
+        self._quantities: dict[Decimal, Decimal] = {}
+        self._terms: dict[ContractTerms, ContractTerms] = {}
         self._option_n = 0
         self._option_long = self._option_short = self._premium = ZERO
         self._viewed = market is not None  # some market view was given
@@ -780,7 +786,7 @@ class ExposureBuilder:
                             tag = (str(kind), is_option)
                             self._unknown_types[tag] = self._unknown_types.get(tag, 0) + 1
 
-                    quantity = p.quantity
+                    quantity = self._pooled(p.quantity)
                     size = abs(mv)
                     gross += size
                     bucket = types.get(kind)
@@ -850,6 +856,16 @@ class ExposureBuilder:
             self._long_n, self._short_n, self._long, self._short = long_n, short_n, long_mv, short_mv
         return self
 
+    def _pooled(self, quantity: Decimal) -> Decimal:
+        """``quantity``, or an earlier row's Decimal of the very same digits and exponent (``10``
+        and ``10.0`` are kept apart: ``compare_total`` tells them apart where ``==`` does not)."""
+        known = self._quantities.get(quantity)
+        if known is None:
+            if len(self._quantities) < _POOL_LIMIT:
+                self._quantities[quantity] = quantity
+            return quantity
+        return quantity if known.compare_total(quantity) else known
+
     def _osi(self, symbol: str) -> tuple[str, date | None, bool] | None:
         """(root, expiry or None when the date is impossible, is a call), or None: not OSI. Fast
         path for the renderings the upstream sends (one regex, a cached date, no Decimal); anything
@@ -892,10 +908,12 @@ class ExposureBuilder:
             self._no_underlier_id.hit(symbol)
             key = f"root:{root}" if root is not None else _norm(iid)
         known = self._underlying.get(key)
+        if known is not None:
+            key = known[2]  # the rows of one underlier share one key string
         if known is None or (known[1] is None and root is not None):
             # the name to show when nothing better is known: the OSI root, else (no underlier id
             # either) the option's own symbol
-            self._underlying[key] = (uid or None, root if root is not None or uid else symbol)
+            self._underlying[key] = (uid or None, root if root is not None or uid else symbol, key)
         fallback: ContractTerms | None = None
         cache_key: _FallbackKey = None
         if expiry is not None and root is not None:
@@ -928,7 +946,11 @@ class ExposureBuilder:
             elif day <= self.through and quantity != 0:
                 self._expiring.append((day, symbol, iid, key, quantity, mv, cache_key, folded))
                 if listed is not None:
-                    self._expiring_terms[iid] = listed
+                    self._expiring_terms[iid] = (
+                        self._terms.setdefault(listed, listed)
+                        if len(self._terms) < _POOL_LIMIT
+                        else self._terms.get(listed, listed)
+                    )
                 return
         if not folded:
             self._deferred.append((iid, key, quantity, symbol, cache_key))
@@ -959,7 +981,7 @@ class ExposureBuilder:
 
     def underlier_ids(self) -> list[str]:
         """Instrument ids of the underliers (the options' first): snapshot them for prices."""
-        ids = [ref for ref, _ in self._underlying.values() if ref]
+        ids = [ref for ref, _, _ in self._underlying.values() if ref]
         ids += [held[4] for key, held in self._stock.items() if key not in self._underlying]
         return ids
 
@@ -969,7 +991,7 @@ class ExposureBuilder:
         and not quoted by a view yet. The snapshot prices them; a held underlier keeps the price the
         positions API gives it."""
         ids = []
-        for key, (ref, _) in self._underlying.items():
+        for key, (ref, _, _) in self._underlying.items():
             held = self._stock.get(key)
             seen = self._seen_quotes.get(key)
             if ref and (held is None or held[2] is None or held[3]) and (seen is None or seen[0] is None):
@@ -1016,7 +1038,7 @@ class ExposureBuilder:
         held = self._stock.get(key)
         if held is not None:
             return held[0]
-        ref, root = self._underlying.get(key, (None, None))
+        ref, root, _ = self._underlying.get(key, (None, None, key))
         quote = view.quotes.get(ref) if ref and view is not None and view.quotes else None
         if quote is not None and quote.symbol.strip():
             return quote.symbol.strip()
