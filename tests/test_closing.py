@@ -73,8 +73,8 @@ def test_close_all_summary_on_a_weekend() -> None:
     plan = plan_close_positions([aapl(), tsla()], cancel_orders=False, now=SATURDAY)
     assert plan.summary == (
         "Send 2 MARKET DAY orders: SELL 100 AAPL (~$15,100.00) and BUY 50 TSLA (~$8,925.00); "
-        "estimated total $24,025.00 at the positions' prices. The market is closed now: the orders will wait for the open "
-        "at Mon 2026-11-23 09:30 ET."
+        "estimated total $24,025.00 traded at the positions' prices: sells receive ~$15,100.00, buys pay ~$8,925.00. "
+        "The market is closed now: the orders will wait for the open at Mon 2026-11-23 09:30 ET."
     )
     assert plan.allowed and plan.blocked == []
     assert plan.estimated_total == Decimal("24025.00")

@@ -376,7 +376,7 @@ async def test_tokens_expire_on_the_simulators_clock(
         for tool in tools:
             args = SPECS[tool][1]
             text = refused(await client.call_tool(tool, {**args, "confirmation_token": late[tool]}), "EXPIRED")
-            assert "expired at 15:00:30 UTC (tokens live 30 s)" in text
+            assert "expired at 10:00:30 ET (tokens live 30 s)" in text
         assert upstream.writes == []
 
         in_time = {tool: await preview_token(client, tool) for tool in tools}
@@ -681,10 +681,12 @@ async def test_elicitation_mode_refuses_clients_that_cannot_ask_and_works_with_t
     server = upstream.server(make_settings(POSITIONS_MCP_CONFIRMATION="elicitation"))
     async with Client(server, mode=mode) as client:
         for tool in ACTIONS_ALL:
-            token = await preview_token(client, tool)  # even a valid token does not stand in for the person
-            text = refused(
-                await client.call_tool(tool, {**SPECS[tool][1], "confirmation_token": token}), "ELICITATION_UNAVAILABLE"
-            )
+            # the preview says this client can never execute it, and issues no token it could not use
+            preview_name, arguments = SPECS[tool][0], SPECS[tool][1]
+            shown = ok(await client.call_tool(preview_name, arguments))
+            assert shown.get("confirmation_token") is None and shown["plan"]
+            assert shown["next_step"].startswith("Nothing previewed here can be executed from this client")
+            text = refused(await client.call_tool(tool, arguments), "ELICITATION_UNAVAILABLE")
             assert "POSITIONS_MCP_CONFIRMATION is 'elicitation' and this client cannot ask the person" in text
             assert audit_lines(audit_path)[-1]["outcome"] == "ELICITATION_UNAVAILABLE"
     assert upstream.writes == []
@@ -810,6 +812,7 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
             },
             "confirmation_token": "<token>",
             "expires_at": "2026-11-23T15:02:00Z",
+            "notes": [],
             "next_step": "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token (if the client can ask the person, the server asks them itself). If the person says no, do nothing.",
         }
     )

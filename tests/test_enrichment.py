@@ -171,3 +171,81 @@ async def test_a_summary_short_of_time_skips_market_data_not_positions(
     snapshots = [r for r in upstream.requests if r.url.path == "/v1/market-data/snapshot"]
     assert len(snapshots) == 1
     assert not [r for r in upstream.requests if r.url.path == "/v1/instruments/options/contracts"]
+
+
+async def test_an_exercise_preview_compares_what_it_pays_with_the_cash(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """Exercising 5 AAPL 145 calls pays 5 × 100 × 145.00 = 72,500.00 at settlement against 25,000.00
+    of trade cash (the demo book's balances): the preview and the question say it is 47,500.00 short."""
+    rows = [{"instruction_type": "EXERCISE", "instrument_id": "AAPL  261127C00145000", "quantity": 5}]
+    questions: list[str] = []
+
+    async def person(context: Any, params: Any) -> Any:
+        from mcp.types import ElicitResult
+
+        questions.append(params.message)
+        return ElicitResult(action="decline")
+
+    async with Client(upstream.server(make_settings()), mode=mode, elicitation_callback=person) as client:
+        plan = (await preview(client, "preview_submit_position_instructions", instructions=rows))["plan"]
+        await client.call_tool("submit_position_instructions", {"instructions": rows})
+    cash = plan["cash"]
+    assert (cash["exercise_cash"], cash["trade_cash"], cash["cash_after"]) == ("-72500.00", "25000.00", "-47500.00")
+    assert cash["warning"].startswith(
+        "these exercises pay $72,500.00 at settlement (T+1) against trade cash of $25,000.00: cash short by $47,500.00"
+    )
+    [question] = questions
+    assert f"Warning: {cash['warning']}" in question
+    assert upstream.writes == []
+
+
+async def test_an_exercise_preview_without_balances_says_the_cash_was_not_checked(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    upstream.simulator.faults.add(403, times=None, path_contains="/balances")
+    rows = [{"instruction_type": "EXERCISE", "instrument_id": "AAPL  261127C00145000", "quantity": 1}]
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        result = await preview(client, "preview_submit_position_instructions", instructions=rows)
+    cash = result["plan"]["cash"]
+    assert (cash["exercise_cash"], cash.get("trade_cash")) == ("-14500.00", None)
+    assert cash["warning"].startswith(
+        "these exercises pay $14,500.00 at settlement; the account's cash was not checked"
+    )
+    assert result["confirmation_token"] is not None  # a note, not a block: the rest of the answer stands
+
+
+async def test_a_do_not_exercise_pays_nothing_and_checks_no_cash(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    upstream.simulator.set_now(et(27, 10))  # the expiration business day (an early close)
+    rows = [{"instruction_type": "DO_NOT_EXERCISE", "instrument_id": "AAPL  261127C00145000", "quantity": 1}]
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        result = await preview(client, "preview_submit_position_instructions", instructions=rows)
+    assert result["plan"]["rows"][0]["status"] == "OK"
+    assert result["plan"].get("cash") is None
+
+
+async def test_without_the_contracts_endpoint_previews_say_what_they_assumed(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """The option-contracts endpoint fails: a standard contract is previewed on the 100-share
+    default and the preview says so; the adjusted AAPL1 contract (150 shares) is not guessed at:
+    its exercise is blocked and its close flagged."""
+    upstream.simulator.faults.add(500, times=None, path_contains="/options/contracts")
+    standard = [{"instruction_type": "EXERCISE", "instrument_id": "AAPL  261127C00145000", "quantity": 1}]
+    adjusted = [{"instruction_type": "EXERCISE", "instrument_id": "AAPL1 270115C00140000", "quantity": 1}]
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        ok = await preview(client, "preview_submit_position_instructions", instructions=standard)
+        blocked = await preview(client, "preview_submit_position_instructions", instructions=adjusted)
+        close = await preview(client, instrument_id="AAPL1 270115C00140000")
+    assumed = "option contracts unavailable (Clear Street 500: "
+    assert ok["confirmation_token"] is not None
+    assert any(note.startswith(assumed) and "standard-contract defaults" in note for note in ok["notes"])
+    [row] = blocked["plan"]["rows"]
+    assert (row["status"], row["reason"]) == ("BLOCKED", "CONTRACT_TERMS_UNUSABLE")
+    assert "adjusted contract" in row["message"]
+    assert blocked.get("confirmation_token") is None
+    [flag] = [w for w in close["plan"]["warnings"] if w["code"] == "CONTRACT_TERMS_UNUSABLE"]
+    assert "adjusted contract" in flag["message"] and "may be wrong" in flag["message"]
+    assert any(note.startswith(assumed) for note in close["notes"])

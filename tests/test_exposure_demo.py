@@ -175,8 +175,9 @@ def test_cash_needed_at_expiry_against_the_funds(demo: tuple[list[Position], Mar
     assert settlement.cash_after == Decimal("25000.00") - Decimal("94500") == Decimal("-69500.00")
     assert settlement.shares == {"AAPL": Decimal("1000"), "NVDA": Decimal("500"), "SPY": Decimal("-200")}
     assert settlement.warning == (
-        "cash short by $69,500.00 at expiry; SPY would go short 200 shares: close, instruct or add funds "
-        "before the exercise cutoff"
+        "cash short by $69,500.00 at expiry ($182,500.00 without the $113,000.00 of short-sale proceeds from "
+        "delivering shares not held); SPY would go short 200 shares: close, instruct or add funds before the "
+        "exercise cutoff"
     )
 
 
@@ -202,9 +203,10 @@ def test_the_tsla_put_without_greeks(demo: tuple[list[Position], MarketView]) ->
     assert (tsla.delta_shares, tsla.delta_dollars) == (Decimal("-50.00"), Decimal("-8925.00"))  # the stock alone
     assert s.delta.contracts_without_greeks == {"TSLA": Decimal("4")}
     assert s.options.contracts_without_greeks == Decimal("4")
-    assert s.notes[0] == (
-        "no greeks for 1 option (e.g. TSLA270115P00170000): delta not estimated, left out of delta and greeks"
-    )
+    assert s.notes[:2] == [
+        "unrealized_pnl, daily_unrealized_pnl missing on 1 position: their totals exclude it",  # BRK.B
+        "no greeks for 1 option (e.g. TSLA270115P00170000): left out of delta and greeks",
+    ]
 
 
 def test_the_index_option_counts_in_index_points(demo: tuple[list[Position], MarketView]) -> None:
@@ -238,9 +240,15 @@ def test_the_small_demo_book_is_shown_whole_in_3_kb(demo: tuple[list[Position], 
     }
     assert len(s.expiring.options.rows) == s.expiring.count == 4
     assert len(s.expiring.at_expiry.shares) == 3
-    assert s.by_side is None or len(s.by_side) == 2  # both sides or neither: one alone reads "no shorts"
+    assert (s.long_positions, s.short_positions) == (12, 4)  # counts are never cut
+    assert s.concentration.largest == "MSFT"  # named even where the largest list is shortened
+    assert s.notes[0].startswith("unrealized_pnl, daily_unrealized_pnl missing on 1 position")  # kept first
     data = json.loads(text)
     assert data["expiring"]["at_expiry"]["warning"].startswith("cash short by $69,500.00")
+    # the SPY puts deliver 200 shares not held: 2 × 100 × 565.00 = 113,000.00 is a short sale's
+    # proceeds, not free cash; without them 25,000.00 − 207,500.00 = −182,500.00
+    assert data["expiring"]["at_expiry"]["short_sale_proceeds"] == "113000.00"
+    assert "($182,500.00 without the $113,000.00 of short-sale proceeds" in data["expiring"]["at_expiry"]["warning"]
     # what was shortened to fit is said
     assert data["notes"][-1].endswith("cut to fit 3000 bytes; count fields and totals are complete")
 
@@ -249,5 +257,5 @@ def test_the_demo_book_without_market_data_still_fits_and_says_so(demo: tuple[li
     rows, _ = demo
     s = summarize(rows, None, MAX_JSON_BYTES)
     assert len(s.model_dump_json().encode()) <= MAX_JSON_BYTES
-    assert s.notes[0].startswith("no market data")
+    assert s.notes[1].startswith("no market data")
     assert s.delta is not None and len(s.delta.by_underlier.rows) == 9

@@ -173,9 +173,7 @@ def test_a_contract_without_greeks_is_left_out_never_guessed() -> None:
     )
     # its notional still counts: it is not a greek
     assert s.options.underlier_notional == Decimal("15000.00")
-    assert s.notes[0] == (
-        "no greeks for 1 option (e.g. XYZ 270115P00045000): delta not estimated, left out of delta and greeks"
-    )
+    assert s.notes[1] == "no greeks for 1 option (e.g. XYZ 270115P00045000): left out of delta and greeks"
 
 
 def test_options_added_with_their_page_view_sum_up_the_same() -> None:
@@ -294,9 +292,11 @@ def test_cash_and_shares_the_defaults_would_move() -> None:
     assert settlement.shares == {"ABC": Decimal("400"), "DEF": Decimal("300"), "GHI": Decimal("-100")}
     assert settlement.not_counted is None
     assert settlement.warning == (
-        "cash short by $7,500.00 at expiry; GHI would go short 100 shares: close, instruct or add funds before "
-        "the exercise cutoff"
+        # GHI's 5,000.00 is a short sale's proceeds (the shares are not held): −7,500 − 5,000 without them
+        "cash short by $7,500.00 at expiry ($12,500.00 without the $5,000.00 of short-sale proceeds from delivering "
+        "shares not held); GHI would go short 100 shares: close, instruct or add funds before the exercise cutoff"
     )
+    assert settlement.short_sale_proceeds == Decimal("5000.00")  # not ABC's: ABC ends long 400
     by_symbol = {row.symbol: row for row in s.expiring.options.rows}
     assert by_symbol["ABC   261127C00100300"].default_at_expiry is DefaultAtExpiry.LAPSE
     assert [row.symbol for row in s.expiring.options.rows if row.pin_risk] == ["ABC   261127C00100300"]
@@ -428,14 +428,14 @@ def test_without_market_data_the_summary_is_still_right_about_the_rest() -> None
         )
         assert s.expiring is not None and s.expiring.count == full.expiring.count  # type: ignore[union-attr]
     notes = summarize(rows, MarketView(notes=("snapshot: 403 Forbidden: no quotes or greeks",))).notes
-    assert notes[:2] == [
+    assert notes[1:3] == [
         "snapshot: 403 Forbidden: no quotes or greeks",
         # the options kept for build first (XYZ, expiring 2027), then the expiring ones
         "no greeks for 10 options (e.g. XYZ 270115C00055000, XYZ 270115P00045000, ABC   261127C00095000): "
-        "delta not estimated, left out of delta and greeks",
+        "left out of delta and greeks",
     ]
     assert "no balances: cash and buying power unknown" in notes
-    assert summarize(rows, None).notes[0].startswith("no market data: prices from the positions")
+    assert summarize(rows, None).notes[1].startswith("no market data: prices from the positions")
 
 
 def test_the_view_notes_are_carried_once() -> None:

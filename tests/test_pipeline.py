@@ -259,10 +259,35 @@ async def test_a_repeated_close_is_named_as_a_repeat_in_the_question(
     [order] = first["orders"]
     assert "REPEAT" not in person.questions[0]
     assert re.search(
-        rf"REPEAT: an identical close_position was sent at \d\d:\d\d:\d\d ET \({order['id']}\), outcome sent; "
-        "a yes sends it again.",
+        rf"REPEAT: a close of this position was sent at \d\d:\d\d:\d\d ET \(orders {order['id']}\), outcome sent\. "
+        "Its orders may still be working: what this plan finds tied up in working orders may be that close, "
+        "and cancel_orders=true would cancel it and send a new one. A yes sends this close as well.",
         person.questions[1],
     ), person.questions[1]
+    assert len(upstream.writes) == 1
+
+
+async def test_a_second_close_of_a_position_is_a_repeat_whatever_cancel_orders_says(
+    upstream: Recorder, make_settings: Callable[..., Settings]
+) -> None:
+    """Close TSLA, then preview closing it again: its units are tied up in the first close's order.
+    The blocked preview and the cancel_orders=true one both name the first close, so nobody
+    replaces a working close believing it is a first one."""
+    settings = make_settings(POSITIONS_MCP_CONFIRMATION="token")
+    async with Client(upstream.server(settings), mode="legacy") as client:
+        first = ok(await client.call_tool("preview_close_position", {"instrument_id": "TSLA"}))
+        sent = ok(
+            await client.call_tool(
+                "close_position", {"instrument_id": "TSLA", "confirmation_token": first["confirmation_token"]}
+            )
+        )
+        again = ok(await client.call_tool("preview_close_position", {"instrument_id": "tsla"}))
+        replace = ok(await client.call_tool("preview_close_position", {"instrument_id": "TSLA", "cancel_orders": True}))
+    [order] = sent["orders"]
+    for preview in (again, replace):
+        assert preview["repeat_of"].startswith("REPEAT: a close of this position was sent at "), preview
+        assert f"(orders {order['id']}), outcome sent." in preview["repeat_of"]
+    assert again.get("confirmation_token") is None  # every unit is in the first close's order
     assert len(upstream.writes) == 1
 
 

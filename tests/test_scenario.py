@@ -421,12 +421,19 @@ def test_prices_below_the_bound_expired_and_unpriced_underliers_are_never_guesse
     assert "no underlier price" in text
 
 
-def test_a_volatility_shock_below_zero_is_refused_per_option() -> None:
+def test_a_volatility_shock_below_zero_is_floored_at_one_percent() -> None:
+    """σ 20 % − 25 points: priced at the 1 % floor (said in a note), never dropped; the delta
+    before the shock does not depend on the shock."""
     price = Decimal(repr(bs(151, 150, T_JAN, 0.20, call=True)))
     book = [stock("AAPL", "0", "151.00", ident=AAPL_ID), option("AAPL  270115C00150000", "1", str(price), AAPL_ID)]
     result = run(book, [Shock(None, D("0"), D("-25"))])
-    assert row(result, "AAPL")["options_not_revalued"] == 1
-    assert any("shocked volatility ≤ 0" in note for note in result.notes)
+    unshocked = run(book, [Shock(None, D("0"))])
+    aapl = row(result, "AAPL")
+    assert (aapl["options_revalued"], aapl.get("options_not_revalued")) == (1, None)
+    floored = Decimal(repr(bs(151, 150, T_JAN, 0.01, call=True)))
+    assert aapl["pnl"] == ((floored - price) * 100).quantize(Decimal("0.01"))
+    assert aapl["delta_shares_before"] == row(unshocked, "AAPL")["delta_shares_before"]
+    assert any("below 1%, so 1% is used" in note for note in result.notes)
 
 
 def test_a_cash_settled_spx_call() -> None:
@@ -854,3 +861,14 @@ def test_result_states_the_method() -> None:
         analyze_scenario(
             [], MarketView(), [Shock(None, D("1"))], now=NOW.replace(tzinfo=None), account_id=1, environment="x"
         )
+
+
+def test_the_underlier_a_row_names_is_kept_when_the_list_is_cut() -> None:
+    """Every underlier −5 %, then AAPL's volatility +5: when the rows are cut to fit, AAPL (the
+    one the person named) stays, however small its P&L."""
+    book = [stock(f"T{index:03d}", "1000", "400.00") for index in range(60)]
+    book.append(stock("AAPL", "1", "151.00", ident=AAPL_ID))
+    result = run(book, [Shock(None, D("-5")), Shock("AAPL", D("0"), D("5"))])
+    assert len(result.model_dump_json().encode()) <= 3000
+    assert len(result.by_underlier) < 61
+    assert "AAPL" in {outcome.underlier for outcome in result.by_underlier}

@@ -166,7 +166,7 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "name": "get_positions",
                 "title": "Get positions",
                 "description": """\
-One page of positions (at most 200), every field exact as Clear Street sent it, with the
+One page of positions (at most 150), every field exact as Clear Street sent it, with the
 total and next_page_token for the next page. For totals and risk: summarize_exposure.\
 """,
                 "inputSchema": {
@@ -224,7 +224,7 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                         "page_size": {
                             "default": 50,
                             "description": "Ignored with page_token",
-                            "maximum": 200,
+                            "maximum": 150,
                             "minimum": 1,
                             "type": "integer",
                         },
@@ -249,6 +249,7 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                         "next_page_token": {"type": "string"},
                         "previous_page_token": {"type": "string"},
                         "request_id": {"type": "string"},
+                        "note": {"type": "string"},
                     },
                 },
                 "annotations": {
@@ -325,7 +326,7 @@ revalued with Black-Scholes-Merton at its implied volatility. States its method 
                                 },
                                 "price_change_pct": {"maximum": 1000, "minimum": -100, "type": "number"},
                                 "volatility_change_pts": {
-                                    "default": "0",
+                                    "default": 0,
                                     "maximum": 1000,
                                     "minimum": -100,
                                     "type": "number",
@@ -343,7 +344,7 @@ revalued with Black-Scholes-Merton at its implied volatility. States its method 
                             "type": ["integer", "null"],
                         },
                         "shocks": {
-                            "description": "-20 = price ×0.8; +5 vol pts = σ+0.05; a later row wins",
+                            "description": "-20 = price ×0.8; +5 vol pts = σ+0.05; for one underlier a later row wins, a named row beats an unnamed one",
                             "items": {"$ref": "#/$defs/ShockRow"},
                             "maxItems": 20,
                             "minItems": 1,
@@ -402,14 +403,15 @@ options' underlier_notional (what they control); cash and buying power; options 
                         "short_market_value": {"type": "string"},
                         "gross_market_value": {"type": "string"},
                         "net_market_value": {"type": "string"},
+                        "long_positions": {"type": "integer"},
+                        "short_positions": {"type": "integer"},
                         "cash": {"type": "string"},
                         "unrealized_pnl": {"type": "string"},
                         "daily_unrealized_pnl": {"type": "string"},
                         "daily_realized_pnl": {"type": "string"},
-                        "by_side": {"type": "array"},
                         "by_type": {"type": "array"},
                         "delta": {"type": "object"},
-                        "largest": {"type": "array"},
+                        "largest": {"type": "object"},
                         "concentration": {"type": "object"},
                         "funds": {"type": "object"},
                         "options": {"type": "object"},
@@ -464,6 +466,7 @@ estimate and its source, warnings) and the token for close_position. Sends nothi
                         "confirmation_token": {"type": "string"},
                         "expires_at": {"type": "string"},
                         "repeat_of": {"type": "string"},
+                        "notes": {"type": "array"},
                         "next_step": {"type": "string"},
                     },
                 },
@@ -561,6 +564,7 @@ excluded), the estimated total, warnings, and the token for close_positions. Sen
                         "confirmation_token": {"type": "string"},
                         "expires_at": {"type": "string"},
                         "repeat_of": {"type": "string"},
+                        "notes": {"type": "array"},
                         "next_step": {"type": "string"},
                     },
                 },
@@ -698,6 +702,7 @@ keys and the token for submit_position_instructions. Sends nothing.\
                         "confirmation_token": {"type": "string"},
                         "expires_at": {"type": "string"},
                         "repeat_of": {"type": "string"},
+                        "notes": {"type": "array"},
                         "next_step": {"type": "string"},
                     },
                 },
@@ -885,7 +890,7 @@ async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema
         "page_token",
     ]
     page_size = schema["properties"]["page_size"]
-    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (1, 200, 50)
+    assert (page_size["minimum"], page_size["maximum"], page_size["default"]) == (1, 150, 50)
 
 
 async def test_resources_templates_and_prompts_are_listed(client: Client) -> None:
@@ -1357,6 +1362,48 @@ def test_a_prompt_placeholder_naming_nothing_fails_at_start(tmp_path: Path) -> N
         parse_prompt(tmp_path / "typo.md")
 
 
+async def test_the_prompts_say_when_the_cutoff_has_passed(
+    upstream: Recorder, make_settings: Callable[..., Settings]
+) -> None:
+    async with Client(upstream.server(make_settings())) as client:
+        upstream.simulator.set_now(datetime(2026, 11, 24, 0, 9, tzinfo=UTC))  # Mon 19:09 ET
+        arguments = PROMPT_ARGUMENTS["exercise_options"][0]
+        text = (await client.get_prompt("exercise_options", arguments)).messages[0].content.text  # type: ignore[union-attr]
+    assert "Today is Mon 2026-11-23, 19:09 ET now." in text.replace("\n", " ")
+    assert (
+        "17:30 ET on Mon 2026-11-23 (FINRA Rule 2360(b)(23)(A)); it has PASSED (it is 19:09 ET now): instructions "
+        "for options expiring today can no longer be sent; next: 17:30 ET on Tue 2026-11-24"
+    ) in text.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ({"instrument_id": "AAPL", "quantity": "-3"}, "quantity '-3' is not a whole number of contracts, 1 or more"),
+        ({"instrument_id": "AAPL", "instruction_type": "BOGUS"}, "instruction_type 'BOGUS' is not EXERCISE, "),
+        ({"instrument_id": "AAPL", "account_id": "abc"}, "account_id 'abc' is not a Clear Street account id"),
+        ({"instrument_id": "{today} ignore that"}, "instrument_id '{today} ignore that' is not a ticker"),
+    ],
+)
+async def test_a_prompt_argument_that_is_not_what_it_says_is_refused(
+    client: Client, arguments: dict[str, str], said: str
+) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.get_prompt("exercise_options", arguments)
+    assert caught.value.code == -32602
+    assert caught.value.message.startswith("prompt 'exercise_options': " + said), caught.value.message
+
+
+async def test_an_unknown_prompt_is_a_clear_error(client: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await client.get_prompt("nope")
+    assert caught.value.code == -32602
+    assert caught.value.message == (
+        "no prompt named 'nope'; the prompts are: close_position, exercise_options, review_expiring_options, "
+        "summarize_exposure"
+    )
+
+
 async def test_a_missing_required_prompt_argument_is_an_error(client: Client) -> None:
     for name in ["close_position", "exercise_options"]:
         for arguments in [None, {}, {"account_id": "19816"}, {"instrument_id": ""}, {"instrument_id": "  "}]:
@@ -1373,7 +1420,7 @@ async def test_a_missing_required_prompt_argument_is_an_error(client: Client) ->
 
 BAD_ARGUMENTS = [
     ("get_positions", {"page_size": 0}, ["page_size", "greater than or equal to 1"]),
-    ("get_positions", {"page_size": 201}, ["page_size", "less than or equal to 200"]),
+    ("get_positions", {"page_size": 151}, ["page_size", "less than or equal to 150"]),
     ("get_positions", {"sort_by": "PRICE"}, ["sort_by", "'SYMBOL'", "'DAILY_REALIZED_PNL'"]),
     ("get_positions", {"sort_direction": "UP"}, ["sort_direction", "'ASC' or 'DESC'"]),
     ("get_positions", {"account_id": -19816}, ["account_id", "greater than 0"]),
@@ -1525,7 +1572,10 @@ async def test_a_custom_base_url_is_named_and_has_no_state_changing_tools(
         listing = json.dumps([t.model_dump(mode="json") for t in tools])
         for secret in secrets:
             assert secret not in status_text and secret not in listing
-        assert [p.name for p in (await client.list_prompts()).prompts] == PROMPTS
+        assert [p.name for p in (await client.list_prompts()).prompts] == [
+            "review_expiring_options",
+            "summarize_exposure",
+        ]
 
 
 async def test_a_custom_base_url_with_an_allowlist_has_state_changing_tools(
@@ -1554,6 +1604,11 @@ async def test_read_only_simulator_has_only_read_tools(
             False,
         )
         assert (await call(client, "get_positions"))["environment"] == "simulator"
+        # the prompts that lead to a close or an exercise are not offered either
+        assert sorted(p.name for p in (await client.list_prompts()).prompts) == [
+            "review_expiring_options",
+            "summarize_exposure",
+        ]
 
 
 async def test_positions_on_one_underlier_across_every_page(client: Client) -> None:
@@ -1585,6 +1640,19 @@ async def test_positions_on_one_underlier_across_every_page(client: Client) -> N
         client, "get_positions", {"underlying_instrument_id": "TSLA", "page_token": first.get("next_page_token")}
     )
     assert "page_token is not a next_page_token of get_positions for this underlying_instrument_id" in stale
+    # the token binds the sort too: the next page of another order would skip or repeat rows
+    resorted = await tool_error(
+        client,
+        "get_positions",
+        {"underlying_instrument_id": "aapl", "page_size": 3, "page_token": first.get("next_page_token")},
+    )
+    assert "page_token is not a next_page_token" in resorted
+    # a contract's own symbol names its underlier; nothing held says what is
+    contract = await call(client, "get_positions", {"underlying_instrument_id": "AAPL  261127C00145000"})
+    assert contract["total_items"] == 4
+    ibm = await call(client, "get_positions", {"underlying_instrument_id": "IBM"})
+    assert ibm["note"].startswith("no position of this account has the underlier 'IBM'")
+    assert "underliers held: AAPL, AAPL1, AMZN, BRK.B" in ibm["note"]
 
 
 TOOLS_LIST_BUDGET = 16_384  # bytes of compact JSON: what every host puts in the model's context (issue 11)

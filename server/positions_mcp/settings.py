@@ -75,7 +75,7 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "token_secret",
         "POSITIONS_MCP_TOKEN_SECRET",
         "--token-secret",
-        "HMAC key for confirmation tokens (default: random per process)",
+        "HMAC key for confirmation tokens (default: a random key kept beside the ledger, mode 0600)",
     ),
     (
         "max_close_notional",

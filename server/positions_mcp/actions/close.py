@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..clearstreet.models import Order
+from ..domain.calendar import new_york
 from ..domain.closing import ClosePlan, close_scope, estimate_text, plan_close_position, plan_close_positions
 from ..domain.resolve import ResolveError, display_symbol
 from ..domain.text import qty
+from ..safety.ledger import Submission
 from .pipeline import CannotPlan, ConfirmedAction, Draft, Execution, Preview, Sent
 from .reads import Reads
 
@@ -52,6 +54,22 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         if args.instrument_id is not None:
             arguments["instrument_id"] = args.instrument_id
         return arguments
+
+    def request(self, args: CloseArgs) -> dict[str, Any]:
+        """A close of the same position is a repeat whatever ``cancel_orders`` says: the first
+        close's order is what a second one finds 'tied up in working orders', and
+        ``cancel_orders=true`` would cancel it and send another."""
+        return {} if args.instrument_id is None else {"instrument_id": " ".join(args.instrument_id.upper().split())}
+
+    def repeat_notice(self, repeat: Submission, draft: Draft[ClosePlan]) -> str:
+        when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
+        orders = f" (orders {', '.join(repeat.ids)})" if repeat.ids else ""
+        what = "every position" if draft.plan.scope == "all" else "this position"
+        return (
+            f"REPEAT: a close of {what} was sent at {when}{orders}, outcome {repeat.outcome}. Its orders may "
+            "still be working: what this plan finds tied up in working orders may be that close, and "
+            "cancel_orders=true would cancel it and send a new one. A yes sends this close as well."
+        )
 
     async def draft(self, reads: Reads, account: int, args: CloseArgs, keys: Sequence[str] | None) -> Draft[ClosePlan]:
         positions = await reads.positions(account)
@@ -104,7 +122,8 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
             summary=plan.summary,
             lines=lines,
             sends=plan.sends,
-            warnings=[w.message for w in plan.warnings] + list(market.notes),
+            warnings=[w.message for w in plan.warnings],
+            notes=market.notes,
         )
 
     async def send(

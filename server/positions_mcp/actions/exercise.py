@@ -15,7 +15,7 @@ from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknow
 from ..clearstreet.models import APIError, PositionInstruction, SecurityType
 from ..domain.calendar import new_york
 from ..domain.closing import FINISHED_INSTRUCTION_STATUSES
-from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
+from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, check_cash, plan_instructions
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
@@ -72,7 +72,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
                 for row, key in zip(rows, keys, strict=True)
             ]
         options = [p for p in positions if p.instrument_type != SecurityType.CASH and try_parse_osi(p.symbol)]
-        market = await reads.market(account, options, funds=False, session=False)
+        market = await reads.market(account, options, funds=True, session=False)
         prices = {
             key: price for key in {p.underlying_instrument_id for p in options} if key and (price := market.price(key))
         }
@@ -80,6 +80,8 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         plan = plan_instructions(
             positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=market.terms, prices=prices
         )
+        balances_note = next((note for note in market.notes if note.startswith("balances")), None)
+        plan.cash = check_cash(plan, market.funds, balances_note)
         touched = set(plan.instrument_ids)
         # A put exercise delivers shares: the plan depends on the underlier's free shares too.
         touched |= {
@@ -103,6 +105,8 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             summary=plan.summary,
             lines=lines,
             sends=plan.sends,
+            warnings=[plan.cash.warning] if plan.cash is not None and plan.cash.warning else [],
+            notes=market.notes,
         )
 
     async def send(

@@ -95,6 +95,11 @@ _NEXT_STEP = (
     "the client can ask the person, the server asks them itself). If the person says no, do nothing."
 )
 _BLOCKED_STEP = "Nothing can be sent: the plan says what is blocked. Fix that and preview again."
+_CANNOT_ASK_STEP = (
+    "Nothing previewed here can be executed from this client: this server confirms only by asking "
+    "the person itself (POSITIONS_MCP_CONFIRMATION=elicitation), and this client cannot show its "
+    "question. Use a client that supports elicitation, or ask whoever runs the server for token mode."
+)
 _NEXT_STEP_ELICITATION = (
     "Show this preview to the person. Calling {tool} with the same arguments makes the server ask "
     "them directly; a token alone is never enough in this server's mode."
@@ -113,6 +118,9 @@ class Preview(Result, Generic[PlanT]):
     )
     expires_at: datetime | None = None
     repeat_of: str | None = Field(None, description="Set when an identical request was sent in the last 15 minutes")
+    notes: list[str] = Field(
+        default_factory=list, description="What could not be read from Clear Street, and what the plan assumed instead"
+    )
     next_step: str
 
 
@@ -146,6 +154,9 @@ class Draft(Generic[PlanT]):
     """What would be sent, canonical and complete (every order or row): the token binds it, and
     execution refuses a fresh plan that sends anything else (``VerifiedToken.check_plan``)."""
     warnings: Sequence[str] = ()
+    notes: Sequence[str] = ()
+    """What the market data behind the plan lacked (an endpoint failed or was refused) and what the
+    plan assumed instead: shown in the preview and in the question."""
 
 
 class CannotPlan(Exception):
@@ -282,15 +293,18 @@ class Pipeline:
     # -- the three entry points --------------------------------------------------------------
 
     async def preview(
-        self, action: ConfirmedAction[ArgsT, PlanT], account_id: int | None, args: ArgsT
+        self, action: ConfirmedAction[ArgsT, PlanT], account_id: int | None, args: ArgsT, *, can_ask: bool = True
     ) -> Preview[PlanT]:
-        """Plan from fresh positions and issue the token that allows exactly that plan once."""
+        """Plan from fresh positions and issue the token that allows exactly that plan once.
+        ``can_ask``: whether this client can show the server's question; in elicitation mode a
+        client that cannot gets the plan and no token (it could never be used)."""
+        unusable = self.deps.settings.confirmation is ConfirmationMode.ELICITATION and not can_ask
         arguments = action.arguments(args)
         account = await self.account(action.preview_name, account_id, arguments)
         async with self.deps.deadline(f"preparing {action.preview_name}"):
             draft, repeat = await self._draft(action, account, args, None, action.preview_name)
         token = None
-        if draft.blocked is None:
+        if draft.blocked is None and not unusable:
             token = self.deps.tokens.issue(
                 action.name,
                 account,
@@ -319,7 +333,8 @@ class Pipeline:
             confirmation_token=token,
             expires_at=self.deps.tokens.expires_at(token) if token else None,
             repeat_of=notice,
-            next_step=self._next_step(action) if token else _BLOCKED_STEP,
+            notes=list(draft.notes),
+            next_step=_CANNOT_ASK_STEP if unusable else self._next_step(action) if token else _BLOCKED_STEP,
         )
 
     async def question(
@@ -731,7 +746,7 @@ class Pipeline:
         apply to this preview."""
         lines = [f"[{self.environment.upper()}] account {account}: {action.name}", draft.summary]
         lines += [f"- {line}" for line in draft.lines]
-        lines += [f"Warning: {warning}" for warning in draft.warnings]
+        lines += [f"Warning: {warning}" for warning in (*draft.warnings, *draft.notes)]
         if notice:
             lines.append(notice)
         lines.append(f"Send this now? (preview {digest})")

@@ -22,7 +22,7 @@ from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
 from ..domain.market import MarketView
 from ..domain.numbers import plain
-from ..domain.osi import symbol_key
+from ..domain.osi import symbol_key, try_parse_osi
 from ..domain.resolve import underlier_key, underlier_keys
 from ..safety.policy import PolicyError
 from .dependencies import Dependencies
@@ -55,19 +55,25 @@ class PositionsQuery:
 _UNDERLIER_TOKEN = "u1."
 
 
-def _underlier_token(underlier: str, offset: int) -> str:
-    """A page token of an underlier listing (ours, not the API's): which underlier, where next."""
-    payload = json.dumps({"u": symbol_key(underlier), "o": offset}, separators=(",", ":")).encode()
+def _listing(query: PositionsQuery, underlier: str) -> str:
+    """What an underlier listing is: the underlier, the filters and the sort (a page token binds it)."""
+    ids = ",".join(sorted(query.instrument_ids or ()))
+    return f"{symbol_key(underlier)}|{ids}|{query.sort_by or ''}|{query.sort_direction or ''}"
+
+
+def _underlier_token(query: PositionsQuery, underlier: str, offset: int) -> str:
+    """A page token of an underlier listing (ours, not the API's): which listing, where next."""
+    payload = json.dumps({"u": _listing(query, underlier), "o": offset}, separators=(",", ":")).encode()
     return _UNDERLIER_TOKEN + base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-def _underlier_offset(token: str, underlier: str) -> int:
+def _underlier_offset(token: str, query: PositionsQuery, underlier: str) -> int:
     try:
         if not token.startswith(_UNDERLIER_TOKEN):
             raise ValueError
         body = token.removeprefix(_UNDERLIER_TOKEN)
         payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        if payload["u"] != symbol_key(underlier) or not isinstance(payload["o"], int) or payload["o"] < 0:
+        if payload["u"] != _listing(query, underlier) or not isinstance(payload["o"], int) or payload["o"] < 0:
             raise ValueError
         return int(payload["o"])
     except (ValueError, KeyError, TypeError):
@@ -75,6 +81,12 @@ def _underlier_offset(token: str, underlier: str) -> int:
             "page_token is not a next_page_token of get_positions for this underlying_instrument_id: pass the "
             "token the previous page returned, with the same underlying_instrument_id, filters and sort."
         ) from None
+
+
+def _underlier_name(position: Position) -> str:
+    """How a person names a position's underlier: an option's OSI root, else its own symbol."""
+    option = try_parse_osi(position.symbol)
+    return option.root if option is not None else position.symbol.strip()
 
 
 class Reads:
@@ -138,7 +150,7 @@ class Reads:
     async def _underlier_page(self, account: int, query: PositionsQuery, underlier: str) -> PositionsPage:
         """The positions on one underlier (its options and the underlier itself), across every page,
         in the requested sort (the API sorts; filtering keeps its order), paged here."""
-        offset = _underlier_offset(query.page_token, underlier) if query.page_token else 0
+        offset = _underlier_offset(query.page_token, query, underlier) if query.page_token else 0
         size = query.page_size or DEFAULT_UNDERLIER_PAGE
         async with self.deps.deadline("reading positions"), upstream_errors():
             client = await self.deps.upstream.client()
@@ -151,7 +163,17 @@ class Reads:
             ):
                 rows.extend(page.positions)
         keys = underlier_keys(rows, underlier)
+        if not keys and (contract := try_parse_osi(underlier)) is not None:  # a contract names its underlier
+            keys = underlier_keys(rows, contract.root)
         matching = [row for row in rows if underlier_key(row) in keys]
+        note = None
+        if not matching:
+            held = sorted({_underlier_name(row) for row in rows})
+            shown = ", ".join(held[:12]) + (f" and {len(held) - 12} more" if len(held) > 12 else "")
+            note = (
+                f"no position of this account has the underlier {underlier.strip()[:40]!r} (matched as an instrument "
+                "UUID, a ticker or an OSI root)" + (f"; underliers held: {shown}" if held else "")
+            )
         total = len(matching)
         following = offset + size
         return PositionsPage(
@@ -161,8 +183,9 @@ class Reads:
             page_number=offset // size + 1,
             total_items=total,
             total_pages=max(1, -(-total // size)),
-            next_page_token=_underlier_token(underlier, following) if following < total else None,
-            previous_page_token=_underlier_token(underlier, max(0, offset - size)) if offset else None,
+            next_page_token=_underlier_token(query, underlier, following) if following < total else None,
+            previous_page_token=_underlier_token(query, underlier, max(0, offset - size)) if offset else None,
+            note=note,
         )
 
     async def pages(

@@ -30,6 +30,7 @@ class PositionsPage(Result):
     )
     previous_page_token: str | None = None
     request_id: str | None = Field(None, description="Upstream request id, for support")
+    note: str | None = Field(None, description="Why an underlier listing is empty, and the underliers held")
 
 
 class PositionInstructions(Result):

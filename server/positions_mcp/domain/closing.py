@@ -144,7 +144,9 @@ class ClosePlan(BaseModel):
     cancel_orders: bool
     order_count: int = Field(description="Orders that will be sent; 'orders' lists the 50 largest")
     orders: list[PlannedOrder]
-    estimated_total: DecimalString
+    estimated_total: DecimalString = Field(
+        description="Σ estimated notional of every order, sells and buys alike (what trades, not net cash)"
+    )
     max_close_notional: DecimalString | None = None
     market_open: bool
     next_open: datetime | None = None
@@ -549,7 +551,15 @@ def _summary(
     else:
         text = f"Send {count}: {_join(texts)}"
     unpriced = sum(1 for o in orders if o.estimated_notional is None)
-    text += f"; estimated total {money(total)}{_sources(orders)}"
+    sells = sum((o.estimated_notional or Decimal(0) for o in orders if o.side == Side.SELL), Decimal(0))
+    buys = sum((o.estimated_notional or Decimal(0) for o in orders if o.side != Side.SELL), Decimal(0))
+    if sells and buys:  # one total of both sides is what trades, not what the account receives
+        text += (
+            f"; estimated total {money(total)} traded{_sources(orders)}: sells receive ~{money(sells)}, "
+            f"buys pay ~{money(buys)}"
+        )
+    else:
+        text += f"; estimated total {money(total)}{_sources(orders)}"
     if unpriced:
         text += f" (without {unpriced} order{'s' if unpriced != 1 else ''} that ha{'ve' if unpriced != 1 else 's'} no price)"
     text += "."
@@ -678,7 +688,7 @@ def _plan(
     elif partial:
         names = _join([display_symbol(p.symbol) for p in partial][:_SUMMARY_ORDERS])
         effect = (
-            f"cancel_orders=false: working orders stay, so {names} close only in part; with "
+            f"cancel_orders=false: working orders stay, so {names} {'is' if len(partial) == 1 else 'are'} closed only in part; with "
             "cancel_orders=true they would be cancelled first and each position closed in full."
         )
     else:

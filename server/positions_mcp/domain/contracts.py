@@ -254,6 +254,11 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
     )
 
 
+def _looks_adjusted(symbol: str) -> bool:
+    option = try_parse_osi(symbol)
+    return option is not None and option.root[-1].isdigit()
+
+
 def terms_for_positions(positions: Iterable[Position], contracts: Iterable[Any] = ()) -> dict[str, ContractTerms]:
     """``instrument_id -> ContractTerms`` for every option position whose symbol is OSI, matching
     each to its option-contracts row by ``id`` (case-insensitive) or, failing that, by symbol
@@ -271,6 +276,15 @@ def terms_for_positions(positions: Iterable[Position], contracts: Iterable[Any] 
         if try_parse_osi(position.symbol) is None:
             continue
         row = by_id.get(position.instrument_id.strip().lower()) or by_symbol.get(symbol_key(position.symbol))
+        if row is None and _looks_adjusted(position.symbol):
+            # OCC gives an adjusted contract a new root, the old one with a digit (AAPL -> AAPL1):
+            # its deliverable is not the standard 100 shares, and without its row it is unknown.
+            terms[position.instrument_id] = replace(
+                terms_for(position),
+                problem="an adjusted contract (its root ends in a digit) and the option-contracts endpoint gave "
+                "no row for it: its multiplier and deliverable are unknown",
+            )
+            continue
         try:
             terms[position.instrument_id] = terms_for(position, row)
         except ValueError as exc:  # bad reference data: the fallback, marked so no one approves on it

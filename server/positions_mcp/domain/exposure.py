@@ -133,9 +133,9 @@ __all__ = [
     "ExpiryWatch",
     "ExposureBuilder",
     "ExposureSummary",
-    "LargestPosition",
+    "LargestRow",
+    "LargestTable",
     "OptionsOverview",
-    "SideExposure",
     "TypeExposure",
     "UnderlierRow",
     "UnderlierTable",
@@ -230,15 +230,6 @@ _ATTENTION = {
 }
 
 
-class SideExposure(_Result):
-    side: Literal["LONG", "SHORT"]
-    positions: int
-    market_value: DecimalString = Field(description="Σ market_value of this side's rows (total).")
-    gross_pct: DecimalString | None = Field(
-        None, description="Share of gross market value, in percent (absent when it is 0)."
-    )
-
-
 class TypeExposure(_Result):
     type: str = Field(
         description="Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one."
@@ -249,16 +240,32 @@ class TypeExposure(_Result):
     gross_pct: DecimalString | None = Field(None, description="Share of gross market value, in percent.")
 
 
-class LargestPosition(_Result):
+class LargestRow(NamedTuple):
+    """One position of :class:`LargestTable` (a JSON array on the wire; names in ``columns``)."""
+
     symbol: str
-    quantity: DecimalString
-    market_value: DecimalString = Field(description="As reported (an option's is its premium), total.")
-    gross_pct: DecimalString | None = Field(
-        None, description="|market_value| as a share of gross market value, in percent."
+    quantity: Decimal
+    market_value: Decimal
+    gross_pct: Decimal | None
+
+
+class LargestTable(_Result):
+    """The largest positions by |market_value|: a table (column names once)."""
+
+    columns: tuple[str, ...] = Field(
+        LargestRow._fields,
+        description="symbol; quantity: signed; market_value: as reported (an option's is its premium), "
+        "total; gross_pct: |market_value| as a % of gross market value.",
     )
+    rows: list[LargestRow] = Field(description="Largest first.")
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """The rows as ``{column: value}``."""
+        return [row._asdict() for row in self.rows]
 
 
 class Concentration(_Result):
+    largest: str | None = Field(None, description="Symbol of the largest position by |market_value|.")
     largest_pct: DecimalString | None = Field(
         None, description="Share of gross market value held by the largest position, in percent."
     )
@@ -406,6 +413,11 @@ class ExpirySettlement(_Result):
     not_counted: int | None = Field(
         None, description="Expiring positions whose outcome is uncertain (ASSIGNMENT_POSSIBLE, UNKNOWN): not counted."
     )
+    short_sale_proceeds: DecimalString | None = Field(
+        None,
+        description="Part of cash_in raised by delivering shares the account does not hold (a short sale), total: "
+        "collateral in a margin account, not free cash.",
+    )
     warning: str | None = Field(None, description="Present when the account's cash does not cover net_cash.")
 
 
@@ -445,15 +457,16 @@ class ExposureSummary(_Result):
         description="Σ |market_value| (CASH excluded): market value, not risk (an option counts its premium)."
     )
     net_market_value: DecimalString = Field(description="Σ market_value (CASH excluded).")
+    long_positions: int = Field(description="Rows with quantity > 0 (CASH excluded).")
+    short_positions: int = Field(description="Rows with quantity < 0.")
     cash: DecimalString | None = Field(
         None, description="Σ market_value of CASH rows, which are not part of the exposure figures."
     )
     unrealized_pnl: DecimalString | None = None
     daily_unrealized_pnl: DecimalString | None = None
     daily_realized_pnl: DecimalString | None = None
-    by_side: list[SideExposure] | None = Field(None, description="Left out when cut to fit (see notes).")
     by_type: list[TypeExposure] | None = Field(None, description="Left out when cut to fit (see notes).")
-    largest: list[LargestPosition] | None = Field(
+    largest: LargestTable | None = Field(
         None, description="Largest positions by |market_value|; left out when cut to fit (see notes)."
     )
     concentration: Concentration = Field(description="Concentration of market value.")
@@ -1034,7 +1047,11 @@ class ExposureBuilder:
         return None, None
 
     def _label(self, key: str, view: MarketView | None) -> str:
-        """An underlier's name: the held symbol, else the snapshot's, else the options' root."""
+        """An underlier's name: the held symbol, else the snapshot's, else the options' root; cut
+        to 32 characters (an odd upstream symbol cannot push the summary past its budget)."""
+        return _cut(self._name(key, view))
+
+    def _name(self, key: str, view: MarketView | None) -> str:
         held = self._stock.get(key)
         if held is not None:
             return held[0]
@@ -1064,35 +1081,24 @@ class ExposureBuilder:
             None if rows and missing == rows else total
             for total, missing in zip(self._pnl, self._pnl_missing, strict=True)
         ]
-        by_side = [
-            SideExposure(
-                side="LONG",
-                positions=self._long_n,
-                market_value=self._long,
-                gross_pct=percent(abs(self._long), gross),
-            ),
-            SideExposure(
-                side="SHORT",
-                positions=self._short_n,
-                market_value=self._short,
-                gross_pct=percent(abs(self._short), gross),
-            ),
-        ]
         ranked_types = sorted(self._types.items(), key=lambda item: (-item[1][3], str(item[0])))
         by_type = [
             TypeExposure(type=str(kind), positions=n, long=long, short=short, gross_pct=percent(size, gross))
             for kind, (n, long, short, size) in ranked_types[:TYPE_LIMIT]
         ]
         ranked = sorted(self._heap, reverse=True)
-        largest = [
-            LargestPosition(symbol=symbol, quantity=quantity, market_value=value, gross_pct=percent(size, gross))
-            for size, _, symbol, quantity, value in ranked[: self.top_n]
-        ]
+        largest = LargestTable(
+            rows=[
+                LargestRow(_cut(symbol), quantity, value, percent(size, gross))
+                for size, _, symbol, quantity, value in ranked[: self.top_n]
+            ]
+        )
         with localcontext() as ctx:
             ctx.prec = MAX_PREC  # exact sums and products; nothing divides in here
             top5 = sum((size for size, *_ in ranked[:5]), ZERO)
             fold, d = self._delta(view, small)
         concentration = Concentration(
+            largest=_cut(ranked[0][2]) if ranked else None,
             largest_pct=percent(ranked[0][0], gross) if ranked else None,
             top5_pct=percent(top5, gross) if ranked else None,
         )
@@ -1122,7 +1128,8 @@ class ExposureBuilder:
             unrealized_pnl=pnl_totals[0],
             daily_unrealized_pnl=pnl_totals[1],
             daily_realized_pnl=pnl_totals[2],
-            by_side=by_side,
+            long_positions=self._long_n,
+            short_positions=self._short_n,
             by_type=by_type,
             largest=largest,
             concentration=concentration,
@@ -1316,6 +1323,8 @@ class ExposureBuilder:
         count = len(self._expiring)
         limit = count if small else self.expiring_limit
         moves: list[tuple[Decimal, str, Decimal]] = []  # min-heap (|shares|, key, shares) of the largest
+        # by underlier: [shares delivered, cash received for them] (long puts exercised, short calls assigned)
+        delivering: dict[str, list[Decimal]] = {}
         moving_key: str | None = None
         moving = ZERO
 
@@ -1327,7 +1336,14 @@ class ExposureBuilder:
             now = held[1] if held is not None else ZERO
             after = exact.add(now, amount)
             if now >= 0 > after:
-                shorts.add(-after, key)
+                # what delivering the shares not held raises is a short sale's proceeds: the share of
+                # the cash received that the shares sold short make (all of it when none is held)
+                sold = delivering.get(key)
+                proceeds = ZERO
+                if sold and sold[0]:
+                    short = min(-after, sold[0])
+                    proceeds = sold[1] if short == sold[0] else _cents(sold[1] * short / sold[0])
+                shorts.add(-after, key, proceeds)
             item = (abs(amount), key, amount)
             if len(moves) < limit:
                 heapq.heappush(moves, item)
@@ -1356,6 +1372,10 @@ class ExposureBuilder:
                             cash_out = exact.add(cash_out, flow.cash_out)
                         if flow.cash_in:
                             cash_in = exact.add(cash_in, flow.cash_in)
+                            if flow.shares and flow.shares < 0:
+                                sold = delivering.setdefault(key, [ZERO, ZERO])
+                                sold[0] = exact.add(sold[0], -flow.shares)
+                                sold[1] = exact.add(sold[1], flow.cash_in)
                         if flow.cash_settled:
                             cash_settled = exact.add(cash_settled, flow.cash_settled)
                         if flow.shares:
@@ -1383,7 +1403,9 @@ class ExposureBuilder:
                 intrinsic = intrinsic_per_contract(osi, price, terms)
             suggestion = expiry_suggestion(default, quantity > 0, self.as_of, day)
             shown.append(
-                ExpiringRow(symbol, quantity, days_left[day], state, distance, intrinsic, pin, default, suggestion)
+                ExpiringRow(
+                    _cut(symbol), quantity, days_left[day], state, distance, intrinsic, pin, default, suggestion
+                )
             )
         by_default = {k.value: v for k, v in sorted(counts.items(), key=lambda kv: _ATTENTION[kv[0]])}
         settlement = None
@@ -1423,7 +1445,24 @@ class ExposureBuilder:
     ) -> list[str]:
         notes: list[str] = []
         rows = self._rows
-        # What qualifies the delta, greeks and funds figures comes first (the budget cuts from the end).
+        # What qualifies the headline totals comes first, then the delta, greeks and funds figures
+        # (the budget cuts from the end). The P&L fields missing on the same rows share one note.
+        missing_pnl: dict[int, list[str]] = {}
+        for name, missing in zip(
+            ("unrealized_pnl", "daily_unrealized_pnl", "daily_realized_pnl"), self._pnl_missing, strict=True
+        ):
+            if missing:
+                missing_pnl.setdefault(missing, []).append(name)
+        for missing, names in missing_pnl.items():
+            fields = ", ".join(names)
+            if rows and missing == rows:
+                notes.append(f"{fields} missing on every position: {'total' if len(names) == 1 else 'totals'} omitted")
+            else:
+                notes.append(
+                    f"{fields} missing on {_n(missing, 'position', 'positions')}: "
+                    f"{'the total excludes' if len(names) == 1 else 'their totals exclude'} "
+                    f"{'it' if missing == 1 else 'them'}"
+                )
         if not viewed:
             if d.count:
                 parts = (
@@ -1435,7 +1474,7 @@ class ExposureBuilder:
         if viewed and fold.no_greeks and self._option_n:
             notes.append(
                 f"no greeks for {_n(fold.no_greeks.count, 'option', 'options')}{_examples(fold.no_greeks.examples)}: "
-                "delta not estimated, left out of delta and greeks"
+                "left out of delta and greeks"
             )
         if d.unpriced:
             notes.append(
@@ -1477,15 +1516,6 @@ class ExposureBuilder:
             notes.append(f"{len(unknown) - EXAMPLES} more unknown instrument_types")
         if type_count > TYPE_LIMIT:
             notes.append(f"by_type lists the {TYPE_LIMIT} largest of {type_count} instrument types")
-        for name, missing in zip(
-            ("unrealized_pnl", "daily_unrealized_pnl", "daily_realized_pnl"),
-            self._pnl_missing,
-            strict=True,
-        ):
-            if rows and missing == rows:
-                notes.append(f"{name} missing on every position: total omitted")
-            elif missing:
-                notes.append(f"{name} missing on {_n(missing, 'position', 'positions')}: the total excludes them")
         if self._no_price:
             notes.append(
                 f"{_n(self._no_price.count, 'position has', 'positions have')} no instrument_price"
@@ -1529,15 +1559,17 @@ class ExposureBuilder:
 class _Shorts:
     """The underliers expiry would leave short: how many, and the largest few by name."""
 
-    __slots__ = ("count", "largest", "named")
+    __slots__ = ("count", "largest", "named", "proceeds")
 
     def __init__(self) -> None:
         self.count = 0
         self.largest: list[tuple[Decimal, str]] = []  # min-heap (shares short, key)
         self.named: list[tuple[str, Decimal]] = []  # (label, shares short), largest first
+        self.proceeds = ZERO  # cash_in raised by delivering shares the account does not hold
 
-    def add(self, shares: Decimal, key: str) -> None:
+    def add(self, shares: Decimal, key: str, proceeds: Decimal) -> None:
         self.count += 1
+        self.proceeds += proceeds
         if len(self.largest) < EXAMPLES:
             heapq.heappush(self.largest, (shares, key))
         elif (shares, key) > self.largest[0]:
@@ -1557,8 +1589,21 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> 
     if funds is not None:
         after = _EXACT.add(funds.trade_cash, settlement.net_cash)
         update["cash_after"] = _money(after)
+        # Short-sale proceeds are collateral for the short in a margin account (Regulation T, 12 CFR
+        # 220.4), not cash to pay for an exercise: the figure without them is said too.
+        strict = _EXACT.subtract(after, shorted.proceeds)
+        without = (
+            f" ({money(-strict)} without the {money(shorted.proceeds)} of short-sale proceeds from delivering "
+            "shares not held)"
+            if shorted.proceeds and strict < 0
+            else ""
+        )
+        if shorted.proceeds:
+            update["short_sale_proceeds"] = _money(shorted.proceeds)
         if after < 0:
-            problems.append(f"cash short by {money(-after)} at expiry")
+            problems.append(f"cash short by {money(-after)} at expiry{without}")
+        elif strict < 0:
+            problems.append(f"cash covers expiry only with short-sale proceeds: short by {money(-strict)}{without}")
     problems += [f"{label} would go short {qty(amount)} shares" for label, amount in shorted.named]
     if shorted.count > len(shorted.named):
         problems.append(f"{shorted.count - len(shorted.named)} more underliers would go short")
@@ -1567,9 +1612,6 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> 
     if not update:
         return watch
     return watch.model_copy(update={"at_expiry": settlement.model_copy(update=update)})
-
-
-_WHOLE = -1  # a step of _fit that drops the whole list or nothing of it
 
 
 def _fit(
@@ -1581,8 +1623,8 @@ def _fit(
     shortened list gets back the counts its rows no longer show (``by_default``, ``top5_pct``)."""
     if _json_size(summary) <= budget:
         return summary
-    largest = list(summary.largest or ())
-    sides, types = list(summary.by_side or ()), list(summary.by_type or ())
+    largest = list(summary.largest.rows) if summary.largest else []
+    types = list(summary.by_type or ())
     underliers = list(summary.delta.by_underlier.rows) if summary.delta else []
     expiring = list(summary.expiring.options.rows) if summary.expiring else []
     settlement = summary.expiring.at_expiry if summary.expiring else None
@@ -1590,8 +1632,8 @@ def _fit(
     notes = list(summary.notes)
     steps: list[tuple[list[Any], int]]
     if small:
-        # by_side repeats the long and short market values but for its counts: it goes before by_type
-        steps = [(largest, 3), (largest, 0), (notes, 1), (sides, _WHOLE), (types, 0), (notes, 0)]
+        # by_type mostly repeats the options' premium beside the stock: it goes before the positions
+        steps = [(largest, 5), (types, 0), (largest, 3), (notes, 2), (largest, 0), (notes, 0)]
     else:
         steps = [
             (largest, 5),
@@ -1605,7 +1647,6 @@ def _fit(
             (moves, 1),
             (expiring, 1),
             (notes, 0),
-            (sides, _WHOLE),
             (types, 0),
         ]
     steps += [(moves, 0), (underliers, 0), (largest, 0), (expiring, 0)]
@@ -1616,8 +1657,7 @@ def _fit(
         cut = f"lists and {_n(left_out, 'note', 'notes')}" if left_out else "lists"
         extra = [f"{cut} cut to fit {budget} bytes; count fields and totals are complete"]
         update: dict[str, Any] = {  # a list cut whole is left out, never shown empty ("no shorts")
-            "largest": largest or None if summary.largest else largest,
-            "by_side": sides or None if summary.by_side else sides,
+            "largest": summary.largest.model_copy(update={"rows": largest}) if largest and summary.largest else None,
             "by_type": types or None if summary.by_type else types,
             "notes": notes + extra,
         }
@@ -1638,11 +1678,6 @@ def _fit(
 
     current = candidate()
     for rows, floor in steps:
-        if floor == _WHOLE:  # both sides or neither: one side alone would read as "no shorts"
-            if rows and _json_size(current) > budget:
-                rows.clear()
-                current = candidate()
-            continue
         while len(rows) > floor and _json_size(current) > budget:
             rows.pop()
             current = candidate()

@@ -100,6 +100,7 @@ from .expiry import (
     in_the_money_by,
     intrinsic_per_contract,
 )
+from .market import Funds
 from .moneyness import Moneyness, MoneynessState, best_price, underlier_prices
 from .numbers import CENT, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
@@ -203,10 +204,24 @@ class PlannedInstruction(BaseModel):
     notes: list[str] = []
 
 
+class CashCheck(BaseModel):
+    """What the batch's exercises pay or receive, against the account's cash (balances). A
+    physically settled call exercise pays the aggregate strike (contracts × multiplier × strike) and
+    a put exercise receives it, on the exercise settlement date: T+1 (OCC exercise settlement, SEC
+    Rule 15c6-1); a cash-settled exercise receives the intrinsic value. All figures are totals."""
+
+    exercise_cash: DecimalString = Field(description="Net cash of the batch's exercises, total: < 0 paid, > 0 received")
+    trade_cash: DecimalString | None = Field(None, description="The account's trade-date cash (balances)")
+    cash_after: DecimalString | None = Field(None, description="trade_cash + exercise_cash (estimate)")
+    buying_power: DecimalString | None = None
+    warning: str | None = None
+
+
 class InstructionPlan(BaseModel):
     rows: list[PlannedInstruction]
     cutoff_time: str
     summary: str
+    cash: CashCheck | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -961,6 +976,43 @@ def plan_instructions(
         )
     today_cutoff = planner.deadline(planner.today)
     return InstructionPlan(rows=out, cutoff_time=f"{today_cutoff:%H:%M} America/New_York", summary=_summary(out))
+
+
+def check_cash(plan: InstructionPlan, funds: Funds | None, funds_note: str | None = None) -> CashCheck | None:
+    """The batch's exercise cash against ``funds`` (None: the balances could not be read, and
+    ``funds_note`` says why). None when no row that would be sent exercises anything. A cash-settled
+    row whose settlement value is unknown is left out of the sum and named in the warning."""
+    sent = [r for r in plan.rows if r.status is RowStatus.OK and r.delivery is not None]
+    if not sent:
+        return None
+    unpriced = [display_symbol(r.symbol or r.requested) for r in sent if r.delivery and r.delivery.cash is None]
+    total = sum((r.delivery.cash for r in sent if r.delivery and r.delivery.cash is not None), Decimal(0))
+    total = total.quantize(CENT)
+    left_out = f" ({', '.join(unpriced)}: cash-settled at an unknown level, not counted)" if unpriced else ""
+    if funds is None:
+        why = f": {funds_note}" if funds_note else ""
+        paid = f"these exercises pay {money(-total)}" if total < 0 else f"these exercises receive {money(total)}"
+        return CashCheck(
+            exercise_cash=total,
+            warning=f"{paid}{left_out} at settlement; the account's cash was not checked (balances unavailable{why})",
+        )
+    after = (funds.trade_cash + total).quantize(CENT)
+    warning = None
+    if total < 0 and after < 0:
+        warning = (
+            f"these exercises pay {money(-total)} at settlement (T+1){left_out} against trade cash of "
+            f"{money(funds.trade_cash)}: cash short by {money(-after)} (buying power {money(funds.buying_power)}); "
+            "add funds or exercise fewer, or the broker may call for funds or sell the shares received"
+        )
+    elif unpriced:
+        warning = f"cash after these exercises is an estimate{left_out}"
+    return CashCheck(
+        exercise_cash=total,
+        trade_cash=funds.trade_cash,
+        cash_after=after,
+        buying_power=funds.buying_power,
+        warning=warning,
+    )
 
 
 def _summary(rows: list[PlannedInstruction]) -> str:

@@ -103,6 +103,8 @@ MAX_VOLATILITY_CHANGE_PTS = Decimal(1000)
 MIN_RATE = Decimal("-0.1")
 MAX_RATE = Decimal(1)
 
+MIN_VOLATILITY = 0.01
+"""The lowest volatility a shocked option is priced at (1 %): a shift past zero is floored, said in a note."""
 SECONDS_PER_YEAR = 365 * 24 * 3600
 SHARES_STEP = CENT
 EXAMPLES = 3
@@ -213,7 +215,8 @@ class ScenarioMethod(_Result):
         "ACT/365 from as_of to 16:00 ET (13:00 on an early close; 09:30 if AM-settled) on the expiration "
         "business day; unchanged by the shock"
     )
-    volatility: str = "implied from each option's price, then + volatility_change_pts / 100"
+    volatility: str = "implied from each option's price, + volatility_change_pts / 100, floored at 1 %"
+    delta: str = "this model's, not the API's greeks"
     prices: str = "instrument_price, else snapshot (spot: last, mid; option: mid, last), else closing price"
     not_modelled: tuple[str, ...] = NOT_MODELLED
     shocks: list[AppliedShock] = Field(description="The rows given, in order (row 1 first), and what each applied to.")
@@ -396,6 +399,7 @@ class _Book:
         self.other_types: dict[str, _Examples] = {}
         self.bad_symbol = _Examples()
         self.skipped: dict[str, _Examples] = {}
+        self.floored = _Examples()  # options whose shocked volatility fell below MIN_VOLATILITY
         """Options and stock not revalued, by reason (filled while revaluing)."""
         self.from_close = _Examples()
         self.spot_from_close: list[str] = []
@@ -529,6 +533,7 @@ def _assign(book: _Book, rows: list[Shock]) -> tuple[dict[str, int], list[Applie
             )
         for key in keys:
             named[key] = number
+    # A named row beats the row without underlier, whatever their order (the later of two alike wins).
     assigned: dict[str, int] = {}
     for key in book.underliers:
         row = named.get(key, general)
@@ -661,10 +666,9 @@ def _revalue(book: _Book, underlier: _Underlier, shock: Shock, row: int, rate: f
             not_revalued += 1
             continue
         shocked_volatility = volatility + vol_shift
-        if shocked_volatility <= 0:
-            book.skip("shocked volatility ≤ 0", position.symbol)
-            not_revalued += 1
-            continue
+        if shocked_volatility < MIN_VOLATILITY:  # a shift past zero: the option at the floor, said
+            shocked_volatility = MIN_VOLATILITY
+            book.floored.hit(position.symbol)
         new_price = bsm_price(float(shocked * ratio), strike, years, shocked_volatility, rate, is_call=is_call)
         before = bsm_delta(float(spot * ratio), strike, years, volatility, rate, is_call=is_call)
         after = bsm_delta(float(shocked * ratio), strike, years, shocked_volatility, rate, is_call=is_call)
@@ -712,6 +716,9 @@ def _result(
     top_n: int,
 ) -> ScenarioResult:
     ranked = sorted(outcomes, key=lambda o: (-abs(o.pnl), o.label))
+    # the underliers a row names (what the person asked about) are listed whatever their size
+    named = {number for number, shock in enumerate(applied, start=1) if shock.underlier is not None}
+    kept = {id(o) for o in sorted(ranked, key=lambda o: o.row not in named)[: max(0, top_n)]}
     total = ScenarioTotals(
         pnl=sum((o.pnl for o in outcomes), _ZERO),
         delta_dollars_before=sum((o.dollars_before or _ZERO for o in outcomes), _ZERO),
@@ -736,7 +743,8 @@ def _result(
             options_revalued=o.options_revalued,
             options_not_revalued=o.options_not_revalued or None,
         )
-        for o in ranked[: max(0, top_n)]
+        for o in ranked
+        if id(o) in kept
     ]
     return ScenarioResult(
         as_of=now,
@@ -751,6 +759,11 @@ def _result(
 
 def _notes(book: _Book, underliers: int, shown: int) -> list[str]:
     notes: list[str] = []
+    if book.floored.count:
+        notes.append(
+            f"{_n(book.floored.count, 'option', 'options')}: the shock takes the implied volatility below "
+            f"{MIN_VOLATILITY:.0%}, so {MIN_VOLATILITY:.0%} is used{_examples(book.floored.examples, book.floored.count)}"
+        )
     for reason, hits in sorted(book.skipped.items(), key=lambda item: (-item[1].count, item[0])):
         notes.append(
             f"{_n(hits.count, 'position', 'positions')} not revalued ({reason}): left out of P&L and "
@@ -790,10 +803,15 @@ def _json_size(result: ScenarioResult) -> int:
 
 def _fit(result: ScenarioResult, budget: int) -> ScenarioResult:
     """Shorten ``by_underlier`` (to one row), then the notes, then ``by_underlier`` to none, until
-    the compact JSON fits ``budget``; totals, counts and the method stay whole."""
+    the compact JSON fits ``budget``; totals, counts and the method stay whole. The underliers a row
+    names (what the person asked about) go last."""
     if _json_size(result) <= budget:
         return result
-    rows = list(result.by_underlier)
+    named = {number for number, shock in enumerate(result.method.shocks, start=1) if shock.underlier is not None}
+    rows = sorted(
+        result.by_underlier, key=lambda outcome: outcome.shock_row not in named
+    )  # named first; cut from the tail
+    order = {id(outcome): index for index, outcome in enumerate(result.by_underlier)}
     notes = list(result.notes)
     note_count = len(notes)
 
@@ -801,7 +819,8 @@ def _fit(result: ScenarioResult, budget: int) -> ScenarioResult:
         extra = [f"lists shortened to fit {budget} bytes (totals and counts are complete)"]
         if len(notes) < note_count:
             extra.append(f"{note_count - len(notes)} more notes left out")
-        return result.model_copy(update={"by_underlier": rows, "notes": notes + extra})
+        shown = sorted(rows, key=lambda outcome: order[id(outcome)])  # back in the result's order
+        return result.model_copy(update={"by_underlier": shown, "notes": notes + extra})
 
     current = candidate()
     for items, floor in ((rows, 1), (notes, 0), (rows, 0)):

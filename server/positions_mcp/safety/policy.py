@@ -19,7 +19,7 @@ def resolve_account(settings: Settings, account_id: int | None, *, default: int 
         if account_id is None:
             raise PolicyError(
                 "no account_id given and no default account is configured: pass account_id, or "
-                "set POSITIONS_MCP_DEFAULT_ACCOUNT"
+                "set POSITIONS_MCP_DEFAULT_ACCOUNT."
             )
     allowed = settings.allowed_accounts
     if allowed is not None and account_id not in allowed:

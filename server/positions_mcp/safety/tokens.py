@@ -35,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -61,6 +62,7 @@ __all__ = [
     "token_digest",
 ]
 
+_NEW_YORK = ZoneInfo("America/New_York")  # an expiry is said in the exchange's time, as everything else
 PREFIX = "cst1"
 PROJECTION_LIMIT = 20
 """At most this many positions travel inside a token for the 'what changed' message."""
@@ -379,8 +381,8 @@ class ConfirmationTokens:
         if now >= expiry:
             raise ConfirmationRefused(
                 RefusalReason.EXPIRED,
-                f"The confirmation_token expired at {datetime.fromtimestamp(expiry, UTC):%H:%M:%S} "
-                f"UTC (tokens live {self.ttl_seconds} s)." + _again(tool),
+                f"The confirmation_token expired at {datetime.fromtimestamp(expiry, _NEW_YORK):%H:%M:%S} "
+                f"ET (tokens live {self.ttl_seconds} s)." + _again(tool),
             )
         if payload["t"] != tool:
             raise ConfirmationRefused(

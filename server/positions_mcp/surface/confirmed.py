@@ -272,7 +272,9 @@ def confirmed(
 
     async def preview(ctx: Context[Any, Any], args: Any) -> CallToolResult:
         app = app_of(ctx)
-        return await respond(app, app.pipeline.preview(declared.action, args.account_id, declared.args(args)))
+        return await respond(
+            app, app.pipeline.preview(declared.action, args.account_id, declared.args(args), can_ask=can_elicit(ctx))
+        )
 
     async def run(ctx: Context[Any, Any], args: Any) -> CallToolResult | InputRequiredResult:
         return await execute(ctx, declared.action, args.account_id, declared.args(args), args.confirmation_token)

@@ -1,8 +1,12 @@
-"""Prompts loaded from ``prompts/*.md`` (front matter: title, description, arguments).
+"""Prompts loaded from ``prompts/*.md`` (front matter: title, description, arguments, and
+``acts: true`` for a prompt that leads to a state-changing tool: it is not offered when those tools
+are not registered).
 
 A body names its arguments as ``{name}``, and may name facts of the moment the prompt is fetched
-(``FACTS``: today's date and exercise cutoff, from the server's clock) the same way. A placeholder
-that is neither is an error when the server starts, not a stray brace in a person's prompt."""
+(``FACTS``: today's date and time, and the exercise cutoff, from the server's clock) the same way. A
+placeholder that is neither is an error when the server starts, not a stray brace in a person's
+prompt. An argument value that is not what its name says (``ARGUMENT_CHECKS``) is refused with the
+reason, never pasted into the prompt."""
 
 from __future__ import annotations
 
@@ -23,6 +27,21 @@ _ARGUMENT = re.compile(r"^\s+(\w+):\s*(required|optional)\s*(?:[—-]+\s*)?(.*)$
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 FACTS = ("today", "exercise_cutoff_today")
+
+ARGUMENT_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
+    "account_id": (re.compile(r"\d{1,18}"), "a Clear Street account id (digits only)"),
+    "quantity": (re.compile(r"[1-9]\d{0,6}"), "a whole number of contracts, 1 or more"),
+    "instruction_type": (
+        re.compile(r"EXERCISE|DO_NOT_EXERCISE|CONTRARY_EXERCISE"),
+        "EXERCISE, DO_NOT_EXERCISE or CONTRARY_EXERCISE",
+    ),
+    "instrument_id": (
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/-]{0,63}"),
+        "a ticker, an OSI option symbol or an instrument UUID",
+    ),
+}
+"""What each argument a prompt may take must look like (after trimming; instruction_type in any
+case), and how to say so."""
 """Placeholders filled when a prompt is fetched, from the server's clock (see ``todays_facts``)."""
 
 Facts = Callable[[], Mapping[str, str]]
@@ -43,6 +62,7 @@ class PromptFile:
     arguments: tuple[PromptArgument, ...]
     body: str
     defaults: dict[str, str]
+    acts: bool = False
 
     def render(self, values: dict[str, Any], facts: Mapping[str, str] | None = None) -> str:
         """The body with each argument's value (its default when blank) and each fact filled in;
@@ -104,6 +124,7 @@ def parse_prompt(path: Path) -> PromptFile:
         arguments=tuple(arguments),
         body=body.strip() + "\n",
         defaults=defaults,
+        acts=fields.get("acts", "false").lower() == "true",
     )
 
 
@@ -120,7 +141,23 @@ class FilePrompt(Prompt):
                 f"prompt {self.name!r} needs the argument(s) {', '.join(missing)}; "
                 "see prompts/list for what each one means",
             )
-        return await super().render(arguments, context)
+        return await super().render(checked_arguments(self.name, given), context)
+
+
+def checked_arguments(prompt: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` trimmed (instruction_type upper-cased), each value checked against
+    ``ARGUMENT_CHECKS``. Raises an invalid-params error naming the argument and what it must be."""
+    checked: dict[str, Any] = {}
+    for name, raw in given.items():
+        value = str(raw).strip() if raw is not None else ""
+        if name == "instruction_type":
+            value = value.upper()
+        check = ARGUMENT_CHECKS.get(name)
+        if value and check is not None and not check[0].fullmatch(value):
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            raise MCPError(INVALID_PARAMS, f"prompt {prompt!r}: {name} {shown!r} is not {check[1]}")
+        checked[name] = value
+    return checked
 
 
 def _renderer(prompt: PromptFile, facts: Facts) -> Any:
@@ -131,23 +168,43 @@ def _renderer(prompt: PromptFile, facts: Facts) -> Any:
 
 
 def todays_facts(now: Callable[[], datetime]) -> Facts:
-    """Today's date and exercise cutoff in New York, read from ``now`` each time a prompt is
-    fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET; 14:30 ET on an early-close
-    day), as ``domain.calendar.describe_exercise_cutoff`` words it."""
+    """Today's date and time and exercise cutoff in New York, read from ``now`` each time a prompt
+    is fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET; 14:30 ET on an early-close
+    day), as ``domain.calendar.describe_exercise_cutoff`` words it; once it has passed, the facts
+    say so and give the next business day's."""
 
     def facts() -> Mapping[str, str]:
-        from ..domain.calendar import describe_exercise_cutoff, new_york
+        from ..domain.calendar import (
+            describe_exercise_cutoff,
+            exercise_cutoff,
+            is_business_day,
+            new_york,
+            next_business_day,
+        )
 
-        today = new_york(now()).date()
-        return {"today": f"{today:%a %Y-%m-%d}", "exercise_cutoff_today": describe_exercise_cutoff(today)}
+        local = new_york(now())
+        today = local.date()
+        cutoff = describe_exercise_cutoff(today)
+        if is_business_day(today) and local >= exercise_cutoff(today):
+            cutoff += (
+                f"; it has PASSED (it is {local:%H:%M} ET now): instructions for options expiring today "
+                f"can no longer be sent; next: {describe_exercise_cutoff(next_business_day(today))}"
+            )
+        return {"today": f"{today:%a %Y-%m-%d}, {local:%H:%M} ET now", "exercise_cutoff_today": cutoff}
 
     return facts
 
 
-def register_prompts(server: MCPServer[Any], facts: Facts, directory: Path | None = None) -> list[str]:
+def register_prompts(
+    server: MCPServer[Any], facts: Facts, directory: Path | None = None, *, acting: bool = True
+) -> list[str]:
+    """Register every prompt file; without ``acting`` (no state-changing tools registered), only
+    the prompts that do not lead to one."""
     names = []
     for path in sorted((directory or prompts_dir()).glob("*.md")):
         prompt = parse_prompt(path)
+        if prompt.acts and not acting:
+            continue
         server.add_prompt(
             FilePrompt(
                 name=prompt.name,

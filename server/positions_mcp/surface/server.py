@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 
 from .. import __version__
 from ..settings import Settings
@@ -32,6 +35,19 @@ State changes (close, exercise, do-not-exercise, contrary exercise) always go pr
 person's explicit yes → execute with the preview's confirmation_token. Show the preview's summary \
 and warnings before asking. Never execute without that yes, and never reuse a token for other \
 arguments. If a close reports OUTCOME UNKNOWN, re-read positions before anything else."""
+
+
+class PositionsServer(MCPServer[Any]):
+    """The SDK's server, but an unknown prompt name is an invalid-params error that lists the
+    prompts (the SDK's own is an internal error with a traceback in the log)."""
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        names = [prompt.name for prompt in await self.list_prompts()]
+        if name not in names:
+            raise MCPError(INVALID_PARAMS, f"no prompt named {name[:60]!r}; the prompts are: {', '.join(names)}")
+        return await super().get_prompt(name, arguments, context)
 
 
 def build_server(
@@ -60,7 +76,7 @@ def build_server(
         finally:
             await app.aclose()
 
-    server: MCPServer[Any] = MCPServer(
+    server: MCPServer[Any] = PositionsServer(
         SERVER_NAME,
         title="Clear Street positions",
         version=__version__,
@@ -70,5 +86,5 @@ def build_server(
         tools=tools,
     )
     register_resources(server, app)
-    register_prompts(server, todays_facts(lambda: app.deps.upstream.now()))
+    register_prompts(server, todays_facts(lambda: app.deps.upstream.now()), acting=settings.state_changing_enabled)
     return server

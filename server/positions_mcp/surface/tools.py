@@ -16,9 +16,10 @@ from .tool import Arguments, SurfaceTool, make_tool
 __all__ = ["READ", "AccountId", "InstrumentRef", "InstrumentText", "read_tools"]
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-"""A page of 200 full rows stays under 250 KB of result (the rows travel as text and as structured
-content); for more, follow next_page_token, or use summarize_exposure for totals."""
+MAX_PAGE_SIZE = 150
+"""A page of 150 full rows stays under 250 KB of result whatever the rows (150 option rows, the
+longest, take about 200 KB: the rows travel as text and as structured content); for more, follow
+next_page_token, or use summarize_exposure for totals."""
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
@@ -109,14 +110,18 @@ class ShockRow(BaseModel):
     ]
     volatility_change_pts: Annotated[
         Decimal, Field(ge=-100, le=1000), WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000})
-    ] = Decimal(0)
+    ] = Field(Decimal(0), json_schema_extra={"default": 0})  # published as the number 0, not "0"
 
 
 class ScenarioArgs(Arguments):
     account_id: AccountId = None
     shocks: Annotated[
         list[ShockRow],
-        Field(min_length=1, max_length=20, description="-20 = price ×0.8; +5 vol pts = σ+0.05; a later row wins"),
+        Field(
+            min_length=1,
+            max_length=20,
+            description="-20 = price ×0.8; +5 vol pts = σ+0.05; for one underlier a later row wins, a named row beats an unnamed one",
+        ),
     ]
 
 
@@ -159,7 +164,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="get_positions",
             title="Get positions",
-            description="""One page of positions (at most 200), every field exact as Clear Street sent it, with the
+            description="""One page of positions (at most 150), every field exact as Clear Street sent it, with the
             total and next_page_token for the next page. For totals and risk: summarize_exposure.""",
             annotations=READ,
             arguments=GetPositionsArgs,
