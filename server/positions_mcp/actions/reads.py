@@ -17,7 +17,7 @@ import anyio
 import anyio.to_thread
 
 from .. import __version__
-from ..clearstreet.models import Position, PositionInstruction, SortBy, SortDirection
+from ..clearstreet.models import Position, PositionInstruction, SecurityType, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
 from ..domain.market import MarketView
@@ -168,7 +168,7 @@ class Reads:
         matching = [row for row in rows if underlier_key(row) in keys]
         note = None
         if not matching:
-            held = sorted({_underlier_name(row) for row in rows})
+            held = sorted({_underlier_name(row) for row in rows if row.instrument_type != SecurityType.CASH})
             shown = ", ".join(held[:12]) + (f" and {len(held) - 12} more" if len(held) > 12 else "")
             note = (
                 f"no position of this account has the underlier {underlier.strip()[:40]!r} (matched as an instrument "
