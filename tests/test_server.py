@@ -1421,6 +1421,12 @@ async def test_a_missing_required_prompt_argument_is_an_error(client: Client) ->
 BAD_ARGUMENTS = [
     ("get_positions", {"page_size": 0}, ["page_size", "greater than or equal to 1"]),
     ("get_positions", {"page_size": 151}, ["page_size", "less than or equal to 150"]),
+    # what the schema calls an integer, a boolean or a number is exactly that (issue 11)
+    ("get_positions", {"page_size": True}, ["page_size", "valid integer"]),
+    ("get_positions", {"page_size": 2.5}, ["page_size", "valid integer"]),
+    ("get_positions", {"account_id": "19816"}, ["account_id", "valid integer"]),
+    ("preview_close_position", {"instrument_id": "TSLA", "cancel_orders": 1}, ["cancel_orders", "valid boolean"]),
+    ("analyze_scenario", {"shocks": [{"price_change_pct": "-10"}]}, ["price_change_pct", "must be a JSON number"]),
     ("get_positions", {"sort_by": "PRICE"}, ["sort_by", "'SYMBOL'", "'DAILY_REALIZED_PNL'"]),
     ("get_positions", {"sort_direction": "UP"}, ["sort_direction", "'ASC' or 'DESC'"]),
     ("get_positions", {"account_id": -19816}, ["account_id", "greater than 0"]),

@@ -34,7 +34,7 @@ from mcp.types import (
     InputRequiredResult,
     ToolAnnotations,
 )
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model, model_validator
 
 from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
@@ -67,7 +67,8 @@ APPROVAL_SCHEMA: dict[str, Any] = {
 }
 
 CancelOrders = Annotated[
-    bool, Field(description="Cancel the working orders first, so the whole position closes (else only what is free)")
+    StrictBool,
+    Field(description="Cancel the working orders first, so the whole position closes (else only what is free)"),
 ]
 ConfirmationToken = Annotated[
     str | None,
@@ -94,7 +95,7 @@ class InstructionRow(BaseModel):
 
     instruction_type: InstructionType = Field(description="DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only")
     instrument_id: InstrumentText = Field(description="OSI symbol or UUID of the contract")
-    quantity: int = Field(ge=1, le=1_000_000, description="Contracts")
+    quantity: StrictInt = Field(ge=1, le=1_000_000, description="Contracts")
     instruction_id: InstructionKey = None
     client_instruction_id: InstructionKey = Field(None, description="The API's name for instruction_id")
 
