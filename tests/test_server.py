@@ -910,7 +910,7 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                 "name": "positions (19816)",
                 "title": "All positions, account 19816",
                 "uri": "clearstreet://accounts/19816/positions",
-                "description": "Every position of the account, all pages, decimal-exact. The default account.",
+                "description": "Every position of the account, all pages, decimal-exact (the first 500 of a larger book, with its count). The default account.",
                 "mimeType": "application/json",
             },
             {
@@ -935,7 +935,7 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                 "name": "positions",
                 "title": "All positions",
                 "uriTemplate": "clearstreet://accounts/{account_id}/positions",
-                "description": "Every position of the account, all pages, decimal-exact.",
+                "description": "Every position of the account, all pages, decimal-exact (the first 500 of a larger book, with its count).",
                 "mimeType": "application/json",
             },
             {
@@ -1243,13 +1243,18 @@ async def test_status_resource(client: Client) -> None:
     )
 
 
-async def test_positions_resource_reads_every_page(client: Client, simulator: Simulator) -> None:
+async def test_positions_resource_reads_every_page(client: Client, simulator: Simulator, upstream: Recorder) -> None:
+    """A small book whole; a large one (2,500) lists its first 500, says how many there are and
+    where the rest is, and reads only the one upstream page it needs (issue 11: no result of
+    megabytes in the model's context)."""
     simulator.add_generated_account(LARGE, positions=LARGE_SIZE)
     document = await read_json(client, f"clearstreet://accounts/{LARGE}/positions")
     PositionsPage.model_validate(document)
     assert document["environment"] == "simulator" and document["account_id"] == LARGE
-    assert len(document["positions"]) == document["total_items"] == LARGE_SIZE
-    assert document["positions"] == without_none(await raw_positions(simulator, LARGE))
+    assert (len(document["positions"]), document["total_items"]) == (500, LARGE_SIZE)
+    assert document["positions"] == without_none(await raw_positions(simulator, LARGE))[:500]
+    assert document["note"].startswith("the account holds 2500 positions: this document lists the first 500")
+    assert [r.url.path for r in upstream.requests].count(f"/v1/accounts/{LARGE}/positions") == 1
     primary = await read_json(client, f"clearstreet://accounts/{PRIMARY}/positions")
     assert primary["positions"] == without_none(await raw_positions(simulator, PRIMARY))
 

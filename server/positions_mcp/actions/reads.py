@@ -53,6 +53,9 @@ class PositionsQuery:
 
 
 _UNDERLIER_TOKEN = "u1."
+DOCUMENT_POSITIONS = 500
+"""The positions resource lists at most this many (about 0.6 MB): a host that reads a resource
+puts all of it in the model's context."""
 
 
 def _listing(query: PositionsQuery, underlier: str) -> str:
@@ -211,10 +214,35 @@ class Reads:
         return positions
 
     async def all_positions(self, account_id: int | None, progress: Progress | None = None) -> PositionsPage:
+        """The positions document (resource): every position up to ``DOCUMENT_POSITIONS``, in the
+        API's order; a larger book lists that many and says how many there are and where the rest is."""
         account = self.account(account_id)
-        async with self.deps.deadline("reading every page of positions"):
-            rows = await self.positions(account, progress)
-        return PositionsPage(environment=self.environment, account_id=account, positions=rows, total_items=len(rows))
+        rows: list[Position] = []
+        total: int | None = None
+        async with self.deps.deadline("reading the pages of positions"), upstream_errors():
+            client = await self.deps.upstream.client()
+            async for page in client.iter_position_pages(account):
+                total = page.metadata.total_items if total is None else total
+                rows.extend(page.positions)
+                if progress is not None:
+                    await progress(len(rows), total, f"read {len(rows)} positions")
+                if len(rows) >= DOCUMENT_POSITIONS:
+                    break  # the pages after it are not read
+        note = None
+        if len(rows) > DOCUMENT_POSITIONS or (total is not None and total > len(rows)):
+            rows = rows[:DOCUMENT_POSITIONS]
+            note = (
+                f"the account holds {total if total is not None else 'more'} positions: this document lists the first "
+                f"{DOCUMENT_POSITIONS}, in the API's order; page through get_positions for the rest, or read the "
+                "exposure summary for totals over every position"
+            )
+        return PositionsPage(
+            environment=self.environment,
+            account_id=account,
+            positions=rows,
+            total_items=total if total is not None else len(rows),
+            note=note,
+        )
 
     async def market(self, account: int, positions: list[Position], **parts: bool) -> MarketView:
         """What the market says about ``positions`` (quotes, contracts, balances, session), every

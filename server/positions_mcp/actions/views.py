@@ -30,7 +30,9 @@ class PositionsPage(Result):
     )
     previous_page_token: str | None = None
     request_id: str | None = Field(None, description="Upstream request id, for support")
-    note: str | None = Field(None, description="Why an underlier listing is empty, and the underliers held")
+    note: str | None = Field(
+        None, description="Why an underlier listing is empty, or where the rest of a long positions document is"
+    )
 
 
 class PositionInstructions(Result):

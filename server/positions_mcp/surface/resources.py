@@ -21,7 +21,10 @@ from .app import App, progress_reporter
 JSON = "application/json"
 
 _DOCUMENTS = {
-    "positions": ("All positions", "Every position of the account, all pages, decimal-exact."),
+    "positions": (
+        "All positions",
+        "Every position of the account, all pages, decimal-exact (the first 500 of a larger book, with its count).",
+    ),
     "exposure": ("Exposure summary", "The exposure summary of the account (same as the summarize_exposure tool)."),
     "instructions": (
         "Position instructions",
