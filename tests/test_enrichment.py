@@ -249,3 +249,88 @@ async def test_without_the_contracts_endpoint_previews_say_what_they_assumed(
     [flag] = [w for w in close["plan"]["warnings"] if w["code"] == "CONTRACT_TERMS_UNUSABLE"]
     assert "adjusted contract" in flag["message"] and "may be wrong" in flag["message"]
     assert any(note.startswith(assumed) for note in close["notes"])
+
+
+class LiquidationOnlyStocks(Recorder):
+    """An API that lists every stock as liquidation-only (no buys), as the instruments endpoint may."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import json
+
+        import httpx
+
+        response = await super().handle_async_request(request)
+        path = request.url.path
+        if not path.startswith("/v1/instruments/") or path.startswith("/v1/instruments/options"):
+            return response
+        await response.aread()
+        body = json.loads(response.content)
+        if isinstance(body.get("data"), dict):
+            body["data"]["is_liquidation_only"] = True
+        return httpx.Response(response.status_code, json=body, request=request)
+
+
+async def test_buying_back_a_liquidation_only_short_is_warned_about(
+    simulator: Any, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    """TSLA is short 50: closing it buys 50, which a liquidation-only stock may refuse. The flag
+    comes from the instruments endpoint (a stock has no contract row); selling AAPL is not warned."""
+    upstream = LiquidationOnlyStocks(simulator)
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        short = (await preview(client, instrument_id="TSLA"))["plan"]
+        long = (await preview(client, instrument_id="AAPL"))["plan"]
+    [warning] = [w for w in short["warnings"] if w["code"] == "LIQUIDATION_ONLY"]
+    assert warning["message"].startswith("TSLA: it is liquidation-only (no buys)")
+    assert "LIQUIDATION_ONLY" not in {w["code"] for w in long["warnings"]}
+    assert (
+        sum(r.url.path.startswith("/v1/instruments/") and "options" not in r.url.path for r in upstream.requests) == 2
+    )
+
+
+async def test_an_instruments_endpoint_that_refuses_leaves_a_note(
+    upstream: Recorder, make_settings: Callable[..., Settings], mode: str
+) -> None:
+    upstream.simulator.faults.add(403, times=None, path_contains="/v1/instruments/d4d5d6d7")  # TSLA
+    async with Client(upstream.server(make_settings()), mode=mode) as client:
+        result = await preview(client, instrument_id="TSLA")
+    assert result["confirmation_token"] is not None
+    assert any(note.startswith("instruments unavailable (Clear Street 403") for note in result["notes"])
+
+
+async def test_against_a_live_api_the_time_is_clear_streets(
+    upstream: Recorder, make_settings: Callable[..., Settings]
+) -> None:
+    """A live API (custom base URL, here served by the simulator) whose clock says Friday
+    2026-11-27 15:00 ET while the local clock says otherwise: the prompt's day, time and cutoff are
+    Clear Street's (the early-close 14:30 cutoff, passed), read once from GET /v1/clock."""
+    settings = make_settings(
+        CLEAR_STREET_API_KEY="sk-live-test-key",
+        CLEAR_STREET_BASE_URL="https://api.example",
+        POSITIONS_MCP_ALLOWED_ACCOUNTS="19816",
+    )
+    upstream.simulator.set_now(et(27, 15))
+    async with Client(upstream.server(settings)) as client:
+        await client.call_tool("get_positions", {"account_id": 19816})
+        await client.call_tool("get_positions", {"account_id": 19816})
+        prompt = await client.get_prompt("review_expiring_options", {"account_id": "19816"})
+    text = prompt.messages[0].content.text.replace("\n", " ")  # type: ignore[union-attr]
+    assert "Today is Fri 2026-11-27, 15:00 ET now." in text
+    assert "14:30 ET on Fri 2026-11-27" in text and "it has PASSED" in text
+    assert [r.url.path for r in upstream.requests].count("/v1/clock") == 1  # once per five minutes
+
+
+async def test_a_clock_that_fails_leaves_the_local_one(
+    upstream: Recorder, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(
+        CLEAR_STREET_API_KEY="sk-live-test-key",
+        CLEAR_STREET_BASE_URL="https://api.example",
+        POSITIONS_MCP_ALLOWED_ACCOUNTS="19816",
+    )
+    upstream.simulator.set_now(et(27, 15))
+    upstream.simulator.faults.add(403, times=None, path_contains="/v1/clock")
+    async with Client(upstream.server(settings)) as client:
+        result = await client.call_tool("get_positions", {"account_id": 19816})
+        prompt = await client.get_prompt("review_expiring_options", {"account_id": "19816"})
+    assert not result.is_error
+    assert "Today is Fri 2026-11-27" not in prompt.messages[0].content.text  # type: ignore[union-attr]

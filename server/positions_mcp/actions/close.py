@@ -80,7 +80,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
             targets = close_scope(positions, args.instrument_id, account)
         except ResolveError as exc:
             raise CannotPlan(exc.code.value, exc.message) from None
-        market = await reads.market(account, targets, funds=False)
+        market = await reads.market(account, targets, funds=False, instruments=True)
         contracts = market.terms
         try:
             if args.instrument_id is None:

@@ -154,6 +154,7 @@ class MarketReader:
         contracts: bool = True,
         funds: bool = True,
         session: bool = True,
+        instruments: bool = False,
     ) -> None:
         self._client = client
         self._group = group
@@ -168,7 +169,10 @@ class MarketReader:
         self._seen_contracts: set[str] = set()
         self._pending_quotes: list[str] = []
         self._pending_contracts: list[str] = []
-        self._want = {"quotes": quotes, "contracts": contracts}
+        self._want = {"quotes": quotes, "contracts": contracts, "instruments": instruments}
+        self._instrument_flags: dict[str, tuple[bool, bool]] = {}  # a stock's (is_tradable, is_liquidation_only)
+        self._instruments_asked = 0
+        self._seen_instruments: set[str] = set()
         if funds:
             self._start("balances", "cash and buying power are not shown", self._read_funds, account)
         if session:
@@ -195,6 +199,10 @@ class MarketReader:
         for row in (await self._client.get_snapshots(batch)).snapshots:
             self._quotes[row.instrument_id] = quote_of(row)
 
+    async def _read_instrument(self, instrument_id: str) -> None:
+        instrument = (await self._client.get_instrument_by_id(instrument_id)).instrument
+        self._instrument_flags[instrument_id] = (instrument.is_tradable, instrument.is_liquidation_only)
+
     async def _read_contracts(self, batch: list[str]) -> None:
         self._contracts.extend(await self._client.get_all_option_contracts(contract_ids=batch))
 
@@ -202,6 +210,21 @@ class MarketReader:
         """Queue the market data a page of positions needs; send every full batch now."""
         rows = list(rows)
         self.want(quote_ids(rows), contract_ids(rows))
+        if self._want["instruments"]:  # an option's flags come with its contract row
+            for row in rows:
+                if row.instrument_type == SecurityType.CASH or try_parse_osi(row.symbol) is not None:
+                    continue
+                if row.instrument_id in self._seen_instruments:
+                    continue
+                self._seen_instruments.add(row.instrument_id)
+                self._instruments_asked += 1
+                if self._instruments_asked <= INSTRUMENT_READS:
+                    self._start(
+                        "instruments",
+                        "whether a stock can be traded or only liquidated is not checked",
+                        self._read_instrument,
+                        row.instrument_id,
+                    )
 
     def want(self, quotes: Iterable[str] = (), contracts: Iterable[str] = ()) -> None:
         """Queue snapshots of ``quotes`` and the terms of ``contracts`` (ids, each read once);
@@ -245,6 +268,13 @@ class MarketReader:
         if session is None:
             session = local_session(self._now)
         tradability = {c.id: (c.is_tradable, c.is_liquidation_only) for c in self._contracts}
+        tradability.update(self._instrument_flags)
+        if self._instruments_asked > INSTRUMENT_READS:
+            notes.setdefault(
+                "instruments",
+                f"tradability checked for {INSTRUMENT_READS} of {self._instruments_asked} stocks: the rest are not "
+                "checked for not-tradable or liquidation-only",
+            )
         return MarketView(
             quotes=self._quotes,
             terms=terms_for_positions(positions, self._contracts),
@@ -270,6 +300,10 @@ async def read_market(
     assert reader is not None
     return reader.view(positions, timed_out=timed_out)
 
+
+INSTRUMENT_READS = 50
+"""A preview reads the instrument (is_tradable, is_liquidation_only) of at most this many stocks,
+one request each (there is no batch endpoint); a note says when more were left unchecked."""
 
 RESERVE_SECONDS = 10.0
 """The exposure summary reads a page's market data only while more than this is left of the

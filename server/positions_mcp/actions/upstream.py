@@ -8,7 +8,8 @@ the server. ``transport`` is the seam tests use to record or script what reaches
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIMULATOR_API_KEY = "simulator-demo-key"  # the embedded simulator accepts any non-empty key
+CLOCK_REFRESH_SECONDS = 300.0
+"""How often the live API's clock is read again (``GET /v1/clock``; market-data reference 6.1)."""
+CLOCK_READ_SECONDS = 2.0
+"""At most this long is spent reading the clock; past it, the local clock stands."""
+CLOCK_SKEW_WARNING = timedelta(seconds=2)
 
 
 class Upstream:
@@ -41,6 +47,8 @@ class Upstream:
         self._transport = transport
         self._client: ClearStreetClient | None = None
         self._lock = anyio.Lock()
+        self._offset = timedelta(0)  # Clear Street's clock minus the local one (live API only)
+        self._clock_read_at: float | None = None  # time.monotonic() of the last attempt
 
     @property
     def simulator(self) -> Simulator | None:
@@ -57,9 +65,11 @@ class Upstream:
         return self._settings.effective_default_account
 
     def clock(self) -> Clock:
-        """Simulated time against the simulator (so previews agree with it), real time otherwise."""
+        """Simulated time against the simulator (so previews agree with it); against a live API,
+        Clear Street's time (the local clock corrected by the offset last read from ``/v1/clock``),
+        so a cutoff is judged by the API's clock, not a skewed local one."""
         if not self._settings.is_simulator:
-            return system_clock
+            return self._api_time
         simulator = self.simulator
         assert simulator is not None
         return simulator.now
@@ -67,12 +77,41 @@ class Upstream:
     def now(self) -> datetime:
         return self.clock()()
 
+    def _api_time(self) -> datetime:
+        return system_clock() + self._offset
+
     async def client(self) -> ClearStreetClient:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
                     self._client = self._open()
+        if not self._settings.is_simulator:
+            await self._read_clock(self._client)
         return self._client
+
+    async def _read_clock(self, client: ClearStreetClient) -> None:
+        """Read the API's clock when the last reading is older than ``CLOCK_REFRESH_SECONDS``; an
+        error or a slow answer leaves the last offset (the local clock at first) and is logged."""
+        started = time.monotonic()
+        if self._clock_read_at is not None and started - self._clock_read_at < CLOCK_REFRESH_SECONDS:
+            return
+        self._clock_read_at = started  # one attempt per period, whatever it gives
+        from ..clearstreet.errors import ClearStreetError
+
+        sent = system_clock()
+        try:
+            with anyio.fail_after(CLOCK_READ_SECONDS):
+                server = (await client.get_clock()).clock
+        except (ClearStreetError, TimeoutError) as exc:
+            logger.info("Clear Street's clock was not read (%s): the local clock stands", type(exc).__name__)
+            return
+        received = system_clock()
+        self._offset = server - (sent + (received - sent) / 2)
+        if abs(self._offset) > CLOCK_SKEW_WARNING:
+            logger.warning(
+                "the local clock is %+.1f s off Clear Street's: times are judged by Clear Street's clock",
+                -self._offset.total_seconds(),
+            )
 
     def _open(self) -> ClearStreetClient:
         from ..clearstreet.client import ClearStreetClient
