@@ -270,6 +270,11 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
             if row.get("delivery"):
                 show("delivers", row["delivery"]["text"])
             show("idempotency key", row["instruction_id"])
+        cash = preview["plan"].get("cash")
+        if cash:
+            show("cash", f"{money(cash['exercise_cash'])} at settlement, trade cash {money(cash['trade_cash'])}")
+            if cash.get("warning"):
+                show("warning", cash["warning"])
         say("  The question below is about this very preview: its keys are the keys sent.")
         confirmed = {"instructions": rows, "confirmation_token": preview.get("confirmation_token")}
         await call(client, "submit_position_instructions", confirmed)
