@@ -310,9 +310,10 @@ async def test_against_a_live_api_the_time_is_clear_streets(
     )
     upstream.simulator.set_now(et(27, 15))
     async with Client(upstream.server(settings)) as client:
-        await client.call_tool("get_positions", {"account_id": 19816})
-        await client.call_tool("get_positions", {"account_id": 19816})
+        # the first thing asked is a prompt: the clock is read before it states the time
         prompt = await client.get_prompt("review_expiring_options", {"account_id": "19816"})
+        await client.call_tool("get_positions", {"account_id": 19816})
+        await client.call_tool("get_positions", {"account_id": 19816})
     text = prompt.messages[0].content.text.replace("\n", " ")  # type: ignore[union-attr]
     assert "Today is Fri 2026-11-27, 15:00 ET now." in text
     assert "14:30 ET on Fri 2026-11-27" in text and "it has PASSED" in text
@@ -334,3 +335,55 @@ async def test_a_clock_that_fails_leaves_the_local_one(
         prompt = await client.get_prompt("review_expiring_options", {"account_id": "19816"})
     assert not result.is_error
     assert "Today is Fri 2026-11-27" not in prompt.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_a_clock_without_a_timezone_is_read_as_utc_and_fails_nothing(
+    simulator: Any, make_settings: Callable[..., Settings]
+) -> None:
+    """The reference says the clock is UTC; a reading without an offset is taken as UTC, never a crash."""
+
+    class NaiveClock(Recorder):
+        async def handle_async_request(self, request: Any) -> Any:
+            import httpx
+
+            if request.url.path == "/v1/clock":
+                body = {"data": {"clock": "2026-11-27T20:00:00"}, "error": None, "metadata": {"request_id": "r-1"}}
+                return httpx.Response(200, json=body, request=request)
+            return await super().handle_async_request(request)
+
+    settings = make_settings(
+        CLEAR_STREET_API_KEY="sk-live-test-key",
+        CLEAR_STREET_BASE_URL="https://api.example",
+        POSITIONS_MCP_ALLOWED_ACCOUNTS="19816",
+    )
+    upstream = NaiveClock(simulator)
+    async with Client(upstream.server(settings)) as client:
+        result = await client.call_tool("get_positions", {"account_id": 19816})
+        prompt = await client.get_prompt("review_expiring_options", {"account_id": "19816"})
+    assert not result.is_error
+    assert "Today is Fri 2026-11-27, 15:00 ET now." in prompt.messages[0].content.text.replace("\n", " ")  # type: ignore[union-attr]
+
+
+async def test_tokens_and_the_ledger_keep_the_local_clock_whatever_the_api_says(
+    upstream: Recorder, make_settings: Callable[..., Settings], tmp_path: Any
+) -> None:
+    """A preview in one process and its execution in the next (a client that restarts the server):
+    the API's clock is days away from the local one, yet the token is not taken as expired, because
+    tokens, the ledger and the audit log keep the machine's own clock."""
+    settings = make_settings(
+        CLEAR_STREET_API_KEY="sk-live-test-key",
+        CLEAR_STREET_BASE_URL="https://api.example",
+        POSITIONS_MCP_ALLOWED_ACCOUNTS="19816",
+        POSITIONS_MCP_CONFIRMATION="token",
+        POSITIONS_MCP_TOKEN_SECRET="s" * 32,
+    )
+    upstream.simulator.set_now(et(23, 10))
+    async with Client(upstream.server(settings)) as client:
+        shown = await preview(client, instrument_id="TSLA", account_id=19816)
+    async with Client(upstream.server(settings)) as client:  # a fresh process: the clock not read yet
+        result = await client.call_tool(
+            "close_position",
+            {"instrument_id": "TSLA", "account_id": 19816, "confirmation_token": shown["confirmation_token"]},
+        )
+    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
+    assert len(upstream.writes) == 1

@@ -142,6 +142,23 @@ def test_aapl_delta_counts_every_contract_at_its_multiplier(demo: tuple[list[Pos
     assert s.delta.greeks_as_of == view.quotes[AAPL_CALL_ID].greeks.timestamp  # type: ignore[union-attr]
 
 
+def test_an_adjusted_contract_without_its_terms_is_left_out_not_valued_at_100(
+    demo: tuple[list[Position], MarketView],
+) -> None:
+    """The option-contracts endpoint gave no row for AAPL1 (150 shares a contract): its delta is not
+    guessed at 100 shares; it is left out, counted without greeks and named in a note."""
+    import dataclasses
+
+    rows, view = demo
+    without = dataclasses.replace(view, terms={k: v for k, v in view.terms.items() if k != AAPL1_CALL_ID})
+    s = summarize(rows, without)
+    assert s.delta is not None and s.delta.by_underlier is not None
+    aapl = next(row for row in s.delta.by_underlier.rows if row.underlier == "AAPL")
+    assert aapl.delta_shares == Decimal("1032.00")  # 100 + 918.1 + 13.9: the 237.75 of AAPL1 left out
+    assert s.delta.contracts_without_greeks is not None and s.delta.contracts_without_greeks["AAPL"] == Decimal(2)
+    assert any(note.startswith("no contract terms for 1 adjusted option") for note in s.notes)
+
+
 def test_premium_delta_and_notional_of_the_aapl_calls(demo: tuple[list[Position], MarketView]) -> None:
     # The ten 145 calls alone: premium 10 × 6.20 × 100 = 6,200.00 (market value); underlier
     # notional 10 × 100 × 151.00 = 151,000.00; delta dollars 10 × 100 × δ × 151.00.

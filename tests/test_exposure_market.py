@@ -431,9 +431,14 @@ def test_without_market_data_the_summary_is_still_right_about_the_rest() -> None
     assert notes[1:3] == [
         "snapshot: 403 Forbidden: no quotes or greeks",
         # the options kept for build first (XYZ, expiring 2027), then the expiring ones
-        "no greeks for 10 options (e.g. XYZ 270115C00055000, XYZ 270115P00045000, ABC   261127C00095000): "
+        "no greeks for 9 options (e.g. XYZ 270115C00055000, XYZ 270115P00045000, ABC   261127C00095000): "
         "left out of delta and greeks",
     ]
+    # the adjusted DEF1 contract has no terms here: never valued as 100 shares, said apart
+    assert (
+        "no contract terms for 1 adjusted option (root ending in a digit): deliverable unknown, left out of "
+        "delta, notional and expiry cash (e.g. DEF1  261127C00040000)"
+    ) in notes
     assert "no balances: cash and buying power unknown" in notes
     assert summarize(rows, None).notes[1].startswith("no market data: prices from the positions")
 
@@ -457,9 +462,11 @@ def generated(n: int) -> tuple[list[Position], MarketView]:
     equities = []
     for i in range(n * 3 // 5):
         iid, price = f"eq-{i}", Decimal(rnd.randint(1_000, 50_000)).scaleb(-2)
-        equities.append((iid, f"T{i:05d}", price))
-        rows.append(pos(f"T{i:05d}", str(rnd.randint(1, 900)), "1.00", instrument_id=iid, instrument_price=str(price)))
-        quotes[iid] = quote(iid, f"T{i:05d}", str(price))
+        # letters only: an OSI root ending in a digit names an adjusted contract
+        ticker = "T" + "".join(chr(65 + (i // 26**k) % 26) for k in range(4))
+        equities.append((iid, ticker, price))
+        rows.append(pos(ticker, str(rnd.randint(1, 900)), "1.00", instrument_id=iid, instrument_price=str(price)))
+        quotes[iid] = quote(iid, ticker, str(price))
     for j in range(n - len(rows)):
         iid, symbol, price = equities[j % len(equities)]
         strike = price.quantize(Decimal("1"))
@@ -532,3 +539,38 @@ def test_dates() -> None:
     # the settlement book's contracts expire on Friday 2026-11-27, inside the default window
     builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF)
     assert (builder.today, builder.through) == (date(2026, 11, 23), date(2026, 11, 27))
+
+
+def test_short_sale_proceeds_when_the_account_is_short_already() -> None:
+    """Short 100 GHI and long 2 GHI 50 puts in the money: exercising them delivers 200 more shares
+    the account does not hold, so all 2 × 100 × 50 = 10,000 received is a short sale's proceeds."""
+    rows = [
+        pos("GHI", "-100", "-4500.00", instrument_id=GHI, instrument_price="45.00"),
+        option("GHI   261127P00050000", "2", "1020.00", GHI),
+    ]
+    terms = {rows[1].instrument_id: terms_for(rows[1], {"multiplier": "100"})}
+    funds = Funds("USD", Decimal("1000.00"), Decimal("1000.00"), Decimal("1000.00"), Decimal("1000.00"))
+    s = summarize(rows, MarketView(quotes={GHI: quote(GHI, "GHI", "45.00")}, terms=terms, funds=funds))
+    assert s.expiring is not None and s.expiring.at_expiry is not None
+    settlement = s.expiring.at_expiry
+    assert (settlement.cash_in, settlement.short_sale_proceeds) == (Decimal("10000.00"), Decimal("10000.00"))
+    # nothing is paid at expiry: the proceeds are named, and there is nothing to warn about
+    assert (settlement.cash_after, settlement.warning) == (Decimal("11000.00"), None)
+
+
+def test_a_small_book_of_odd_names_without_greeks_still_fits() -> None:
+    """25 short calls expiring soon, each on its own underlier named by a 30-character snapshot
+    symbol, large quantities, no greeks: the list of contracts without greeks is cut like any list
+    (the count stays in options), and a table cut whole is left out, never shown empty."""
+    rows, quotes = [], {}
+    for index in range(25):
+        underlier = f"und-{index:02d}"
+        rows.append(option(f"Q{index:02d}   261127C00100000", "-123456", "-9876543.21", underlier))
+        quotes[underlier] = quote(underlier, f"{index:02d}" + "W" * 28, "101.00")
+    s = summarize(rows, MarketView(quotes=quotes), max_json_bytes=3000)
+    text = s.model_dump_json()
+    assert len(text.encode()) <= 3000
+    assert s.options is not None and s.options.contracts_without_greeks == Decimal(123456 * 25)
+    assert s.delta is not None and s.delta.underliers == 25
+    assert s.delta.by_underlier is None or s.delta.by_underlier.rows
+    assert '"rows":[]' not in text

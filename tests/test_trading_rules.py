@@ -815,3 +815,63 @@ def test_a_short_reported_with_a_positive_value_is_counted_short() -> None:
     assert (
         "1 position has a market_value whose sign disagrees with quantity: counted with the quantity's sign (e.g. TSLA)"
     ) in s.notes
+
+
+# -- what exercising costs, against the cash -------------------------------------------------------
+
+
+def funds(cash: str) -> Any:
+    from positions_mcp.domain.market import Funds
+
+    return Funds("USD", Decimal(cash), Decimal(cash), Decimal(cash), Decimal(cash))
+
+
+def test_the_cash_check_counts_what_exercises_already_sent_will_pay() -> None:
+    """4 AAPL 195 calls already sent (SENT: the balances do not show them yet) pay 4 × 100 × 195 =
+    78,000; 2 more pay 39,000: against 100,000 of cash that is 17,000 short."""
+    from positions_mcp.domain.instructions import check_cash, pending_exercise_cash
+
+    pending = [instruction("EXERCISE", "4", "SENT")]
+    p = plan(row("EXERCISE", CALL_ID, 2), now=et(2026, 11, 18, 10, 0), existing=pending)
+    check = check_cash(p, funds("100000.00"), pending=pending_exercise_cash(pending))
+    assert check is not None
+    assert (check.exercise_cash, check.pending_exercise_cash, check.cash_after) == (
+        Decimal("-39000.00"),
+        Decimal("-78000.00"),
+        Decimal("-17000.00"),
+    )
+    assert check.warning is not None and check.warning.startswith(
+        "these exercises pay $39,000.00 and $78,000.00 for 1 exercise already sent at settlement (T+1) against "
+        "trade cash of $100,000.00: cash short by $17,000.00"
+    )
+    # an accepted exercise has moved its cash already: it is not counted twice
+    accepted = [instruction("EXERCISE", "4", "ACCEPTED")]
+    assert pending_exercise_cash(accepted) == (Decimal(0), 0)
+
+
+def test_the_cash_check_counts_only_certain_receipts() -> None:
+    """A put whose shares are not all free receives a short sale's proceeds, and a cash-settled call
+    an estimate: neither pays for a call exercise. On their common expiry day, 1 SPX call (+5,000 at
+    today's level) with 1 AAPL 190 call (−19,000) against 15,000 of cash: 4,000 short, not 1,000 over."""
+    from positions_mcp.domain.instructions import check_cash
+
+    book = [*BOOK, *SPX_BOOK]
+    p = plan(row("EXERCISE", LATER_ID, 1), row("EXERCISE", SPX_CALL_ID, 1), book=book, now=et(2026, 12, 18, 10, 0))
+    assert p.ready, p.why_blocked()
+    check = check_cash(p, funds("15000.00"))
+    assert check is not None and check.exercise_cash == Decimal("-19000.00")
+    assert check.warning is not None and "cash short by $4,000.00" in check.warning
+    assert "SPX 261218C05600000 (cash-settled: $5,000.00 at today's level, an estimate)" in check.warning
+
+
+def test_a_put_exercise_on_shares_not_free_is_not_counted_as_cash() -> None:
+    from positions_mcp.domain.instructions import check_cash
+
+    book = [
+        position("MSFT", "200", MSFT_ID, available_quantity="120", instrument_price="400.00"),
+        option("MSFT261218P00420000", "2", PUT_ID, MSFT_ID),
+    ]
+    check = check_cash(plan(row("EXERCISE", PUT_ID, 2), book=book, now=FRIDAY), funds("1000.00"))
+    assert check is not None and check.exercise_cash == Decimal("0.00")
+    assert check.warning is not None
+    assert "MSFT 261218P00420000 ($84,000.00 for shares not held: a short sale's proceeds)" in check.warning

@@ -59,14 +59,14 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         """A close of the same position is a repeat whatever ``cancel_orders`` says: the first
         close's order is what a second one finds 'tied up in working orders', and
         ``cancel_orders=true`` would cancel it and send another."""
-        return {} if args.instrument_id is None else {"instrument_id": " ".join(args.instrument_id.upper().split())}
+        return {} if args.instrument_id is None else {"instrument_id": "".join(args.instrument_id.upper().split())}
 
     def repeat_notice(self, repeat: Submission, draft: Draft[ClosePlan]) -> str:
         when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
         orders = f" (orders {', '.join(repeat.ids)})" if repeat.ids else ""
         what = "every position" if draft.plan.scope == "all" else "this position"
         return (
-            f"REPEAT: a close of {what} was sent at {when}{orders}, outcome {repeat.outcome}. Its orders may "
+            f"REPEAT: a close of {what} was sent at {when}{orders}, outcome {repeat.outcome or 'not known yet'}. Its orders may "
             "still be working: what this plan finds tied up in working orders may be that close, and "
             "cancel_orders=true would cancel it and send a new one. A yes sends this close as well."
         )

@@ -84,7 +84,7 @@ class Dependencies:
     def audit(self) -> AuditLog:
         from ..safety.audit import AuditLog
 
-        return AuditLog(audit_log_path(self.settings), secrets=self.settings.secrets, clock=self.upstream.now)
+        return AuditLog(audit_log_path(self.settings), secrets=self.settings.secrets, clock=self.upstream.local_now)
 
     @cached_property
     def ledger(self) -> SqliteLedger:
@@ -98,7 +98,7 @@ class Dependencies:
 
         secret = self.token_secret
         self.audit.register_secret(secret)  # a key read from its file is never written either
-        return ConfirmationTokens(secret, self.settings.confirm_ttl, self.upstream.now)
+        return ConfirmationTokens(secret, self.settings.confirm_ttl, self.upstream.local_now)
 
     def check_state_changing(self) -> None:
         """Open the audit log, the ledger and the token key, in that order: a server that could not

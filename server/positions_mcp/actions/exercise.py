@@ -15,7 +15,14 @@ from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknow
 from ..clearstreet.models import APIError, PositionInstruction, SecurityType
 from ..domain.calendar import new_york
 from ..domain.closing import FINISHED_INSTRUCTION_STATUSES
-from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, check_cash, plan_instructions
+from ..domain.instructions import (
+    InstructionInput,
+    InstructionPlan,
+    RowStatus,
+    check_cash,
+    pending_exercise_cash,
+    plan_instructions,
+)
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
@@ -81,7 +88,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=market.terms, prices=prices
         )
         balances_note = next((note for note in market.notes if note.startswith("balances")), None)
-        plan.cash = check_cash(plan, market.funds, balances_note)
+        plan.cash = check_cash(plan, market.funds, balances_note, pending_exercise_cash(existing, market.terms))
         touched = set(plan.instrument_ids)
         # A put exercise delivers shares: the plan depends on the underlier's free shares too.
         touched |= {

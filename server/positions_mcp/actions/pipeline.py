@@ -274,7 +274,8 @@ class ConfirmedAction(ABC, Generic[ArgsT, PlanT]):
         when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
         ids = f" ({', '.join(repeat.ids)})" if repeat.ids else ""
         return (
-            f"REPEAT: an identical {self.name} was sent at {when}{ids}, outcome {repeat.outcome}; a yes sends it again."
+            f"REPEAT: an identical {self.name} was sent at {when}{ids}, outcome {repeat.outcome or 'not known yet'}; "
+            "a yes sends it again."
         )
 
 
@@ -521,7 +522,7 @@ class Pipeline:
             account,
             action.arguments(args),
             lambda: self.deps.ledger.recent_submission(
-                account=str(account), tool=action.name, request=request, now=self.deps.upstream.now()
+                account=str(account), tool=action.name, request=request, now=self.deps.upstream.local_now()
             ),
         )
 
@@ -538,7 +539,7 @@ class Pipeline:
 
     def _spend(self, action: ConfirmedAction[Any, Any], verified: VerifiedToken, account: int) -> bool:
         return self.deps.ledger.spend(
-            verified.nonce, tool=action.name, account=str(account), at=self.deps.upstream.now()
+            verified.nonce, tool=action.name, account=str(account), at=self.deps.upstream.local_now()
         )
 
     def _record(
@@ -555,7 +556,7 @@ class Pipeline:
             request=self._request_digest(action, args),
             keys=draft.keys or (),
             confirmation=verified.digest,
-            at=self.deps.upstream.now(),
+            at=self.deps.upstream.local_now(),
             newer_than=verified.repeat_of,
         )
 

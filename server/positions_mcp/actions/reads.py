@@ -219,6 +219,7 @@ class Reads:
         account = self.account(account_id)
         rows: list[Position] = []
         total: int | None = None
+        stopped = False
         async with self.deps.deadline("reading the pages of positions"), upstream_errors():
             client = await self.deps.upstream.client()
             async for page in client.iter_position_pages(account):
@@ -227,12 +228,13 @@ class Reads:
                 if progress is not None:
                     await progress(len(rows), total, f"read {len(rows)} positions")
                 if len(rows) >= DOCUMENT_POSITIONS:
+                    stopped = True
                     break  # the pages after it are not read
         note = None
-        if len(rows) > DOCUMENT_POSITIONS or (total is not None and total > len(rows)):
+        if len(rows) > DOCUMENT_POSITIONS or (stopped and (total is None or total > DOCUMENT_POSITIONS)):
             rows = rows[:DOCUMENT_POSITIONS]
             note = (
-                f"the account holds {total if total is not None else 'more'} positions: this document lists the first "
+                f"the account holds {total if total is not None else 'maybe more than ' + str(DOCUMENT_POSITIONS)} positions: this document lists the first "
                 f"{DOCUMENT_POSITIONS}, in the API's order; page through get_positions for the rest, or read the "
                 "exposure summary for totals over every position"
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -75,10 +75,24 @@ class Upstream:
         return simulator.now
 
     def now(self) -> datetime:
+        """The time market rules are judged by (cutoffs, expiry days, the market's hours)."""
         return self.clock()()
+
+    def local_now(self) -> datetime:
+        """The time of this machine's records (tokens' lifetime, the ledger, the audit log): the
+        simulator's against the simulator, else the local clock, never corrected, so a token or a
+        ledger row written by one process reads the same in the next, whatever the API's clock."""
+        if self._settings.is_simulator:
+            return self.clock()()
+        return system_clock()
 
     def _api_time(self) -> datetime:
         return system_clock() + self._offset
+
+    async def read_clock(self) -> None:
+        """Read the API's clock now if it is due (a live API only): before a prompt states the time."""
+        if not self._settings.is_simulator:
+            await self.client()
 
     async def client(self) -> ClearStreetClient:
         if self._client is None:
@@ -102,11 +116,14 @@ class Upstream:
         try:
             with anyio.fail_after(CLOCK_READ_SECONDS):
                 server = (await client.get_clock()).clock
-        except (ClearStreetError, TimeoutError) as exc:
+            if server.tzinfo is None or server.utcoffset() is None:  # the reference: UTC
+                server = server.replace(tzinfo=UTC)
+            received = system_clock()
+            offset = server - (sent + (received - sent) / 2)
+        except (ClearStreetError, TimeoutError, ValueError, TypeError, OverflowError) as exc:
             logger.info("Clear Street's clock was not read (%s): the local clock stands", type(exc).__name__)
             return
-        received = system_clock()
-        self._offset = server - (sent + (received - sent) / 2)
+        self._offset = offset
         if abs(self._offset) > CLOCK_SKEW_WARNING:
             logger.warning(
                 "the local clock is %+.1f s off Clear Street's: times are judged by Clear Street's clock",

@@ -372,7 +372,7 @@ class DeltaExposure(_Result):
         description="By underlier: contracts whose greeks are unavailable, left out of its delta and the greeks "
         "(the first underliers found, when many; options.contracts_without_greeks counts them all).",
     )
-    by_underlier: UnderlierTable
+    by_underlier: UnderlierTable | None = Field(None, description="Left out when cut to fit (see notes).")
 
 
 class OptionsOverview(_Result):
@@ -411,7 +411,9 @@ class ExpirySettlement(_Result):
         description="By underlier: shares received (> 0) or delivered (< 0), total (the largest moves when many)."
     )
     not_counted: int | None = Field(
-        None, description="Expiring positions whose outcome is uncertain (ASSIGNMENT_POSSIBLE, UNKNOWN): not counted."
+        None,
+        description="Expiring positions whose outcome is uncertain (ASSIGNMENT_POSSIBLE, UNKNOWN) or whose contract "
+        "terms are unknown: not counted.",
     )
     short_sale_proceeds: DecimalString | None = Field(
         None,
@@ -520,16 +522,20 @@ class _Sums:
 class _Fold:
     """Counts of applying greeks and terms to options: for the notes."""
 
-    __slots__ = ("assumed_terms", "first", "last", "no_greeks", "with_greeks")
+    __slots__ = ("adjusted", "assumed_terms", "first", "last", "no_greeks", "with_greeks")
 
     def __init__(self) -> None:
         self.no_greeks = _Tally()
         self.assumed_terms = _Tally()
+        self.adjusted = _Tally()  # adjusted contracts whose terms nobody gave: never assumed standard
         self.with_greeks = 0
         self.first: datetime | None = None
         self.last: datetime | None = None
 
     def seen(self, terms: ContractTerms | None, greeks: Greeks | None, symbol: str) -> None:
+        if terms is None and _adjusted(symbol):
+            self.adjusted.hit(symbol)
+            return
         if terms is not None and terms.source != ENDPOINT_SOURCE:
             self.assumed_terms.hit(symbol)
         if terms is None or greeks is None:
@@ -547,10 +553,18 @@ class _Fold:
         both = _Fold()
         both.no_greeks = self.no_greeks.merged(other.no_greeks)
         both.assumed_terms = self.assumed_terms.merged(other.assumed_terms)
+        both.adjusted = self.adjusted.merged(other.adjusted)
         both.with_greeks = self.with_greeks + other.with_greeks
         stamps = [s for s in (self.first, self.last, other.first, other.last) if s is not None]
         both.first, both.last = (min(stamps), max(stamps)) if stamps else (None, None)
         return both
+
+
+def _adjusted(symbol: str) -> bool:
+    """An OSI root ending in a digit: OCC's new root for an adjusted contract (AAPL -> AAPL1), whose
+    deliverable is not the standard 100 shares."""
+    option = try_parse_osi(symbol)
+    return option is not None and option.root[-1].isdigit()
 
 
 def _cut(text: str) -> str:
@@ -929,8 +943,9 @@ class ExposureBuilder:
             self._underlying[key] = (uid or None, root if root is not None or uid else symbol, key)
         fallback: ContractTerms | None = None
         cache_key: _FallbackKey = None
-        if expiry is not None and root is not None:
-            # terms_for without a contract row depends on the kind of root and of underlier only
+        if expiry is not None and root is not None and not root[-1].isdigit():
+            # terms_for without a contract row depends on the kind of root and of underlier only;
+            # an adjusted contract (root ending in a digit) gets none: its deliverable is unknown
             wanted = (root if root in _INDEX_ROOTS else "", p.underlying_instrument_type == SecurityType.INDEX)
             fallback = self._fallback.get(wanted)
             if fallback is None:
@@ -1335,15 +1350,15 @@ class ExposureBuilder:
             held = self._stock.get(key)
             now = held[1] if held is not None else ZERO
             after = exact.add(now, amount)
+            # what delivering shares not held raises is a short sale's proceeds: the part of the cash
+            # received that the shares newly sold short make (all of it when none is held)
+            newly_short = max(ZERO, -after) - max(ZERO, -now)
+            sold = delivering.get(key)
+            if newly_short > 0 and sold and sold[0]:
+                short = min(newly_short, sold[0])
+                shorts.proceeds += sold[1] if short == sold[0] else _cents(sold[1] * short / sold[0])
             if now >= 0 > after:
-                # what delivering the shares not held raises is a short sale's proceeds: the share of
-                # the cash received that the shares sold short make (all of it when none is held)
-                sold = delivering.get(key)
-                proceeds = ZERO
-                if sold and sold[0]:
-                    short = min(-after, sold[0])
-                    proceeds = sold[1] if short == sold[0] else _cents(sold[1] * short / sold[0])
-                shorts.add(-after, key, proceeds)
+                shorts.add(-after, key)
             item = (abs(amount), key, amount)
             if len(moves) < limit:
                 heapq.heappush(moves, item)
@@ -1383,6 +1398,8 @@ class ExposureBuilder:
                                 moved(moving_key, moving)
                                 moving_key, moving = key, ZERO
                             moving = exact.add(moving, flow.shares)
+                    else:
+                        not_counted += 1  # terms unknown (an adjusted contract without its row)
                 elif default is not DefaultAtExpiry.LAPSE:
                     not_counted += 1  # ASSIGNMENT_POSSIBLE, UNKNOWN
                 yield ((day, _ATTENTION[default], -abs(mv), symbol), quantity, osi, price, terms, default, pin)
@@ -1486,6 +1503,12 @@ class ExposureBuilder:
                 f"{_n(d.from_close.count, 'underlier', 'underliers')} priced at a previous close"
                 f"{_examples(d.from_close.examples)}"
             )
+        if fold.adjusted:
+            notes.append(
+                f"no contract terms for {_n(fold.adjusted.count, 'adjusted option', 'adjusted options')} (root "
+                f"ending in a digit): deliverable unknown, left out of delta, notional and expiry cash"
+                f"{_examples(fold.adjusted.examples)}"
+            )
         if viewed and fold.assumed_terms:
             notes.append(
                 f"no contract terms for {_n(fold.assumed_terms.count, 'option', 'options')}: multiplier "
@@ -1567,9 +1590,8 @@ class _Shorts:
         self.named: list[tuple[str, Decimal]] = []  # (label, shares short), largest first
         self.proceeds = ZERO  # cash_in raised by delivering shares the account does not hold
 
-    def add(self, shares: Decimal, key: str, proceeds: Decimal) -> None:
+    def add(self, shares: Decimal, key: str) -> None:
         self.count += 1
-        self.proceeds += proceeds
         if len(self.largest) < EXAMPLES:
             heapq.heappush(self.largest, (shares, key))
         elif (shares, key) > self.largest[0]:
@@ -1595,7 +1617,7 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> 
         without = (
             f" ({money(-strict)} without the {money(shorted.proceeds)} of short-sale proceeds from delivering "
             "shares not held)"
-            if shorted.proceeds and strict < 0
+            if shorted.proceeds and strict < 0 and strict != after
             else ""
         )
         if shorted.proceeds:
@@ -1625,7 +1647,8 @@ def _fit(
         return summary
     largest = list(summary.largest.rows) if summary.largest else []
     types = list(summary.by_type or ())
-    underliers = list(summary.delta.by_underlier.rows) if summary.delta else []
+    underliers = list(summary.delta.by_underlier.rows) if summary.delta and summary.delta.by_underlier else []
+    without = list((summary.delta.contracts_without_greeks or {}).items()) if summary.delta else []
     expiring = list(summary.expiring.options.rows) if summary.expiring else []
     settlement = summary.expiring.at_expiry if summary.expiring else None
     moves = list(settlement.shares.items()) if settlement else []
@@ -1633,7 +1656,16 @@ def _fit(
     steps: list[tuple[list[Any], int]]
     if small:
         # by_type mostly repeats the options' premium beside the stock: it goes before the positions
-        steps = [(largest, 5), (types, 0), (largest, 3), (notes, 2), (largest, 0), (notes, 0)]
+        steps = [
+            (largest, 5),
+            (types, 0),
+            (largest, 3),
+            (without, 3),
+            (notes, 2),
+            (largest, 0),
+            (notes, 0),
+            (without, 0),
+        ]
     else:
         steps = [
             (largest, 5),
@@ -1646,8 +1678,10 @@ def _fit(
             (underliers, 1),
             (moves, 1),
             (expiring, 1),
+            (without, 1),
             (notes, 0),
             (types, 0),
+            (without, 0),
         ]
     steps += [(moves, 0), (underliers, 0), (largest, 0), (expiring, 0)]
     note_count = len(notes)
@@ -1662,8 +1696,12 @@ def _fit(
             "notes": notes + extra,
         }
         if summary.delta:
-            table = summary.delta.by_underlier.model_copy(update={"rows": underliers})
-            delta_update: dict[str, Any] = {"by_underlier": table}
+            table = summary.delta.by_underlier
+            delta_update: dict[str, Any] = {
+                # a table cut whole is left out, never shown empty
+                "by_underlier": table.model_copy(update={"rows": underliers}) if table and underliers else None,
+                "contracts_without_greeks": dict(without) or None,
+            }
             if len(underliers) < summary.delta.underliers:
                 delta_update["top5_pct"] = top5
             update["delta"] = summary.delta.model_copy(update=delta_update)

@@ -210,9 +210,16 @@ class CashCheck(BaseModel):
     a put exercise receives it, on the exercise settlement date: T+1 (OCC exercise settlement, SEC
     Rule 15c6-1); a cash-settled exercise receives the intrinsic value. All figures are totals."""
 
-    exercise_cash: DecimalString = Field(description="Net cash of the batch's exercises, total: < 0 paid, > 0 received")
+    exercise_cash: DecimalString = Field(
+        description="Net cash of the batch's exercises, total: < 0 paid, > 0 received (certain amounts only)"
+    )
+    pending_exercise_cash: DecimalString | None = Field(
+        None, description="What call exercises already sent (not yet accepted) will pay, total"
+    )
     trade_cash: DecimalString | None = Field(None, description="The account's trade-date cash (balances)")
-    cash_after: DecimalString | None = Field(None, description="trade_cash + exercise_cash (estimate)")
+    cash_after: DecimalString | None = Field(
+        None, description="trade_cash + exercise_cash + pending_exercise_cash (estimate)"
+    )
     buying_power: DecimalString | None = None
     warning: str | None = None
 
@@ -978,36 +985,87 @@ def plan_instructions(
     return InstructionPlan(rows=out, cutoff_time=f"{today_cutoff:%H:%M} America/New_York", summary=_summary(out))
 
 
-def check_cash(plan: InstructionPlan, funds: Funds | None, funds_note: str | None = None) -> CashCheck | None:
-    """The batch's exercise cash against ``funds`` (None: the balances could not be read, and
-    ``funds_note`` says why). None when no row that would be sent exercises anything. A cash-settled
-    row whose settlement value is unknown is left out of the sum and named in the warning."""
+def pending_exercise_cash(
+    existing: Iterable[PositionInstruction], contracts: Mapping[str, ContractTerms] | None = None
+) -> tuple[Decimal, int]:
+    """What the account's live EXERCISE instructions on calls will pay (≤ 0, total) and how many
+    there are: sent, not yet accepted, so the balances do not show it yet. Puts are left out (what
+    they receive is not counted on: the shares may not be there)."""
+    paid, count = Decimal(0), 0
+    for instruction in existing:
+        if instruction.instruction_type != InstructionType.EXERCISE or not holds_contracts(instruction):
+            continue
+        option = try_parse_osi(instruction.symbol)
+        if option is None or not option.is_call:
+            continue
+        terms = (contracts or {}).get(instruction.instrument_id) or terms_for(option)
+        if terms.settlement == "CASH":
+            continue
+        paid -= _cents(instruction.quantity * terms.multiplier * option.strike)
+        count += 1
+    return paid, count
+
+
+def check_cash(
+    plan: InstructionPlan,
+    funds: Funds | None,
+    funds_note: str | None = None,
+    pending: tuple[Decimal, int] = (Decimal(0), 0),
+) -> CashCheck | None:
+    """The batch's exercises against the account's cash (None: the balances could not be read, and
+    ``funds_note`` says why). ``pending``: what exercises already sent will pay, and how many
+    (:func:`pending_exercise_cash`). Only what is certain is counted: a call pays its aggregate
+    strike; a put's aggregate strike is counted only when the shares it delivers are free (else it
+    is a short sale's proceeds, collateral rather than cash: Regulation T, 12 CFR 220.4); a
+    cash-settled receipt is an estimate until the settlement value is known and is not counted.
+    None when no row that would be sent exercises anything."""
     sent = [r for r in plan.rows if r.status is RowStatus.OK and r.delivery is not None]
     if not sent:
         return None
-    unpriced = [display_symbol(r.symbol or r.requested) for r in sent if r.delivery and r.delivery.cash is None]
-    total = sum((r.delivery.cash for r in sent if r.delivery and r.delivery.cash is not None), Decimal(0))
+    total = Decimal(0)
+    left_out: list[str] = []
+    for row in sent:
+        delivery = row.delivery
+        assert delivery is not None
+        name = display_symbol(row.symbol or row.requested)
+        if delivery.cash is None:
+            left_out.append(f"{name} (cash-settled, level unknown)")
+        elif delivery.settlement == "CASH":
+            left_out.append(f"{name} (cash-settled: {money(delivery.cash)} at today's level, an estimate)")
+        elif delivery.cash > 0 and delivery.enough_shares is False:
+            left_out.append(f"{name} ({money(delivery.cash)} for shares not held: a short sale's proceeds)")
+        else:
+            total += delivery.cash
     total = total.quantize(CENT)
-    left_out = f" ({', '.join(unpriced)}: cash-settled at an unknown level, not counted)" if unpriced else ""
+    pending_paid, pending_count = pending
+    owed = (total + pending_paid).quantize(CENT)
+    also = (
+        f" and {money(-pending_paid)} for {pending_count} exercise{'s' if pending_count != 1 else ''} already sent"
+        if pending_count
+        else ""
+    )
+    not_counted = f"; not counted: {', '.join(left_out)}" if left_out else ""
+    what = f"these exercises pay {money(-total)}" if total < 0 else f"these exercises receive {money(total)}"
     if funds is None:
-        why = f": {funds_note}" if funds_note else ""
-        paid = f"these exercises pay {money(-total)}" if total < 0 else f"these exercises receive {money(total)}"
         return CashCheck(
             exercise_cash=total,
-            warning=f"{paid}{left_out} at settlement; the account's cash was not checked (balances unavailable{why})",
+            pending_exercise_cash=pending_paid if pending_count else None,
+            warning=f"{what}{also} at settlement; the account's cash was not checked ({funds_note or 'balances unavailable'})"
+            f"{not_counted}",
         )
-    after = (funds.trade_cash + total).quantize(CENT)
+    after = (funds.trade_cash + owed).quantize(CENT)
     warning = None
-    if total < 0 and after < 0:
+    if owed < 0 and after < 0:
         warning = (
-            f"these exercises pay {money(-total)} at settlement (T+1){left_out} against trade cash of "
-            f"{money(funds.trade_cash)}: cash short by {money(-after)} (buying power {money(funds.buying_power)}); "
-            "add funds or exercise fewer, or the broker may call for funds or sell the shares received"
+            f"{what}{also} at settlement (T+1) against trade cash of {money(funds.trade_cash)}: cash short by "
+            f"{money(-after)} (buying power {money(funds.buying_power)}); add funds or exercise fewer, or the "
+            f"broker may call for funds or sell the shares received{not_counted}"
         )
-    elif unpriced:
-        warning = f"cash after these exercises is an estimate{left_out}"
+    elif left_out:
+        warning = f"cash after these exercises counts only what is certain{not_counted}"
     return CashCheck(
         exercise_cash=total,
+        pending_exercise_cash=pending_paid if pending_count else None,
         trade_cash=funds.trade_cash,
         cash_after=after,
         buying_power=funds.buying_power,

@@ -34,13 +34,13 @@ from mcp.types import (
     InputRequiredResult,
     ToolAnnotations,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, create_model, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
 from .tool import Arguments, SurfaceTool, make_tool, present, tool_error
-from .tools import AccountId, InstrumentRef, InstrumentText
+from .tools import AccountId, InstrumentRef, InstrumentText, NotABoolean
 
 if TYPE_CHECKING:
     from ..actions.pipeline import ConfirmedAction
@@ -66,8 +66,19 @@ APPROVAL_SCHEMA: dict[str, Any] = {
     "required": ["confirm"],
 }
 
+
+def _flag(value: Any) -> Any:
+    """true or false (or the JSON text of one): never 1, "yes" or "on", which a person did not write."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError("must be true or false")
+
+
 CancelOrders = Annotated[
-    StrictBool,
+    bool,
+    BeforeValidator(_flag),
     Field(description="Cancel the working orders first, so the whole position closes (else only what is free)"),
 ]
 ConfirmationToken = Annotated[
@@ -95,7 +106,7 @@ class InstructionRow(BaseModel):
 
     instruction_type: InstructionType = Field(description="DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only")
     instrument_id: InstrumentText = Field(description="OSI symbol or UUID of the contract")
-    quantity: StrictInt = Field(ge=1, le=1_000_000, description="Contracts")
+    quantity: Annotated[int, NotABoolean] = Field(ge=1, le=1_000_000, description="Contracts")
     instruction_id: InstructionKey = None
     client_instruction_id: InstructionKey = Field(None, description="The API's name for instruction_id")
 

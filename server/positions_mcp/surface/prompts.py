@@ -11,7 +11,7 @@ reason, never pasted into the prompt."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ ARGUMENT_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
 case), and how to say so."""
 """Placeholders filled when a prompt is fetched, from the server's clock (see ``todays_facts``)."""
 
-Facts = Callable[[], Mapping[str, str]]
+Facts = Callable[[], Awaitable[Mapping[str, str]]]
 
 
 def prompts_dir() -> Path:
@@ -162,18 +162,20 @@ def checked_arguments(prompt: str, given: Mapping[str, Any]) -> dict[str, Any]:
 
 def _renderer(prompt: PromptFile, facts: Facts) -> Any:
     async def render(**values: Any) -> str:
-        return prompt.render(values, facts())
+        return prompt.render(values, await facts())
 
     return render
 
 
-def todays_facts(now: Callable[[], datetime]) -> Facts:
+def todays_facts(now: Callable[[], datetime], ready: Callable[[], Awaitable[None]] | None = None) -> Facts:
     """Today's date and time and exercise cutoff in New York, read from ``now`` each time a prompt
     is fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET; 14:30 ET on an early-close
     day), as ``domain.calendar.describe_exercise_cutoff`` words it; once it has passed, the facts
-    say so and give the next business day's."""
+    say so and give the next business day's. ``ready`` runs first (the API's clock is read when due)."""
 
-    def facts() -> Mapping[str, str]:
+    async def facts() -> Mapping[str, str]:
+        if ready is not None:
+            await ready()
         from ..domain.calendar import (
             describe_exercise_cutoff,
             exercise_cutoff,

@@ -86,5 +86,9 @@ def build_server(
         tools=tools,
     )
     register_resources(server, app)
-    register_prompts(server, todays_facts(lambda: app.deps.upstream.now()), acting=settings.state_changing_enabled)
+    register_prompts(
+        server,
+        todays_facts(lambda: app.deps.upstream.now(), lambda: app.deps.upstream.read_clock()),
+        acting=settings.state_changing_enabled,
+    )
     return server

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ..clearstreet.enums import SortBy, SortDirection
 from .app import app_of, progress_reporter, respond
@@ -23,9 +23,18 @@ next_page_token, or use summarize_exposure for totals."""
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
-AccountId = Annotated[StrictInt | None, Field(gt=0, description="Omit for the default account")]
-# Integers are strict: true or 2.5 is not a page size (a number sent as a JSON string is still read,
-# as the SDK pre-parses such strings for clients that send every argument as text).
+
+def _not_a_boolean(value: Any) -> Any:
+    """A number argument is never true/false (Python counts a bool as an int). A number written as
+    a JSON string ("10") is read, as some clients send every argument as text."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+NotABoolean = BeforeValidator(_not_a_boolean)
+# the Field first: constraints placed after a validator are not published as JSON Schema bounds
+AccountId = Annotated[int | None, Field(gt=0, description="Omit for the default account"), NotABoolean]
 InstrumentText = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")]
 """An instrument as a person names it: UUID, ticker or OSI symbol (padding spaces optional)."""
 InstrumentRef = Annotated[
@@ -49,7 +58,7 @@ class GetPositionsArgs(Arguments):
     ] = None
     sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None
     sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None
-    page_size: Annotated[StrictInt, Field(ge=1, le=MAX_PAGE_SIZE, description="Ignored with page_token")] = (
+    page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Ignored with page_token"), NotABoolean] = (
         DEFAULT_PAGE_SIZE
     )
     page_token: Annotated[
@@ -105,25 +114,21 @@ async def summarize_exposure(ctx: Context[Any, Any], args: AccountArgs) -> CallT
     return await respond(app, app.reads.exposure(args.account_id, progress_reporter(ctx)))
 
 
-def _a_number(value: Any) -> Any:
-    """A shock is a JSON number (the schema says so): not a string, not a boolean."""
-    if isinstance(value, str | bool):
-        raise ValueError("must be a JSON number")
-    return value
-
-
-Number = BeforeValidator(_a_number)
-
-
 class ShockRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     underlying_instrument_id: InstrumentText | None = Field(None, description="Omit: every underlier no row names")
     price_change_pct: Annotated[
-        Decimal, Number, Field(ge=-100, le=1000), WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000})
+        Decimal,
+        NotABoolean,
+        Field(ge=-100, le=1000),
+        WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000}),
     ]
     volatility_change_pts: Annotated[
-        Decimal, Number, Field(ge=-100, le=1000), WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000})
+        Decimal,
+        NotABoolean,
+        Field(ge=-100, le=1000),
+        WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000}),
     ] = Field(Decimal(0), json_schema_extra={"default": 0})  # published as the number 0, not "0"
 
 
