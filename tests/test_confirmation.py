@@ -813,7 +813,7 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
             "confirmation_token": "<token>",
             "expires_at": "2026-11-23T15:02:00Z",
             "notes": [],
-            "next_step": "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token (if the client can ask the person, the server asks them itself). If the person says no, do nothing.",
+            "next_step": "Show this preview (summary, every warning in the plan, repeat_of and notes when present) to the person and ask for an explicit yes. Only after that yes, call close_position with the same arguments and this confirmation_token (if the client can ask the person, the server asks them itself). If the person says no, do nothing.",
         }
     )
 

@@ -195,6 +195,7 @@ async def test_an_exercise_preview_compares_what_it_pays_with_the_cash(
     assert cash["warning"].startswith(
         "these exercises pay $72,500.00 at settlement (T+1) against trade cash of $25,000.00: cash short by $47,500.00"
     )
+    assert plan["summary"].endswith("Cash: short by $47,500.00 at settlement (see cash).")
     [question] = questions
     assert f"Warning: {cash['warning']}" in question
     assert upstream.writes == []

@@ -288,6 +288,7 @@ async def test_a_second_close_of_a_position_is_a_repeat_whatever_cancel_orders_s
         assert preview["repeat_of"].startswith("REPEAT: a close of this position was sent at "), preview
         assert f"(orders {order['id']}), outcome sent." in preview["repeat_of"]
     assert again.get("confirmation_token") is None  # every unit is in the first close's order
+    assert "wait for them to fill (read the position again), rather than cancel_orders=true" in again["repeat_of"]
     assert len(upstream.writes) == 1
 
 

@@ -986,7 +986,7 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                     },
                     {
                         "name": "quantity",
-                        "description": "contracts to act on. Default: ask the person",
+                        "description": "contracts to act on. Default: not given (ask the person)",
                         "required": False,
                     },
                     {
@@ -1326,7 +1326,7 @@ async def test_each_prompt_with_and_without_its_optional_arguments(client: Clien
         assert ("(account: the default account)" in text) is absent
     if name == "exercise_options":
         text = (await client.get_prompt(name, required)).messages[0].content.text  # type: ignore[union-attr]
-        assert "instruction EXERCISE, quantity ask the person" in text
+        assert "instruction EXERCISE, quantity not given (ask the person)" in text
 
 
 @pytest.mark.parametrize(

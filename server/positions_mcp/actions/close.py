@@ -65,10 +65,15 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
         orders = f" (orders {', '.join(repeat.ids)})" if repeat.ids else ""
         what = "every position" if draft.plan.scope == "all" else "this position"
+        head = f"REPEAT: a close of {what} was sent at {when}{orders}, outcome {repeat.outcome or 'not known yet'}."
+        if draft.blocked:
+            return (
+                f"{head} Its orders are likely what ties up these units: wait for them to fill (read the "
+                "position again), rather than cancel_orders=true, which would cancel that close and send a new one."
+            )
         return (
-            f"REPEAT: a close of {what} was sent at {when}{orders}, outcome {repeat.outcome or 'not known yet'}. Its orders may "
-            "still be working: what this plan finds tied up in working orders may be that close, and "
-            "cancel_orders=true would cancel it and send a new one. A yes sends this close as well."
+            f"{head} Its orders may still be working: what this plan finds tied up in working orders may be that "
+            "close, and cancel_orders=true would cancel it and send a new one. A yes sends this close as well."
         )
 
     async def draft(self, reads: Reads, account: int, args: CloseArgs, keys: Sequence[str] | None) -> Draft[ClosePlan]:

@@ -26,7 +26,7 @@ from ..domain.instructions import (
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
-from ..domain.text import qty
+from ..domain.text import money, qty
 from ..safety.ledger import Submission
 from .pipeline import ConfirmedAction, Draft, Execution, Preview, Sent
 from .reads import Reads
@@ -89,6 +89,9 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         )
         balances_note = next((note for note in market.notes if note.startswith("balances")), None)
         plan.cash = check_cash(plan, market.funds, balances_note, pending_exercise_cash(existing, market.terms))
+        if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:
+            # the summary is what is read first: a shortfall is said there too
+            plan.summary += f" Cash: short by {money(-plan.cash.cash_after)} at settlement (see cash)."
         touched = set(plan.instrument_ids)
         # A put exercise delivers shares: the plan depends on the underlier's free shares too.
         touched |= {

@@ -90,7 +90,8 @@ PlanT = TypeVar("PlanT", bound=BaseModel)
 ConfirmedBy = Literal["confirmation_token", "elicitation"]
 
 _NEXT_STEP = (
-    "Show this preview (summary, warnings and notes) to the person and ask for an explicit yes. "
+    "Show this preview (summary, every warning in the plan, repeat_of and notes when present) to the person "
+    "and ask for an explicit yes. "
     "Only after that yes, call {tool} with the same arguments and this confirmation_token (if "
     "the client can ask the person, the server asks them itself). If the person says no, do nothing."
 )
