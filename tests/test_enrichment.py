@@ -211,8 +211,10 @@ async def test_an_exercise_preview_without_balances_says_the_cash_was_not_checke
     cash = result["plan"]["cash"]
     assert (cash["exercise_cash"], cash.get("trade_cash")) == ("-14500.00", None)
     assert cash["warning"].startswith(
-        "these exercises pay $14,500.00 at settlement; the account's cash was not checked"
+        "these exercises pay $14,500.00 at settlement; the account's cash was not checked (balances unavailable: "
+        "see the notes)"
     )
+    assert any(note.startswith("balances unavailable (Clear Street 403") for note in result["notes"])
     assert result["confirmation_token"] is not None  # a note, not a block: the rest of the answer stands
 
 

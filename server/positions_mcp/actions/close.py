@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..clearstreet.models import Order
 from ..domain.calendar import new_york
 from ..domain.closing import ClosePlan, close_scope, estimate_text, plan_close_position, plan_close_positions
+from ..domain.osi import symbol_key
 from ..domain.resolve import ResolveError, display_symbol
 from ..domain.text import qty
 from ..safety.ledger import Submission
@@ -59,7 +60,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         """A close of the same position is a repeat whatever ``cancel_orders`` says: the first
         close's order is what a second one finds 'tied up in working orders', and
         ``cancel_orders=true`` would cancel it and send another."""
-        return {} if args.instrument_id is None else {"instrument_id": "".join(args.instrument_id.upper().split())}
+        return {} if args.instrument_id is None else {"instrument_id": symbol_key(args.instrument_id)}
 
     def repeat_notice(self, repeat: Submission, draft: Draft[ClosePlan]) -> str:
         when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"

@@ -87,8 +87,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         plan = plan_instructions(
             positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=market.terms, prices=prices
         )
-        balances_note = next((note for note in market.notes if note.startswith("balances")), None)
-        plan.cash = check_cash(plan, market.funds, balances_note, pending_exercise_cash(existing, market.terms))
+        plan.cash = check_cash(plan, market.funds, pending_exercise_cash(existing, market.terms))
         if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:
             # the summary is what is read first: a shortfall is said there too
             plan.summary += f" Cash: short by {money(-plan.cash.cash_after)} at settlement (see cash)."

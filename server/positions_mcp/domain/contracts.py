@@ -49,6 +49,7 @@ __all__ = [
     "ExerciseStyle",
     "Settlement",
     "TermsSource",
+    "is_adjusted_root",
     "terms_for",
     "terms_for_positions",
 ]
@@ -87,6 +88,13 @@ KNOWN_EUROPEAN_INDEX_ROOTS = frozenset(
 )
 """Index option roots listed European-style (exercisable only at expiration), from the listing
 exchanges' contract specifications. A short list on purpose: anything else is 'style unknown'."""
+
+
+def is_adjusted_root(root: str) -> bool:
+    """An OSI root ending in a digit: OCC's new root for an adjusted (or mini) contract (AAPL ->
+    AAPL1), whose deliverable is not the standard 100 shares: never assumed standard."""
+    return root[-1:].isdigit()
+
 
 KNOWN_AMERICAN_INDEX_ROOTS = frozenset({"OEX"})
 """S&P 100 OEX: an American-style, cash-settled index option (Cboe contract specifications)."""
@@ -254,11 +262,6 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
     )
 
 
-def _looks_adjusted(symbol: str) -> bool:
-    option = try_parse_osi(symbol)
-    return option is not None and option.root[-1].isdigit()
-
-
 def terms_for_positions(positions: Iterable[Position], contracts: Iterable[Any] = ()) -> dict[str, ContractTerms]:
     """``instrument_id -> ContractTerms`` for every option position whose symbol is OSI, matching
     each to its option-contracts row by ``id`` (case-insensitive) or, failing that, by symbol
@@ -273,10 +276,11 @@ def terms_for_positions(positions: Iterable[Position], contracts: Iterable[Any] 
             by_symbol[symbol_key(str(symbol))] = row
     terms: dict[str, ContractTerms] = {}
     for position in positions:
-        if try_parse_osi(position.symbol) is None:
+        option = try_parse_osi(position.symbol)
+        if option is None:
             continue
         row = by_id.get(position.instrument_id.strip().lower()) or by_symbol.get(symbol_key(position.symbol))
-        if row is None and _looks_adjusted(position.symbol):
+        if row is None and is_adjusted_root(option.root):
             # OCC gives an adjusted contract a new root, the old one with a digit (AAPL -> AAPL1):
             # its deliverable is not the standard 100 shares, and without its row it is unknown.
             terms[position.instrument_id] = replace(

@@ -109,6 +109,7 @@ from .contracts import (
     KNOWN_AMERICAN_INDEX_ROOTS,
     KNOWN_EUROPEAN_INDEX_ROOTS,
     ContractTerms,
+    is_adjusted_root,
     terms_for,
 )
 from .expiry import DefaultAtExpiry, contract_moneyness, default_at_expiry, expiry_suggestion, intrinsic_per_contract
@@ -258,10 +259,6 @@ class LargestTable(_Result):
         "total; gross_pct: |market_value| as a % of gross market value.",
     )
     rows: list[LargestRow] = Field(description="Largest first.")
-
-    def as_dicts(self) -> list[dict[str, Any]]:
-        """The rows as ``{column: value}``."""
-        return [row._asdict() for row in self.rows]
 
 
 class Concentration(_Result):
@@ -561,10 +558,8 @@ class _Fold:
 
 
 def _adjusted(symbol: str) -> bool:
-    """An OSI root ending in a digit: OCC's new root for an adjusted contract (AAPL -> AAPL1), whose
-    deliverable is not the standard 100 shares."""
     option = try_parse_osi(symbol)
-    return option is not None and option.root[-1].isdigit()
+    return option is not None and is_adjusted_root(option.root)
 
 
 def _cut(text: str) -> str:
@@ -943,7 +938,7 @@ class ExposureBuilder:
             self._underlying[key] = (uid or None, root if root is not None or uid else symbol, key)
         fallback: ContractTerms | None = None
         cache_key: _FallbackKey = None
-        if expiry is not None and root is not None and not root[-1].isdigit():
+        if expiry is not None and root is not None and not is_adjusted_root(root):
             # terms_for without a contract row depends on the kind of root and of underlier only;
             # an adjusted contract (root ending in a digit) gets none: its deliverable is unknown
             wanted = (root if root in _INDEX_ROOTS else "", p.underlying_instrument_type == SecurityType.INDEX)

@@ -1009,11 +1009,10 @@ def pending_exercise_cash(
 def check_cash(
     plan: InstructionPlan,
     funds: Funds | None,
-    funds_note: str | None = None,
     pending: tuple[Decimal, int] = (Decimal(0), 0),
 ) -> CashCheck | None:
-    """The batch's exercises against the account's cash (None: the balances could not be read, and
-    ``funds_note`` says why). ``pending``: what exercises already sent will pay, and how many
+    """The batch's exercises against the account's cash (None: the balances could not be read; the
+    preview's notes say why). ``pending``: what exercises already sent will pay, and how many
     (:func:`pending_exercise_cash`). Only what is certain is counted: a call pays its aggregate
     strike; a put's aggregate strike is counted only when the shares it delivers are free (else it
     is a short sale's proceeds, collateral rather than cash: Regulation T, 12 CFR 220.4); a
@@ -1050,8 +1049,8 @@ def check_cash(
         return CashCheck(
             exercise_cash=total,
             pending_exercise_cash=pending_paid if pending_count else None,
-            warning=f"{what}{also} at settlement; the account's cash was not checked ({funds_note or 'balances unavailable'})"
-            f"{not_counted}",
+            warning=f"{what}{also} at settlement; the account's cash was not checked (balances unavailable: see the "
+            f"notes){not_counted}",
         )
     after = (funds.trade_cash + owed).quantize(CENT)
     warning = None

@@ -399,8 +399,8 @@ class _Book:
         self.other_types: dict[str, _Examples] = {}
         self.bad_symbol = _Examples()
         self.skipped: dict[str, _Examples] = {}
-        self.floored = _Examples()  # options whose shocked volatility fell below MIN_VOLATILITY
         """Options and stock not revalued, by reason (filled while revaluing)."""
+        self.floored = _Examples()  # options whose shocked volatility fell below MIN_VOLATILITY
         self.from_close = _Examples()
         self.spot_from_close: list[str] = []
         self._quotes_lower: dict[str, Quote] | None = None
@@ -717,7 +717,7 @@ def _result(
 ) -> ScenarioResult:
     ranked = sorted(outcomes, key=lambda o: (-abs(o.pnl), o.label))
     # the underliers a row names (what the person asked about) are listed whatever their size
-    named = {number for number, shock in enumerate(applied, start=1) if shock.underlier is not None}
+    named = _named_rows(applied)
     kept = {id(o) for o in sorted(ranked, key=lambda o: o.row not in named)[: max(0, top_n)]}
     total = ScenarioTotals(
         pnl=sum((o.pnl for o in outcomes), _ZERO),
@@ -755,6 +755,11 @@ def _result(
         by_underlier=rows,
         notes=row_notes + _notes(book, len(outcomes), len(rows)),
     )
+
+
+def _named_rows(shocks: list[AppliedShock]) -> set[int]:
+    """The 1-based numbers of the rows that name an underlier (what the person asked about)."""
+    return {number for number, shock in enumerate(shocks, start=1) if shock.underlier is not None}
 
 
 def _notes(book: _Book, underliers: int, shown: int) -> list[str]:
@@ -807,7 +812,7 @@ def _fit(result: ScenarioResult, budget: int) -> ScenarioResult:
     names (what the person asked about) go last."""
     if _json_size(result) <= budget:
         return result
-    named = {number for number, shock in enumerate(result.method.shocks, start=1) if shock.underlier is not None}
+    named = _named_rows(result.method.shocks)
     rows = sorted(
         result.by_underlier, key=lambda outcome: outcome.shock_row not in named
     )  # named first; cut from the tail

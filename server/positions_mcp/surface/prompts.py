@@ -27,6 +27,7 @@ _ARGUMENT = re.compile(r"^\s+(\w+):\s*(required|optional)\s*(?:[—-]+\s*)?(.*)$
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 FACTS = ("today", "exercise_cutoff_today")
+"""Placeholders filled when a prompt is fetched, from the server's clock (see ``todays_facts``)."""
 
 ARGUMENT_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
     "account_id": (re.compile(r"\d{1,18}"), "a Clear Street account id (digits only)"),
@@ -42,7 +43,6 @@ ARGUMENT_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 """What each argument a prompt may take must look like (after trimming; instruction_type in any
 case), and how to say so."""
-"""Placeholders filled when a prompt is fetched, from the server's clock (see ``todays_facts``)."""
 
 Facts = Callable[[], Awaitable[Mapping[str, str]]]
 
