@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_mcp_json_runs_the_console_script_with_known_variables() -> None:
     config = json.loads((ROOT / "mcp.json").read_text())
     script = next(iter(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]))
-    known = {env for _, env, _, _ in OPTIONS}
+    known = {option.env for option in OPTIONS}
     servers = config["mcpServers"]
     assert set(servers) == {"clearstreet-positions", "clearstreet-positions-live"}
     for server in servers.values():
@@ -38,8 +38,8 @@ def test_the_live_example_refuses_to_start_until_configured() -> None:
 
 def test_readme_documents_every_setting_and_the_ci_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
-    for _, env, _flag, _ in OPTIONS:
-        assert f"`{env}`" in readme
+    for option in OPTIONS:
+        assert f"`{option.env}`" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert 'pip install -e ".[test]"' in readme and 'pip install --quiet -e ".[test]"' in ci
     assert "pytest" in ci
@@ -48,8 +48,8 @@ def test_readme_documents_every_setting_and_the_ci_test_command() -> None:
 def test_help_lists_every_flag() -> None:
     script = Path(sys.executable).with_name("clearstreet-positions-mcp")
     help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout
-    for _, env, flag, _ in OPTIONS:
-        assert flag in help_text and env in help_text
+    for option in OPTIONS:
+        assert option.flag in help_text and option.env in help_text
 
 
 def test_the_startup_bench_checks_the_tools_list_budget() -> None:

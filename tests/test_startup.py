@@ -1,18 +1,23 @@
-"""Start-up and configuration rules (DESIGN section 3): fail closed, one line, no traceback."""
+"""Start-up and configuration rules: fail closed, one line, no traceback."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from positions_mcp import cli
 from positions_mcp.settings import (
+    ACCEPTED_ELSEWHERE,
+    OPTIONS,
     ConfigError,
     ConfirmationMode,
     Environment,
+    Option,
     check_http_transport,
     load_settings,
 )
@@ -152,6 +157,74 @@ def test_console_script_fails_closed_with_one_line(args: tuple[str, ...], env: d
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
     assert "sk-secret-9" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("POSITIONS_MCP_READONLY", "unknown setting POSITIONS_MCP_READONLY (did you mean POSITIONS_MCP_READ_ONLY?)"),
+        ("CLEAR_STREET_APIKEY", "unknown setting CLEAR_STREET_APIKEY (did you mean CLEAR_STREET_API_KEY?)"),
+        (
+            "CLEAR_STREET_ENVIROMENT",
+            "unknown setting CLEAR_STREET_ENVIROMENT (did you mean CLEAR_STREET_ENVIRONMENT?)",
+        ),
+        (
+            "positions_mcp_read_only",
+            "unknown setting positions_mcp_read_only (did you mean POSITIONS_MCP_READ_ONLY?)",
+        ),
+        ("CLEAR_STREET_READ_ONLY", "unknown setting CLEAR_STREET_READ_ONLY (did you mean POSITIONS_MCP_READ_ONLY?)"),
+        ("POSITIONS_MCP_X", "unknown setting POSITIONS_MCP_X (--help lists every setting and its variable)"),
+    ],
+)
+def test_an_unknown_setting_stops_start_up_naming_the_closest(variable: str, expected: str) -> None:
+    result = run_cli(env={variable: "true"})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"clearstreet-positions-mcp: {expected}"]
+
+
+def test_an_unknown_setting_is_named_before_any_other_mistake() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({"CLEAR_STREET_API_KEY": "k", "POSITIONS_MCP_READONLY": ""})
+    assert str(info.value) == "unknown setting POSITIONS_MCP_READONLY (did you mean POSITIONS_MCP_READ_ONLY?)"
+
+
+def test_the_official_sdk_variables_are_accepted() -> None:
+    """Every CLEAR_STREET_* variable the installed official SDK reads is known: a setting of ours
+    of the same meaning (CLEAR_STREET_BASE_URL) or accepted and ignored."""
+    import clearstreet
+
+    source = "\n".join(path.read_text() for path in Path(clearstreet.__file__).parent.rglob("*.py"))
+    read_by_sdk = set(re.findall(r"\bCLEAR_STREET_[A-Z_]+\b", source))
+    ours = {option.env for option in OPTIONS}
+    assert read_by_sdk == (ours & read_by_sdk) | ACCEPTED_ELSEWHERE
+    assert read_by_sdk & ours == {"CLEAR_STREET_BASE_URL"}
+    settings = load_settings({"CLEAR_STREET_LOG": "debug", "CLEAR_STREET_CUSTOM_HEADERS": "X-Trace: 1"})
+    assert settings == load_settings({})
+
+
+LIVE = {"CLEAR_STREET_API_KEY": "sk-base", "CLEAR_STREET_ENVIRONMENT": "dev"}
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.env)
+def test_each_variable_and_its_flag_mean_the_same(option: Option) -> None:
+    """For every declared setting: the flag is the variable's name in kebab case, and the example
+    value set by the variable or by the flag (over a variable saying otherwise) makes the same,
+    different, settings."""
+    prefix = next(p for p in ("CLEAR_STREET_", "POSITIONS_MCP_") if option.env.startswith(p))
+    assert option.flag == "--" + option.env.removeprefix(prefix).lower().replace("_", "-")
+    by_variable = load_settings({**LIVE, option.env: option.example})
+    argv = [option.flag] if option.switch else [option.flag, option.example]
+    _, by_flag = cli.load(argv, LIVE)
+    assert by_flag == by_variable
+    assert by_variable != load_settings(LIVE)
+
+
+def test_the_readme_table_lists_exactly_the_settings() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE)
+    assert documented == [option.env for option in OPTIONS]
 
 
 def test_an_unwritable_audit_log_stops_start_up(tmp_path: Path) -> None:

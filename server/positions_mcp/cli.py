@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from . import __version__
 from .settings import DEFAULT_HTTP_PORT, OPTIONS, ConfigError, Settings, check_http_transport, load_settings
@@ -39,11 +39,14 @@ def _serve_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"HTTP port (default {DEFAULT_HTTP_PORT}; with --transport streamable-http)",
     )
-    for name, env, flag, help_text in OPTIONS:
-        if name == "read_only":
-            parser.add_argument(flag, dest=name, action="store_true", default=None, help=f"{help_text} [{env}]")
+    for option in OPTIONS:
+        help_text = f"{option.help} [{option.env}]"
+        if option.switch:
+            parser.add_argument(option.flag, dest=option.name, action="store_true", default=None, help=help_text)
         else:
-            parser.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=f"{help_text} [{env}]")
+            parser.add_argument(
+                option.flag, dest=option.name, default=None, metavar=option.name.upper(), help=help_text
+            )
     return parser
 
 
@@ -88,10 +91,11 @@ def _fail(message: str) -> int:
     return EXIT_CONFIG
 
 
-def load(argv: Sequence[str]) -> tuple[argparse.Namespace, Settings]:
+def load(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> tuple[argparse.Namespace, Settings]:
+    """The serve command's arguments and the settings they and ``environ`` (``os.environ``) make."""
     args = _serve_parser().parse_args(list(argv))
-    overrides = {name: getattr(args, name) for name, _, _, _ in OPTIONS}
-    return args, load_settings(os.environ, overrides)
+    overrides = {option.name: getattr(args, option.name) for option in OPTIONS}
+    return args, load_settings(os.environ if environ is None else environ, overrides)
 
 
 def _check_state_changing(settings: Settings) -> None:

@@ -1,0 +1,408 @@
+"""Configuration and its fail-closed rules.
+
+Every setting is declared once, as a field of ``Settings``: its environment variable, how its
+text is read (a reader of ``settings.parse``), its default, an example value and its help text. The command-line flag (``--`` and the field's name
+in kebab case), the ``--help`` line, the parsing and the check for unknown variables all come from
+that declaration (``OPTIONS``), so adding a setting is adding one field. A flag wins over its
+variable. A value that cannot be trusted stops start-up with one clear ``ConfigError`` line;
+nothing here guesses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..clearstreet.config import ENVIRONMENT_URLS
+from ..secret import Secret
+from . import parse
+from .parse import LOG_LEVELS, ConfigError, ConfirmationMode, Environment, Parse
+
+__all__ = [
+    "ACCEPTED_ELSEWHERE",
+    "DEFAULT_HTTP_PORT",
+    "LOG_LEVELS",
+    "OPTIONS",
+    "ConfigError",
+    "ConfirmationMode",
+    "Environment",
+    "Option",
+    "Settings",
+    "check_http_transport",
+    "check_known_variables",
+    "is_loopback",
+    "load_settings",
+    "setting",
+]
+
+SIMULATOR_PRIMARY_ACCOUNT = 19816
+"""The demo book's primary account (``simulator.book.DEMO_PRIMARY_ACCOUNT``; a test keeps them
+equal), named here so that knowing the default account imports nothing of the simulator."""
+SIMULATOR_BASE_URL = "http://simulator.invalid"
+"""Base URL of the in-process simulator: requests never leave the process (ASGI transport)."""
+
+DEFAULT_CONFIRM_TTL = 120
+DEFAULT_HTTP_PORT = 8000
+DEFAULT_CALL_TIMEOUT = 45
+CALL_TIMEOUT_RANGE = (20, 600)
+"""A close or a submit needs 15 s of the deadline left to be sent (clearstreet._exchange), so a
+deadline under 20 s would refuse every state change."""
+DEFAULT_HTTP_MAX_SESSIONS = 100
+DEFAULT_HTTP_SESSION_IDLE = 300
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+OUR_PREFIXES = ("POSITIONS_MCP_", "CLEAR_STREET_")
+"""A variable under one of these prefixes that no setting declares stops start-up: a misspelt
+``POSITIONS_MCP_READONLY=true`` must not start with every state-changing tool offered."""
+ACCEPTED_ELSEWHERE = frozenset(
+    {
+        # Read by the official ``clearstreet`` SDK (0.11.0, ``clearstreet/_client.py``): extra
+        # request headers. This server does not read it; a shell that also runs SDK scripts may
+        # have it set, and that is no misspelling of ours.
+        "CLEAR_STREET_CUSTOM_HEADERS",
+        # Read by the official ``clearstreet`` SDK (``clearstreet/_utils/_logs.py``): its log
+        # level. Not read here either, accepted for the same reason.
+        "CLEAR_STREET_LOG",
+    }
+)
+"""Variables under our prefixes that are someone else's, accepted and ignored. (The SDK's third,
+``CLEAR_STREET_BASE_URL``, is a setting of ours of the same meaning.)"""
+
+T = TypeVar("T")
+
+
+# --- the declaration ------------------------------------------------------------------------------
+
+_OPTION = "option"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting as the outside sees it: its variable, its flag and how their text is read."""
+
+    name: str
+    env: str
+    help: str
+    parse: Parse[Any]
+    example: str
+    """A value the setting accepts on its own, so that a test can set each variable and its flag."""
+    switch: bool
+    """A true-or-false setting: its flag takes no value (``--read-only``)."""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def setting(env: str, parse: Parse[Any], *, default: T, example: str, help: str) -> T:
+    """Declare a field of ``Settings`` as a setting: read from the variable ``env`` and from the
+    flag named after the field, by ``parse``; ``default`` when neither is set; ``example`` is a
+    value it accepts on its own, ``help`` its ``--help`` line."""
+    spec = {"env": env, "help": help, "parse": parse, "example": example, "switch": isinstance(default, bool)}
+    return field(default=default, metadata={_OPTION: spec})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's configuration. A new setting is one field here, declared with ``setting``; its
+    flag, ``--help`` line, parsing and place among the known variables follow (the README's
+    configuration table lists it too, which a test holds to these fields). A rule between settings
+    goes beside ``_chosen_api`` and ``_default_account``, called from ``load_settings``."""
+
+    api_key: Secret | None = setting(
+        "CLEAR_STREET_API_KEY",
+        parse.api_key,
+        default=None,
+        example="sk-1",
+        help="bearer key for the real API",
+    )
+    environment: Environment = setting(
+        "CLEAR_STREET_ENVIRONMENT",
+        parse.environment,
+        default=Environment.SIMULATOR,
+        example="production",
+        help="simulator, dev or production",
+    )
+    base_url: str = setting(
+        "CLEAR_STREET_BASE_URL",
+        parse.base_url,
+        default=SIMULATOR_BASE_URL,
+        example="http://127.0.0.1:8765",
+        help="explicit API base URL (overrides the environment's)",
+    )
+    allowed_accounts: frozenset[int] | None = setting(
+        "POSITIONS_MCP_ALLOWED_ACCOUNTS",
+        parse.accounts,
+        default=None,
+        example="19816,19817",
+        help="comma-separated account ids the server may touch",
+    )
+    default_account: int | None = setting(
+        "POSITIONS_MCP_DEFAULT_ACCOUNT",
+        parse.account,
+        default=None,
+        example="19817",
+        help="account used when a call omits account_id",
+    )
+    read_only: bool = setting(
+        "POSITIONS_MCP_READ_ONLY",
+        parse.boolean,
+        default=False,
+        example="true",
+        help="true: register no state-changing tool",
+    )
+    confirmation: ConfirmationMode = setting(
+        "POSITIONS_MCP_CONFIRMATION",
+        parse.one_of(ConfirmationMode),
+        default=ConfirmationMode.AUTO,
+        example="token",
+        help="auto, token or elicitation",
+    )
+    confirm_ttl: int = setting(
+        "POSITIONS_MCP_CONFIRM_TTL",
+        parse.whole(5, 3600, "seconds"),
+        default=DEFAULT_CONFIRM_TTL,
+        example="60",
+        help=f"seconds a confirmation token lives (default {DEFAULT_CONFIRM_TTL})",
+    )
+    token_secret: Secret | None = setting(
+        "POSITIONS_MCP_TOKEN_SECRET",
+        parse.secret,
+        default=None,  # a random key kept beside the ledger (safety.tokens)
+        example="an-hmac-key",
+        help="HMAC key for confirmation tokens (default: a random key kept beside the ledger, mode 0600)",
+    )
+    max_close_notional: Decimal | None = setting(
+        "POSITIONS_MCP_MAX_CLOSE_NOTIONAL",
+        parse.usd,
+        default=None,
+        example="25,000.50",
+        help="cap (USD) on the estimated notional of one close",
+    )
+    audit_log: Path | None = setting(
+        "POSITIONS_MCP_AUDIT_LOG",
+        parse.path,
+        default=None,  # the per-user default, resolved by the audit module
+        example="~/audit.jsonl",
+        help="path of the JSON-lines audit log",
+    )
+    http_token: Secret | None = setting(
+        "POSITIONS_MCP_HTTP_TOKEN",
+        parse.secret,
+        default=None,
+        example="a-bearer-token",
+        help="bearer token required by the HTTP transport",
+    )
+    log_level: str = setting(
+        "POSITIONS_MCP_LOG_LEVEL",
+        parse.log_level,
+        default="WARNING",
+        example="info",
+        help="DEBUG, INFO, WARNING or ERROR (logs go to stderr)",
+    )
+    ledger: Path | None = setting(
+        "POSITIONS_MCP_LEDGER",
+        parse.path,
+        default=None,
+        example="/var/lib/positions/ledger.sqlite3",
+        help="path of the single-use ledger (default: ledger.sqlite3 beside the audit log)",
+    )
+    call_timeout: int = setting(
+        "POSITIONS_MCP_CALL_TIMEOUT",
+        parse.whole(*CALL_TIMEOUT_RANGE, "seconds"),
+        default=DEFAULT_CALL_TIMEOUT,
+        example="90",
+        help=f"seconds one tool call may take end to end, retries included (default {DEFAULT_CALL_TIMEOUT})",
+    )
+    http_max_sessions: int = setting(
+        "POSITIONS_MCP_HTTP_MAX_SESSIONS",
+        parse.whole(1, 100_000, "sessions"),
+        default=DEFAULT_HTTP_MAX_SESSIONS,
+        example="10",
+        help=f"most concurrent HTTP sessions (default {DEFAULT_HTTP_MAX_SESSIONS})",
+    )
+    http_session_idle: int = setting(
+        "POSITIONS_MCP_HTTP_SESSION_IDLE",
+        parse.whole(10, 86_400, "seconds"),
+        default=DEFAULT_HTTP_SESSION_IDLE,
+        example="60",
+        help=f"seconds before an idle HTTP session is closed (default {DEFAULT_HTTP_SESSION_IDLE})",
+    )
+
+    @property
+    def is_simulator(self) -> bool:
+        return self.environment is Environment.SIMULATOR
+
+    @property
+    def environment_label(self) -> str:
+        """How results name where they come from; a custom URL is spelled out."""
+        if self.environment is Environment.CUSTOM:
+            return f"custom ({self.base_url})"
+        return self.environment.value
+
+    @property
+    def effective_default_account(self) -> int | None:
+        """The account a call that omits ``account_id`` acts on: the configured default, else (for
+        the simulator) the demo book's primary account."""
+        if self.default_account is not None:
+            return self.default_account
+        return SIMULATOR_PRIMARY_ACCOUNT if self.is_simulator else None
+
+    @property
+    def state_changing_enabled(self) -> bool:
+        """Fail closed: read-only wins; against anything but the simulator an allowlist is required."""
+        if self.read_only:
+            return False
+        return self.is_simulator or bool(self.allowed_accounts)
+
+    @property
+    def withheld(self) -> list[str]:
+        """What start-up leaves out and how to enable it, one line each (for stderr)."""
+        if self.read_only:
+            return [
+                "read-only: the close, exercise and cancel tools are not offered "
+                "(POSITIONS_MCP_READ_ONLY=true); unset it to offer them"
+            ]
+        if not self.state_changing_enabled:
+            return [
+                f"the close, exercise and cancel tools are not offered against the {self.environment_label} "
+                "API without an allowlist: set POSITIONS_MCP_ALLOWED_ACCOUNTS to the account ids they may touch"
+            ]
+        return []
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, so that redaction can recognise them wherever they turn up."""
+        values = [s.reveal() for s in (self.token_secret, self.api_key, self.http_token) if s is not None]
+        return tuple(v for v in values if v)
+
+
+OPTIONS: tuple[Option, ...] = tuple(Option(name=f.name, **f.metadata[_OPTION]) for f in fields(Settings))
+"""Every setting, in the order ``--help`` lists them."""
+ENV_VARS = {option.name: option.env for option in OPTIONS}
+
+
+# --- reading a configuration ----------------------------------------------------------------------
+
+
+def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the configuration from ``environ`` (``os.environ``) and command-line ``overrides``.
+
+    ``overrides`` maps setting names (``api_key``, ``read_only`` ...) to flag values; a flag that was
+    not given is absent or None. Raises ConfigError with one line saying what is wrong and what to do:
+    an unknown variable under our prefixes first, then each value as read, then how they combine.
+    """
+    check_known_variables(environ)
+    raw = _texts(environ, overrides or {})
+    given: dict[str, Any] = {o.name: o.parse(raw[o.name], o.env) for o in OPTIONS if o.name in raw}
+    given.update(_chosen_api(given))
+    given.update(_default_account(given))
+    return Settings(**given)
+
+
+def check_known_variables(environ: Mapping[str, str]) -> None:
+    """An environment variable under our prefixes that nothing reads is a misspelling until shown
+    otherwise: refuse it, naming the closest known one. Names are compared after their prefix (so
+    that the shared prefix does not make every name look alike, and ``CLEAR_STREET_READ_ONLY``
+    still finds ``POSITIONS_MCP_READ_ONLY``), and case-blind, since a lower-case
+    ``positions_mcp_read_only`` would be ignored just as silently."""
+    known = {option.env for option in OPTIONS} | ACCEPTED_ELSEWHERE
+    by_rest = {_after_prefix(name): name for name in sorted(known)}
+    for name in sorted(environ):
+        if not name.upper().startswith(OUR_PREFIXES) or name in known:
+            continue
+        closest = difflib.get_close_matches(_after_prefix(name.upper()), by_rest, n=1)
+        hint = f"did you mean {by_rest[closest[0]]}?" if closest else "--help lists every setting and its variable"
+        raise ConfigError(f"unknown setting {name} ({hint})")
+
+
+def _after_prefix(name: str) -> str:
+    return next(name.removeprefix(prefix) for prefix in OUR_PREFIXES if name.startswith(prefix))
+
+
+def _texts(environ: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Each setting's text, the flag's over the variable's; an empty variable counts as unset."""
+    raw: dict[str, str] = {}
+    for option in OPTIONS:
+        value = environ.get(option.env)
+        if value is not None and value.strip() != "":
+            raw[option.name] = value.strip()
+    for name, value in overrides.items():
+        if value is None or value is False:
+            continue
+        raw[name] = "true" if value is True else str(value).strip()
+    return raw
+
+
+def _chosen_api(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The API to talk to (environment and base URL) from the environment, the base URL and the
+    key as given: the simulator when none is set, never a guess when they disagree."""
+    api_key = given.get("api_key")
+    chosen: Environment | None = given.get("environment")
+    base_url: str | None = given.get("base_url")
+    if base_url is not None:
+        environment = _environment_at(base_url, chosen)
+    elif chosen is None or chosen is Environment.SIMULATOR:
+        if chosen is None and api_key is not None:
+            raise ConfigError(
+                "CLEAR_STREET_API_KEY is set but no API is chosen: set CLEAR_STREET_ENVIRONMENT to "
+                "dev or production (or CLEAR_STREET_BASE_URL), or unset the key to use the simulator"
+            )
+        environment, base_url = Environment.SIMULATOR, SIMULATOR_BASE_URL
+    else:
+        environment, base_url = chosen, ENVIRONMENT_URLS[chosen.value]
+    if environment is not Environment.SIMULATOR and api_key is None:
+        raise ConfigError(
+            f"CLEAR_STREET_API_KEY is required for the {environment.value} API at {base_url}; "
+            "set it, or unset CLEAR_STREET_ENVIRONMENT and CLEAR_STREET_BASE_URL to use the simulator"
+        )
+    return {"environment": environment, "base_url": base_url}
+
+
+def _environment_at(base_url: str, chosen: Environment | None) -> Environment:
+    """The environment a base URL names (custom unless it is a known one), checked against the
+    environment chosen beside it."""
+    known = {url: env for env, url in ENVIRONMENT_URLS.items()}
+    resolved = known.get(base_url.rstrip("/"))
+    if chosen is not None and (chosen is Environment.SIMULATOR or (resolved and chosen.value != resolved)):
+        raise ConfigError(
+            f"CLEAR_STREET_ENVIRONMENT is {chosen.value} but CLEAR_STREET_BASE_URL points at "
+            f"{base_url}: unset one of them"
+        )
+    return Environment(resolved) if resolved else Environment.CUSTOM
+
+
+def _default_account(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The default account must be allowed; the only allowed account is the default."""
+    allowed, default = given.get("allowed_accounts"), given.get("default_account")
+    if default is not None and allowed is not None and default not in allowed:
+        raise ConfigError(
+            f"{ENV_VARS['default_account']}: account {default} is not in "
+            f"{ENV_VARS['allowed_accounts']}; add it there or choose an allowed account"
+        )
+    if default is None and allowed is not None and len(allowed) == 1:
+        (default,) = allowed
+    return {"default_account": default}
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_http_transport(settings: Settings, host: str) -> None:
+    """The HTTP transport on a non-loopback address needs a bearer token."""
+    if not is_loopback(host) and settings.http_token is None:
+        raise ConfigError(
+            f"refusing to serve MCP over HTTP on {host} without POSITIONS_MCP_HTTP_TOKEN: set a "
+            "token (clients send it as 'Authorization: Bearer <token>') or bind to 127.0.0.1"
+        )

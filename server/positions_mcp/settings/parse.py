@@ -1,0 +1,134 @@
+"""How one setting's text is read: each reader takes the text and the name of the variable it
+came from, and returns the value or raises ``ConfigError`` naming that variable, in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..clearstreet.config import check_api_key, checked_base_url
+from ..secret import Secret
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+T = TypeVar("T")
+Parse = Callable[[str, str], T]
+"""Reads one setting's text; the second argument names the variable, for the error message."""
+
+
+class ConfigError(Exception):
+    """A configuration that must not start. The message is one line, fit for stderr."""
+
+
+class Environment(StrEnum):
+    SIMULATOR = "simulator"
+    DEV = "dev"
+    PRODUCTION = "production"
+    CUSTOM = "custom"
+
+
+class ConfirmationMode(StrEnum):
+    AUTO = "auto"
+    TOKEN = "token"
+    ELICITATION = "elicitation"
+
+
+def account(value: str, what: str) -> int:
+    text = value.strip()
+    if not text.isdecimal() or int(text) <= 0:
+        raise ConfigError(f"{what}: {value!r} is not an account id (a positive whole number)")
+    return int(text)
+
+
+def accounts(value: str, what: str) -> frozenset[int] | None:
+    parts = [p for p in value.split(",") if p.strip()]
+    return frozenset(account(p, what) for p in parts) or None
+
+
+def boolean(value: str, what: str) -> bool:
+    text = value.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{what}: {value!r} is not true or false")
+
+
+def one_of(enum: type[StrEnum]) -> Parse[Any]:
+    def parse(value: str, what: str) -> Any:
+        try:
+            return enum(value.strip().lower())
+        except ValueError:
+            choices = ", ".join(e.value for e in enum if e is not Environment.CUSTOM)
+            raise ConfigError(f"{what}: {value!r} is not one of {choices}") from None
+
+    return parse
+
+
+def environment(value: str, what: str) -> Environment:
+    chosen: Environment = one_of(Environment)(value, what)
+    if chosen is Environment.CUSTOM:
+        raise ConfigError(f"{what}: 'custom' is not set directly; set CLEAR_STREET_BASE_URL instead")
+    return chosen
+
+
+def api_key(value: str, what: str) -> Secret | None:
+    if not value:  # an empty --api-key is no key, like an empty variable
+        return None
+    if "${" in value:
+        raise ConfigError(
+            f"{what} holds an unexpanded placeholder: this MCP host does not expand "
+            "variables; put the key itself in the configuration (or in the environment)"
+        )
+    try:
+        check_api_key(value)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+    return Secret(value)
+
+
+def base_url(value: str, what: str) -> str:
+    try:
+        checked_base_url(value)
+    except ValueError as exc:
+        # the message never repeats the URL: it may carry a credential
+        raise ConfigError(f"{what}: {exc}") from None
+    return value
+
+
+def whole(low: int, high: int, unit: str) -> Parse[int]:
+    def parse(value: str, what: str) -> int:
+        if not value.isdecimal() or not low <= int(value) <= high:
+            raise ConfigError(f"{what}: {value!r} is not a number of {unit} from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+def usd(value: str, what: str) -> Decimal:
+    amount: Decimal | None
+    try:
+        amount = Decimal(value.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise ConfigError(f"{what}: {value!r} is not a positive amount in USD")
+    return amount
+
+
+def log_level(value: str, what: str) -> str:
+    level = value.upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{what}: {value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def secret(value: str, what: str) -> Secret:
+    return Secret(value)
+
+
+def path(value: str, what: str) -> Path:
+    return Path(value).expanduser()
