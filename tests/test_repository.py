@@ -41,7 +41,8 @@ def test_readme_documents_every_setting_and_the_ci_test_command() -> None:
     for option in OPTIONS:
         assert f"`{option.env}`" in readme
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'pip install -e ".[test]"' in readme and 'pip install --quiet -e ".[test]"' in ci
+    assert "pip install -r requirements-dev.lock && pip install --no-deps -e . && pytest" in readme
+    assert "pip install --quiet -r requirements-dev.lock && python -m pip install --quiet --no-deps -e ." in ci
     assert "pytest" in ci
 
 
@@ -89,3 +90,30 @@ async def test_readme_names_every_tool_prompt_and_the_largest_page(tmp_path: Pat
     assert documented == tools
     assert all(f"`{name}`" in readme for name in prompts)
     assert f"up to {MAX_PAGE_SIZE})" in table
+
+
+def test_the_lock_pins_every_declared_dependency_within_its_range() -> None:
+    """requirements-dev.lock (``uv pip compile pyproject.toml --group dev --generate-hashes
+    --universal``) is what CI installs: a dependency added to pyproject.toml, or a range moved past
+    the locked version, must come with a new lock."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    groups = project["dependency-groups"]
+    declared = [*project["project"]["dependencies"]]
+    for name in [item["include-group"] for item in groups["dev"] if isinstance(item, dict)]:
+        declared += groups[name]
+    locked: dict[str, str] = {}
+    for line in (ROOT / "requirements-dev.lock").read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, _, rest = line.partition("==")
+            locked[name.strip().lower().replace("_", "-")] = rest.split()[0].rstrip(" ;\\")
+    for text in declared:
+        requirement = Requirement(text)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in locked, f"{name} is not in requirements-dev.lock: regenerate it"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"{name}=={locked[name]} is outside {requirement.specifier}: regenerate requirements-dev.lock"
+        )
