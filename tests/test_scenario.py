@@ -456,9 +456,10 @@ def test_a_cash_settled_spx_call() -> None:
     assert spx["pnl"] == option_pnl("106.40", 5602.5, 5042.25, 5700, T_JAN_OPEN, 1, 100, call=True, dvol=0.03)
     assert spx["delta_shares_before"] == cents(100 * bs_delta(5602.5, 5700, T_JAN_OPEN, sigma, call=True))
     assert spx["delta_shares_after"] == cents(100 * bs_delta(5042.25, 5700, T_JAN_OPEN, sigma + 0.03, call=True))
-    # Without the contract endpoint the known SPX root still says cash-settled (PM: 16:00 ET).
+    # Without the contract endpoint the known SPX root still says cash-settled and AM-settled (09:30 ET):
+    # the PM-settled series have the root SPXW (Cboe contract specifications).
     fallback = row(run(book, [Shock("SPX", D("-10"), D("3"))], MarketView(quotes=market.quotes)), "SPX")
-    assert fallback["pnl"] == option_pnl("106.40", 5602.5, 5042.25, 5700, T_JAN, 1, 100, call=True, dvol=0.03)
+    assert fallback["pnl"] == spx["pnl"]
 
 
 def test_an_adjusted_contract_with_multiplier_150() -> None:

@@ -548,9 +548,10 @@ def test_contract_terms_from_the_endpoint_and_the_fallbacks() -> None:
         deliverable_shares=Decimal(0),
         exercise_style="EUROPEAN",
         settlement="CASH",
-        is_settle_on_open=None,
+        is_settle_on_open=True,  # the SPX root's series are AM-settled; the PM weeklies are SPXW
         source="known index roots",
     )
+    assert terms_for("SPXW 261218C05600000").is_settle_on_open is None
     aapl = terms_for("AAPL 261218C00190000")
     assert (aapl.multiplier, aapl.deliverable_shares, aapl.exercise_style, aapl.settlement, aapl.source) == (
         Decimal(100),
@@ -762,8 +763,8 @@ def test_after_the_cutoff_on_expiry_day_nothing_more_can_be_sent() -> None:
     )
     short = expiring_now(et(2026, 11, 20, 18, 0), "-10", "AAPL261120C00150000")
     assert short.suggestion == (
-        "the market has closed: it can no longer be closed through this server and assignment is likely; "
-        "contact the desk"
+        "its last trade was 16:00 ET today: it can no longer be closed through this server and assignment is "
+        "likely; contact the desk"
     )
 
 

@@ -28,6 +28,11 @@ Decisions:
 * The notional cap applies to the total of one close; when a cap is set and a price is missing
   the cap cannot be checked, so the close is blocked (fail closed).
 * Close-all leaves CASH positions out (reference 12.9) and says so.
+* An option past its last trade (:func:`.last_trade.last_trade`: the contract's cutoff, the close
+  of its expiration day, or of the day before for an AM-settled contract) cannot trade before it
+  expires: its close is blocked, with what expiry does instead (:mod:`.closing_expiry`). Close-all
+  cannot leave it out (Clear Street closes every position in one request), so it is blocked whole.
+  On the last trading day, before the last trade, the close is warned about.
 """
 
 from __future__ import annotations
@@ -52,7 +57,9 @@ from ..clearstreet.models import (
     TimeInForce,
 )
 from .calendar import is_market_open, next_market_open
+from .closing_expiry import cannot_close, last_day_warning
 from .contracts import ContractTerms, terms_for
+from .last_trade import last_trade
 from .market import MarketView
 from .moneyness import PriceSource, best_price
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
@@ -96,6 +103,7 @@ class CloseCode(StrEnum):
     NOT_TRADABLE = "NOT_TRADABLE"
     LIQUIDATION_ONLY = "LIQUIDATION_ONLY"
     EARLY_CLOSE = "EARLY_CLOSE"
+    LAST_TRADING_DAY = "LAST_TRADING_DAY"
     WORKING_ORDERS = "WORKING_ORDERS"
     NOTHING_AVAILABLE = "NOTHING_AVAILABLE"
     MARKET_CLOSED = "MARKET_CLOSED"
@@ -113,6 +121,7 @@ class CloseCode(StrEnum):
     NOTIONAL_UNKNOWN = "NOTIONAL_UNKNOWN"
     CASH_POSITION = "CASH_POSITION"
     MULTIPLIER_NOT_WHOLE = "MULTIPLIER_NOT_WHOLE"
+    PAST_LAST_TRADE = "PAST_LAST_TRADE"
 
 
 class Issue(BaseModel):
@@ -214,15 +223,19 @@ def holds_contracts(instruction: PositionInstruction) -> bool:
     )
 
 
-def _pending_exercises(position: Position, pending: Sequence[PositionInstruction]) -> list[PositionInstruction]:
+def _in_force(position: Position, pending: Sequence[PositionInstruction]) -> list[PositionInstruction]:
+    """The instructions on ``position``'s contract that still stand (:func:`holds_contracts`)."""
     key = position.instrument_id.strip().lower()
     return [
         i
         for i in pending
-        if i.instruction_type == InstructionType.EXERCISE
-        and holds_contracts(i)
+        if holds_contracts(i)
         and (i.instrument_id.strip().lower() == key or symbol_key(i.symbol) == symbol_key(position.symbol))
     ]
+
+
+def _pending_exercises(position: Position, pending: Sequence[PositionInstruction]) -> list[PositionInstruction]:
+    return [i for i in _in_force(position, pending) if i.instruction_type == InstructionType.EXERCISE]
 
 
 def _is_cash(position: Position) -> bool:
@@ -250,14 +263,17 @@ class _Context:
         cancel_orders: bool,
         pending: Sequence[PositionInstruction],
         contracts: Mapping[str, ContractTerms] | None,
-        names: Mapping[str, str],
-        market: MarketView | None = None,
+        held: Sequence[Position],
+        market: MarketView | None,
+        now: datetime,
     ) -> None:
         self.cancel_orders = cancel_orders
         self.pending = pending
         self.market = market
         self.contracts = {**(market.terms if market is not None else {}), **(contracts or {})}
-        self.names = names
+        self.names = _names(held)
+        self.prices = {p.instrument_id: p.instrument_price for p in held if not is_option(p)}
+        self.now = now
         self.terms: dict[str, ContractTerms] = {}
         self.held_by_exercise: dict[str, tuple[Decimal, list[str]]] = {}  # symbol -> (contracts, ids)
 
@@ -266,6 +282,15 @@ class _Context:
         if given is not None or try_parse_osi(position.symbol) is None:
             return given
         return terms_for(position)
+
+    def underlier(self, position: Position, root: str) -> tuple[str, Decimal | None]:
+        """An option's underlier: its name (the held position's symbol, the snapshot's, else the
+        OSI root) and price (the snapshot's, else the held position's; None when neither)."""
+        key = position.underlying_instrument_id or ""
+        quote = self.market.quotes.get(key) if self.market is not None and key else None
+        name = self.names.get(key) or (quote.symbol if quote is not None else root)
+        price = quote.price if quote is not None else None
+        return name, price if price is not None else self.prices.get(key)
 
 
 def _exercise_consequence(
@@ -378,6 +403,8 @@ def _plan_order(
                 f"knows, but the symbol is an OSI option symbol: valued as option contracts (× {qty(multiplier)}).",
             )
         )
+    if option:
+        _last_trade(position, terms, context, warnings, blocked)
     side = Side.SELL if position.quantity > 0 else Side.BUY
     price, source = _estimate(position, side, quantity, context, warnings)
     _tradability(position, side, context, warnings)
@@ -404,6 +431,25 @@ def _plan_order(
         multiplier=int(multiplier),
         estimated_notional=notional,
     )
+
+
+def _last_trade(
+    position: Position, terms: ContractTerms | None, context: _Context, warnings: list[Issue], blocked: list[Issue]
+) -> None:
+    """An option past its last trade cannot be closed (blocked, with what expiry does instead); on
+    its last trading day the close is warned about (:mod:`.closing_expiry`)."""
+    option = try_parse_osi(position.symbol)
+    if option is None:
+        return
+    symbol, now = display_symbol(position.symbol), context.now
+    last = last_trade(option.expiry, terms)
+    underlier = context.underlier(position, option.root)
+    instructions = _in_force(position, context.pending)
+    reason = cannot_close(symbol, option, position.quantity, terms, last, now, underlier, instructions)
+    if reason is not None:
+        blocked.append(Issue(code=CloseCode.PAST_LAST_TRADE, symbol=symbol, message=reason))
+    elif (warning := last_day_warning(symbol, last, now)) is not None:
+        warnings.append(Issue(code=CloseCode.LAST_TRADING_DAY, symbol=symbol, message=warning))
 
 
 def _estimate(
@@ -568,6 +614,21 @@ def _summary(
     return text
 
 
+def _close_all_past_last_trade(symbols: list[str]) -> Issue:
+    """Close-all is one request that "submit[s] closing orders for every position in the account"
+    (reference 3): a position past its last trade cannot be left out of it, so the whole close is
+    refused rather than a plan shown that differs from what would be sent."""
+    more = [f"{len(symbols) - _SUMMARY_ORDERS} more"] if len(symbols) > _SUMMARY_ORDERS else []
+    listed = _join(symbols[:_SUMMARY_ORDERS] + more)
+    verb = "is" if len(symbols) == 1 else "are"
+    return Issue(
+        code=CloseCode.PAST_LAST_TRADE,
+        message=f"close-all sends a closing order for every position, and {listed} {verb} past the last trade (such an "
+        "order cannot trade before expiry), so close-all is refused: close the other positions one at a time with "
+        "preview_close_position. What expiry does instead is said for each contract in blocked.",
+    )
+
+
 def _plan(
     scope: Literal["position", "all"],
     target: str | None,
@@ -590,6 +651,8 @@ def _plan(
             )
         )
     orders = [o for p in positions if (o := _plan_order(p, context, warnings, blocked)) is not None]
+    if scope == "all" and (expired := [i.symbol or "" for i in blocked if i.code == CloseCode.PAST_LAST_TRADE]):
+        blocked.insert(0, _close_all_past_last_trade(expired))
     total = sum((o.estimated_notional for o in orders if o.estimated_notional is not None), Decimal(0))
     options = [o for o in orders if o.multiplier != 1 or o.instrument_id in context.terms]
     if options:
@@ -765,7 +828,7 @@ def plan_close_position(
             )
         )
         targets = []
-    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held), market)
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, held, market, now)
     return _plan("position", instrument_id, targets, [], blocked, cancel_orders, now, max_close_notional, context)
 
 
@@ -784,7 +847,7 @@ def plan_close_positions(
     held = list(positions)
     excluded = [p.symbol for p in held if _is_cash(p)]
     targets = close_scope(held, None)
-    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, _names(held), market)
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, held, market, now)
     return _plan("all", None, targets, excluded, [], cancel_orders, now, max_close_notional, context)
 
 

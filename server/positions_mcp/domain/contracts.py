@@ -10,6 +10,9 @@ Where the terms come from, best first (``ContractTerms.source`` says which one w
 2. ``"known index roots"``: the OSI root is one of a short list of index option roots whose
    style is fixed by the listing exchange's contract specifications (Cboe: SPX, SPXW, XSP, NDX,
    RUT, VIX, DJX … are European-style; OEX is American-style). All index options settle in cash.
+   The AM-settled roots among them (SPX, NDX, RUT, VIX, VIXW, DJX: settlement value from the
+   opening prices, last trade the business day before) are AM-settled by the same specifications;
+   the endpoint's ``is_settle_on_open``, when not null, says it for the contract itself.
 3. ``"default (standard equity option)"``: 100 shares a contract, physical delivery, and
    ``exercise_style`` None: the style is *unknown* and is never assumed; the instruction planner
    says so in the row's notes.
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -44,6 +47,7 @@ __all__ = [
     "ENDPOINT_SOURCE",
     "INDEX_ROOTS_SOURCE",
     "KNOWN_AMERICAN_INDEX_ROOTS",
+    "KNOWN_AM_SETTLED_INDEX_ROOTS",
     "KNOWN_EUROPEAN_INDEX_ROOTS",
     "ContractTerms",
     "ExerciseStyle",
@@ -95,6 +99,11 @@ def is_adjusted_root(root: str) -> bool:
     AAPL1), whose deliverable is not the standard 100 shares: never assumed standard."""
     return root[-1:].isdigit()
 
+
+KNOWN_AM_SETTLED_INDEX_ROOTS = frozenset({"SPX", "NDX", "RUT", "VIX", "VIXW", "DJX"})
+"""Index option roots whose series are A.M.-settled (Cboe contract specifications: the exercise
+settlement value comes from the opening prices on the expiration day, and trading ends at the close
+of the business day before). Their P.M.-settled siblings have roots of their own (SPXW, NDXP, RUTW)."""
 
 KNOWN_AMERICAN_INDEX_ROOTS = frozenset({"OEX"})
 """S&P 100 OEX: an American-style, cash-settled index option (Cboe contract specifications)."""
@@ -194,12 +203,19 @@ def _bool(value: Any) -> bool | None:
 
 
 def _instant(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    """An instant of the endpoint's, which are UTC (market-data reference 1.2): one written without
+    an offset is read as UTC; text that is no timestamp is unknown (None)."""
+    if value is None:
         return None
+    instant: datetime
+    if isinstance(value, datetime):
+        instant = value
+    else:
+        try:
+            instant = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return instant if instant.utcoffset() is not None else instant.replace(tzinfo=UTC)
 
 
 def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> ContractTerms:
@@ -223,6 +239,7 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
     root = symbol.root
     known_index = root in KNOWN_EUROPEAN_INDEX_ROOTS or root in KNOWN_AMERICAN_INDEX_ROOTS
     settlement: Settlement = "CASH" if index_underlier or known_index else "PHYSICAL"
+    listed_am = True if root in KNOWN_AM_SETTLED_INDEX_ROOTS else None
     listed_style: ExerciseStyle | None = (
         "EUROPEAN" if root in KNOWN_EUROPEAN_INDEX_ROOTS else "AMERICAN" if root in KNOWN_AMERICAN_INDEX_ROOTS else None
     )
@@ -234,12 +251,13 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
             deliverable = Decimal(0)
         elif deliverable is None:
             deliverable = multiplier
+        settles_on_open = _bool(_field(contract, "is_settle_on_open"))  # null: unknown, the listed rule stands
         return ContractTerms(
             multiplier=multiplier,
             deliverable_shares=deliverable,
             exercise_style=_style(_field(contract, "exercise_style")) or listed_style,
             settlement=settlement,
-            is_settle_on_open=_bool(_field(contract, "is_settle_on_open")),
+            is_settle_on_open=listed_am if settles_on_open is None else settles_on_open,
             source=ENDPOINT_SOURCE,
             last_trade_cutoff=_instant(_field(contract, "last_trade_cutoff")),
         )
@@ -249,7 +267,7 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
             deliverable_shares=Decimal(0),
             exercise_style=listed_style,
             settlement="CASH",
-            is_settle_on_open=None,
+            is_settle_on_open=listed_am,
             source=INDEX_ROOTS_SOURCE,
         )
     return ContractTerms(

@@ -20,8 +20,10 @@ so the threshold applies to what exercising the contract is really worth.
 
 :func:`expiry_suggestion` says what a person can still do, from the default, the side, the time
 now and the expiration business day: the day's exercise cutoff (FINRA Rule 2360(b)(23)(A),
-:func:`.calendar.exercise_cutoff`) ends instructions, and the regular session's close (13:00 ET
-on an early-close day) ends closing trades. After those, nothing can be done through this server.
+:func:`.calendar.exercise_cutoff`) ends instructions, and the contract's last trade
+(:func:`.last_trade.last_trade`: the regular close, 13:00 ET on an early-close day, or the close of
+the business day before for an AM-settled contract) ends closing trades. After those, nothing can
+be done through this server.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-from .calendar import exercise_cutoff, new_york, regular_session
+from .calendar import exercise_cutoff, new_york
 from .contracts import ContractTerms
+from .last_trade import LastTrade, last_trade
 from .moneyness import Moneyness, MoneynessState, moneyness
 from .numbers import CENT, OPTION_MULTIPLIER, percent
 from .osi import OptionSymbol
@@ -149,46 +152,69 @@ _DESK = "contact the desk"
 _TOO_LATE = "nothing can change that through this server, " + _DESK
 
 
-def expiry_suggestion(default: DefaultAtExpiry, long: bool, now: datetime, expiration_day: date) -> str:
+def expiry_suggestion(
+    default: DefaultAtExpiry,
+    long: bool,
+    now: datetime,
+    expiration_day: date,
+    last: LastTrade | None = None,
+) -> str:
     """What a person can still do about an option whose expiration business day is
     ``expiration_day``, at ``now`` (aware): before that day, the instructions to send; on it, the
-    deadline (the day's exercise cutoff for instructions, the regular close for closing trades);
-    after the deadline, that nothing more can be done through this server. Pure."""
+    deadline (the day's exercise cutoff for instructions, the contract's last trade for closing
+    trades: ``last``, from :func:`.last_trade.last_trade`, else that of a PM-settled contract);
+    after the deadline, that nothing more can be done through this server. A close is never
+    advised after the last trade (an AM-settled contract's is the close of the day before). Pure."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
-    local = new_york(now)
-    today = local.date()
+    if last is None:
+        last = last_trade(expiration_day)
     if not long and default is DefaultAtExpiry.LAPSE:
         return "no action needed"
+    text = _long_suggestion(default, now, expiration_day) if long else _short_suggestion(default, now, last)
+    settlement = last.settlement(now) if last.passed(now) else ""
+    return f"{text} ({settlement})" if settlement and long else text
+
+
+def _long_suggestion(default: DefaultAtExpiry, now: datetime, expiration_day: date) -> str:
+    local = new_york(now)
+    today = local.date()
     if today < expiration_day:
-        return _BEFORE_EXPIRY_DAY[default, long]
+        return _BEFORE_EXPIRY_DAY[default, True]
     cutoff = exercise_cutoff(expiration_day)
-    session = regular_session(expiration_day)
-    close = session[1] if session is not None else cutoff
-    if long:
-        if today == expiration_day and local < cutoff:
-            by = f"by {cutoff:%H:%M} ET today"
-            return {
-                DefaultAtExpiry.AUTO_EXERCISE: f"to let it lapse, send DO_NOT_EXERCISE {by}",
-                DefaultAtExpiry.LAPSE: f"to exercise, send CONTRARY_EXERCISE {by}",
-            }.get(default, f"check the underlier price, then decide {by}")
-        past = (
-            f"past today's {cutoff:%H:%M} ET exercise cutoff"
-            if today == expiration_day
-            else f"past its exercise cutoff ({cutoff:%H:%M} ET on {expiration_day:%a %Y-%m-%d})"
-        )
-        if default is DefaultAtExpiry.AUTO_EXERCISE:
-            return f"{past}: it will be exercised automatically; {_TOO_LATE}"
-        if default is DefaultAtExpiry.LAPSE:
-            return f"{past}: it will lapse; {_TOO_LATE}"
-        return f"{past}: nothing more can be sent through this server; {_DESK}"
-    if today == expiration_day and local < close:
-        by = f"by {close:%H:%M} ET today"
+    if today == expiration_day and local < cutoff:
+        by = f"by {cutoff:%H:%M} ET today"
         return {
-            DefaultAtExpiry.ASSIGNMENT_LIKELY: f"close {by} to avoid assignment",
-            DefaultAtExpiry.ASSIGNMENT_POSSIBLE: f"near the money: consider closing {by}",
-        }.get(default, f"check the underlier price before the {close:%H:%M} ET close today")
-    closed = "the market has closed: it can no longer be closed through this server"
+            DefaultAtExpiry.AUTO_EXERCISE: f"to let it lapse, send DO_NOT_EXERCISE {by}",
+            DefaultAtExpiry.LAPSE: f"to exercise, send CONTRARY_EXERCISE {by}",
+        }.get(default, f"check the underlier price, then decide {by}")
+    past = (
+        f"past today's {cutoff:%H:%M} ET exercise cutoff"
+        if today == expiration_day
+        else f"past its exercise cutoff ({cutoff:%H:%M} ET on {expiration_day:%a %Y-%m-%d})"
+    )
+    if default is DefaultAtExpiry.AUTO_EXERCISE:
+        return f"{past}: it will be exercised automatically; {_TOO_LATE}"
+    if default is DefaultAtExpiry.LAPSE:
+        return f"{past}: it will lapse; {_TOO_LATE}"
+    return f"{past}: nothing more can be sent through this server; {_DESK}"
+
+
+def _short_suggestion(default: DefaultAtExpiry, now: datetime, last: LastTrade) -> str:
+    if not last.passed(now):
+        if not last.is_today(now) and not last.settles_on_open:
+            return _BEFORE_EXPIRY_DAY[default, False]
+        by = f"by {last.when(now)}"
+        # an AM-settled contract's last trading day is the day before expiry: say why then
+        why = f" (its last trade; {last.settlement(now)})" if last.settles_on_open else ""
+        return {
+            DefaultAtExpiry.ASSIGNMENT_LIKELY: f"close {by} to avoid assignment{why}",
+            DefaultAtExpiry.ASSIGNMENT_POSSIBLE: f"near the money: consider closing {by}{why}",
+        }.get(default, f"check the underlier price before its last trade, {last.when(now)}{why}")
+    if last.settles_on_open:
+        closed = f"{last.settlement(now)}; its last trade was {last.when(now)}: it can no longer be closed"
+    else:
+        closed = f"its last trade was {last.when(now)}: it can no longer be closed through this server"
     if default is DefaultAtExpiry.ASSIGNMENT_LIKELY:
         return f"{closed} and assignment is likely; {_DESK}"
     if default is DefaultAtExpiry.ASSIGNMENT_POSSIBLE:

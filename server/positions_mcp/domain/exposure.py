@@ -69,7 +69,8 @@ Definitions (decisions, stated once):
 * **Default at expiry** and the **suggestion**: :func:`.expiry.default_at_expiry` (OCC Rule 805(d)
   exercise by exception at $0.01, the one rule the instruction planner uses too) and
   :func:`.expiry.expiry_suggestion` (what can still be done at ``as_of``: after the day's exercise
-  cutoff, or after the close for closing trades, contact the desk). **What it settles** (cash and
+  cutoff, or after the contract's last trade for closing trades, :func:`.last_trade.last_trade`,
+  contact the desk; an AM-settled contract's last trade is the close of the day before). **What it settles** (cash and
   shares of the auto-exercises and likely assignments) and **pin risk** (within 1 % of the strike
   or $0.50 a share, whichever is larger): :mod:`.settlement`. Cash needed is compared with the
   balances' trade cash (reference 9: Clear Street does not say which balance it checks; the
@@ -113,6 +114,7 @@ from .contracts import (
     terms_for,
 )
 from .expiry import DefaultAtExpiry, contract_moneyness, default_at_expiry, expiry_suggestion, intrinsic_per_contract
+from .last_trade import last_trade
 from .market import Funds, Greeks, MarketView, Quote
 from .numbers import CENT, DecimalString, percent
 from .osi import OptionRight, OptionSymbol, parse_osi, try_parse_osi
@@ -1413,7 +1415,7 @@ class ExposureBuilder:
                 where = contract_moneyness(osi, price, terms)
                 state, distance = where.state.value, where.distance_pct
                 intrinsic = intrinsic_per_contract(osi, price, terms)
-            suggestion = expiry_suggestion(default, quantity > 0, self.as_of, day)
+            suggestion = expiry_suggestion(default, quantity > 0, self.as_of, day, last_trade(osi.expiry, terms))
             shown.append(
                 ExpiringRow(
                     _cut(symbol), quantity, days_left[day], state, distance, intrinsic, pin, default, suggestion

@@ -100,6 +100,7 @@ from .expiry import (
     in_the_money_by,
     intrinsic_per_contract,
 )
+from .last_trade import last_trade
 from .market import Funds
 from .moneyness import Moneyness, MoneynessState, best_price, underlier_prices
 from .numbers import CENT, DecimalString
@@ -829,10 +830,9 @@ class _Planner:
         if not terms.is_standard or terms.source != DEFAULT_SOURCE:
             notes.append(f"contract terms: {terms.describe()}")
         if terms.is_settle_on_open:
-            notes.append(
-                "AM-settled: trading ends at the close of the business day before expiry and the settlement "
-                "value comes from the opening prices on expiry day"
-            )
+            last = last_trade(symbol.expiry, terms)
+            trades = "its last trade was" if last.passed(self.local) else "it trades for the last time at"
+            notes.append(f"{last.settlement(self.local)}; {trades} {last.when(self.local)} ({last.source})")
         early = self.today < expiration_business_day(symbol.expiry)
         if row.request.instruction_type is InstructionType.EXERCISE and early and terms.exercise_style is None:
             why = (

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from ..clearstreet.market import ExerciseStyle
+from ..domain.osi import parse_osi
 from .app import SimulatedApi
 from .book import DemoDates, add_generated_account, build_demo_book
 from .clock import SimulatedClock, to_timedelta
@@ -181,6 +183,49 @@ class Simulator:
             instrument.instrument_price = None if instrument_price is None else Decimal(str(instrument_price))
             if closing_price is not _UNCHANGED:
                 instrument.closing_price = None if closing_price is None else Decimal(str(closing_price))
+
+    def hold_option(
+        self,
+        account_id: int,
+        symbol: str,
+        quantity: Decimal | str,
+        average_price: Decimal | str,
+        *,
+        price: Decimal | str | None,
+        closing_price: Decimal | str | None = None,
+        underlying: str | None = None,
+        exercise_style: ExerciseStyle = ExerciseStyle.AMERICAN,
+        settles_on_open: bool = False,
+        cash_settled: bool = False,
+    ) -> str:
+        """Put an option position (signed ``quantity``; < 0 written) in an account's book, the
+        contract ``symbol`` (OSI) created if new on ``underlying`` (a ticker or id; default: the
+        OSI root) with these terms, e.g. an AM-settled, cash-settled index option. The account's
+        start of day is marked again. Returns the contract's instrument id."""
+        option = parse_osi(symbol)
+        current = None if price is None else Decimal(str(price))
+        close = current if closing_price is None else Decimal(str(closing_price))
+        with self._state.lock:
+            registry = self._state.instruments
+            underlier = registry.resolve(underlying or option.root)
+            if underlier is None:
+                raise KeyError(f"unknown underlier {underlying or option.root!r}")
+            contract = registry.resolve(symbol) or registry.option(
+                underlier,
+                option.expiry,
+                option.right,
+                option.strike,
+                current,
+                close,
+                root=option.root,
+                exercise_style=exercise_style,
+                settles_on_open=settles_on_open,
+                cash_settled=cash_settled,
+            )
+            account = self._state.accounts[account_id]
+            self._state.hold(account, contract, Decimal(str(quantity)), Decimal(str(average_price)))
+            self._state.mark_start_of_day(account)
+            return contract.instrument_id
 
     def reject_next_instructions(
         self,

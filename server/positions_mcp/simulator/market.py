@@ -42,6 +42,7 @@ from ..domain.calendar import (
     previous_business_day,
     regular_session,
 )
+from ..domain.last_trade import trading_ends
 from ..domain.numbers import plain
 from .instruments import SimInstrument
 from .pricing import black_scholes
@@ -122,15 +123,11 @@ def settlement_instant(instrument: SimInstrument) -> datetime:
 
 def last_trade_cutoff(instrument: SimInstrument) -> datetime:
     """The last moment an option trades: the close of its expiration business day, or of the
-    business day before it for an AM-settled contract (16:00 ET, 13:00 ET on an early close)."""
+    business day before it for an AM-settled contract (16:00 ET, 13:00 ET on an early close):
+    ``domain.last_trade.trading_ends``, the rule the server applies when a row has no cutoff."""
     contract = instrument.option
     assert contract is not None
-    day = expiration_business_day(contract.expiry)
-    if instrument.settles_on_open:
-        day = previous_business_day(day)
-    session = regular_session(day)
-    assert session is not None
-    return session[1]
+    return trading_ends(contract.expiry, instrument.settles_on_open)
 
 
 def is_tradable(instrument: SimInstrument, now: datetime) -> bool:

@@ -12,7 +12,8 @@ Lifecycle (simulated time; the delays are ``Timings``):
   ``PARTIALLY_FILLED`` is observable; each fill is at the instrument's price (its last close when
   it has no current price), reduces the position and books ``daily_realized_pnl``. A position that
   reaches zero disappears. While an order works, its leaves quantity is not available. DAY orders
-  never expire here: one still working at the close fills at the next open.
+  never expire here: one still working at the close fills at the next open, except an option's
+  once it is past its last trade (``market.last_trade_cutoff``), which is REJECTED instead.
   Each fill moves cash too: the account's USD cash position grows by the proceeds of a sale and
   shrinks by the cost of a purchase (quantity × price × multiplier).
 * Position instructions: ``SENT`` → ``ACCEPTED`` (``accepted_quantity`` = quantity) after
@@ -66,6 +67,7 @@ from ..domain.calendar import (
     next_market_open,
     previous_business_day,
 )
+from ..domain.last_trade import trading_ends
 from ..domain.osi import OptionSymbol
 from .clock import Scheduler, SimulatedClock
 from .instruments import InstrumentRegistry, SimInstrument
@@ -619,6 +621,15 @@ class SimulatorState:
             return
         account = self.accounts[order.account_id]
         instrument = order.instrument
+        if instrument.option is not None:
+            ended = trading_ends(instrument.option.expiry, instrument.settles_on_open)
+            if due >= ended:
+                order.status = OrderStatus.REJECTED
+                order.details.append(
+                    f"Rejected: {instrument.symbol} can no longer trade (its last trade was {ended:%Y-%m-%d %H:%M} ET)"
+                )
+                order.updated_at = due
+                return
         holding = account.holdings.get(instrument.instrument_id)
         price = instrument.valuation_price
         if holding is None or order.side is not holding.closing_side:

@@ -26,7 +26,7 @@ _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.S)
 _ARGUMENT = re.compile(r"^\s+(\w+):\s*(required|optional)\s*(?:[—-]+\s*)?(.*)$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
-FACTS = ("today", "exercise_cutoff_today")
+FACTS = ("today", "exercise_cutoff_today", "last_trade_today")
 """Placeholders filled when a prompt is fetched, from the server's clock (see ``todays_facts``)."""
 
 ARGUMENT_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
@@ -168,10 +168,12 @@ def _renderer(prompt: PromptFile, facts: Facts) -> Any:
 
 
 def todays_facts(now: Callable[[], datetime], ready: Callable[[], Awaitable[None]] | None = None) -> Facts:
-    """Today's date and time and exercise cutoff in New York, read from ``now`` each time a prompt
-    is fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET; 14:30 ET on an early-close
-    day), as ``domain.calendar.describe_exercise_cutoff`` words it; once it has passed, the facts
-    say so and give the next business day's. ``ready`` runs first (the API's clock is read when due)."""
+    """Today's date and time, exercise cutoff and options' last trades in New York, read from
+    ``now`` each time a prompt is fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET;
+    14:30 ET on an early-close day), as ``domain.calendar.describe_exercise_cutoff`` words it; once
+    it has passed, the facts say so and give the next business day's. The last trades are
+    ``domain.last_trade.describe_last_trades``'s (AM-settled index options stop a business day
+    earlier). ``ready`` runs first (the API's clock is read when due)."""
 
     async def facts() -> Mapping[str, str]:
         if ready is not None:
@@ -183,6 +185,7 @@ def todays_facts(now: Callable[[], datetime], ready: Callable[[], Awaitable[None
             new_york,
             next_business_day,
         )
+        from ..domain.last_trade import describe_last_trades
 
         local = new_york(now())
         today = local.date()
@@ -192,7 +195,11 @@ def todays_facts(now: Callable[[], datetime], ready: Callable[[], Awaitable[None
                 f"; it has PASSED (it is {local:%H:%M} ET now): instructions for options expiring today "
                 f"can no longer be sent; next: {describe_exercise_cutoff(next_business_day(today))}"
             )
-        return {"today": f"{today:%a %Y-%m-%d}, {local:%H:%M} ET now", "exercise_cutoff_today": cutoff}
+        return {
+            "today": f"{today:%a %Y-%m-%d}, {local:%H:%M} ET now",
+            "exercise_cutoff_today": cutoff,
+            "last_trade_today": describe_last_trades(local),
+        }
 
     return facts
 
