@@ -20,6 +20,7 @@ from positions_mcp.domain.instructions import (
     new_instruction_key,
     plan_instructions,
 )
+from positions_mcp.domain.market import Quote
 from positions_mcp.domain.moneyness import MoneynessState
 
 FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Fri 10:00 ET, expiration business day
@@ -225,9 +226,54 @@ def test_exercising_out_of_the_money_says_what_it_costs() -> None:
     assert r.delivery is not None and r.delivery.shares_held == Decimal(-50)
 
 
-def test_early_exercise_mentions_time_value() -> None:
+def test_early_exercise_without_a_bid_says_the_time_value_is_not_known() -> None:
     (r,) = plan(row("EXERCISE", LATER_ID, "1")).rows
-    assert r.notes[1].startswith("early exercise gives up the remaining time value")
+    assert r.time_value is None
+    assert r.notes[1] == (
+        "early exercise gives up the remaining time value: how much is not known (no market-data snapshot of "
+        "the contract); selling the contracts may be worth more than the intrinsic value $1,050.00"
+    )
+    (r,) = plan(row("EXERCISE", LATER_ID, "1"), quotes={LATER_ID: Quote(LATER_ID, "AAPL 261218C00190000")}).rows
+    assert r.time_value is None and "(the contract's market-data snapshot has no bid)" in r.notes[1]
+
+
+BID_AT = datetime(2026, 11, 20, 14, 58, tzinfo=UTC)  # 09:58 ET
+
+
+def test_early_exercise_gives_up_the_time_value_at_the_bid_in_dollars() -> None:
+    """AAPL 200.50, the 190 call expiring in December: intrinsic 10.50 a share; at the bid 12.35 two
+    contracts would sell for 2 × 100 × 12.35 = 2,470.00, exercise is worth 2,100.00: 370.00 given up."""
+    quote = Quote(LATER_ID, "AAPL 261218C00190000", bid=Decimal("12.35"), ask=Decimal("12.55"), bid_timestamp=BID_AT)
+    (r,) = plan(row("EXERCISE", LATER_ID, "2"), quotes={LATER_ID: quote}).rows
+    assert r.time_value == Decimal("370.00")
+    assert r.notes[1] == (
+        "early exercise gives up about $370.00 of time value, an estimate at the bid: selling the 2 contracts at "
+        "the bid $12.35 would bring $2,470.00 ($12.35 × 100 × 2; bid from the market-data snapshot, quoted Fri "
+        "2026-11-20 09:58 ET), exercising is worth the intrinsic value $2,100.00"
+    )
+    assert r.message.endswith("gives up the remaining time value, about $370.00 at the bid")
+
+
+def test_a_bid_under_intrinsic_gives_up_no_time_value() -> None:
+    quote = Quote(LATER_ID, "AAPL 261218C00190000", bid=Decimal("10.20"))
+    (r,) = plan(row("EXERCISE", LATER_ID, "1"), quotes={LATER_ID: quote}).rows
+    assert r.time_value == Decimal("-30.00")
+    assert r.notes[1] == (
+        "no time value is given up at the bid: selling the 1 contract at the bid $10.20 would bring $1,020.00 "
+        "($10.20 × 100 × 1; bid from the market-data snapshot), $30.00 less than the intrinsic value $1,050.00 "
+        "exercising is worth"
+    )
+    assert r.message.endswith("gives up the remaining time value, none at the bid")
+
+
+def test_no_time_value_figure_on_the_expiration_day_or_out_of_the_money() -> None:
+    quotes = {
+        CALL_ID: Quote(CALL_ID, "AAPL 261120C00195000", bid=Decimal("5.60")),
+        TSLA_CALL_ID: Quote(TSLA_CALL_ID, "TSLA 261218C00250000", bid=Decimal("3.10")),
+    }
+    expiring, otm = plan(row("EXERCISE", CALL_ID, "1"), row("EXERCISE", TSLA_CALL_ID, "1"), quotes=quotes).rows
+    assert expiring.time_value is None and otm.time_value is None
+    assert not any("time value" in note for note in expiring.notes + otm.notes)
 
 
 def test_unknown_underlier_price_shows_no_moneyness() -> None:

@@ -281,6 +281,7 @@ def test_a_single_stock_up_ten_percent() -> None:
         "delta_dollars_before": D("15100.00"),
         "delta_dollars_after": D("16610.00"),
         "options_revalued": 0,
+        "options_at_intrinsic": None,
         "options_not_revalued": None,
     }
     assert result.total.pnl == D("1510.00")
@@ -370,10 +371,9 @@ def test_an_option_without_a_price_is_left_out_and_noted() -> None:
     assert aapl["options_revalued"] == 0 and aapl["options_not_revalued"] == 1
     assert aapl["delta_shares_after"] == D("100.00")
     assert result.total.options_not_revalued == 1
-    assert any(
-        note.startswith("1 position not revalued (no option price)") and "AAPL 270115C00160000" in note
-        for note in result.notes
-    )
+    assert result.left_out == [
+        "1 position not revalued (no option price): left out of P&L and delta: AAPL 270115C00160000"
+    ]
 
 
 def test_option_prices_fall_back_to_the_snapshot_then_the_close() -> None:
@@ -400,11 +400,11 @@ def test_spot_from_the_snapshot_when_the_underlier_is_not_held() -> None:
     assert spy["pnl"] == option_pnl("15.00", 560.25, 504.225, 565, T_JAN, 2, 100, call=False)
 
 
-def test_prices_below_the_bound_expired_and_unpriced_underliers_are_never_guessed() -> None:
+def test_prices_above_the_bound_expired_and_unpriced_underliers_are_never_guessed() -> None:
     book = [
         stock("AAPL", "0", "151.00", ident=AAPL_ID),
-        # Deep in the money at intrinsic: below the European lower bound 151 − 100·e^{−rT}
-        option("AAPL  270115C00100000", "1", "51.00", AAPL_ID),
+        # Worth more than the stock itself: at or above the upper bound S, no implied volatility
+        option("AAPL  270115C00100000", "1", "151.00", AAPL_ID),
         # Expired last Friday
         option("AAPL  261120C00150000", "1", "1.00", AAPL_ID),
         # An underlier with no price anywhere
@@ -415,10 +415,65 @@ def test_prices_below_the_bound_expired_and_unpriced_underliers_are_never_guesse
     assert row(result, "ZZZ")["options_not_revalued"] == 1
     assert row(result, "ZZZ")["spot"] is None and row(result, "ZZZ")["delta_shares_after"] is None
     assert result.total.options_revalued == 0 and result.total.pnl == D("0.00")
-    text = " | ".join(result.notes)
-    assert "price below the European lower bound: no implied volatility" in text
-    assert "past its settlement time" in text
-    assert "no underlier price" in text
+    assert result.total.options_not_revalued == 3
+    # each one left out is named, by reason, in a list the size budget never cuts
+    assert result.left_out == [
+        "1 position not revalued (no underlier price): left out of P&L and delta: ZZZ 270115C00010000",
+        "1 position not revalued (past its settlement time): left out of P&L and delta: AAPL 261120C00150000",
+        "1 position not revalued (price at or above the upper bound: no implied volatility): left out of P&L "
+        "and delta: AAPL 270115C00100000",
+    ]
+    tight = run(book, [Shock(None, D("-5"))], max_json_bytes=600)
+    assert tight.left_out == result.left_out and tight.by_underlier == []
+
+
+def intrinsic_change(qty: int, price: str, before: Decimal, after: Decimal) -> Decimal:
+    """(new − old) value of ``qty`` contracts when the option moves with its intrinsic value
+    (``before`` → ``after`` a share) from ``price``, never below 0: hand arithmetic."""
+    new = max(Decimal(price) + after - before, Decimal(0))
+    return (new - Decimal(price)) * 100 * qty
+
+
+def test_a_deep_in_the_money_option_at_parity_moves_with_its_intrinsic_value() -> None:
+    """No volatility reproduces a price at or below the European lower bound, so BSM cannot
+    revalue it; it is not dropped: it moves with its intrinsic value (an American option is never
+    worth less), delta 1 a share in the money, and says so."""
+    t = T_NEAR
+    assert 50 - 30 * math.exp(-R * t) > 20.00  # the call at parity is below the lower bound
+    assert 200 * math.exp(-R * T_JAN) - 151 > 47.80  # so is this put
+    with pytest.raises(pricing.NoImpliedVolatility):
+        pricing.implied_volatility(20.00, 50, 30, t, R, is_call=True)
+    book = [
+        stock("XYZ", "100", "50.00", ident="xyz-id"),
+        option("XYZ   261127C00030000", "10", "20.00", "xyz-id"),  # strike 30, four days
+        option("AAPL  270115P00200000", "2", "47.80", AAPL_ID),  # intrinsic 49 at 151
+        stock("AAPL", "0", "151.00", ident=AAPL_ID),
+    ]
+    result = run(book, [Shock("XYZ", D("-10")), Shock("AAPL", D("10"), D("5"))])
+    xyz, aapl = row(result, "XYZ"), row(result, "AAPL")
+    # XYZ 50 → 45: the calls' intrinsic 20 → 15, 10 contracts: −5,000; the shares −500
+    assert xyz["options_pnl"] == intrinsic_change(10, "20.00", D("20"), D("15")) == D("-5000.00")
+    assert xyz["pnl"] == D("-5500.00")
+    assert (xyz["delta_shares_before"], xyz["delta_shares_after"]) == (D("1100.00"), D("1100.00"))
+    # AAPL 151 → 166.10: the put's intrinsic 49 → 33.90; the volatility shock does not move it
+    assert aapl["options_pnl"] == intrinsic_change(2, "47.80", D("49"), D("33.90")) == D("-3020.00")
+    assert (aapl["delta_shares_before"], aapl["delta_shares_after"]) == (D("-200.00"), D("-200.00"))
+    assert (xyz["options_at_intrinsic"], aapl["options_at_intrinsic"]) == (1, 1)
+    assert result.total.options_revalued == 2 and result.total.options_at_intrinsic == 2
+    assert result.total.options_not_revalued == 0 and result.left_out is None
+    assert result.total.pnl == D("-8520.00")
+    assert "moved with intrinsic value" in result.method.volatility
+    assert any(
+        note.startswith("2 options are priced at or below the European lower bound (no implied volatility)")
+        and "XYZ 261127C00030000" in note
+        for note in result.notes
+    )
+    # far enough that the put ends out of the money: worth 0, never less (−47.80 × 200)
+    gone = run(book, [Shock("AAPL", D("50"))])
+    assert row(gone, "AAPL")["options_pnl"] == intrinsic_change(2, "47.80", D("49"), D("0")) == D("-9560.00")
+    assert row(gone, "AAPL")["delta_shares_after"] == D("0.00")
+    # no move, no P&L
+    assert run(book, [Shock(None, D("0"))]).total.pnl == D("0.00")
 
 
 def test_a_volatility_shock_below_zero_is_floored_at_one_percent() -> None:
@@ -873,3 +928,48 @@ def test_the_underlier_a_row_names_is_kept_when_the_list_is_cut() -> None:
     assert len(result.model_dump_json().encode()) <= 3000
     assert len(result.by_underlier) < 61
     assert "AAPL" in {outcome.underlier for outcome in result.by_underlier}
+
+
+# ---------------------------------------------------------------------------- through the protocol
+
+PARITY_ACCOUNT = 5150
+
+
+def parity_book(simulator: Simulator) -> None:
+    """Account 5150: 100 XYZ at 50.00, 10 XYZ 30 calls at parity (20.00, below the European lower
+    bound 50 − 30·e^{−rT}) and 5 XYZ 50 calls at 1.50, all expiring Friday 2026-11-27 (four days)."""
+    from datetime import date
+
+    from positions_mcp.domain.osi import OptionRight
+
+    state = simulator._state
+    xyz = state.instruments.equity("XYZ", D("50.00"), D("49.80"), volatility=D("0.30"))
+    friday = date(2026, 11, 27)
+    deep = state.instruments.option(xyz, friday, OptionRight.CALL, D("30"), D("20.00"), D("19.80"))
+    near = state.instruments.option(xyz, friday, OptionRight.CALL, D("50"), D("1.50"), D("1.40"))
+    account = state.open_account(PARITY_ACCOUNT)
+    for instrument, quantity, average in ((xyz, "100", "40.00"), (deep, "10", "18.00"), (near, "5", "1.00")):
+        state.hold(account, instrument, D(quantity), D(average))
+
+
+@pytest.mark.anyio
+async def test_a_call_at_parity_is_in_the_scenario_through_the_protocol(client: Any, simulator: Simulator) -> None:
+    """The deep in-the-money call priced at parity has no implied volatility; the total a person
+    reads includes it (moved with its intrinsic value) and says how it was valued."""
+    parity_book(simulator)
+    result = await client.call_tool(
+        "analyze_scenario", {"account_id": PARITY_ACCOUNT, "shocks": [{"price_change_pct": -10}]}
+    )
+    assert not result.is_error, result.content
+    data = result.structured_content
+    # by hand: the shares 100 × (45 − 50); the 30 calls' intrinsic 20 → 15 on 10 × 100; the 50 calls by BSM
+    shares = D("-500.00")
+    deep = D("-5000.00")
+    near = option_pnl("1.50", 50, 45, 50, T_NEAR, 5, 100, call=True)
+    assert data["total"]["pnl"] == str(shares + deep + near)
+    assert D(data["total"]["pnl"]) == D("-6185.83")  # −1,185.83 when the parity call was left out
+    assert data["total"]["options_revalued"] == 2 and data["total"]["options_at_intrinsic"] == 1
+    assert data["total"]["options_not_revalued"] == 0 and "left_out" not in data
+    [xyz] = data["by_underlier"]
+    assert xyz["options_at_intrinsic"] == 1 and "moved with intrinsic value" in data["method"]["volatility"]
+    assert any("XYZ 261127C00030000" in note and "European lower bound" in note for note in data["notes"])

@@ -195,7 +195,7 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                             "type": ["integer", "null"],
                         },
                         "instrument_ids": {
-                            "description": "Only these instruments",
+                            "description": "Only these instruments (with underlying_instrument_id: those of them on that underlier)",
                             "items": {
                                 "maxLength": 40,
                                 "minLength": 1,
@@ -309,7 +309,8 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                 "title": "Analyze a scenario",
                 "description": """\
 P&L and delta per underlier and in total if prices (and volatilities) move: every option
-revalued with Black-Scholes-Merton at its implied volatility. States its method and inputs.\
+revalued with Black-Scholes-Merton at its implied volatility (priced at or below the lower bound:
+with its intrinsic value). States its method, inputs and what it left out.\
 """,
                 "inputSchema": {
                     "type": "object",
@@ -362,6 +363,7 @@ revalued with Black-Scholes-Merton at its implied volatility. States its method 
                         "method": {"type": "object"},
                         "total": {"type": "object"},
                         "by_underlier": {"type": "array"},
+                        "left_out": {"type": "array"},
                         "notes": {"type": "array"},
                     },
                 },
@@ -1458,8 +1460,8 @@ async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, ups
         for part in expected:
             assert part in text, text
         assert "Arguments" not in text and "pydantic" not in text and "http" not in text, text
-    too_big = await tool_error(client, "get_positions", {"account_id": 2**63})  # past int64: the client's check
-    assert "Invalid request, nothing was sent: account_id out of range" in too_big
+    too_big = await tool_error(client, "get_positions", {"account_id": 2**63})  # past the API's int64
+    assert "Invalid arguments, nothing was sent: account_id: must be at most 9223372036854775807 (an int64)" in too_big
     assert upstream.requests == []
 
 

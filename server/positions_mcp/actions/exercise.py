@@ -85,7 +85,13 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         }
         prices.update(underlier_prices(positions))  # a held underlier is priced like the rest of the book
         plan = plan_instructions(
-            positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=market.terms, prices=prices
+            positions,
+            rows,
+            now=reads.deps.upstream.now(),
+            existing=existing,
+            contracts=market.terms,
+            prices=prices,
+            quotes=market.quotes,
         )
         plan.cash = check_cash(plan, market.funds, pending_exercise_cash(existing, market.terms))
         if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:

@@ -59,6 +59,7 @@ def quote_of(row: MarketDataSnapshot) -> Quote:
         last=trade.price if trade is not None else None,
         bid=quote.bid if quote is not None else None,
         ask=quote.ask if quote is not None else None,
+        bid_timestamp=quote.bid_timestamp if quote is not None else None,
         bid_size=quote.bid_size if quote is not None else None,
         ask_size=quote.ask_size if quote is not None else None,
         midpoint=quote.midpoint if quote is not None else None,

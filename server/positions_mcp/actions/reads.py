@@ -86,6 +86,28 @@ def _underlier_offset(token: str, query: PositionsQuery, underlier: str) -> int:
         ) from None
 
 
+def _no_match_note(
+    book: list[Position], rows: list[Position], keys: set[str], underlier: str, instrument_ids: Sequence[str] | None
+) -> str:
+    """Why an underlier listing is empty, true of the whole book: the underlier is not held (and
+    what is), or it is held but none of its positions is among ``instrument_ids``."""
+    named = underlier.strip()[:40]
+    if keys and instrument_ids is not None:
+        held = sum(1 for row in book if underlier_key(row) in keys)
+        listed = ", ".join(i.strip()[:40] for i in instrument_ids[:5]) + (" …" if len(instrument_ids) > 5 else "")
+        return (
+            f"the account holds {held} position(s) on the underlier {named!r}, none of them among instrument_ids "
+            f"({listed}; {len(rows)} position(s) matched those): both filters apply. Omit instrument_ids to list "
+            f"the {held} on {named!r}, or name some of them in instrument_ids."
+        )
+    held_names = sorted({_underlier_name(row) for row in book if row.instrument_type != SecurityType.CASH})
+    shown = ", ".join(held_names[:12]) + (f" and {len(held_names) - 12} more" if len(held_names) > 12 else "")
+    return (
+        f"no position of this account has the underlier {named!r} (matched as an instrument UUID, a ticker or an "
+        "OSI root)" + (f"; underliers held: {shown}" if held_names else "")
+    )
+
+
 def _underlier_name(position: Position) -> str:
     """How a person names a position's underlier: an option's OSI root, else its own symbol."""
     option = try_parse_osi(position.symbol)
@@ -152,31 +174,27 @@ class Reads:
 
     async def _underlier_page(self, account: int, query: PositionsQuery, underlier: str) -> PositionsPage:
         """The positions on one underlier (its options and the underlier itself), across every page,
-        in the requested sort (the API sorts; filtering keeps its order), paged here."""
+        in the requested sort (the API sorts; filtering keeps its order), paged here.
+
+        With ``instrument_ids`` too, both filters apply: the positions on the underlier that are
+        among those instruments (the intersection, as every filter of the API narrows the one
+        before). The underlier is resolved on the whole book, not on the instruments listed: naming
+        TSLA and the underlier AAPL is an empty answer that says the account holds AAPL positions,
+        none of them among the instruments named — never that it holds none."""
         offset = _underlier_offset(query.page_token, query, underlier) if query.page_token else 0
         size = query.page_size or DEFAULT_UNDERLIER_PAGE
         async with self.deps.deadline("reading positions"), upstream_errors():
-            client = await self.deps.upstream.client()
-            rows: list[Position] = []
-            async for page in client.iter_position_pages(
-                account,
-                instrument_ids=query.instrument_ids,
-                sort_by=query.sort_by,
-                sort_direction=query.sort_direction,
-            ):
-                rows.extend(page.positions)
-        keys = underlier_keys(rows, underlier)
+            book = await self._sorted_rows(account, query, None)
+            rows = (
+                book if query.instrument_ids is None else await self._sorted_rows(account, query, query.instrument_ids)
+            )
+        keys = underlier_keys(book, underlier)
         if not keys and (contract := try_parse_osi(underlier)) is not None:  # a contract names its underlier
-            keys = underlier_keys(rows, contract.root)
+            keys = underlier_keys(book, contract.root)
         matching = [row for row in rows if underlier_key(row) in keys]
         note = None
         if not matching:
-            held = sorted({_underlier_name(row) for row in rows if row.instrument_type != SecurityType.CASH})
-            shown = ", ".join(held[:12]) + (f" and {len(held) - 12} more" if len(held) > 12 else "")
-            note = (
-                f"no position of this account has the underlier {underlier.strip()[:40]!r} (matched as an instrument "
-                "UUID, a ticker or an OSI root)" + (f"; underliers held: {shown}" if held else "")
-            )
+            note = _no_match_note(book, rows, keys, underlier, query.instrument_ids)
         total = len(matching)
         following = offset + size
         return PositionsPage(
@@ -190,6 +208,19 @@ class Reads:
             previous_page_token=_underlier_token(query, underlier, max(0, offset - size)) if offset else None,
             note=note,
         )
+
+    async def _sorted_rows(
+        self, account: int, query: PositionsQuery, instrument_ids: Sequence[str] | None
+    ) -> list[Position]:
+        """Every position (of ``instrument_ids``, when given), all pages, in the query's sort.
+        The caller holds the deadline."""
+        client = await self.deps.upstream.client()
+        rows: list[Position] = []
+        async for page in client.iter_position_pages(
+            account, instrument_ids=instrument_ids, sort_by=query.sort_by, sort_direction=query.sort_direction
+        ):
+            rows.extend(page.positions)
+        return rows
 
     async def pages(
         self, account: int, progress: Progress | None = None, *, page_size: int | None = None

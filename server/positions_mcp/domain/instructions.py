@@ -101,7 +101,7 @@ from .expiry import (
     intrinsic_per_contract,
 )
 from .last_trade import last_trade
-from .market import Funds
+from .market import Funds, Quote
 from .moneyness import Moneyness, MoneynessState, best_price, underlier_prices
 from .numbers import CENT, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
@@ -203,6 +203,11 @@ class PlannedInstruction(BaseModel):
     moneyness: Moneyness | None = None
     delivery: ExerciseDelivery | None = None
     notes: list[str] = []
+    time_value: DecimalString | None = Field(
+        None,
+        description="An early EXERCISE in the money: what selling the contracts at the bid would bring minus "
+        "the intrinsic value exercise is worth, total USD (an estimate at the bid; source in notes)",
+    )
 
 
 class CashCheck(BaseModel):
@@ -301,7 +306,19 @@ class _Row:
     m: Moneyness | None = None
     default: DefaultAtExpiry = DefaultAtExpiry.UNKNOWN
     exercises: bool = False
+    time_value: _TimeValue | None = None
+    """An early exercise in the money: the time value it gives up, at the bid."""
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeValue:
+    """What an early exercise gives up, total: selling at the bid would bring ``sale`` (bid ×
+    multiplier × contracts); exercising is worth ``intrinsic``; ``amount`` = sale − intrinsic
+    (None when no bid is known). ``note`` says it, with the bid's source."""
+
+    amount: Decimal | None
+    note: str
 
 
 def _coerce(row: InstructionInput | InstructionRequest | Mapping[str, Any]) -> InstructionInput:
@@ -365,8 +382,10 @@ class _Planner:
         cutoff: time | None,
         prices: Mapping[str, Decimal],
         contracts: Mapping[str, ContractTerms] | None,
+        quotes: Mapping[str, Quote] | None = None,
     ) -> None:
         self.positions = positions
+        self.quotes = quotes or {}
         self.existing = existing
         self.local = new_york(now)
         self.today = self.local.date()
@@ -731,10 +750,8 @@ class _Planner:
         if kind is InstructionType.EXERCISE:
             if m.state is MoneynessState.ITM:
                 notes = [f"{state} ({where}): intrinsic value {money(intrinsic)}"]
-                if self.today < expiration_business_day(symbol.expiry):
-                    notes.append(
-                        "early exercise gives up the remaining time value; selling the contracts may be worth more"
-                    )
+                if row.time_value is not None:
+                    notes.append(row.time_value.note)
                 return notes
             return [f"{state} ({where}): exercising costs {money(gap)} more than trading the shares"]
         if kind is InstructionType.DO_NOT_EXERCISE:
@@ -747,6 +764,52 @@ class _Planner:
         if m.state is MoneynessState.ITM:
             return [f"exercised although {state}: intrinsic value {money(intrinsic)} ({where})"]
         return [f"exercised although {state}: {money(gap)} worse than trading the shares ({where})"]
+
+    def time_value(self, row: _Row) -> _TimeValue | None:
+        """For an EXERCISE in the money before the expiration business day: the time value it gives
+        up, estimated at the contract's bid from the market-data snapshot (what selling the
+        contracts would bring, bid × multiplier × contracts, minus the intrinsic value exercising is
+        worth). A sale at the bid is an estimate: the fill may differ. None otherwise."""
+        kind, symbol, m, terms, position = row.request.instruction_type, row.symbol, row.m, row.terms, row.position
+        if kind is not InstructionType.EXERCISE or m is None or m.state is not MoneynessState.ITM:
+            return None
+        if row.blocked is not None or symbol is None or terms is None or position is None:
+            return None
+        if self.today >= expiration_business_day(symbol.expiry):
+            return None
+        contracts = row.request.quantity
+        intrinsic = _cents(intrinsic_per_contract(symbol, m.underlier_price, terms) * contracts)
+        quote = self.quotes.get(position.instrument_id)
+        if quote is None or quote.bid is None or quote.bid <= 0:
+            why = (
+                "no market-data snapshot of the contract"
+                if quote is None
+                else "the contract's market-data snapshot has no bid"
+            )
+            return _TimeValue(
+                None,
+                f"early exercise gives up the remaining time value: how much is not known ({why}); selling the "
+                f"contracts may be worth more than the intrinsic value {money(intrinsic)}",
+            )
+        sale = _cents(quote.bid * terms.multiplier * contracts)
+        amount = sale - intrinsic
+        source = "market-data snapshot" + (f", quoted {format_et(quote.bid_timestamp)}" if quote.bid_timestamp else "")
+        sold = (
+            f"selling the {qty(contracts)} contract{'' if contracts == 1 else 's'} at the bid {price(quote.bid)} "
+            f"would bring {money(sale)} "
+            f"({price(quote.bid)} × {qty(terms.multiplier)} × {qty(contracts)}; bid from the {source})"
+        )
+        if amount > 0:
+            note = (
+                f"early exercise gives up about {money(amount)} of time value, an estimate at the bid: {sold}, "
+                f"exercising is worth the intrinsic value {money(intrinsic)}"
+            )
+        else:
+            note = (
+                f"no time value is given up at the bid: {sold}, {money(-amount)} less than the intrinsic value "
+                f"{money(intrinsic)} exercising is worth"
+            )
+        return _TimeValue(amount, note)
 
     def _gap(self, row: _Row) -> Decimal:
         """Per contract: how much worse exercising is than trading (0 when in the money)."""
@@ -802,6 +865,9 @@ class _Planner:
                 assert delivery is not None
                 if self.today < expiry_day:
                     change = "exercised now instead of automatically at expiry: gives up the remaining time value"
+                    if row.time_value is not None and row.time_value.amount is not None:
+                        given = row.time_value.amount
+                        change += f", about {money(given)} at the bid" if given > 0 else ", none at the bid"
                 else:
                     change = f"no change: it would be exercised automatically anyway (in the money by {_per_share(edge)} a share, {_OCC})"
                 return f"{head}: {delivery.text}; {change}"
@@ -857,6 +923,7 @@ def plan_instructions(
     prices: Mapping[str, Decimal] | None = None,
     contracts: Mapping[str, ContractTerms] | None = None,
     new_key: Callable[[], str] = new_instruction_key,
+    quotes: Mapping[str, Quote] | None = None,
 ) -> InstructionPlan:
     """Check every row and say what it would do (module docstring).
 
@@ -864,12 +931,14 @@ def plan_instructions(
     day's FINRA deadline (:func:`.calendar.exercise_cutoff`). ``existing``: the account's
     instructions (duplicate keys; live ones hold contracts). ``prices``: underlier instrument id
     -> price (default: the account's own positions). ``contracts``: instrument id ->
-    :class:`.contracts.ContractTerms` (default: :func:`.contracts.terms_for`'s fallbacks)."""
+    :class:`.contracts.ContractTerms` (default: :func:`.contracts.terms_for`'s fallbacks).
+    ``quotes``: instrument id -> the market-data snapshot's :class:`.market.Quote` (the contracts'
+    bids estimate the time value an early exercise gives up; without them it is said unknown)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     held = list(positions)
     planner = _Planner(
-        held, list(existing), now, cutoff, underlier_prices(held) if prices is None else prices, contracts
+        held, list(existing), now, cutoff, underlier_prices(held) if prices is None else prices, contracts, quotes
     )
     planned: list[_Row] = []
     for index, raw in enumerate(rows, start=1):
@@ -900,6 +969,7 @@ def plan_instructions(
         row.exercises = kind is InstructionType.EXERCISE or (
             kind is InstructionType.CONTRARY_EXERCISE and row.default is DefaultAtExpiry.LAPSE
         )
+        row.time_value = planner.time_value(row)
     puts: dict[str, Decimal] = {}  # underlier -> shares the batch's OK put exercises deliver
     for row in planned:
         if row.blocked is None and row.exercises and row.symbol is not None and not row.symbol.is_call:
@@ -979,6 +1049,7 @@ def plan_instructions(
                 submit_before=planner.deadline(expiration_business_day(symbol.expiry)),
                 delivery=delivery,
                 notes=notes,
+                time_value=row.time_value.amount if row.time_value is not None else None,
             )
         )
     today_cutoff = planner.deadline(planner.today)

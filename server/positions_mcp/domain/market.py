@@ -52,6 +52,8 @@ class Quote:
     previous_close: Decimal | None = None
     greeks: Greeks | None = None
     timestamp: datetime | None = None
+    bid_timestamp: datetime | None = None
+    """When the bid was quoted (the snapshot's ``last_quote.bid_timestamp``)."""
 
     @property
     def price(self) -> Decimal | None:

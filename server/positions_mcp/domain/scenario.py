@@ -33,16 +33,24 @@ Decisions, stated once (the result's ``method`` block says them again, briefly):
   for an AM-settled contract. The shock is instantaneous: time to expiry, rate and dividends are
   unchanged.
 * **Not modelled**: dividends (q = 0), early exercise (American options are valued as
-  European), rate moves, time decay, volatility skew (each option keeps its own implied
-  volatility and moves by the same points), bid/ask.
+  European, but for those without implied volatility, below), rate moves, time decay, volatility
+  skew (each option keeps its own implied volatility and moves by the same points), bid/ask.
 * **Delta** per underlier, in shares: stock quantity + Σ contracts × multiplier × BSM delta ×
   deliverable / multiplier (i.e. × deliverable for a physical adjusted contract); before the
   shock at the current spot and implied volatility, after it at the shocked ones. In dollars:
   shares × spot (before) or × shocked spot (after).
-* **What cannot be revalued** (no option price, no spot, a price outside the model's
-  no-arbitrage range so no implied volatility, past its settlement instant, a shocked volatility ≤
-  0, unreadable terms or symbol) is left out of both the P&L and the deltas and counted in
-  ``notes`` with examples — never guessed.
+* **No implied volatility below the lower bound**: an option priced at or below the European
+  lower bound (a deep in-the-money option quoted at parity) has no time value left in its price,
+  so no volatility reproduces it. It is not left out: it moves with its intrinsic value
+  (``_at_intrinsic``: new value = price + the change in intrinsic value, never below 0; delta 1 a
+  deliverable share in the money, −1 for a put, else 0; the volatility shock does not apply). An
+  American option is never worth less than its intrinsic value. Each such option is counted
+  (``options_at_intrinsic``, per underlier and in total), named in ``notes`` and the method says
+  how it was valued.
+* **What cannot be revalued** (no option price, no spot, a price at or above the upper bound so
+  no implied volatility, past its settlement instant, unreadable terms or symbol) is left out of
+  both the P&L and the deltas, counted (``options_not_revalued``) and named in ``left_out`` with
+  examples, which the size budget never cuts — never guessed.
 * **Rounding**: each position's P&L is rounded to the cent (half-even); the underlier's and the
   total P&L are exact sums of those. Delta shares are rounded to 0.01, dollars to the cent; the
   totals add the rounded per-underlier figures. Sums run in a wide decimal context.
@@ -71,8 +79,9 @@ from pydantic import (
 from ..clearstreet.models import Position, PositionType, SecurityType
 from .calendar import expiration_business_day, regular_session
 from .contracts import ContractTerms, terms_for
+from .expiry import in_the_money_by, intrinsic_per_contract
 from .market import MarketView, Quote
-from .numbers import CENT, DecimalString
+from .numbers import CENT, DecimalString, NumberError, read_decimal
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import display_symbol
 
@@ -100,6 +109,8 @@ MIN_PRICE_CHANGE_PCT = Decimal(-100)
 MAX_PRICE_CHANGE_PCT = Decimal(1000)
 MIN_VOLATILITY_CHANGE_PTS = Decimal(-100)
 MAX_VOLATILITY_CHANGE_PTS = Decimal(1000)
+SHOCK_PLACES = 4
+"""Decimal places a shock may have (−12.3456 %): finer than any move a person means."""
 MIN_RATE = Decimal("-0.1")
 MAX_RATE = Decimal(1)
 
@@ -108,6 +119,7 @@ MIN_VOLATILITY = 0.01
 SECONDS_PER_YEAR = 365 * 24 * 3600
 SHARES_STEP = CENT
 EXAMPLES = 3
+LEFT_OUT_LINES = 10
 HELD_SHOWN = 10
 _ZERO = Decimal(0)
 _OSI_MIN_LENGTH = 16  # root (≥ 1) + YYMMDD + C/P + 8 digits
@@ -152,22 +164,18 @@ class Shock:
             ("price_change_pct", MIN_PRICE_CHANGE_PCT, MAX_PRICE_CHANGE_PCT),
             ("volatility_change_pts", MIN_VOLATILITY_CHANGE_PTS, MAX_VOLATILITY_CHANGE_PTS),
         ):
-            value = _exact(getattr(self, name), name)
-            if not low <= value <= high:
-                raise ScenarioError(
-                    ScenarioCode.INVALID_SHOCK, f"{name} must be from {low} to {high}, got {_plain(value)}"
-                )
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, _exact(getattr(self, name), name, low, high))
 
 
-def _exact(value: Any, name: str) -> Decimal:
-    """A Decimal (or int) as given; a float or bool is refused: amounts are never binary floats."""
+def _exact(value: Any, name: str, low: Decimal, high: Decimal) -> Decimal:
+    """A Decimal (or int) as given, bounded (:func:`.numbers.read_decimal`: range, places, digits,
+    exponent) and canonical; a float or bool is refused: amounts are never binary floats."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise ScenarioError(ScenarioCode.INVALID_SHOCK, f"{name} must be a Decimal, never a float ({value!r})")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise ScenarioError(ScenarioCode.INVALID_SHOCK, f"{name} must be a finite number, got {value!r}")
-    return number
+        raise ScenarioError(ScenarioCode.INVALID_SHOCK, f"{name} must be a Decimal, never a float ({value!r:.40})")
+    try:
+        return read_decimal(value, low=low, high=high, places=SHOCK_PLACES)
+    except NumberError as exc:
+        raise ScenarioError(ScenarioCode.INVALID_SHOCK, f"{name} {exc}") from None
 
 
 class ScenarioCode(StrEnum):
@@ -215,7 +223,10 @@ class ScenarioMethod(_Result):
         "ACT/365 from as_of to 16:00 ET (13:00 on an early close; 09:30 if AM-settled) on the expiration "
         "business day; unchanged by the shock"
     )
-    volatility: str = "implied from each option's price, + volatility_change_pts / 100, floored at 1 %"
+    volatility: str = (
+        "implied from each option's price, + volatility_change_pts / 100, floored at 1 %; "
+        "none fits at or below the lower bound: moved with intrinsic value"
+    )
     delta: str = "this model's, not the API's greeks"
     prices: str = "instrument_price, else snapshot (spot: last, mid; option: mid, last), else closing price"
     not_modelled: tuple[str, ...] = NOT_MODELLED
@@ -241,7 +252,10 @@ class UnderlierScenario(_Result):
     delta_dollars_before: DecimalString | None = Field(None, description="delta_shares_before × spot, USD.")
     delta_dollars_after: DecimalString | None = Field(None, description="delta_shares_after × shocked_spot, USD.")
     options_revalued: int = 0
-    options_not_revalued: int | None = Field(None, description="Left out of pnl and delta (see notes).")
+    options_at_intrinsic: int | None = Field(
+        None, description="Of options_revalued: no implied volatility, moved with their intrinsic value (method)."
+    )
+    options_not_revalued: int | None = Field(None, description="Left out of pnl and delta (see left_out).")
 
 
 class ScenarioTotals(_Result):
@@ -251,7 +265,10 @@ class ScenarioTotals(_Result):
     underliers: int = Field(description="Underliers shocked.")
     stock_positions: int = Field(description="Stock and ETF positions revalued.")
     options_revalued: int
-    options_not_revalued: int = Field(description="Options of shocked underliers left out (see notes).")
+    options_at_intrinsic: int = Field(
+        description="Of options_revalued: no implied volatility, moved with their intrinsic value (method)."
+    )
+    options_not_revalued: int = Field(description="Options of shocked underliers left out (see left_out).")
 
 
 class ScenarioResult(_Result):
@@ -261,6 +278,9 @@ class ScenarioResult(_Result):
     method: ScenarioMethod
     total: ScenarioTotals
     by_underlier: list[UnderlierScenario] = Field(description="The underliers with the largest |P&L|, largest first.")
+    left_out: list[str] | None = Field(
+        None, description="What is not in pnl and delta, by reason, with a count and examples: never cut."
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -310,6 +330,7 @@ class _Outcome:
     dollars_after: Decimal | None
     options_revalued: int
     options_not_revalued: int
+    options_at_intrinsic: int
     stocks_revalued: int
 
 
@@ -401,6 +422,7 @@ class _Book:
         self.skipped: dict[str, _Examples] = {}
         """Options and stock not revalued, by reason (filled while revaluing)."""
         self.floored = _Examples()  # options whose shocked volatility fell below MIN_VOLATILITY
+        self.at_intrinsic = _Examples()  # options without implied volatility, moved with their intrinsic value
         self.from_close = _Examples()
         self.spot_from_close: list[str] = []
         self._quotes_lower: dict[str, Quote] | None = None
@@ -607,9 +629,99 @@ def _float(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
-def _revalue(book: _Book, underlier: _Underlier, shock: Shock, row: int, rate: float, now: datetime) -> _Outcome:
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    """One option revalued: its P&L (to the cent) and share-equivalent deltas before and after."""
+
+    change: Decimal
+    before: Decimal
+    after: Decimal
+    at_intrinsic: bool
+
+
+def _option(
+    book: _Book,
+    position: Position,
+    option: OptionSymbol,
+    spot: Decimal,
+    shocked: Decimal,
+    vol_shift: float,
+    rate: float,
+    now: datetime,
+) -> _Priced | str:
+    """The option revalued (module docstring), or why it cannot be (the reason the notes give)."""
     from .pricing import NoImpliedVolatility, bsm_delta, bsm_price, implied_volatility
 
+    price = _option_price(book, position)
+    if price is None or not price.is_finite() or price < 0:
+        return "no option price"
+    terms = book.terms(position, option)
+    if terms is None:
+        return "unreadable contract terms"
+    if option.strike <= 0:
+        return "strike 0"
+    years = book.years(option, terms, now)
+    if years <= 0:
+        return "past its settlement time"
+    # An adjusted physical contract is an option on deliverable / multiplier shares per unit.
+    ratio = Decimal(1) if terms.settlement == "CASH" else terms.deliverable_shares / terms.multiplier
+    units = position.quantity * terms.multiplier
+    is_call, strike = option.is_call, float(option.strike)
+    try:
+        volatility = implied_volatility(float(price), float(spot * ratio), strike, years, rate, is_call=is_call)
+    except NoImpliedVolatility as exc:
+        if exc.bound == "at or above the upper bound":
+            return f"price {exc.bound}: no implied volatility"
+        return _at_intrinsic(position, option, terms, price, spot, shocked, units * ratio)
+    shocked_volatility = volatility + vol_shift
+    if shocked_volatility < MIN_VOLATILITY:  # a shift past zero: the option at the floor, said
+        shocked_volatility = MIN_VOLATILITY
+        book.floored.hit(position.symbol)
+    new_price = bsm_price(float(shocked * ratio), strike, years, shocked_volatility, rate, is_call=is_call)
+    before = bsm_delta(float(spot * ratio), strike, years, volatility, rate, is_call=is_call)
+    after = bsm_delta(float(shocked * ratio), strike, years, shocked_volatility, rate, is_call=is_call)
+    return _Priced(
+        change=((_float(new_price) - price) * units).quantize(CENT, rounding=ROUND_HALF_EVEN),
+        before=units * ratio * _float(before),
+        after=units * ratio * _float(after),
+        at_intrinsic=False,
+    )
+
+
+def _at_intrinsic(
+    position: Position,
+    option: OptionSymbol,
+    terms: ContractTerms,
+    price: Decimal,
+    spot: Decimal,
+    shocked: Decimal,
+    shares: Decimal,
+) -> _Priced:
+    """An option priced at or below the European lower bound has no implied volatility: no time
+    value is left in its price, so it moves with its intrinsic value
+    (:func:`.expiry.intrinsic_per_contract`, exact). An American option is never worth less than
+    its intrinsic value: it can be exercised for it at any time before expiration (OCC By-Laws,
+    Article I, the definition of an American-style option). New value a contract = price ×
+    multiplier + the change in intrinsic value, never below 0; delta ±1 a deliverable share in the
+    money, else 0; the volatility shock does not apply. ``shares``: contracts × multiplier ×
+    deliverable / multiplier (the delta of 1 a share)."""
+    held = price * terms.multiplier
+    moved = intrinsic_per_contract(option, shocked, terms) - intrinsic_per_contract(option, spot, terms)
+    change = max(moved, -held) * position.quantity
+    sign = 1 if option.is_call else -1
+
+    def delta(at: Decimal) -> Decimal:
+        return shares * sign if in_the_money_by(option, at, terms) > 0 else _ZERO
+
+    return _Priced(
+        change=change.quantize(CENT, rounding=ROUND_HALF_EVEN),
+        before=delta(spot),
+        after=delta(shocked),
+        at_intrinsic=True,
+    )
+
+
+def _revalue(book: _Book, underlier: _Underlier, shock: Shock, row: int, rate: float, now: datetime) -> _Outcome:
     label = book.label(underlier)
     spot, from_close = _spot(book, underlier)
     if spot is not None and (not spot.is_finite() or spot <= 0):
@@ -630,53 +742,23 @@ def _revalue(book: _Book, underlier: _Underlier, shock: Shock, row: int, rate: f
         shares_after += position.quantity
 
     options_pnl = _ZERO
-    revalued = not_revalued = 0
+    revalued = not_revalued = at_intrinsic = 0
     vol_shift = float(shock.volatility_change_pts / _HUNDRED)
     for position, option in underlier.options:
         if spot is None or shocked is None:
-            book.skip("no underlier price", position.symbol)
+            priced: _Priced | str = "no underlier price"
+        else:
+            priced = _option(book, position, option, spot, shocked, vol_shift, rate, now)
+        if isinstance(priced, str):
+            book.skip(priced, position.symbol)
             not_revalued += 1
             continue
-        price = _option_price(book, position)
-        if price is None or not price.is_finite() or price < 0:
-            book.skip("no option price", position.symbol)
-            not_revalued += 1
-            continue
-        terms = book.terms(position, option)
-        if terms is None:
-            book.skip("unreadable contract terms", position.symbol)
-            not_revalued += 1
-            continue
-        if option.strike <= 0:
-            book.skip("strike 0", position.symbol)
-            not_revalued += 1
-            continue
-        years = book.years(option, terms, now)
-        if years <= 0:
-            book.skip("past its settlement time", position.symbol)
-            not_revalued += 1
-            continue
-        # An adjusted physical contract is an option on deliverable / multiplier shares per unit.
-        ratio = Decimal(1) if terms.settlement == "CASH" else terms.deliverable_shares / terms.multiplier
-        is_call, strike = option.is_call, float(option.strike)
-        try:
-            volatility = implied_volatility(float(price), float(spot * ratio), strike, years, rate, is_call=is_call)
-        except NoImpliedVolatility as exc:
-            book.skip(f"price {exc.bound}: no implied volatility", position.symbol)
-            not_revalued += 1
-            continue
-        shocked_volatility = volatility + vol_shift
-        if shocked_volatility < MIN_VOLATILITY:  # a shift past zero: the option at the floor, said
-            shocked_volatility = MIN_VOLATILITY
-            book.floored.hit(position.symbol)
-        new_price = bsm_price(float(shocked * ratio), strike, years, shocked_volatility, rate, is_call=is_call)
-        before = bsm_delta(float(spot * ratio), strike, years, volatility, rate, is_call=is_call)
-        after = bsm_delta(float(shocked * ratio), strike, years, shocked_volatility, rate, is_call=is_call)
-        units = position.quantity * terms.multiplier
-        change = ((_float(new_price) - price) * units).quantize(CENT, rounding=ROUND_HALF_EVEN)
-        options_pnl += change
-        shares_before += units * ratio * _float(before)
-        shares_after += units * ratio * _float(after)
+        if priced.at_intrinsic:
+            book.at_intrinsic.hit(position.symbol)
+            at_intrinsic += 1
+        options_pnl += priced.change
+        shares_before += priced.before
+        shares_after += priced.after
         revalued += 1
 
     pnl += options_pnl
@@ -700,6 +782,7 @@ def _revalue(book: _Book, underlier: _Underlier, shock: Shock, row: int, rate: f
         else (shares_after * shocked).quantize(CENT, rounding=ROUND_HALF_EVEN),
         options_revalued=revalued,
         options_not_revalued=not_revalued,
+        options_at_intrinsic=at_intrinsic,
         stocks_revalued=stocks,
     )
 
@@ -726,6 +809,7 @@ def _result(
         underliers=len(outcomes),
         stock_positions=sum(o.stocks_revalued for o in outcomes),
         options_revalued=sum(o.options_revalued for o in outcomes),
+        options_at_intrinsic=sum(o.options_at_intrinsic for o in outcomes),
         options_not_revalued=sum(o.options_not_revalued for o in outcomes),
     )
     rows = [
@@ -741,6 +825,7 @@ def _result(
             delta_dollars_before=o.dollars_before,
             delta_dollars_after=o.dollars_after,
             options_revalued=o.options_revalued,
+            options_at_intrinsic=o.options_at_intrinsic or None,
             options_not_revalued=o.options_not_revalued or None,
         )
         for o in ranked
@@ -753,6 +838,7 @@ def _result(
         method=ScenarioMethod(rate=rate, shocks=applied),
         total=total,
         by_underlier=rows,
+        left_out=_left_out(book) or None,
         notes=row_notes + _notes(book, len(outcomes), len(rows)),
     )
 
@@ -762,27 +848,42 @@ def _named_rows(shocks: list[AppliedShock]) -> set[int]:
     return {number for number, shock in enumerate(shocks, start=1) if shock.underlier is not None}
 
 
-def _notes(book: _Book, underliers: int, shown: int) -> list[str]:
-    notes: list[str] = []
-    if book.floored.count:
-        notes.append(
-            f"{_n(book.floored.count, 'option', 'options')}: the shock takes the implied volatility below "
-            f"{MIN_VOLATILITY:.0%}, so {MIN_VOLATILITY:.0%} is used{_examples(book.floored.examples, book.floored.count)}"
-        )
-    for reason, hits in sorted(book.skipped.items(), key=lambda item: (-item[1].count, item[0])):
-        notes.append(
-            f"{_n(hits.count, 'position', 'positions')} not revalued ({reason}): left out of P&L and "
-            f"delta{_examples(hits.examples, hits.count)}"
-        )
+def _left_out(book: _Book) -> list[str]:
+    """What is in no P&L and no delta, one line a reason, each with its count and first examples
+    (at most :data:`LEFT_OUT_LINES` lines: the rest are counted on the last)."""
+    lines = [
+        f"{_n(hits.count, 'position', 'positions')} not revalued ({reason}): left out of P&L and "
+        f"delta{_examples(hits.examples, hits.count)}"
+        for reason, hits in sorted(book.skipped.items(), key=lambda item: (-item[1].count, item[0]))
+    ]
     if book.bad_symbol.count:
-        notes.append(
+        lines.append(
             f"{_n(book.bad_symbol.count, 'option has', 'options have')} no OSI symbol (no strike, "
             f"expiry or right): not revalued{_examples(book.bad_symbol.examples, book.bad_symbol.count)}"
         )
     for kind, hits in sorted(book.other_types.items(), key=lambda item: (-item[1].count, item[0])):
-        notes.append(
+        lines.append(
             f"{_n(hits.count, 'position', 'positions')} of instrument_type {kind[:24]!r} not "
             f"revalued{_examples(hits.examples, hits.count)}"
+        )
+    if len(lines) > LEFT_OUT_LINES:
+        rest = len(lines) - LEFT_OUT_LINES + 1
+        lines = [*lines[: LEFT_OUT_LINES - 1], f"and {rest} more reasons (other instrument types) not revalued"]
+    return lines
+
+
+def _notes(book: _Book, underliers: int, shown: int) -> list[str]:
+    notes: list[str] = []
+    if book.at_intrinsic.count:
+        notes.append(
+            f"{_n(book.at_intrinsic.count, 'option is', 'options are')} priced at or below the European lower "
+            "bound (no implied volatility): moved with intrinsic value, not with Black-Scholes-Merton"
+            f"{_examples(book.at_intrinsic.examples, book.at_intrinsic.count)}"
+        )
+    if book.floored.count:
+        notes.append(
+            f"{_n(book.floored.count, 'option', 'options')}: the shock takes the implied volatility below "
+            f"{MIN_VOLATILITY:.0%}, so {MIN_VOLATILITY:.0%} is used{_examples(book.floored.examples, book.floored.count)}"
         )
     if book.from_close.count:
         notes.append(

@@ -71,7 +71,7 @@ def _describe_validation(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_url=False, include_context=False, include_input=False)[:5]:
         where = ".".join(str(part) for part in error["loc"]) or "arguments"
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "is not an argument of this tool"
         elif error["type"] == "missing":

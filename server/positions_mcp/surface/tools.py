@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
+from pydantic_core import CoreSchema, core_schema
 
 from ..clearstreet.enums import SortBy, SortDirection
+from ..domain.numbers import read_decimal
 from .app import app_of, progress_reporter, respond
 from .tool import Arguments, SurfaceTool, make_tool
 
-__all__ = ["READ", "AccountId", "InstrumentRef", "InstrumentText", "read_tools"]
+__all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentText", "read_tools"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 150
@@ -33,8 +44,46 @@ def _not_a_boolean(value: Any) -> Any:
 
 
 NotABoolean = BeforeValidator(_not_a_boolean)
+
+
+@dataclass(frozen=True, slots=True)
+class DecimalBounds:
+    """How every decimal argument is read (``Annotated[Decimal, DecimalBounds(...)]``): by
+    ``domain.numbers.read_decimal``, from ``low`` to ``high`` with at most ``places`` decimal places
+    and a bounded number of digits and exponent, checked on the written form before anything else
+    runs (``1e-999999999`` is refused, not expanded). Published as a JSON number with its bounds."""
+
+    low: int
+    high: int
+    places: int
+
+    def _read(self, value: Any) -> Decimal:
+        return read_decimal(value, low=self.low, high=self.high, places=self.places)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self._read)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "number", "minimum": self.low, "maximum": self.high}
+
+
+# domain.scenario.Shock's bounds (a test checks that they agree), without importing it at start-up
+ShockPercent = Annotated[Decimal, DecimalBounds(-100, 1000, places=4)]
+MAX_ACCOUNT_ID = 2**63 - 1
+"""Clear Street types account_id as an int64 (its OpenAPI document): a larger one is refused here."""
+
+
+def _int64(value: int | None) -> int | None:
+    """Checked, not published (it would cost every tool's schema 30 bytes): an id is an int64."""
+    if value is not None and value > MAX_ACCOUNT_ID:
+        raise ValueError(f"must be at most {MAX_ACCOUNT_ID} (an int64)")
+    return value
+
+
 # the Field first: constraints placed after a validator are not published as JSON Schema bounds
-AccountId = Annotated[int | None, Field(gt=0, description="Omit for the default account"), NotABoolean]
+AccountId = Annotated[
+    int | None, Field(gt=0, description="Omit for the default account"), NotABoolean, AfterValidator(_int64)
+]
 InstrumentText = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")]
 """An instrument as a person names it: UUID, ticker or OSI symbol (padding spaces optional)."""
 InstrumentRef = Annotated[
@@ -49,7 +98,7 @@ class GetPositionsArgs(Arguments):
         Field(
             min_length=1,
             max_length=100,
-            description="Only these instruments",
+            description="Only these instruments (with underlying_instrument_id: those of them on that underlier)",
         ),
     ] = None
     underlying_instrument_id: Annotated[
@@ -118,18 +167,10 @@ class ShockRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     underlying_instrument_id: InstrumentText | None = Field(None, description="Omit: every underlier no row names")
-    price_change_pct: Annotated[
-        Decimal,
-        NotABoolean,
-        Field(ge=-100, le=1000),
-        WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000}),
-    ]
-    volatility_change_pts: Annotated[
-        Decimal,
-        NotABoolean,
-        Field(ge=-100, le=1000),
-        WithJsonSchema({"type": "number", "minimum": -100, "maximum": 1000}),
-    ] = Field(Decimal(0), json_schema_extra={"default": 0})  # published as the number 0, not "0"
+    price_change_pct: ShockPercent
+    volatility_change_pts: ShockPercent = Field(
+        Decimal(0), json_schema_extra={"default": 0}
+    )  # published as the number 0, not "0"
 
 
 class ScenarioArgs(Arguments):
@@ -205,7 +246,8 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             name="analyze_scenario",
             title="Analyze a scenario",
             description="""P&L and delta per underlier and in total if prices (and volatilities) move: every option
-            revalued with Black-Scholes-Merton at its implied volatility. States its method and inputs.""",
+            revalued with Black-Scholes-Merton at its implied volatility (priced at or below the lower bound:
+            with its intrinsic value). States its method, inputs and what it left out.""",
             annotations=READ,
             arguments=ScenarioArgs,
             result=_scenario,
