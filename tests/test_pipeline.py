@@ -118,14 +118,19 @@ async def test_an_identical_submit_repeated_without_a_token_exercises_once(
         again = ok(await client.call_tool("submit_position_instructions", SUBMIT))
         preview = ok(await client.call_tool("preview_submit_position_instructions", SUBMIT))
 
+    [original] = [row["id"] for row in first["instructions"]]
     assert "REPEAT" not in person.questions[0]
     assert re.search(
-        rf"REPEAT: an identical request was submitted at \d\d:\d\d:\d\d ET \(outcome sent\)\. Clear Street "
-        rf"already holds {key}: for those a yes gets the original instruction back, nothing is instructed twice\.",
+        rf"REPEAT: an identical request was submitted at \d\d:\d\d:\d\d ET \(outcome sent, instructions "
+        rf"{original}\)\. Clear Street already holds {key}: for those a yes gets the original instruction back, "
+        r"nothing is instructed twice\.",
         person.questions[1],
     )
     assert f"(key {key})" in person.questions[1]
     assert again["already_submitted"] == [key]
+    assert again["summary"].startswith(  # a replayed key is not a new instruction accepted
+        "0 of 1 instruction(s) accepted for processing, 1 already submitted before (HTTP 200)."
+    )
     assert [row["id"] for row in again["instructions"]] == [row["id"] for row in first["instructions"]]
     assert len(upstream.simulator.instructions(SECOND)) == count  # exercised once
     assert preview.get("repeat_of") is not None and [r["instruction_id"] for r in preview["plan"]["rows"]] == [key]
@@ -148,7 +153,8 @@ async def test_a_repeat_of_an_attempt_that_was_not_sent_says_a_yes_sends_it(
     async with Client(upstream.server(settings), mode=mode, elicitation_callback=person) as client:
         ok(await client.call_tool("submit_position_instructions", SUBMIT))
     [key] = re.findall(r"\(key (\S+)\)", person.questions[-1])
-    assert f"(outcome not_sent). That attempt was not sent: a yes SENDS {key} now." in person.questions[-1]
+    assert "but never left (nothing was sent)." in person.questions[-1]
+    assert f"A yes SENDS {key} now." in person.questions[-1]
     assert "nothing is instructed twice" not in person.questions[-1]
     assert len(upstream.simulator.instructions(SECOND)) == count + 1
 
@@ -165,8 +171,8 @@ async def test_a_repeat_of_an_instruction_rejected_later_is_not_called_accepted(
         upstream.simulator.advance(60)
         again = ok(await client.call_tool("submit_position_instructions", SUBMIT))
     [key] = again["already_submitted"]
-    assert again["summary"].startswith("0 of 1 instruction(s) accepted for processing, 1 rejected or ended")
-    assert f"({key} (REJECTED))" in again["summary"] and "to instruct again, preview with new" in again["summary"]
+    assert again["summary"].startswith("0 of 1 instruction(s) accepted for processing, 1 already submitted before")
+    assert f"({key} (REJECTED))" in again["summary"] and "to instruct again, preview again" in again["summary"]
     assert "it ended REJECTED, so this row changes nothing" in person.questions[-1]
 
 
@@ -259,9 +265,14 @@ async def test_a_repeated_close_is_named_as_a_repeat_in_the_question(
     [order] = first["orders"]
     assert "REPEAT" not in person.questions[0]
     assert re.search(
-        rf"REPEAT: a close of this position was sent at \d\d:\d\d:\d\d ET \(orders {order['id']}\), outcome sent\. "
-        "Its orders may still be working: what this plan finds tied up in working orders may be that close, "
-        "and cancel_orders=true would cancel it and send a new one. A yes sends this close as well.",
+        rf"REPEAT: a close of this position was sent at \d\d:\d\d:\d\d ET \(outcome sent, orders {order['id']}\)\. "
+        "A yes sends this close as well.",
+        person.questions[1],
+    ), person.questions[1]
+    # what cancel_orders=true does to that close is the plan's warning, shown in the question
+    assert re.search(
+        rf"Warning: AAPL: .* They may be the close of this position sent at \d\d:\d\d:\d\d ET \(orders "
+        rf"{order['id']}\): cancel_orders=true cancels that close and sends a new one\.",
         person.questions[1],
     ), person.questions[1]
     assert len(upstream.writes) == 1
@@ -286,9 +297,11 @@ async def test_a_second_close_of_a_position_is_a_repeat_whatever_cancel_orders_s
     [order] = sent["orders"]
     for preview in (again, replace):
         assert preview["repeat_of"].startswith("REPEAT: a close of this position was sent at "), preview
-        assert f"(orders {order['id']}), outcome sent." in preview["repeat_of"]
+        assert f"(outcome sent, orders {order['id']})." in preview["repeat_of"]
     assert again.get("confirmation_token") is None  # every unit is in the first close's order
-    assert "wait for them to fill (read the position again), rather than cancel_orders=true" in again["repeat_of"]
+    assert (
+        "wait for it to fill (read the position again) rather than use cancel_orders=true" in again["plan"]["summary"]
+    )
     assert len(upstream.writes) == 1
 
 
@@ -439,7 +452,10 @@ async def test_a_slow_upstream_ends_within_the_deadline_with_nothing_sent(
     assert elapsed < 6
     assert upstream.writes == []
     text = execute.content[0].text  # type: ignore[union-attr]
-    assert "Refused (OUT_OF_TIME)" in text and "This confirmation is used up: preview again" in text
+    assert (
+        "Refused (OUT_OF_TIME)" in text
+        and "This confirmation is now used up: to try again, call preview_close_position again" in text
+    )
     last = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
     assert (last["event"], last["outcome"], last["tool"]) == ("refusal", "OUT_OF_TIME", "close_position")
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..clearstreet.models import Order
-from ..domain.calendar import new_york
 from ..domain.closing import ClosePlan, close_scope, estimate_text, plan_close_position, plan_close_positions
 from ..domain.osi import symbol_key
 from ..domain.resolve import ResolveError, display_symbol
 from ..domain.text import qty
 from ..safety.ledger import Submission
+from .earlier import earlier_attempt, listed, may_have_taken_effect, when
 from .pipeline import CannotPlan, ConfirmedAction, Draft, Execution, Preview, Sent
 from .reads import Reads
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..clearstreet.client import ClearStreetClient
 
 __all__ = ["CloseAll", "CloseArgs", "CloseExecution", "ClosePosition", "ClosePreview"]
+
+_CHECK = "check the account's orders and get_positions (what is still available) before closing again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +65,19 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         return {} if args.instrument_id is None else {"instrument_id": symbol_key(args.instrument_id)}
 
     def repeat_notice(self, repeat: Submission, draft: Draft[ClosePlan]) -> str:
-        when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
-        orders = f" (orders {', '.join(repeat.ids)})" if repeat.ids else ""
+        """What is known of the earlier close and what a yes does now. What to do about units tied
+        up in its orders is the plan's to say (``earlier_close``), so the advice has one voice."""
         what = "every position" if draft.plan.scope == "all" else "this position"
-        head = f"REPEAT: a close of {what} was sent at {when}{orders}, outcome {repeat.outcome or 'not known yet'}."
+        head = f"REPEAT: a close of {what} {earlier_attempt(repeat, verb='sent', ids_label='orders', check=_CHECK)}."
         if draft.blocked:
-            return (
-                f"{head} Its orders are likely what ties up these units: wait for them to fill (read the "
-                "position again), rather than cancel_orders=true, which would cancel that close and send a new one."
-            )
-        return (
-            f"{head} Its orders may still be working: what this plan finds tied up in working orders may be that "
-            "close, and cancel_orders=true would cancel it and send a new one. A yes sends this close as well."
-        )
+            return f"{head} Nothing can be sent now: the plan says why and what to do."
+        if may_have_taken_effect(repeat):
+            return f"{head} A yes sends this close as well."
+        return f"{head} A yes sends this close."
 
-    async def draft(self, reads: Reads, account: int, args: CloseArgs, keys: Sequence[str] | None) -> Draft[ClosePlan]:
+    async def draft(
+        self, reads: Reads, account: int, args: CloseArgs, keys: Sequence[str] | None, earlier: Submission | None
+    ) -> Draft[ClosePlan]:
         positions = await reads.positions(account)
         instructions, _ = await reads.instruction_rows(account)  # pending exercises hold contracts
         settings = reads.deps.settings
@@ -98,6 +98,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
                     pending_instructions=instructions,
                     contracts=contracts,
                     market=market,
+                    earlier_close=_earlier_close(earlier, "every position"),
                 )
             else:
                 plan = plan_close_position(
@@ -110,6 +111,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
                     pending_instructions=instructions,
                     contracts=contracts,
                     market=market,
+                    earlier_close=_earlier_close(earlier, "this position"),
                 )
         except ResolveError as exc:
             raise CannotPlan(exc.code.value, exc.message) from None
@@ -160,6 +162,16 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
             outcome="sent",
             summary=summary,
         )
+
+
+def _earlier_close(earlier: Submission | None, what: str) -> str | None:
+    """How the plan names an identical close whose orders may be working; None when there is none,
+    or it provably did nothing (refused, or never sent)."""
+    if earlier is None or not may_have_taken_effect(earlier):
+        return None
+    verb = "sent" if earlier.outcome in ("sent", "partial") else "started (outcome not known)"
+    orders = f" (orders {listed(earlier.ids)})" if earlier.ids else ""
+    return f"the close of {what} {verb} at {when(earlier)}{orders}"
 
 
 class CloseAll(ClosePosition):

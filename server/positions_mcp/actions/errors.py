@@ -16,9 +16,10 @@ from ..clearstreet.errors import (
 )
 from ..safety.policy import PolicyError
 
-__all__ = ["NOTHING_SENT", "ActionError", "Refused", "describe_upstream", "upstream_errors"]
+__all__ = ["NOTHING_SENT", "USED_UP", "ActionError", "Refused", "describe_upstream", "upstream_errors"]
 
 NOTHING_SENT = "Nothing was sent."
+USED_UP = "This confirmation is now used up"
 
 _STATUS_HINTS = {
     400: "check the arguments against the tool's schema and try again",
@@ -28,12 +29,18 @@ _STATUS_HINTS = {
     "the instrument (UUID, ticker or OSI symbol) — get_positions lists what the account holds",
     409: "the request conflicts with the current state: re-read and try again only if still needed",
     422: "the upstream refused the request as it stands; nothing was done",
-    429: "the API is rate limiting: wait a little before retrying",
 }
 
 
 class ActionError(Exception):
     """A failure to show the assistant as it is: what happened and what to do."""
+
+    def after_spend(self, preview_tool: str) -> None:
+        """This failure came after the call spent its confirmation (single use, in the ledger): say
+        so, and that trying again takes a new preview and a new yes. The one place that words it,
+        whatever the failure (a changed plan, the deadline, a refusal from Clear Street, …)."""
+        if USED_UP not in str(self):
+            self.args = (f"{self} {USED_UP}: to try again, call {preview_tool} again and get a new yes.",)
 
 
 class OutOfTime(ActionError):
@@ -65,6 +72,9 @@ def describe_upstream(exc: ClearStreetError) -> str:
         )
     if isinstance(exc, APIStatusError):
         hint = _STATUS_HINTS.get(exc.status_code)
+        if exc.status_code == 429:  # rate limited: refused before processing, which is why the API's SDKs retry it
+            wait = f" and asks to wait {exc.retry_after:.0f} s" if exc.retry_after else ""
+            hint = f"the API is rate limiting{wait}: the request was not carried out; wait before retrying"
         if hint is None and exc.status_code >= 500:
             hint = "the Clear Street API failed: try again later; quote the request_id to support"
         rid = exc.request_id or "none"

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
-from ..clearstreet.models import APIError, PositionInstruction, SecurityType
-from ..domain.calendar import new_york
+from ..clearstreet.models import APIError, InstructionStatus, PositionInstruction, SecurityType
+from ..clearstreet.results import SubmitResult
 from ..domain.closing import FINISHED_INSTRUCTION_STATUSES
 from ..domain.instructions import (
     InstructionInput,
@@ -28,6 +28,7 @@ from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
 from ..domain.text import money, qty
 from ..safety.ledger import Submission
+from .earlier import earlier_attempt, may_have_taken_effect
 from .pipeline import ConfirmedAction, Draft, Execution, Preview, Sent
 from .reads import Reads
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from ..clearstreet.client import ClearStreetClient
 
 __all__ = ["InstructionPreview", "SubmitArgs", "SubmitExecution", "SubmitInstructions"]
+
+_STAYS = FINISHED_INSTRUCTION_STATUSES | {InstructionStatus.CANCEL_REQUESTED}
+"""An original in one of these states is not made live again by sending its key."""
+_CHECK = "check get_position_instructions before anything else"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,11 @@ class SubmitExecution(Execution):
     http_status: int
     instructions: list[PositionInstruction]
     error: APIError | None = None
-    already_submitted: list[str] = Field(default_factory=list)
+    already_submitted: list[str] = Field(
+        default_factory=list,
+        description="Keys Clear Street already held: it answered with the original instruction (not a new one, "
+        "not counted as accepted)",
+    )
 
 
 class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
@@ -68,12 +77,12 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         return {"instructions": [row.model_dump(mode="json", exclude={"instruction_id"}) for row in args.rows]}
 
     async def draft(
-        self, reads: Reads, account: int, args: SubmitArgs, keys: Sequence[str] | None
+        self, reads: Reads, account: int, args: SubmitArgs, keys: Sequence[str] | None, earlier: Submission | None
     ) -> Draft[InstructionPlan]:
         positions = await reads.positions(account)
         existing, _ = await reads.instruction_rows(account)
         rows = list(args.rows)
-        if keys is not None:  # the token's (or a repeat's) keys, for the rows without their own
+        if keys is not None:  # the token's keys, for the rows without their own
             rows = [
                 row if row.instruction_id else row.model_copy(update={"instruction_id": key})
                 for row, key in zip(rows, keys, strict=True)
@@ -92,6 +101,8 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             contracts=market.terms,
             prices=prices,
             quotes=market.quotes,
+            # a retry reuses an identical request's keys, so it cannot act twice (unless cancelled)
+            earlier_keys=earlier.keys if earlier is not None and earlier.keys else None,
         )
         plan.cash = check_cash(plan, market.funds, pending_exercise_cash(existing, market.terms))
         if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:
@@ -111,7 +122,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         for row in plan.rows:
             symbol = display_symbol(row.symbol or row.requested)
             lines.append(f"{row.instruction_type} {qty(row.quantity)} {symbol} (key {row.instruction_id})")
-            lines += [f"  {note}" for note in row.notes]
+            lines += [f"  {note}" for note in (*row.notes, *([row.after_cancel] if row.after_cancel else []))]
         return Draft(
             plan=plan,
             scope=[p for p in positions if p.instrument_id in touched],
@@ -137,26 +148,6 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             account, draft.plan.requests(), sent_before=[*sent_before, *repeated]
         )
         persisted = [row for row in result.instructions if row.persisted]
-        live = [row for row in persisted if row.status not in FINISHED_INSTRUCTION_STATUSES]
-        summary = f"{len(live)} of {len(result.instructions)} instruction(s) accepted for processing"
-        if ended := len(result.instructions) - len(live):
-            summary += f", {ended} rejected or ended"
-        summary += f" (HTTP {result.status_code})."
-        if result.recovered:
-            originals = {row.client_instruction_id: row for row in result.instructions}
-            described = ", ".join(
-                f"{key} ({originals[key].status})" if key in originals else key for key in result.recovered
-            )
-            summary += (
-                f" {len(result.recovered)} of them had been submitted already ({described}): Clear Street "
-                "answered with the original instruction, nothing was instructed twice."
-            )
-            if any(
-                key in originals and originals[key].status in FINISHED_INSTRUCTION_STATUSES for key in result.recovered
-            ):
-                summary += (
-                    " An original that ended stays ended: to instruct again, preview with new instruction_id values."
-                )
         return Sent(
             fields={
                 "http_status": result.status_code,
@@ -167,7 +158,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             request_id=result.request_id,
             ids=[row.id for row in persisted],
             outcome="sent" if result.status_code == 200 else "partial",
-            summary=summary,
+            summary=_result_summary(result),
         )
 
     def failure(self, exc: ClearStreetError, draft: Draft[InstructionPlan]) -> tuple[str, str]:
@@ -189,37 +180,69 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         return outcome, message
 
     def repeat_notice(self, repeat: Submission, draft: Draft[InstructionPlan]) -> str:
-        """Says what a yes does now, row by row: a row Clear Street already holds under its key is
-        answered with that instruction (nothing instructed twice); any other row is sent now, even
-        under the earlier keys, when the earlier attempt was not sent or was rejected."""
-        when = _when(repeat)
+        """Says what is known of the earlier request and what a yes does now, row by row: a row
+        Clear Street already holds under its key is answered with that instruction (nothing
+        instructed twice); a row whose earlier instruction was cancelled is a new instruction under a
+        new key, and says which was cancelled; any other row is sent now, even under the earlier
+        keys, when the earlier attempt did nothing."""
         rows = draft.plan.rows
+        known = earlier_attempt(repeat, verb="submitted", ids_label="instructions", check=_CHECK)
+        parts = [f"REPEAT: an identical request {known}."]
+        parts += [f"{row.after_cancel[0].upper()}{row.after_cancel[1:]}." for row in rows if row.after_cancel]
+        if draft.blocked:
+            return " ".join([*parts, "Nothing can be sent now: the plan says why."])
+        earlier = set(repeat.keys)
         held = [r.instruction_id for r in rows if r.status is RowStatus.ALREADY_SUBMITTED]
-        fresh = [r.instruction_id for r in rows if r.status is not RowStatus.ALREADY_SUBMITTED]
-        kept = set(repeat.keys) & {r.instruction_id for r in rows}
-        head = f"REPEAT: an identical request was submitted at {when} (outcome {repeat.outcome})."
-        if not kept:
-            return f"{head} This preview has new keys: a yes sends every row again."
-        parts = [head]
+        others = [r for r in rows if r.status is not RowStatus.ALREADY_SUBMITTED]
+        kept = [r.instruction_id for r in others if r.instruction_id in earlier]
+        new = [r.instruction_id for r in others if r.instruction_id not in earlier]
         if held:
             parts.append(
-                f"Clear Street already holds {', '.join(held)}: for those a yes gets the original instruction "
-                "back, nothing is instructed twice."
+                f"Clear Street already holds {', '.join(held)}: for those a yes gets the original instruction back, "
+                "nothing is instructed twice."
             )
-        if fresh:
-            if repeat.outcome in ("not_sent", "rejected"):
-                why = "was not sent" if repeat.outcome == "not_sent" else "was rejected"
-                parts.append(f"That attempt {why}: a yes SENDS {', '.join(fresh)} now.")
+        if kept:
+            if not may_have_taken_effect(repeat):
+                parts.append(f"A yes SENDS {', '.join(kept)} now.")
             elif repeat.outcome in ("sent", "partial"):
-                parts.append(f"Clear Street holds no instruction under {', '.join(fresh)}: a yes SENDS them now.")
+                parts.append(f"Clear Street holds no instruction under {', '.join(kept)}: a yes SENDS them now.")
             else:  # sending / unknown / error: it may have reached Clear Street without showing yet
                 parts.append(
-                    f"Whether it reached Clear Street is not known: a yes sends {', '.join(fresh)} under the same "
+                    f"Whether it reached Clear Street is not known: a yes sends {', '.join(kept)} under the same "
                     "keys, so if it did, Clear Street answers with the original instead of acting twice."
                 )
-        parts.append("To instruct again on purpose, pass new instruction_id values.")
+        if new:
+            parts.append(
+                f"A yes SENDS {', '.join(new)} as {'new instructions' if len(new) > 1 else 'a new instruction'}."
+            )
+        if held or kept:
+            parts.append("To instruct again on purpose, pass new instruction_id values.")
         return " ".join(parts)
 
 
-def _when(repeat: Submission) -> str:
-    return f"{new_york(repeat.sent_at):%H:%M:%S} ET"
+def _result_summary(result: SubmitResult) -> str:
+    """What the batch did: "accepted" counts only instructions Clear Street created now; rows whose
+    key it already held (a repeat: it answered with the original, ``recovered``) are counted apart."""
+    recovered = set(result.recovered)
+    created = [row for row in result.instructions if row.client_instruction_id not in recovered]
+    accepted = [row for row in created if row.persisted and row.status not in FINISHED_INSTRUCTION_STATUSES]
+    summary = f"{len(accepted)} of {len(result.instructions)} instruction(s) accepted for processing"
+    if ended := len(created) - len(accepted):
+        summary += f", {ended} rejected or ended"
+    if recovered:
+        summary += f", {len(recovered)} already submitted before"
+    summary += f" (HTTP {result.status_code})."
+    if not recovered:
+        return summary
+    originals = {row.client_instruction_id: row for row in result.instructions}
+    described = ", ".join(f"{key} ({originals[key].status})" if key in originals else key for key in result.recovered)
+    summary += (
+        f" Already submitted before under the same key ({described}): Clear Street answered with the original "
+        "instruction, so nothing new was created and nothing was instructed twice."
+    )
+    if any(key in originals and originals[key].status in _STAYS for key in result.recovered):
+        summary += (
+            " An original that ended or is being cancelled stays so: to instruct again, preview again (a new "
+            "preview gives new keys)."
+        )
+    return summary

@@ -17,11 +17,14 @@ Invariants it keeps:
   question is built from a token too (the call's own, or one issued for the question), so the keys
   the person saw are the keys sent.
 * **Repeats are recognised.** A request identical to one sent within 15 minutes (same account,
-  action and rows, keys aside) reuses that submission's idempotency keys — Clear Street then answers
-  with the original instruction, reported as such — and every preview and question says it repeats
-  what was sent, when, with which keys or orders.
+  action and rows, keys aside) is planned knowing of it (``ConfirmedAction.draft``'s ``earlier``):
+  an instruction batch reuses its idempotency keys — Clear Street then answers with the original
+  instruction, reported as such — unless that instruction was cancelled; and every preview and
+  question says what is known of it (:mod:`.earlier`: sent, refused, or not known), when, with
+  which ids.
 * **Single use is durable**: the token's nonce is spent in the ledger (one atomic insert shared by
-  every process, kept across restarts) before anything is sent.
+  every process, kept across restarts) before anything is sent; every failure after that says the
+  confirmation is used up (``ActionError.after_spend``, in :meth:`Pipeline.execute` alone).
 * **Write-ahead audit**: an intent line (time, tool, account, environment, arguments, keys, preview
   digest) is on disk (fsync) before the request leaves; if it cannot be written nothing is sent. An
   outcome line follows (sent / rejected / unknown / not sent, request_id, ids).
@@ -48,8 +51,13 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, Field
 
-from ..clearstreet.errors import ClearStreetError, DeadlineExceededError, OutcomeUnknownError
-from ..domain.calendar import new_york
+from ..clearstreet.errors import (
+    APIStatusError,
+    ClearStreetConnectionError,
+    ClearStreetError,
+    DeadlineExceededError,
+    OutcomeUnknownError,
+)
 from ..safety.ledger import LedgerError, Submission
 from ..safety.policy import PolicyError
 from ..safety.tokens import (
@@ -62,6 +70,7 @@ from ..safety.tokens import (
 )
 from ..settings import ConfirmationMode
 from .dependencies import Dependencies
+from .earlier import earlier_attempt, when
 from .errors import NOTHING_SENT, ActionError, OutOfTime, Refused, describe_upstream
 from .reads import Reads
 from .views import Result
@@ -118,7 +127,11 @@ class Preview(Result, Generic[PlanT]):
         description="Pass to the execution tool after the person's yes; None when nothing can be sent"
     )
     expires_at: datetime | None = None
-    repeat_of: str | None = Field(None, description="Set when an identical request was sent in the last 15 minutes")
+    repeat_of: str | None = Field(
+        None,
+        description="Set when an identical request was made in the last 15 minutes: what is known of it (sent, "
+        "refused, or not known) and what a yes does now",
+    )
     notes: list[str] = Field(
         default_factory=list, description="What could not be read from Clear Street, and what the plan assumed instead"
     )
@@ -254,8 +267,12 @@ class ConfirmedAction(ABC, Generic[ArgsT, PlanT]):
         return self.arguments(args)
 
     @abstractmethod
-    async def draft(self, reads: Reads, account: int, args: ArgsT, keys: Sequence[str] | None) -> Draft[PlanT]:
-        """Plan from fresh reads. ``keys``: the idempotency keys to use for rows without their own."""
+    async def draft(
+        self, reads: Reads, account: int, args: ArgsT, keys: Sequence[str] | None, earlier: Submission | None
+    ) -> Draft[PlanT]:
+        """Plan from fresh reads. ``keys``: the token's idempotency keys, for rows without their own
+        (None: a preview, which assigns them). ``earlier``: an identical request sent within the
+        repeat window, if any (its keys, what became of it), for the plan to take into account."""
 
     @abstractmethod
     async def send(
@@ -264,20 +281,24 @@ class ConfirmedAction(ABC, Generic[ArgsT, PlanT]):
         """The one upstream request. ``sent_before``: keys of an identical earlier submission."""
 
     def failure(self, exc: ClearStreetError, draft: Draft[PlanT]) -> tuple[str, str]:
-        """``(outcome, message)`` for an upstream failure of :meth:`send`."""
+        """``(outcome, message)`` for an upstream failure of :meth:`send`: ``not_sent`` when the
+        request never left, ``rejected`` when Clear Street answered with an error status (the
+        clients turn every answer that may have acted, a close's 5xx, into an unknown outcome),
+        ``unknown`` when it may have acted."""
         if isinstance(exc, DeadlineExceededError) and not exc.sent:
             return "not_sent", describe_upstream(exc)
+        if isinstance(exc, ClearStreetConnectionError) and not exc.request_sent:
+            return "not_sent", describe_upstream(exc)
+        if isinstance(exc, APIStatusError):
+            return "rejected", describe_upstream(exc)
         return ("unknown" if isinstance(exc, OutcomeUnknownError) else "error"), describe_upstream(exc)
 
     def repeat_notice(self, repeat: Submission, draft: Draft[PlanT]) -> str:
         """How a preview and a question name a repeat of what was sent at ``repeat.sent_at``. It
-        must say what a yes does now, which depends on the earlier outcome and the fresh plan."""
-        when = f"{new_york(repeat.sent_at):%H:%M:%S} ET"
-        ids = f" ({', '.join(repeat.ids)})" if repeat.ids else ""
-        return (
-            f"REPEAT: an identical {self.name} was sent at {when}{ids}, outcome {repeat.outcome or 'not known yet'}; "
-            "a yes sends it again."
-        )
+        must say what is known of the earlier attempt (:func:`.earlier.earlier_attempt`) and what
+        a yes does now, which depends on the earlier outcome and the fresh plan."""
+        known = earlier_attempt(repeat, verb="sent", ids_label="ids", check="check the account before going on")
+        return f"REPEAT: an identical {self.name} {known}; a yes sends it again."
 
 
 # -------------------------------------------------------------------------------- pipeline
@@ -405,10 +426,14 @@ class Pipeline:
             raise await self.refuse(action.name, account, arguments, *refusal)
         token_spent = _Flag()
         try:
-            return await self._execute(action, account, args, arguments, token, confirmed_by, token_spent)
-        except OutOfTime as exc:  # before anything left (a send is shielded from the deadline): audited
-            used = " This confirmation is used up: preview again and ask the person again." if token_spent else ""
-            raise await self.refuse(action.name, account, arguments, "OUT_OF_TIME", f"{exc}{used}") from None
+            try:
+                return await self._execute(action, account, args, arguments, token, confirmed_by, token_spent)
+            except OutOfTime as exc:  # before anything left (a send is shielded from the deadline): audited
+                raise await self.refuse(action.name, account, arguments, "OUT_OF_TIME", str(exc)) from None
+        except ActionError as exc:
+            if token_spent:  # every failure after the spend says the confirmation is gone
+                exc.after_spend(action.preview_name)
+            raise
 
     async def _execute(
         self,
@@ -499,13 +524,11 @@ class Pipeline:
         tool: str | None = None,
         verified: VerifiedToken | None = None,
     ) -> tuple[Draft[PlanT], Submission | None]:
-        """Plan from fresh reads. Without keys, an identical request sent within the repeat window
-        lends its keys, so a retry after a lost answer cannot act twice."""
+        """Plan from fresh reads, knowing of an identical request sent within the repeat window (a
+        preview without keys may reuse its keys, so a retry after a lost answer cannot act twice)."""
         repeat = await self._recent(action, account, args)
-        if keys is None and repeat is not None and repeat.keys:
-            keys = repeat.keys
         try:
-            return await action.draft(self.reads, account, args, keys), repeat
+            return await action.draft(self.reads, account, args, keys, repeat), repeat
         except CannotPlan as exc:
             arguments = action.arguments(args)
             if verified is not None:  # what the token approved is gone: say what changed
@@ -561,8 +584,8 @@ class Pipeline:
             newer_than=verified.repeat_of,
         )
 
-    def _complete(self, submission: int, outcome: str, ids: Sequence[str]) -> None:
-        self.deps.ledger.complete_submission(submission, outcome=outcome, ids=list(ids))
+    def _complete(self, submission: int, outcome: str, ids: Sequence[str], status: int | None = None) -> None:
+        self.deps.ledger.complete_submission(submission, outcome=outcome, ids=list(ids), status=status)
 
     async def _ledger(
         self, action: ConfirmedAction[Any, Any], account: int, arguments: dict[str, Any], call: Any, *args: Any
@@ -611,9 +634,9 @@ class Pipeline:
             account,
             arguments,
             "REPEAT_NOT_SHOWN",
-            f"an identical {action.name} was sent at {new_york(repeat.sent_at):%H:%M:%S} ET, after this "
-            f"preview was made, so the person never saw that this would repeat it. Preview again: the new "
-            "preview names the repeat.",
+            f"an identical {action.name} was started at {when(repeat)}, after this preview was made, so the "
+            "person never saw that this would repeat it. Preview again: the new preview names the repeat and "
+            "what is known of it.",
         )
 
     async def _send(
@@ -651,8 +674,9 @@ class Pipeline:
                 assert isinstance(error, ClearStreetError)
                 outcome, message = action.failure(error, draft)
                 warning = await self._outcome(
-                    action, account, arguments, outcome, submission, getattr(error, "request_id", None), (), message
-                )
+                    action, account, arguments, outcome, submission, getattr(error, "request_id", None), (), message,
+                    status=getattr(error, "status_code", None),
+                )  # fmt: skip
                 raise ActionError(message + warning) from error
             warning = await self._outcome(
                 action, account, arguments, sent.outcome, submission, sent.request_id, sent.ids, confirmed_by
@@ -678,9 +702,11 @@ class Pipeline:
         request_id: str | None,
         ids: Sequence[str],
         detail: Any,
+        status: int | None = None,
     ) -> str:
-        """The outcome line and the ledger's record of it; a failure to write either is reported
-        (returned, appended to the result) but never hides what was sent."""
+        """The outcome line and the ledger's record of it (with the HTTP status of a failure); a
+        failure to write either is reported (returned, appended to the result) but never hides what
+        was sent."""
         warning = await self.audit(
             "outcome", action.name, account, arguments, outcome, after_send=True, request_id=request_id,
             order_ids=ids if action.name.startswith("close") else (),
@@ -688,7 +714,7 @@ class Pipeline:
             detail=detail,
         )  # fmt: skip
         try:
-            await anyio.to_thread.run_sync(self._complete, submission, outcome, ids)
+            await anyio.to_thread.run_sync(self._complete, submission, outcome, ids, status)
         except LedgerError as exc:
             logger.error("%s", exc)
             warning += f" WARNING: the ledger could not record this outcome ({exc})."

@@ -255,8 +255,9 @@ def close_scope(
 
 
 class _Context:
-    """What one close plan knows besides the positions: pending instructions, contract terms, and
-    the names of the account's instruments (for the underlier of an exercise)."""
+    """What one close plan knows besides the positions: pending instructions, contract terms, the
+    names of the account's instruments (for the underlier of an exercise), and an identical close
+    sent a moment ago whose orders may be what this plan finds working."""
 
     def __init__(
         self,
@@ -266,8 +267,10 @@ class _Context:
         held: Sequence[Position],
         market: MarketView | None,
         now: datetime,
+        earlier_close: str | None = None,
     ) -> None:
         self.cancel_orders = cancel_orders
+        self.earlier_close = earlier_close
         self.pending = pending
         self.market = market
         self.contracts = {**(market.terms if market is not None else {}), **(contracts or {})}
@@ -276,6 +279,27 @@ class _Context:
         self.now = now
         self.terms: dict[str, ContractTerms] = {}
         self.held_by_exercise: dict[str, tuple[Decimal, list[str]]] = {}  # symbol -> (contracts, ids)
+
+    def freeing(self, default: str) -> str:
+        """The one advice about units tied up in working orders: ``default`` (what cancel_orders=true
+        would do), unless those orders may be the earlier close (:meth:`waiting`)."""
+        return self.waiting() or default
+
+    def waiting(self) -> str:
+        """Wait for the earlier close, since cancel_orders=true would cancel it and send another
+        ('' when there is no earlier close whose orders may be working)."""
+        if self.earlier_close is None:
+            return ""
+        return (
+            f"they may be {self.earlier_close}: wait for it to fill (read the position again) rather than use "
+            "cancel_orders=true, which would cancel that close and send a new one"
+        )
+
+    def replacing(self) -> str:
+        """What cancel_orders=true does to the earlier close, when its orders may be working ('' else)."""
+        if self.earlier_close is None:
+            return ""
+        return f" They may be {self.earlier_close}: cancel_orders=true cancels that close and sends a new one."
 
     def terms_of(self, position: Position) -> ContractTerms | None:
         given = self.contracts.get(position.instrument_id)
@@ -351,25 +375,26 @@ def _plan_order(
         elif reserved:
             text = (
                 f"{symbol}: nothing is free, so no order is sent for it: {qty(in_orders)} are tied up in "
-                f"working orders (cancel_orders=true would cancel them) and {qty(reserved)} are held by "
+                f"working orders ({context.freeing('cancel_orders=true would cancel them')}) and {qty(reserved)} are held by "
                 f"pending exercise instructions (ids {ids}; cancel them with cancel_position_instruction)."
             )
         else:
             text = (
                 f"{symbol}: all {qty(held)} are tied up in working orders, so no order is sent for it; "
-                "cancel_orders=true would cancel them and close it."
+                f"{context.freeing('cancel_orders=true would cancel them and close it')}."
             )
         warnings.append(Issue(code=CloseCode.NOTHING_AVAILABLE, symbol=symbol, message=text))
         return None
     if in_orders:
         if context.cancel_orders:
             text = f"{symbol}: {qty(in_orders)} of {qty(held)} are tied up in working orders; cancel_orders=true cancels them first"
-            text += "." if reserved else f" so all {qty(held)} are closed."
+            text += ("." if reserved else f" so all {qty(held)} are closed.") + context.replacing()
         else:
+            everything = "all " + qty(held) if not reserved else qty(closable)
             text = (
                 f"{symbol}: {qty(in_orders)} of {qty(held)} are tied up in working orders, so this close sends "
-                f"{qty(quantity)}; with cancel_orders=true those orders would be cancelled first and "
-                f"{'all ' + qty(held) if not reserved else qty(closable)} closed."
+                f"{qty(quantity)}; "
+                f"{context.freeing(f'with cancel_orders=true those orders would be cancelled first and {everything} closed')}."
             )
         warnings.append(Issue(code=CloseCode.WORKING_ORDERS, symbol=symbol, message=text))
     if reserved:
@@ -701,14 +726,18 @@ def _plan(
     if not orders and not blocked:
         what = "the position" if scope == "position" else "the account's positions"
         if held_by_exercise:
+            wait = context.waiting()
+            orders_too = (
+                f"(as for the working orders, {wait}) " if wait else "(and use cancel_orders=true for the orders) "
+            )
             reason = (
                 f"every unit of {what} is held by pending exercise instructions ({exercise_text}) or working "
-                "orders; cancel the instructions with cancel_position_instruction (and use cancel_orders=true "
-                "for the orders) to close"
+                f"orders; cancel the instructions with cancel_position_instruction {orders_too}to close"
             )
         elif any(p.quantity != 0 for p in positions):
             reason = (
-                f"every unit of {what} is tied up in working orders; use cancel_orders=true to cancel them and close"
+                f"every unit of {what} is tied up in working orders; "
+                f"{context.freeing('use cancel_orders=true to cancel them and close')}"
             )
         else:
             reason = f"{'it has' if scope == 'position' else 'the account holds'} no quantity to close"
@@ -736,12 +765,12 @@ def _plan(
         effect = (
             "cancel_orders=true: working orders on the closed instruments are cancelled first, then each "
             "close covers the position except the contracts held by pending exercise instructions "
-            f"({exercise_text}), which only cancel_position_instruction frees."
+            f"({exercise_text}), which only cancel_position_instruction frees.{context.replacing()}"
         )
     elif cancel:
         effect = (
             "cancel_orders=true: working orders on the closed instruments are cancelled first, "
-            "then each close covers the whole position."
+            f"then each close covers the whole position.{context.replacing()}"
         )
     elif held_by_exercise:
         effect = (
@@ -751,8 +780,8 @@ def _plan(
     elif partial:
         names = _join([display_symbol(p.symbol) for p in partial][:_SUMMARY_ORDERS])
         effect = (
-            f"cancel_orders=false: working orders stay, so {names} {'is' if len(partial) == 1 else 'are'} closed only in part; with "
-            "cancel_orders=true they would be cancelled first and each position closed in full."
+            f"cancel_orders=false: working orders stay, so {names} {'is' if len(partial) == 1 else 'are'} closed only in "
+            f"part; {context.freeing('with cancel_orders=true they would be cancelled first and each position closed in full')}."
         )
     else:
         effect = (
@@ -806,6 +835,7 @@ def plan_close_position(
     pending_instructions: Iterable[PositionInstruction] = (),
     contracts: Mapping[str, ContractTerms] | None = None,
     market: MarketView | None = None,
+    earlier_close: str | None = None,
 ) -> ClosePlan:
     """What ``close_position(instrument_id)`` would send. Raises ``ResolveError`` (with a message
     saying what to pass instead) when ``instrument_id`` names no position or several.
@@ -814,7 +844,10 @@ def plan_close_position(
     the contract hold contracts no close frees). ``contracts``: instrument id ->
     :class:`.contracts.ContractTerms` (multiplier and deliverable of option positions).
     ``market``: quotes (estimates at the bid or ask), contract terms, tradability flags and the
-    market's session, when read; without it, the positions' own prices and the local calendar."""
+    market's session, when read; without it, the positions' own prices and the local calendar.
+    ``earlier_close``: names an identical close sent a moment ago that may still be working (e.g.
+    "the close sent at 10:00:00 ET (orders …)"): the advice about working orders then says to wait
+    for it, never to replace it with cancel_orders=true."""
     held = list(positions)
     position = resolve_position(held, instrument_id, account_id)
     blocked: list[Issue] = []
@@ -828,7 +861,7 @@ def plan_close_position(
             )
         )
         targets = []
-    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, held, market, now)
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, held, market, now, earlier_close)
     return _plan("position", instrument_id, targets, [], blocked, cancel_orders, now, max_close_notional, context)
 
 
@@ -841,13 +874,14 @@ def plan_close_positions(
     pending_instructions: Iterable[PositionInstruction] = (),
     contracts: Mapping[str, ContractTerms] | None = None,
     market: MarketView | None = None,
+    earlier_close: str | None = None,
 ) -> ClosePlan:
     """What ``close_positions`` (close everything) would send. CASH positions are left out.
-    ``pending_instructions`` and ``contracts`` as for :func:`plan_close_position`."""
+    ``pending_instructions``, ``contracts`` and ``earlier_close`` as for :func:`plan_close_position`."""
     held = list(positions)
     excluded = [p.symbol for p in held if _is_cash(p)]
     targets = close_scope(held, None)
-    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, held, market, now)
+    context = _Context(bool(cancel_orders), list(pending_instructions), contracts, held, market, now, earlier_close)
     return _plan("all", None, targets, excluded, [], cancel_orders, now, max_close_notional, context)
 
 

@@ -50,7 +50,13 @@ Rules and decisions:
   type: instruct the contracts whose default should change), so all those rows are blocked too,
   naming the rows. Only rule 2 depends on row order, as at the API: the first row with a key that
   passes rules 1, 3, 4 and 5 holds the key; a later row with the same key is a duplicate.
-* Any persisted instruction holds its ``client_instruction_id``, whatever its status.
+* Any persisted instruction holds its ``client_instruction_id``, whatever its status; a repeat of
+  the same instruction under its key is harmless (Clear Street answers with the original), except
+  when the original was cancelled or its cancel requested: sending its key again creates nothing
+  (the answer is the cancelled original), so such a key is never reused. ``earlier_keys`` (the keys
+  of an identical request sent a moment ago) are lent to rows without a key of their own, unless
+  they name such an instruction: the row then gets a new key and says which instruction was
+  cancelled (``after_cancel``); a key given for such an instruction is a DUPLICATE_INSTRUCTION.
 * **Default at expiry** and what an instruction changes: :func:`.expiry.default_at_expiry`, the
   one OCC Rule 805(d) exercise-by-exception rule ($0.01 a share) the exposure summary uses too.
   Every OK row says what it changes relative to that default and what it delivers.
@@ -78,6 +84,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from ..clearstreet.models import (
     InstructionRequest,
+    InstructionStatus,
     InstructionType,
     Position,
     PositionInstruction,
@@ -126,6 +133,10 @@ _SHORT = {
 }
 _OCC = "OCC exercise by exception"
 _THOUSANDTH = Decimal("0.001")
+_CANCELLING = frozenset({InstructionStatus.CANCELLED, InstructionStatus.CANCEL_REQUESTED})
+"""An instruction cancelled, or being cancelled: its key is never a repeat. Clear Street rejects a
+persisted client_instruction_id as DUPLICATE_INSTRUCTION (existing_id: the original) whatever the
+original's status (its documented idempotency), so sending the key again creates nothing."""
 _STATE_WORDS = {
     MoneynessState.ITM: "in the money",
     MoneynessState.ATM: "at the money",
@@ -207,6 +218,11 @@ class PlannedInstruction(BaseModel):
         None,
         description="An early EXERCISE in the money: what selling the contracts at the bid would bring minus "
         "the intrinsic value exercise is worth, total USD (an estimate at the bid; source in notes)",
+    )
+    after_cancel: str | None = Field(
+        None,
+        description="An identical request sent a moment ago created an instruction that was cancelled (or is being "
+        "cancelled): which, and that this row is a new instruction under a new key",
     )
 
 
@@ -302,6 +318,9 @@ class _Row:
     blocked: _Blocked | None = None
     already: PositionInstruction | None = None
     """The persisted instruction this row repeats (same key, type, contract and quantity)."""
+    after_cancel: PositionInstruction | None = None
+    """The cancelled (or cancel-requested) instruction an identical earlier request created in this
+    row's place: this row is a new instruction, under a new key."""
     # filled for OK rows
     m: Moneyness | None = None
     default: DefaultAtExpiry = DefaultAtExpiry.UNKNOWN
@@ -371,6 +390,24 @@ def _cents(value: Decimal) -> Decimal:
 
 def _describe(kind: InstructionType | str, contracts: Decimal, symbol: str) -> str:
     return f"{_SHORT.get(kind, kind) if isinstance(kind, InstructionType) else kind} {qty(contracts)} {symbol}"
+
+
+def _cancel_text(instruction: PositionInstruction, *, key: bool = False) -> str:
+    """``instruction 0195… (EXERCISE 5 AAPL 280121C00195000) was cancelled at Mon 2026-11-23 10:00 ET``
+    (``key``: with its ``client_instruction_id`` in the parenthesis)."""
+    what = _describe(instruction.instruction_type, instruction.quantity, display_symbol(instruction.symbol))
+    if key:
+        what += f", key {instruction.client_instruction_id}"
+    at = format_et(instruction.updated_at) if instruction.updated_at is not None else None
+    if instruction.status == InstructionStatus.CANCELLED:
+        return f"instruction {instruction.id} ({what}) was cancelled{f' at {at}' if at else ''}"
+    return f"instruction {instruction.id} ({what}) is being cancelled (CANCEL_REQUESTED{f' since {at}' if at else ''})"
+
+
+def _after_cancel(row: _Row) -> str | None:
+    if row.after_cancel is None:
+        return None
+    return f"{_cancel_text(row.after_cancel, key=True)}; this is a new instruction, under the new key {row.key}"
 
 
 class _Planner:
@@ -443,6 +480,14 @@ class _Planner:
             and earlier.quantity == row.request.quantity
             and _same_instrument(earlier, position)
         )
+        if earlier.status in _CANCELLING:
+            raise _Blocked(
+                InstructionCode.DUPLICATE_INSTRUCTION,
+                f"instruction_id {row.key!r} is the key of a cancelled instruction: {_cancel_text(earlier)}. Sent "
+                "again, Clear Street would answer with that instruction and create nothing. Omit instruction_id "
+                "(the preview assigns a new one) or pass a new one.",
+                existing_id=earlier.id,
+            )
         if not same:
             raise _Blocked(
                 InstructionCode.DUPLICATE_INSTRUCTION,
@@ -453,6 +498,22 @@ class _Planner:
             )
         self.batch_keys.add(row.key)
         row.already = earlier
+
+    def key_for(
+        self, given: str, earlier_key: str | None, new_key: Callable[[], str]
+    ) -> tuple[str, bool, PositionInstruction | None]:
+        """A row's key, whether this preview generated it, and the cancelled instruction it replaces.
+        ``given``: the row's own key ('' when none); ``earlier_key``: the key an identical request
+        sent a moment ago used for this row, lent to a row without its own unless the instruction
+        under it was cancelled or is being cancelled (then a new key: sending it again would
+        create nothing)."""
+        held = next((i for i in self.existing if i.persisted and i.client_instruction_id == earlier_key), None)
+        cancelled = held if earlier_key and held is not None and held.status in _CANCELLING else None
+        if given:
+            return given, False, cancelled if cancelled is not None and given != earlier_key else None
+        if earlier_key and cancelled is None:
+            return earlier_key, False, None
+        return new_key(), True, cancelled
 
     def _resolve(self, text: str) -> tuple[Position, OptionSymbol]:
         try:
@@ -538,10 +599,12 @@ class _Planner:
             listed = "; ".join(f"{i.id}: {i.instruction_type} {qty(i.quantity)}, {i.status}" for i in live[:5]) + (
                 "; …" if len(live) > 5 else ""
             )
-            parts.append(
-                f"{qty(reserved)} held by pending instructions ({listed}): cancel them with "
-                "cancel_position_instruction to instruct those contracts again"
+            advice = (
+                "their cancel is pending: preview again once get_position_instructions shows them CANCELLED"
+                if all(i.status == InstructionStatus.CANCEL_REQUESTED for i in live)
+                else "cancel them with cancel_position_instruction to instruct those contracts again"
             )
+            parts.append(f"{qty(reserved)} held by pending instructions ({listed}): {advice}")
         if len(rows) == 1:
             head = f"Requested {qty(requested)} {shown}"
             tail = ""
@@ -924,6 +987,7 @@ def plan_instructions(
     contracts: Mapping[str, ContractTerms] | None = None,
     new_key: Callable[[], str] = new_instruction_key,
     quotes: Mapping[str, Quote] | None = None,
+    earlier_keys: Sequence[str] | None = None,
 ) -> InstructionPlan:
     """Check every row and say what it would do (module docstring).
 
@@ -933,7 +997,9 @@ def plan_instructions(
     -> price (default: the account's own positions). ``contracts``: instrument id ->
     :class:`.contracts.ContractTerms` (default: :func:`.contracts.terms_for`'s fallbacks).
     ``quotes``: instrument id -> the market-data snapshot's :class:`.market.Quote` (the contracts'
-    bids estimate the time value an early exercise gives up; without them it is said unknown)."""
+    bids estimate the time value an early exercise gives up; without them it is said unknown).
+    ``earlier_keys``: the keys, in row order, of an identical request sent a moment ago (module
+    docstring: lent to rows without a key, unless their instruction was cancelled)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     held = list(positions)
@@ -944,7 +1010,9 @@ def plan_instructions(
     for index, raw in enumerate(rows, start=1):
         request = _coerce(raw)
         given = request.instruction_id.strip() if request.instruction_id else ""
-        row = _Row(index=index, request=request, key=given or new_key(), generated=not given)
+        earlier_key = earlier_keys[index - 1] if earlier_keys is not None and index <= len(earlier_keys) else None
+        key, generated, cancelled = planner.key_for(given, earlier_key, new_key)
+        row = _Row(index=index, request=request, key=key, generated=generated, after_cancel=cancelled)
         planner.check_row(row)
         planned.append(row)
 
@@ -992,6 +1060,7 @@ def plan_instructions(
             generated_key=row.generated,
             expiry=symbol.expiry if symbol is not None else None,
             moneyness=row.m,
+            after_cancel=_after_cancel(row),
         )
         if row.blocked is not None:
             out.append(

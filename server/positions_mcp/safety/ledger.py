@@ -7,8 +7,9 @@ the same recent submissions, before and after a restart:
   racing with one token exactly one insert succeeds, and only that one may send. A spent nonce is
   never forgotten, so no clock, stepped back or forward, can make a spent token valid again.
 * **Submissions** record what was sent (account, tool, the request without its idempotency keys,
-  the keys, when): an identical request repeated within :data:`REPEAT_WINDOW` is recognised, so a
-  retry after a lost answer reuses the same keys or is named as a repeat to the person.
+  the keys, when) before it leaves, then how it ended (outcome, ids, the HTTP status of a failure):
+  an identical request repeated within :data:`REPEAT_WINDOW` is recognised, so a retry after a
+  lost answer reuses the same keys or is named as a repeat to the person, with what is known of it.
 
 :class:`Ledger` is the interface; :class:`SqliteLedger` (stdlib ``sqlite3`` in WAL mode, synchronous
 FULL, so a commit is on disk before it returns) is the one implementation. A networked ledger for
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     confirmation TEXT NOT NULL,
     sent_at TEXT NOT NULL,
     outcome TEXT NOT NULL DEFAULT 'sending',
-    ids TEXT NOT NULL DEFAULT '[]'
+    ids TEXT NOT NULL DEFAULT '[]',
+    status INTEGER
 );
 CREATE INDEX IF NOT EXISTS submissions_by_request ON submissions (account, tool, request, sent_at);
 """
@@ -77,6 +79,8 @@ class Submission:
     outcome: str
     ids: tuple[str, ...]
     """Order or instruction ids the upstream answered with, once known."""
+    status: int | None = None
+    """The HTTP status of a failed attempt, when the upstream answered with one (e.g. 429)."""
 
 
 class Ledger(Protocol):
@@ -104,13 +108,30 @@ class Ledger(Protocol):
         ``newer_than`` was recorded within the repeat window: the person was told of none."""
         ...
 
-    def complete_submission(self, submission_id: int, *, outcome: str, ids: Sequence[str]) -> None:
-        """Record how a submission ended (sent / rejected / unknown) and the ids it created."""
+    def complete_submission(
+        self, submission_id: int, *, outcome: str, ids: Sequence[str], status: int | None = None
+    ) -> None:
+        """Record how a submission ended (sent / rejected / unknown / not sent), the ids it created and
+        the HTTP status of a failure. A submission never completed keeps the outcome ``sending``: the
+        process stopped (or is still waiting) after recording it, so whether it left is not known."""
         ...
 
     def recent_submission(self, *, account: str, tool: str, request: str, now: datetime) -> Submission | None:
         """The latest identical submission within :data:`REPEAT_WINDOW` of ``now``, if any."""
         ...
+
+
+def _add_status_column(connection: sqlite3.Connection) -> None:
+    """A ledger written by an earlier version has no ``status`` column: add it (another process
+    may do the same at the same moment; either one's column serves)."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(submissions)")}
+    if "status" in columns:
+        return
+    try:
+        connection.execute("ALTER TABLE submissions ADD COLUMN status INTEGER")
+    except sqlite3.OperationalError:
+        if "status" not in {row[1] for row in connection.execute("PRAGMA table_info(submissions)")}:
+            raise
 
 
 def _text(instant: datetime) -> str:
@@ -148,6 +169,7 @@ class SqliteLedger:
                 with self._lock:
                     connection.execute("PRAGMA journal_mode = WAL")
                     connection.executescript(_SCHEMA)
+                    _add_status_column(connection)
                     self._ready = True
             connection.execute("PRAGMA synchronous = FULL")
         except (OSError, sqlite3.Error) as exc:
@@ -222,16 +244,19 @@ class SqliteLedger:
         finally:
             connection.close()
 
-    def complete_submission(self, submission_id: int, *, outcome: str, ids: Sequence[str]) -> None:
+    def complete_submission(
+        self, submission_id: int, *, outcome: str, ids: Sequence[str], status: int | None = None
+    ) -> None:
         self._write(
-            "UPDATE submissions SET outcome = ?, ids = ? WHERE id = ?", (outcome, json.dumps(list(ids)), submission_id)
+            "UPDATE submissions SET outcome = ?, ids = ?, status = ? WHERE id = ?",
+            (outcome, json.dumps(list(ids)), status, submission_id),
         )
 
     def recent_submission(self, *, account: str, tool: str, request: str, now: datetime) -> Submission | None:
         connection = self._connect()
         try:
             row = connection.execute(
-                "SELECT id, account, tool, request, keys, confirmation, sent_at, outcome, ids FROM submissions "
+                "SELECT id, account, tool, request, keys, confirmation, sent_at, outcome, ids, status FROM submissions "
                 "WHERE account = ? AND tool = ? AND request = ? AND sent_at >= ? AND sent_at <= ? "
                 "ORDER BY sent_at DESC, id DESC LIMIT 1",
                 (account, tool, request, _text(now - REPEAT_WINDOW), _text(now)),
@@ -252,4 +277,5 @@ class SqliteLedger:
             sent_at=datetime.fromisoformat(row[6]),
             outcome=row[7],
             ids=tuple(json.loads(row[8])),
+            status=row[9],
         )
