@@ -1291,6 +1291,7 @@ async def test_an_unknown_account_in_a_resource_uri_is_the_upstream_404(client: 
         await client.read_resource(f"clearstreet://accounts/{UNKNOWN}/positions")
     assert f"Clear Street API error 404: Account {UNKNOWN} not found" in caught.value.message
     assert REQUEST_ID.search(caught.value.message)
+    assert caught.value.code == -32602  # resource not found
 
 
 # -- prompts ---------------------------------------------------------------------------------------
@@ -1509,7 +1510,7 @@ async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
     client: Client, simulator: Simulator, upstream: Recorder, status: int, attempts: int
 ) -> None:
     """A read is retried on a 5xx (twice: three attempts) before giving up: a GET is safe to
-    repeat (clearstreet._exchange)."""
+    repeat (clearstreet._requester)."""
     simulator.faults.add(status, times=None, retry_after=0.01, path_contains="/positions")
     text = await tool_error(client, "get_positions")
     assert f"Clear Street API error {status}:" in text

@@ -124,7 +124,7 @@ class Dependencies:
     @asynccontextmanager
     async def deadline(self, doing: str) -> AsyncIterator[None]:
         """Bound the enclosed work by POSITIONS_MCP_CALL_TIMEOUT; running out is an ActionError
-        saying what was being done (nothing state-changing is ever cut off: see clearstreet._exchange)."""
+        saying what was being done (nothing state-changing is ever cut off: see clearstreet._requester)."""
         seconds = self.settings.call_timeout
         try:
             with anyio.fail_after(seconds):

@@ -127,9 +127,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         sent_before: Sequence[str],
     ) -> Sent:
         repeated = [r.instruction_id for r in draft.plan.rows if r.status is RowStatus.ALREADY_SUBMITTED]
-        result = await client.submit_position_instructions(
-            account, draft.plan.requests(), sent_before=[*sent_before, *repeated]
-        )
+        result = await client.instructions.submit(account, draft.plan.requests(), sent_before=[*sent_before, *repeated])
         persisted = [row for row in result.instructions if row.persisted]
         live = [row for row in persisted if row.status not in FINISHED_INSTRUCTION_STATUSES]
         summary = f"{len(live)} of {len(result.instructions)} instruction(s) accepted for processing"

@@ -115,7 +115,7 @@ class Upstream:
         sent = system_clock()
         try:
             with anyio.fail_after(CLOCK_READ_SECONDS):
-                server = (await client.get_clock()).clock
+                server = (await client.clock.now()).clock
             if server.tzinfo is None or server.utcoffset() is None:  # the reference: UTC
                 server = server.replace(tzinfo=UTC)
             received = system_clock()
