@@ -1447,7 +1447,7 @@ async def test_a_closed_client_refuses_to_send() -> None:
 
 @pytest.mark.anyio
 async def test_a_retry_wait_that_overruns_the_deadline_never_reports_nothing_sent() -> None:
-    """A submit answered 503 with Retry-After 1 s, the wait overshooting (as real timers may) so
+    """A submit answered 503 with retry-after-ms 50, the wait overshooting (as real timers may) so
     the deadline no longer allows another attempt: the first attempt may have landed, so the
     outcome is unknown — never "nothing was sent", which would invite a resubmission."""
     import anyio
@@ -1456,11 +1456,11 @@ async def test_a_retry_wait_that_overruns_the_deadline_never_reports_nothing_sen
     async def overshooting(delay: float) -> None:
         await anyio.sleep(delay + 0.05)
 
-    api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), {"Retry-After": "1"}))
+    api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), {"retry-after-ms": "50"}))
     retry = RetryPolicy(sleep=overshooting, random=lambda: 0.0, clock=lambda: NOW)
     client = ClearStreetClient(api_key=API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(api), retry=retry)
     async with client:
-        with anyio.fail_after(1 + STATE_CHANGE_TIMEOUT + _MARGIN + 0.02):
+        with anyio.fail_after(0.05 + STATE_CHANGE_TIMEOUT + _MARGIN + 0.02):
             with pytest.raises(ClearStreetError) as caught:
                 await client.instructions.submit(ACCOUNT, [exercise(key="k-1")])
     assert len(api.requests) == 1
