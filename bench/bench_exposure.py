@@ -47,7 +47,7 @@ RATIO_BUDGET = {10_000: 1.35}
 
 
 async def fetch_pages(client: ClearStreetClient, account: int) -> int:
-    return sum([len(page.positions) async for page in client.iter_position_pages(account, page_size=1000)])
+    return sum([len(page.positions) async for page in client.positions.pages(account, page_size=1000)])
 
 
 async def fetch_pages_and_market(client: ClearStreetClient, account: int) -> int:
@@ -61,17 +61,17 @@ async def fetch_pages_and_market(client: ClearStreetClient, account: int) -> int
             await call(*args)
 
     async def contracts(batch: list[str]) -> None:
-        await client.get_all_option_contracts(contract_ids=batch)
+        await client.instruments.all_option_contracts(contract_ids=batch)
 
     count = 0
     async with anyio.create_task_group() as group:
-        async for page in client.iter_position_pages(account, page_size=1000):
+        async for page in client.positions.pages(account, page_size=1000):
             count += len(page.positions)
             options = contract_ids(page.positions)
             for start in range(0, len(options), BATCH):
-                group.start_soon(guarded, client.get_snapshots, options[start : start + BATCH])
+                group.start_soon(guarded, client.market_data.snapshots, options[start : start + BATCH])
                 group.start_soon(guarded, contracts, options[start : start + BATCH])
-        group.start_soon(guarded, client.get_account_balances, account)
+        group.start_soon(guarded, client.balances.get, account)
     return count
 
 

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
+from positions_mcp.clearstreet.retry import RetryPolicy
 from positions_mcp.settings import Settings, load_settings
 from positions_mcp.simulator import Simulator
 from positions_mcp.surface.server import build_server
@@ -21,17 +23,28 @@ MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 AUTH = {"Authorization": "Bearer out-of-band"}
 
 
+class Waits(list[float]):
+    """The waits between retry attempts a client asked for, recorded instead of taken (through the
+    retry policy's ``sleep`` seam); a checkpoint keeps each one a point where cancellation lands."""
+
+    async def __call__(self, delay: float) -> None:
+        self.append(delay)
+        await anyio.lowlevel.checkpoint()
+
+
 class Recorder(httpx.AsyncBaseTransport):
     """The simulator's in-process transport, recording every request the server sends it.
 
     Servers get it through ``build_server``'s public ``transport=`` seam (``Recorder.server``), so
-    "refused before the upstream" is checked, not assumed."""
+    "refused before the upstream" is checked, not assumed; and its ``retry=`` seam, so a retry's
+    back-off is recorded in ``waits`` rather than waited for."""
 
     def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
         self._inner = simulator.transport()
         self.requests: list[httpx.Request] = []
         self.responses: list[httpx.Response] = []
+        self.waits = Waits()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -52,6 +65,7 @@ class Recorder(httpx.AsyncBaseTransport):
         return [call for call in self.calls if call[0] != "GET"]
 
     def server(self, settings: Settings, **kwargs: Any) -> MCPServer[Any]:
+        kwargs.setdefault("retry", RetryPolicy(sleep=self.waits))
         return build_server(settings, simulator=self.simulator, transport=self, **kwargs)
 
     async def behind_our_back(self, method: str, path: str, body: Any = None) -> dict[str, Any]:

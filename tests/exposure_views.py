@@ -53,9 +53,9 @@ async def served_view(simulator: Simulator, account_id: int, positions: Iterable
     )
     options = [p.instrument_id for p in rows if p.instrument_type == SecurityType.OPTION]
     async with ClearStreetClient(api_key="k", base_url="http://simulator", transport=simulator.transport()) as client:
-        snapshots = (await client.get_snapshots_batched(ids)).snapshots
-        contracts = (await client.get_option_contracts_batched(options)).contracts
-        balances = (await client.get_account_balances(account_id)).balances
+        snapshots = (await client.market_data.snapshots_batched(ids)).snapshots
+        contracts = (await client.instruments.option_contracts_batched(options)).contracts
+        balances = (await client.balances.get(account_id)).balances
     return MarketView(
         quotes={row.instrument_id: quote_of(row) for row in snapshots},
         terms=terms_for_positions(rows, contracts),

@@ -21,22 +21,30 @@ from positions_mcp.clearstreet import (
     ENVIRONMENT_URLS,
     NIL_UUID,
     APIStatusError,
+    BadRequest,
     ClearStreetClient,
     ClearStreetConnectionError,
     ClearStreetError,
+    Conflict,
     InstructionRequest,
     InstructionStatus,
     InstructionType,
+    NotFound,
     OrderStatus,
     OutcomeUnknownError,
     PaginationLoopError,
+    PermissionDenied,
     PositionType,
+    RateLimited,
     RetryPolicy,
     SecurityType,
+    ServerError,
     Side,
     SortBy,
     SortDirection,
     TimeInForce,
+    Unauthorized,
+    Unprocessable,
     parse_retry_after,
 )
 
@@ -316,7 +324,7 @@ def sent_keys(request: httpx.Request) -> list[str]:
 async def test_get_positions_sends_filters_sort_and_paging_as_the_api_names_them() -> None:
     api = ScriptedAPI(reply(200, envelope([CURRENT_POSITION])))
     async with make_client(api) as client:
-        await client.get_positions(
+        await client.positions.page(
             ACCOUNT,
             instrument_ids=["AAPL", "AAPL  251219C00150000", AAPL_ID],
             sort_by=SortBy.MARKET_VALUE,
@@ -342,7 +350,7 @@ async def test_get_positions_sends_filters_sort_and_paging_as_the_api_names_them
 async def test_get_positions_without_arguments_sends_no_query() -> None:
     api = ScriptedAPI(reply(200, envelope([])))
     async with make_client(api) as client:
-        page = await client.get_positions(str(ACCOUNT))
+        page = await client.positions.page(str(ACCOUNT))
     assert str(api.requests[0].url) == f"{BASE_URL}/v1/accounts/{ACCOUNT}/positions"
     assert page.positions == []
     assert page.next_page_token is None
@@ -352,9 +360,9 @@ async def test_get_positions_without_arguments_sends_no_query() -> None:
 async def test_a_base_url_with_a_path_prefix_is_kept() -> None:
     api = ScriptedAPI(reply(200, envelope([])), reply(200, envelope([])))
     async with make_client(api, base_url="http://127.0.0.1:8080/cs") as client:
-        await client.get_positions(ACCOUNT)
+        await client.positions.page(ACCOUNT)
     async with make_client(api, base_url="http://127.0.0.1:8080/cs/") as client:
-        await client.get_positions(ACCOUNT)
+        await client.positions.page(ACCOUNT)
     expected = f"http://127.0.0.1:8080/cs/v1/accounts/{ACCOUNT}/positions"
     assert [str(r.url) for r in api.requests] == [expected, expected]
 
@@ -363,9 +371,9 @@ async def test_a_base_url_with_a_path_prefix_is_kept() -> None:
 async def test_close_position_percent_encodes_the_instrument_as_one_path_segment() -> None:
     api = ScriptedAPI(*[reply(200, envelope([order_row()])) for _ in range(3)])
     async with make_client(api) as client:
-        await client.close_position(ACCOUNT, "AAPL  250117C00190000")
-        await client.close_position(ACCOUNT, "BRK/B")
-        await client.close_position(ACCOUNT, "a:b@c~d")
+        await client.positions.close(ACCOUNT, "AAPL  250117C00190000")
+        await client.positions.close(ACCOUNT, "BRK/B")
+        await client.positions.close(ACCOUNT, "a:b@c~d")
     assert [r.url.raw_path for r in api.requests] == [
         f"/v1/accounts/{ACCOUNT}/positions/AAPL%20%20250117C00190000".encode(),
         f"/v1/accounts/{ACCOUNT}/positions/BRK%2FB".encode(),
@@ -379,9 +387,9 @@ async def test_empty_and_dot_segment_ids_are_refused_before_sending(bad_id: str)
     api = ScriptedAPI()
     async with make_client(api) as client:
         with pytest.raises(ValueError):
-            await client.close_position(ACCOUNT, bad_id)
+            await client.positions.close(ACCOUNT, bad_id)
         with pytest.raises(ValueError):
-            await client.cancel_position_instruction(ACCOUNT, bad_id)
+            await client.instructions.cancel(ACCOUNT, bad_id)
     assert api.requests == []
 
 
@@ -391,9 +399,9 @@ async def test_account_ids_must_be_numeric(bad_account: str) -> None:
     api = ScriptedAPI()
     async with make_client(api) as client:
         with pytest.raises(ValueError):
-            await client.get_positions(bad_account)
+            await client.positions.page(bad_account)
         with pytest.raises(TypeError):
-            await client.get_positions(True)
+            await client.positions.page(True)
     assert api.requests == []
 
 
@@ -402,16 +410,16 @@ async def test_query_arguments_are_checked_before_sending() -> None:
     api = ScriptedAPI()
     async with make_client(api) as client:
         with pytest.raises(TypeError):
-            await client.get_positions(ACCOUNT, instrument_ids="AAPL")
+            await client.positions.page(ACCOUNT, instrument_ids="AAPL")
         with pytest.raises(ValueError):
-            await client.get_positions(ACCOUNT, instrument_ids=[])
+            await client.positions.page(ACCOUNT, instrument_ids=[])
         with pytest.raises(ValueError):
-            await client.get_positions(ACCOUNT, instrument_ids=["AAPL,TSLA"])
+            await client.positions.page(ACCOUNT, instrument_ids=["AAPL,TSLA"])
         for bad_size in (0, 1001):
             with pytest.raises(ValueError):
-                await client.get_positions(ACCOUNT, page_size=bad_size)
+                await client.positions.page(ACCOUNT, page_size=bad_size)
         with pytest.raises(ValueError):
-            client.iter_position_pages(ACCOUNT, page_size=0)
+            client.positions.pages(ACCOUNT, page_size=0)
     assert api.requests == []
 
 
@@ -423,8 +431,8 @@ async def test_query_arguments_are_checked_before_sending() -> None:
 async def test_close_endpoints_send_a_json_object_body(cancel_orders: bool | None, body: bytes) -> None:
     api = ScriptedAPI(reply(200, envelope([order_row()])), reply(200, envelope([order_row()])))
     async with make_client(api) as client:
-        await client.close_position(ACCOUNT, "AAPL", cancel_orders=cancel_orders)
-        await client.close_positions(ACCOUNT, cancel_orders=cancel_orders)
+        await client.positions.close(ACCOUNT, "AAPL", cancel_orders=cancel_orders)
+        await client.positions.close_all(ACCOUNT, cancel_orders=cancel_orders)
     one, every = api.requests
     assert (one.method, one.url.path) == ("DELETE", f"/v1/accounts/{ACCOUNT}/positions/AAPL")
     assert (every.method, every.url.path) == ("DELETE", f"/v1/accounts/{ACCOUNT}/positions")
@@ -439,7 +447,7 @@ async def test_close_refuses_a_non_boolean_cancel_orders() -> None:
     api = ScriptedAPI()
     async with make_client(api) as client:
         with pytest.raises(TypeError):
-            await client.close_positions(ACCOUNT, cancel_orders="yes")  # type: ignore[arg-type]
+            await client.positions.close_all(ACCOUNT, cancel_orders="yes")  # type: ignore[arg-type]
     assert api.requests == []
 
 
@@ -447,7 +455,7 @@ async def test_close_refuses_a_non_boolean_cancel_orders() -> None:
 async def test_submit_sends_a_bare_array_with_a_key_on_every_row() -> None:
     api = ScriptedAPI(lambda request: reply(200, envelope([instruction_row(k) for k in sent_keys(request)])))
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(
+        result = await client.instructions.submit(
             ACCOUNT,
             [
                 exercise("1", key="ex-20251219-aapl-1"),
@@ -474,16 +482,16 @@ async def test_submit_checks_the_batch_before_sending() -> None:
     api = ScriptedAPI()
     async with make_client(api) as client:
         with pytest.raises(ValueError, match="at least one"):
-            await client.submit_position_instructions(ACCOUNT, [])
+            await client.instructions.submit(ACCOUNT, [])
         with pytest.raises(ValueError, match="twice"):
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="k"), exercise(key="k")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="k"), exercise(key="k")])
         with pytest.raises(ValueError, match="positive"):
-            await client.submit_position_instructions(ACCOUNT, [exercise("0")])
+            await client.instructions.submit(ACCOUNT, [exercise("0")])
         with pytest.raises(ValueError, match="empty"):
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="")])
         with pytest.raises(TypeError):
             not_a_request: Any = {"instruction_type": "EXERCISE"}
-            await client.submit_position_instructions(ACCOUNT, [not_a_request])
+            await client.instructions.submit(ACCOUNT, [not_a_request])
     assert api.requests == []
 
 
@@ -491,7 +499,7 @@ async def test_submit_checks_the_batch_before_sending() -> None:
 async def test_get_instructions_sends_both_filters_form_encoded() -> None:
     api = ScriptedAPI(reply(200, envelope([instruction_row("k1")])))
     async with make_client(api) as client:
-        result = await client.get_position_instructions(
+        result = await client.instructions.get(
             ACCOUNT, instrument_id="AAPL  250117C00190000", underlying_instrument_id="AAPL"
         )
     (request,) = api.requests
@@ -506,7 +514,7 @@ async def test_cancel_sends_no_body_and_returns_the_single_instruction() -> None
     row = instruction_row("k1", status="CANCEL_REQUESTED")
     api = ScriptedAPI(reply(200, envelope(row, request_id="req-c")))
     async with make_client(api) as client:
-        result = await client.cancel_position_instruction(ACCOUNT, ORIGINAL_ID)
+        result = await client.instructions.cancel(ACCOUNT, ORIGINAL_ID)
     (request,) = api.requests
     assert (request.method, request.url.path) == (
         "DELETE",
@@ -527,7 +535,7 @@ async def test_positions_of_both_eras_and_unknown_values_are_read_and_kept() -> 
     rows = [CURRENT_POSITION, SEED_POSITION, SEED_PREFERRED, FUTURE_POSITION]
     api = ScriptedAPI(reply(200, envelope(rows, page_number=1, total_items=4, total_pages=1)))
     async with make_client(api) as client:
-        page = await client.get_positions(ACCOUNT)
+        page = await client.positions.page(ACCOUNT)
     current, seed, preferred, future = page.positions
     assert current.position_type is PositionType.LONG
     assert current.underlying_instrument_type is SecurityType.COMMON_STOCK
@@ -566,7 +574,7 @@ async def test_orders_of_both_eras_are_read() -> None:
     future_order = order_row(side="SELL_SHORT_EXEMPT", status="PARKED", time_in_force="AT_CROSSING")
     api = ScriptedAPI(reply(200, envelope([seed_order, current_order, future_order], request_id="req-close")))
     async with make_client(api) as client:
-        result = await client.close_positions(ACCOUNT)
+        result = await client.positions.close_all(ACCOUNT)
     seed, current, future = result.orders
     assert result.request_id == "req-close"
     assert seed.side is Side.SELL_SHORT
@@ -598,7 +606,7 @@ async def test_instructions_of_both_eras_are_read() -> None:
     future_row = instruction_row("ex-3", status="PENDING_CLEARING", venue_ref="OCC-1")
     api = ScriptedAPI(reply(200, envelope([seed_row, current_row, future_row])))
     async with make_client(api) as client:
-        result = await client.get_position_instructions(ACCOUNT)
+        result = await client.instructions.get(ACCOUNT)
     seed, current, future = result.instructions
     assert seed.client_instruction_id == "ui-20260424-001"
     assert seed.status is InstructionStatus.ENGINE_REJECTED
@@ -625,7 +633,7 @@ async def test_pages_are_followed_resending_filters_and_sort_with_each_token() -
         reply(200, envelope([SEED_PREFERRED], next_page_token=None, previous_page_token="T2", page_number=3)),
     )
     async with make_client(api) as client:
-        positions = await client.get_all_positions(
+        positions = await client.positions.all(
             ACCOUNT,
             instrument_ids=["AAPL", "BAC-PL"],
             sort_by="SYMBOL",
@@ -648,9 +656,9 @@ async def test_pages_stop_on_a_missing_or_empty_token() -> None:
         reply(200, envelope([CURRENT_POSITION])),
     )
     async with make_client(api) as client:
-        pages = [page async for page in client.iter_position_pages(ACCOUNT)]
+        pages = [page async for page in client.positions.pages(ACCOUNT)]
         assert len(pages) == 2
-        assert len(await client.get_all_positions(ACCOUNT)) == 1
+        assert len(await client.positions.all(ACCOUNT)) == 1
     assert len(api.requests) == 3
 
 
@@ -663,7 +671,7 @@ async def test_a_token_loop_is_detected_instead_of_followed_forever() -> None:
     )
     async with make_client(api) as client:
         with pytest.raises(PaginationLoopError, match="req-loop"):
-            await client.get_all_positions(ACCOUNT)
+            await client.positions.all(ACCOUNT)
     assert len(api.requests) == 3
 
 
@@ -679,7 +687,7 @@ async def test_a_207_is_a_result_with_sent_and_rejected_rows() -> None:
     )
     api = ScriptedAPI(reply(207, body))
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(
+        result = await client.instructions.submit(
             ACCOUNT, [exercise(key="ex-1"), exercise(key="dne-1", kind=InstructionType.DO_NOT_EXERCISE)]
         )
     assert result.status_code == 207
@@ -703,7 +711,7 @@ async def test_a_seed_era_207_with_engine_rejected_rows() -> None:
     body = envelope([sent, engine_rejected], error={"code": 400, "message": "no"})
     api = ScriptedAPI(reply(207, body))
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(ACCOUNT, [exercise(key="ui-1"), exercise(key="ui-2")])
+        result = await client.instructions.submit(ACCOUNT, [exercise(key="ui-1"), exercise(key="ui-2")])
     assert [row.client_instruction_id for row in result.sent] == ["ui-1"]
     assert [row.client_instruction_id for row in result.rejected] == ["ui-2"]
 
@@ -725,7 +733,7 @@ async def test_a_batch_rejected_as_a_whole_raises_with_every_row(
     api = ScriptedAPI(reply(status, body))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="k-1"), exercise(key="k-2")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="k-1"), exercise(key="k-2")])
     error = caught.value
     assert (error.status_code, error.code, error.message) == (status, status, message)
     assert error.request_id == "req-all"
@@ -740,7 +748,7 @@ async def test_a_seed_era_rejection_without_rows_raises() -> None:
     api = ScriptedAPI(reply(400, envelope(error=error)))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="k-1")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="k-1")])
     assert caught.value.rows == []
     assert caught.value.message == "Order quantity must be greater than zero"
 
@@ -756,7 +764,7 @@ async def test_429_with_retry_after_then_success_waits_what_the_server_asked() -
         reply(200, envelope([CURRENT_POSITION], request_id="req-ok")),
     )
     async with make_client(api, sleeps) as client:
-        page = await client.get_positions(ACCOUNT)
+        page = await client.positions.page(ACCOUNT)
     assert sleeps == [7.0]
     assert page.request_id == "req-ok"
     assert len(api.requests) == 2
@@ -779,7 +787,7 @@ async def test_retry_hints(headers: dict[str, str], expected: float) -> None:
     sleeps = Sleeps()
     api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), headers), reply(200, envelope([])))
     async with make_client(api, sleeps) as client:
-        await client.get_position_instructions(ACCOUNT)
+        await client.instructions.get(ACCOUNT)
     assert sleeps == [pytest.approx(expected)]
 
 
@@ -813,7 +821,7 @@ async def test_reads_retry_502_503_504_with_backoff_then_give_up() -> None:
     )
     async with make_client(api, sleeps, jitter_draw=0.5) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert len(api.requests) == 3
     assert sleeps == [0.5 * 0.875, 1.0 * 0.875]
     assert (caught.value.status_code, caught.value.request_id) == (503, "req-last")
@@ -827,7 +835,7 @@ async def test_a_read_retries_through_one_500() -> None:
         reply(500, envelope(error={"code": 500, "message": "Internal error"})), reply(200, envelope(data=[]))
     )
     async with make_client(api, sleeps, jitter_draw=0.5) as client:
-        page = await client.get_positions(ACCOUNT)
+        page = await client.positions.page(ACCOUNT)
     assert page.positions == []
     assert len(api.requests) == 2 and len(sleeps) == 1
 
@@ -837,7 +845,7 @@ async def test_reads_retry_timeouts_and_dropped_connections() -> None:
     sleeps = Sleeps()
     api = ScriptedAPI(httpx.ReadTimeout, httpx.RemoteProtocolError, reply(200, envelope([])))
     async with make_client(api, sleeps) as client:
-        page = await client.get_positions(ACCOUNT)
+        page = await client.positions.page(ACCOUNT)
     assert page.positions == []
     assert len(api.requests) == 3
     assert sleeps == [0.5, 1.0]
@@ -848,14 +856,14 @@ async def test_reads_give_up_with_a_connection_error_saying_whether_it_timed_out
     api = ScriptedAPI(httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout)
     async with make_client(api) as client:
         with pytest.raises(ClearStreetConnectionError) as caught:
-            await client.get_position_instructions(ACCOUNT)
+            await client.instructions.get(ACCOUNT)
     assert caught.value.timed_out is True
     assert caught.value.request_sent is True
     assert "3 attempt(s)" in str(caught.value)
     api = ScriptedAPI(httpx.ConnectError, httpx.ConnectError, httpx.ConnectError)
     async with make_client(api) as client:
         with pytest.raises(ClearStreetConnectionError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert (caught.value.timed_out, caught.value.request_sent) == (False, False)
 
 
@@ -865,7 +873,7 @@ async def test_reads_do_not_retry_other_statuses(status: int) -> None:
     api = ScriptedAPI(reply(status, envelope(error={"code": status, "message": f"status {status}"})))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert caught.value.status_code == status
     assert len(api.requests) == 1
 
@@ -876,7 +884,7 @@ async def test_the_server_can_veto_a_retry() -> None:
     api = ScriptedAPI(reply(503, down, {"x-should-retry": "false"}))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError):
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert len(api.requests) == 1
 
 
@@ -885,7 +893,7 @@ async def test_max_retries_zero_means_one_attempt() -> None:
     api = ScriptedAPI(reply(429, envelope(error={"code": 429, "message": "slow down"}), {"Retry-After": "3"}))
     async with make_client(api, max_retries=0) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert caught.value.retry_after == 3.0
     assert len(api.requests) == 1
 
@@ -901,7 +909,7 @@ async def test_a_5xx_on_a_close_is_not_retried_and_the_outcome_is_unknown(status
     api = ScriptedAPI(reply(status, body))
     async with make_client(api, sleeps) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
-            await client.close_position(ACCOUNT, "AAPL")
+            await client.positions.close(ACCOUNT, "AAPL")
     assert len(api.requests) == 1
     assert sleeps == []
     assert (caught.value.status_code, caught.value.request_id) == (status, "req-5xx")
@@ -915,7 +923,7 @@ async def test_a_close_lost_after_sending_is_not_retried(failure: type[httpx.Req
     api = ScriptedAPI(failure)
     async with make_client(api) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
-            await client.close_positions(ACCOUNT, cancel_orders=True)
+            await client.positions.close_all(ACCOUNT, cancel_orders=True)
     assert len(api.requests) == 1
     assert caught.value.status_code is None
     assert "Re-read positions" in str(caught.value)
@@ -930,7 +938,7 @@ async def test_a_close_is_retried_after_429_and_after_a_connection_that_never_op
         reply(200, envelope([order_row()], request_id="req-closed")),
     )
     async with make_client(api, sleeps) as client:
-        result = await client.close_position(ACCOUNT, "AAPL", cancel_orders=False)
+        result = await client.positions.close(ACCOUNT, "AAPL", cancel_orders=False)
     assert [r.content for r in api.requests] == [b'{"cancel_orders":false}'] * 3
     assert sleeps == [2.0, 1.0]
     assert result.request_id == "req-closed"
@@ -943,7 +951,7 @@ async def test_a_close_that_never_connected_is_a_connection_error_not_an_unknown
     api = ScriptedAPI(httpx.ConnectError, httpx.ConnectTimeout, httpx.ConnectError)
     async with make_client(api) as client:
         with pytest.raises(ClearStreetConnectionError) as caught:
-            await client.close_positions(ACCOUNT)
+            await client.positions.close_all(ACCOUNT)
     assert caught.value.request_sent is False
     assert len(api.requests) == 3
 
@@ -954,7 +962,7 @@ async def test_a_close_refused_with_4xx_is_an_api_error() -> None:
     api = ScriptedAPI(reply(404, body))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.close_position(ACCOUNT, "ZZZZ")
+            await client.positions.close(ACCOUNT, "ZZZZ")
     error = caught.value
     assert (error.status_code, error.message, error.request_id) == (404, "Position not found", "req-404")
     assert len(api.requests) == 1
@@ -965,7 +973,7 @@ async def test_a_close_answered_200_with_an_unreadable_body_is_an_unknown_outcom
     api = ScriptedAPI(httpx.Response(200, text="<html>OK</html>", headers={"Content-Type": "text/html"}))
     async with make_client(api) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
-            await client.close_positions(ACCOUNT)
+            await client.positions.close_all(ACCOUNT)
     assert caught.value.status_code == 200
     assert "not JSON" in str(caught.value)
     assert len(api.requests) == 1
@@ -998,7 +1006,7 @@ async def test_submit_retried_after_a_timeout_reuses_its_keys_and_reports_the_or
 
     api = ScriptedAPI(httpx.ReadTimeout, all_duplicates, listing)
     async with make_client(api, sleeps) as client:
-        result = await client.submit_position_instructions(ACCOUNT, [exercise("1")])
+        result = await client.instructions.submit(ACCOUNT, [exercise("1")])
 
     first, second, read_back = api.requests
     assert first.content == second.content  # the very same body, the very same key
@@ -1039,7 +1047,7 @@ async def test_a_retry_rejecting_every_row_mixes_recovered_originals_and_real_re
         listing,
     )
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(
+        result = await client.instructions.submit(
             ACCOUNT,
             [exercise(key="caller-ex-1"), exercise(key="caller-dne-1", kind=InstructionType.DO_NOT_EXERCISE)],
         )
@@ -1060,9 +1068,7 @@ async def test_a_duplicate_of_a_caller_key_on_the_first_attempt_stays_a_rejectio
     )
     api = ScriptedAPI(reply(207, body))
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(
-            ACCOUNT, [exercise(key="fresh"), exercise(key="used-yesterday")]
-        )
+        result = await client.instructions.submit(ACCOUNT, [exercise(key="fresh"), exercise(key="used-yesterday")])
     assert len(api.requests) == 1  # no read-back
     assert result.status_code == 207
     assert result.recovered == ()
@@ -1075,7 +1081,7 @@ async def test_a_409_on_the_first_attempt_is_not_retried_and_not_recovered() -> 
     api = ScriptedAPI(reply(409, body))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="used-yesterday")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="used-yesterday")])
     assert caught.value.status_code == 409
     assert caught.value.rows[0].rejection is not None
     assert caught.value.rows[0].rejection.metadata == {"existing_id": ORIGINAL_ID}
@@ -1090,7 +1096,7 @@ async def test_a_caller_key_duplicate_after_only_a_429_stays_a_rejection() -> No
     )
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="used-yesterday")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="used-yesterday")])
     assert caught.value.status_code == 409
     assert [r.method for r in api.requests] == ["POST", "POST"]
 
@@ -1105,7 +1111,7 @@ async def test_a_seed_era_409_without_rows_after_a_lost_attempt_recovers_every_r
         reply(200, envelope([seed_original])),
     )
     async with make_client(api) as client:
-        result = await client.submit_position_instructions(ACCOUNT, [exercise(key="ui-20260424-001")])
+        result = await client.instructions.submit(ACCOUNT, [exercise(key="ui-20260424-001")])
     assert result.status_code == 200
     assert result.recovered == ("ui-20260424-001",)
     assert result.instructions[0].id == ORIGINAL_ID
@@ -1120,7 +1126,7 @@ async def test_a_duplicate_whose_original_cannot_be_found_is_an_unknown_outcome(
     api = ScriptedAPI(httpx.ReadTimeout, duplicate, reply(200, envelope([])))
     async with make_client(api) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise()])
+            await client.instructions.submit(ACCOUNT, [exercise()])
     assert caught.value.client_instruction_ids == tuple(sent_keys(api.requests[0]))
 
 
@@ -1133,7 +1139,7 @@ async def test_a_duplicate_of_a_different_instruction_stays_a_rejection() -> Non
     api = ScriptedAPI(httpx.ReadTimeout, duplicate, reply(200, envelope([other_quantity])))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise("1", key="k-1")])
+            await client.instructions.submit(ACCOUNT, [exercise("1", key="k-1")])
     assert caught.value.status_code == 409
 
 
@@ -1145,7 +1151,7 @@ async def test_a_submit_503_without_rows_is_retried_with_the_same_keys() -> None
         lambda request: reply(200, envelope([instruction_row(k) for k in sent_keys(request)])),
     )
     async with make_client(api, sleeps) as client:
-        result = await client.submit_position_instructions(ACCOUNT, [exercise(), exercise("3")])
+        result = await client.instructions.submit(ACCOUNT, [exercise(), exercise("3")])
     assert api.requests[0].content == api.requests[1].content
     assert sleeps == [0.1]
     assert result.status_code == 200
@@ -1157,7 +1163,7 @@ async def test_a_submit_that_never_gets_an_answer_is_an_unknown_outcome_listing_
     api = ScriptedAPI(httpx.ReadTimeout, httpx.ReadTimeout, httpx.ReadTimeout)
     async with make_client(api) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="mine-1"), exercise()])
+            await client.instructions.submit(ACCOUNT, [exercise(key="mine-1"), exercise()])
     assert len(api.requests) == 3
     assert len({r.content for r in api.requests}) == 1
     keys = caught.value.client_instruction_ids
@@ -1170,7 +1176,7 @@ async def test_a_submit_that_never_connected_is_a_connection_error() -> None:
     api = ScriptedAPI(httpx.ConnectError, httpx.ConnectError, httpx.ConnectError)
     async with make_client(api) as client:
         with pytest.raises(ClearStreetConnectionError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise()])
+            await client.instructions.submit(ACCOUNT, [exercise()])
     assert caught.value.request_sent is False
 
 
@@ -1180,7 +1186,7 @@ async def test_a_submit_500_without_rows_is_not_retried_and_unknown() -> None:
     api = ScriptedAPI(reply(500, body))
     async with make_client(api) as client:
         with pytest.raises(OutcomeUnknownError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise(key="k")])
+            await client.instructions.submit(ACCOUNT, [exercise(key="k")])
     assert len(api.requests) == 1
     error = caught.value
     assert (error.status_code, error.request_id, error.client_instruction_ids) == (500, "req-500", ("k",))
@@ -1192,11 +1198,11 @@ async def test_a_submit_429_after_a_lost_attempt_is_unknown_but_alone_is_an_api_
     api = ScriptedAPI(httpx.ReadTimeout, too_many, too_many)
     async with make_client(api) as client:
         with pytest.raises(OutcomeUnknownError):
-            await client.submit_position_instructions(ACCOUNT, [exercise()])
+            await client.instructions.submit(ACCOUNT, [exercise()])
     api = ScriptedAPI(too_many, too_many, too_many)
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.submit_position_instructions(ACCOUNT, [exercise()])
+            await client.instructions.submit(ACCOUNT, [exercise()])
     assert caught.value.status_code == 429
 
 
@@ -1211,7 +1217,7 @@ async def test_a_409_on_a_cancel_retry_means_already_final() -> None:
         reply(200, envelope([instruction_row("k", status="CANCELLED")])),
     )
     async with make_client(api) as client:
-        result = await client.cancel_position_instruction(ACCOUNT, ORIGINAL_ID)
+        result = await client.instructions.cancel(ACCOUNT, ORIGINAL_ID)
     assert [r.method for r in api.requests] == ["DELETE", "DELETE", "GET"]
     assert result.already_final is True
     assert result.instruction.status is InstructionStatus.CANCELLED
@@ -1223,7 +1229,7 @@ async def test_a_409_on_a_first_cancel_is_an_api_error() -> None:
     api = ScriptedAPI(reply(409, envelope(error={"code": 409, "message": "terminal state"})))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.cancel_position_instruction(ACCOUNT, ORIGINAL_ID)
+            await client.instructions.cancel(ACCOUNT, ORIGINAL_ID)
     assert caught.value.status_code == 409
     assert len(api.requests) == 1
 
@@ -1236,7 +1242,7 @@ async def test_a_409_after_only_a_429_is_an_api_error() -> None:
     )
     async with make_client(api) as client:
         with pytest.raises(APIStatusError):
-            await client.cancel_position_instruction(ACCOUNT, ORIGINAL_ID)
+            await client.instructions.cancel(ACCOUNT, ORIGINAL_ID)
     assert len(api.requests) == 2
 
 
@@ -1245,9 +1251,54 @@ async def test_a_cancel_is_retried_after_a_timeout() -> None:
     requested = instruction_row("k", status="CANCEL_REQUESTED")
     api = ScriptedAPI(httpx.ReadTimeout, reply(200, envelope(requested)))
     async with make_client(api) as client:
-        result = await client.cancel_position_instruction(ACCOUNT, ORIGINAL_ID)
+        result = await client.instructions.cancel(ACCOUNT, ORIGINAL_ID)
     assert result.instruction.status is InstructionStatus.CANCEL_REQUESTED
     assert len(api.requests) == 2
+
+
+# -- errors typed by status -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, BadRequest),
+        (401, Unauthorized),
+        (403, PermissionDenied),
+        (404, NotFound),
+        (409, Conflict),
+        (422, Unprocessable),
+        (429, RateLimited),
+        (500, ServerError),
+        (503, ServerError),
+        (408, APIStatusError),
+    ],
+)
+async def test_a_refusal_is_raised_as_the_class_that_names_its_status(status: int, kind: type[APIStatusError]) -> None:
+    """Callers branch on the class, never on ``status_code``; status, message and request_id stay."""
+    body = envelope(error={"code": status, "message": "refused"}, request_id="req-9")
+    api = ScriptedAPI(reply(status, body, {"x-should-retry": "false", "Retry-After": "3"}))
+    async with make_client(api) as client:
+        with pytest.raises(kind) as caught:
+            await client.positions.page(ACCOUNT)
+    error = caught.value
+    assert type(error) is kind and isinstance(error, ClearStreetError)
+    assert (error.status_code, error.message, error.request_id, error.retry_after) == (status, "refused", "req-9", 3.0)
+    assert len(api.requests) == 1
+
+
+@pytest.mark.anyio
+async def test_an_unknown_filter_is_refused_before_anything_is_sent() -> None:
+    api = ScriptedAPI()
+    async with make_client(api) as client:
+        with pytest.raises(TypeError, match="'sort_order'; the filters are: instrument_ids, sort_by, sort_direction"):
+            await client.positions.page(ACCOUNT, sort_order="ASC")  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="'colour'"):
+            client.orders.pages(ACCOUNT, colour="red")  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="'root'"):
+            await client.instruments.option_contracts_batched(["x"], root="AAPL")  # type: ignore[call-arg]
+    assert api.requests == []
 
 
 # -- bodies that are not the envelope -------------------------------------------------------------------
@@ -1260,7 +1311,7 @@ async def test_a_non_json_error_body_becomes_an_api_error_with_an_excerpt() -> N
     api = ScriptedAPI(httpx.Response(404, text=html, headers=headers))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     error = caught.value
     assert error.status_code == 404
     assert error.request_id == "edge-7"
@@ -1285,7 +1336,7 @@ async def test_a_2xx_read_that_is_not_the_envelope_is_an_api_error(content: byte
     api = ScriptedAPI(httpx.Response(200, content=content))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert caught.value.status_code == 200
     assert expected in caught.value.message
 
@@ -1296,7 +1347,7 @@ async def test_a_loose_error_envelope_keeps_its_message_and_request_id() -> None
     api = ScriptedAPI(reply(403, body))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT)
+            await client.positions.page(ACCOUNT)
     assert (caught.value.status_code, caught.value.code, caught.value.message, caught.value.request_id) == (
         403,
         403,
@@ -1312,7 +1363,7 @@ async def test_an_error_envelope_keeps_code_and_details() -> None:
     api = ScriptedAPI(reply(400, body))
     async with make_client(api) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.get_positions(ACCOUNT, page_size=5)
+            await client.positions.page(ACCOUNT, page_size=5)
     assert caught.value.details == [{"field": "page_size"}]
     assert str(caught.value) == "Clear Street API returned 400: bad page_size (request_id req-400)"
 
@@ -1340,12 +1391,12 @@ async def test_the_api_key_appears_in_no_repr_error_or_log(caplog: pytest.LogCap
     errors: list[ClearStreetError] = []
     async with client:
         calls = [
-            client.get_positions(ACCOUNT),
-            client.close_position(ACCOUNT, "AAPL"),
-            client.close_positions(ACCOUNT),
-            client.cancel_position_instruction(ACCOUNT, ORIGINAL_ID),
-            client.submit_position_instructions(ACCOUNT, [exercise()]),
-            client.get_position_instructions(ACCOUNT),
+            client.positions.page(ACCOUNT),
+            client.positions.close(ACCOUNT, "AAPL"),
+            client.positions.close_all(ACCOUNT),
+            client.instructions.cancel(ACCOUNT, ORIGINAL_ID),
+            client.instructions.submit(ACCOUNT, [exercise()]),
+            client.instructions.get(ACCOUNT),
         ]
         for call in calls:
             try:
@@ -1390,27 +1441,27 @@ async def test_a_closed_client_refuses_to_send() -> None:
     await client.aclose()
     assert client.closed
     with pytest.raises(RuntimeError):
-        await client.get_positions(ACCOUNT)
+        await client.positions.page(ACCOUNT)
     assert api.requests == []
 
 
 @pytest.mark.anyio
 async def test_a_retry_wait_that_overruns_the_deadline_never_reports_nothing_sent() -> None:
-    """A submit answered 503 with Retry-After 1 s, the wait overshooting (as real timers may) so
+    """A submit answered 503 with retry-after-ms 50, the wait overshooting (as real timers may) so
     the deadline no longer allows another attempt: the first attempt may have landed, so the
     outcome is unknown — never "nothing was sent", which would invite a resubmission."""
     import anyio
-    from positions_mcp.clearstreet._exchange import _MARGIN, STATE_CHANGE_TIMEOUT
+    from positions_mcp.clearstreet._requester import _MARGIN, STATE_CHANGE_TIMEOUT
 
     async def overshooting(delay: float) -> None:
         await anyio.sleep(delay + 0.05)
 
-    api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), {"Retry-After": "1"}))
+    api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), {"retry-after-ms": "50"}))
     retry = RetryPolicy(sleep=overshooting, random=lambda: 0.0, clock=lambda: NOW)
     client = ClearStreetClient(api_key=API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(api), retry=retry)
     async with client:
-        with anyio.fail_after(1 + STATE_CHANGE_TIMEOUT + _MARGIN + 0.02):
+        with anyio.fail_after(0.05 + STATE_CHANGE_TIMEOUT + _MARGIN + 0.02):
             with pytest.raises(ClearStreetError) as caught:
-                await client.submit_position_instructions(ACCOUNT, [exercise(key="k-1")])
+                await client.instructions.submit(ACCOUNT, [exercise(key="k-1")])
     assert len(api.requests) == 1
     assert isinstance(caught.value, OutcomeUnknownError), caught.value

@@ -212,7 +212,7 @@ ORDER = {
 async def test_balances_query_and_exact_decimals() -> None:
     api = scripted(ok(BALANCES, "bal-1"))
     async with client(api) as cs:
-        result = await cs.get_account_balances(ACCOUNT, top_margin_contributors_limit=3)
+        result = await cs.balances.get(ACCOUNT, top_margin_contributors_limit=3)
     [request] = api.requests
     assert (request.method, request.url.path, api.queries[0]) == (
         "GET", f"/v1/accounts/{ACCOUNT}/balances", "top_margin_contributors_limit=3",
@@ -235,7 +235,7 @@ async def test_a_cash_account_and_unknown_margin_type() -> None:
     body = {**BALANCES, "margin_type": "SOMETHING_NEW", "margin_details": None, "multiplier": None}
     del body["short_market_value"]
     async with client(scripted(ok(body))) as cs:
-        b = (await cs.get_account_balances(ACCOUNT)).balances
+        b = (await cs.balances.get(ACCOUNT)).balances
     assert (b.margin_type, b.margin_details, b.multiplier, b.short_market_value) == ("SOMETHING_NEW", None, None, None)
 
 
@@ -244,11 +244,11 @@ async def test_balances_arguments_are_checked_before_sending() -> None:
     api = scripted()
     async with client(api) as cs:
         with pytest.raises(ValueError, match="at least 1"):
-            await cs.get_account_balances(ACCOUNT, top_margin_contributors_limit=0)
+            await cs.balances.get(ACCOUNT, top_margin_contributors_limit=0)
         with pytest.raises(TypeError):
-            await cs.get_account_balances(ACCOUNT, top_margin_contributors_limit=True)  # type: ignore[arg-type]
+            await cs.balances.get(ACCOUNT, top_margin_contributors_limit=True)  # type: ignore[arg-type]
         with pytest.raises(ValueError):
-            await cs.get_account_balances("19816x")
+            await cs.balances.get("19816x")
     assert api.requests == []
 
 
@@ -259,8 +259,8 @@ async def test_balances_arguments_are_checked_before_sending() -> None:
 async def test_snapshot_queries_of_both_modes_as_the_sdk_sends_them() -> None:
     api = scripted(ok([AAPL_SNAPSHOT, option_snapshot()]), ok([option_snapshot()]))
     async with client(api) as cs:
-        listed = await cs.get_snapshots(["AAPL", "AAPL 251219C00190000", AAPL_ID])
-        chain = await cs.get_snapshots(underlying_instrument_id="AAPL", expiry=date(2025, 12, 19))
+        listed = await cs.market_data.snapshots(["AAPL", "AAPL 251219C00190000", AAPL_ID])
+        chain = await cs.market_data.snapshots(underlying_instrument_id="AAPL", expiry=date(2025, 12, 19))
     assert api.queries == [
         "instrument_ids=AAPL%2CAAPL+251219C00190000%2Ca1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8",
         "expiry=2025-12-19&underlying_instrument_id=AAPL",
@@ -282,7 +282,7 @@ async def test_snapshot_queries_of_both_modes_as_the_sdk_sends_them() -> None:
 async def test_snapshot_keeps_unknown_fields_and_values() -> None:
     row = option_snapshot(session={"ohlv_applicable": True, "vwap": "2.71"}, venue_status="HALTED")
     async with client(scripted(ok([row]))) as cs:
-        [snapshot] = (await cs.get_snapshots(["X"])).snapshots
+        [snapshot] = (await cs.market_data.snapshots(["X"])).snapshots
     assert snapshot.model_extra == {"venue_status": "HALTED"}
     assert snapshot.session.model_extra == {"vwap": "2.71"}
 
@@ -310,7 +310,7 @@ async def test_snapshot_arguments_are_checked_before_sending(
     api = scripted()
     async with client(api) as cs:
         with pytest.raises(error, match=match):
-            await cs.get_snapshots(**kwargs)
+            await cs.market_data.snapshots(**kwargs)
     assert api.requests == []
 
 
@@ -329,7 +329,7 @@ async def test_batched_snapshots_dedupe_split_by_100_and_keep_batch_order() -> N
 
     api = API(route)
     async with client(api) as cs:
-        result = await cs.get_snapshots_batched([*ids, *ids[:10], "ID249"])
+        result = await cs.market_data.snapshots_batched([*ids, *ids[:10], "ID249"])
     assert MAX_IDS_PER_REQUEST == 100
     sizes = sorted(len(r.url.params["instrument_ids"].split(",")) for r in api.requests)
     assert sizes == [50, 100, 100]
@@ -351,13 +351,13 @@ async def test_batched_snapshots_are_fetched_concurrently_within_the_bound() -> 
 
     ids = [f"S{i}" for i in range(1000)]  # 10 batches
     async with client(API(route)) as cs:
-        result = await cs.get_snapshots_batched(ids, concurrency=3)
+        result = await cs.market_data.snapshots_batched(ids, concurrency=3)
         assert peak == 3 and len(result.snapshots) == 1000
         peak = 0
-        await cs.get_snapshots_batched(ids)
+        await cs.market_data.snapshots_batched(ids)
         assert peak == 4  # the default
         peak = 0
-        await cs.get_snapshots_batched(ids, concurrency=1)
+        await cs.market_data.snapshots_batched(ids, concurrency=1)
         assert peak == 1
 
 
@@ -374,17 +374,17 @@ async def test_a_failing_batch_raises_its_own_error_and_nothing_is_sent_for_no_i
     api = API(route)
     async with client(api) as cs:
         with pytest.raises(APIStatusError) as raised:
-            await cs.get_snapshots_batched([f"B{i}" for i in range(300)], concurrency=1)
+            await cs.market_data.snapshots_batched([f"B{i}" for i in range(300)], concurrency=1)
         assert (raised.value.status_code, raised.value.message, raised.value.request_id) == (
             403, "No market data entitlement", "r-403",
         )  # fmt: skip
         sent = len(api.requests)
-        empty = await cs.get_snapshots_batched([])
+        empty = await cs.market_data.snapshots_batched([])
         assert (empty.snapshots, empty.request_ids, len(api.requests)) == ([], (), sent)
         with pytest.raises(TypeError):
-            await cs.get_snapshots_batched("AAPL")
+            await cs.market_data.snapshots_batched("AAPL")
         with pytest.raises(ValueError, match="concurrency"):
-            await cs.get_snapshots_batched(["AAPL"], concurrency=0)
+            await cs.market_data.snapshots_batched(["AAPL"], concurrency=0)
 
 
 # -- option contracts ------------------------------------------------------------------------------
@@ -394,11 +394,11 @@ async def test_a_failing_batch_raises_its_own_error_and_nothing_is_sent_for_no_i
 async def test_option_contract_queries_as_the_sdk_sends_them() -> None:
     api = scripted(ok([contract()]), ok([contract(), contract(PUT_ID, contract_type="PUT", strike_price="140")]))
     async with client(api) as cs:
-        chain = await cs.get_option_contracts(
+        chain = await cs.instruments.option_contracts(
             underlying_instrument_id="AAPL", expiry="2025-12-19", contract_type=ContractType.CALL,
             is_settle_on_open=False, page_size=50,
         )  # fmt: skip
-        looked_up = await cs.get_option_contracts(contract_ids=[CALL_ID, "AAPL 251219P00140000"], root=None)
+        looked_up = await cs.instruments.option_contracts(contract_ids=[CALL_ID, "AAPL 251219P00140000"], root=None)
     assert api.queries == [
         "contract_type=CALL&expiry=2025-12-19&is_settle_on_open=false&page_size=50&underlying_instrument_id=AAPL",
         "contract_ids=e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe%2CAAPL+251219P00140000",
@@ -419,7 +419,7 @@ async def test_option_contract_queries_as_the_sdk_sends_them() -> None:
 async def test_contracts_with_unknown_values_and_an_adjusted_multiplier() -> None:
     odd = contract(exercise_style="BERMUDAN", listing_type="WEEKLY_FLEX", multiplier="150", deliverable="150 AAPL")
     async with client(scripted(ok([odd]))) as cs:
-        [row] = (await cs.get_option_contracts(root="AAPL1")).contracts
+        [row] = (await cs.instruments.option_contracts(root="AAPL1")).contracts
     assert (row.exercise_style, row.listing_type, row.multiplier) == ("BERMUDAN", "WEEKLY_FLEX", Decimal("150"))
     assert row.model_extra == {"deliverable": "150 AAPL"}
 
@@ -432,7 +432,7 @@ async def test_contract_pages_are_followed_resending_the_filters() -> None:
         ok([contract("c3")]),
     )
     async with client(api) as cs:
-        every = await cs.get_all_option_contracts(root="SPX", expiry=date(2025, 12, 19), page_size=1)
+        every = await cs.instruments.all_option_contracts(root="SPX", expiry=date(2025, 12, 19), page_size=1)
     assert [c.id for c in every] == ["c1", "c2", "c3"]
     assert api.queries == [
         "expiry=2025-12-19&page_size=1&root=SPX",
@@ -442,7 +442,7 @@ async def test_contract_pages_are_followed_resending_the_filters() -> None:
     loop = scripted(ok([contract("c1")], next_page_token="t1"), ok([contract("c2")], next_page_token="t1"))
     async with client(loop) as cs:
         with pytest.raises(PaginationLoopError):
-            await cs.get_all_option_contracts(root="SPX")
+            await cs.instruments.all_option_contracts(root="SPX")
 
 
 @pytest.mark.anyio
@@ -463,9 +463,9 @@ async def test_contract_arguments_are_checked_before_sending(kwargs: dict[str, A
     api = scripted()
     async with client(api) as cs:
         with pytest.raises(error):
-            await cs.get_option_contracts(**kwargs)
+            await cs.instruments.option_contracts(**kwargs)
         with pytest.raises(error):
-            cs.iter_option_contract_pages(**kwargs)  # checked before iteration starts
+            cs.instruments.option_contract_pages(**kwargs)  # checked before iteration starts
     assert api.requests == []
 
 
@@ -483,7 +483,7 @@ async def test_batched_contracts_split_by_100_and_follow_pages() -> None:
 
     api = API(route)
     async with client(api) as cs:
-        result = await cs.get_option_contracts_batched([*ids, "K000"], contract_type="PUT")
+        result = await cs.instruments.option_contracts_batched([*ids, "K000"], contract_type="PUT")
     assert [c.id for c in result.contracts] == [*ids, "extra"]
     assert result.request_ids == ("req-K000", "req-K100", "req-page-2")
     assert all("contract_type=PUT" in q for q in api.queries)
@@ -499,8 +499,8 @@ async def test_instrument_by_id_path_query_and_model() -> None:
     odd = {**INSTRUMENT, "shortable_attribute": "RESTRICTED", "instrument_type": "ETF", "isin": "US0378331005"}
     api = scripted(ok(INSTRUMENT), ok(odd))
     async with client(api) as cs:
-        by_osi = await cs.get_instrument_by_id("AAPL 251219C00190000")
-        by_uuid = await cs.get_instrument_by_id(AAPL_ID, include_options_expiry_dates=True)
+        by_osi = await cs.instruments.get("AAPL 251219C00190000")
+        by_uuid = await cs.instruments.get(AAPL_ID, include_options_expiry_dates=True)
     assert [r.url.raw_path for r in api.requests] == [
         b"/v1/instruments/AAPL%20251219C00190000",
         f"/v1/instruments/{AAPL_ID}?include_options_expiry_dates=true".encode(),
@@ -519,18 +519,18 @@ async def test_instrument_by_id_path_query_and_model() -> None:
     )  # fmt: skip
     async with client(scripted()) as cs:
         with pytest.raises(ValueError):
-            await cs.get_instrument_by_id("")
+            await cs.instruments.get("")
         with pytest.raises(TypeError):
-            await cs.get_instrument_by_id("AAPL", include_options_expiry_dates=1)  # type: ignore[arg-type]
+            await cs.instruments.get("AAPL", include_options_expiry_dates=1)  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio
 async def test_clock_and_market_hours() -> None:
     api = scripted(ok({"clock": "2025-11-03T19:30:00.000000000Z"}), ok([MARKET_HOURS]), ok([MARKET_HOURS] * 2))
     async with client(api) as cs:
-        clock = await cs.get_clock()
-        [hours] = (await cs.get_market_hours_calendar(date="2025-11-28", market=MarketType.US_OPTIONS)).markets
-        both = await cs.get_market_hours_calendar()
+        clock = await cs.clock.now()
+        [hours] = (await cs.clock.market_hours(date="2025-11-28", market=MarketType.US_OPTIONS)).markets
+        both = await cs.clock.market_hours()
     assert clock.clock == datetime(2025, 11, 3, 19, 30, tzinfo=UTC)
     assert [r.url.path for r in api.requests] == [
         "/v1/clock",
@@ -556,11 +556,11 @@ async def test_market_hours_keep_unknown_values() -> None:
         "status": {"day_type": "HALF_DAY", "is_open": False, "current_session": "auction"},
     }
     async with client(scripted(ok([odd]))) as cs:
-        [hours] = (await cs.get_market_hours_calendar(market="us_futures")).markets
+        [hours] = (await cs.clock.market_hours(market="us_futures")).markets
     assert (hours.market, hours.status.day_type, hours.status.current_session) == ("us_futures", "HALF_DAY", "auction")
     async with client(scripted()) as cs:
         with pytest.raises(ValueError, match="YYYY-MM-DD"):
-            await cs.get_market_hours_calendar(date="28/11/2025")
+            await cs.clock.market_hours(date="28/11/2025")
 
 
 # -- orders ----------------------------------------------------------------------------------------
@@ -570,14 +570,14 @@ async def test_market_hours_keep_unknown_values() -> None:
 async def test_orders_query_as_the_sdk_sends_it() -> None:
     api = scripted(ok([ORDER]), ok([ORDER]), ok(ORDER, "one"))
     async with client(api) as cs:
-        await cs.get_orders(
+        await cs.orders.page(
             ACCOUNT,
             from_=datetime(2025, 10, 31, 13, 30, tzinfo=UTC),
             to="2025-10-31T20:00:00Z",
             status=[OrderStatus.NEW, "PARTIALLY_FILLED"],
             updated_at={"gte": "2025-10-31"},
         )
-        page = await cs.get_orders(
+        page = await cs.orders.page(
             ACCOUNT,
             status=["PENDING_NEW", "NEW", "PARTIALLY_FILLED"],
             underlying_instrument_ids=["AAPL"],
@@ -587,7 +587,7 @@ async def test_orders_query_as_the_sdk_sends_it() -> None:
             symbol="AAPL  251219C00190000",
             page_size=10,
         )
-        one = await cs.get_order_by_id(ACCOUNT, "trim-aapl-call-20251103-01")
+        one = await cs.orders.get(ACCOUNT, "trim-aapl-call-20251103-01")
     assert api.queries[0] == (
         "from=2025-10-31T13%3A30%3A00%2B00%3A00&status=NEW%2CPARTIALLY_FILLED&to=2025-10-31T20%3A00%3A00Z"
         "&updated_at%5Bgte%5D=2025-10-31"
@@ -606,19 +606,19 @@ async def test_orders_query_as_the_sdk_sends_it() -> None:
 async def test_order_pages_and_argument_checks() -> None:
     api = scripted(ok([ORDER], next_page_token="p2"), ok([ORDER]))
     async with client(api) as cs:
-        orders = await cs.get_all_orders(ACCOUNT, status=["NEW"], page_size=1)
+        orders = await cs.orders.all(ACCOUNT, status=["NEW"], page_size=1)
         assert len(orders) == 2
         assert api.queries == ["page_size=1&status=NEW", "page_token=p2&status=NEW"]
         with pytest.raises(ValueError, match="timezone"):
-            await cs.get_orders(ACCOUNT, from_=datetime(2025, 10, 31, 13, 30))
+            await cs.orders.page(ACCOUNT, from_=datetime(2025, 10, 31, 13, 30))
         with pytest.raises(ValueError, match="updated_at"):
-            await cs.get_orders(ACCOUNT, updated_at={"after": "2025-10-31"})
+            await cs.orders.page(ACCOUNT, updated_at={"after": "2025-10-31"})
         with pytest.raises(TypeError):
-            await cs.get_orders(ACCOUNT, status="NEW")  # type: ignore[arg-type]
+            await cs.orders.page(ACCOUNT, status="NEW")  # type: ignore[arg-type]
         with pytest.raises(ValueError):
-            cs.iter_order_pages(ACCOUNT, status=[])
+            cs.orders.pages(ACCOUNT, status=[])
         with pytest.raises(ValueError):
-            await cs.get_order_by_id(ACCOUNT, "..")
+            await cs.orders.get(ACCOUNT, "..")
     assert len(api.requests) == 2
 
 
@@ -629,14 +629,14 @@ async def test_order_pages_and_argument_checks() -> None:
 @pytest.mark.parametrize(
     ("call", "path"),
     [
-        (lambda cs: cs.get_account_balances(ACCOUNT), f"/v1/accounts/{ACCOUNT}/balances"),
-        (lambda cs: cs.get_snapshots(["AAPL"]), "/v1/market-data/snapshot"),
-        (lambda cs: cs.get_option_contracts(root="AAPL"), "/v1/instruments/options/contracts"),
-        (lambda cs: cs.get_instrument_by_id("AAPL"), "/v1/instruments/AAPL"),
-        (lambda cs: cs.get_clock(), "/v1/clock"),
-        (lambda cs: cs.get_market_hours_calendar(), "/v1/calendars/market-hours"),
-        (lambda cs: cs.get_orders(ACCOUNT), f"/v1/accounts/{ACCOUNT}/orders"),
-        (lambda cs: cs.get_order_by_id(ACCOUNT, "o-1"), f"/v1/accounts/{ACCOUNT}/orders/o-1"),
+        (lambda cs: cs.balances.get(ACCOUNT), f"/v1/accounts/{ACCOUNT}/balances"),
+        (lambda cs: cs.market_data.snapshots(["AAPL"]), "/v1/market-data/snapshot"),
+        (lambda cs: cs.instruments.option_contracts(root="AAPL"), "/v1/instruments/options/contracts"),
+        (lambda cs: cs.instruments.get("AAPL"), "/v1/instruments/AAPL"),
+        (lambda cs: cs.clock.now(), "/v1/clock"),
+        (lambda cs: cs.clock.market_hours(), "/v1/calendars/market-hours"),
+        (lambda cs: cs.orders.page(ACCOUNT), f"/v1/accounts/{ACCOUNT}/orders"),
+        (lambda cs: cs.orders.get(ACCOUNT, "o-1"), f"/v1/accounts/{ACCOUNT}/orders/o-1"),
     ],
     ids=["balances", "snapshots", "contracts", "instrument", "clock", "hours", "orders", "order"],
 )
@@ -678,8 +678,8 @@ async def test_reads_retry_a_429_then_succeed_and_respect_the_deadline() -> None
         ok({"clock": "2025-11-03T19:30:00Z"}, "r2"),
     )
     async with client(api) as cs:
-        result = await cs.get_clock()
+        result = await cs.clock.now()
         assert result.request_id == "r2" and len(api.requests) == 2
         with anyio.fail_after(0.2), pytest.raises(DeadlineExceededError):
-            await cs.get_clock()  # too little of the caller's deadline left to start a read
+            await cs.clock.now()  # too little of the caller's deadline left to start a read
     assert len(api.requests) == 2

@@ -6,7 +6,7 @@ also counts the requests). Simulated time is frozen at Monday 2026-11-23 10:00 N
 open; the weekly expiry is Friday 2026-11-27) and only moves with ``sim.advance``/``sim.settle``.
 Retries sleep through an injected recorder, never on the wall clock.
 
-The fixture tests in ``test_client.py`` script the HTTP exchanges by hand; these check that the
+The fixture tests in ``test_client.py`` script the HTTP round_trips by hand; these check that the
 client and the simulator agree with each other, faults included.
 """
 
@@ -75,7 +75,7 @@ def anyio_backend() -> str:
 
 
 @dataclass
-class Exchange:
+class RoundTrip:
     """One request the client sent, and what came back (a response, or a transport failure)."""
 
     request: httpx.Request
@@ -98,34 +98,34 @@ class Exchange:
 
 
 class Recorder(httpx.AsyncBaseTransport):
-    """Passes every request to the simulator's in-process transport and records the exchange."""
+    """Passes every request to the simulator's in-process transport and records the round trip."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
-        self.exchanges: list[Exchange] = []
+        self.round_trips: list[RoundTrip] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        exchange = Exchange(request)
-        self.exchanges.append(exchange)
+        trip = RoundTrip(request)
+        self.round_trips.append(trip)
         try:
             response = await self.inner.handle_async_request(request)
         except BaseException as exc:
-            exchange.failure = exc
+            trip.failure = exc
             raise
         content = await response.aread()
         await response.aclose()
-        exchange.status, exchange.headers, exchange.content = response.status_code, response.headers, content
+        trip.status, trip.headers, trip.content = response.status_code, response.headers, content
         return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
     def __len__(self) -> int:
-        return len(self.exchanges)
+        return len(self.round_trips)
 
     @property
-    def last(self) -> Exchange:
-        return self.exchanges[-1]
+    def last(self) -> RoundTrip:
+        return self.round_trips[-1]
 
-    def matching(self, method: str, path_part: str = "") -> list[Exchange]:
-        return [e for e in self.exchanges if e.request.method == method and path_part in e.request.url.path]
+    def matching(self, method: str, path_part: str = "") -> list[RoundTrip]:
+        return [e for e in self.round_trips if e.request.method == method and path_part in e.request.url.path]
 
 
 @dataclass
@@ -255,7 +255,7 @@ def padded(osi_compact: str) -> str:
 
 @pytest.mark.anyio
 async def test_get_positions_is_typed_and_exactly_what_the_simulator_served(h: Harness) -> None:
-    page = await h.client.get_positions(ACCOUNT)
+    page = await h.client.positions.page(ACCOUNT)
 
     served = h.wire.last.body
     assert_rows_exact(page.positions, served["data"])
@@ -279,7 +279,7 @@ async def test_get_positions_is_typed_and_exactly_what_the_simulator_served(h: H
 
 @pytest.mark.anyio
 async def test_get_position_instructions_is_typed_and_exact_with_filters(h: Harness) -> None:
-    listing = await h.client.get_position_instructions(HISTORY_ACCOUNT)
+    listing = await h.client.instructions.get(HISTORY_ACCOUNT)
     served = h.wire.last.body["data"]
     assert_rows_exact(listing.instructions, served)
     assert served == h.sim.instructions(HISTORY_ACCOUNT)
@@ -294,20 +294,20 @@ async def test_get_position_instructions_is_typed_and_exact_with_filters(h: Harn
     assert rejected.rejection_reason == rejected.rejection.description
 
     for contract in ("AAPL  280121C00195000", "AAPL 280121C00195000", "aapl280121c00195000"):
-        filtered = await h.client.get_position_instructions(HISTORY_ACCOUNT, instrument_id=contract)
+        filtered = await h.client.instructions.get(HISTORY_ACCOUNT, instrument_id=contract)
         assert h.wire.last.params["instrument_id"] == contract
         assert [row.id for row in filtered.instructions] == [row.id for row in listing.instructions]
-    by_underlier = await h.client.get_position_instructions(
+    by_underlier = await h.client.instructions.get(
         HISTORY_ACCOUNT, instrument_id="AAPL280121C00195000", underlying_instrument_id="AAPL"
     )
     assert len(by_underlier.instructions) == 3
-    other = await h.client.get_position_instructions(HISTORY_ACCOUNT, underlying_instrument_id="TSLA")
+    other = await h.client.instructions.get(HISTORY_ACCOUNT, underlying_instrument_id="TSLA")
     assert other.instructions == []
 
 
 @pytest.mark.anyio
 async def test_close_position_is_typed_and_exact(h: Harness) -> None:
-    result = await h.client.close_position(ACCOUNT, "GOOG")
+    result = await h.client.positions.close(ACCOUNT, "GOOG")
     served = h.wire.last.body["data"]
     assert_rows_exact(result.orders, served)
     assert served == h.sim.orders(ACCOUNT)[-1:]
@@ -318,14 +318,14 @@ async def test_close_position_is_typed_and_exact(h: Harness) -> None:
 
 @pytest.mark.anyio
 async def test_submit_and_cancel_are_typed_and_exact(h: Harness) -> None:
-    submitted = await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "2", key="ex-aapl-1")])
+    submitted = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "2", key="ex-aapl-1")])
     assert_rows_exact(submitted.instructions, h.wire.last.body["data"])
     (row,) = submitted.instructions
     assert isinstance(row, PositionInstruction)
     assert (row.status, row.client_instruction_id, row.quantity) == (InstructionStatus.SENT, "ex-aapl-1", 2)
     assert row.created_at == row.updated_at == MONDAY_OPEN and row.accepted_quantity is None
 
-    cancelled = await h.client.cancel_position_instruction(ACCOUNT, row.id)
+    cancelled = await h.client.instructions.cancel(ACCOUNT, row.id)
     assert_model_exact(cancelled.instruction, h.wire.last.body["data"])
     assert cancelled.instruction.status is InstructionStatus.CANCEL_REQUESTED and not cancelled.already_final
 
@@ -336,22 +336,22 @@ async def test_submit_and_cancel_are_typed_and_exact(h: Harness) -> None:
 @pytest.mark.anyio
 async def test_pages_of_a_2500_position_account_add_up_to_the_whole_book(h: Harness) -> None:
     h.sim.add_generated_account(GENERATED_ACCOUNT, positions=2_500)
-    pages = [page async for page in h.client.iter_position_pages(GENERATED_ACCOUNT, page_size=1000)]
+    pages = [page async for page in h.client.positions.pages(GENERATED_ACCOUNT, page_size=1000)]
 
     assert [len(page.positions) for page in pages] == [1000, 1000, 500]
     assert [page.metadata.page_number for page in pages] == [1, 2, 3]
     assert {(page.metadata.total_items, page.metadata.total_pages) for page in pages} == {(2500, 3)}
     assert pages[-1].next_page_token is None and pages[0].metadata.previous_page_token is None
-    first, *rest = h.wire.exchanges
+    first, *rest = h.wire.round_trips
     assert dict(first.params) == {"page_size": "1000"}
     tokens = [page.next_page_token for page in pages[:-1]]
     assert [dict(e.params) for e in rest] == [{"page_token": token} for token in tokens]
 
-    rows = [row for e in h.wire.exchanges for row in e.body["data"]]
+    rows = [row for e in h.wire.round_trips for row in e.body["data"]]
     positions = [p for page in pages for p in page.positions]
     assert_rows_exact(positions, rows)
     assert rows == h.sim.positions(GENERATED_ACCOUNT)  # the whole book, in symbol order
-    assert positions == await h.client.get_all_positions(GENERATED_ACCOUNT, page_size=1000)
+    assert positions == await h.client.positions.all(GENERATED_ACCOUNT, page_size=1000)
 
 
 @pytest.mark.anyio
@@ -377,17 +377,17 @@ async def test_filters_and_sort_are_resent_with_every_token_and_pages_equal_one_
         "sort_direction": SortDirection.DESC,
     }
 
-    pages = [page async for page in h.client.iter_position_pages(GENERATED_ACCOUNT, page_size=300, **arguments)]
+    pages = [page async for page in h.client.positions.pages(GENERATED_ACCOUNT, page_size=300, **arguments)]
     paged = [p for page in pages for p in page.positions]
     assert [len(page.positions) for page in pages] == [300, 300, 234]
-    sent = [e.params for e in h.wire.exchanges]
+    sent = [e.params for e in h.wire.round_trips]
     assert len(sent) == 3
     for number, params in enumerate(sent):
         assert params["instrument_ids"] == ",".join(forms)
         assert (params["sort_by"], params["sort_direction"]) == ("MARKET_VALUE", "DESC")
         assert ("page_size" in params) == (number == 0) and ("page_token" in params) == (number > 0)
 
-    one_page = await h.client.get_positions(GENERATED_ACCOUNT, page_size=1000, **arguments)
+    one_page = await h.client.positions.page(GENERATED_ACCOUNT, page_size=1000, **arguments)
     assert one_page.next_page_token is None and one_page.metadata.total_items == 834
     assert paged == one_page.positions
     assert {p.instrument_id for p in paged} == {row["instrument_id"] for row in chosen}
@@ -401,7 +401,7 @@ async def test_filters_and_sort_are_resent_with_every_token_and_pages_equal_one_
 @pytest.mark.anyio
 async def test_instrument_ids_accept_tickers_uuids_and_every_osi_rendering(h: Harness) -> None:
     names = ["aapl", AAPL_CALL, AAPL_CALL_COMPACT, AAPL_CALL_SPACED, AAPL_ID, "SPY261127P00565000"]
-    page = await h.client.get_positions(ACCOUNT, instrument_ids=names)
+    page = await h.client.positions.page(ACCOUNT, instrument_ids=names)
     assert h.wire.last.params["instrument_ids"] == ",".join(names)
     assert [p.symbol for p in page.positions] == ["AAPL", AAPL_CALL_COMPACT, "SPY261127P00565000"]
     assert page.positions[1].instrument_id == AAPL_CALL_ID
@@ -410,7 +410,7 @@ async def test_instrument_ids_accept_tickers_uuids_and_every_osi_rendering(h: Ha
 @pytest.mark.anyio
 @pytest.mark.parametrize("form", [AAPL_CALL, AAPL_CALL_COMPACT, AAPL_CALL_SPACED, AAPL_CALL_ID])
 async def test_close_position_resolves_every_symbol_form(h: Harness, form: str) -> None:
-    result = await h.client.close_position(ACCOUNT, form)
+    result = await h.client.positions.close(ACCOUNT, form)
     (order,) = result.orders
     assert order.instrument_id == AAPL_CALL_ID and order.symbol == AAPL_CALL_COMPACT
     assert (order.side, order.quantity) == (Side.SELL, Decimal("10"))
@@ -437,7 +437,7 @@ async def test_close_position_sends_a_market_day_order_on_the_closing_side(
     h: Harness, instrument: str, symbol: str, side: Side, quantity: str
 ) -> None:
     before = len(h.sim.orders(ACCOUNT))
-    result = await h.client.close_position(ACCOUNT, instrument)
+    result = await h.client.positions.close(ACCOUNT, instrument)
 
     (order,) = result.orders
     assert (order.order_type, order.time_in_force, order.status) == (
@@ -450,13 +450,13 @@ async def test_close_position_sends_a_market_day_order_on_the_closing_side(
     assert order.client_order_id == "close-position-20261123-0001"
     assert len(h.sim.orders(ACCOUNT)) == before + 1 and h.sim.orders(ACCOUNT)[-1]["id"] == order.id
 
-    (position,) = (await h.client.get_positions(ACCOUNT, instrument_ids=[instrument])).positions
+    (position,) = (await h.client.positions.page(ACCOUNT, instrument_ids=[instrument])).positions
     assert position.available_quantity == 0  # the working close holds all that was free
     assert position.quantity != 0  # nothing filled yet
 
     h.sim.settle()
     assert h.sim.orders(ACCOUNT)[-1]["status"] == "FILLED"
-    remaining = (await h.client.get_positions(ACCOUNT, instrument_ids=[instrument])).positions
+    remaining = (await h.client.positions.page(ACCOUNT, instrument_ids=[instrument])).positions
     if instrument == "MSFT":  # the resting limit order's 80 shares are still held
         assert [(p.quantity, p.available_quantity) for p in remaining] == [(80, 0)]
     else:
@@ -465,16 +465,16 @@ async def test_close_position_sends_a_market_day_order_on_the_closing_side(
 
 @pytest.mark.anyio
 async def test_a_second_close_of_a_position_already_being_closed_is_refused_422(h: Harness) -> None:
-    await h.client.close_position(ACCOUNT, "GOOG")
+    await h.client.positions.close(ACCOUNT, "GOOG")
     with pytest.raises(APIStatusError) as refused:
-        await h.client.close_position(ACCOUNT, "GOOG")
+        await h.client.positions.close(ACCOUNT, "GOOG")
     assert refused.value.status_code == 422 and "Nothing to close in GOOG" in refused.value.message
     assert len(h.wire) == 2 and len(h.sim.orders(ACCOUNT)) == 2  # the resting MSFT order and one close
 
 
 @pytest.mark.anyio
 async def test_close_position_with_cancel_orders_closes_the_whole_position(h: Harness) -> None:
-    result = await h.client.close_position(ACCOUNT, "MSFT", cancel_orders=True)
+    result = await h.client.positions.close(ACCOUNT, "MSFT", cancel_orders=True)
     assert h.wire.last.sent == {"cancel_orders": True}
     (order,) = result.orders
     assert (order.side, order.quantity) == (Side.SELL, Decimal("200"))
@@ -484,7 +484,7 @@ async def test_close_position_with_cancel_orders_closes_the_whole_position(h: Ha
 
 @pytest.mark.anyio
 async def test_close_positions_closes_every_non_cash_position(h: Harness) -> None:
-    result = await h.client.close_positions(ACCOUNT)
+    result = await h.client.positions.close_all(ACCOUNT)
     assert h.wire.last.sent == {}
     assert_rows_exact(result.orders, h.wire.last.body["data"])
 
@@ -499,7 +499,7 @@ async def test_close_positions_closes_every_non_cash_position(h: Harness) -> Non
         assert order.client_order_id is not None and order.client_order_id.startswith("close-positions-20261123-")
     assert next(o for o in result.orders if o.symbol == "MSFT").quantity == 120
     assert [row["id"] for row in h.sim.orders(ACCOUNT)[1:]] == [o.id for o in result.orders]
-    after = await h.client.get_all_positions(ACCOUNT)
+    after = await h.client.positions.all(ACCOUNT)
     assert {p.symbol: p.available_quantity for p in after if p.available_quantity != 0} == {"USD": 25000}
 
 
@@ -508,7 +508,7 @@ async def test_close_positions_closes_every_non_cash_position(h: Harness) -> Non
 
 @pytest.mark.anyio
 async def test_a_fully_accepted_batch_is_200_with_every_row_sent_under_generated_keys(h: Harness) -> None:
-    result = await h.client.submit_position_instructions(
+    result = await h.client.instructions.submit(
         ACCOUNT, [exercise(AAPL_CALL, "3"), exercise("SPY261127P00565000", "2"), exercise(AAPL_CALL_ID, "1", "mine")]
     )
     assert result.status_code == 200 and result.error is None and result.recovered == ()
@@ -527,9 +527,7 @@ async def test_a_fully_accepted_batch_is_200_with_every_row_sent_under_generated
 
 @pytest.mark.anyio
 async def test_a_partly_rejected_batch_is_a_207_result_not_an_exception(h: Harness) -> None:
-    result = await h.client.submit_position_instructions(
-        ACCOUNT, [exercise(AAPL_CALL, "1"), do_not_exercise(AAPL_CALL, "1")]
-    )
+    result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1"), do_not_exercise(AAPL_CALL, "1")])
     assert h.wire.last.status == 207 and result.status_code == 207
     assert_rows_exact(result.instructions, h.wire.last.body["data"])
     (sent,), (rejected,) = result.sent, result.rejected
@@ -546,9 +544,7 @@ async def test_a_partly_rejected_batch_is_a_207_result_not_an_exception(h: Harne
 @pytest.mark.anyio
 async def test_a_batch_rejected_as_a_whole_raises_400_with_every_row(h: Harness) -> None:
     with pytest.raises(APIStatusError) as rejected:
-        await h.client.submit_position_instructions(
-            ACCOUNT, [do_not_exercise(AAPL_CALL), do_not_exercise("SPY261127P00565000")]
-        )
+        await h.client.instructions.submit(ACCOUNT, [do_not_exercise(AAPL_CALL), do_not_exercise("SPY261127P00565000")])
     error = rejected.value
     assert (error.status_code, error.code) == (400, 400)
     assert error.request_id == h.wire.last.body["metadata"]["request_id"]
@@ -561,9 +557,9 @@ async def test_a_batch_rejected_as_a_whole_raises_400_with_every_row(h: Harness)
 
 @pytest.mark.anyio
 async def test_resubmitting_a_callers_own_key_is_a_409_duplicate_not_recovered(h: Harness) -> None:
-    first = await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1", "mine-1")])
+    first = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1", "mine-1")])
     with pytest.raises(APIStatusError) as duplicate:
-        await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1", "mine-1")])
+        await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1", "mine-1")])
     assert duplicate.value.status_code == 409 and len(h.wire) == 2  # a 409 is final: not retried
     (row,) = duplicate.value.rows
     assert row.rejection is not None and row.rejection.reason == "DUPLICATE_INSTRUCTION"
@@ -576,51 +572,51 @@ async def test_resubmitting_a_callers_own_key_is_a_409_duplicate_not_recovered(h
 
 @pytest.mark.anyio
 async def test_a_sent_instruction_is_accepted_once_clearing_decides(h: Harness) -> None:
-    result = await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "2")])
+    result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "2")])
     (sent,) = result.instructions
 
     h.sim.advance(2)
-    (still,) = (await h.client.get_position_instructions(ACCOUNT)).instructions
+    (still,) = (await h.client.instructions.get(ACCOUNT)).instructions
     assert still.status is InstructionStatus.SENT
 
     h.sim.advance(1)  # the decision is due 3 s after submission
-    listing = await h.client.get_position_instructions(ACCOUNT, instrument_id=AAPL_CALL_COMPACT)
+    listing = await h.client.instructions.get(ACCOUNT, instrument_id=AAPL_CALL_COMPACT)
     assert_rows_exact(listing.instructions, h.wire.last.body["data"])
     (accepted,) = listing.instructions
     assert (accepted.id, accepted.client_instruction_id) == (sent.id, sent.client_instruction_id)
     assert accepted.status is InstructionStatus.ACCEPTED and accepted.accepted_quantity == Decimal("2")
     assert accepted.updated_at == datetime(2026, 11, 23, 15, 0, 3, tzinfo=UTC)
-    aapl = await h.client.get_positions(ACCOUNT, instrument_ids=["AAPL", AAPL_CALL])
+    aapl = await h.client.positions.page(ACCOUNT, instrument_ids=["AAPL", AAPL_CALL])
     assert [(p.symbol, p.quantity) for p in aapl.positions] == [("AAPL", 300), (AAPL_CALL_COMPACT, 8)]
 
     with pytest.raises(APIStatusError) as terminal:
-        await h.client.cancel_position_instruction(ACCOUNT, sent.id)
+        await h.client.instructions.cancel(ACCOUNT, sent.id)
     assert terminal.value.status_code == 409 and "ACCEPTED" in terminal.value.message
     assert len(h.wire.matching("DELETE")) == 1  # a first 409 is not retried
 
 
 @pytest.mark.anyio
 async def test_cancel_is_requested_then_cancelled_and_a_second_cancel_is_409(h: Harness) -> None:
-    (sent,) = (await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "4")])).instructions
+    (sent,) = (await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "4")])).instructions
     assert available(h.sim, ACCOUNT, AAPL_CALL_COMPACT) == "6"
 
-    requested = await h.client.cancel_position_instruction(ACCOUNT, sent.id)
+    requested = await h.client.instructions.cancel(ACCOUNT, sent.id)
     assert requested.instruction.id == sent.id
     assert requested.instruction.status is InstructionStatus.CANCEL_REQUESTED
     assert requested.request_id == h.wire.last.body["metadata"]["request_id"]
-    (listed,) = (await h.client.get_position_instructions(ACCOUNT)).instructions
+    (listed,) = (await h.client.instructions.get(ACCOUNT)).instructions
     assert listed.status is InstructionStatus.CANCEL_REQUESTED
 
-    again = await h.client.cancel_position_instruction(ACCOUNT, sent.id)  # still pending: idempotent
+    again = await h.client.instructions.cancel(ACCOUNT, sent.id)  # still pending: idempotent
     assert again.instruction.status is InstructionStatus.CANCEL_REQUESTED
 
     h.sim.advance(2)
-    (cancelled,) = (await h.client.get_position_instructions(ACCOUNT)).instructions
+    (cancelled,) = (await h.client.instructions.get(ACCOUNT)).instructions
     assert cancelled.status is InstructionStatus.CANCELLED and cancelled.accepted_quantity is None
     assert available(h.sim, ACCOUNT, AAPL_CALL_COMPACT) == "10"  # the reservation is released
 
     with pytest.raises(APIStatusError) as terminal:
-        await h.client.cancel_position_instruction(ACCOUNT, sent.id)
+        await h.client.instructions.cancel(ACCOUNT, sent.id)
     assert terminal.value.status_code == 409 and "CANCELLED" in terminal.value.message
     assert terminal.value.request_id == h.wire.last.body["metadata"]["request_id"]
     assert [e.status for e in h.wire.matching("DELETE")] == [200, 200, 409]
@@ -629,7 +625,7 @@ async def test_cancel_is_requested_then_cancelled_and_a_second_cancel_is_409(h: 
 @pytest.mark.anyio
 async def test_cancelling_an_unknown_instruction_is_404(h: Harness) -> None:
     with pytest.raises(APIStatusError) as missing:
-        await h.client.cancel_position_instruction(ACCOUNT, NIL_UUID)
+        await h.client.instructions.cancel(ACCOUNT, NIL_UUID)
     assert missing.value.status_code == 404 and len(h.wire) == 1
 
 
@@ -639,9 +635,9 @@ async def test_cancelling_an_unknown_instruction_is_404(h: Harness) -> None:
 @pytest.mark.anyio
 async def test_a_429_on_get_waits_what_retry_after_says_then_succeeds(h: Harness) -> None:
     h.sim.faults.add(status=429, retry_after=2, method="GET", path_contains="/positions")
-    page = await h.client.get_positions(ACCOUNT)
+    page = await h.client.positions.page(ACCOUNT)
 
-    limited, answered = h.wire.exchanges
+    limited, answered = h.wire.round_trips
     assert limited.status == 429 and limited.headers is not None
     assert (limited.headers["retry-after"], limited.headers["retry-after-ms"]) == ("2", "2000")
     assert h.sleeps.delays == [2.0]
@@ -653,21 +649,21 @@ async def test_a_429_on_get_waits_what_retry_after_says_then_succeeds(h: Harness
 async def test_a_503_on_get_is_retried_with_backoff(h: Harness, operation: str) -> None:
     h.sim.faults.add(status=503, times=2, method="GET")
     if operation == "positions":
-        result: Any = await h.client.get_positions(ACCOUNT)
+        result: Any = await h.client.positions.page(ACCOUNT)
         assert len(result.positions) == 17
     else:
-        result = await h.client.get_position_instructions(HISTORY_ACCOUNT)
+        result = await h.client.instructions.get(HISTORY_ACCOUNT)
         assert len(result.instructions) == 3
-    assert [e.status for e in h.wire.exchanges] == [503, 503, 200]
+    assert [e.status for e in h.wire.round_trips] == [503, 503, 200]
     assert h.sleeps.delays == [0.5, 1.0]
 
 
 @pytest.mark.anyio
 async def test_a_dropped_connection_on_get_is_retried(h: Harness) -> None:
     h.sim.faults.add(kind="drop", method="GET", path_contains="/positions")
-    page = await h.client.get_positions(ACCOUNT, sort_by="QUANTITY")
-    assert isinstance(h.wire.exchanges[0].failure, httpx.RemoteProtocolError)
-    assert h.wire.exchanges[1].status == 200 and len(h.wire) == 2
+    page = await h.client.positions.page(ACCOUNT, sort_by="QUANTITY")
+    assert isinstance(h.wire.round_trips[0].failure, httpx.RemoteProtocolError)
+    assert h.wire.round_trips[1].status == 200 and len(h.wire) == 2
     assert h.sleeps.delays == [0.5]
     assert [p.quantity for p in page.positions] == sorted(p.quantity for p in page.positions)
 
@@ -676,7 +672,7 @@ async def test_a_dropped_connection_on_get_is_retried(h: Harness) -> None:
 async def test_reads_give_up_after_the_retry_budget(h: Harness) -> None:
     h.sim.faults.add(status=503, times=None, method="GET")
     with pytest.raises(APIStatusError) as unavailable:
-        await h.client.get_positions(ACCOUNT)
+        await h.client.positions.page(ACCOUNT)
     assert unavailable.value.status_code == 503 and len(h.wire) == 3
     assert unavailable.value.message == "Service unavailable"
 
@@ -691,7 +687,7 @@ async def test_a_500_on_close_is_an_unknown_outcome_after_exactly_one_request(
 ) -> None:
     h.sim.faults.add(status=500, method="DELETE", after_processing=after_processing)
     with pytest.raises(OutcomeUnknownError) as unknown:
-        await h.client.close_position(ACCOUNT, "AAPL")
+        await h.client.positions.close(ACCOUNT, "AAPL")
     assert len(h.wire) == 1 and h.sleeps.delays == []
     assert unknown.value.status_code == 500
     assert unknown.value.request_id == h.wire.last.body["metadata"]["request_id"]
@@ -714,9 +710,9 @@ async def test_a_dropped_connection_on_close_is_an_unknown_outcome_and_not_retri
     h.sim.faults.add(kind="drop", method="DELETE", after_processing=after_processing)
     with pytest.raises(OutcomeUnknownError) as unknown:
         if close_all:
-            await h.client.close_positions(ACCOUNT)
+            await h.client.positions.close_all(ACCOUNT)
         else:
-            await h.client.close_position(ACCOUNT, "AAPL")
+            await h.client.positions.close(ACCOUNT, "AAPL")
     assert isinstance(unknown.value.__cause__, httpx.RemoteProtocolError)
     assert len(h.wire) == 1 and h.sleeps.delays == []
     closes = [o for o in h.sim.orders(ACCOUNT) if o["client_order_id"].startswith("close-")]
@@ -726,8 +722,8 @@ async def test_a_dropped_connection_on_close_is_an_unknown_outcome_and_not_retri
 @pytest.mark.anyio
 async def test_a_429_on_close_was_not_processed_and_is_retried(h: Harness) -> None:
     h.sim.faults.add(status=429, retry_after=1.5, method="DELETE")
-    result = await h.client.close_position(ACCOUNT, "AAPL")
-    assert [e.status for e in h.wire.exchanges] == [429, 200] and h.sleeps.delays == [1.5]
+    result = await h.client.positions.close(ACCOUNT, "AAPL")
+    assert [e.status for e in h.wire.round_trips] == [429, 200] and h.sleeps.delays == [1.5]
     assert [o.id for o in result.orders] == [h.sim.orders(ACCOUNT)[-1]["id"]]
     assert len(h.sim.orders(ACCOUNT)) == 2  # exactly one close went out
 
@@ -741,11 +737,11 @@ async def test_a_submit_processed_but_unanswered_is_retried_and_reports_the_orig
     h: Harness, fault: dict[str, Any]
 ) -> None:
     h.sim.faults.add(**fault, method="POST", after_processing=True)
-    result = await h.client.submit_position_instructions(
+    result = await h.client.instructions.submit(
         ACCOUNT, [exercise(AAPL_CALL, "2"), exercise("SPY261127P00565000", "1", key="mine-spy")]
     )
 
-    first, retry, read_back = h.wire.exchanges
+    first, retry, read_back = h.wire.round_trips
     assert first.request.content == retry.request.content  # the same keys, byte for byte
     keys = [row["client_instruction_id"] for row in first.sent]
     assert is_generated_key(keys[0]) and keys[1] == "mine-spy"
@@ -767,18 +763,16 @@ async def test_a_submit_processed_but_unanswered_is_retried_and_reports_the_orig
 @pytest.mark.anyio
 async def test_a_lost_207_is_recovered_into_the_original_partial_result(h: Harness) -> None:
     h.sim.faults.add(kind="drop", method="POST", after_processing=True)
-    result = await h.client.submit_position_instructions(
-        ACCOUNT, [exercise(AAPL_CALL, "1"), do_not_exercise(AAPL_CALL, "1")]
-    )
+    result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1"), do_not_exercise(AAPL_CALL, "1")])
     # The retry: the EXERCISE is a duplicate (409 cause), the DNE still off expiry (400 cause).
-    assert h.wire.exchanges[1].status == 400
+    assert h.wire.round_trips[1].status == 400
     assert result.status_code == 207 and result.recovered == (result.instructions[0].client_instruction_id,)
     (sent,), (rejected,) = result.sent, result.rejected
     assert sent.status is InstructionStatus.SENT and sent.id == h.sim.instructions(ACCOUNT)[0]["id"]
     assert rejected.rejection is not None and rejected.rejection.reason == "DNE_NOT_ON_EXPIRY"
     assert len(h.sim.instructions(ACCOUNT)) == 1
     # The summary describes the rows still rejected, not the retry's "2 of 2 were rejected".
-    assert "2 of 2" in h.wire.exchanges[1].body["error"]["message"]
+    assert "2 of 2" in h.wire.round_trips[1].body["error"]["message"]
     assert result.error is not None and result.error.code == 400
     assert result.error.message == rejected.rejection.description
 
@@ -789,7 +783,7 @@ async def test_a_recovered_original_shows_its_current_state(sim: Simulator) -> N
     harness.sleeps.during = lambda _: sim.advance(5)  # clearing decides while the client backs off
     sim.faults.add(status=503, method="POST", after_processing=True)
     async with harness.client as client:
-        result = await client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1")])
+        result = await client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
     (row,) = result.instructions
     assert row.status is InstructionStatus.ACCEPTED and row.accepted_quantity == 1 and row.persisted
     assert result.recovered == (row.client_instruction_id,)
@@ -799,12 +793,12 @@ async def test_a_recovered_original_shows_its_current_state(sim: Simulator) -> N
 async def test_a_500_after_processing_on_submit_is_an_unknown_outcome_naming_the_keys(h: Harness) -> None:
     h.sim.faults.add(status=500, method="POST", after_processing=True)
     with pytest.raises(OutcomeUnknownError) as unknown:
-        await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1")])
+        await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
     assert len(h.wire) == 1  # a 500 without rows may have been processed: not retried
     keys = unknown.value.client_instruction_ids
     assert keys == tuple(row["client_instruction_id"] for row in h.wire.last.sent)
     # ... and the keys find what happened.
-    listing = await h.client.get_position_instructions(ACCOUNT)
+    listing = await h.client.instructions.get(ACCOUNT)
     assert [row.client_instruction_id for row in listing.instructions] == list(keys)
 
 
@@ -815,9 +809,7 @@ async def test_a_503_rejecting_every_row_is_an_api_error_with_rows_and_not_retri
 ) -> None:
     h.sim.faults.add(status=503, times=times, method="POST")
     with pytest.raises(APIStatusError) as unavailable:
-        await h.client.submit_position_instructions(
-            ACCOUNT, [exercise(AAPL_CALL, "1"), exercise("SPY261127P00565000", "1")]
-        )
+        await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1"), exercise("SPY261127P00565000", "1")])
     error = unavailable.value
     assert (error.status_code, error.code, error.message) == (503, 503, "Clearing service unavailable")
     assert len(h.wire) == 1 and h.sleeps.delays == []
@@ -836,8 +828,8 @@ async def test_a_gateway_error_before_processing_a_submit_is_retried_with_the_sa
     h: Harness, status: int
 ) -> None:
     h.sim.faults.add(status=status, method="POST")
-    result = await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1")])
-    first, retry = h.wire.exchanges
+    result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
+    first, retry = h.wire.round_trips
     assert first.status == status and "data" not in first.body  # a gateway answers no rows
     assert retry.status == 200 and first.request.content == retry.request.content
     assert result.status_code == 200 and result.recovered == () and h.sleeps.delays == [0.5]
@@ -847,9 +839,9 @@ async def test_a_gateway_error_before_processing_a_submit_is_retried_with_the_sa
 @pytest.mark.anyio
 async def test_a_429_on_submit_is_retried_with_the_same_keys(h: Harness) -> None:
     h.sim.faults.add(status=429, retry_after=3, method="POST")
-    result = await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1")])
-    assert [e.status for e in h.wire.exchanges] == [429, 200] and h.sleeps.delays == [3.0]
-    assert h.wire.exchanges[0].request.content == h.wire.exchanges[1].request.content
+    result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
+    assert [e.status for e in h.wire.round_trips] == [429, 200] and h.sleeps.delays == [3.0]
+    assert h.wire.round_trips[0].request.content == h.wire.round_trips[1].request.content
     assert result.status_code == 200 and result.recovered == ()
 
 
@@ -858,9 +850,9 @@ async def test_a_429_on_submit_is_retried_with_the_same_keys(h: Harness) -> None
 
 @pytest.mark.anyio
 async def test_a_lost_cancel_answer_is_retried_and_converges(h: Harness) -> None:
-    (sent,) = (await h.client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1")])).instructions
+    (sent,) = (await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])).instructions
     h.sim.faults.add(kind="drop", method="DELETE", after_processing=True)
-    result = await h.client.cancel_position_instruction(ACCOUNT, sent.id)
+    result = await h.client.instructions.cancel(ACCOUNT, sent.id)
     assert result.instruction.status is InstructionStatus.CANCEL_REQUESTED and not result.already_final
     assert [e.status for e in h.wire.matching("DELETE")] == [None, 200]
 
@@ -869,10 +861,10 @@ async def test_a_lost_cancel_answer_is_retried_and_converges(h: Harness) -> None
 async def test_a_cancel_retry_that_finds_the_instruction_final_reports_it(sim: Simulator) -> None:
     harness = connect(sim)
     async with harness.client as client:
-        (sent,) = (await client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL, "1")])).instructions
+        (sent,) = (await client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])).instructions
         sim.faults.add(status=503, method="DELETE", after_processing=True)
         harness.sleeps.during = lambda _: sim.advance(5)  # the cancel completes during the backoff
-        result = await client.cancel_position_instruction(ACCOUNT, sent.id)
+        result = await client.instructions.cancel(ACCOUNT, sent.id)
     assert [e.status for e in harness.wire.matching("DELETE")] == [503, 409]
     assert result.already_final and result.instruction.status is InstructionStatus.CANCELLED
 
@@ -896,31 +888,31 @@ async def test_the_api_key_appears_in_no_error_or_log_line(caplog: pytest.LogCap
     async with harness.client as client:
         sim.faults.add(status=429, retry_after=1, method="GET")
         sim.faults.add(kind="drop", method="GET", path_contains="/instructions")
-        await client.get_positions(ACCOUNT)
-        await client.get_position_instructions(ACCOUNT)
-        await attempt(client.get_positions(HISTORY_ACCOUNT))  # 403: the key has no access
+        await client.positions.page(ACCOUNT)
+        await client.instructions.get(ACCOUNT)
+        await attempt(client.positions.page(HISTORY_ACCOUNT))  # 403: the key has no access
         sim.faults.add(status=500, method="DELETE", path_contains="/AAPL", after_processing=True)
-        await attempt(client.close_position(ACCOUNT, "AAPL"))
+        await attempt(client.positions.close(ACCOUNT, "AAPL"))
         sim.faults.add(kind="drop", method="DELETE")
-        await attempt(client.close_positions(ACCOUNT))
+        await attempt(client.positions.close_all(ACCOUNT))
         sim.faults.add(status=503, method="POST")
-        await attempt(client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL)]))
+        await attempt(client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL)]))
         sim.faults.add(kind="drop", method="POST", after_processing=True)
-        (sent,) = (await client.submit_position_instructions(ACCOUNT, [exercise(AAPL_CALL)])).instructions
-        await attempt(client.submit_position_instructions(ACCOUNT, [do_not_exercise(AAPL_CALL)]))
-        await client.cancel_position_instruction(ACCOUNT, sent.id)
+        (sent,) = (await client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL)])).instructions
+        await attempt(client.instructions.submit(ACCOUNT, [do_not_exercise(AAPL_CALL)]))
+        await client.instructions.cancel(ACCOUNT, sent.id)
         sim.advance(5)
-        await attempt(client.cancel_position_instruction(ACCOUNT, sent.id))
+        await attempt(client.instructions.cancel(ACCOUNT, sent.id))
         sim.faults.add(status=503, times=None, method="GET")
-        await attempt(client.get_positions(ACCOUNT))
+        await attempt(client.positions.page(ACCOUNT))
     wrong = connect(sim, api_key=API_KEY[::-1])
     sim.faults.clear()
     async with wrong.client:
-        await attempt(wrong.client.get_positions(ACCOUNT))  # 401: an unknown key
+        await attempt(wrong.client.positions.page(ACCOUNT))  # 401: an unknown key
 
     statuses = [getattr(e, "status_code", None) for e in errors]
     assert statuses == [403, 500, None, 503, 400, 409, 503, 401]
-    assert harness.wire.exchanges[0].request.headers["authorization"] == f"Bearer {API_KEY}"  # it was sent
+    assert harness.wire.round_trips[0].request.headers["authorization"] == f"Bearer {API_KEY}"  # it was sent
     texts = [caplog.text, repr(harness.client), repr(harness.client.retry_policy)]
     texts += [str(e) for e in errors] + [repr(e) for e in errors]
     texts += [str(e.__cause__) for e in errors if e.__cause__ is not None]

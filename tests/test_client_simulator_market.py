@@ -47,8 +47,8 @@ async def cs(sim: Simulator) -> AsyncIterator[ClearStreetClient]:
 
 @pytest.mark.anyio
 async def test_balances_agree_with_the_positions(cs: ClearStreetClient) -> None:
-    result = await cs.get_account_balances(DEMO_PRIMARY_ACCOUNT, top_margin_contributors_limit=5)
-    positions = await cs.get_all_positions(DEMO_PRIMARY_ACCOUNT)
+    result = await cs.balances.get(DEMO_PRIMARY_ACCOUNT, top_margin_contributors_limit=5)
+    positions = await cs.positions.all(DEMO_PRIMARY_ACCOUNT)
     b = result.balances
     cash = sum(p.market_value for p in positions if p.instrument_type is SecurityType.CASH)
     risky = [p.market_value for p in positions if p.instrument_type is not SecurityType.CASH]
@@ -67,7 +67,7 @@ async def test_balances_agree_with_the_positions(cs: ClearStreetClient) -> None:
 async def test_batched_snapshots_of_a_whole_book(cs: ClearStreetClient, sim: Simulator) -> None:
     rows = sim.positions(GENERATED)
     ids = [r["instrument_id"] for r in rows] + [r["symbol"] for r in rows[:50]]  # 50 repeats, by symbol
-    result = await cs.get_snapshots_batched(ids, concurrency=2)
+    result = await cs.market_data.snapshots_batched(ids, concurrency=2)
     assert len(result.request_ids) == 5  # 450 distinct strings → 5 requests of ≤ 100
     assert [s.instrument_id for s in result.snapshots] == [r["instrument_id"] for r in rows]
     by_id = {s.instrument_id: s for s in result.snapshots}
@@ -81,33 +81,33 @@ async def test_batched_snapshots_of_a_whole_book(cs: ClearStreetClient, sim: Sim
 
 @pytest.mark.anyio
 async def test_contracts_pages_and_batches(cs: ClearStreetClient, sim: Simulator) -> None:
-    paged = await cs.get_all_option_contracts(underlying_instrument_id="AAPL", page_size=1)
+    paged = await cs.instruments.all_option_contracts(underlying_instrument_id="AAPL", page_size=1)
     assert [c.symbol for c in paged] == [
         "AAPL  261127C00145000", "AAPL  261127C00160000", "AAPL1 270115C00140000", "AAPL  280121C00195000",
     ]  # fmt: skip
     assert paged[2].multiplier == Decimal("150")
     option_ids = [r["instrument_id"] for r in sim.positions(GENERATED) if r["instrument_type"] == "OPTION"]
-    batched = await cs.get_option_contracts_batched(option_ids)
+    batched = await cs.instruments.option_contracts_batched(option_ids)
     assert sorted(c.id for c in batched.contracts) == sorted(option_ids)
     assert len(batched.request_ids) == -(-len(option_ids) // 100)
-    [spx] = (await cs.get_option_contracts(contract_ids=[SPX_CALL_ID])).contracts
+    [spx] = (await cs.instruments.option_contracts(contract_ids=[SPX_CALL_ID])).contracts
     assert (spx.exercise_style, spx.is_settle_on_open) == (ExerciseStyle.EUROPEAN, True)
 
 
 @pytest.mark.anyio
 async def test_instrument_clock_hours_and_orders(cs: ClearStreetClient, sim: Simulator) -> None:
-    aapl = (await cs.get_instrument_by_id("AAPL", include_options_expiry_dates=True)).instrument
+    aapl = (await cs.instruments.get("AAPL", include_options_expiry_dates=True)).instrument
     assert aapl.options_expiry_dates is not None and len(aapl.options_expiry_dates) == 3
-    option = (await cs.get_instrument_by_id("AAPL1 270115C00140000")).instrument
+    option = (await cs.instruments.get("AAPL1 270115C00140000")).instrument
     assert (option.id, option.instrument_type) == (AAPL1_CALL_ID, SecurityType.OPTION)
-    assert (await cs.get_clock()).clock == sim.now()
-    equities, options = (await cs.get_market_hours_calendar()).markets
+    assert (await cs.clock.now()).clock == sim.now()
+    equities, options = (await cs.clock.market_hours()).markets
     assert equities.status.day_type is DayType.TRADING_DAY
     assert options.status.current_session is MarketSessionType.REGULAR
-    [resting] = await cs.get_all_orders(DEMO_PRIMARY_ACCOUNT, status=[OrderStatus.NEW])
+    [resting] = await cs.orders.all(DEMO_PRIMARY_ACCOUNT, status=[OrderStatus.NEW])
     assert (resting.symbol, resting.limit_price) == ("MSFT", Decimal("450.00"))
-    assert (await cs.get_order_by_id(DEMO_PRIMARY_ACCOUNT, resting.id)).order == resting
+    assert (await cs.orders.get(DEMO_PRIMARY_ACCOUNT, resting.id)).order == resting
     with pytest.raises(APIStatusError) as missing:
-        await cs.get_instrument_by_id("AAP")
+        await cs.instruments.get("AAP")
     assert missing.value.status_code == 404 and missing.value.message == "Instrument not found: AAP"
     assert missing.value.request_id

@@ -423,6 +423,8 @@ async def test_a_read_succeeds_through_one_500(
         page = ok(await client.call_tool("get_positions", {}))
     assert page["total_items"] == 17
     assert [r.status_code for r in upstream.responses] == [500, 200]
+    [wait] = upstream.waits  # no Retry-After: the first back-off, 0.5 s less up to 25 % jitter
+    assert 0.375 <= wait <= 0.5
 
 
 def quick(settings: Settings, seconds: int) -> Settings:
@@ -483,6 +485,7 @@ async def test_a_long_retry_after_is_not_waited_past_the_deadline(
     assert result.is_error and "Clear Street API error 503" in result.content[0].text  # type: ignore[union-attr]
     assert time.monotonic() - started < 3
     assert len(upstream.requests) == 1
+    assert upstream.waits == []  # an hour's Retry-After does not fit a 3 s deadline: not waited
 
 
 # -- the answer is read strictly --------------------------------------------------------------------

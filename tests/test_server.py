@@ -1293,6 +1293,21 @@ async def test_an_unknown_account_in_a_resource_uri_is_the_upstream_404(client: 
         await client.read_resource(f"clearstreet://accounts/{UNKNOWN}/positions")
     assert f"Clear Street API error 404: Account {UNKNOWN} not found" in caught.value.message
     assert REQUEST_ID.search(caught.value.message)
+    assert caught.value.code == -32602  # resource not found
+
+
+@pytest.mark.parametrize(("status", "code"), [(403, -32602), (404, -32602), (429, -32603), (500, -32603)])
+async def test_a_resource_this_key_cannot_see_is_not_found_and_any_other_failure_an_error(
+    client: Client, simulator: Simulator, upstream: Recorder, status: int, code: int
+) -> None:
+    """403 and 404 mean "no such resource for this key" (-32602); a rate limit or an API failure
+    is a resource error (-32603), after the retries a read is allowed."""
+    simulator.faults.add(status, times=None, retry_after=0.01, path_contains="/positions/instructions")
+    with pytest.raises(MCPError) as caught:
+        await client.read_resource("clearstreet://accounts/19816/instructions")
+    assert f"Clear Street API error {status}" in caught.value.message
+    assert caught.value.code == code
+    assert len(upstream.waits) == (2 if status >= 429 else 0)
 
 
 # -- prompts ---------------------------------------------------------------------------------------
@@ -1511,7 +1526,7 @@ async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
     client: Client, simulator: Simulator, upstream: Recorder, status: int, attempts: int
 ) -> None:
     """A read is retried on a 5xx (twice: three attempts) before giving up: a GET is safe to
-    repeat (clearstreet._exchange)."""
+    repeat (clearstreet._requester)."""
     simulator.faults.add(status, times=None, retry_after=0.01, path_contains="/positions")
     text = await tool_error(client, "get_positions")
     assert f"Clear Street API error {status}:" in text
@@ -1519,6 +1534,7 @@ async def test_an_upstream_failure_is_an_error_with_status_and_request_id(
     assert match and match.group(1) == upstream.responses[-1].headers["x-request-id"]
     assert "try again later" in text
     assert len(upstream.requests) == attempts
+    assert upstream.waits == [0.01] * (attempts - 1)  # each retry waited what retry-after-ms asked
     simulator.faults.clear()
     assert (await call(client, "get_positions"))["total_items"] == 17
 
@@ -1532,6 +1548,7 @@ async def test_a_429_with_retry_after_is_retried_transparently(
     started = time.monotonic()
     page = await call(client, "get_positions")
     assert time.monotonic() - started < 0.9
+    assert upstream.waits == [0.01, 0.01]  # retry-after-ms: 10, not Retry-After: 1
     assert page["total_items"] == 17
     assert [r.status_code for r in upstream.responses] == [429, 429, 200]
     assert page["request_id"] == upstream.responses[-1].headers["x-request-id"]
@@ -1543,6 +1560,7 @@ async def test_a_persistent_429_says_to_wait(client: Client, simulator: Simulato
     assert "Clear Street API error 429" in text and "rate limiting" in text
     assert REQUEST_ID.search(text)
     assert len(upstream.requests) == 3
+    assert upstream.waits == [0.01, 0.01]
 
 
 async def test_an_unknown_instrument_is_the_upstream_404(client: Client) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import anyio
 
-from ..clearstreet.errors import APIStatusError, ClearStreetError
+from ..clearstreet.errors import APIStatusError, ClearStreetError, Conflict, NotFound
 from ..clearstreet.models import PositionInstruction
 from .errors import ActionError, describe_upstream
 from .pipeline import Pipeline
@@ -16,10 +16,10 @@ __all__ = ["CancelExecution", "cancel_instruction"]
 
 TOOL = "cancel_position_instruction"
 
-_FAILURES = {
-    404: "No instruction with that id in this account. Pass the instruction's server 'id' (a UUID "
+_FAILURES: dict[type[APIStatusError], str] = {
+    NotFound: "No instruction with that id in this account. Pass the instruction's server 'id' (a UUID "
     "from get_position_instructions or the submit result), not its client_instruction_id.",
-    409: "Nothing to cancel: the instruction is already final (ACCEPTED, REJECTED or CANCELLED). "
+    Conflict: "Nothing to cancel: the instruction is already final (ACCEPTED, REJECTED or CANCELLED). "
     "get_position_instructions shows its status.",
 }
 
@@ -40,12 +40,13 @@ async def cancel_instruction(pipeline: Pipeline, account_id: int | None, instruc
         with anyio.CancelScope(shield=True):
             try:
                 client = await pipeline.deps.upstream.client()
-                result = await client.cancel_position_instruction(account, instruction_id)
+                result = await client.instructions.cancel(account, instruction_id)
             except ClearStreetError as exc:
                 message = describe_upstream(exc)
-                if isinstance(exc, APIStatusError) and exc.status_code in _FAILURES:
+                failure = next((text for kind, text in _FAILURES.items() if isinstance(exc, kind)), None)
+                if isinstance(exc, APIStatusError) and failure is not None:
                     message = (
-                        f"{_FAILURES[exc.status_code]} (Clear Street {exc.status_code}: {exc.message}; "
+                        f"{failure} (Clear Street {exc.status_code}: {exc.message}; "
                         f"request_id {exc.request_id or 'none'})"
                     )
                 warning = await pipeline.audit(

@@ -143,9 +143,9 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         sent_before: Sequence[str],
     ) -> Sent:
         if args.instrument_id is None:
-            result = await client.close_positions(account, cancel_orders=args.cancel_orders)
+            result = await client.positions.close_all(account, cancel_orders=args.cancel_orders)
         else:  # the resolved instrument id, never the text the assistant typed
-            result = await client.close_position(
+            result = await client.positions.close(
                 account, draft.plan.orders[0].instrument_id, cancel_orders=args.cancel_orders
             )
         orders = result.orders

@@ -1,7 +1,7 @@
 """The shared objects every use-case needs, built once from the settings and passed in.
 
 The MCP surface holds one :class:`Dependencies` in its lifespan context; tests build their own
-(with a recording ``transport``). The state-changing pieces (audit log, ledger, token signer) are
+(with a recording ``transport``, and a ``retry`` policy that does not wait). The state-changing pieces (audit log, ledger, token signer) are
 opened on first use: a read-only server never touches them.
 """
 
@@ -24,6 +24,7 @@ from .upstream import Upstream
 if TYPE_CHECKING:
     import httpx
 
+    from ..clearstreet.retry import RetryPolicy
     from ..safety.audit import AuditLog
     from ..safety.ledger import SqliteLedger
     from ..safety.tokens import ConfirmationTokens
@@ -58,9 +59,12 @@ class Dependencies:
     upstream: Upstream = field(init=False)
     simulator: Simulator | None = None
     transport: httpx.AsyncBaseTransport | None = None
+    retry: RetryPolicy | None = None
+    """The client's retry policy (None: the default); tests pass one whose ``sleep`` records the
+    waits instead of taking them."""
 
     def __post_init__(self) -> None:
-        self.upstream = Upstream(self.settings, self.simulator, self.transport)
+        self.upstream = Upstream(self.settings, self.simulator, self.transport, self.retry)
 
     @property
     def environment(self) -> str:
@@ -124,7 +128,7 @@ class Dependencies:
     @asynccontextmanager
     async def deadline(self, doing: str) -> AsyncIterator[None]:
         """Bound the enclosed work by POSITIONS_MCP_CALL_TIMEOUT; running out is an ActionError
-        saying what was being done (nothing state-changing is ever cut off: see clearstreet._exchange)."""
+        saying what was being done (nothing state-changing is ever cut off: see clearstreet._requester)."""
         seconds = self.settings.call_timeout
         try:
             with anyio.fail_after(seconds):

@@ -9,26 +9,35 @@ from contextlib import asynccontextmanager
 
 from ..clearstreet.errors import (
     APIStatusError,
+    BadRequest,
     ClearStreetConnectionError,
     ClearStreetError,
+    Conflict,
     DeadlineExceededError,
+    NotFound,
     OutcomeUnknownError,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    Unprocessable,
 )
 from ..safety.policy import PolicyError
 
-__all__ = ["NOTHING_SENT", "USED_UP", "ActionError", "Refused", "describe_upstream", "upstream_errors"]
+__all__ = ["NOTHING_SENT", "USED_UP", "ActionError", "NotVisible", "Refused", "describe_upstream", "upstream_errors"]
 
 NOTHING_SENT = "Nothing was sent."
 USED_UP = "This confirmation is now used up"
 
-_STATUS_HINTS = {
-    400: "check the arguments against the tool's schema and try again",
-    401: "the API key was refused: check CLEAR_STREET_API_KEY",
-    403: "this API key may not act on that account: check the account id or the key's permissions",
-    404: "check the account id (one this API key can access: see clearstreet://status) and, if one was given, "
-    "the instrument (UUID, ticker or OSI symbol) — get_positions lists what the account holds",
-    409: "the request conflicts with the current state: re-read and try again only if still needed",
-    422: "the upstream refused the request as it stands; nothing was done",
+_HINTS: dict[type[APIStatusError], str] = {
+    BadRequest: "check the arguments against the tool's schema and try again",
+    Unauthorized: "the API key was refused: check CLEAR_STREET_API_KEY",
+    PermissionDenied: "this API key may not act on that account: check the account id or the key's permissions",
+    NotFound: "check the account id (one this API key can access: see clearstreet://status) and, if one was "
+    "given, the instrument (UUID, ticker or OSI symbol) — get_positions lists what the account holds",
+    Conflict: "the request conflicts with the current state: re-read and try again only if still needed",
+    Unprocessable: "the upstream refused the request as it stands; nothing was done",
+    ServerError: "the Clear Street API failed: try again later; quote the request_id to support",
 }
 
 
@@ -45,6 +54,11 @@ class ActionError(Exception):
 
 class OutOfTime(ActionError):
     """The call's deadline (POSITIONS_MCP_CALL_TIMEOUT) ended before anything was sent."""
+
+
+class NotVisible(ActionError):
+    """The upstream has no such account or instrument for this API key (it answered 404, or 403:
+    not one this key may see)."""
 
 
 class Refused(ActionError):
@@ -71,12 +85,10 @@ def describe_upstream(exc: ClearStreetError) -> str:
             f"{NOTHING_SENT if not exc.sent else ''} Try again in a moment.".replace("  ", " ")
         )
     if isinstance(exc, APIStatusError):
-        hint = _STATUS_HINTS.get(exc.status_code)
-        if exc.status_code == 429:  # rate limited: refused before processing, which is why the API's SDKs retry it
+        hint = next((text for kind, text in _HINTS.items() if isinstance(exc, kind)), None)
+        if isinstance(exc, RateLimited):  # refused before processing, which is why the API's SDKs retry it
             wait = f" and asks to wait {exc.retry_after:.0f} s" if exc.retry_after else ""
             hint = f"the API is rate limiting{wait}: the request was not carried out; wait before retrying"
-        if hint is None and exc.status_code >= 500:
-            hint = "the Clear Street API failed: try again later; quote the request_id to support"
         rid = exc.request_id or "none"
         text = f"Clear Street API error {exc.status_code}: {exc.message} (request_id {rid})."
         return f"{text} {hint[0].upper()}{hint[1:]}." if hint else text
@@ -93,6 +105,8 @@ async def upstream_errors() -> AsyncIterator[None]:
         yield
     except PolicyError as exc:
         raise ActionError(str(exc)) from None
+    except (NotFound, PermissionDenied) as exc:
+        raise NotVisible(describe_upstream(exc)) from exc
     except ClearStreetError as exc:
         raise ActionError(describe_upstream(exc)) from exc
     except ValueError as exc:  # the client's own argument checks: nothing was sent

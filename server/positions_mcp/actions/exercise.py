@@ -144,9 +144,7 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         sent_before: Sequence[str],
     ) -> Sent:
         repeated = [r.instruction_id for r in draft.plan.rows if r.status is RowStatus.ALREADY_SUBMITTED]
-        result = await client.submit_position_instructions(
-            account, draft.plan.requests(), sent_before=[*sent_before, *repeated]
-        )
+        result = await client.instructions.submit(account, draft.plan.requests(), sent_before=[*sent_before, *repeated])
         persisted = [row for row in result.instructions if row.persisted]
         return Sent(
             fields={

@@ -191,21 +191,21 @@ class MarketReader:
         self._group.start_soon(guarded)
 
     async def _read_funds(self, account: int) -> None:
-        self._funds = funds_of((await self._client.get_account_balances(account)).balances)
+        self._funds = funds_of((await self._client.balances.get(account)).balances)
 
     async def _read_session(self) -> None:
-        self._session = session_of((await self._client.get_market_hours_calendar(market="us_options")).markets)
+        self._session = session_of((await self._client.clock.market_hours(market="us_options")).markets)
 
     async def _read_quotes(self, batch: list[str]) -> None:
-        for row in (await self._client.get_snapshots(batch)).snapshots:
+        for row in (await self._client.market_data.snapshots(batch)).snapshots:
             self._quotes[row.instrument_id] = quote_of(row)
 
     async def _read_instrument(self, instrument_id: str) -> None:
-        instrument = (await self._client.get_instrument_by_id(instrument_id)).instrument
+        instrument = (await self._client.instruments.get(instrument_id)).instrument
         self._instrument_flags[instrument_id] = (instrument.is_tradable, instrument.is_liquidation_only)
 
     async def _read_contracts(self, batch: list[str]) -> None:
-        self._contracts.extend(await self._client.get_all_option_contracts(contract_ids=batch))
+        self._contracts.extend(await self._client.instruments.all_option_contracts(contract_ids=batch))
 
     def add(self, rows: Iterable[Position]) -> None:
         """Queue the market data a page of positions needs; send every full batch now."""

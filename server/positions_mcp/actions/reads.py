@@ -151,7 +151,7 @@ class Reads:
             return await self._underlier_page(account, query, query.underlying_instrument_id)
         async with self.deps.deadline("reading positions"), upstream_errors():
             client = await self.deps.upstream.client()
-            page = await client.get_positions(
+            page = await client.positions.page(
                 account,
                 instrument_ids=query.instrument_ids,
                 sort_by=query.sort_by,
@@ -216,7 +216,7 @@ class Reads:
         The caller holds the deadline."""
         client = await self.deps.upstream.client()
         rows: list[Position] = []
-        async for page in client.iter_position_pages(
+        async for page in client.positions.pages(
             account, instrument_ids=instrument_ids, sort_by=query.sort_by, sort_direction=query.sort_direction
         ):
             rows.extend(page.positions)
@@ -230,7 +230,7 @@ class Reads:
         async with upstream_errors():
             client = await self.deps.upstream.client()
             done = 0
-            async for page in client.iter_position_pages(account, page_size=page_size):
+            async for page in client.positions.pages(account, page_size=page_size):
                 done += 1
                 if progress is not None:
                     total = page.metadata.total_pages
@@ -253,7 +253,7 @@ class Reads:
         stopped = False
         async with self.deps.deadline("reading the pages of positions"), upstream_errors():
             client = await self.deps.upstream.client()
-            async for page in client.iter_position_pages(account):
+            async for page in client.positions.pages(account):
                 total = page.metadata.total_items if total is None else total
                 rows.extend(page.positions)
                 if progress is not None:
@@ -291,7 +291,7 @@ class Reads:
         """The account's instructions and the request_id. The caller holds the deadline."""
         async with upstream_errors():
             client = await self.deps.upstream.client()
-            result = await client.get_position_instructions(
+            result = await client.instructions.get(
                 account, instrument_id=instrument_id, underlying_instrument_id=underlying_instrument_id
             )
         return result.instructions, result.request_id

@@ -2,7 +2,8 @@
 
 Opened on first use (so that the first MCP reply imports nothing it does not need) and closed with
 the server. ``transport`` is the seam tests use to record or script what reaches the upstream
-(an ``httpx`` transport, as encode/httpx's own tests do). Knows nothing of MCP.
+(an ``httpx`` transport, as encode/httpx's own tests do), ``retry`` the one for the waits between
+attempts (a ``RetryPolicy`` whose ``sleep`` records them instead of taking them). Knows nothing of MCP.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..clearstreet.client import ClearStreetClient
+    from ..clearstreet.retry import RetryPolicy
     from ..simulator import Simulator
 
 logger = logging.getLogger(__name__)
@@ -41,10 +43,12 @@ class Upstream:
         settings: Settings,
         simulator: Simulator | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._settings = settings
         self._simulator = simulator
         self._transport = transport
+        self._retry = retry
         self._client: ClearStreetClient | None = None
         self._lock = anyio.Lock()
         self._offset = timedelta(0)  # Clear Street's clock minus the local one (live API only)
@@ -115,7 +119,7 @@ class Upstream:
         sent = system_clock()
         try:
             with anyio.fail_after(CLOCK_READ_SECONDS):
-                server = (await client.get_clock()).clock
+                server = (await client.clock.now()).clock
             if server.tzinfo is None or server.utcoffset() is None:  # the reference: UTC
                 server = server.replace(tzinfo=UTC)
             received = system_clock()
@@ -142,11 +146,12 @@ class Upstream:
                 api_key=SIMULATOR_API_KEY,
                 base_url=settings.base_url,
                 transport=self._transport or simulator.transport(),
+                retry=self._retry,
             )
         assert settings.api_key is not None  # settings refuse a live environment without a key
         logger.info("using the %s API at %s", settings.environment_label, settings.base_url)
         return ClearStreetClient(
-            api_key=settings.api_key.reveal(), base_url=settings.base_url, transport=self._transport
+            api_key=settings.api_key.reveal(), base_url=settings.base_url, transport=self._transport, retry=self._retry
         )
 
     async def aclose(self) -> None:

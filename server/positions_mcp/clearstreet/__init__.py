@@ -1,4 +1,5 @@
-"""Typed async client of the Clear Street API: wire models, errors, pagination, retries.
+"""Typed async client of the Clear Street API: wire models, endpoint groups, errors typed by
+status, pagination, retries.
 
 Knows nothing of MCP. The public names are importable from here; they load on first use, so that
 importing the wire models does not import the HTTP stack (start-up is benchmarked).
@@ -10,15 +11,27 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._paging import MAX_IDS_PER_REQUEST
     from .client import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, MAX_PAGE_SIZE, ClearStreetClient
     from .config import ENVIRONMENT_URLS, check_api_key, checked_base_url
+    from .endpoints.instruments import ContractFilters, ContractTerms
+    from .endpoints.orders import OrderFilters
+    from .endpoints.positions import PositionFilters
     from .errors import (
         APIStatusError,
+        BadRequest,
         ClearStreetConnectionError,
         ClearStreetError,
+        Conflict,
         DeadlineExceededError,
+        NotFound,
         OutcomeUnknownError,
         PaginationLoopError,
+        PermissionDenied,
+        RateLimited,
+        ServerError,
+        Unauthorized,
+        Unprocessable,
     )
     from .market import (
         AccountBalances,
@@ -50,10 +63,6 @@ if TYPE_CHECKING:
         SnapshotSession,
         TickRule,
         TradingSessions,
-    )
-    from .market_endpoints import (
-        MAX_IDS_PER_REQUEST,
-        MarketDataEndpoints,
     )
     from .models import (
         GENERATED_KEY_PREFIX,
@@ -100,13 +109,24 @@ if TYPE_CHECKING:
 _HOMES = {
     "client": ("DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "MAX_PAGE_SIZE", "ClearStreetClient"),
     "config": ("ENVIRONMENT_URLS", "check_api_key", "checked_base_url"),
+    "endpoints.instruments": ("ContractFilters", "ContractTerms"),
+    "endpoints.orders": ("OrderFilters",),
+    "endpoints.positions": ("PositionFilters",),
     "errors": (
         "APIStatusError",
+        "BadRequest",
         "ClearStreetConnectionError",
         "ClearStreetError",
+        "Conflict",
         "DeadlineExceededError",
+        "NotFound",
         "OutcomeUnknownError",
         "PaginationLoopError",
+        "PermissionDenied",
+        "RateLimited",
+        "ServerError",
+        "Unauthorized",
+        "Unprocessable",
     ),
     "market": (
         "AccountBalances",
@@ -139,10 +159,7 @@ _HOMES = {
         "TickRule",
         "TradingSessions",
     ),
-    "market_endpoints": (
-        "MAX_IDS_PER_REQUEST",
-        "MarketDataEndpoints",
-    ),
+    "_paging": ("MAX_IDS_PER_REQUEST",),
     "models": (
         "GENERATED_KEY_PREFIX",
         "NIL_UUID",
@@ -199,6 +216,7 @@ __all__ = [
     "APIStatusError",
     "AccountBalances",
     "AccountBalancesSod",
+    "BadRequest",
     "BalancesResult",
     "CancelResult",
     "ClearStreetClient",
@@ -207,7 +225,10 @@ __all__ = [
     "ClockDetail",
     "ClockResult",
     "CloseResult",
+    "Conflict",
     "ContractBatchResult",
+    "ContractFilters",
+    "ContractTerms",
     "ContractType",
     "DayType",
     "DeadlineExceededError",
@@ -226,31 +247,36 @@ __all__ = [
     "MarginSessionDetails",
     "MarginTopContributor",
     "MarginType",
-    "MarketDataEndpoints",
     "MarketDataSnapshot",
     "MarketHoursDetail",
     "MarketHoursResult",
     "MarketSessionType",
     "MarketStatus",
     "MarketType",
+    "NotFound",
     "NotShortableReason",
     "OptionContractsPage",
     "OptionExpiryDate",
     "OptionsContract",
     "Order",
+    "OrderFilters",
     "OrderResult",
     "OrderStatus",
     "OrderType",
     "OrdersPage",
     "OutcomeUnknownError",
     "PaginationLoopError",
+    "PermissionDenied",
     "Position",
+    "PositionFilters",
     "PositionInstruction",
     "PositionType",
     "PositionsResponse",
+    "RateLimited",
     "ResponseMetadata",
     "RetryPolicy",
     "SecurityType",
+    "ServerError",
     "SessionSchedule",
     "ShortableAttribute",
     "Side",
@@ -266,6 +292,8 @@ __all__ = [
     "TickRule",
     "TimeInForce",
     "TradingSessions",
+    "Unauthorized",
+    "Unprocessable",
     "check_api_key",
     "checked_base_url",
     "parse_retry_after",

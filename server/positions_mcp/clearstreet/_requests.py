@@ -1,20 +1,26 @@
-"""Building requests: paths, query strings and bodies exactly as the official SDK sends them
-(reference 1.5-1.7): path segments percent-encoded, arrays comma-joined in one key."""
+"""Building requests: paths, query values and bodies exactly as the official SDK sends them: path
+segments percent-encoded, arrays comma-joined in one key, booleans as ``true``/``false``, dates as
+``YYYY-MM-DD``. Every check runs before anything is sent (``TypeError`` for a wrong type,
+``ValueError`` for a wrong value)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from enum import Enum
 from typing import Final
 from urllib.parse import quote
 
 from .decimals import plain
-from .models import InstructionRequest, SortBy, SortDirection, new_instruction_key
+from .models import InstructionRequest, new_instruction_key
 
 MAX_PAGE_SIZE: Final = 1000
 _MAX_ACCOUNT_ID: Final = 2**63 - 1
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+Params = list[tuple[str, str]]
 
 
 def account_path(account_id: int | str) -> str:
@@ -52,7 +58,8 @@ def enum_text(value: Enum | str, name: str) -> str:
 
 
 def comma_list(values: Sequence[str], name: str, *, limit: int | None = None) -> str:
-    """One query value for an array parameter: the elements comma-joined (reference 1.6)."""
+    """One query value for an array parameter: the elements comma-joined, as the official SDK sends
+    arrays."""
     if isinstance(values, str):
         raise TypeError(f"{name} must be a sequence of strings, not one string")
     items = list(values)
@@ -75,27 +82,80 @@ def page_size_text(page_size: int, maximum: int = MAX_PAGE_SIZE) -> str:
     return str(page_size)
 
 
-def positions_query(
-    instrument_ids: Sequence[str] | None,
-    sort_by: SortBy | str | None,
-    sort_direction: SortDirection | str | None,
-    page_size: int | None,
-    page_token: str | None,
-) -> list[tuple[str, str]]:
-    """The query of GET positions, in the official SDK's order."""
-    params: list[tuple[str, str]] = []
-    if instrument_ids is not None:
-        if not isinstance(instrument_ids, str) and not list(instrument_ids):
-            raise ValueError("instrument_ids is empty; pass None to list every position")
-        params.append(("instrument_ids", comma_list(instrument_ids, "instrument_ids")))
+def flag_text(value: bool, name: str) -> str:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True, False or None")
+    return "true" if value else "false"
+
+
+def date_text(value: date | str, name: str) -> str:
+    """``YYYY-MM-DD`` from a ``date`` or a string already in that form (a datetime is refused)."""
+    if isinstance(value, datetime):
+        raise TypeError(f"{name} must be a date or a 'YYYY-MM-DD' string, not a datetime")
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a date or a 'YYYY-MM-DD' string")
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date in the form YYYY-MM-DD, got {value[:40]!r}") from None
+    return value
+
+
+def timestamp_text(value: datetime | date | str, name: str) -> str:
+    """A timestamp as the SDK sends it: ``isoformat()`` of an aware datetime (``+00:00``), a date as
+    ``YYYY-MM-DD``, or a string passed through untouched."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be timezone-aware")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return query_text(value, name)
+
+
+def positive_int_text(value: int, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return str(value)
+
+
+def id_list(values: Iterable[str], name: str) -> list[str]:
+    """The ids as a list (a lone string is refused: it would be read as its characters)."""
+    if isinstance(values, str | bytes):
+        raise TypeError(f"{name} must be a sequence of strings, not one string")
+    items = list(values)
+    for item in items:
+        query_text(item, f"each of {name}")
+        if "," in item:
+            raise ValueError(f"{name}: {item!r} contains a comma")
+    return items
+
+
+def enum_list(values: Sequence[Enum | str], name: str) -> str:
+    if isinstance(values, str):
+        raise TypeError(f"{name} must be a sequence, not one string")
+    return comma_list([enum_text(value, name) for value in values], name)
+
+
+def check_filters(filters: Mapping[str, object], known: Collection[str]) -> None:
+    """Refuse a filter the endpoint does not take, as Python refuses an unknown keyword argument."""
+    unknown = sorted(set(filters) - set(known))
+    if unknown:
+        raise TypeError(f"unexpected argument {unknown[0]!r}; the filters are: {', '.join(sorted(known))}")
+
+
+def paging_params(page_size: int | None, page_token: str | None) -> Params:
+    params: Params = []
     if page_size is not None:
         params.append(("page_size", page_size_text(page_size)))
     if page_token is not None:
         params.append(("page_token", query_text(page_token, "page_token")))
-    if sort_by is not None:
-        params.append(("sort_by", enum_text(sort_by, "sort_by")))
-    if sort_direction is not None:
-        params.append(("sort_direction", enum_text(sort_direction, "sort_direction")))
     return params
 
 

@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import APIStatusError, OutcomeUnknownError
+from .errors import APIStatusError, OutcomeUnknownError, status_error_class
 from .models import APIError, Envelope, Order, Position, PositionInstruction, ResponseMetadata
 from .results import REJECTED_STATUSES, SubmitResult
 from .retry import parse_retry_after
@@ -43,16 +43,18 @@ class UnreadableBody(Exception):
 def status_error(
     response: httpx.Response, redact: Callable[[str], str], now: float, *, with_rows: bool = False
 ) -> APIStatusError:
-    """The ``APIStatusError`` for a non-2xx answer, read as leniently as the body allows."""
+    """The ``APIStatusError`` (the subclass naming the status) for a non-2xx answer, read as
+    leniently as the body allows."""
     hint = parse_retry_after(response.headers, now=now)
     retry_after = hint if hint is not None and hint > 0 else None
     fallback = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    error_class = status_error_class(response.status_code)
     try:
         envelope = read_envelope(response, INSTRUCTIONS if with_rows else ANY, require_data=False)
     except UnreadableBody as bad:
         loose = loose_envelope(response, with_rows=with_rows)
         if loose is None:
-            return APIStatusError(
+            return error_class(
                 status_code=response.status_code,
                 message=redact(f"{fallback}; {bad.reason}"),
                 request_id=header_request_id(response),
@@ -61,7 +63,7 @@ def status_error(
         envelope = loose
     error = envelope.error
     rows = envelope.data if with_rows and isinstance(envelope.data, list) else None
-    return APIStatusError(
+    return error_class(
         status_code=response.status_code,
         message=redact(error.message if error is not None and error.message else fallback),
         request_id=envelope.metadata.request_id or header_request_id(response),

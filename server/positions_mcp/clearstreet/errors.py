@@ -19,7 +19,9 @@ class APIStatusError(ClearStreetError):
     """The API answered with a non-2xx status (or a 2xx body that is not the envelope).
 
     ``code`` is the envelope's ``error.code`` (usually the same as ``status_code``); ``rows`` holds
-    the per-row outcome of a submit batch that failed as a whole (every row ``REJECTED``).
+    the per-row outcome of a submit batch that failed as a whole (every row ``REJECTED``). Raised
+    as the subclass that names the status (:func:`status_error_class`), so callers branch on the
+    class, never on ``status_code``.
     """
 
     def __init__(
@@ -47,6 +49,59 @@ class APIStatusError(ClearStreetError):
         return f"Clear Street API returned {self.status_code}: {self.message}{rid}"
 
 
+class BadRequest(APIStatusError):
+    """400: the API refused the request as malformed (an argument, a stale page token)."""
+
+
+class Unauthorized(APIStatusError):
+    """401: the API key was refused."""
+
+
+class PermissionDenied(APIStatusError):
+    """403: this API key may not act on that account (or read that endpoint)."""
+
+
+class NotFound(APIStatusError):
+    """404: no such account, instrument, instruction or order for this API key."""
+
+
+class Conflict(APIStatusError):
+    """409: the request conflicts with the current state (an instruction already final, a key
+    already used)."""
+
+
+class Unprocessable(APIStatusError):
+    """422: the request is well formed but the API refused it as it stands."""
+
+
+class RateLimited(APIStatusError):
+    """429: the API is rate limiting; ``retry_after`` holds its hint when it gave one."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the API failed. For a state-changing request the client reports this as
+    :class:`OutcomeUnknownError` wherever the failure may have acted."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    422: Unprocessable,
+    429: RateLimited,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The :class:`APIStatusError` subclass that names ``status_code`` (the base class when none
+    does, e.g. 408 or an unreadable 2xx)."""
+    if status_code >= 500:
+        return ServerError
+    return _BY_STATUS.get(status_code, APIStatusError)
+
+
 class ClearStreetConnectionError(ClearStreetError):
     """No usable response: the connection failed or was lost, or the request timed out."""
 
@@ -64,7 +119,7 @@ class OutcomeUnknownError(ClearStreetError):
     automatically: whoever sees it must re-read positions before trying again. Also raised for a
     submit whose last attempt ended without an answer after an attempt may have reached the server;
     ``client_instruction_ids`` then lists the keys sent (request order), so the outcome can be found
-    with get_position_instructions.
+    with ``client.instructions.get``.
     """
 
     def __init__(

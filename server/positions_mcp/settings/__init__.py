@@ -50,7 +50,7 @@ DEFAULT_CONFIRM_TTL = 120
 DEFAULT_HTTP_PORT = 8000
 DEFAULT_CALL_TIMEOUT = 45
 CALL_TIMEOUT_RANGE = (20, 600)
-"""A close or a submit needs 15 s of the deadline left to be sent (clearstreet._exchange), so a
+"""A close or a submit needs 15 s of the deadline left to be sent (clearstreet._requester), so a
 deadline under 20 s would refuse every state change."""
 DEFAULT_HTTP_MAX_SESSIONS = 100
 DEFAULT_HTTP_SESSION_IDLE = 300

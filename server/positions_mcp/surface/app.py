@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..actions.dependencies import Dependencies
     from ..actions.pipeline import Pipeline
     from ..actions.reads import Progress, Reads
+    from ..clearstreet.retry import RetryPolicy
     from ..simulator import Simulator
 
 
@@ -31,10 +32,12 @@ class App:
         settings: Settings,
         simulator: Simulator | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings
         self._simulator = simulator
         self._transport = transport
+        self._retry = retry
 
     @property
     def environment(self) -> str:
@@ -44,7 +47,7 @@ class App:
     def deps(self) -> Dependencies:
         from ..actions.dependencies import Dependencies
 
-        return Dependencies(self.settings, simulator=self._simulator, transport=self._transport)
+        return Dependencies(self.settings, simulator=self._simulator, transport=self._transport, retry=self._retry)
 
     @cached_property
     def reads(self) -> Reads:

@@ -48,15 +48,13 @@ def _account(app: App, text: str) -> int:
 
 
 async def _document(app: App, read: Callable[[], Awaitable[BaseModel]]) -> str:
-    from ..actions.errors import ActionError
-    from ..clearstreet.errors import APIStatusError
+    from ..actions.errors import ActionError, NotVisible
 
     try:
         result = await read()
+    except NotVisible as exc:
+        raise ResourceNotFoundError(f"[{app.environment}] {exc}") from None
     except ActionError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, APIStatusError) and cause.status_code in (403, 404):
-            raise ResourceNotFoundError(f"[{app.environment}] {exc}") from None
         raise ResourceError(f"[{app.environment}] {exc}") from None
     return result.model_dump_json(exclude_none=True)
 

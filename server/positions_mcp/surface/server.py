@@ -23,6 +23,7 @@ from .tools import read_tools
 if TYPE_CHECKING:
     import httpx
 
+    from ..clearstreet.retry import RetryPolicy
     from ..simulator import Simulator
 
 SERVER_NAME = "clearstreet-positions"
@@ -55,14 +56,18 @@ def build_server(
     *,
     simulator: Simulator | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
 ) -> MCPServer[Any]:
     """The server with its tools, resources and prompts.
 
     ``simulator`` lets tests and the demo share one simulated API (and its clock) with the server;
     by default the simulator is created on first use when the environment is the simulator.
     ``transport`` replaces the upstream connection (tests record or script what reaches it).
+    ``retry`` replaces the client's retry policy: its ``sleep`` is the wait between attempts (tests
+    record the waits asked for instead of taking them) and its ``clock`` the time ``Retry-After``
+    dates are read against; by default ``anyio.sleep`` and ``time.time``.
     """
-    app = App(settings, simulator, transport)
+    app = App(settings, simulator, transport, retry)
     tools: list[Tool] = [*read_tools(app.environment)]
     if settings.state_changing_enabled:
         from .confirmed import action_tools

@@ -1,6 +1,7 @@
 """Sending one request: the shared ``httpx.AsyncClient``, retries and the caller's deadline.
 
-What is retried depends on what a repeat could do (:class:`Kind`):
+:class:`Requester` is what every endpoint group of the client sends through; it knows nothing of
+endpoints. What is retried depends on what a repeat could do (:class:`Kind`):
 
 * reads retry 429, 500, 502, 503, 504, timeouts and connection failures (a GET is safe to repeat);
 * cancels retry like reads but for 500 (a repeated cancel converges, but a 500 may have acted);
@@ -24,13 +25,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 import anyio
 import httpx
 
 from ..secret import Secret
+from ._responses import required, success_envelope
 from .errors import ClearStreetConnectionError, DeadlineExceededError
+from .models import Envelope
 from .retry import RetryPolicy, remaining_budget
 
 logger = logging.getLogger("positions_mcp.clearstreet")
@@ -88,18 +91,26 @@ class Outcome:
     # lost after sending, or got a 5xx): a repeat may meet that attempt's effects.
     landed_before: bool
 
-
-def _may_retry_failure(kind: Kind, failure: httpx.RequestError) -> bool:
-    if kind is Kind.CLOSE:
-        return isinstance(failure, _CLOSE_RETRYABLE_FAILURES)
-    return isinstance(failure, _TRANSIENT_FAILURES)
+    @property
+    def may_have_landed(self) -> bool:
+        """Whether this attempt may have been processed: anything but a refusal before processing
+        (429) or a failure before a byte of the request left."""
+        if self.failure is not None:
+            return not isinstance(self.failure, UNSENT_FAILURES)
+        return required(self.response).status_code != 429
 
 
 _READ = httpx.ByteStream(b"")
 """Stands in for a response's stream once its body is read (``response.content`` keeps it)."""
 
 
-def _may_retry_response(kind: Kind, response: httpx.Response) -> bool:
+def _may_retry(kind: Kind, outcome: Outcome) -> bool:
+    """Whether what ``kind`` allows includes another attempt after ``outcome``."""
+    if outcome.failure is not None:
+        if kind is Kind.CLOSE:
+            return isinstance(outcome.failure, _CLOSE_RETRYABLE_FAILURES)
+        return isinstance(outcome.failure, _TRANSIENT_FAILURES)
+    response = required(outcome.response)
     if response.headers.get("x-should-retry", "").lower() == "false":
         return False
     status = response.status_code
@@ -110,8 +121,8 @@ def _may_retry_response(kind: Kind, response: httpx.Response) -> bool:
     return status in (_RETRYABLE_READ_STATUSES if kind is Kind.READ else _RETRYABLE_STATUSES)
 
 
-class Exchange:
-    """One shared connection pool and the retry loop around it. Knows nothing of endpoints."""
+class Requester:
+    """One shared connection pool and the one retry loop around it. Knows nothing of endpoints."""
 
     def __init__(
         self,
@@ -147,6 +158,18 @@ class Exchange:
         self.closed = True
         await self._http.aclose()
 
+    def now(self) -> float:
+        """The Unix time ``Retry-After`` dates are read against (the retry policy's clock)."""
+        return self.retry.clock()
+
+    async def read(self, path: str, params: Sequence[tuple[str, str]], model: type[Envelope[Any]]) -> Envelope[Any]:
+        """A ``GET`` sent as a read (retried within the deadline) and its 2xx envelope; a failure to
+        connect raises :class:`ClearStreetConnectionError`, any other status its ``APIStatusError``."""
+        outcome = await self.send(Kind.READ, "GET", path, params=params)
+        if outcome.failure is not None:
+            raise self.connection_error(outcome, outcome.failure) from outcome.failure
+        return success_envelope(required(outcome.response), model, self.redact, self.now())
+
     def _attempt_timeout(self, kind: Kind, remaining: float) -> httpx.Timeout:
         total = STATE_CHANGE_TIMEOUT if kind.changes_state else (self._timeout.read or 30.0)
         seconds = max(min(total, remaining - _MARGIN), 0.05)
@@ -179,13 +202,10 @@ class Exchange:
         if self.closed:
             raise RuntimeError("this ClearStreetClient is closed")
         policy = self.retry
-        headers = {"Content-Type": "application/json"} if body is not None else None
         total = policy.max_retries + 1
         landed_before = False
-        attempt = 0
         last: Outcome | None = None
-        while True:
-            attempt += 1
+        for attempt in range(1, total + 1):
             label = f"{method} /{path.lstrip('/').split('?')[0]}"
             try:
                 remaining = self._check_budget(kind, label, attempt)
@@ -196,53 +216,69 @@ class Exchange:
                 # landed), never "nothing was sent".
                 logger.warning("%s: no time left for attempt %d; reporting attempt %d", label, attempt, last.attempts)
                 return last
-            request = self._http.build_request(
-                method,
-                path,
-                params=list(params) if params is not None else None,
-                content=body,
-                headers=headers,
-                timeout=self._attempt_timeout(kind, remaining),
-            )
-            label = f"{method} {request.url.raw_path.decode('ascii')}"
-            logger.debug("%s: attempt %d of %d", label, attempt, total)
-            try:
-                if kind.changes_state:
-                    with anyio.CancelScope(shield=True):  # never abandon a state change halfway
-                        response = await self._http.send(request)
-                else:
-                    response = await self._http.send(request)
-                # The body is read. httpx's response and its stream refer to each other, a cycle
-                # only a full garbage collection frees: without it a large book's response bodies
-                # outlive their parse by many pages (issue 11's memory budget).
-                response.stream = _READ
-            except httpx.RequestError as failure:
-                problem = self.describe_failure(failure)
-                if attempt == total or not _may_retry_failure(kind, failure):
-                    logger.warning("%s: %s (attempt %d of %d); giving up", label, problem, attempt, total)
-                    return Outcome(label, attempt, None, failure, landed_before)
-                delay = policy.delay(attempt - 1)
-                if not self._fits(kind, delay):
-                    logger.warning("%s: %s; no time left for another attempt", label, problem)
-                    return Outcome(label, attempt, None, failure, landed_before)
-                logger.warning("%s: %s (attempt %d of %d); retrying in %.3f s", label, problem, attempt, total, delay)
-                last = Outcome(label, attempt, None, failure, landed_before)
-                landed_before = landed_before or not isinstance(failure, UNSENT_FAILURES)
-                await policy.sleep(delay)
-                continue
-            logger.debug("%s: HTTP %d", label, response.status_code)
-            if attempt == total or not _may_retry_response(kind, response):
-                return Outcome(label, attempt, response, None, landed_before)
-            delay = policy.delay(attempt - 1, response.headers)
+            request = self._request(kind, method, path, params, body, remaining)
+            outcome = await self._attempt(kind, request, attempt, total, landed_before)
+            problem = self._problem(outcome)
+            if attempt == total or not _may_retry(kind, outcome):
+                if outcome.failure is not None:
+                    logger.warning("%s: %s (attempt %d of %d); giving up", outcome.label, problem, attempt, total)
+                return outcome
+            headers = outcome.response.headers if outcome.response is not None else None
+            delay = policy.delay(attempt - 1, headers)
             if not self._fits(kind, delay):
-                logger.warning("%s: HTTP %d; no time left for another attempt", label, response.status_code)
-                return Outcome(label, attempt, response, None, landed_before)
+                logger.warning("%s: %s; no time left for another attempt", outcome.label, problem)
+                return outcome
             logger.warning(
-                "%s: HTTP %d (attempt %d of %d); retrying in %.3f s", label, response.status_code, attempt, total, delay
+                "%s: %s (attempt %d of %d); retrying in %.3f s", outcome.label, problem, attempt, total, delay
             )
-            last = Outcome(label, attempt, response, None, landed_before)
-            landed_before = landed_before or response.status_code != 429
+            last = outcome
+            landed_before = landed_before or outcome.may_have_landed
             await policy.sleep(delay)
+        raise AssertionError("unreachable: the last attempt always returns")
+
+    def _request(
+        self,
+        kind: Kind,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] | None,
+        body: bytes | None,
+        remaining: float,
+    ) -> httpx.Request:
+        return self._http.build_request(
+            method,
+            path,
+            params=list(params) if params is not None else None,
+            content=body,
+            headers={"Content-Type": "application/json"} if body is not None else None,
+            timeout=self._attempt_timeout(kind, remaining),
+        )
+
+    async def _attempt(
+        self, kind: Kind, request: httpx.Request, attempt: int, total: int, landed_before: bool
+    ) -> Outcome:
+        """One attempt, ended by an answer or by a transport failure (returned, not raised)."""
+        label = f"{request.method} {request.url.raw_path.decode('ascii')}"
+        logger.debug("%s: attempt %d of %d", label, attempt, total)
+        try:
+            if kind.changes_state:
+                with anyio.CancelScope(shield=True):  # never abandon a state change halfway
+                    response = await self._http.send(request)
+            else:
+                response = await self._http.send(request)
+        except httpx.RequestError as failure:
+            return Outcome(label, attempt, None, failure, landed_before)
+        # The body is read. httpx's response and its stream refer to each other, a cycle only a
+        # full garbage collection frees: without it a large book's response bodies outlive their
+        # parse by many pages (the memory budget of bench/bench_exposure.py).
+        response.stream = _READ
+        logger.debug("%s: HTTP %d", label, response.status_code)
+        return Outcome(label, attempt, response, None, landed_before)
+
+    def _problem(self, outcome: Outcome) -> str:
+        if outcome.failure is not None:
+            return self.describe_failure(outcome.failure)
+        return f"HTTP {required(outcome.response).status_code}"
 
     @staticmethod
     def _fits(kind: Kind, delay: float) -> bool:
