@@ -14,15 +14,9 @@ from pydantic import Field
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
 from ..clearstreet.models import APIError, PositionInstruction, SecurityType
 from ..domain.calendar import new_york
+from ..domain.cash_check import check_cash
 from ..domain.closing import FINISHED_INSTRUCTION_STATUSES
-from ..domain.instructions import (
-    InstructionInput,
-    InstructionPlan,
-    RowStatus,
-    check_cash,
-    pending_exercise_cash,
-    plan_instructions,
-)
+from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
@@ -84,10 +78,12 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             key: price for key in {p.underlying_instrument_id for p in options} if key and (price := market.price(key))
         }
         prices.update(underlier_prices(positions))  # a held underlier is priced like the rest of the book
-        plan = plan_instructions(
-            positions, rows, now=reads.deps.upstream.now(), existing=existing, contracts=market.terms, prices=prices
+        now = reads.deps.upstream.now()
+        plan = plan_instructions(positions, rows, now=now, existing=existing, contracts=market.terms, prices=prices)
+        # the same settlement, on the same model, as the exposure summary's at_expiry
+        plan.cash = check_cash(
+            plan, market.funds, positions=positions, existing=existing, prices=prices, contracts=market.terms, now=now
         )
-        plan.cash = check_cash(plan, market.funds, pending_exercise_cash(existing, market.terms))
         if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:
             # the summary is what is read first: a shortfall is said there too
             plan.summary += f" Cash: short by {money(-plan.cash.cash_after)} at settlement (see cash)."

@@ -52,7 +52,7 @@ from ..clearstreet.models import (
     TimeInForce,
 )
 from .calendar import is_market_open, next_market_open
-from .contracts import ContractTerms, terms_for
+from .contracts import ContractTerms, terms_for, underlier_of_root
 from .market import MarketView
 from .moneyness import PriceSource, best_price
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
@@ -277,12 +277,14 @@ def _exercise_consequence(
         return "the exercise goes ahead"
     if terms.settlement == "CASH":
         return "settled in cash at the intrinsic value"
-    underlier = names.get(position.underlying_instrument_id or "", option.root)
-    shares = contracts * terms.deliverable_shares
+    underlier = names.get(position.underlying_instrument_id or "", underlier_of_root(option.root))
+    shares = f"{qty(contracts * terms.deliverable_shares)} {underlier} shares"
+    if not terms.deliverable_confirmed:  # contracts.py: an adjusted contract's deliverable is not assumed
+        shares = f"{underlier} shares (deliverable not confirmed)"
     cash = money((contracts * terms.multiplier * option.strike).quantize(CENT, rounding=ROUND_HALF_EVEN))
     if option.is_call:
-        return f"receive {qty(shares)} {underlier} shares and pay {cash}"
-    return f"deliver {qty(shares)} {underlier} shares and receive {cash}"
+        return f"receive {shares} and pay {cash}"
+    return f"deliver {shares} and receive {cash}"
 
 
 def _plan_order(
@@ -480,6 +482,8 @@ def _option_warning(options: list[PlannedOrder], terms: Mapping[str, ContractTer
         t = terms.get(o.instrument_id)
         if t is not None and t.settlement == "CASH":
             parts.append(f"{display_symbol(o.symbol)}: cash-settled, multiplier {qty(t.multiplier)}")
+        elif t is not None and not t.deliverable_confirmed:
+            parts.append(f"{display_symbol(o.symbol)}: deliverable not confirmed, multiplier {o.multiplier}")
         else:
             shares = t.deliverable_shares if t is not None else Decimal(o.multiplier)
             parts.append(f"{display_symbol(o.symbol)}: {qty(shares)} shares a contract, multiplier {o.multiplier}")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ..clearstreet.models import InstructionStatus, InstructionType
+from ..domain.osi import OptionRight
 from .app import SimulatedApi
-from .book import DemoDates, add_generated_account, build_demo_book
+from .book import DemoDates, add_generated_account, build_demo_book, place_instruction
 from .clock import SimulatedClock, to_timedelta
 from .faults import Faults
 from .positions import position_rows
@@ -181,6 +183,63 @@ class Simulator:
             instrument.instrument_price = None if instrument_price is None else Decimal(str(instrument_price))
             if closing_price is not _UNCHANGED:
                 instrument.closing_price = None if closing_price is None else Decimal(str(closing_price))
+
+    def hold_option(
+        self,
+        account_id: int,
+        underlier: str,
+        expiry: date,
+        right: OptionRight | str,
+        strike: Decimal | str,
+        quantity: Decimal | str | int,
+        price: Decimal | str,
+        *,
+        root: str | None = None,
+        multiplier: Decimal | str = "100",
+    ) -> str:
+        """Put an option position in the book (used to build books): the contract on ``underlier``
+        (a UUID or ticker) is created if new, with ``root`` for an adjusted contract (``AAPL1``)
+        and its ``multiplier``; its price is also its last close and its average price. Returns
+        its OSI symbol."""
+        with self._state.lock:
+            underlying = self._state.instruments.resolve(underlier)
+            if underlying is None:
+                raise KeyError(f"unknown instrument {underlier!r}")
+            value = Decimal(str(price))
+            contract = self._state.instruments.option(
+                underlying, expiry, OptionRight(right), Decimal(str(strike)), value, value, root=root,
+                multiplier=Decimal(str(multiplier)),
+            )  # fmt: skip
+            self._state.hold(self._state.accounts[account_id], contract, Decimal(str(quantity)), value)
+            return contract.symbol
+
+    def place_instruction(
+        self,
+        account_id: int,
+        instrument: str,
+        instruction_type: InstructionType | str,
+        quantity: Decimal | str | int,
+        status: InstructionStatus | str = InstructionStatus.SENT,
+        *,
+        client_instruction_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record an instruction on ``instrument`` (a UUID, ticker or OSI symbol) in any status, as
+        the book stands (no validation, no transition scheduled; an ACCEPTED EXERCISE is delivered).
+        Returns its wire row."""
+        with self._state.lock:
+            found = self._state.instruments.resolve(instrument)
+            if found is None or found.option is None:
+                raise KeyError(f"unknown option {instrument!r}")
+            row = place_instruction(
+                self._state,
+                account_id,
+                found,
+                InstructionType(instruction_type),
+                Decimal(str(quantity)),
+                InstructionStatus(status),
+                client_instruction_id,
+            )
+            return row.to_wire()
 
     def reject_next_instructions(
         self,
