@@ -24,8 +24,11 @@ read through the client as the use-case layer does (tests/exposure_views.py):
     AAPL delta = 100 + 10 × 100 × δ(145C) + 5 × 100 × δ(160C) + 2 × 150 × δ(AAPL1)
     exercising the 10 AAPL 145 calls pays 10 × 100 × 145 = 145,000.00; the 5 NVDA 125 puts, likely
     assigned, 5 × 100 × 125 = 62,500.00; the 2 SPY 565 puts exercised bring 2 × 100 × 565 =
-    113,000.00 and deliver 200 SPY the account does not hold. Net −94,500.00 against 25,000.00 of
-    trade cash: 69,500.00 short.
+    113,000.00 and deliver 200 SPY the account does not hold: a short sale's proceeds, not counted.
+    Counted −207,500.00 against 25,000.00 of trade cash: 182,500.00 short.
+
+The AAPL1 140 call's contract row gives multiplier 150 but no deliverable: an adjusted contract's
+deliverable is not confirmed, so it is left out of delta (and would be of expiry cash).
 """
 
 from __future__ import annotations
@@ -119,27 +122,43 @@ def delta_of(view: MarketView, instrument_id: str) -> Decimal:
     return quote.greeks.delta
 
 
-def test_aapl_delta_counts_every_contract_at_its_multiplier(demo: tuple[list[Position], MarketView]) -> None:
+def test_aapl_delta_counts_every_contract_whose_deliverable_is_known(
+    demo: tuple[list[Position], MarketView],
+) -> None:
+    import dataclasses
+
+    from positions_mcp.domain.contracts import terms_for
+
     rows, view = demo
     by_symbol = {p.symbol: p for p in rows}
     call_160 = by_symbol["AAPL261127C00160000"].instrument_id
-    assert view.terms[AAPL1_CALL_ID].multiplier == Decimal(150)  # from the contract endpoint
+    adjusted = view.terms[AAPL1_CALL_ID]
+    # from the contract endpoint: multiplier 150, no deliverable field, so for AAPL1 it is not confirmed
+    assert (adjusted.multiplier, adjusted.deliverable_confirmed) == (Decimal(150), False)
     # computed here from the greeks fed to the summary
-    shares = (
-        Decimal(100)
-        + 10 * 100 * delta_of(view, AAPL_CALL_ID)
-        + 5 * 100 * delta_of(view, call_160)
-        + 2 * 150 * delta_of(view, AAPL1_CALL_ID)
-    )
+    shares = Decimal(100) + 10 * 100 * delta_of(view, AAPL_CALL_ID) + 5 * 100 * delta_of(view, call_160)
     s = summarize(rows, view)
-    assert s.delta is not None
+    assert s.delta is not None and s.delta.by_underlier is not None
     aapl = next(row for row in s.delta.by_underlier.rows if row.underlier == "AAPL")
     assert aapl.price == view.price(AAPL_ID) == Decimal("151.00")
     assert aapl.delta_shares == shares.quantize(Decimal("0.01"))
     assert aapl.delta_dollars == (shares * Decimal("151.00")).quantize(Decimal("0.01"))
-    # with the simulator's greeks at Monday 10:00 ET: 100 + 918.1 + 13.9 + 237.75 = 1269.75 shares
-    assert (aapl.delta_shares, aapl.delta_dollars) == (Decimal("1269.75"), Decimal("191732.25"))
+    # with the simulator's greeks at Monday 10:00 ET: 100 + 918.1 + 13.9 = 1032.00 shares; AAPL1 left out
+    assert (aapl.delta_shares, aapl.delta_dollars) == (Decimal("1032.00"), Decimal("155832.00"))
+    assert s.delta.contracts_without_greeks == {"TSLA": Decimal(4), "AAPL": Decimal(2)}
+    assert (
+        "deliverable not confirmed for 1 adjusted option (e.g. AAPL1270115C00140000): left out of delta, notional "
+        "and expiry cash"
+    ) in s.notes
     assert s.delta.greeks_as_of == view.quotes[AAPL_CALL_ID].greeks.timestamp  # type: ignore[union-attr]
+    # with its deliverable confirmed (150 shares a contract), AAPL1 counts: + 2 × 150 × δ = 237.75 shares
+    aapl1 = next(p for p in rows if p.instrument_id == AAPL1_CALL_ID)
+    confirmed = terms_for(aapl1, {"multiplier": "150", "deliverable_shares": "150"})
+    known = summarize(rows, dataclasses.replace(view, terms={**view.terms, AAPL1_CALL_ID: confirmed}))
+    assert known.delta is not None and known.delta.by_underlier is not None
+    aapl = next(row for row in known.delta.by_underlier.rows if row.underlier == "AAPL")
+    assert aapl.delta_shares == (shares + 2 * 150 * delta_of(view, AAPL1_CALL_ID)).quantize(Decimal("0.01"))
+    assert (aapl.delta_shares, aapl.delta_dollars) == (Decimal("1269.75"), Decimal("191732.25"))
 
 
 def test_an_adjusted_contract_without_its_terms_is_left_out_not_valued_at_100(
@@ -188,13 +207,14 @@ def test_cash_needed_at_expiry_against_the_funds(demo: tuple[list[Position], Mar
     # long ITM calls × multiplier × strike (AAPL 145C) + short ITM puts likely assigned (NVDA 125P)
     assert settlement.cash_out == 10 * 100 * Decimal(145) + 5 * 100 * Decimal(125) == Decimal("207500")
     assert settlement.cash_in == 2 * 100 * Decimal(565)  # SPY 565P exercised
-    assert settlement.net_cash == Decimal("-94500")
-    assert settlement.cash_after == Decimal("25000.00") - Decimal("94500") == Decimal("-69500.00")
+    # the account holds no SPY: all of the 113,000.00 is a short sale's proceeds, not counted
+    assert settlement.short_sale_proceeds == Decimal("113000.00")
+    assert settlement.net_cash == Decimal("-207500.00")  # 113000 − 113000 − 207500
+    assert settlement.cash_after == Decimal("25000.00") - Decimal("207500") == Decimal("-182500.00")
     assert settlement.shares == {"AAPL": Decimal("1000"), "NVDA": Decimal("500"), "SPY": Decimal("-200")}
     assert settlement.warning == (
-        "cash short by $69,500.00 at expiry ($182,500.00 without the $113,000.00 of short-sale proceeds from "
-        "delivering shares not held); SPY would go short 200 shares: close, instruct or add funds before the "
-        "exercise cutoff"
+        "cash short by $182,500.00 at expiry, not counting the $113,000.00 of short-sale proceeds from delivering "
+        "shares not held free; SPY would go short 200 shares: close, instruct or add funds before the exercise cutoff"
     )
 
 
@@ -218,8 +238,9 @@ def test_the_tsla_put_without_greeks(demo: tuple[list[Position], MarketView]) ->
     assert s.delta is not None and s.options is not None
     tsla = next(row for row in s.delta.by_underlier.rows if row.underlier == "TSLA")
     assert (tsla.delta_shares, tsla.delta_dollars) == (Decimal("-50.00"), Decimal("-8925.00"))  # the stock alone
-    assert s.delta.contracts_without_greeks == {"TSLA": Decimal("4")}
-    assert s.options.contracts_without_greeks == Decimal("4")
+    # AAPL's 2: the adjusted AAPL1 call, whose deliverable is not confirmed
+    assert s.delta.contracts_without_greeks == {"TSLA": Decimal("4"), "AAPL": Decimal("2")}
+    assert s.options.contracts_without_greeks == Decimal("6")
     assert s.notes[:2] == [
         "unrealized_pnl, daily_unrealized_pnl missing on 1 position: their totals exclude it",  # BRK.B
         "no greeks for 1 option (e.g. TSLA270115P00170000): left out of delta and greeks",
@@ -261,11 +282,12 @@ def test_the_small_demo_book_is_shown_whole_in_3_kb(demo: tuple[list[Position], 
     assert s.concentration.largest == "MSFT"  # named even where the largest list is shortened
     assert s.notes[0].startswith("unrealized_pnl, daily_unrealized_pnl missing on 1 position")  # kept first
     data = json.loads(text)
-    assert data["expiring"]["at_expiry"]["warning"].startswith("cash short by $69,500.00")
     # the SPY puts deliver 200 shares not held: 2 × 100 × 565.00 = 113,000.00 is a short sale's
-    # proceeds, not free cash; without them 25,000.00 − 207,500.00 = −182,500.00
+    # proceeds, not cash; the cash after counts without them: 25,000.00 − 207,500.00 = −182,500.00
+    assert data["expiring"]["at_expiry"]["warning"].startswith(
+        "cash short by $182,500.00 at expiry, not counting the $113,000.00 of short-sale proceeds"
+    )
     assert data["expiring"]["at_expiry"]["short_sale_proceeds"] == "113000.00"
-    assert "($182,500.00 without the $113,000.00 of short-sale proceeds" in data["expiring"]["at_expiry"]["warning"]
     # what was shortened to fit is said
     assert data["notes"][-1].endswith("cut to fit 3000 bytes; count fields and totals are complete")
 

@@ -286,17 +286,19 @@ def test_cash_and_shares_the_defaults_would_move() -> None:
     assert settlement.cash_in == Decimal("36000.00")
     # SPX: cash-settled, (5650 − 5600) × 100 = 5000 received, an estimate at today's level
     assert settlement.cash_settled == Decimal("5000.00")
-    assert settlement.net_cash == Decimal("-37500.00")  # 36000 − 78500 + 5000
-    assert settlement.cash_after == Decimal("-7500.00")  # 30000 + (−37500)
+    # GHI's 5,000.00 is a short sale's proceeds (no GHI held), not ABC's (ABC's 300 delivered are
+    # covered by the 700 received): neither it nor the SPX estimate is counted
+    assert settlement.short_sale_proceeds == Decimal("5000.00")
+    assert settlement.net_cash == Decimal("-47500.00")  # 36000 − 5000 − 78500
+    assert settlement.cash_after == Decimal("-17500.00")  # 30000 + (−47500)
     # shares: ABC +300 − 200 − 100 + 400 = +400; DEF1 2 × 150 = +300; GHI −100 (not held: goes short)
     assert settlement.shares == {"ABC": Decimal("400"), "DEF": Decimal("300"), "GHI": Decimal("-100")}
     assert settlement.not_counted is None
     assert settlement.warning == (
-        # GHI's 5,000.00 is a short sale's proceeds (the shares are not held): −7,500 − 5,000 without them
-        "cash short by $7,500.00 at expiry ($12,500.00 without the $5,000.00 of short-sale proceeds from delivering "
-        "shares not held); GHI would go short 100 shares: close, instruct or add funds before the exercise cutoff"
+        "cash short by $17,500.00 at expiry, not counting the $5,000.00 of short-sale proceeds from delivering "
+        "shares not held free nor the $5,000.00 cash-settled estimate; GHI would go short 100 shares: close, "
+        "instruct or add funds before the exercise cutoff"
     )
-    assert settlement.short_sale_proceeds == Decimal("5000.00")  # not ABC's: ABC ends long 400
     by_symbol = {row.symbol: row for row in s.expiring.options.rows}
     assert by_symbol["ABC   261127C00100300"].default_at_expiry is DefaultAtExpiry.LAPSE
     assert [row.symbol for row in s.expiring.options.rows if row.pin_risk] == ["ABC   261127C00100300"]
@@ -554,8 +556,12 @@ def test_short_sale_proceeds_when_the_account_is_short_already() -> None:
     assert s.expiring is not None and s.expiring.at_expiry is not None
     settlement = s.expiring.at_expiry
     assert (settlement.cash_in, settlement.short_sale_proceeds) == (Decimal("10000.00"), Decimal("10000.00"))
-    # nothing is paid at expiry: the proceeds are named, and there is nothing to warn about
-    assert (settlement.cash_after, settlement.warning) == (Decimal("11000.00"), None)
+    # nothing is paid at expiry and the proceeds are not cash: the cash stays 1,000.00, no warning
+    assert (settlement.net_cash, settlement.cash_after, settlement.warning) == (
+        Decimal("0.00"),
+        Decimal("1000.00"),
+        None,
+    )
 
 
 def test_a_small_book_of_odd_names_without_greeks_still_fits() -> None:

@@ -685,7 +685,7 @@ def test_an_adjusted_contract_in_the_close_plan() -> None:
     assert "× 100" not in warning.message and "100 shares" not in warning.message
     assert warning.message == (
         "Option quantities are contracts: notional = contracts × price × multiplier "
-        "(AAPL1 261218C00100000: 150 shares a contract, multiplier 150)."
+        "(AAPL1 261218C00100000: deliverable not confirmed, multiplier 150)."
     )
 
 
@@ -827,52 +827,77 @@ def funds(cash: str) -> Any:
     return Funds("USD", Decimal(cash), Decimal(cash), Decimal(cash), Decimal(cash))
 
 
+def cash_check(p: InstructionPlan, cash: str, *, book: list[Position] = BOOK, now: datetime, **kwargs: Any) -> Any:
+    from positions_mcp.domain.cash_check import check_cash
+
+    return check_cash(p, funds(cash), positions=book, now=now, **kwargs)
+
+
 def test_the_cash_check_counts_what_exercises_already_sent_will_pay() -> None:
     """4 AAPL 195 calls already sent (SENT: the balances do not show them yet) pay 4 × 100 × 195 =
-    78,000; 2 more pay 39,000: against 100,000 of cash that is 17,000 short."""
-    from positions_mcp.domain.instructions import check_cash, pending_exercise_cash
-
+    78,000; 2 more pay 39,000: against 100,000 of cash that is 17,000 short. Nothing expires that
+    Wednesday: no expiry figure."""
+    now = et(2026, 11, 18, 10, 0)
     pending = [instruction("EXERCISE", "4", "SENT")]
-    p = plan(row("EXERCISE", CALL_ID, 2), now=et(2026, 11, 18, 10, 0), existing=pending)
-    check = check_cash(p, funds("100000.00"), pending=pending_exercise_cash(pending))
+    p = plan(row("EXERCISE", CALL_ID, 2), now=now, existing=pending)
+    check = cash_check(p, "100000.00", existing=pending, now=now)
     assert check is not None
-    assert (check.exercise_cash, check.pending_exercise_cash, check.cash_after) == (
+    assert (check.exercise_cash, check.pending_exercise_cash, check.expiry_cash, check.cash_after) == (
         Decimal("-39000.00"),
         Decimal("-78000.00"),
+        None,
         Decimal("-17000.00"),
     )
     assert check.warning is not None and check.warning.startswith(
-        "these exercises pay $39,000.00 and $78,000.00 for 1 exercise already sent at settlement (T+1) against "
-        "trade cash of $100,000.00: cash short by $17,000.00"
+        "these exercises pay $39,000.00 and 1 instruction already sent (EXERCISE 4 AAPL 261120C00195000, SENT) "
+        "pays $78,000.00 at settlement (T+1) against trade cash of $100,000.00: cash short by $17,000.00"
     )
-    # an accepted exercise has moved its cash already: it is not counted twice
-    accepted = [instruction("EXERCISE", "4", "ACCEPTED")]
-    assert pending_exercise_cash(accepted) == (Decimal(0), 0)
+    # an accepted exercise has moved its cash already, a cancelled or rejected one never will
+    for status in ("ACCEPTED", "CANCELLED", "REJECTED"):
+        done = [instruction("EXERCISE", "4", status)]
+        check = cash_check(
+            plan(row("EXERCISE", CALL_ID, 2), now=now, existing=done), "100000.00", existing=done, now=now
+        )
+        assert check is not None and (check.pending_exercise_cash, check.cash_after) == (None, Decimal("61000.00"))
 
 
-def test_the_cash_check_counts_only_certain_receipts() -> None:
-    """A put whose shares are not all free receives a short sale's proceeds, and a cash-settled call
-    an estimate: neither pays for a call exercise. On their common expiry day, 1 SPX call (+5,000 at
-    today's level) with 1 AAPL 190 call (−19,000) against 15,000 of cash: 4,000 short, not 1,000 over."""
-    from positions_mcp.domain.instructions import check_cash
-
+def test_the_cash_check_counts_only_certain_receipts_and_the_same_nights_expiry() -> None:
+    """A cash-settled call receives an estimate: it does not pay for a call exercise. On their common
+    expiry day, 1 SPX call (+5,000 at today's level, not counted) with 1 of the 2 AAPL 190 calls
+    (−19,000); the other AAPL 190 call, 10.50 in the money, is exercised by default the same night
+    (−19,000): against 15,000 of cash, 23,000 short."""
     book = [*BOOK, *SPX_BOOK]
-    p = plan(row("EXERCISE", LATER_ID, 1), row("EXERCISE", SPX_CALL_ID, 1), book=book, now=et(2026, 12, 18, 10, 0))
+    now = et(2026, 12, 18, 10, 0)
+    p = plan(row("EXERCISE", LATER_ID, 1), row("EXERCISE", SPX_CALL_ID, 1), book=book, now=now)
     assert p.ready, p.why_blocked()
-    check = check_cash(p, funds("15000.00"))
-    assert check is not None and check.exercise_cash == Decimal("-19000.00")
-    assert check.warning is not None and "cash short by $4,000.00" in check.warning
-    assert "SPX 261218C05600000 (cash-settled: $5,000.00 at today's level, an estimate)" in check.warning
+    check = cash_check(p, "15000.00", book=book, now=now)
+    assert check is not None
+    assert (check.exercise_cash, check.expiry_cash, check.cash_after) == (
+        Decimal("-19000.00"),
+        Decimal("-19000.00"),
+        Decimal("-23000.00"),
+    )
+    assert check.warning is not None and "cash short by $23,000.00" in check.warning
+    assert "the rest of today's expiry pays $19,000.00" in check.warning
+    assert check.warning.endswith("not counted: $5,000.00 cash-settled at today's level (an estimate)")
 
 
-def test_a_put_exercise_on_shares_not_free_is_not_counted_as_cash() -> None:
-    from positions_mcp.domain.instructions import check_cash
-
+def test_a_put_exercise_on_shares_not_free_is_counted_only_for_the_free_shares() -> None:
+    """2 MSFT 420 puts deliver 200 shares for 84,000; 120 of the 200 held are free (80 are in working
+    orders): the cash for 120 shares, 84,000 × 120 / 200 = 50,400, is counted; the other 33,600 is a
+    short sale's proceeds (Regulation T), named and not counted. The summary's rule, the same function."""
     book = [
         position("MSFT", "200", MSFT_ID, available_quantity="120", instrument_price="400.00"),
         option("MSFT261218P00420000", "2", PUT_ID, MSFT_ID),
     ]
-    check = check_cash(plan(row("EXERCISE", PUT_ID, 2), book=book, now=FRIDAY), funds("1000.00"))
-    assert check is not None and check.exercise_cash == Decimal("0.00")
-    assert check.warning is not None
-    assert "MSFT 261218P00420000 ($84,000.00 for shares not held: a short sale's proceeds)" in check.warning
+    check = cash_check(plan(row("EXERCISE", PUT_ID, 2), book=book, now=FRIDAY), "1000.00", book=book, now=FRIDAY)
+    assert check is not None
+    assert (check.exercise_cash, check.short_sale_proceeds, check.cash_after) == (
+        Decimal("50400.00"),
+        Decimal("33600.00"),
+        Decimal("51400.00"),
+    )
+    assert check.warning == (
+        "cash after these exercises counts only what is certain; not counted: $33,600.00 of short-sale proceeds "
+        "(delivering shares not held free)"
+    )

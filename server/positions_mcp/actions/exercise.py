@@ -14,18 +14,12 @@ from pydantic import Field
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
 from ..clearstreet.models import APIError, InstructionStatus, PositionInstruction, SecurityType
 from ..clearstreet.results import SubmitResult
-from ..domain.closing import FINISHED_INSTRUCTION_STATUSES
-from ..domain.instructions import (
-    InstructionInput,
-    InstructionPlan,
-    RowStatus,
-    check_cash,
-    pending_exercise_cash,
-    plan_instructions,
-)
+from ..domain.cash_check import check_cash
+from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
+from ..domain.settlement import FINISHED_INSTRUCTION_STATUSES
 from ..domain.text import money, qty
 from ..safety.ledger import Submission
 from .earlier import earlier_attempt, may_have_taken_effect
@@ -93,10 +87,11 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             key: price for key in {p.underlying_instrument_id for p in options} if key and (price := market.price(key))
         }
         prices.update(underlier_prices(positions))  # a held underlier is priced like the rest of the book
+        now = reads.deps.upstream.now()
         plan = plan_instructions(
             positions,
             rows,
-            now=reads.deps.upstream.now(),
+            now=now,
             existing=existing,
             contracts=market.terms,
             prices=prices,
@@ -104,7 +99,10 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
             # a retry reuses an identical request's keys, so it cannot act twice (unless cancelled)
             earlier_keys=earlier.keys if earlier is not None and earlier.keys else None,
         )
-        plan.cash = check_cash(plan, market.funds, pending_exercise_cash(existing, market.terms))
+        # the same settlement, on the same model, as the exposure summary's at_expiry
+        plan.cash = check_cash(
+            plan, market.funds, positions=positions, existing=existing, prices=prices, contracts=market.terms, now=now
+        )
         if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:
             # the summary is what is read first: a shortfall is said there too
             plan.summary += f" Cash: short by {money(-plan.cash.cash_after)} at settlement (see cash)."

@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 
 from .. import __version__
+from ..clearstreet.errors import APIStatusError, ClearStreetError
 from ..clearstreet.models import Position, PositionInstruction, SecurityType, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
@@ -332,8 +333,10 @@ class Reads:
                 raise ActionError(f"Invalid scenario ({exc.code}), nothing was computed: {exc.message}") from None
 
     async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
-        """Every page folded into the summary with its options' market data (``BookMarket``),
-        then the balances and the unpriced underliers; the summary is built in a worker thread."""
+        """Every page folded into the summary with its options' market data (``BookMarket``), then
+        the balances and the unpriced underliers, then the account's instructions (what expiry
+        settles depends on those in force); the summary is built in a worker thread. Instructions
+        that cannot be read degrade to a note, like the market data."""
         from .market import BOOK_PAGE_SIZE, BookMarket
 
         account = self.account(account_id)
@@ -350,4 +353,9 @@ class Reads:
             book = BookMarket(client, account, now, progress)
             pages = self.pages(account, book.progress, page_size=BOOK_PAGE_SIZE)
             view = await book.fold(pages, builder.add, builder.unpriced_underlier_ids)
+            try:
+                builder.instruct((await client.instructions.get(account)).instructions)
+            except ClearStreetError as exc:
+                why = f"Clear Street {exc.status_code}" if isinstance(exc, APIStatusError) else type(exc).__name__
+                builder.instruct((), unread=f"position instructions unavailable ({why})")
         return await anyio.to_thread.run_sync(builder.build, view)

@@ -13,7 +13,7 @@ Decisions:
 * The order quantity never exceeds the position (``min(|available|, |quantity|)``): the sign of
   ``available_quantity`` on shorts is undocumented, and a close must never flip a position.
 * **Pending exercises** (``pending_instructions``): a live EXERCISE instruction on the contract
-  (:func:`holds_contracts`: persisted, not REJECTED / CANCELLED / ACCEPTED; SENT,
+  (:func:`.settlement.holds_contracts`: persisted, not REJECTED / CANCELLED / ACCEPTED; SENT,
   CANCEL_REQUESTED, and also CANCEL_FAILED and unknown statuses, where the instruction stands)
   holds its contracts. With ``cancel_orders`` the close is |quantity| − those contracts; without
   it, ``available_quantity`` and never more than |quantity| − those contracts, whether or not the
@@ -46,7 +46,6 @@ from typing import Literal
 from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from ..clearstreet.models import (
-    InstructionStatus,
     InstructionType,
     OrderType,
     Position,
@@ -58,13 +57,14 @@ from ..clearstreet.models import (
 )
 from .calendar import is_market_open, next_market_open
 from .closing_expiry import cannot_close, last_day_warning
-from .contracts import ContractTerms, terms_for
+from .contracts import ContractTerms, terms_for, underlier_of_root
 from .last_trade import last_trade
 from .market import MarketView
 from .moneyness import PriceSource, best_price
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
 from .osi import symbol_key, try_parse_osi
 from .resolve import ResolveError, display_symbol, resolve_position
+from .settlement import holds_contracts
 from .text import format_et, money, qty
 from .text import price as price_text
 
@@ -77,7 +77,6 @@ __all__ = [
     "ResolveError",
     "close_scope",
     "estimate_text",
-    "holds_contracts",
     "is_option",
     "plan_close_position",
     "plan_close_positions",
@@ -88,9 +87,6 @@ _OPTION_POSITION_TYPES = frozenset(
     {PositionType.LONG_CALL, PositionType.SHORT_CALL, PositionType.LONG_PUT, PositionType.SHORT_PUT}
 )
 _KNOWN_TYPES = frozenset(SecurityType) - {SecurityType.OTHER}
-FINISHED_INSTRUCTION_STATUSES = frozenset(
-    {InstructionStatus.REJECTED, InstructionStatus.CANCELLED, InstructionStatus.ENGINE_REJECTED}
-)
 _SUMMARY_ORDERS = 5
 MAX_LISTED_ORDERS = 50
 """A preview lists at most this many orders (the largest); counts and totals cover every one."""
@@ -210,21 +206,8 @@ def _option_by_symbol(position: Position) -> bool:
     return position.instrument_type not in _KNOWN_TYPES and try_parse_osi(position.symbol) is not None
 
 
-def holds_contracts(instruction: PositionInstruction) -> bool:
-    """Whether an instruction still covers its contracts: persisted (not the nil UUID) and not
-    finished. Finished = REJECTED, CANCELLED, ENGINE_REJECTED, or an ACCEPTED EXERCISE (those
-    contracts are exercised and leave the position). SENT and CANCEL_REQUESTED hold, so do
-    CANCEL_FAILED (the instruction stands), UNKNOWN and unrecognised statuses (fail closed), and
-    ACCEPTED DO_NOT_EXERCISE / CONTRARY_EXERCISE (in force until expiry)."""
-    if not instruction.persisted or instruction.status in FINISHED_INSTRUCTION_STATUSES:
-        return False
-    return not (
-        instruction.status == InstructionStatus.ACCEPTED and instruction.instruction_type == InstructionType.EXERCISE
-    )
-
-
 def _in_force(position: Position, pending: Sequence[PositionInstruction]) -> list[PositionInstruction]:
-    """The instructions on ``position``'s contract that still stand (:func:`holds_contracts`)."""
+    """The instructions on ``position``'s contract that still stand (:func:`.settlement.holds_contracts`)."""
     key = position.instrument_id.strip().lower()
     return [
         i
@@ -326,12 +309,14 @@ def _exercise_consequence(
         return "the exercise goes ahead"
     if terms.settlement == "CASH":
         return "settled in cash at the intrinsic value"
-    underlier = names.get(position.underlying_instrument_id or "", option.root)
-    shares = contracts * terms.deliverable_shares
+    underlier = names.get(position.underlying_instrument_id or "", underlier_of_root(option.root))
+    shares = f"{qty(contracts * terms.deliverable_shares)} {underlier} shares"
+    if not terms.deliverable_confirmed:  # contracts.py: an adjusted contract's deliverable is not assumed
+        shares = f"{underlier} shares (deliverable not confirmed)"
     cash = money((contracts * terms.multiplier * option.strike).quantize(CENT, rounding=ROUND_HALF_EVEN))
     if option.is_call:
-        return f"receive {qty(shares)} {underlier} shares and pay {cash}"
-    return f"deliver {qty(shares)} {underlier} shares and receive {cash}"
+        return f"receive {shares} and pay {cash}"
+    return f"deliver {shares} and receive {cash}"
 
 
 def _plan_order(
@@ -551,6 +536,8 @@ def _option_warning(options: list[PlannedOrder], terms: Mapping[str, ContractTer
         t = terms.get(o.instrument_id)
         if t is not None and t.settlement == "CASH":
             parts.append(f"{display_symbol(o.symbol)}: cash-settled, multiplier {qty(t.multiplier)}")
+        elif t is not None and not t.deliverable_confirmed:
+            parts.append(f"{display_symbol(o.symbol)}: deliverable not confirmed, multiplier {o.multiplier}")
         else:
             shares = t.deliverable_shares if t is not None else Decimal(o.multiplier)
             parts.append(f"{display_symbol(o.symbol)}: {qty(shares)} shares a contract, multiplier {o.multiplier}")

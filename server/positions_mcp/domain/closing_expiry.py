@@ -6,7 +6,7 @@ Pure, no I/O; :mod:`.closing` calls it for every option it would close.
   contract) an option cannot trade before it expires: a MARKET DAY order sent then only waits for
   the next open, when the contract no longer exists. The close is blocked, and the preview says
   what expiry does instead: the default of :func:`.expiry.default_at_expiry` (OCC Rule 805(d)
-  exercise by exception) and what it settles, :func:`.settlement.expiry_flow` (the cash and the
+  exercise by exception) and what it settles, :func:`.settlement.exercise_flow` (the cash and the
   shares); for a long option, what can still be sent (:func:`.expiry.expiry_suggestion`).
 * On its last trading day, before the last trade, the close is allowed and warned about: an
   order not filled by then does not carry over.
@@ -23,7 +23,7 @@ from .contracts import ContractTerms
 from .expiry import DefaultAtExpiry, default_at_expiry, expiry_suggestion, in_the_money_by
 from .last_trade import LastTrade
 from .osi import OptionSymbol
-from .settlement import ExpiryFlow, expiry_flow
+from .settlement import ExpiryFlow, exercise_flow
 from .text import money, qty
 from .text import price as price_text
 
@@ -117,7 +117,11 @@ def _moves(
 ) -> str:
     if terms is None or terms.problem:
         return "its contract terms are unknown, so the cash and shares it moves are not stated"
-    return _flow_text(expiry_flow(default, quantity, symbol, terms, spot), terms, name)
+    # signed: a long position's contracts are exercised, a written one's assigned
+    flow = exercise_flow(quantity, symbol, terms, spot)
+    if flow is None:
+        return "the cash and shares it moves cannot be stated"
+    return _flow_text(flow, terms, name)
 
 
 def _flow_text(flow: ExpiryFlow, terms: ContractTerms, name: str) -> str:

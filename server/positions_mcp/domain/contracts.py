@@ -6,7 +6,11 @@ Where the terms come from, best first (``ContractTerms.source`` says which one w
    reference 4): ``multiplier`` ("use it, never a constant"), ``exercise_style``,
    ``is_settle_on_open``, ``last_trade_cutoff``. The endpoint has no deliverable field; a
    ``deliverable_shares`` key, when the caller has one (an adjusted contract whose deliverable is
-   not its multiplier), is read too.
+   not its multiplier), is read too. Without one, the deliverable is taken to be the multiplier,
+   and for an adjusted root (:func:`is_adjusted_root`) that is **not confirmed**
+   (``deliverable_confirmed`` False): an adjustment can keep the multiplier at 100 and make the
+   deliverable 150 shares (OCC By-Laws Article VI, Section 11A), so no figure that depends on
+   what the contract delivers is stated for it.
 2. ``"known index roots"``: the OSI root is one of a short list of index option roots whose
    style is fixed by the listing exchange's contract specifications (Cboe: SPX, SPXW, XSP, NDX,
    RUT, VIX, DJX … are European-style; OEX is American-style). All index options settle in cash.
@@ -56,6 +60,7 @@ __all__ = [
     "is_adjusted_root",
     "terms_for",
     "terms_for_positions",
+    "underlier_of_root",
 ]
 
 ExerciseStyle = Literal["AMERICAN", "EUROPEAN"]
@@ -105,6 +110,14 @@ KNOWN_AM_SETTLED_INDEX_ROOTS = frozenset({"SPX", "NDX", "RUT", "VIX", "VIXW", "D
 settlement value comes from the opening prices on the expiration day, and trading ends at the close
 of the business day before). Their P.M.-settled siblings have roots of their own (SPXW, NDXP, RUTW)."""
 
+
+def underlier_of_root(root: str) -> str:
+    """The security an OSI root stands for when nothing better names it: an adjusted root without
+    its digits (OCC appends them to the underlier's symbol: AAPL1 -> AAPL), any other root as is.
+    Never the adjusted root itself: no security trades under it."""
+    return (root.rstrip("0123456789") or root) if is_adjusted_root(root) else root
+
+
 KNOWN_AMERICAN_INDEX_ROOTS = frozenset({"OEX"})
 """S&P 100 OEX: an American-style, cash-settled index option (Cboe contract specifications)."""
 
@@ -127,6 +140,9 @@ class ContractTerms:
     is_settle_on_open: bool | None
     source: TermsSource
     last_trade_cutoff: datetime | None = None
+    deliverable_confirmed: bool = True
+    """False for an adjusted contract whose deliverable no source gave (module docstring): its
+    ``deliverable_shares`` stands in for it and is not to be stated or counted."""
     problem: str | None = None
     """Set when the contract endpoint's row was unusable and the fallback terms stand in for it:
     figures on these terms are not to be approved (the instruction planner blocks such rows)."""
@@ -155,6 +171,8 @@ class ContractTerms:
         parts = []
         if self.settlement == "CASH":
             parts.append(f"cash-settled, multiplier {_plain(self.multiplier)}")
+        elif not self.deliverable_confirmed:
+            parts.append(f"deliverable not confirmed, multiplier {_plain(self.multiplier)}")
         else:
             parts.append(f"{_plain(self.deliverable_shares)} shares a contract, multiplier {_plain(self.multiplier)}")
         parts.append(self.exercise_style or "exercise style unknown")
@@ -247,10 +265,12 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
     if contract is not None:
         multiplier = _decimal(_field(contract, "multiplier"), "multiplier") or OPTION_MULTIPLIER
         deliverable = _decimal(_field(contract, "deliverable_shares"), "deliverable_shares")
+        confirmed = True
         if settlement == "CASH":
             deliverable = Decimal(0)
         elif deliverable is None:
             deliverable = multiplier
+            confirmed = not is_adjusted_root(root)
         settles_on_open = _bool(_field(contract, "is_settle_on_open"))  # null: unknown, the listed rule stands
         return ContractTerms(
             multiplier=multiplier,
@@ -260,6 +280,7 @@ def terms_for(subject: Position | OptionSymbol | str, contract: Any = None) -> C
             is_settle_on_open=listed_am if settles_on_open is None else settles_on_open,
             source=ENDPOINT_SOURCE,
             last_trade_cutoff=_instant(_field(contract, "last_trade_cutoff")),
+            deliverable_confirmed=confirmed,
         )
     if known_index:
         return ContractTerms(
@@ -303,6 +324,7 @@ def terms_for_positions(positions: Iterable[Position], contracts: Iterable[Any] 
             # its deliverable is not the standard 100 shares, and without its row it is unknown.
             terms[position.instrument_id] = replace(
                 terms_for(position),
+                deliverable_confirmed=False,
                 problem="an adjusted contract (its root ends in a digit) and the option-contracts endpoint gave "
                 "no row for it: its multiplier and deliverable are unknown",
             )

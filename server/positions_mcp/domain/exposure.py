@@ -70,8 +70,16 @@ Definitions (decisions, stated once):
   exercise by exception at $0.01, the one rule the instruction planner uses too) and
   :func:`.expiry.expiry_suggestion` (what can still be done at ``as_of``: after the day's exercise
   cutoff, or after the contract's last trade for closing trades, :func:`.last_trade.last_trade`,
-  contact the desk; an AM-settled contract's last trade is the close of the day before). **What it settles** (cash and
-  shares of the auto-exercises and likely assignments) and **pin risk** (within 1 % of the strike
+  contact the desk; an AM-settled contract's last trade is the close of the day before). An
+  adjusted contract whose deliverable is not confirmed (:mod:`.contracts`) has no moneyness and an
+  UNKNOWN default here.
+* **What expiry settles** (:func:`.settlement.settle`, the one model the exercise preview's cash
+  check uses too): the defaults, overridden by the account's instructions in force (``instruct``:
+  a DO_NOT_EXERCISE stops an auto-exercise, a CONTRARY_EXERCISE exercises a contract that would
+  lapse; OCC Rule 805); a row an instruction covers says so in its suggestion, and ``at_expiry``
+  lists the instructions counted. Counted cash and short-sale proceeds: :class:`.settlement.Ledger`
+  (an aggregate strike for shares the account does not have free is a short sale's proceeds,
+  named apart and not counted: Regulation T, 12 CFR 220.4). **Pin risk** (within 1 % of the strike
   or $0.50 a share, whichever is larger): :mod:`.settlement`. Cash needed is compared with the
   balances' trade cash (reference 9: Clear Street does not say which balance it checks; the
   overnight buying power is shown beside it, as an exercise is held overnight).
@@ -103,8 +111,8 @@ from pydantic import (
     model_serializer,
 )
 
-from ..clearstreet.models import Position, PositionType, SecurityType
-from .calendar import NEW_YORK, business_days_until, expiration_business_day, next_business_day
+from ..clearstreet.models import Position, PositionInstruction, PositionType, SecurityType
+from .calendar import NEW_YORK, business_days_until, exercise_cutoff, expiration_business_day, next_business_day
 from .contracts import (
     ENDPOINT_SOURCE,
     KNOWN_AMERICAN_INDEX_ROOTS,
@@ -112,13 +120,14 @@ from .contracts import (
     ContractTerms,
     is_adjusted_root,
     terms_for,
+    underlier_of_root,
 )
-from .expiry import DefaultAtExpiry, contract_moneyness, default_at_expiry, expiry_suggestion, intrinsic_per_contract
-from .last_trade import last_trade
+from .expiry import DefaultAtExpiry, contract_moneyness, expiry_suggestion, intrinsic_per_contract
+from .last_trade import LastTrade, last_trade
 from .market import Funds, Greeks, MarketView, Quote
 from .numbers import CENT, DecimalString, percent
-from .osi import OptionRight, OptionSymbol, parse_osi, try_parse_osi
-from .settlement import expiry_flow, is_pinned
+from .osi import OptionRight, OptionSymbol, parse_osi, symbol_key, try_parse_osi
+from .settlement import SOURCES, Instructed, Ledger, Outcome, free_shares, instructed, is_pinned, settle
 from .text import money, qty
 
 __all__ = [
@@ -392,19 +401,22 @@ class OptionsOverview(_Result):
 
 class ExpirySettlement(_Result):
     cash_out: DecimalString = Field(
-        description="Cash paid, total: long calls auto-exercised and short puts likely assigned, "
+        description="Cash paid, total: long calls exercised and short puts likely assigned, "
         "contracts × multiplier × strike."
     )
     cash_in: DecimalString = Field(
-        description="Cash received, total: long puts auto-exercised and short calls likely assigned, "
-        "contracts × multiplier × strike."
+        description="Cash received, total: long puts exercised and short calls likely assigned, "
+        "contracts × multiplier × strike (short-sale proceeds included)."
     )
     cash_settled: DecimalString | None = Field(
         None, description="Cash-settled options: intrinsic × multiplier received (+) or paid (−), an estimate."
     )
-    net_cash: DecimalString = Field(description="cash_in − cash_out + cash_settled, total.")
+    net_cash: DecimalString = Field(
+        description="What cash_after counts, total: cash_in − short_sale_proceeds − cash_out, less a cash-settled "
+        "payment at its estimate (a cash-settled receipt is not counted)."
+    )
     cash_after: DecimalString | None = Field(
-        None, description="funds.trade_cash + net_cash: the account's cash once these settle (estimate)."
+        None, description="funds.trade_cash + net_cash: the account's cash once these settle."
     )
     shares: dict[str, DecimalString] = Field(
         description="By underlier: shares received (> 0) or delivered (< 0), total (the largest moves when many)."
@@ -416,8 +428,13 @@ class ExpirySettlement(_Result):
     )
     short_sale_proceeds: DecimalString | None = Field(
         None,
-        description="Part of cash_in raised by delivering shares the account does not hold (a short sale), total: "
-        "collateral in a margin account, not free cash.",
+        description="Part of cash_in raised by delivering shares the account does not have free (a short sale), "
+        "total: collateral in a margin account, not cash; not in net_cash.",
+    )
+    instructed: int | None = Field(
+        None,
+        description="Instructions in force on these options, counted in the figures above; the suggestion of "
+        "each row they cover names them (type, quantity, status, id).",
     )
     warning: str | None = Field(None, description="Present when the account's cash does not cover net_cash.")
 
@@ -434,7 +451,9 @@ class ExpiryWatch(_Result):
     pin_risk: int | None = Field(None, description="How many of them are at pin risk (within 1 % or $0.50).")
     options: ExpiringTable
     at_expiry: ExpirySettlement | None = Field(
-        None, description="What the defaults (auto-exercise, likely assignment) would pay, receive and deliver."
+        None,
+        description="What expiry would pay, receive and deliver: the defaults (auto-exercise, likely assignment) "
+        "as the instructions in force change them.",
     )
 
 
@@ -521,17 +540,21 @@ class _Sums:
 class _Fold:
     """Counts of applying greeks and terms to options: for the notes."""
 
-    __slots__ = ("adjusted", "assumed_terms", "first", "last", "no_greeks", "with_greeks")
+    __slots__ = ("adjusted", "assumed_terms", "first", "last", "no_greeks", "unconfirmed", "with_greeks")
 
     def __init__(self) -> None:
         self.no_greeks = _Tally()
         self.assumed_terms = _Tally()
         self.adjusted = _Tally()  # adjusted contracts whose terms nobody gave: never assumed standard
+        self.unconfirmed = _Tally()  # adjusted contracts with a contract row but no deliverable
         self.with_greeks = 0
         self.first: datetime | None = None
         self.last: datetime | None = None
 
     def seen(self, terms: ContractTerms | None, greeks: Greeks | None, symbol: str) -> None:
+        if terms is not None and not terms.deliverable_confirmed:
+            (self.adjusted if terms.problem else self.unconfirmed).hit(symbol)
+            return
         if terms is None and _adjusted(symbol):
             self.adjusted.hit(symbol)
             return
@@ -553,6 +576,7 @@ class _Fold:
         both.no_greeks = self.no_greeks.merged(other.no_greeks)
         both.assumed_terms = self.assumed_terms.merged(other.assumed_terms)
         both.adjusted = self.adjusted.merged(other.adjusted)
+        both.unconfirmed = self.unconfirmed.merged(other.unconfirmed)
         both.with_greeks = self.with_greeks + other.with_greeks
         stamps = [s for s in (self.first, self.last, other.first, other.last) if s is not None]
         both.first, both.last = (min(stamps), max(stamps)) if stamps else (None, None)
@@ -562,6 +586,12 @@ class _Fold:
 def _adjusted(symbol: str) -> bool:
     option = try_parse_osi(symbol)
     return option is not None and is_adjusted_root(option.root)
+
+
+def _known(terms: ContractTerms | None) -> ContractTerms | None:
+    """``terms`` when they say what a contract delivers; None for an adjusted contract whose
+    deliverable is not confirmed (:mod:`.contracts`): left out of delta, notional and expiry cash."""
+    return terms if terms is None or terms.deliverable_confirmed else None
 
 
 def _cut(text: str) -> str:
@@ -587,8 +617,9 @@ def _current(quote: Quote | None) -> Decimal | None:
     return quote.last if quote.last is not None else quote.midpoint
 
 
-# A non-option row's underlier (itself): (symbol, shares, price, price is a closing price, id as written).
-_Stock = tuple[str, Decimal, Decimal | None, bool, str]
+# A non-option row's underlier (itself): (symbol, shares, price, price is a closing price, id as written,
+# shares free to deliver: settlement.free_shares).
+_Stock = tuple[str, Decimal, Decimal | None, bool, str, Decimal]
 # An option's underlier: (its instrument id as written or None, a name: the OSI root, or the symbol,
 # its key: the one string object the rows of this underlier share).
 _Underlying = tuple[str | None, str | None, str]
@@ -724,6 +755,9 @@ class ExposureBuilder:
         self._fallback_keys: dict[tuple[str, bool], tuple[str, bool]] = {}
         self._strikes: dict[str, Decimal] = {}  # OSI strike digits -> strike, while build runs
         self._expiring_terms: dict[str, ContractTerms] = {}  # terms of add()'s views, expiring options only
+        # instructions in force, by instrument id key and by "osi:" + symbol key (``instruct``)
+        self._instructions: dict[str, list[Instructed]] = {}
+        self._instruction_note: str | None = None
         self._seen: set[str] = set()
         # What the rows repeat, kept once: a large book stores one object per distinct quantity,
         # underlier key and contract terms, not one per row (issue 11's memory budget).
@@ -867,13 +901,14 @@ class ExposureBuilder:
                     if uid:  # a row of another instrument does not price the underlier
                         price = None
                     held = stock.get(key)
+                    free = ZERO if uid or quantity <= 0 else free_shares(p)
                     if held is None:
-                        stock[key] = (symbol, quantity, price, from_close, uid or iid)
+                        stock[key] = (symbol, quantity, price, from_close, uid or iid, free)
                     else:  # the same underlier again: shares add up; a current price beats a close
-                        _, shares, old_price, old_close, ref = held
+                        _, shares, old_price, old_close, ref, old_free = held
                         if old_price is not None and (price is None or from_close or not old_close):
                             price, from_close = old_price, old_close
-                        stock[key] = (held[0], shares + quantity, price, from_close, ref)
+                        stock[key] = (held[0], shares + quantity, price, from_close, ref, old_free + free)
         finally:
             self._rows, self._gross = rows, gross
             self._pnl, self._pnl_missing = [upnl, dupnl, drpnl], [upnl_gap, dupnl_gap, drpnl_gap]
@@ -935,9 +970,10 @@ class ExposureBuilder:
         if known is not None:
             key = known[2]  # the rows of one underlier share one key string
         if known is None or (known[1] is None and root is not None):
-            # the name to show when nothing better is known: the OSI root, else (no underlier id
-            # either) the option's own symbol
-            self._underlying[key] = (uid or None, root if root is not None or uid else symbol, key)
+            # the name to show when nothing better is known: the OSI root (an adjusted one names
+            # its underlier without the digit), else (no underlier id either) the option's own symbol
+            name = underlier_of_root(root) if root is not None else None if uid else symbol
+            self._underlying[key] = (uid or None, name, key)
         fallback: ContractTerms | None = None
         cache_key: _FallbackKey = None
         if expiry is not None and root is not None and not is_adjusted_root(root):
@@ -989,6 +1025,7 @@ class ExposureBuilder:
         sums = self._sums.get(key)
         if sums is None:
             sums = self._sums[key] = _Sums()
+        terms = _known(terms)
         if terms is None:
             sums.no_greeks += abs(quantity)
             return
@@ -1001,6 +1038,20 @@ class ExposureBuilder:
         sums.gamma += units * greeks.gamma
         self._vega += units * greeks.vega
         self._theta += units * greeks.theta
+
+    def instruct(self, instructions: Iterable[PositionInstruction], *, unread: str | None = None) -> ExposureBuilder:
+        """The account's position instructions: those in force (:func:`.settlement.instructed`)
+        change what the expiring options settle. ``unread``: why they could not be read (a note
+        says the figures assume none). Returns self."""
+        if unread is not None:
+            self._instruction_note = unread
+        for row in instructions:
+            found = instructed(row)
+            if found is None:
+                continue
+            self._instructions.setdefault(_norm(row.instrument_id), []).append(found)
+            self._instructions.setdefault(f"osi:{symbol_key(row.symbol)}", []).append(found)
+        return self
 
     # -- what build's market view should cover -----------------------------------------------
 
@@ -1198,6 +1249,7 @@ class ExposureBuilder:
             quote = quotes.get(iid) if quotes else None
             greeks = None if quote is None else quote.greeks
             fold.seen(terms, greeks, symbol)
+            terms = _known(terms)
             if terms is None or greeks is None:
                 contracts = abs(quantity)
                 without += contracts
@@ -1320,102 +1372,58 @@ class ExposureBuilder:
     def _expiry_watch(
         self, view: MarketView | None, prices: dict[str, Decimal | None], small: bool
     ) -> tuple[ExpiryWatch | None, _Shorts, dict[str, int]]:
-        """The expiring options, what their defaults settle, and the underliers that settlement
-        would leave short though the account is not short them now. Works through the expiring
-        options once, grouped by underlier; keeps the rows and the share moves it lists only."""
+        """The expiring options, what expiry settles with the instructions in force
+        (:func:`.settlement.settle`), and the underliers that would leave short though the account
+        is not short them now. Works through the expiring options once; keeps the rows it lists."""
         shorts = _Shorts()
         if not self._option_n:
             return None, shorts, {}
         terms_of: Mapping[str, ContractTerms] = view.terms if view is not None and view.terms else {}
         counts: dict[DefaultAtExpiry, int] = {}
+        ledger = Ledger()
+        counted: set[str] = set()  # ids of the instructions in force that bear on the expiring options
         pinned = not_counted = settling = 0
-        cash_out = cash_in = cash_settled = ZERO
-        exact = _EXACT
         added, fallbacks = self._expiring_terms, self._fallback
         count = len(self._expiring)
         limit = count if small else self.expiring_limit
-        moves: list[tuple[Decimal, str, Decimal]] = []  # min-heap (|shares|, key, shares) of the largest
-        # by underlier: [shares delivered, cash received for them] (long puts exercised, short calls assigned)
-        delivering: dict[str, list[Decimal]] = {}
-        moving_key: str | None = None
-        moving = ZERO
-
-        def moved(key: str | None, amount: Decimal) -> None:
-            """One underlier's shares moved in all: is it listed, does it go short?"""
-            if key is None or not amount:
-                return
-            held = self._stock.get(key)
-            now = held[1] if held is not None else ZERO
-            after = exact.add(now, amount)
-            # what delivering shares not held raises is a short sale's proceeds: the part of the cash
-            # received that the shares newly sold short make (all of it when none is held)
-            newly_short = max(ZERO, -after) - max(ZERO, -now)
-            sold = delivering.get(key)
-            if newly_short > 0 and sold and sold[0]:
-                short = min(newly_short, sold[0])
-                shorts.proceeds += sold[1] if short == sold[0] else _cents(sold[1] * short / sold[0])
-            if now >= 0 > after:
-                shorts.add(-after, key)
-            item = (abs(amount), key, amount)
-            if len(moves) < limit:
-                heapq.heappush(moves, item)
-            elif limit and item > moves[0]:
-                heapq.heapreplace(moves, item)
 
         def judged() -> Iterable[tuple[Any, ...]]:
-            nonlocal pinned, not_counted, settling, cash_out, cash_in, cash_settled, moving_key, moving
-            for day, symbol, iid, key, quantity, mv, fallback, _ in sorted(self._expiring, key=_UNDERLIER_OF):
+            nonlocal pinned, not_counted, settling
+            for day, symbol, iid, key, quantity, mv, fallback, _ in self._expiring:
                 osi = self._symbol(symbol)
-                terms = (
+                terms = _known(
                     added.get(iid)
                     or (terms_of.get(iid) if terms_of else None)
                     or (None if fallback is None else fallbacks[fallback])
                 )
                 price = prices.get(key)
-                default = default_at_expiry(quantity > 0, osi, price, terms)
+                outcome = settle(quantity, osi, terms, price, self._instructed(iid, symbol))
+                default = outcome.default or DefaultAtExpiry.UNKNOWN
                 counts[default] = counts.get(default, 0) + 1
                 pin = is_pinned(osi, price, terms)
                 pinned += pin
-                if default is DefaultAtExpiry.AUTO_EXERCISE or default is DefaultAtExpiry.ASSIGNMENT_LIKELY:
-                    if terms is not None:
-                        settling += 1
-                        flow = expiry_flow(default, quantity, osi, terms, price)
-                        if flow.cash_out:
-                            cash_out = exact.add(cash_out, flow.cash_out)
-                        if flow.cash_in:
-                            cash_in = exact.add(cash_in, flow.cash_in)
-                            if flow.shares and flow.shares < 0:
-                                sold = delivering.setdefault(key, [ZERO, ZERO])
-                                sold[0] = exact.add(sold[0], -flow.shares)
-                                sold[1] = exact.add(sold[1], flow.cash_in)
-                        if flow.cash_settled:
-                            cash_settled = exact.add(cash_settled, flow.cash_settled)
-                        if flow.shares:
-                            if key != moving_key:  # the rows come grouped by underlier
-                                moved(moving_key, moving)
-                                moving_key, moving = key, ZERO
-                            moving = exact.add(moving, flow.shares)
-                    else:
-                        not_counted += 1  # terms unknown (an adjusted contract without its row)
-                elif default is not DefaultAtExpiry.LAPSE:
-                    not_counted += 1  # ASSIGNMENT_POSSIBLE, UNKNOWN
-                yield ((day, _ATTENTION[default], -abs(mv), symbol), quantity, osi, price, terms, default, pin)
-            moved(moving_key, moving)
+                for piece in outcome.settled:
+                    ledger.add(key, piece.source, piece.flow)
+                settling += bool(outcome.settled)
+                not_counted += outcome.uncertain > 0
+                counted.update(instruction.id for instruction, _, _ in outcome.applied)
+                yield ((day, _ATTENTION[default], -abs(mv), symbol), quantity, osi, price, terms, outcome, pin)
 
         kept = heapq.nsmallest(limit, judged(), key=lambda row: row[0])
         self._strikes.clear()
         days_left: dict[date, int] = {}
         shown: list[ExpiringRow] = []
-        for (day, _, _, symbol), quantity, osi, price, terms, default, pin in kept:
+        for (day, _, _, symbol), quantity, osi, price, terms, outcome, pin in kept:
             if day not in days_left:
                 days_left[day] = business_days_until(self.today, day)
             state: Literal["ITM", "ATM", "OTM"] | None = None
             intrinsic = distance = None
-            if price is not None:
+            if price is not None and terms is not None:
                 where = contract_moneyness(osi, price, terms)
                 state, distance = where.state.value, where.distance_pct
                 intrinsic = intrinsic_per_contract(osi, price, terms)
-            suggestion = expiry_suggestion(default, quantity > 0, self.as_of, day, last_trade(osi.expiry, terms))
+            default = outcome.default or DefaultAtExpiry.UNKNOWN
+            suggestion = _suggestion(outcome, quantity, terms, self.as_of, day, last_trade(osi.expiry, terms))
             shown.append(
                 ExpiringRow(
                     _cut(symbol), quantity, days_left[day], state, distance, intrinsic, pin, default, suggestion
@@ -1423,20 +1431,8 @@ class ExposureBuilder:
             )
         by_default = {k.value: v for k, v in sorted(counts.items(), key=lambda kv: _ATTENTION[kv[0]])}
         settlement = None
-        if settling or not_counted:
-            listed: dict[str, Decimal] = {}
-            for _, key, amount in sorted(moves, key=lambda item: (-item[0], item[1])):
-                label = self._label(key, view)
-                listed[label] = exact.add(listed.get(label, ZERO), amount)
-            settlement = ExpirySettlement(
-                cash_out=_money(cash_out),
-                cash_in=_money(cash_in),
-                cash_settled=_money(cash_settled) if cash_settled else None,
-                net_cash=_money(exact.add(exact.subtract(cash_in, cash_out), cash_settled)),
-                shares=listed,
-                not_counted=not_counted or None,
-            )
-        shorts.name(lambda key: self._label(key, view))
+        if settling or not_counted or counted:
+            settlement = self._settlement(ledger, counted, not_counted, limit, shorts, view)
         watch = ExpiryWatch(
             window_business_days=self.window,
             through=self.through,
@@ -1447,6 +1443,58 @@ class ExposureBuilder:
             at_expiry=settlement,
         )
         return watch, shorts, by_default
+
+    def _instructed(self, instrument_id: str, symbol: str) -> list[Instructed]:
+        """The instructions in force on one option position (by instrument id, else by symbol)."""
+        if not self._instructions:
+            return []
+        found = self._instructions.get(_norm(instrument_id))
+        return found if found is not None else self._instructions.get(f"osi:{symbol_key(symbol)}", [])
+
+    def _settlement(
+        self,
+        ledger: Ledger,
+        counted: set[str],
+        not_counted: int,
+        limit: int,
+        shorts: _Shorts,
+        view: MarketView | None,
+    ) -> ExpirySettlement:
+        """What the ledger of the expiring options settles: cash (counted and named apart), the
+        largest share moves by underlier, the underliers it leaves short, how many instructions count."""
+        stock = self._stock
+        proceeds = ledger.proceeds(lambda key: stock[key][5] if key in stock else ZERO)
+        totals = ledger.totals()
+        net = sum((ledger.counted(source, proceeds.get(source, ZERO)) for source in SOURCES), ZERO)
+        moves: list[tuple[Decimal, str, Decimal]] = []  # min-heap (|shares|, key, shares) of the largest
+        for key, amount in ledger.shares().items():
+            if not amount:
+                continue
+            held = stock.get(key)
+            now = held[1] if held is not None else ZERO
+            if now >= 0 > now + amount:
+                shorts.add(-(now + amount), key)
+            item = (abs(amount), key, amount)
+            if len(moves) < limit:
+                heapq.heappush(moves, item)
+            elif limit and item > moves[0]:
+                heapq.heapreplace(moves, item)
+        listed: dict[str, Decimal] = {}
+        for _, key, amount in sorted(moves, key=lambda item: (-item[0], item[1])):
+            label = self._label(key, view)
+            listed[label] = _EXACT.add(listed.get(label, ZERO), amount)
+        shorts.name(lambda key: self._label(key, view))
+        sold = sum(proceeds.values(), ZERO)
+        return ExpirySettlement(
+            cash_out=_money(totals.cash_out),
+            cash_in=_money(totals.cash_in),
+            cash_settled=_money(totals.cash_settled) if totals.cash_settled else None,
+            net_cash=_money(net),
+            shares=listed,
+            not_counted=not_counted or None,
+            short_sale_proceeds=_money(sold) if sold else None,
+            instructed=len(counted) or None,
+        )
 
     def _notes(
         self,
@@ -1459,6 +1507,8 @@ class ExposureBuilder:
     ) -> list[str]:
         notes: list[str] = []
         rows = self._rows
+        if self._instruction_note is not None and self._expiring:  # first: it qualifies at_expiry, kept when cut
+            notes.append(f"{self._instruction_note}: what expiry settles assumes no instruction in force")
         # What qualifies the headline totals comes first, then the delta, greeks and funds figures
         # (the budget cuts from the end). The P&L fields missing on the same rows share one note.
         missing_pnl: dict[int, list[str]] = {}
@@ -1505,6 +1555,11 @@ class ExposureBuilder:
                 f"no contract terms for {_n(fold.adjusted.count, 'adjusted option', 'adjusted options')} (root "
                 f"ending in a digit): deliverable unknown, left out of delta, notional and expiry cash"
                 f"{_examples(fold.adjusted.examples)}"
+            )
+        if fold.unconfirmed:
+            notes.append(
+                f"deliverable not confirmed for {_n(fold.unconfirmed.count, 'adjusted option', 'adjusted options')}"
+                f"{_examples(fold.unconfirmed.examples)}: left out of delta, notional and expiry cash"
             )
         if viewed and fold.assumed_terms:
             notes.append(
@@ -1579,13 +1634,12 @@ class ExposureBuilder:
 class _Shorts:
     """The underliers expiry would leave short: how many, and the largest few by name."""
 
-    __slots__ = ("count", "largest", "named", "proceeds")
+    __slots__ = ("count", "largest", "named")
 
     def __init__(self) -> None:
         self.count = 0
         self.largest: list[tuple[Decimal, str]] = []  # min-heap (shares short, key)
         self.named: list[tuple[str, Decimal]] = []  # (label, shares short), largest first
-        self.proceeds = ZERO  # cash_in raised by delivering shares the account does not hold
 
     def add(self, shares: Decimal, key: str) -> None:
         self.count += 1
@@ -1598,6 +1652,35 @@ class _Shorts:
         self.named = [(label(key), shares) for shares, key in sorted(self.largest, reverse=True)]
 
 
+_EFFECT = {True: "exercised", False: "not exercised", None: "outcome unknown"}
+
+
+def _suggestion(
+    outcome: Outcome, quantity: Decimal, terms: ContractTerms | None, as_of: datetime, day: date, last: LastTrade
+) -> str:
+    """What a row's contracts do and what can still be done: the instructions in force first (a
+    contract they cover is never advised an instruction it already has), then the default's
+    suggestion (:func:`.expiry.expiry_suggestion`) for the contracts they leave."""
+    default = outcome.default or DefaultAtExpiry.UNKNOWN
+    advice = expiry_suggestion(default, quantity > 0, as_of, day, last)
+    if terms is None:
+        advice = f"deliverable not confirmed, ask the desk what it delivers; {advice}"
+    if not outcome.applied:
+        return advice
+    parts = [
+        f"{qty(covered)} {_EFFECT[does]} ({instruction.kind} {qty(instruction.quantity)} {instruction.status} "
+        f"{instruction.id})"
+        for instruction, covered, does in outcome.applied
+    ]
+    cutoff = exercise_cutoff(day)
+    if any(i.status == "SENT" for i, _, _ in outcome.applied) and as_of < cutoff:
+        parts.append(f"a SENT one can be cancelled by {cutoff:%H:%M} ET on {day:%a %m-%d}")
+    left = quantity - sum((covered for _, covered, _ in outcome.applied), ZERO)
+    if left > 0:
+        parts.append(f"the other {qty(left)}: {advice}")
+    return "; ".join(parts)
+
+
 def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> ExpiryWatch:
     """The expiry settlement compared with the account's cash (when the balances are known), with a
     plain warning when the cash does not cover it or when it would leave the account short shares."""
@@ -1606,23 +1689,21 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> 
     update: dict[str, Any] = {}
     problems = []
     if funds is not None:
+        # net_cash counts what Ledger.counted counts: short-sale proceeds (collateral for the short
+        # in a margin account, Regulation T, 12 CFR 220.4) and cash-settled receipts (estimates)
+        # are not cash to pay with, and the warning says they were left out
         after = _EXACT.add(funds.trade_cash, settlement.net_cash)
         update["cash_after"] = _money(after)
-        # Short-sale proceeds are collateral for the short in a margin account (Regulation T, 12 CFR
-        # 220.4), not cash to pay for an exercise: the figure without them is said too.
-        strict = _EXACT.subtract(after, shorted.proceeds)
-        without = (
-            f" ({money(-strict)} without the {money(shorted.proceeds)} of short-sale proceeds from delivering "
-            "shares not held)"
-            if shorted.proceeds and strict < 0 and strict != after
-            else ""
-        )
-        if shorted.proceeds:
-            update["short_sale_proceeds"] = _money(shorted.proceeds)
         if after < 0:
-            problems.append(f"cash short by {money(-after)} at expiry{without}")
-        elif strict < 0:
-            problems.append(f"cash covers expiry only with short-sale proceeds: short by {money(-strict)}{without}")
+            apart = []
+            if settlement.short_sale_proceeds:
+                apart.append(
+                    f"the {money(settlement.short_sale_proceeds)} of short-sale proceeds from delivering shares not held free"
+                )
+            if settlement.cash_settled is not None and settlement.cash_settled > 0:
+                apart.append(f"the {money(settlement.cash_settled)} cash-settled estimate")
+            besides = f", not counting {' nor '.join(apart)}" if apart else ""
+            problems.append(f"cash short by {money(-after)} at expiry{besides}")
     problems += [f"{label} would go short {qty(amount)} shares" for label, amount in shorted.named]
     if shorted.count > len(shorted.named):
         problems.append(f"{shorted.count - len(shorted.named)} more underliers would go short")
@@ -1741,9 +1822,10 @@ def summarize_exposure(
     expiring_limit: int = 5,
     max_json_bytes: int | None = MAX_JSON_BYTES,
     small_book: int = SMALL_BOOK_POSITIONS,
+    instructions: Iterable[PositionInstruction] = (),
 ) -> ExposureSummary:
-    """The exposure summary of ``positions`` in one go, with ``market`` when there is one (see
-    :class:`ExposureBuilder`)."""
+    """The exposure summary of ``positions`` in one go, with ``market`` when there is one and the
+    account's ``instructions`` (see :class:`ExposureBuilder`)."""
     return (
         ExposureBuilder(
             account_id=account_id,
@@ -1758,5 +1840,6 @@ def summarize_exposure(
             small_book=small_book,
         )
         .add(positions)
+        .instruct(instructions)
         .build(market)
     )

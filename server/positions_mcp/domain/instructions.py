@@ -97,8 +97,8 @@ from .calendar import (
     is_business_day,
     new_york,
 )
-from .closing import FINISHED_INSTRUCTION_STATUSES, holds_contracts, is_option
-from .contracts import DEFAULT_SOURCE, ENDPOINT_SOURCE, ContractTerms, terms_for
+from .closing import is_option
+from .contracts import DEFAULT_SOURCE, ENDPOINT_SOURCE, ContractTerms, terms_for, underlier_of_root
 from .expiry import (
     EXERCISE_BY_EXCEPTION,
     DefaultAtExpiry,
@@ -108,11 +108,12 @@ from .expiry import (
     intrinsic_per_contract,
 )
 from .last_trade import last_trade
-from .market import Funds, Quote
+from .market import Quote
 from .moneyness import Moneyness, MoneynessState, best_price, underlier_prices
 from .numbers import CENT, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import ResolveCode, ResolveError, display_symbol, resolve_position
+from .settlement import FINISHED_INSTRUCTION_STATUSES, free_shares, holds_contracts, instruction_exercises
 from .text import format_et, money, price, qty
 
 __all__ = [
@@ -124,6 +125,8 @@ __all__ = [
     "RowStatus",
     "new_instruction_key",
     "plan_instructions",
+    "underlier_position",
+    "underlier_price",
 ]
 
 _SHORT = {
@@ -227,20 +230,25 @@ class PlannedInstruction(BaseModel):
 
 
 class CashCheck(BaseModel):
-    """What the batch's exercises pay or receive, against the account's cash (balances). A
-    physically settled call exercise pays the aggregate strike (contracts × multiplier × strike) and
-    a put exercise receives it, on the exercise settlement date: T+1 (OCC exercise settlement, SEC
-    Rule 15c6-1); a cash-settled exercise receives the intrinsic value. All figures are totals."""
+    """What settles with the batch's exercises, against the account's cash (balances):
+    :mod:`.cash_check`, on the one model of :mod:`.settlement`. An exercise settles on the exercise
+    settlement date, T+1 (OCC exercise settlement, SEC Rule 15c6-1), as does the expiry the same
+    night. Counted: every payment and only the certain receipts. All figures are totals."""
 
-    exercise_cash: DecimalString = Field(
-        description="Net cash of the batch's exercises, total: < 0 paid, > 0 received (certain amounts only)"
-    )
+    exercise_cash: DecimalString = Field(description="What this batch's exercises pay (< 0) or receive (> 0), counted")
     pending_exercise_cash: DecimalString | None = Field(
-        None, description="What call exercises already sent (not yet accepted) will pay, total"
+        None, description="What instructions already sent and in force pay or receive, counted"
+    )
+    expiry_cash: DecimalString | None = Field(
+        None,
+        description="What the rest of today's expiry settles by default (auto-exercise, likely assignment), counted",
+    )
+    short_sale_proceeds: DecimalString | None = Field(
+        None, description="Cash for delivering shares not held free: collateral, not counted (Reg T)"
     )
     trade_cash: DecimalString | None = Field(None, description="The account's trade-date cash (balances)")
     cash_after: DecimalString | None = Field(
-        None, description="trade_cash + exercise_cash + pending_exercise_cash (estimate)"
+        None, description="trade_cash + exercise_cash + pending_exercise_cash + expiry_cash"
     )
     buying_power: DecimalString | None = None
     warning: str | None = None
@@ -359,7 +367,9 @@ def _same_instrument(instruction: PositionInstruction, position: Position) -> bo
     )
 
 
-def _underlier(positions: Sequence[Position], option: Position, symbol: OptionSymbol) -> Position | None:
+def underlier_position(positions: Sequence[Position], option: Position, symbol: OptionSymbol) -> Position | None:
+    """The account's position in the underlier of ``option``: by ``underlying_instrument_id``, else
+    a non-option position whose symbol is the OSI root."""
     for p in positions:
         if option.underlying_instrument_id and p.instrument_id == option.underlying_instrument_id:
             return p
@@ -367,6 +377,17 @@ def _underlier(positions: Sequence[Position], option: Position, symbol: OptionSy
         if not is_option(p) and symbol_key(p.symbol) == symbol.root:
             return p
     return None
+
+
+def underlier_price(
+    positions: Sequence[Position], prices: Mapping[str, Decimal], option: Position, symbol: OptionSymbol
+) -> Decimal | None:
+    """The price of ``option``'s underlier: ``prices`` by its ``underlying_instrument_id``, else the
+    underlier position's own (:func:`.moneyness.best_price`)."""
+    if option.underlying_instrument_id and option.underlying_instrument_id in prices:
+        return prices[option.underlying_instrument_id]
+    underlier = underlier_position(positions, option, symbol)
+    return None if underlier is None else best_price(underlier)[0]
 
 
 def _rows_text(numbers: Sequence[int]) -> str:
@@ -453,6 +474,15 @@ class _Planner:
                 f"The terms of {row.symbol.spaced()} cannot be read: {row.terms.problem}. What this instruction "
                 "delivers or gives up cannot be stated, so it is not sent; ask Clear Street to correct the "
                 "contract's reference data.",
+            )
+        elif not row.terms.deliverable_confirmed:  # contracts.py: an adjustment may change the deliverable
+            row.blocked = _Blocked(
+                InstructionCode.CONTRACT_TERMS_UNUSABLE,
+                f"The deliverable of {row.symbol.spaced()} is not confirmed: an adjusted contract (its root ends in "
+                "a digit) and the option-contracts endpoint gives no deliverable, so the shares a contract "
+                f"delivers are not assumed from its multiplier of {qty(row.terms.multiplier)}. What this "
+                "instruction delivers or gives up cannot be stated, so it is not sent; ask Clear Street's desk "
+                "what the contract delivers.",
             )
 
     def _quantity(self, quantity: Decimal) -> None:
@@ -696,23 +726,17 @@ class _Planner:
         )
 
     def price(self, position: Position, symbol: OptionSymbol) -> Decimal | None:
-        if position.underlying_instrument_id and position.underlying_instrument_id in self.prices:
-            return self.prices[position.underlying_instrument_id]
-        underlier = _underlier(self.positions, position, symbol)
-        return None if underlier is None else best_price(underlier)[0]
+        return underlier_price(self.positions, self.prices, position, symbol)
 
     def underlier_name(self, position: Position, symbol: OptionSymbol) -> str:
-        underlier = _underlier(self.positions, position, symbol)
-        return display_symbol(underlier.symbol) if underlier is not None else symbol.root
+        underlier = underlier_position(self.positions, position, symbol)
+        return display_symbol(underlier.symbol) if underlier is not None else underlier_of_root(symbol.root)
 
     def free_shares(self, position: Position, symbol: OptionSymbol) -> tuple[Decimal, Decimal]:
         """(shares held, shares free) of the underlier: free = its available_quantity, never more
         than held and never below 0."""
-        underlier = _underlier(self.positions, position, symbol)
-        held = underlier.quantity if underlier is not None else Decimal(0)
-        if underlier is None or held <= 0:
-            return held, Decimal(0)
-        return held, max(min(abs(underlier.available_quantity), held), Decimal(0))
+        underlier = underlier_position(self.positions, position, symbol)
+        return (underlier.quantity if underlier is not None else Decimal(0)), free_shares(underlier)
 
     def delivery(self, row: _Row, batch_shares: Decimal) -> ExerciseDelivery:
         """What exercising ``row`` delivers; ``batch_shares`` = shares every put exercise of the
@@ -1034,9 +1058,7 @@ def plan_instructions(
         row.m = contract_moneyness(row.symbol, price_now, row.terms) if price_now is not None else None
         row.default = default_at_expiry(True, row.symbol, price_now, row.terms)
         kind = row.request.instruction_type
-        row.exercises = kind is InstructionType.EXERCISE or (
-            kind is InstructionType.CONTRARY_EXERCISE and row.default is DefaultAtExpiry.LAPSE
-        )
+        row.exercises = bool(instruction_exercises(kind, row.default))
         row.time_value = planner.time_value(row)
     puts: dict[str, Decimal] = {}  # underlier -> shares the batch's OK put exercises deliver
     for row in planned:
@@ -1123,93 +1145,6 @@ def plan_instructions(
         )
     today_cutoff = planner.deadline(planner.today)
     return InstructionPlan(rows=out, cutoff_time=f"{today_cutoff:%H:%M} America/New_York", summary=_summary(out))
-
-
-def pending_exercise_cash(
-    existing: Iterable[PositionInstruction], contracts: Mapping[str, ContractTerms] | None = None
-) -> tuple[Decimal, int]:
-    """What the account's live EXERCISE instructions on calls will pay (≤ 0, total) and how many
-    there are: sent, not yet accepted, so the balances do not show it yet. Puts are left out (what
-    they receive is not counted on: the shares may not be there)."""
-    paid, count = Decimal(0), 0
-    for instruction in existing:
-        if instruction.instruction_type != InstructionType.EXERCISE or not holds_contracts(instruction):
-            continue
-        option = try_parse_osi(instruction.symbol)
-        if option is None or not option.is_call:
-            continue
-        terms = (contracts or {}).get(instruction.instrument_id) or terms_for(option)
-        if terms.settlement == "CASH":
-            continue
-        paid -= _cents(instruction.quantity * terms.multiplier * option.strike)
-        count += 1
-    return paid, count
-
-
-def check_cash(
-    plan: InstructionPlan,
-    funds: Funds | None,
-    pending: tuple[Decimal, int] = (Decimal(0), 0),
-) -> CashCheck | None:
-    """The batch's exercises against the account's cash (None: the balances could not be read; the
-    preview's notes say why). ``pending``: what exercises already sent will pay, and how many
-    (:func:`pending_exercise_cash`). Only what is certain is counted: a call pays its aggregate
-    strike; a put's aggregate strike is counted only when the shares it delivers are free (else it
-    is a short sale's proceeds, collateral rather than cash: Regulation T, 12 CFR 220.4); a
-    cash-settled receipt is an estimate until the settlement value is known and is not counted.
-    None when no row that would be sent exercises anything."""
-    sent = [r for r in plan.rows if r.status is RowStatus.OK and r.delivery is not None]
-    if not sent:
-        return None
-    total = Decimal(0)
-    left_out: list[str] = []
-    for row in sent:
-        delivery = row.delivery
-        assert delivery is not None
-        name = display_symbol(row.symbol or row.requested)
-        if delivery.cash is None:
-            left_out.append(f"{name} (cash-settled, level unknown)")
-        elif delivery.settlement == "CASH":
-            left_out.append(f"{name} (cash-settled: {money(delivery.cash)} at today's level, an estimate)")
-        elif delivery.cash > 0 and delivery.enough_shares is False:
-            left_out.append(f"{name} ({money(delivery.cash)} for shares not held: a short sale's proceeds)")
-        else:
-            total += delivery.cash
-    total = total.quantize(CENT)
-    pending_paid, pending_count = pending
-    owed = (total + pending_paid).quantize(CENT)
-    also = (
-        f" and {money(-pending_paid)} for {pending_count} exercise{'s' if pending_count != 1 else ''} already sent"
-        if pending_count
-        else ""
-    )
-    not_counted = f"; not counted: {', '.join(left_out)}" if left_out else ""
-    what = f"these exercises pay {money(-total)}" if total < 0 else f"these exercises receive {money(total)}"
-    if funds is None:
-        return CashCheck(
-            exercise_cash=total,
-            pending_exercise_cash=pending_paid if pending_count else None,
-            warning=f"{what}{also} at settlement; the account's cash was not checked (balances unavailable: see the "
-            f"notes){not_counted}",
-        )
-    after = (funds.trade_cash + owed).quantize(CENT)
-    warning = None
-    if owed < 0 and after < 0:
-        warning = (
-            f"{what}{also} at settlement (T+1) against trade cash of {money(funds.trade_cash)}: cash short by "
-            f"{money(-after)} (buying power {money(funds.buying_power)}); add funds or exercise fewer, or the "
-            f"broker may call for funds or sell the shares received{not_counted}"
-        )
-    elif left_out:
-        warning = f"cash after these exercises counts only what is certain{not_counted}"
-    return CashCheck(
-        exercise_cash=total,
-        pending_exercise_cash=pending_paid if pending_count else None,
-        trade_cash=funds.trade_cash,
-        cash_after=after,
-        buying_power=funds.buying_power,
-        warning=warning,
-    )
 
 
 def _summary(rows: list[PlannedInstruction]) -> str:

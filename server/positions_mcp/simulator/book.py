@@ -255,6 +255,46 @@ def _instruction_history(state: SimulatorState, account_id: int, contract: SimIn
         account.record_instruction(instruction)
 
 
+def place_instruction(
+    state: SimulatorState,
+    account_id: int,
+    instrument: SimInstrument,
+    instruction_type: InstructionType,
+    quantity: Decimal,
+    status: InstructionStatus,
+    client_instruction_id: str | None = None,
+) -> SimInstruction:
+    """Put an instruction in the book as it stands, in any status, with no transition scheduled
+    (used to build books). An ACCEPTED one has its ``accepted_quantity``; an ACCEPTED EXERCISE is
+    delivered as clearing would (``SimulatorState.exercise``); REJECTED and CANCEL_FAILED carry a
+    rejection saying why."""
+    now = state.now()
+    account = state.accounts[account_id]
+    rejection = None
+    if status is InstructionStatus.REJECTED:
+        rejection = Rejection("CLEARING_REJECTED", CLEARING_DOMAIN, "Rejected by clearing")
+    elif status is InstructionStatus.CANCEL_FAILED:
+        rejection = Rejection("CANCEL_FAILED", CLEARING_DOMAIN, "Cancel failed: the instruction stands")
+    instruction = SimInstruction(
+        id=state.ids.server_id(now),
+        account_id=account_id,
+        client_instruction_id=client_instruction_id or f"book-{len(account.instructions) + 1:04d}",
+        instruction_type=instruction_type,
+        instrument=instrument,
+        instrument_ref=instrument.instrument_id,
+        quantity=quantity,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        accepted_quantity=quantity if status in (InstructionStatus.ACCEPTED, InstructionStatus.CANCEL_FAILED) else None,
+        rejection=rejection,
+    )
+    account.record_instruction(instruction)
+    if status is InstructionStatus.ACCEPTED and instruction_type is InstructionType.EXERCISE:
+        state.exercise(account, instrument, quantity)
+    return instruction
+
+
 # ------------------------------------------------------------------ generated accounts
 
 

@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 
 from ..clearstreet.market import ExerciseStyle
+from ..clearstreet.models import InstructionStatus, InstructionType
 from ..domain.osi import parse_osi
 from .app import SimulatedApi
-from .book import DemoDates, add_generated_account, build_demo_book
+from .book import DemoDates, add_generated_account, build_demo_book, place_instruction
 from .clock import SimulatedClock, to_timedelta
 from .faults import Faults
 from .positions import position_rows
@@ -226,6 +227,34 @@ class Simulator:
             self._state.hold(account, contract, Decimal(str(quantity)), Decimal(str(average_price)))
             self._state.mark_start_of_day(account)
             return contract.instrument_id
+
+    def place_instruction(
+        self,
+        account_id: int,
+        instrument: str,
+        instruction_type: InstructionType | str,
+        quantity: Decimal | str | int,
+        status: InstructionStatus | str = InstructionStatus.SENT,
+        *,
+        client_instruction_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record an instruction on ``instrument`` (a UUID, ticker or OSI symbol) in any status, as
+        the book stands (no validation, no transition scheduled; an ACCEPTED EXERCISE is delivered).
+        Returns its wire row."""
+        with self._state.lock:
+            found = self._state.instruments.resolve(instrument)
+            if found is None or found.option is None:
+                raise KeyError(f"unknown option {instrument!r}")
+            row = place_instruction(
+                self._state,
+                account_id,
+                found,
+                InstructionType(instruction_type),
+                Decimal(str(quantity)),
+                InstructionStatus(status),
+                client_instruction_id,
+            )
+            return row.to_wire()
 
     def reject_next_instructions(
         self,
