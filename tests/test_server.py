@@ -29,7 +29,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from positions_mcp import __version__
-from positions_mcp.actions.market import BOOK_PAGE_SIZE
+from positions_mcp.actions.enrichment import BOOK_PAGE_SIZE
 from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
 from positions_mcp.clearstreet.models import SortBy, SortDirection
 from positions_mcp.domain.exposure import ExposureSummary

@@ -20,7 +20,7 @@ from .. import __version__
 from ..clearstreet.models import Position, PositionInstruction, SecurityType, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
-from ..domain.market import MarketView
+from ..domain.market_view import MarketView
 from ..domain.numbers import plain
 from ..domain.osi import symbol_key, try_parse_osi
 from ..domain.resolve import underlier_key, underlier_keys
@@ -280,7 +280,7 @@ class Reads:
     async def market(self, account: int, positions: list[Position], **parts: bool) -> MarketView:
         """What the market says about ``positions`` (quotes, contracts, balances, session), every
         part degrading to a note. The caller holds the deadline."""
-        from .market import read_market
+        from .enrichment import read_market
 
         client = await self.deps.upstream.client()
         return await read_market(client, account, positions, self.deps.upstream.now(), **parts)
@@ -334,7 +334,7 @@ class Reads:
     async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
         """Every page folded into the summary with its options' market data (``BookMarket``),
         then the balances and the unpriced underliers; the summary is built in a worker thread."""
-        from .market import BOOK_PAGE_SIZE, BookMarket
+        from .enrichment import BOOK_PAGE_SIZE, BookMarket
 
         account = self.account(account_id)
         now = self.deps.upstream.now()

@@ -39,8 +39,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
-from .tool import Arguments, SurfaceTool, make_tool, present, tool_error
-from .tools import AccountId, InstrumentRef, InstrumentText, NotABoolean
+from .read_tools import AccountId, InstrumentRef, InstrumentText, NotABoolean
+from .tool_base import Arguments, SurfaceTool, make_tool, present, tool_error
 
 if TYPE_CHECKING:
     from ..actions.pipeline import ConfirmedAction

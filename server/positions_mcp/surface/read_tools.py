@@ -22,7 +22,7 @@ from pydantic_core import CoreSchema, core_schema
 from ..clearstreet.enums import SortBy, SortDirection
 from ..domain.numbers import read_decimal
 from .app import app_of, progress_reporter, respond
-from .tool import Arguments, SurfaceTool, make_tool
+from .tool_base import Arguments, SurfaceTool, make_tool
 
 __all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentText", "read_tools"]
 
