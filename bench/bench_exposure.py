@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import anyio
 from mcp import Client
-from positions_mcp.actions.market import BATCH, CONCURRENCY, contract_ids
+from positions_mcp.actions.enrichment import BATCH, CONCURRENCY, contract_ids
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.settings import load_settings
 from positions_mcp.surface.server import build_server
@@ -51,7 +51,7 @@ async def fetch_pages(client: ClearStreetClient, account: int) -> int:
 
 
 async def fetch_pages_and_market(client: ClearStreetClient, account: int) -> int:
-    """The pages and the market data the summary reads (``actions.market.BookMarket``): each
+    """The pages and the market data the summary reads (``actions.enrichment.BookMarket``): each
     page's options' snapshots and contracts, in batches of 100, sent as the pages come in; then the
     balances. (The generated book holds every underlier, so no underlier snapshot is needed.)"""
     limiter = anyio.CapacityLimiter(CONCURRENCY)

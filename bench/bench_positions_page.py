@@ -21,8 +21,8 @@ import time
 import anyio
 from mcp import Client
 from positions_mcp.settings import load_settings
+from positions_mcp.surface.read_tools import MAX_PAGE_SIZE
 from positions_mcp.surface.server import build_server
-from positions_mcp.surface.tools import MAX_PAGE_SIZE
 from simulated import server_environ, simulated_api
 
 ACCOUNT = 777

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import anyio
 from positions_mcp.clearstreet import ClearStreetClient
-from positions_mcp.clearstreet.market import AccountBalances, MarketDataSnapshot
+from positions_mcp.clearstreet.market_models import AccountBalances, MarketDataSnapshot
 from positions_mcp.clearstreet.models import Position, SecurityType
 from positions_mcp.domain.contracts import terms_for_positions
-from positions_mcp.domain.market import Funds, Greeks, MarketView, Quote
+from positions_mcp.domain.market_view import Funds, Greeks, MarketView, Quote
 from positions_mcp.simulator import Simulator
 
 

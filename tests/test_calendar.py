@@ -9,6 +9,7 @@ from positions_mcp.domain.calendar import (
     DEFAULT_EXERCISE_CUTOFF,
     NEW_YORK,
     business_days_until,
+    exercise_cutoff_passed,
     expiration_business_day,
     is_business_day,
     is_early_close,
@@ -152,6 +153,26 @@ def test_next_expiry_business_day(today: date, expected: date) -> None:
 
 def test_default_exercise_cutoff_is_the_occ_deadline() -> None:
     assert time(17, 30) == DEFAULT_EXERCISE_CUTOFF
+
+
+@pytest.mark.parametrize(
+    ("instant", "passed"),
+    [
+        (utc(2026, 11, 23, 22, 29, 59), False),  # Mon 17:29:59 ET (EST, UTC-5)
+        (utc(2026, 11, 23, 22, 30), True),  # 17:30 ET: from the deadline on
+        (utc(2026, 11, 27, 19, 29), False),  # Fri after Thanksgiving, an early close: 14:29 ET
+        (utc(2026, 11, 27, 19, 30), True),  # 14:30 ET, 1½ hours after the 13:00 close
+        (utc(2026, 11, 28, 23, 0), False),  # Saturday 18:00 ET: no cutoff to pass
+        (utc(2026, 11, 26, 23, 0), False),  # Thanksgiving 18:00 ET: a holiday
+    ],
+)
+def test_whether_the_exercise_cutoff_has_passed(instant: datetime, passed: bool) -> None:
+    assert exercise_cutoff_passed(instant) is passed
+
+
+def test_a_broker_cutoff_earlier_than_finras_passes_first() -> None:
+    assert exercise_cutoff_passed(utc(2026, 11, 23, 21, 0), broker_cutoff=time(16, 0))  # 16:00 ET
+    assert not exercise_cutoff_passed(utc(2026, 11, 23, 21, 0))
 
 
 # -- market open / closed instants (DST edges) -------------------------------------------------

@@ -43,7 +43,7 @@ from exposure_views import demo_book_and_view
 from mcp import Client
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain.exposure import MAX_JSON_BYTES, DefaultAtExpiry, ExposureSummary, summarize_exposure
-from positions_mcp.domain.market import MarketView
+from positions_mcp.domain.market_view import MarketView
 from positions_mcp.simulator import Simulator
 from positions_mcp.simulator.book import AAPL1_CALL_ID, AAPL_CALL_ID, AAPL_ID, SPX_CALL_ID, TSLA_ID
 

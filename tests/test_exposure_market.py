@@ -1,4 +1,4 @@
-"""The exposure summary with market data (domain.market.MarketView): delta and greeks in dollars,
+"""The exposure summary with market data (domain.market_view.MarketView): delta and greeks in dollars,
 premium vs notional, what expiry settles against the account's cash, pin risk, and how every part
 degrades when the data is missing. Small books with hand-written quotes; every expected figure is
 computed by hand in the comments (or, where stated, from the greeks the test feeds).
@@ -23,7 +23,7 @@ from positions_mcp.domain.exposure import (
     ExposureSummary,
     summarize_exposure,
 )
-from positions_mcp.domain.market import Funds, MarketView
+from positions_mcp.domain.market_view import Funds, MarketView
 from positions_mcp.domain.osi import parse_osi
 from positions_mcp.domain.resolve import underlier_key
 from positions_mcp.domain.settlement import PIN_RISK_MIN, PIN_RISK_PCT, is_pinned, pin_threshold

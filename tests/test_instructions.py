@@ -20,7 +20,7 @@ from positions_mcp.domain.instructions import (
     new_instruction_key,
     plan_instructions,
 )
-from positions_mcp.domain.market import Quote
+from positions_mcp.domain.market_view import Quote
 from positions_mcp.domain.moneyness import MoneynessState
 
 FRIDAY = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Fri 10:00 ET, expiration business day

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import Recorder
 from mcp import Client
-from positions_mcp.clearstreet.market import ExerciseStyle
+from positions_mcp.clearstreet.market_models import ExerciseStyle
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.domain.contracts import terms_for
 from positions_mcp.domain.last_trade import AM_RULE, PM_RULE, ROW_CUTOFF, last_trade

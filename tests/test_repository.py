@@ -77,8 +77,8 @@ async def test_readme_names_every_tool_prompt_and_the_largest_page(tmp_path: Pat
     import re
 
     from mcp import Client
+    from positions_mcp.surface.read_tools import MAX_PAGE_SIZE
     from positions_mcp.surface.server import build_server
-    from positions_mcp.surface.tools import MAX_PAGE_SIZE
 
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## The MCP surface", 1)[1].split("\n\n", 2)[1]

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain import pricing, scenario
 from positions_mcp.domain.contracts import ContractTerms, terms_for_positions
-from positions_mcp.domain.market import Greeks, MarketView, Quote
+from positions_mcp.domain.market_view import Greeks, MarketView, Quote
 from positions_mcp.domain.resolve import underlier_key, underlier_keys
 from positions_mcp.domain.scenario import (
     MAX_JSON_BYTES,

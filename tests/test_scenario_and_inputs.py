@@ -18,7 +18,7 @@ from positions_mcp.clearstreet.decimals import PLAIN_MAX_CHARS, plain, plain_len
 from positions_mcp.domain import scenario
 from positions_mcp.domain.numbers import NumberError, read_decimal
 from positions_mcp.simulator import Simulator
-from positions_mcp.surface.tools import ShockPercent
+from positions_mcp.surface.read_tools import ShockPercent
 from test_server import call, raw, tool_error
 
 pytestmark = pytest.mark.anyio

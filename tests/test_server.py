@@ -29,7 +29,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 from positions_mcp import __version__
-from positions_mcp.actions.market import BOOK_PAGE_SIZE
+from positions_mcp.actions.enrichment import BOOK_PAGE_SIZE
 from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
 from positions_mcp.clearstreet.models import SortBy, SortDirection
 from positions_mcp.domain.exposure import ExposureSummary
@@ -166,8 +166,8 @@ async def test_tool_list_on_the_wire(client: Client) -> None:
                 "name": "get_positions",
                 "title": "Get positions",
                 "description": """\
-One page of positions (at most 150), every field exact as Clear Street sent it, with the
-total and next_page_token for the next page. For totals and risk: summarize_exposure.\
+One page of positions, each field exactly as Clear Street sent it. For totals and risk:
+summarize_exposure.\
 """,
                 "inputSchema": {
                     "type": "object",
@@ -189,13 +189,9 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                     },
                     "additionalProperties": False,
                     "properties": {
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "instrument_ids": {
-                            "description": "Only these instruments (with underlying_instrument_id: those of them on that underlier)",
+                            "description": "Only these (with underlying_instrument_id: those of them on it)",
                             "items": {
                                 "maxLength": 40,
                                 "minLength": 1,
@@ -204,23 +200,17 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                             },
                             "maxItems": 100,
                             "minItems": 1,
-                            "type": ["array", "null"],
+                            "type": "array",
                         },
                         "underlying_instrument_id": {
-                            "description": "Only this underlier's positions (UUID, ticker or OSI root): its options and itself",
+                            "description": "Only its options and itself (UUID, ticker or OSI root)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
-                        "sort_by": {
-                            "anyOf": [{"$ref": "#/$defs/SortBy"}, {"type": "null"}],
-                            "description": "Field to sort by",
-                        },
-                        "sort_direction": {
-                            "anyOf": [{"$ref": "#/$defs/SortDirection"}, {"type": "null"}],
-                            "description": "ASC or DESC",
-                        },
+                        "sort_by": {"description": "Sort key", "$ref": "#/$defs/SortBy"},
+                        "sort_direction": {"description": "Sort order", "$ref": "#/$defs/SortDirection"},
                         "page_size": {
                             "default": 50,
                             "description": "Ignored with page_token",
@@ -229,29 +219,15 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                             "type": "integer",
                         },
                         "page_token": {
-                            "description": "next_page_token of the previous page, sent with the same filters and sort",
+                            "description": "A page's next_page_token, resent with the same filters and sort",
                             "maxLength": 512,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9+/=_.-]+$",
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
                     },
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "positions": {"type": "array"},
-                        "page_number": {"type": "integer"},
-                        "total_items": {"type": "integer"},
-                        "total_pages": {"type": "integer"},
-                        "next_page_token": {"type": "string"},
-                        "previous_page_token": {"type": "string"},
-                        "request_id": {"type": "string"},
-                        "note": {"type": "string"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -267,36 +243,24 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "instrument_id": {
                             "description": "Only this contract's (UUID or OSI)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
                         "underlying_instrument_id": {
                             "description": "Only this underlier's (UUID, ticker)",
                             "maxLength": 40,
                             "minLength": 1,
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
                     },
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "instructions": {"type": "array"},
-                        "request_id": {"type": "string"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -308,45 +272,38 @@ total and next_page_token for the next page. For totals and risk: summarize_expo
                 "name": "analyze_scenario",
                 "title": "Analyze a scenario",
                 "description": """\
-P&L and delta per underlier and in total if prices (and volatilities) move: every option
-revalued with Black-Scholes-Merton at its implied volatility (priced at or below the lower bound:
-with its intrinsic value). States its method, inputs and what it left out.\
+P&L and delta per underlier and in total if prices (and volatilities) move: each option
+revalued by Black-Scholes-Merton at its implied volatility (at intrinsic value when priced at or
+below its lower bound).\
 """,
                 "inputSchema": {
                     "type": "object",
-                    "$defs": {
-                        "ShockRow": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "underlying_instrument_id": {
-                                    "description": "Omit: every underlier no row names",
-                                    "maxLength": 40,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                                    "type": ["string", "null"],
-                                },
-                                "price_change_pct": {"maximum": 1000, "minimum": -100, "type": "number"},
-                                "volatility_change_pts": {
-                                    "default": 0,
-                                    "maximum": 1000,
-                                    "minimum": -100,
-                                    "type": "number",
-                                },
-                            },
-                            "required": ["price_change_pct"],
-                            "type": "object",
-                        }
-                    },
                     "additionalProperties": False,
                     "properties": {
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "shocks": {
-                            "description": "-20 = price ×0.8; +5 vol pts = σ+0.05; for one underlier a later row wins, a named row beats an unnamed one",
-                            "items": {"$ref": "#/$defs/ShockRow"},
+                            "description": "price_change_pct -20: price x0.8; volatility_change_pts 5: implied vol +0.05; for one underlier a later row wins, a named row beats an unnamed one",
+                            "items": {
+                                "additionalProperties": False,
+                                "properties": {
+                                    "underlying_instrument_id": {
+                                        "description": "Omit: every underlier no row names",
+                                        "maxLength": 40,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                        "type": "string",
+                                    },
+                                    "price_change_pct": {"maximum": 1000, "minimum": -100, "type": "number"},
+                                    "volatility_change_pts": {
+                                        "default": 0,
+                                        "maximum": 1000,
+                                        "minimum": -100,
+                                        "type": "number",
+                                    },
+                                },
+                                "required": ["price_change_pct"],
+                                "type": "object",
+                            },
                             "maxItems": 20,
                             "minItems": 1,
                             "type": "array",
@@ -354,19 +311,7 @@ with its intrinsic value). States its method, inputs and what it left out.\
                     },
                     "required": ["shocks"],
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "as_of": {"type": "string"},
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "method": {"type": "object"},
-                        "total": {"type": "object"},
-                        "by_underlier": {"type": "array"},
-                        "left_out": {"type": "array"},
-                        "notes": {"type": "array"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -379,48 +324,18 @@ with its intrinsic value). States its method, inputs and what it left out.\
                 "title": "Summarize exposure",
                 "description": """\
 The whole account's exposure in at most 3 KB: market value (an option's is its premium,
-not its risk); delta by underlier in shares and dollars from the API's greeks (the risk);
-options' underlier_notional (what they control); cash and buying power; options expiring soon
-(moneyness, default at expiry, pin risk, cash needed). Tables: {columns, rows}.\
+not its risk); delta per underlier in shares and dollars from the API's greeks (the risk); options'
+underlier_notional (what they control); funds; options expiring soon (moneyness, default at expiry,
+pin risk, cash needed). Tables are {columns, rows}.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        }
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1}
                     },
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "as_of": {"type": "string"},
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "positions": {"type": "integer"},
-                        "long_market_value": {"type": "string"},
-                        "short_market_value": {"type": "string"},
-                        "gross_market_value": {"type": "string"},
-                        "net_market_value": {"type": "string"},
-                        "long_positions": {"type": "integer"},
-                        "short_positions": {"type": "integer"},
-                        "cash": {"type": "string"},
-                        "unrealized_pnl": {"type": "string"},
-                        "daily_unrealized_pnl": {"type": "string"},
-                        "daily_realized_pnl": {"type": "string"},
-                        "by_type": {"type": "array"},
-                        "delta": {"type": "object"},
-                        "largest": {"type": "object"},
-                        "concentration": {"type": "object"},
-                        "funds": {"type": "object"},
-                        "options": {"type": "object"},
-                        "expiring": {"type": "object"},
-                        "notes": {"type": "array"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -432,8 +347,8 @@ options' underlier_notional (what they control); cash and buying power; options 
                 "name": "preview_close_position",
                 "title": "Preview closing a position",
                 "description": """\
-What closing one position would send (a MARKET DAY order: side, quantity,
-estimate and its source, warnings) and the token for close_position. Sends nothing.\
+The MARKET DAY order that would close one position (side, quantity, estimate and its
+source, warnings) and the token for close_position. Sends nothing.\
 """,
                 "inputSchema": {
                     "type": "object",
@@ -446,32 +361,16 @@ estimate and its source, warnings) and the token for close_position. Sends nothi
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "cancel_orders": {
                             "default": False,
-                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
+                            "description": "Cancel working orders first, so all of it closes (else only what is free)",
                             "type": "boolean",
                         },
                     },
                     "required": ["instrument_id"],
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "plan": {"type": "object"},
-                        "confirmation_token": {"type": "string"},
-                        "expires_at": {"type": "string"},
-                        "repeat_of": {"type": "string"},
-                        "notes": {"type": "array"},
-                        "next_step": {"type": "string"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -483,8 +382,8 @@ estimate and its source, warnings) and the token for close_position. Sends nothi
                 "name": "close_position",
                 "title": "Close a position",
                 "description": """\
-Send what preview_close_position showed, after the person's explicit yes (the preview's
-token, or their answer when the server asks). Refused if the position changed.\
+Send what preview_close_position showed, after the person's explicit yes. Refused if the
+position changed.\
 """,
                 "inputSchema": {
                     "type": "object",
@@ -497,36 +396,21 @@ token, or their answer when the server asks). Refused if the position changed.\
                             "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "cancel_orders": {
                             "default": False,
-                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
+                            "description": "Cancel working orders first, so all of it closes (else only what is free)",
                             "type": "boolean",
                         },
                         "confirmation_token": {
-                            "description": "The preview's token, after the person's yes (the server asks, if it can)",
+                            "description": "The preview's token, once the person said yes (or the server asks them, if it can)",
                             "maxLength": 4096,
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
                     },
                     "required": ["instrument_id"],
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "confirmed_by": {"type": "string", "enum": ["confirmation_token", "elicitation"]},
-                        "confirmation": {"type": "string"},
-                        "request_id": {"type": "string"},
-                        "summary": {"type": "string"},
-                        "orders": {"type": "array"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": False,
                     "destructiveHint": True,
@@ -538,38 +422,22 @@ token, or their answer when the server asks). Refused if the position changed.\
                 "name": "preview_close_positions",
                 "title": "Preview closing every position",
                 "description": """\
-What closing EVERY position would send (one MARKET DAY order each, cash
-excluded), the estimated total, warnings, and the token for close_positions. Sends nothing.\
+The MARKET DAY orders that would close EVERY position (cash excluded), their
+estimated total, warnings, and the token for close_positions. Sends nothing.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "cancel_orders": {
                             "default": False,
-                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
+                            "description": "Cancel working orders first, so all of it closes (else only what is free)",
                             "type": "boolean",
                         },
                     },
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "plan": {"type": "object"},
-                        "confirmation_token": {"type": "string"},
-                        "expires_at": {"type": "string"},
-                        "repeat_of": {"type": "string"},
-                        "notes": {"type": "array"},
-                        "next_step": {"type": "string"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -582,41 +450,26 @@ excluded), the estimated total, warnings, and the token for close_positions. Sen
                 "title": "Close every position",
                 "description": """\
 Send what preview_close_positions showed for EVERY position, after the person's explicit
-yes (token or answer). Refused if any position changed.\
+yes. Refused if any position changed.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "cancel_orders": {
                             "default": False,
-                            "description": "Cancel the working orders first, so the whole position closes (else only what is free)",
+                            "description": "Cancel working orders first, so all of it closes (else only what is free)",
                             "type": "boolean",
                         },
                         "confirmation_token": {
-                            "description": "The preview's token, after the person's yes (the server asks, if it can)",
+                            "description": "The preview's token, once the person said yes (or the server asks them, if it can)",
                             "maxLength": 4096,
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
                     },
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "confirmed_by": {"type": "string", "enum": ["confirmation_token", "elicitation"]},
-                        "confirmation": {"type": "string"},
-                        "request_id": {"type": "string"},
-                        "summary": {"type": "string"},
-                        "orders": {"type": "array"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": False,
                     "destructiveHint": True,
@@ -628,86 +481,69 @@ yes (token or answer). Refused if any position changed.\
                 "name": "preview_submit_position_instructions",
                 "title": "Preview position instructions",
                 "description": """\
-Check exercise / do-not-exercise / contrary-exercise rows (held long, available,
-expiry day, style, the day's cutoff), moneyness and what exercise delivers; assigns the idempotency
-keys and the token for submit_position_instructions. Sends nothing.\
+Checks exercise / do-not-exercise / contrary-exercise rows (held long, available,
+expiry day, style, the day's cutoff), moneyness and what exercise delivers; gives each row its key and
+the token for submit_position_instructions. Sends nothing.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
-                        "InstructionRow": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "instruction_type": {
-                                    "$ref": "#/$defs/InstructionType",
-                                    "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
-                                },
-                                "instrument_id": {
-                                    "description": "OSI symbol or UUID of the contract",
-                                    "maxLength": 40,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                                    "type": "string",
-                                },
-                                "quantity": {
-                                    "description": "Contracts",
-                                    "maximum": 1000000,
-                                    "minimum": 1,
-                                    "type": "integer",
-                                },
-                                "instruction_id": {
-                                    "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first keys",
-                                    "maxLength": 64,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9._:-]+$",
-                                    "type": ["string", "null"],
-                                },
-                                "client_instruction_id": {
-                                    "description": "The API's name for instruction_id",
-                                    "maxLength": 64,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9._:-]+$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": ["instruction_type", "instrument_id", "quantity"],
-                            "type": "object",
-                        },
                         "InstructionType": {
                             "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
                             "type": "string",
-                        },
+                        }
                     },
                     "additionalProperties": False,
                     "properties": {
                         "instructions": {
                             "description": "One batch",
-                            "items": {"$ref": "#/$defs/InstructionRow"},
+                            "items": {
+                                "additionalProperties": False,
+                                "properties": {
+                                    "instruction_type": {
+                                        "$ref": "#/$defs/InstructionType",
+                                        "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
+                                    },
+                                    "instrument_id": {
+                                        "description": "The contract: OSI symbol or UUID",
+                                        "maxLength": 40,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                        "type": "string",
+                                    },
+                                    "quantity": {
+                                        "description": "Contracts",
+                                        "maximum": 1000000,
+                                        "minimum": 1,
+                                        "type": "integer",
+                                    },
+                                    "instruction_id": {
+                                        "description": "Idempotency key (default: the preview's); retrying an unknown outcome, the first one",
+                                        "maxLength": 64,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9._:-]+$",
+                                        "type": "string",
+                                    },
+                                    "client_instruction_id": {
+                                        "description": "The API's name for instruction_id",
+                                        "maxLength": 64,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9._:-]+$",
+                                        "type": "string",
+                                    },
+                                },
+                                "required": ["instruction_type", "instrument_id", "quantity"],
+                                "type": "object",
+                            },
                             "maxItems": 50,
                             "minItems": 1,
                             "type": "array",
                         },
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                     },
                     "required": ["instructions"],
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "plan": {"type": "object"},
-                        "confirmation_token": {"type": "string"},
-                        "expires_at": {"type": "string"},
-                        "repeat_of": {"type": "string"},
-                        "notes": {"type": "array"},
-                        "next_step": {"type": "string"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": True,
                     "destructiveHint": False,
@@ -719,92 +555,73 @@ keys and the token for submit_position_instructions. Sends nothing.\
                 "name": "submit_position_instructions",
                 "title": "Submit position instructions",
                 "description": """\
-Submit what preview_submit_position_instructions showed, with its keys (a retry cannot
-exercise twice), after the person's explicit yes (token or answer). HTTP 207: some rows REJECTED.\
+Send what preview_submit_position_instructions showed, with its keys (a retry cannot
+exercise twice), after the person's explicit yes. http_status 207: some rows REJECTED.\
 """,
                 "inputSchema": {
                     "type": "object",
                     "$defs": {
-                        "InstructionRow": {
-                            "additionalProperties": False,
-                            "properties": {
-                                "instruction_type": {
-                                    "$ref": "#/$defs/InstructionType",
-                                    "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
-                                },
-                                "instrument_id": {
-                                    "description": "OSI symbol or UUID of the contract",
-                                    "maxLength": 40,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                                    "type": "string",
-                                },
-                                "quantity": {
-                                    "description": "Contracts",
-                                    "maximum": 1000000,
-                                    "minimum": 1,
-                                    "type": "integer",
-                                },
-                                "instruction_id": {
-                                    "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first keys",
-                                    "maxLength": 64,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9._:-]+$",
-                                    "type": ["string", "null"],
-                                },
-                                "client_instruction_id": {
-                                    "description": "The API's name for instruction_id",
-                                    "maxLength": 64,
-                                    "minLength": 1,
-                                    "pattern": "^[A-Za-z0-9._:-]+$",
-                                    "type": ["string", "null"],
-                                },
-                            },
-                            "required": ["instruction_type", "instrument_id", "quantity"],
-                            "type": "object",
-                        },
                         "InstructionType": {
                             "enum": ["EXERCISE", "DO_NOT_EXERCISE", "CONTRARY_EXERCISE"],
                             "type": "string",
-                        },
+                        }
                     },
                     "additionalProperties": False,
                     "properties": {
                         "instructions": {
                             "description": "One batch",
-                            "items": {"$ref": "#/$defs/InstructionRow"},
+                            "items": {
+                                "additionalProperties": False,
+                                "properties": {
+                                    "instruction_type": {
+                                        "$ref": "#/$defs/InstructionType",
+                                        "description": "DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only",
+                                    },
+                                    "instrument_id": {
+                                        "description": "The contract: OSI symbol or UUID",
+                                        "maxLength": 40,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                                        "type": "string",
+                                    },
+                                    "quantity": {
+                                        "description": "Contracts",
+                                        "maximum": 1000000,
+                                        "minimum": 1,
+                                        "type": "integer",
+                                    },
+                                    "instruction_id": {
+                                        "description": "Idempotency key (default: the preview's); retrying an unknown outcome, the first one",
+                                        "maxLength": 64,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9._:-]+$",
+                                        "type": "string",
+                                    },
+                                    "client_instruction_id": {
+                                        "description": "The API's name for instruction_id",
+                                        "maxLength": 64,
+                                        "minLength": 1,
+                                        "pattern": "^[A-Za-z0-9._:-]+$",
+                                        "type": "string",
+                                    },
+                                },
+                                "required": ["instruction_type", "instrument_id", "quantity"],
+                                "type": "object",
+                            },
                             "maxItems": 50,
                             "minItems": 1,
                             "type": "array",
                         },
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "confirmation_token": {
-                            "description": "The preview's token, after the person's yes (the server asks, if it can)",
+                            "description": "The preview's token, once the person said yes (or the server asks them, if it can)",
                             "maxLength": 4096,
-                            "type": ["string", "null"],
+                            "type": "string",
                         },
                     },
                     "required": ["instructions"],
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "confirmed_by": {"type": "string", "enum": ["confirmation_token", "elicitation"]},
-                        "confirmation": {"type": "string"},
-                        "request_id": {"type": "string"},
-                        "summary": {"type": "string"},
-                        "http_status": {"type": "integer"},
-                        "instructions": {"type": "array"},
-                        "error": {"type": "object"},
-                        "already_submitted": {"type": "array"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": False,
                     "destructiveHint": True,
@@ -824,28 +641,15 @@ get_position_instructions). Safe to repeat.\
                     "additionalProperties": False,
                     "properties": {
                         "instruction_id": {
-                            "description": "The instruction's server 'id' (a UUID), not its key",
-                            "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                            "description": "Its 'id' in get_position_instructions, not its key",
+                            "pattern": "^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$",
                             "type": "string",
                         },
-                        "account_id": {
-                            "description": "Omit for the default account",
-                            "exclusiveMinimum": 0,
-                            "type": ["integer", "null"],
-                        },
+                        "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                     },
                     "required": ["instruction_id"],
                 },
-                "outputSchema": {
-                    "type": "object",
-                    "properties": {
-                        "environment": {"type": "string"},
-                        "account_id": {"type": "integer"},
-                        "instruction": {"type": "object"},
-                        "request_id": {"type": "string"},
-                        "already_final": {"type": "boolean"},
-                    },
-                },
+                "outputSchema": {"type": "object"},
                 "annotations": {
                     "readOnlyHint": False,
                     "destructiveHint": False,
@@ -1685,7 +1489,7 @@ async def test_positions_on_one_underlier_across_every_page(client: Client) -> N
     assert ibm["note"].endswith("underliers held: AAPL, AAPL1, AMZN, BRK.B, GOOG, MSFT, NVDA, SPX, SPY, TSLA")  # no USD
 
 
-TOOLS_LIST_BUDGET = 16_384  # bytes of compact JSON: what every host puts in the model's context (issue 11)
+TOOLS_LIST_BUDGET = 12_288  # bytes of compact JSON: what every host puts in the model's context
 
 
 async def test_tools_list_fits_its_budget(client: Client) -> None:

@@ -822,7 +822,7 @@ def test_a_short_reported_with_a_positive_value_is_counted_short() -> None:
 
 
 def funds(cash: str) -> Any:
-    from positions_mcp.domain.market import Funds
+    from positions_mcp.domain.market_view import Funds
 
     return Funds("USD", Decimal(cash), Decimal(cash), Decimal(cash), Decimal(cash))
 

@@ -21,7 +21,7 @@ from ..clearstreet.errors import APIStatusError, ClearStreetError
 from ..clearstreet.models import Position, PositionInstruction, SecurityType, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.exposure import ExposureBuilder, ExposureSummary
-from ..domain.market import MarketView
+from ..domain.market_view import MarketView
 from ..domain.numbers import plain
 from ..domain.osi import symbol_key, try_parse_osi
 from ..domain.resolve import underlier_key, underlier_keys
@@ -281,7 +281,7 @@ class Reads:
     async def market(self, account: int, positions: list[Position], **parts: bool) -> MarketView:
         """What the market says about ``positions`` (quotes, contracts, balances, session), every
         part degrading to a note. The caller holds the deadline."""
-        from .market import read_market
+        from .enrichment import read_market
 
         client = await self.deps.upstream.client()
         return await read_market(client, account, positions, self.deps.upstream.now(), **parts)
@@ -337,7 +337,7 @@ class Reads:
         the balances and the unpriced underliers, then the account's instructions (what expiry
         settles depends on those in force); the summary is built in a worker thread. Instructions
         that cannot be read degrade to a note, like the market data."""
-        from .market import BOOK_PAGE_SIZE, BookMarket
+        from .enrichment import BOOK_PAGE_SIZE, BookMarket
 
         account = self.account(account_id)
         now = self.deps.upstream.now()

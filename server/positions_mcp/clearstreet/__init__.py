@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         Unauthorized,
         Unprocessable,
     )
-    from .market import (
+    from .market_models import (
         AccountBalances,
         AccountBalancesSod,
         ClockDetail,
@@ -128,7 +128,7 @@ _HOMES = {
         "Unauthorized",
         "Unprocessable",
     ),
-    "market": (
+    "market_models": (
         "AccountBalances",
         "AccountBalancesSod",
         "ClockDetail",

@@ -37,4 +37,4 @@ DecimalString = Annotated[
     PlainSerializer(plain, return_type=str, when_used="always"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
 ]
-"""A Decimal that travels as an exact decimal string in results and output schemas."""
+"""A Decimal that travels as an exact decimal string in results and their JSON schemas."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .market import AccountBalances, Instrument, MarketDataSnapshot, MarketHoursDetail, OptionsContract
+from .market_models import AccountBalances, Instrument, MarketDataSnapshot, MarketHoursDetail, OptionsContract
 from .models import APIError, InstructionStatus, Order, Position, PositionInstruction, ResponseMetadata
 
 __all__ = [

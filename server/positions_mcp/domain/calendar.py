@@ -146,6 +146,29 @@ def describe_exercise_cutoff(day: date, broker_cutoff: time | None = None) -> st
     return f"{deadline:%H:%M} ET on {day:%a %Y-%m-%d} ({rule})"
 
 
+def exercise_cutoff_passed(instant: datetime, broker_cutoff: time | None = None) -> bool:
+    """Whether the exercise cutoff of ``instant``'s New York day has passed: from the deadline on,
+    as the instruction checks count it (``domain.instructions``). A day the market is shut has no
+    cutoff to pass."""
+    local = new_york(instant)
+    day = local.date()
+    return is_business_day(day) and local >= exercise_cutoff(day, broker_cutoff)
+
+
+def describe_todays_exercise_cutoff(instant: datetime) -> str:
+    """The exercise cutoff of ``instant``'s New York day in words (``describe_exercise_cutoff``);
+    once it has passed, saying so and giving the next business day's."""
+    local = new_york(instant)
+    today = local.date()
+    said = describe_exercise_cutoff(today)
+    if exercise_cutoff_passed(local):
+        said += (
+            f"; it has PASSED (it is {local:%H:%M} ET now): instructions for options expiring today "
+            f"can no longer be sent; next: {describe_exercise_cutoff(next_business_day(today))}"
+        )
+    return said
+
+
 def is_market_open(instant: datetime) -> bool:
     local = new_york(instant)
     session = regular_session(local.date())

@@ -31,7 +31,7 @@ from .calendar import expiration_business_day, new_york
 from .closing import is_option
 from .contracts import ContractTerms, terms_for
 from .instructions import CashCheck, InstructionPlan, RowStatus, underlier_position, underlier_price
-from .market import Funds
+from .market_view import Funds
 from .numbers import CENT
 from .osi import symbol_key, try_parse_osi
 from .resolve import display_symbol, underlier_key

@@ -59,7 +59,7 @@ from .calendar import is_market_open, next_market_open
 from .closing_expiry import cannot_close, last_day_warning
 from .contracts import ContractTerms, terms_for, underlier_of_root
 from .last_trade import last_trade
-from .market import MarketView
+from .market_view import MarketView
 from .moneyness import PriceSource, best_price
 from .numbers import CENT, OPTION_MULTIPLIER, DecimalString
 from .osi import symbol_key, try_parse_osi

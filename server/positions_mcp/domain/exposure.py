@@ -3,7 +3,7 @@ greeks, options, what expiry will do and what it costs, against the account's fu
 
 Pure, no I/O. :class:`ExposureBuilder` is a streaming accumulator: the MCP layer feeds it each page
 of positions as it arrives (``add``) and asks for the summary at the end (``build``), passing the
-:class:`~.market.MarketView` it could read (quotes and greeks, contract terms, balances). Each
+:class:`~.market_view.MarketView` it could read (quotes and greeks, contract terms, balances). Each
 position costs O(1) plain-Python work and leaves behind at most one compact tuple of plain values
 (never the wire object; the collector stops tracking such tuples, so a large book costs no GC
 time), plus its id in the set that catches repeats; ``build`` works on the distinct underliers, the
@@ -124,7 +124,7 @@ from .contracts import (
 )
 from .expiry import DefaultAtExpiry, contract_moneyness, expiry_suggestion, intrinsic_per_contract
 from .last_trade import LastTrade, last_trade
-from .market import Funds, Greeks, MarketView, Quote
+from .market_view import Funds, Greeks, MarketView, Quote
 from .numbers import CENT, DecimalString, percent
 from .osi import OptionRight, OptionSymbol, parse_osi, symbol_key, try_parse_osi
 from .settlement import SOURCES, Instructed, Ledger, Outcome, free_shares, instructed, is_pinned, settle

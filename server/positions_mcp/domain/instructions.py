@@ -108,7 +108,7 @@ from .expiry import (
     intrinsic_per_contract,
 )
 from .last_trade import last_trade
-from .market import Quote
+from .market_view import Quote
 from .moneyness import Moneyness, MoneynessState, best_price, underlier_prices
 from .numbers import CENT, DecimalString
 from .osi import OptionSymbol, symbol_key, try_parse_osi
@@ -1020,7 +1020,7 @@ def plan_instructions(
     instructions (duplicate keys; live ones hold contracts). ``prices``: underlier instrument id
     -> price (default: the account's own positions). ``contracts``: instrument id ->
     :class:`.contracts.ContractTerms` (default: :func:`.contracts.terms_for`'s fallbacks).
-    ``quotes``: instrument id -> the market-data snapshot's :class:`.market.Quote` (the contracts'
+    ``quotes``: instrument id -> the market-data snapshot's :class:`.market_view.Quote` (the contracts'
     bids estimate the time value an early exercise gives up; without them it is said unknown).
     ``earlier_keys``: the keys, in row order, of an identical request sent a moment ago (module
     docstring: lent to rows without a key, unless their instruction was cancelled)."""

@@ -1,5 +1,5 @@
 """What-if scenarios: the P&L and delta of a book after a price and volatility shock per underlier.
-Pure, no I/O (the use-case layer reads the positions and fills :class:`~.market.MarketView`).
+Pure, no I/O (the use-case layer reads the positions and fills :class:`~.market_view.MarketView`).
 
 Decisions, stated once (the result's ``method`` block says them again, briefly):
 
@@ -80,7 +80,7 @@ from ..clearstreet.models import Position, PositionType, SecurityType
 from .calendar import expiration_business_day, regular_session
 from .contracts import ContractTerms, terms_for
 from .expiry import in_the_money_by, intrinsic_per_contract
-from .market import MarketView, Quote
+from .market_view import MarketView, Quote
 from .numbers import CENT, DecimalString, NumberError, read_decimal
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import display_symbol

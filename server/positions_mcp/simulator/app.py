@@ -42,7 +42,7 @@ from .faults import ConnectionDropped, FaultKind, FaultRule, Faults
 from .hours import SIMULATED_MARKETS, clock_row, market_hours_row
 from .instructions import fail_batch, list_instructions, parse_batch, submit_batch
 from .instruments import SimInstrument
-from .market import contract_row, contract_sort_key, instrument_row, root_matches, snapshot_rows
+from .market_data import contract_row, contract_sort_key, instrument_row, root_matches, snapshot_rows
 from .orders import (
     RANGE_KEYS,
     OrderFilter,

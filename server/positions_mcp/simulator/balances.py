@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from ..clearstreet.market import MarginType
+from ..clearstreet.market_models import MarginType
 from ..clearstreet.models import SecurityType
 from ..domain.numbers import CENT
 from .hours import is_intraday

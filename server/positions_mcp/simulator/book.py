@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from ..clearstreet.market import ExerciseStyle
+from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import (
     InstructionStatus,
     InstructionType,

@@ -42,10 +42,6 @@ class SimulatedClock:
         self._frozen: datetime | None = None if frozen_at is None else require_aware(frozen_at)
         self._offset = timedelta(0)
 
-    @property
-    def frozen(self) -> bool:
-        return self._frozen is not None
-
     def now(self) -> datetime:
         if self._frozen is not None:
             return self._frozen

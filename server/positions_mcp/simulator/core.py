@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ..clearstreet.market import ExerciseStyle
+from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import InstructionStatus, InstructionType
 from ..domain.osi import parse_osi
 from .app import SimulatedApi

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..clearstreet.market import DayType, MarketSessionType, MarketType
+from ..clearstreet.market_models import DayType, MarketSessionType, MarketType
 from ..domain.calendar import (
     NEW_YORK,
     is_business_day,

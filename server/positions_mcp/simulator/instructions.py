@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..clearstreet.market import ExerciseStyle
+from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import NIL_UUID, InstructionStatus, InstructionType
 from ..domain.calendar import expiration_business_day
 from .instruments import SimInstrument

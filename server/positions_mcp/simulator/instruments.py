@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ..clearstreet.market import ExerciseStyle
+from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import SecurityType
 from ..domain.osi import OptionRight, OptionSymbol, symbol_key
 from .wire import instrument_id_for, is_uuid

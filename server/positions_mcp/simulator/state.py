@@ -87,14 +87,6 @@ EXERCISE_DOMAIN = "com.clearstreet.oems.exercise"
 CLEARING_DOMAIN = "com.clearstreet.oems.clearing"
 WORKING_ORDER_STATUSES = frozenset({OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 RESERVING_INSTRUCTION_STATUSES = frozenset({InstructionStatus.SENT, InstructionStatus.CANCEL_REQUESTED})
-TERMINAL_INSTRUCTION_STATUSES = frozenset(
-    {
-        InstructionStatus.ACCEPTED,
-        InstructionStatus.REJECTED,
-        InstructionStatus.CANCELLED,
-        InstructionStatus.CANCEL_FAILED,
-    }
-)
 ZERO = Decimal(0)
 
 

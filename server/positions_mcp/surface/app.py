@@ -14,7 +14,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from ..settings import Settings
-from .tool import present, tool_error
+from .tool_base import present, tool_error
 
 if TYPE_CHECKING:
     import httpx

@@ -39,8 +39,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
-from .tool import Arguments, SurfaceTool, make_tool, present, tool_error
-from .tools import AccountId, InstrumentRef, InstrumentText, NotABoolean
+from .read_tools import AccountId, InstrumentRef, InstrumentText, NotABoolean
+from .tool_base import Arguments, SurfaceTool, make_tool, present, tool_error
 
 if TYPE_CHECKING:
     from ..actions.pipeline import ConfirmedAction
@@ -79,11 +79,14 @@ def _flag(value: Any) -> Any:
 CancelOrders = Annotated[
     bool,
     BeforeValidator(_flag),
-    Field(description="Cancel the working orders first, so the whole position closes (else only what is free)"),
+    Field(description="Cancel working orders first, so all of it closes (else only what is free)"),
 ]
 ConfirmationToken = Annotated[
     str | None,
-    Field(max_length=4096, description="The preview's token, after the person's yes (the server asks, if it can)"),
+    Field(
+        max_length=4096,
+        description="The preview's token, once the person said yes (or the server asks them, if it can)",
+    ),
 ]
 
 
@@ -96,7 +99,7 @@ InstructionKey = Annotated[
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Idempotency key (default: the preview's); to retry an unknown outcome, the first keys",
+        description="Idempotency key (default: the preview's); retrying an unknown outcome, the first one",
     ),
 ]
 
@@ -105,7 +108,7 @@ class InstructionRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instruction_type: InstructionType = Field(description="DO_NOT_EXERCISE and CONTRARY_EXERCISE: expiry day only")
-    instrument_id: InstrumentText = Field(description="OSI symbol or UUID of the contract")
+    instrument_id: InstrumentText = Field(description="The contract: OSI symbol or UUID")
     quantity: Annotated[int, NotABoolean] = Field(ge=1, le=1_000_000, description="Contracts")
     instruction_id: InstructionKey = None
     client_instruction_id: InstructionKey = Field(None, description="The API's name for instruction_id")
@@ -154,8 +157,8 @@ class CancelArgs(Arguments):
     instruction_id: Annotated[
         str,
         Field(
-            pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-            description="The instruction's server 'id' (a UUID), not its key",
+            pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$",
+            description="Its 'id' in get_position_instructions, not its key",
         ),
     ]
     account_id: AccountId = None
@@ -298,7 +301,6 @@ def confirmed(
             description=preview_description,
             annotations=PREVIEW,
             arguments=arguments,
-            result=lambda: declared.action.preview_model,
             handler=preview,
             environment=environment,
         ),
@@ -308,7 +310,6 @@ def confirmed(
             description=description,
             annotations=DESTRUCTIVE,
             arguments=with_token(arguments),
-            result=lambda: declared.action.execution_model,
             handler=run,
             environment=environment,
         ),
@@ -345,46 +346,40 @@ async def cancel(ctx: Context[Any, Any], args: CancelArgs) -> CallToolResult:
     return await respond(app, cancel_instruction(app.pipeline, args.account_id, args.instruction_id))
 
 
-def _cancel_execution() -> type[BaseModel]:
-    from ..actions.cancel import CancelExecution
-
-    return CancelExecution
-
-
 def action_tools(environment: str) -> list[SurfaceTool]:
     return [
         *confirmed(
             CLOSE_POSITION,
             arguments=ClosePositionArgs,
             preview_title="Preview closing a position",
-            preview_description="""What closing one position would send (a MARKET DAY order: side, quantity,
-            estimate and its source, warnings) and the token for close_position. Sends nothing.""",
+            preview_description="""The MARKET DAY order that would close one position (side, quantity, estimate and its
+            source, warnings) and the token for close_position. Sends nothing.""",
             title="Close a position",
-            description="""Send what preview_close_position showed, after the person's explicit yes (the preview's
-            token, or their answer when the server asks). Refused if the position changed.""",
+            description="""Send what preview_close_position showed, after the person's explicit yes. Refused if the
+            position changed.""",
             environment=environment,
         ),
         *confirmed(
             CLOSE_ALL,
             arguments=CloseAllArgs,
             preview_title="Preview closing every position",
-            preview_description="""What closing EVERY position would send (one MARKET DAY order each, cash
-            excluded), the estimated total, warnings, and the token for close_positions. Sends nothing.""",
+            preview_description="""The MARKET DAY orders that would close EVERY position (cash excluded), their
+            estimated total, warnings, and the token for close_positions. Sends nothing.""",
             title="Close every position",
             description="""Send what preview_close_positions showed for EVERY position, after the person's explicit
-            yes (token or answer). Refused if any position changed.""",
+            yes. Refused if any position changed.""",
             environment=environment,
         ),
         *confirmed(
             SUBMIT,
             arguments=SubmitInstructionsArgs,
             preview_title="Preview position instructions",
-            preview_description="""Check exercise / do-not-exercise / contrary-exercise rows (held long, available,
-            expiry day, style, the day's cutoff), moneyness and what exercise delivers; assigns the idempotency
-            keys and the token for submit_position_instructions. Sends nothing.""",
+            preview_description="""Checks exercise / do-not-exercise / contrary-exercise rows (held long, available,
+            expiry day, style, the day's cutoff), moneyness and what exercise delivers; gives each row its key and
+            the token for submit_position_instructions. Sends nothing.""",
             title="Submit position instructions",
-            description="""Submit what preview_submit_position_instructions showed, with its keys (a retry cannot
-            exercise twice), after the person's explicit yes (token or answer). HTTP 207: some rows REJECTED.""",
+            description="""Send what preview_submit_position_instructions showed, with its keys (a retry cannot
+            exercise twice), after the person's explicit yes. http_status 207: some rows REJECTED.""",
             environment=environment,
         ),
         make_tool(
@@ -394,7 +389,6 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             get_position_instructions). Safe to repeat.""",
             annotations=CANCEL,
             arguments=CancelArgs,
-            result=_cancel_execution,
             handler=cancel,
             environment=environment,
         ),

@@ -169,35 +169,22 @@ def _renderer(prompt: PromptFile, facts: Facts) -> Any:
 
 def todays_facts(now: Callable[[], datetime], ready: Callable[[], Awaitable[None]] | None = None) -> Facts:
     """Today's date and time, exercise cutoff and options' last trades in New York, read from
-    ``now`` each time a prompt is fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s (17:30 ET;
-    14:30 ET on an early-close day), as ``domain.calendar.describe_exercise_cutoff`` words it; once
-    it has passed, the facts say so and give the next business day's. The last trades are
+    ``now`` each time a prompt is fetched. The cutoff is FINRA Rule 2360(b)(23)(A)'s, as
+    ``domain.calendar.describe_todays_exercise_cutoff`` words it (once it has passed: so, and the
+    next business day's). The last trades are
     ``domain.last_trade.describe_last_trades``'s (AM-settled index options stop a business day
     earlier). ``ready`` runs first (the API's clock is read when due)."""
 
     async def facts() -> Mapping[str, str]:
         if ready is not None:
             await ready()
-        from ..domain.calendar import (
-            describe_exercise_cutoff,
-            exercise_cutoff,
-            is_business_day,
-            new_york,
-            next_business_day,
-        )
+        from ..domain.calendar import describe_todays_exercise_cutoff, new_york
         from ..domain.last_trade import describe_last_trades
 
         local = new_york(now())
-        today = local.date()
-        cutoff = describe_exercise_cutoff(today)
-        if is_business_day(today) and local >= exercise_cutoff(today):
-            cutoff += (
-                f"; it has PASSED (it is {local:%H:%M} ET now): instructions for options expiring today "
-                f"can no longer be sent; next: {describe_exercise_cutoff(next_business_day(today))}"
-            )
         return {
-            "today": f"{today:%a %Y-%m-%d}, {local:%H:%M} ET now",
-            "exercise_cutoff_today": cutoff,
+            "today": f"{local:%a %Y-%m-%d}, {local:%H:%M} ET now",
+            "exercise_cutoff_today": describe_todays_exercise_cutoff(local),
             "last_trade_today": describe_last_trades(local),
         }
 

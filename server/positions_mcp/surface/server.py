@@ -17,8 +17,8 @@ from .. import __version__
 from ..settings import Settings
 from .app import App
 from .prompts import register_prompts, todays_facts
+from .read_tools import read_tools
 from .resources import register_resources
-from .tools import read_tools
 
 if TYPE_CHECKING:
     import httpx

@@ -7,7 +7,7 @@ from typing import Final
 from .._requester import Requester
 from .._requests import Params, account_path, positive_int_text
 from .._responses import required
-from ..market import AccountBalances
+from ..market_models import AccountBalances
 from ..models import Envelope
 from ..results import BalancesResult
 

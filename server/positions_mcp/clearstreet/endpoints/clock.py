@@ -8,7 +8,7 @@ from typing import Final
 from .._requester import Requester
 from .._requests import Params, date_text, enum_text
 from .._responses import required
-from ..market import ClockDetail, MarketHoursDetail, MarketType
+from ..market_models import ClockDetail, MarketHoursDetail, MarketType
 from ..models import Envelope
 from ..results import ClockResult, MarketHoursResult
 

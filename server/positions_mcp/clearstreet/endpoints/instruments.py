@@ -31,7 +31,7 @@ from .._requests import (
     query_text,
 )
 from .._responses import required
-from ..market import ContractType, Instrument, OptionsContract
+from ..market_models import ContractType, Instrument, OptionsContract
 from ..models import Envelope
 from ..results import ContractBatchResult, InstrumentResult, OptionContractsPage
 

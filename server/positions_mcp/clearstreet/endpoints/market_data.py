@@ -11,7 +11,7 @@ from typing import Final
 from .._paging import DEFAULT_CONCURRENCY, MAX_IDS_PER_REQUEST, batches, bounded, concurrency_limit
 from .._requester import Requester
 from .._requests import Params, comma_list, date_text, id_list, query_text
-from ..market import MarketDataSnapshot
+from ..market_models import MarketDataSnapshot
 from ..models import Envelope
 from ..results import SnapshotBatchResult, SnapshotsResult
 

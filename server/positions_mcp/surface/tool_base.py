@@ -1,14 +1,15 @@
 """How a tool is put on the MCP surface: its published schemas, its errors, its result form.
 
-``add_tool`` builds the SDK's ``Tool`` directly from an arguments model and a result model (no
-signature inspection), so each tool's schemas are exactly what the server accepts and returns:
+``make_tool`` builds the SDK's ``Tool`` directly from an arguments model (no signature
+inspection), so each tool's input schema is the model that reads its arguments:
 
-* the input schema is the arguments model's schema, compacted (no generated titles, ``anyOf`` with
-  null written as a type list, no ``default: null``) with ``additionalProperties: false``: unknown
-  arguments are refused, never silently ignored;
-* the output schema is *shallow*: the result's top-level fields with their JSON type (and enum),
-  nested objects as ``{"type": "object"}`` — what programs need, without costing the model's
-  context. Every result meets it (tests validate each one).
+* the input schema is the arguments model's schema, compacted (no generated titles, no
+  ``default: null``, an optional argument without its ``null``, a nested model written where it is
+  used) with ``additionalProperties: false``: unknown arguments are refused, never silently ignored;
+* the output schema is ``RESULT_SCHEMA``: a result is a JSON object. Every result meets it. Its
+  fields are in the result itself (structured content and the same JSON as text), and what a model
+  needs to know of them is in the tool's description; listing every field with its type would cost
+  ``tools/list`` about 3.5 KB of the model's context for that.
 
 Every error speaks like a tool error: it names the environment, says what was wrong and what to do,
 and carries no internal name (no ``…Arguments`` model, no library URL).
@@ -17,31 +18,29 @@ and carries no internal name (no ``…Arguments`` model, no library URL).
 from __future__ import annotations
 
 import inspect
-import types
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from decimal import Decimal
-from functools import cached_property
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 __all__ = [
+    "RESULT_SCHEMA",
     "Arguments",
     "Handler",
     "SurfaceTool",
     "compact_schema",
     "make_tool",
     "present",
-    "shallow_schema",
     "tool_error",
 ]
 
 Handler = Callable[..., Awaitable[CallToolResult | InputRequiredResult]]
+RESULT_SCHEMA: dict[str, Any] = {"type": "object"}
+"""Every tool's output schema (see the module's docstring)."""
 
 
 class Arguments(ArgModelBase):
@@ -58,8 +57,7 @@ def tool_error(environment: str, message: str) -> ToolError:
 def present(result: BaseModel) -> CallToolResult:
     """The same data twice, as the protocol asks: structured content for programs and compact JSON
     text for the model (nulls left out). In the structured content a top-level field without a value
-    is left out (the shallow output schema lists none as null or required); rows below keep every
-    field as the API sent it, nulls included."""
+    is left out too; rows below keep every field as the API sent it, nulls included."""
     data = result.model_dump(mode="json")
     return CallToolResult(
         content=[TextContent(type="text", text=result.model_dump_json(exclude_none=True))],
@@ -82,17 +80,9 @@ def _describe_validation(exc: ValidationError) -> str:
 
 
 class SurfaceTool(Tool):
-    """A tool whose argument errors read like every other error of this server, and whose output
-    schema is built from its result model on first ``tools/list`` (not before the first reply)."""
+    """A tool whose argument errors read like every other error of this server."""
 
     environment: str
-    result: Callable[[], type[BaseModel]] = Field(exclude=True)
-
-    @cached_property
-    def output_schema(self) -> dict[str, Any] | None:
-        schema = shallow_schema(self.result())
-        self.fn_metadata.output_schema = schema
-        return schema
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
@@ -110,9 +100,15 @@ class SurfaceTool(Tool):
 # -- schemas -----------------------------------------------------------------------------------
 
 
+_NULL = {"type": "null"}
+
+
 def compact_schema(schema: Any) -> Any:
-    """The same JSON schema, shorter: no generated ``title``, ``anyOf [X, null]`` as a type list,
-    no ``default: null``. Descriptions, enums, bounds and required fields all stay."""
+    """The same JSON schema, shorter: no generated ``title``, no ``default: null``, an integer's
+    ``exclusiveMinimum: n`` as ``minimum: n+1``, and an optional property published without its
+    ``null`` (leaving it out says the same; a null sent is still read as left out); a required one
+    keeps ``anyOf [X, null]``, as a type list where it can. Descriptions, enums, bounds and required
+    fields all stay."""
     if isinstance(schema, list):
         return [compact_schema(item) for item in schema]
     if not isinstance(schema, dict):
@@ -122,58 +118,84 @@ def compact_schema(schema: Any) -> Any:
         for key, value in schema.items()
         if not (key == "title" and isinstance(value, str)) and not (key == "default" and value is None)
     }
+    low = compact.get("exclusiveMinimum")
+    if compact.get("type") == "integer" and isinstance(low, int):  # the same bound, said shorter
+        del compact["exclusiveMinimum"]
+        compact["minimum"] = low + 1
+    properties = compact.get("properties")
+    if isinstance(properties, dict):
+        required = set(compact.get("required", ()))
+        compact["properties"] = {
+            name: prop if name in required else _without_null(prop) for name, prop in properties.items()
+        }
     options = compact.get("anyOf")
-    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-        (other,) = [o for o in options if o != {"type": "null"}]
+    if isinstance(options, list) and len(options) == 2 and _NULL in options:
+        (other,) = [o for o in options if o != _NULL]
         if isinstance(other.get("type"), str) and "$ref" not in other:
             del compact["anyOf"]
             compact.update(other, type=[other["type"], "null"])
     return compact
 
 
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", bool: "boolean", float: "number"}
+def _inline_models(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each nested model (an object in ``$defs``) that is used once written where it
+    is used; enumerations stay named in ``$defs``."""
+    defs = dict(schema.get("$defs", {}))
+    uses: dict[str, int] = {}
+
+    def count(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                uses[ref] = uses.get(ref, 0) + 1
+            for value in node.values():
+                count(value)
+        elif isinstance(node, list):
+            for value in node:
+                count(value)
+
+    count(schema)
+    inline = {
+        f"#/$defs/{name}": body
+        for name, body in defs.items()
+        if body.get("type") == "object" and uses.get(f"#/$defs/{name}") == 1
+    }
+
+    def place(node: Any) -> Any:
+        if isinstance(node, list):
+            return [place(value) for value in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        body = inline.get(ref) if isinstance(ref, str) else None
+        if body is not None:
+            node = {**body, **{k: v for k, v in node.items() if k != "$ref"}}
+        return {key: place(value) for key, value in node.items()}
+
+    placed: dict[str, Any] = place({k: v for k, v in schema.items() if k != "$defs"})
+    kept = {name: place(body) for name, body in defs.items() if f"#/$defs/{name}" not in inline}
+    if kept:
+        placed["$defs"] = kept
+    return placed
 
 
-def _json_type(annotation: Any) -> dict[str, Any]:
-    """The shallow JSON schema of one top-level field's annotation."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _json_type(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        arms = [_json_type(arm) for arm in get_args(annotation) if arm is not type(None)]
-        kinds: list[str] = []
-        for arm in arms:
-            kind = arm.get("type")
-            for k in kind if isinstance(kind, list) else [kind]:
-                if k and k not in kinds:
-                    kinds.append(k)
-        return {"type": kinds[0] if len(kinds) == 1 else kinds} if kinds else {}
-    if origin is Literal:
-        values = list(get_args(annotation))
-        return {"type": "string", "enum": values} if all(isinstance(v, str) for v in values) else {}
-    if origin in (list, tuple) or annotation in (list, tuple):
-        return {"type": "array"}
-    if origin is dict or annotation is dict:
-        return {"type": "object"}
-    if inspect.isclass(annotation):
-        if issubclass(annotation, bool):
-            return {"type": "boolean"}
-        for kind, name in _JSON_TYPES.items():
-            if issubclass(annotation, kind):
-                return {"type": name}
-        if issubclass(annotation, BaseModel):
-            return {"type": "object"}
-        if issubclass(annotation, datetime | date | Decimal):
-            return {"type": "string"}
-    kind = TypeAdapter(annotation).json_schema().get("type")  # e.g. pydantic's AwareDatetime
-    return {"type": kind} if isinstance(kind, str) else {}
-
-
-def shallow_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The result model's top-level fields with their JSON types; nested objects stay opaque.
-    A field without a value is left out of a result (``present``), so none is listed as required
-    and none is typed null."""
-    return {"type": "object", "properties": {name: _json_type(f.annotation) for name, f in model.model_fields.items()}}
+def _without_null(prop: Any) -> Any:
+    """An optional property's schema without its null arm (``anyOf`` or type list)."""
+    if not isinstance(prop, dict):
+        return prop
+    options = prop.get("anyOf")
+    if isinstance(options, list) and _NULL in options:
+        rest = [o for o in options if o != _NULL]
+        prop = {k: v for k, v in prop.items() if k != "anyOf"}
+        if len(rest) == 1:
+            prop.update(rest[0])
+        else:
+            prop["anyOf"] = rest
+    kinds = prop.get("type")
+    if isinstance(kinds, list) and "null" in kinds:
+        rest_kinds = [k for k in kinds if k != "null"]
+        prop = {**prop, "type": rest_kinds[0] if len(rest_kinds) == 1 else rest_kinds}
+    return prop
 
 
 def make_tool(
@@ -183,18 +205,17 @@ def make_tool(
     description: str,
     annotations: ToolAnnotations,
     arguments: type[Arguments],
-    result: Callable[[], type[BaseModel]],
     handler: Handler,
     environment: str,
 ) -> SurfaceTool:
     """Tool ``name`` running ``handler(ctx, args)``: ``args`` is the validated ``arguments``
     instance; it returns a ``CallToolResult`` (see ``present``) or, to ask the person, an
-    ``InputRequiredResult``. ``result`` loads the result model (on first use)."""
+    ``InputRequiredResult``."""
 
     async def call(ctx: Any, **values: Any) -> CallToolResult | InputRequiredResult:
         return await handler(ctx, arguments.model_construct(**values))
 
-    schema = compact_schema(arguments.model_json_schema())
+    schema = _inline_models(compact_schema(arguments.model_json_schema()))
     schema["additionalProperties"] = False
     schema.pop("description", None)  # the tool's description says it once
     return SurfaceTool(
@@ -203,10 +224,9 @@ def make_tool(
         title=title,
         description=inspect.cleandoc(description),
         parameters=schema,
-        fn_metadata=FuncMetadata(arg_model=arguments),
+        fn_metadata=FuncMetadata(arg_model=arguments, output_schema=RESULT_SCHEMA),
         is_async=True,
         context_kwarg="ctx",
         annotations=annotations,
         environment=environment,
-        result=result,
     )

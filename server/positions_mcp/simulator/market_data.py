@@ -34,7 +34,7 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from ..clearstreet.market import ListingType, ShortableAttribute
+from ..clearstreet.market_models import ListingType, ShortableAttribute
 from ..clearstreet.models import SecurityType
 from ..domain.calendar import (
     expiration_business_day,

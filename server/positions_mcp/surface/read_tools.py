@@ -22,7 +22,7 @@ from pydantic_core import CoreSchema, core_schema
 from ..clearstreet.enums import SortBy, SortDirection
 from ..domain.numbers import read_decimal
 from .app import app_of, progress_reporter, respond
-from .tool import Arguments, SurfaceTool, make_tool
+from .tool_base import Arguments, SurfaceTool, make_tool
 
 __all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentText", "read_tools"]
 
@@ -98,15 +98,15 @@ class GetPositionsArgs(Arguments):
         Field(
             min_length=1,
             max_length=100,
-            description="Only these instruments (with underlying_instrument_id: those of them on that underlier)",
+            description="Only these (with underlying_instrument_id: those of them on it)",
         ),
     ] = None
     underlying_instrument_id: Annotated[
         InstrumentText | None,
-        Field(description="Only this underlier's positions (UUID, ticker or OSI root): its options and itself"),
+        Field(description="Only its options and itself (UUID, ticker or OSI root)"),
     ] = None
-    sort_by: Annotated[SortBy | None, Field(description="Field to sort by")] = None
-    sort_direction: Annotated[SortDirection | None, Field(description="ASC or DESC")] = None
+    sort_by: Annotated[SortBy | None, Field(description="Sort key")] = None
+    sort_direction: Annotated[SortDirection | None, Field(description="Sort order")] = None
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="Ignored with page_token"), NotABoolean] = (
         DEFAULT_PAGE_SIZE
     )
@@ -116,7 +116,7 @@ class GetPositionsArgs(Arguments):
             min_length=1,
             max_length=512,
             pattern=r"^[A-Za-z0-9+/=_.-]+$",
-            description="next_page_token of the previous page, sent with the same filters and sort",
+            description="A page's next_page_token, resent with the same filters and sort",
         ),
     ] = None
 
@@ -180,7 +180,7 @@ class ScenarioArgs(Arguments):
         Field(
             min_length=1,
             max_length=20,
-            description="-20 = price ×0.8; +5 vol pts = σ+0.05; for one underlier a later row wins, a named row beats an unnamed one",
+            description="price_change_pct -20: price x0.8; volatility_change_pts 5: implied vol +0.05; for one underlier a later row wins, a named row beats an unnamed one",
         ),
     ]
 
@@ -195,40 +195,15 @@ async def analyze_scenario(ctx: Context[Any, Any], args: ScenarioArgs) -> CallTo
     return await respond(app, app.reads.scenario(args.account_id, shocks))
 
 
-def _scenario() -> type[BaseModel]:
-    from ..domain.scenario import ScenarioResult
-
-    return ScenarioResult
-
-
-def _positions_page() -> type[BaseModel]:
-    from ..actions.views import PositionsPage
-
-    return PositionsPage
-
-
-def _instructions() -> type[BaseModel]:
-    from ..actions.views import PositionInstructions
-
-    return PositionInstructions
-
-
-def _exposure() -> type[BaseModel]:
-    from ..domain.exposure import ExposureSummary
-
-    return ExposureSummary
-
-
 def read_tools(environment: str) -> list[SurfaceTool]:
     return [
         make_tool(
             name="get_positions",
             title="Get positions",
-            description="""One page of positions (at most 150), every field exact as Clear Street sent it, with the
-            total and next_page_token for the next page. For totals and risk: summarize_exposure.""",
+            description="""One page of positions, each field exactly as Clear Street sent it. For totals and risk:
+            summarize_exposure.""",
             annotations=READ,
             arguments=GetPositionsArgs,
-            result=_positions_page,
             handler=get_positions,
             environment=environment,
         ),
@@ -238,19 +213,17 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             description="""The account's exercise / do-not-exercise / contrary-exercise instructions and their status.""",
             annotations=READ,
             arguments=GetInstructionsArgs,
-            result=_instructions,
             handler=get_position_instructions,
             environment=environment,
         ),
         make_tool(
             name="analyze_scenario",
             title="Analyze a scenario",
-            description="""P&L and delta per underlier and in total if prices (and volatilities) move: every option
-            revalued with Black-Scholes-Merton at its implied volatility (priced at or below the lower bound:
-            with its intrinsic value). States its method, inputs and what it left out.""",
+            description="""P&L and delta per underlier and in total if prices (and volatilities) move: each option
+            revalued by Black-Scholes-Merton at its implied volatility (at intrinsic value when priced at or
+            below its lower bound).""",
             annotations=READ,
             arguments=ScenarioArgs,
-            result=_scenario,
             handler=analyze_scenario,
             environment=environment,
         ),
@@ -258,12 +231,11 @@ def read_tools(environment: str) -> list[SurfaceTool]:
             name="summarize_exposure",
             title="Summarize exposure",
             description="""The whole account's exposure in at most 3 KB: market value (an option's is its premium,
-            not its risk); delta by underlier in shares and dollars from the API's greeks (the risk);
-            options' underlier_notional (what they control); cash and buying power; options expiring soon
-            (moneyness, default at expiry, pin risk, cash needed). Tables: {columns, rows}.""",
+            not its risk); delta per underlier in shares and dollars from the API's greeks (the risk); options'
+            underlier_notional (what they control); funds; options expiring soon (moneyness, default at expiry,
+            pin risk, cash needed). Tables are {columns, rows}.""",
             annotations=READ,
             arguments=AccountArgs,
-            result=_exposure,
             handler=summarize_exposure,
             environment=environment,
         ),

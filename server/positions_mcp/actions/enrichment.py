@@ -1,6 +1,6 @@
 """Reading the market for a book: snapshots (quotes and greeks), option contracts (multiplier,
 style, tradability), balances (cash, buying power) and the market's hours, into a
-``domain.market.MarketView``.
+``domain.market_view.MarketView``.
 
 Every part degrades, never fails: an endpoint that errors, is refused (403) or runs out of its time
 leaves its part empty and adds one note saying what is missing; the rest of the answer stands.
@@ -25,12 +25,12 @@ from ..clearstreet.models import Position, SecurityType
 from ..clearstreet.retry import remaining_budget
 from ..domain.calendar import is_early_close, is_market_open, new_york, next_market_open, regular_session
 from ..domain.contracts import terms_for_positions
-from ..domain.market import Funds, Greeks, MarketView, Quote, Session
+from ..domain.market_view import Funds, Greeks, MarketView, Quote, Session
 from ..domain.osi import try_parse_osi
 
 if TYPE_CHECKING:
     from ..clearstreet.client import ClearStreetClient
-    from ..clearstreet.market import AccountBalances, MarketDataSnapshot, MarketHoursDetail, OptionsContract
+    from ..clearstreet.market_models import AccountBalances, MarketDataSnapshot, MarketHoursDetail, OptionsContract
     from .reads import Progress
 
 logger = logging.getLogger(__name__)
