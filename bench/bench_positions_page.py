@@ -5,7 +5,7 @@ the client validating the result against the published output schema included.
 
     python bench/bench_positions_page.py [--runs 15]
 
-The simulated API runs in its own process. Budgets (issue 11): ≤ 250 KB per result at the largest
+The simulated API runs in its own process. Budgets (bench/bench_startup.py measures it too): ≤ 250 KB per result at the largest
 page size, ≤ 60 ms. Above the size budget (deterministic) the script says so and exits 1; the time
 depends on the machine and is printed beside its budget.
 """

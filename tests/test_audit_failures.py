@@ -1,5 +1,5 @@
 """An audit log that stops being writable: nothing is sent without its intent line on disk, and
-what was sent is never hidden (DESIGN section 5, write-ahead audit)."""
+what was sent is never hidden (the confirmation model (README.md), write-ahead audit)."""
 
 from __future__ import annotations
 

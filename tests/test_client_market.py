@@ -1,6 +1,6 @@
 """Fixture tests of the client's balances, market-data, instrument, calendar and orders reads:
 hand-written HTTP exchanges through httpx.MockTransport. Query strings are compared with what the
-official SDK sends (market-data reference 1.1); decimals must come back exact, unknown enum values
+official SDK sends (Clear Street's market-data API documentation); decimals must come back exact, unknown enum values
 and fields must be kept, errors must keep status, message and request_id."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Nothing is closed or exercised without an informed human yes (DESIGN section 5), checked through
+"""Nothing is closed or exercised without an informed human yes (the confirmation model (README.md)), checked through
 the protocol with a real MCP client in both eras (``mode`` auto = 2026-07-28, legacy = 2025-11-25).
 
 Every refusal is proved to send nothing: the simulator's ASGI app is wrapped and every request the

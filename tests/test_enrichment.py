@@ -110,7 +110,7 @@ async def test_the_european_index_call_cannot_be_exercised_early(
     upstream: Recorder, make_settings: Callable[..., Settings], mode: str
 ) -> None:
     """SPX 270115C05700000: EUROPEAN on the option-contracts endpoint, so an EXERCISE before its
-    expiration day is blocked (issue 9, item 5)."""
+    expiration day is blocked."""
     rows = [{"instruction_type": "EXERCISE", "instrument_id": "SPX 270115C05700000", "quantity": 1}]
     async with Client(upstream.server(make_settings()), mode=mode) as client:
         result = await preview(client, "preview_submit_position_instructions", instructions=rows)

@@ -1,4 +1,4 @@
-"""Instruction plans: the pre-acceptance rules (reference 6.3 / 7.3), in order, and what rows do."""
+"""Instruction plans: the pre-acceptance rules (Clear Street's API documentation), in order, and what rows do."""
 
 import re
 from datetime import UTC, datetime, time
@@ -408,7 +408,7 @@ def test_finished_exercises_do_not_reserve() -> None:
 
 
 def test_the_rows_of_one_contract_are_checked_together() -> None:
-    # Issue 9 item 3: no longer "first come, first served": 6 + 5 > 10 blocks both rows.
+    # No longer "first come, first served": 6 + 5 > 10 blocks both rows.
     p = plan(row("EXERCISE", CALL_ID, "6"), row("EXERCISE", CALL_ID, "5"), row("DO_NOT_EXERCISE", OTM_CALL_ID, "3"))
     assert [r.reason for r in p.rows] == [InstructionCode.INSUFFICIENT_POSITION] * 2 + [None]
     assert p.rows[0].metadata == p.rows[1].metadata == {"available": "10", "requested": "11"}

@@ -1,5 +1,5 @@
 """The confirmed-action pipeline keeps its promises across retries, restarts, racing servers, a
-clock stepped back, a slow upstream and loose answers (DESIGN section 5), through the protocol in
+clock stepped back, a slow upstream and loose answers (the confirmation model (README.md)), through the protocol in
 both eras. Every refusal is checked to send nothing (``upstream.writes``, the one recorder)."""
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ async def test_a_question_answered_with_an_error_is_an_audited_refusal(
 
 class PendingExerciseAppears(Recorder):
     """An API whose instruction list gains a pending EXERCISE on the AAPL Nov call once armed,
-    while ``available_quantity`` does not show it (reference 12.6 leaves that open): the positions
+    while ``available_quantity`` does not show it (Clear Street's API documentation leaves that open): the positions
     stay the same, the close plan does not."""
 
     CALL = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"  # AAPL  261127C00145000, 10 held in 19816

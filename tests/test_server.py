@@ -1,4 +1,4 @@
-"""The MCP surface (DESIGN section 4) through the protocol: a real ``mcp.Client`` in both protocol
+"""The MCP surface (README.md's tools and resources) through the protocol: a real ``mcp.Client`` in both protocol
 eras (the ``client`` fixture runs every test on 2026-07-28 and on 2025-11-25) against the server
 backed by the simulator.
 
@@ -1051,7 +1051,7 @@ async def test_status_resource(client: Client) -> None:
 
 async def test_positions_resource_reads_every_page(client: Client, simulator: Simulator, upstream: Recorder) -> None:
     """A small book whole; a large one (2,500) lists its first 500, says how many there are and
-    where the rest is, and reads only the one upstream page it needs (issue 11: no result of
+    where the rest is, and reads only the one upstream page it needs (no result of
     megabytes in the model's context)."""
     simulator.add_generated_account(LARGE, positions=LARGE_SIZE)
     document = await read_json(client, f"clearstreet://accounts/{LARGE}/positions")
@@ -1247,7 +1247,7 @@ async def test_a_missing_required_prompt_argument_is_an_error(client: Client) ->
 BAD_ARGUMENTS = [
     ("get_positions", {"page_size": 0}, ["page_size", "greater than or equal to 1"]),
     ("get_positions", {"page_size": 151}, ["page_size", "less than or equal to 150"]),
-    # what the schema calls an integer, a boolean or a number is exactly that (issue 11)
+    # what the schema calls an integer, a boolean or a number is exactly that (bench/bench_startup.py measures it too)
     ("get_positions", {"page_size": True}, ["page_size", "not true or false"]),
     ("get_positions", {"page_size": 2.5}, ["page_size", "valid integer"]),
     ("preview_close_position", {"instrument_id": "TSLA", "cancel_orders": 1}, ["cancel_orders", "true or false"]),

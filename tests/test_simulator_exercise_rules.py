@@ -1,4 +1,4 @@
-"""Trading rules the simulator enforces on position instructions (issue 9, items 1, 3, 5, 10):
+"""Trading rules the simulator enforces on position instructions:
 the FINRA exercise cutoff on early-close days, batches judged per contract whatever the row order,
 European-style exercise only on the expiration day, cash-settled index options, and exercises that
 move cash as well as shares. Every expected figure is computed by hand in the test."""

@@ -1,4 +1,4 @@
-"""Issue 9: the trading rules where money is at stake, each with the audit's figures.
+"""The trading rules where money is at stake, each with the audit's figures.
 
 1. the exercise cutoff on early-close days (FINRA Rule 2360(b)(23)(A));
 2. ``cancel_orders`` does not free contracts held by a pending exercise;
@@ -378,7 +378,7 @@ def test_the_plan_and_the_simulator_agree_on_what_can_be_instructed(
 ) -> None:
     """The simulator is the oracle: on the expiry day, with a working SELL order and pending
     instructions of every type on 10 held calls, a batch the plan calls ready is accepted whole, and
-    one it blocks for quantity is rejected (reference 12.6 as the simulator reads it)."""
+    one it blocks for quantity is rejected (Clear Street's API documentation as the simulator reads it)."""
     from positions_mcp.clearstreet.enums import InstructionType, OrderStatus, OrderType, Side, TimeInForce
     from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator
     from positions_mcp.simulator.instructions import SubmittedRow, submit_batch

@@ -1,6 +1,6 @@
 """Cancelling a position instruction: state-changing but idempotent (a repeated cancel converges),
 so it needs no preview and no human yes — but like every state change, its intent line is on disk
-before the request leaves, and its outcome follows (reference 6.4)."""
+before the request leaves, and its outcome follows (Clear Street's API documentation)."""
 
 from __future__ import annotations
 

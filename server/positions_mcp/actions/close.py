@@ -1,4 +1,4 @@
-"""Closing one position, or every position: two confirmed actions (reference 3 and 4).
+"""Closing one position, or every position: two confirmed actions (Clear Street's API documentation).
 
 Each sends MARKET DAY orders for what the plan says (``domain.closing``); the pipeline does the
 rest. A close has no idempotency key upstream, so a close whose outcome is unknown is never retried

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BATCH = 100
-"""Ids per snapshot request and per contracts lookup (market-data reference 3, 4)."""
+"""Ids per snapshot request and per contracts lookup (Clear Street's market-data API documentation)."""
 CONCURRENCY = 4
 ENRICHMENT_SECONDS = 12.0
 """At most this long (and never past the call's deadline) for market data after the positions:
@@ -313,7 +313,7 @@ and the summary itself still fit."""
 BOOK_PAGE_SIZE = 200
 """Positions per page for the exposure summary: a fifth of the API's largest page keeps the pages
 alive at once (one being read, ``IN_FLIGHT`` being enriched, one being folded) under 1 MiB each
-whatever the book (issue 11: flat memory), and a page's options fill about one snapshot and one
+whatever the book (flat memory, bench/bench_exposure.py), and a page's options fill about one snapshot and one
 contracts batch. Measured at 10,000 positions (bench/bench_exposure.py): 1000 a page, 25 MiB peak;
 250, 12.8 MiB; 200, 11.6 MiB; 150, 10.3 MiB but slower."""
 IN_FLIGHT = 2

@@ -1,5 +1,5 @@
 """Submitting position instructions (EXERCISE, DO_NOT_EXERCISE, CONTRARY_EXERCISE): one confirmed
-action (reference 6.2). Every row carries an idempotency key (``client_instruction_id``) assigned by
+action (Clear Street's API documentation). Every row carries an idempotency key (``client_instruction_id``) assigned by
 the preview and bound into its token, so a retry cannot exercise twice: Clear Street rejects a
 repeated key as a duplicate and the client reports the original instruction instead."""
 

@@ -1,4 +1,4 @@
-"""The one confirmed-action pipeline (DESIGN section 5), written once for every state change.
+"""The one confirmed-action pipeline (the confirmation model README.md describes), written once for every state change.
 
 An action (close one position, close them all, submit instructions, …) declares itself as a
 :class:`ConfirmedAction`: its arguments, how to plan it from fresh positions (:meth:`draft`), how to

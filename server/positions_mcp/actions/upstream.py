@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 SIMULATOR_API_KEY = "simulator-demo-key"  # the embedded simulator accepts any non-empty key
 CLOCK_REFRESH_SECONDS = 300.0
-"""How often the live API's clock is read again (``GET /v1/clock``; market-data reference 6.1)."""
+"""How often the live API's clock is read again (``GET /v1/clock``; Clear Street's market-data API documentation)."""
 CLOCK_READ_SECONDS = 2.0
 """At most this long is spent reading the clock; past it, the local clock stands."""
 CLOCK_SKEW_WARNING = timedelta(seconds=2)

@@ -1,6 +1,6 @@
 """Reading answers: the ``{data, error, metadata}`` envelope of every response, success or failure,
 read strictly where the shape is known and leniently where an error body is not what it should be,
-so that a status, a message and a request_id always survive (reference 1.4, 1.8)."""
+so that a status, a message and a request_id always survive (Clear Street's API documentation)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where the API is and what a usable key looks like. No HTTP here: settings import this at start-up.
 
-The base URLs are the official SDK's (reference 1.1); a base URL with a path prefix is honoured.
+The base URLs are the official SDK's (Clear Street's API documentation); a base URL with a path prefix is honoured.
 """
 
 from __future__ import annotations

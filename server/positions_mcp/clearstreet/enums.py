@@ -1,4 +1,4 @@
-"""The API's enumerations (reference 5.2 and 11), apart from the wire models so that the MCP
+"""The API's enumerations (Clear Street's API documentation), apart from the wire models so that the MCP
 surface can publish them without importing the models (start-up is benchmarked). Seed-era values
 are kept: both shapes of the API are read."""
 

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-# -- enumerations (reference section 8) -----------------------------------------------------------
+# -- enumerations (Clear Street's API documentation) -----------------------------------------------------------
 
 
 class MarginType(StrEnum):

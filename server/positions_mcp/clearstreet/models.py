@@ -80,7 +80,7 @@ def _described(enum: type[StrEnum]) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "description": f"Known values: {known}; others kept as sent"})
 
 
-# Open enumerations: the member when the value is known, the raw string otherwise (reference 1.4).
+# Open enumerations: the member when the value is known, the raw string otherwise (Clear Street's API documentation).
 OpenSecurityType = Annotated[SecurityType | str, _known(SecurityType), _described(SecurityType)]
 OpenPositionType = Annotated[PositionType | str, _known(PositionType), _described(PositionType)]
 OpenInstructionType = Annotated[InstructionType | str, _known(InstructionType), _described(InstructionType)]
@@ -181,7 +181,7 @@ class PositionInstruction(WireModel):
 
 
 class InstructionRequest(BaseModel):
-    """One row of a submit body (reference 5.6). Sent as ``client_instruction_id``."""
+    """One row of a submit body (Clear Street's API documentation). Sent as ``client_instruction_id``."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -17,7 +17,7 @@ REGULAR_CLOSE = time(16, 0)
 EARLY_CLOSE = time(13, 0)
 DEFAULT_EXERCISE_CUTOFF = time(17, 30)
 """FINRA Rule 2360(b)(23)(A): exercise and contrary-exercise advice for expiring options is due by
-5:30 p.m. ET on a regular trading day (reference 7.3)."""
+5:30 p.m. ET on a regular trading day (Clear Street's API documentation)."""
 EARLY_CLOSE_EXERCISE_DELAY = timedelta(hours=1, minutes=30)
 """FINRA Rule 2360(b)(23)(A), restated in FINRA's notice for each early close: on a day the market
 closes early the deadline is 1½ hours after the close (13:00 close → 14:30 ET)."""
@@ -116,7 +116,7 @@ def exercise_cutoff(day: date, broker_cutoff: time | None = None) -> datetime:
     """The deadline for exercise and contrary-exercise advice on ``day`` (America/New_York):
     17:30 ET, or 1½ hours after the close on an early-close day (14:30 ET). FINRA Rule
     2360(b)(23)(A). A broker may set an earlier internal cutoff; Clear Street's is unpublished
-    (reference 12.5), so this is the latest the rule allows. ``broker_cutoff`` (a New York wall
+    (Clear Street's API documentation), so this is the latest the rule allows. ``broker_cutoff`` (a New York wall
     time) applies only when it is earlier than the rule's deadline that day."""
     if is_early_close(day):
         deadline = datetime.combine(day, EARLY_CLOSE, NEW_YORK) + EARLY_CLOSE_EXERCISE_DELAY

@@ -1,6 +1,6 @@
 """Closing plans: what ``close_position`` / ``close_positions`` would send. Pure, no I/O.
 
-The plan mirrors what the API does (reference 3, 4, 7.2): one MARKET DAY order per position,
+The plan mirrors what the API does (Clear Street's API documentation): one MARKET DAY order per position,
 SELL to close a long and BUY to close a short, for the available quantity, or, when
 ``cancel_orders`` is true, for the whole position less what pending exercise instructions hold
 (working orders on the instrument are cancelled first; exercise instructions are not orders, and
@@ -8,7 +8,7 @@ only ``cancel_position_instruction`` frees their contracts).
 
 Decisions:
 
-* ``cancel_orders=None`` means **false**. The API's default is undocumented (reference 12.8), so
+* ``cancel_orders=None`` means **false**. The API's default is undocumented (Clear Street's API documentation), so
   the executing tool must send an explicit ``{"cancel_orders": false}`` rather than ``{}``.
 * The order quantity never exceeds the position (``min(|available|, |quantity|)``): the sign of
   ``available_quantity`` on shorts is undocumented, and a close must never flip a position.
@@ -17,17 +17,17 @@ Decisions:
   CANCEL_REQUESTED, and also CANCEL_FAILED and unknown statuses, where the instruction stands)
   holds its contracts. With ``cancel_orders`` the close is |quantity| − those contracts; without
   it, ``available_quantity`` and never more than |quantity| − those contracts, whether or not the
-  API already nets them out of ``available_quantity`` (reference 12.6). The warnings split what is
+  API already nets them out of ``available_quantity`` (Clear Street's API documentation). The warnings split what is
   tied up into "held by pending exercise instructions (ids …)" and "in working orders".
 * Price: ``instrument_price``, else ``closing_price`` (the plan says which), else none (NO_PRICE).
   Notional = quantity × price × multiplier, rounded to the cent; an option's multiplier comes
   from its :class:`.contracts.ContractTerms` (``contracts``, else :func:`.contracts.terms_for`'s
-  fallbacks: 100), never a constant (market-data reference 4). A row whose ``instrument_type`` the
+  fallbacks: 100), never a constant (Clear Street's market-data API documentation). A row whose ``instrument_type`` the
   server does not know but whose symbol is an OSI option symbol is an option (OPTION_BY_SYMBOL):
   its notional is not understated a hundredfold.
 * The notional cap applies to the total of one close; when a cap is set and a price is missing
   the cap cannot be checked, so the close is blocked (fail closed).
-* Close-all leaves CASH positions out (reference 12.9) and says so.
+* Close-all leaves CASH positions out (Clear Street's API documentation) and says so.
 * An option past its last trade (:func:`.last_trade.last_trade`: the contract's cutoff, the close
   of its expiration day, or of the day before for an AM-settled contract) cannot trade before it
   expires: its close is blocked, with what expiry does instead (:mod:`.closing_expiry`). Close-all
@@ -466,7 +466,7 @@ def _estimate(
     position: Position, side: Side, quantity: Decimal, context: _Context, warnings: list[Issue]
 ) -> tuple[Decimal | None, PriceSource | None]:
     """The price a MARKET order is estimated at: the bid for a sell, the ask for a buy, when the
-    snapshot has that side (market-data reference 9, close-price estimates); else the snapshot's
+    snapshot has that side (Clear Street's market-data API documentation, close-price estimates); else the snapshot's
     last sale; else the position's own price. A top of book smaller than the order is flagged."""
     quote = context.market.quotes.get(position.instrument_id) if context.market is not None else None
     if quote is not None:
@@ -492,7 +492,7 @@ def _estimate(
 
 
 def _tradability(position: Position, side: Side, context: _Context, warnings: list[Issue]) -> None:
-    """Warnings from the instrument's flags (market-data reference 4, 5.1): a close of something
+    """Warnings from the instrument's flags (Clear Street's market-data API documentation): a close of something
     not tradable will be refused; liquidation-only means it cannot be bought (whether a buy that
     covers a short is exempt is not stated, so a buy-back is warned about)."""
     flags = context.market.tradability.get(position.instrument_id) if context.market is not None else None
@@ -628,7 +628,7 @@ def _summary(
 
 def _close_all_past_last_trade(symbols: list[str]) -> Issue:
     """Close-all is one request that "submit[s] closing orders for every position in the account"
-    (reference 3): a position past its last trade cannot be left out of it, so the whole close is
+    (Clear Street's API documentation): a position past its last trade cannot be left out of it, so the whole close is
     refused rather than a plan shown that differs from what would be sent."""
     more = [f"{len(symbols) - _SUMMARY_ORDERS} more"] if len(symbols) > _SUMMARY_ORDERS else []
     listed = _join(symbols[:_SUMMARY_ORDERS] + more)

@@ -3,7 +3,7 @@
 Where the terms come from, best first (``ContractTerms.source`` says which one was used):
 
 1. ``"contract endpoint"``: a row of ``GET /v1/instruments/options/contracts`` (market-data
-   reference 4): ``multiplier`` ("use it, never a constant"), ``exercise_style``,
+   Clear Street's API documentation): ``multiplier`` ("use it, never a constant"), ``exercise_style``,
    ``is_settle_on_open``, ``last_trade_cutoff``. The endpoint has no deliverable field; a
    ``deliverable_shares`` key, when the caller has one (an adjusted contract whose deliverable is
    not its multiplier), is read too. Without one, the deliverable is taken to be the multiplier,
@@ -22,7 +22,7 @@ Where the terms come from, best first (``ContractTerms.source`` says which one w
    says so in the row's notes.
 
 Settlement is not on the contract endpoint: it is ``CASH`` when the position's underlier is an
-``INDEX`` (reference 5.1, ``underlying_instrument_type``) or the root is a known index root, else
+``INDEX`` (Clear Street's API documentation, ``underlying_instrument_type``) or the root is a known index root, else
 ``PHYSICAL``. A cash-settled contract delivers no shares: ``deliverable_shares`` is 0 and
 exercising pays the intrinsic value × ``multiplier`` per contract (OCC Rule 1601 ff. for index
 options: the exercise settlement amount is the difference between the exercise settlement value
@@ -221,7 +221,7 @@ def _bool(value: Any) -> bool | None:
 
 
 def _instant(value: Any) -> datetime | None:
-    """An instant of the endpoint's, which are UTC (market-data reference 1.2): one written without
+    """An instant of the endpoint's, which are UTC (Clear Street's market-data API documentation): one written without
     an offset is read as UTC; text that is no timestamp is unknown (None)."""
     if value is None:
         return None

@@ -6,7 +6,7 @@ One rule for the whole server (the exposure summary and the instruction planner 
 * **OCC Rule 805(d) exercise by exception**: at expiration OCC exercises automatically every
   long option that is in the money by at least **$0.01** a share (``EXERCISE_BY_EXCEPTION``),
   unless the holder's broker submits contrary instructions (DO_NOT_EXERCISE / CONTRARY_EXERCISE,
-  reference 7.3). Any other long option lapses unless exercised (EXERCISE, or CONTRARY_EXERCISE on
+  Clear Street's API documentation). Any other long option lapses unless exercised (EXERCISE, or CONTRARY_EXERCISE on
   the expiration day).
 * A **short** option is assigned when a holder's contract is exercised: likely when it is in the
   money by $0.01 or more (the long side is then exercised by exception), possible when it is at

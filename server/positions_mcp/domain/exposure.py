@@ -42,16 +42,16 @@ Definitions (decisions, stated once):
 * **Contract terms**: the multiplier (and for expiry the deliverable and settlement) come from
   ``MarketView.terms`` (the option-contracts endpoint), else from :func:`.contracts.terms_for`'s
   documented fallbacks (known index roots; a standard equity option of 100 shares), noted.
-* **Underlier price** (market-data reference 9): the snapshot's last trade, else its midpoint, else
+* **Underlier price** (Clear Street's market-data API documentation): the snapshot's last trade, else its midpoint, else
   the underlier's own position ``instrument_price``, else a previous close (the snapshot's, then
   the position's ``closing_price``; noted). The snapshot thus prices an underlier the account does
   not hold (SPY, SPX): its moneyness and delta dollars are known.
 * **Greeks** are the API's (snapshot ``greeks``): per share, computed at their ``timestamp``;
-  theta per trading day, vega per volatility point as the API defines it (reference 3: whether that
+  theta per trading day, vega per volatility point as the API defines it (Clear Street's API documentation: whether that
   is σ + 0.01 or σ + 1.0 is not stated). ``iv`` is withheld upstream and never used. A contract
   without greeks is **not** guessed: its delta is unavailable, counted in ``contracts_without_greeks``
   and a note, and left out of every delta and greek figure.
-* **Delta** (reference 9): an underlier's **net delta in shares** = its shares (delta 1) +
+* **Delta** (Clear Street's API documentation): an underlier's **net delta in shares** = its shares (delta 1) +
   Σ contracts (signed) × multiplier × delta; in **dollars** (delta-adjusted exposure) = delta shares ×
   underlier price, rounded to the cent. The account's **net** delta dollars = Σ over underliers; the
   **gross** = Σ ``|underlier delta dollars|`` (an underlier's hedges offset within it, not across
@@ -81,7 +81,7 @@ Definitions (decisions, stated once):
   (an aggregate strike for shares the account does not have free is a short sale's proceeds,
   named apart and not counted: Regulation T, 12 CFR 220.4). **Pin risk** (within 1 % of the strike
   or $0.50 a share, whichever is larger): :mod:`.settlement`. Cash needed is compared with the
-  balances' trade cash (reference 9: Clear Street does not say which balance it checks; the
+  balances' trade cash (Clear Street's API documentation: Clear Street does not say which balance it checks; the
   overnight buying power is shown beside it, as an exercise is held overnight).
 * Sums are exact (a decimal context wide enough that nothing is ever rounded). Dollar figures
   derived from greeks are rounded to the cent (banker's rounding): each underlier's delta dollars,
@@ -611,7 +611,7 @@ def _json_size(summary: ExposureSummary) -> int:
 
 
 def _current(quote: Quote | None) -> Decimal | None:
-    """A quote's current price: the last trade, else the midpoint (reference 9)."""
+    """A quote's current price: the last trade, else the midpoint (Clear Street's API documentation)."""
     if quote is None:
         return None
     return quote.last if quote.last is not None else quote.midpoint
@@ -760,7 +760,7 @@ class ExposureBuilder:
         self._instruction_note: str | None = None
         self._seen: set[str] = set()
         # What the rows repeat, kept once: a large book stores one object per distinct quantity,
-        # underlier key and contract terms, not one per row (issue 11's memory budget).
+        # underlier key and contract terms, not one per row (the memory budget bench/bench_exposure.py measures).
         self._quantities: dict[Decimal, Decimal] = {}
         self._terms: dict[ContractTerms, ContractTerms] = {}
         self._option_n = 0

@@ -1,4 +1,4 @@
-"""Instruction plans: the pre-acceptance rules of reference 6.3 / 7.3, run before anything is sent.
+"""Instruction plans: the pre-acceptance rules Clear Street documents, run before anything is sent.
 
 Pure, no I/O. Each requested row is checked in this order and stops at the first failure, with the
 reason code the API would use where it has one:
@@ -26,7 +26,7 @@ Rules and decisions:
 * **Cutoff** (rule 9): FINRA Rule 2360(b)(23)(A), :func:`.calendar.exercise_cutoff`: 17:30 ET, or
   14:30 ET on an early-close day (13:00 close + 1½ h). ``cutoff`` is an optional broker cutoff
   (New York wall time); the effective cutoff is the earlier of the two. Clear Street's own cutoff
-  is unpublished (reference 12.5). ``cutoff_time`` metadata is the cutoff instant in RFC 3339 with
+  is unpublished (Clear Street's API documentation). ``cutoff_time`` metadata is the cutoff instant in RFC 3339 with
   the New York offset; ``InstructionPlan.cutoff_time`` is today's effective cutoff.
 * There is no daily cutoff for early exercise (the API documents none): an EXERCISE after the
   day's cutoff before expiry gets a note, not a block.
@@ -34,7 +34,7 @@ Rules and decisions:
   row and every live instruction consumes them. Free = min(quantity − contracts held by every live
   instruction, |available_quantity| − contracts held by live DO_NOT_EXERCISE / CONTRARY_EXERCISE
   instructions). ``available_quantity`` already nets out working closing orders and, as the
-  simulator reads reference 12.6 (an open question upstream), pending EXERCISE instructions, but
+  simulator reads Clear Street's API documentation (an open question upstream), pending EXERCISE instructions, but
   not the other types: so each reservation is counted once, orders and instructions together
   (10 held, SELL 3 working, DNE 4 pending: 3 free, not 6). A live instruction is a
   persisted one (``id`` not the nil UUID) that is not finished: any status but REJECTED,
@@ -504,7 +504,7 @@ class _Planner:
 
     def _repeats(self, row: _Row, earlier: PositionInstruction, position: Position) -> None:
         """A key already used: the same instruction again is a harmless repeat (the API answers
-        with the original, reference 8); anything else under that key is a duplicate."""
+        with the original, Clear Street's API documentation); anything else under that key is a duplicate."""
         same = (
             earlier.instruction_type == row.request.instruction_type
             and earlier.quantity == row.request.quantity
@@ -682,7 +682,7 @@ class _Planner:
 
     def _style(self, kind: InstructionType, symbol: OptionSymbol, terms: ContractTerms) -> None:
         # A European-style option can be exercised only at expiration (OCC Rules, Chapter I
-        # "European-style option"; reference 7.3 and market-data reference 9). The API's code for
+        # "European-style option"; Clear Street's API documentation and Clear Street's market-data API documentation). The API's code for
         # this rejection is undocumented: EUROPEAN_EXERCISE_BEFORE_EXPIRY is this server's.
         expiry_day = expiration_business_day(symbol.expiry)
         if kind is InstructionType.EXERCISE and terms.exercise_style == "EUROPEAN" and self.today < expiry_day:

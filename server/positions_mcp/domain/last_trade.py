@@ -6,7 +6,7 @@ planner's notes and the prompts' facts (:func:`describe_last_trades`) all call i
 order:
 
 1. The contract's own ``last_trade_cutoff`` (a row of ``GET /v1/instruments/options/contracts``,
-   market-data reference 4: "last moment the contract can trade", in UTC), when the row gives one.
+   Clear Street's market-data API documentation: "last moment the contract can trade", in UTC), when the row gives one.
 2. Otherwise the regular close of the trading day it is bound to, from the NYSE calendar
    (:mod:`.calendar`: 16:00 ET, 13:00 ET on an early close):
 
@@ -15,7 +15,7 @@ order:
      opening prices of the index's components on the expiration day (Cboe's contract
      specifications for A.M.-settled index options, SPX's "SET"; OCC By-Laws Article XVII, index
      options' exercise settlement value), so trading stops at the previous close (Cboe; the API
-     says the same of ``OptionExpiryDate.has_settles_on_open``, market-data reference 4 and 5.3);
+     says the same of ``OptionExpiryDate.has_settles_on_open``, Clear Street's market-data API documentation);
    * any other contract: its expiration business day (the expiry, or the business day before it
      when the expiry is not one).
 

@@ -1,5 +1,5 @@
 """What the market says about the book: quotes and greeks, contract terms, the account's funds.
-Pure data, no I/O: the use-case layer reads the endpoints (market-data reference 2-6) and fills
+Pure data, no I/O: the use-case layer reads the endpoints (Clear Street's market-data API documentation) and fills
 :class:`MarketView`; the exposure summary, scenarios and previews read it.
 
 Every enrichment degrades, never fails: an endpoint that errors or is refused (403) leaves its part
@@ -58,7 +58,7 @@ class Quote:
     @property
     def price(self) -> Decimal | None:
         """The price to value the instrument at: the last trade, else the midpoint, else the
-        previous close (market-data reference 9, delta-adjusted exposure)."""
+        previous close (Clear Street's market-data API documentation, delta-adjusted exposure)."""
         for value in (self.last, self.midpoint, self.previous_close):
             if value is not None:
                 return value

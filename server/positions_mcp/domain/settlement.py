@@ -28,7 +28,7 @@ contract whose deliverable is not confirmed, :mod:`.contracts`) or, for a cash-s
 **What expiry does to a position** (:func:`settle`): the default (:func:`.expiry.default_at_expiry`,
 OCC Rule 805(d) exercise by exception) unless an instruction in force says otherwise: contrary
 instructions submitted to OCC override exercise by exception (OCC Rule 805; the API's types,
-reference 7.3):
+Clear Street's API documentation):
 
 * EXERCISE exercises its contracts (before expiry, or at expiry whatever the price);
 * DO_NOT_EXERCISE keeps its contracts from being exercised;
@@ -41,7 +41,7 @@ settle; ASSIGNMENT_POSSIBLE and UNKNOWN are uncertain; LAPSE moves nothing. Whic
 in force (:func:`instructed`): every one that still covers its contracts
 (:func:`holds_contracts`): SENT, ACCEPTED (a DO_NOT_EXERCISE or CONTRARY_EXERCISE stays in
 force until expiry), CANCEL_REQUESTED (a cancel asked for is not a cancel done: the instruction
-stands until it is CANCELLED, reference 7.1) and CANCEL_FAILED (the instruction stands). REJECTED,
+stands until it is CANCELLED, Clear Street's API documentation) and CANCEL_FAILED (the instruction stands). REJECTED,
 CANCELLED and unpersisted rows are not, nor an ACCEPTED EXERCISE: its contracts have left the
 position and its cash and shares are in the positions and balances. An instruction whose status is
 UNKNOWN (or one this server does not know) may or may not stand: its contracts are uncertain.

@@ -32,7 +32,7 @@ __all__ = ["DEFAULT_FILE_NAME", "REPEAT_WINDOW", "Ledger", "LedgerError", "Sqlit
 
 DEFAULT_FILE_NAME = "ledger.sqlite3"
 REPEAT_WINDOW = timedelta(minutes=15)
-"""An identical request sent again within this window is a repeat (DESIGN section 5)."""
+"""An identical request sent again within this window is a repeat (the confirmation model README.md describes)."""
 _SUBMISSION_RETENTION = timedelta(days=2)
 _BUSY_TIMEOUT_SECONDS = 10.0
 

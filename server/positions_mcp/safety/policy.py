@@ -32,7 +32,7 @@ def resolve_account(settings: Settings, account_id: int | None, *, default: int 
 
 
 def confirmation_route(mode: ConfirmationMode, client_can_elicit: bool) -> str:
-    """How a state change gets its human yes (DESIGN section 5).
+    """How a state change gets its human yes (the confirmation model README.md describes).
 
     ``elicitation``: ask the person through the client; ``token``: require the preview's token;
     ``refuse``: the mode demands elicitation and this client cannot be asked.

@@ -1,6 +1,6 @@
 """The simulated API over HTTP as an ASGI app: the six positions endpoints (positions reference
 section 0) and the read-only balances, market-data, instrument, calendar and orders endpoints
-(market-data reference section 0).
+(Clear Street's market-data API documentation).
 
 Every response is the ``{data, error, metadata}`` envelope with a fresh ``metadata.request_id``
 (also sent as ``x-request-id``); every failure, including unknown routes (404) and wrong methods
@@ -588,7 +588,7 @@ class SimulatedApi:
 
 
 def _fails_batch_rows(fault: FaultRule, method: str, path: str) -> bool:
-    """A 500 or 503 on submit answers every row REJECTED (reference 6.2) instead of a bare
+    """A 500 or 503 on submit answers every row REJECTED (Clear Street's API documentation) instead of a bare
     envelope. 502 and 504 come from a gateway in front of the service: no rows, like any route."""
     return (
         fault.kind is FaultKind.STATUS

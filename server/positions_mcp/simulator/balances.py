@@ -1,4 +1,4 @@
-"""``GET /v1/accounts/{account_id}/balances`` (reference section 2), computed from the book.
+"""``GET /v1/accounts/{account_id}/balances`` (Clear Street's API documentation), computed from the book.
 
 Every figure is built from per-position values rounded to the cent exactly as the positions rows
 show them (``market_value``, ``unrealized_pnl``, ``daily_unrealized_pnl``), so that balances

@@ -1,4 +1,4 @@
-"""The demo book (DESIGN section 6) and generated accounts, built relative to today in New York.
+"""The demo book (README.md's simulator section) and generated accounts, built relative to today in New York.
 
 Account 19816 reproduces the seed examples (AAPL 100 long, TSLA 50 short, an AAPL call of 10
 contracts, GOOG 25 long) and adds what every prompt needs: a MSFT position partly reserved by a

@@ -1,4 +1,4 @@
-"""``GET /v1/clock`` and ``GET /v1/calendars/market-hours`` (reference section 6), from the built-in
+"""``GET /v1/clock`` and ``GET /v1/calendars/market-hours`` (Clear Street's API documentation), from the built-in
 NYSE calendar (``domain.calendar``) and the simulated clock.
 
 * ``us_equities``: pre-market 04:00-09:30, regular 09:30-16:00 (13:00 on an early close) and
@@ -81,7 +81,7 @@ def current_session(market: MarketType, now: datetime) -> MarketSessionType | No
 
 def is_intraday(now: datetime) -> bool:
     """Whether a US equities session (pre-market, regular or after-hours) is open: the margin
-    multiplier is 4 then and 2 otherwise (reference section 2)."""
+    multiplier is 4 then and 2 otherwise (Clear Street's API documentation)."""
     return current_session(MarketType.US_EQUITIES, now) is not None
 
 

@@ -1,4 +1,4 @@
-"""Position instructions: the submit batch (reference 6.2, 6.3, 7.3) and the list filter (6.1).
+"""Position instructions: the submit batch (Clear Street's API documentation) and the list filter (6.1).
 
 Whole-request 400 (no ``data``): the body is not a JSON array, is empty or longer than
 ``MAX_BATCH``, a row is not an object, a required field is missing or of the wrong type, an

@@ -1,4 +1,4 @@
-"""Market data of the simulated market: snapshots (reference section 3), option contracts (4) and
+"""Market data of the simulated market: snapshots (Clear Street's API documentation), option contracts (4) and
 instruments (5), all from the one price each instrument has.
 
 One price per instrument: ``SimInstrument.instrument_price`` is what positions show as

@@ -1,4 +1,4 @@
-"""``GET /v1/accounts/{account_id}/orders`` and ``…/orders/{order_id}`` (reference section 7).
+"""``GET /v1/accounts/{account_id}/orders`` and ``…/orders/{order_id}`` (Clear Street's API documentation).
 
 The account's orders (the demo's resting order and every closing order) oldest first, filtered
 (every filter ANDed) by ``status``, ``instrument_ids``, ``underlying_instrument_ids`` (option orders

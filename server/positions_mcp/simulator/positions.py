@@ -1,4 +1,4 @@
-"""``GET …/positions``: position rows (reference 5.1), sorting and page tokens (reference 1.7).
+"""``GET …/positions``: position rows (Clear Street's API documentation), sorting and page tokens (Clear Street's API documentation).
 
 Valuation, with the contract's ``multiplier`` for options (100 for standard contracts, 150 for the
 demo's adjusted AAPL1 call) and 1 otherwise, money rounded to cents:

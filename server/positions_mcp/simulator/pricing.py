@@ -2,7 +2,7 @@
 
 No dividends; a fixed volatility per underlier and the rate :data:`RATE`. The model is computed in
 floats; everything returned is a ``Decimal`` rounded to :data:`GREEK_STEP` (4 decimals, half-even).
-Conventions (the snapshot's, reference section 3): per share, no multiplier applied; ``theta`` per
+Conventions (the snapshot's, Clear Street's API documentation): per share, no multiplier applied; ``theta`` per
 trading day (annual theta / 252); ``vega`` per volatility point (σ + 0.01) and ``rho`` per rate
 point (r + 0.01). American options are priced as European ones (no early-exercise premium).
 At or after expiry (``years <= 0``) the price is the intrinsic value, delta is 1 / −1 in the money

@@ -187,7 +187,7 @@ class Rejection:
     description: str
     metadata: dict[str, str] = field(default_factory=dict)
     cause: int = 400
-    """HTTP status this rejection stands for when a batch is aggregated (reference 6.2)."""
+    """HTTP status this rejection stands for when a batch is aggregated (Clear Street's API documentation)."""
 
     def to_wire(self) -> dict[str, Any]:
         return {

@@ -1,5 +1,5 @@
 """The state-changing tools: each confirmed action is registered with one call (``confirmed``),
-which gives it a preview tool and an executing tool that gets the person's yes (DESIGN section 5).
+which gives it a preview tool and an executing tool that gets the person's yes (the confirmation model README.md describes).
 
 How the yes is obtained is decided per call by ``safety.policy.confirmation_route``:
 

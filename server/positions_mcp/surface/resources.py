@@ -1,4 +1,4 @@
-"""The MCP resources of DESIGN section 4: JSON documents an assistant or a host can read.
+"""The MCP resources of README.md's tools and resources: JSON documents an assistant or a host can read.
 
 The per-account documents are templates (``clearstreet://accounts/{account_id}/…``); the default
 account's three are also listed as concrete resources, for hosts that do not expand templates.
