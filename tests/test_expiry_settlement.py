@@ -278,3 +278,38 @@ async def test_instructions_that_cannot_be_read_are_said(
         "position instructions unavailable (Clear Street 403): what expiry settles assumes no instruction in force"
     )
     assert summary["expiring"]["at_expiry"]["cash_out"] == "207500.00"
+
+
+async def test_a_close_past_its_last_trade_says_what_the_instructions_in_force_settle(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """At 13:30 ET on the early-close expiry day (last trade 13:00) with an ACCEPTED DO_NOT_EXERCISE
+    for 4 of the 10 AAPL 145 calls: the blocked close says what the summary counts — 4 not
+    exercised, the other 6 exercised, 6 × 100 × 145 = $87,000.00 for 600 shares — never the
+    default's $145,000.00 for all 10."""
+    simulator = Simulator(seed=0, now=datetime(2026, 11, 27, 18, 30, tzinfo=UTC))
+    dne = simulator.place_instruction(ACCOUNT, C145, "DO_NOT_EXERCISE", 4, "ACCEPTED")
+    async with connect(simulator, make_settings) as client:
+        preview = await call(client, "preview_close_position", instrument_id=C145)
+        summary = await call(client, "summarize_exposure")
+    [blocked] = [b for b in preview["plan"]["blocked"] if b["code"] == "PAST_LAST_TRADE"]
+    assert f"4 not exercised (DO_NOT_EXERCISE 4 ACCEPTED {dne['id']})" in blocked["message"]
+    assert "the other 6: it will be exercised automatically" in blocked["message"]
+    assert "in all it would pay $87,000.00 and receive 600 AAPL shares" in blocked["message"]
+    assert "$145,000.00" not in blocked["message"]
+    assert summary["expiring"]["at_expiry"]["shares"]["AAPL"] == "600"
+
+
+async def test_a_close_past_its_last_trade_never_assumes_an_adjusted_deliverable(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """AAPL1 261127 140 calls (adjusted root, contract row multiplier 100, no deliverable) past
+    their last trade: the blocked close states no shares or cash for them, as the summary counts none."""
+    simulator = Simulator(seed=0, now=datetime(2026, 11, 27, 18, 30, tzinfo=UTC))
+    symbol = "AAPL1 261127C00140000"
+    simulator.hold_option(ACCOUNT, symbol, 2, "11.20", price="11.20", underlying="AAPL")
+    async with connect(simulator, make_settings) as client:
+        preview = await call(client, "preview_close_position", instrument_id=symbol)
+    [blocked] = [b for b in preview["plan"]["blocked"] if b["code"] == "PAST_LAST_TRADE"]
+    assert "deliverable are not confirmed" in blocked["message"]
+    assert "AAPL shares" not in blocked["message"] and "$28,000.00" not in blocked["message"]

@@ -214,7 +214,7 @@ def test_cash_needed_at_expiry_against_the_funds(demo: tuple[list[Position], Mar
     assert settlement.shares == {"AAPL": Decimal("1000"), "NVDA": Decimal("500"), "SPY": Decimal("-200")}
     assert settlement.warning == (
         "cash short by $182,500.00 at expiry, not counting the $113,000.00 of short-sale proceeds from delivering "
-        "shares not held free; SPY would go short 200 shares: close, instruct or add funds before the exercise cutoff"
+        "shares not held free; SPY would go short 200 shares: add funds, or act as each row's suggestion says"
     )
 
 

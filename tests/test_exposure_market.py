@@ -296,8 +296,8 @@ def test_cash_and_shares_the_defaults_would_move() -> None:
     assert settlement.not_counted is None
     assert settlement.warning == (
         "cash short by $17,500.00 at expiry, not counting the $5,000.00 of short-sale proceeds from delivering "
-        "shares not held free nor the $5,000.00 cash-settled estimate; GHI would go short 100 shares: close, "
-        "instruct or add funds before the exercise cutoff"
+        "shares not held free nor the $5,000.00 cash-settled estimate; GHI would go short 100 shares: add funds, "
+        "or act as each row's suggestion says"
     )
     by_symbol = {row.symbol: row for row in s.expiring.options.rows}
     assert by_symbol["ABC   261127C00100300"].default_at_expiry is DefaultAtExpiry.LAPSE

@@ -462,7 +462,7 @@ def test_a_deep_in_the_money_option_at_parity_moves_with_its_intrinsic_value() -
     assert result.total.options_revalued == 2 and result.total.options_at_intrinsic == 2
     assert result.total.options_not_revalued == 0 and result.left_out is None
     assert result.total.pnl == D("-8520.00")
-    assert "moved with intrinsic value" in result.method.volatility
+    assert "moves with its intrinsic value" in result.method.volatility
     assert any(
         note.startswith("2 options are priced at or below the European lower bound (no implied volatility)")
         and "XYZ 261127C00030000" in note
@@ -971,5 +971,5 @@ async def test_a_call_at_parity_is_in_the_scenario_through_the_protocol(client: 
     assert data["total"]["options_revalued"] == 2 and data["total"]["options_at_intrinsic"] == 1
     assert data["total"]["options_not_revalued"] == 0 and "left_out" not in data
     [xyz] = data["by_underlier"]
-    assert xyz["options_at_intrinsic"] == 1 and "moved with intrinsic value" in data["method"]["volatility"]
+    assert xyz["options_at_intrinsic"] == 1 and "moves with its intrinsic value" in data["method"]["volatility"]
     assert any("XYZ 261127C00030000" in note and "European lower bound" in note for note in data["notes"])

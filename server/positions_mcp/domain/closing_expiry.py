@@ -23,7 +23,7 @@ from .contracts import ContractTerms
 from .expiry import DefaultAtExpiry, default_at_expiry, expiry_suggestion, in_the_money_by
 from .last_trade import LastTrade
 from .osi import OptionSymbol
-from .settlement import ExpiryFlow, exercise_flow
+from .settlement import ExpiryFlow, Outcome, exercise_flow, instructed, settle
 from .text import money, qty
 from .text import price as price_text
 
@@ -64,17 +64,52 @@ def cannot_close(
         "it expires (a MARKET DAY order would only wait for the next open); none is sent."
     )
     long = quantity > 0
-    default = default_at_expiry(long, symbol, underlier[1], terms)
-    text = f"{head} At expiry instead: {_outcome(default, quantity, symbol, terms, underlier)}."
-    if instructions:
-        listed = ", ".join(f"{i.instruction_type} of {qty(i.quantity)} (id {i.id}, {i.status})" for i in instructions)
-        text += f" Instructions in force on it change that default: {listed}."
+    if terms is not None and (terms.problem or not terms.deliverable_confirmed):
+        # contracts.py: an adjusted contract's deliverable is never assumed, so what it settles is
+        # not stated (the exposure summary and the exercise preview leave it out alike)
+        terms = None
+    default = default_at_expiry(long, symbol, underlier[1], terms) if terms is not None else DefaultAtExpiry.UNKNOWN
+    in_force = [row for row in map(instructed, instructions) if row is not None]
+    outcome = settle(quantity, symbol, terms, underlier[1], in_force)
+    if outcome.applied:
+        text = f"{head} At expiry instead: {_instructed_outcome(outcome, quantity, symbol, terms, underlier)}."
+    else:
+        text = f"{head} At expiry instead: {_outcome(default, quantity, symbol, terms, underlier)}."
     if long:  # the suggestion names the settlement of an AM-settled contract
         text += f" What can still be done: {expiry_suggestion(default, True, now, last.expiration_day, last)}."
     else:
         settlement = f" {last.settlement(now)}." if last.settles_on_open else ""
         text += f"{settlement} Nothing can change that through this server; contact the desk."
     return text
+
+
+def _instructed_outcome(
+    outcome: Outcome,
+    quantity: Decimal,
+    symbol: OptionSymbol,
+    terms: ContractTerms | None,
+    underlier: tuple[str, Decimal | None],
+) -> str:
+    """What the instructions in force do to the position (OCC Rule 805: contrary instructions
+    override exercise by exception), on the model the exposure summary uses (:func:`.settlement.settle`),
+    then what the contracts they leave do by default, and what it all settles."""
+    effect = {True: "exercised", False: "not exercised", None: "outcome unknown"}
+    parts = [
+        f"{qty(covered)} {effect[does]} ({row.kind} {qty(row.quantity)} {row.status} {row.id})"
+        for row, covered, does in outcome.applied
+    ]
+    left = abs(quantity) - sum((covered for _, covered, _ in outcome.applied), Decimal(0))
+    if left > 0:
+        default = outcome.default or DefaultAtExpiry.UNKNOWN
+        parts.append(
+            f"the other {qty(left)}: {_outcome(default, left if quantity > 0 else -left, symbol, terms, underlier)}"
+        )
+    if terms is not None and outcome.settled:
+        total = ExpiryFlow(
+            *(sum(values, Decimal(0)) for values in zip(*(s.flow for s in outcome.settled), strict=True))
+        )
+        parts.append(f"in all it would {_flow_text(total, terms, underlier[0])}")
+    return "; ".join(parts)
 
 
 def _outcome(
@@ -86,6 +121,11 @@ def _outcome(
 ) -> str:
     """What ``default`` does to the position, and the cash and shares it moves."""
     name, spot = underlier
+    if terms is None:
+        return (
+            "its contract terms or deliverable are not confirmed (an adjusted contract's deliverable is never "
+            "assumed), so what expiry settles is not stated: ask the desk what it delivers"
+        )
     if default is DefaultAtExpiry.UNKNOWN or spot is None:
         return (
             f"it depends on {name}'s price, which is not known here ({_OCC}: a long option in the money by "
@@ -116,7 +156,7 @@ def _moves(
     spot: Decimal,
 ) -> str:
     if terms is None or terms.problem:
-        return "its contract terms are unknown, so the cash and shares it moves are not stated"
+        return "its contract terms or deliverable are not confirmed, so the cash and shares it moves are not stated"
     # signed: a long position's contracts are exercised, a written one's assigned
     flow = exercise_flow(quantity, symbol, terms, spot)
     if flow is None:

@@ -1708,7 +1708,9 @@ def _with_warning(watch: ExpiryWatch, funds: Funds | None, shorted: _Shorts) -> 
     if shorted.count > len(shorted.named):
         problems.append(f"{shorted.count - len(shorted.named)} more underliers would go short")
     if problems:
-        update["warning"] = "; ".join(problems) + ": close, instruct or add funds before the exercise cutoff"
+        # never advise a close outright: past a contract's last trade it cannot trade
+        # (domain/last_trade.py); each row's suggestion says what can still be done for it
+        update["warning"] = "; ".join(problems) + ": add funds, or act as each row's suggestion says"
     if not update:
         return watch
     return watch.model_copy(update={"at_expiry": settlement.model_copy(update=update)})

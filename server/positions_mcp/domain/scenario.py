@@ -225,7 +225,7 @@ class ScenarioMethod(_Result):
     )
     volatility: str = (
         "implied from each option's price, + volatility_change_pts / 100, floored at 1 %; "
-        "none fits at or below the lower bound: moved with intrinsic value"
+        "an option priced at or below its lower bound (no volatility fits) moves with its intrinsic value"
     )
     delta: str = "this model's, not the API's greeks"
     prices: str = "instrument_price, else snapshot (spot: last, mid; option: mid, last), else closing price"
