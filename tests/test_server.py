@@ -518,7 +518,7 @@ the token for submit_position_instructions. Sends nothing.\
                                         "type": "integer",
                                     },
                                     "instruction_id": {
-                                        "description": "Idempotency key (default: the preview's); retrying an unknown outcome, the first one",
+                                        "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first one",
                                         "maxLength": 64,
                                         "minLength": 1,
                                         "pattern": "^[A-Za-z0-9._:-]+$",
@@ -591,7 +591,7 @@ exercise twice), after the person's explicit yes. http_status 207: some rows REJ
                                         "type": "integer",
                                     },
                                     "instruction_id": {
-                                        "description": "Idempotency key (default: the preview's); retrying an unknown outcome, the first one",
+                                        "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first one",
                                         "maxLength": 64,
                                         "minLength": 1,
                                         "pattern": "^[A-Za-z0-9._:-]+$",

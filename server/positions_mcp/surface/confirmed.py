@@ -99,7 +99,7 @@ InstructionKey = Annotated[
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Idempotency key (default: the preview's); retrying an unknown outcome, the first one",
+        description="Idempotency key (default: the preview's); to retry an unknown outcome, the first one",
     ),
 ]
 
