@@ -171,7 +171,7 @@ async def test_the_exercise_preview_counts_what_is_sent_and_the_same_nights_expi
     )
     assert cash["warning"].startswith(
         "these exercises pay $145,000.00, 1 instruction already sent (CONTRARY_EXERCISE 5 AAPL 261127C00160000, "
-        "SENT) pays $80,000.00 and the rest of today's expiry pays $62,500.00 at settlement (T+1) against trade "
+        "SENT) pays $80,000.00 and the rest of today's expiry pays $62,500.00 (by default, at today's prices) at settlement (T+1) against trade "
         "cash of $25,000.00: cash short by $262,500.00"
     )
     assert cash["warning"].endswith("not counted: $113,000.00 of short-sale proceeds (delivering shares not held free)")
@@ -297,6 +297,8 @@ async def test_a_close_past_its_last_trade_says_what_the_instructions_in_force_s
     assert "the other 6: it will be exercised automatically" in blocked["message"]
     assert "in all it would pay $87,000.00 and receive 600 AAPL shares" in blocked["message"]
     assert "$145,000.00" not in blocked["message"]
+    # nothing can trade: no warning about when orders sent now would fill
+    assert not [w for w in preview["plan"].get("warnings", []) if w["code"] in ("MARKET_CLOSED", "EARLY_CLOSE")]
     assert summary["expiring"]["at_expiry"]["shares"]["AAPL"] == "600"
 
 

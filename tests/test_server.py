@@ -1486,7 +1486,7 @@ async def test_positions_on_one_underlier_across_every_page(client: Client) -> N
     assert contract["total_items"] == 4
     ibm = await call(client, "get_positions", {"underlying_instrument_id": "IBM"})
     assert ibm["note"].startswith("no position of this account has the underlier 'IBM'")
-    assert ibm["note"].endswith("underliers held: AAPL, AAPL1, AMZN, BRK.B, GOOG, MSFT, NVDA, SPX, SPY, TSLA")  # no USD
+    assert ibm["note"].endswith("underliers held: AAPL, AMZN, BRK.B, GOOG, MSFT, NVDA, SPX, SPY, TSLA")  # no USD
 
 
 TOOLS_LIST_BUDGET = 12_288  # bytes of compact JSON: what every host puts in the model's context

@@ -20,6 +20,7 @@ from .. import __version__
 from ..clearstreet.errors import APIStatusError, ClearStreetError
 from ..clearstreet.models import Position, PositionInstruction, SecurityType, SortBy, SortDirection
 from ..domain.calendar import new_york
+from ..domain.contracts import underlier_of_root
 from ..domain.exposure import ExposureBuilder, ExposureSummary
 from ..domain.market_view import MarketView
 from ..domain.numbers import plain
@@ -110,9 +111,10 @@ def _no_match_note(
 
 
 def _underlier_name(position: Position) -> str:
-    """How a person names a position's underlier: an option's OSI root, else its own symbol."""
+    """How a person names a position's underlier: an option's OSI root without an adjustment's
+    digits (``domain.contracts.underlier_of_root``: no security trades as AAPL1), else its own symbol."""
     option = try_parse_osi(position.symbol)
-    return option.root if option is not None else position.symbol.strip()
+    return underlier_of_root(option.root) if option is not None else position.symbol.strip()
 
 
 class Reads:

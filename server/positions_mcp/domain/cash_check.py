@@ -128,7 +128,9 @@ def _named(night: _Night, figures: Mapping[Source, Decimal]) -> str:
         head = "1 instruction already sent" if len(sent) == 1 else f"{len(sent)} instructions already sent"
         parts.append(f"{head} ({shown}{more}) {_pays(figures['sent'], len(sent) == 1)}")
     if "expiry" in night.sources:
-        parts.append(f"the rest of today's expiry {_pays(figures['expiry'], True)}")
+        # what expiry does by default depends on where the underliers close (OCC Rule 805(d)):
+        # judged at the prices now, so it is an estimate and says so
+        parts.append(f"the rest of today's expiry {_pays(figures['expiry'], True)} (by default, at today's prices)")
     if len(parts) == 1:
         return parts[0]
     return f"{', '.join(parts[:-1])} and {parts[-1]}"

@@ -688,7 +688,10 @@ def _plan(
     else:
         market_open = is_market_open(now)
         next_open = None if market_open else next_market_open(now)
-    if not market_open:
+    # past a contract's last trade the plan is blocked whole: "orders sent now wait for the open"
+    # would describe a close that cannot trade (domain/last_trade.py)
+    tradable = not any(i.code == CloseCode.PAST_LAST_TRADE for i in blocked)
+    if tradable and not market_open:
         opens = f"; it opens {format_et(next_open)}" if next_open is not None else ""
         warnings.append(
             Issue(
@@ -697,7 +700,7 @@ def _plan(
                 "open and fill at the opening price, which may differ from the estimate.",
             )
         )
-    elif session is not None and session.day_type == "EARLY_CLOSE" and session.close is not None:
+    elif tradable and session is not None and session.day_type == "EARLY_CLOSE" and session.close is not None:
         warnings.append(
             Issue(
                 code=CloseCode.EARLY_CLOSE,
