@@ -9,39 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 
 import anyio
+from positions_mcp.actions.enrichment import funds_of, quote_of
 from positions_mcp.clearstreet import ClearStreetClient
-from positions_mcp.clearstreet.market_models import AccountBalances, MarketDataSnapshot
 from positions_mcp.clearstreet.models import Position, SecurityType
 from positions_mcp.domain.contracts import terms_for_positions
-from positions_mcp.domain.market_view import Funds, Greeks, MarketView, Quote
+from positions_mcp.domain.market_view import Greeks, MarketView, Quote
 from positions_mcp.simulator import Simulator
-
-
-def quote_of(row: MarketDataSnapshot) -> Quote:
-    g = row.greeks
-    return Quote(
-        instrument_id=row.instrument_id,
-        symbol=row.symbol,
-        last=row.last_trade.price if row.last_trade else None,
-        bid=row.last_quote.bid if row.last_quote else None,
-        ask=row.last_quote.ask if row.last_quote else None,
-        midpoint=row.last_quote.midpoint if row.last_quote else None,
-        previous_close=row.session.previous_close,
-        greeks=None if g is None else Greeks(g.delta, g.gamma, g.theta, g.vega, g.rho, g.theo_price, g.timestamp),
-    )
-
-
-def funds_of(balances: AccountBalances) -> Funds:
-    details = balances.margin_details
-    return Funds(
-        currency=balances.currency,
-        trade_cash=balances.trade_cash,
-        settled_cash=balances.settled_cash,
-        withdrawable_cash=balances.withdrawable_cash,
-        buying_power=balances.buying_power,
-        overnight_buying_power=details.overnight_details.buying_power if details else None,
-        margin_type=str(balances.margin_type),
-    )
 
 
 async def served_view(simulator: Simulator, account_id: int, positions: Iterable[Position]) -> MarketView:

@@ -19,11 +19,6 @@ API_KEY = "sk-live-3f9a2b7c1d4e5f60"
 TOKEN = "cst1.eyJ0IjoiY2xvc2VfcG9zaXRpb24ifQ.c2lnbmF0dXJl"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 

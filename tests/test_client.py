@@ -58,11 +58,6 @@ CALL_ID = "c7f5ecb6-f52c-46b9-8b56-4417482612f3"
 ORIGINAL_ID = "63987bde-0967-4f76-840b-cb9033ce2a74"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- fixtures: a scripted API and a client wired to it ----------------------------------------------
 
 Reply = httpx.Response | BaseException | type[BaseException] | Callable[[httpx.Request], httpx.Response]

@@ -42,11 +42,6 @@ CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
 PUT_ID = "f7f8f9fa-a7a8-b7b8-c7c8-c9cacbcccdce"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 Handler = Callable[[httpx.Request], Any]
 
 

@@ -66,11 +66,6 @@ SPY_PUT = "SPY   261127P00565000"  # long 2
 NVDA_PUT_COMPACT = "NVDA261127P00125000"  # short 5
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- the harness: a recording transport around the simulator, and a client that never sleeps ------
 
 

@@ -28,11 +28,6 @@ SPX_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e21"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sim() -> Simulator:
     simulator = Simulator(seed=0, now=MONDAY_OPEN)
     simulator.add_generated_account(GENERATED, positions=400, seed=3)

@@ -24,11 +24,6 @@ NANOS_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z")
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sim() -> Simulator:
     return Simulator(seed=0, now=MONDAY_OPEN)
 

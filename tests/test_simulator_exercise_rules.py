@@ -28,11 +28,6 @@ LEAP = "AAPL  280121C00195000"
 EXERCISE_DOMAIN = "com.clearstreet.oems.exercise"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), NEW_YORK)
 

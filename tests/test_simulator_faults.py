@@ -24,11 +24,6 @@ AAPL_CALL = "AAPL  261127C00145000"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sim() -> Simulator:
     return Simulator(seed=0, now=MONDAY_OPEN)
 

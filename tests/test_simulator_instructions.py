@@ -35,11 +35,6 @@ ROW_FIELDS = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sim() -> Simulator:
     return Simulator(seed=0, now=MONDAY_OPEN)
 

@@ -29,11 +29,6 @@ ORDERS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/orders"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sim() -> Simulator:
     return Simulator(seed=0, now=MONDAY_OPEN)
 

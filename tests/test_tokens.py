@@ -37,11 +37,6 @@ TSLA_ID = "21d42f06-38a5-4494-8089-743d3dd6f9c7"
 AAPL_ID = "70a34ea6-6465-438e-80a5-fabb1735256a"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     def __init__(self, now: datetime = T0) -> None:
         self.now = now
