@@ -580,3 +580,44 @@ def test_a_small_book_of_odd_names_without_greeks_still_fits() -> None:
     assert s.delta is not None and s.delta.underliers == 25
     assert s.delta.by_underlier is None or s.delta.by_underlier.rows
     assert '"rows":[]' not in text
+
+
+def test_short_sale_proceeds_count_the_free_shares_as_the_preview_does() -> None:
+    """200 GHI held, 80 of them in a working sell order (available 120), and 2 GHI 50 puts in the
+    money: exercising them delivers 200 shares for 2 × 100 × 50 = 10,000. The 120 free shares bring
+    10,000 × 120 / 200 = 6,000 of cash; the other 4,000 is a short sale's proceeds (Regulation T):
+    settlement.short_sale_proceeds, the function the exercise preview's cash check calls too."""
+    from positions_mcp.domain.settlement import short_sale_proceeds
+
+    rows = [
+        pos("GHI", "200", "9000.00", instrument_id=GHI, instrument_price="45.00", available_quantity="120"),
+        option("GHI   261127P00050000", "2", "1020.00", GHI),
+    ]
+    terms = {rows[1].instrument_id: terms_for(rows[1], {"multiplier": "100"})}
+    funds = Funds("USD", Decimal("1000.00"), Decimal("1000.00"), Decimal("1000.00"), Decimal("1000.00"))
+    s = summarize(rows, MarketView(quotes={GHI: quote(GHI, "GHI", "45.00")}, terms=terms, funds=funds))
+    assert s.expiring is not None and s.expiring.at_expiry is not None
+    settlement = s.expiring.at_expiry
+    assert short_sale_proceeds(Decimal(120), Decimal(200), Decimal(10000)) == Decimal("4000.00")
+    assert (settlement.cash_in, settlement.short_sale_proceeds, settlement.net_cash) == (
+        Decimal("10000.00"),
+        Decimal("4000.00"),
+        Decimal("6000.00"),
+    )
+    assert settlement.cash_after == Decimal("7000.00")
+
+
+def test_an_adjusted_root_names_its_underlier_never_itself() -> None:
+    """An XYZ1 call with no underlying_instrument_id and no quote: it counts toward XYZ (OCC appends
+    the digit to the underlier's symbol), never toward an 'XYZ1' security. Without a deliverable
+    confirmed, its expiry is not settled at all."""
+    call = option("XYZ1  261127C00040000", "2", "2010.00", "").model_copy(update={"underlying_instrument_id": None})
+    terms = {call.instrument_id: terms_for(call, {"multiplier": "100", "deliverable_shares": "150"})}
+    s = summarize([call], MarketView(terms=terms))
+    assert s.delta is not None and s.delta.by_underlier is not None
+    assert [row.underlier for row in s.delta.by_underlier.rows] == ["XYZ"]
+    unconfirmed = {call.instrument_id: terms_for(call, {"multiplier": "100"})}
+    assert not unconfirmed[call.instrument_id].deliverable_confirmed
+    watch = summarize([call], MarketView(terms=unconfirmed)).expiring
+    assert watch is not None and watch.at_expiry is not None
+    assert (watch.at_expiry.shares, watch.at_expiry.not_counted) == ({}, 1)
