@@ -33,7 +33,9 @@ How to add a state-changing action
    inputs are the same); ``convert=`` only when a field is not the same value under the same name.
 3. The upstream request it sends: a method of the client's endpoint group
    (``clearstreet/endpoints/``) and the simulator's route for it (``simulator/app.py``).
-4. Its tool in the README's table of tools (``tests/test_repository.py`` checks the table).
+4. Its tools where the tool list is pinned: the README's table of tools (``tests/test_repository.py``
+   checks it), the tool lists of ``tests/test_server.py``, and the ``tools/list`` size budget
+   (``bench/bench_startup.py``; a confirmed action adds two tools, about 1.5 KB).
 
 Nothing else: the account policy, the token, the ledger, repeats, the audit, the deadline and the
 shield, the question and the outcome are the pipeline's. Each is one collaborator in its own
