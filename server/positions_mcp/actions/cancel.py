@@ -1,20 +1,24 @@
-"""Cancelling a position instruction: state-changing but idempotent (a repeated cancel converges),
-so it needs no preview and no human yes — but like every state change, its intent line is on disk
-before the request leaves, and its outcome follows (Clear Street's API documentation)."""
+"""Cancelling a position instruction: state-changing but idempotent (a repeated cancel converges,
+so the client retries it like a read: ``clearstreet._requester``), so it needs no preview and no
+human yes (``confirmation = "none"``) — but like every state change it goes through the pipeline:
+its intent line is on disk before the request leaves, the request is bounded by the deadline and
+shielded once sent, and its outcome follows."""
 
 from __future__ import annotations
 
-import anyio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..clearstreet.errors import APIStatusError, ClearStreetError, Conflict, NotFound
 from ..clearstreet.models import PositionInstruction
-from .errors import ActionError, describe_upstream
-from .pipeline import Pipeline
+from .errors import describe_upstream
+from .pipeline import IdempotentAction, Sent
 from .views import Result
 
-__all__ = ["CancelExecution", "cancel_instruction"]
+if TYPE_CHECKING:
+    from ..clearstreet.client import ClearStreetClient
 
-TOOL = "cancel_position_instruction"
+__all__ = ["CancelArgs", "CancelExecution", "CancelInstruction"]
 
 _FAILURES: dict[type[APIStatusError], str] = {
     NotFound: "No instruction with that id in this account. Pass the instruction's server 'id' (a UUID "
@@ -22,6 +26,12 @@ _FAILURES: dict[type[APIStatusError], str] = {
     Conflict: "Nothing to cancel: the instruction is already final (ACCEPTED, REJECTED or CANCELLED). "
     "get_position_instructions shows its status.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class CancelArgs:
+    instruction_id: str
+    """The instruction's server ``id`` (not its ``client_instruction_id``)."""
 
 
 class CancelExecution(Result):
@@ -32,48 +42,33 @@ class CancelExecution(Result):
     already_final: bool = False
 
 
-async def cancel_instruction(pipeline: Pipeline, account_id: int | None, instruction_id: str) -> CancelExecution:
-    arguments = {"instruction_id": instruction_id}
-    account = await pipeline.account(TOOL, account_id, arguments)
-    async with pipeline.deps.deadline("cancelling the instruction"):
-        await pipeline.audit("intent", TOOL, account, arguments, "sending")
-        with anyio.CancelScope(shield=True):
-            try:
-                client = await pipeline.deps.upstream.client()
-                result = await client.instructions.cancel(account, instruction_id)
-            except ClearStreetError as exc:
-                message = describe_upstream(exc)
-                failure = next((text for kind, text in _FAILURES.items() if isinstance(exc, kind)), None)
-                if isinstance(exc, APIStatusError) and failure is not None:
-                    message = (
-                        f"{failure} (Clear Street {exc.status_code}: {exc.message}; "
-                        f"request_id {exc.request_id or 'none'})"
-                    )
-                warning = await pipeline.audit(
-                    "outcome",
-                    TOOL,
-                    account,
-                    arguments,
-                    "error",
-                    after_send=True,
-                    request_id=getattr(exc, "request_id", None),
-                    detail=message,
-                )
-                raise ActionError(message + warning) from exc
-            await pipeline.audit(
-                "outcome",
-                TOOL,
-                account,
-                arguments,
-                "already_final" if result.already_final else "cancel_requested",
-                after_send=True,
-                request_id=result.request_id,
-                instruction_ids=[result.instruction.id],
+class CancelInstruction(IdempotentAction[CancelArgs]):
+    args_type = CancelArgs
+    audit_ids = "instruction_ids"
+    execution_model = CancelExecution
+
+    @property
+    def doing(self) -> str:
+        return "cancelling the instruction"
+
+    def arguments(self, args: CancelArgs) -> dict[str, Any]:
+        return {"instruction_id": args.instruction_id}
+
+    async def send(self, client: ClearStreetClient, account: int, args: CancelArgs) -> Sent:
+        result = await client.instructions.cancel(account, args.instruction_id)
+        return Sent(
+            fields={"instruction": result.instruction, "already_final": result.already_final},
+            request_id=result.request_id,
+            ids=[result.instruction.id],
+            outcome="already_final" if result.already_final else "cancel_requested",
+        )
+
+    def failure(self, exc: ClearStreetError) -> tuple[str, str]:
+        """Every failure is an ``error`` outcome; a 404 or a 409 says what the id must be, or that
+        the instruction is already final, with Clear Street's own answer."""
+        failure = next((text for kind, text in _FAILURES.items() if isinstance(exc, kind)), None)
+        if isinstance(exc, APIStatusError) and failure is not None:
+            return "error", (
+                f"{failure} (Clear Street {exc.status_code}: {exc.message}; request_id {exc.request_id or 'none'})"
             )
-    return CancelExecution(
-        environment=pipeline.environment,
-        account_id=account,
-        instruction=result.instruction,
-        request_id=result.request_id,
-        already_final=result.already_final,
-    )
+        return "error", describe_upstream(exc)

@@ -1,4 +1,5 @@
-"""Closing one position, or every position: two confirmed actions (Clear Street's API documentation).
+"""Closing one position, or every position: one confirmed action behind two tools (the positions
+endpoints of Clear Street's API documentation).
 
 Each sends MARKET DAY orders for what the plan says (``domain.closing``); the pipeline does the
 rest. A close has no idempotency key upstream, so a close whose outcome is unknown is never retried
@@ -24,15 +25,15 @@ from .reads import Reads
 if TYPE_CHECKING:
     from ..clearstreet.client import ClearStreetClient
 
-__all__ = ["CloseAll", "CloseArgs", "CloseExecution", "ClosePosition", "ClosePreview"]
+__all__ = ["CloseArgs", "CloseExecution", "ClosePosition", "ClosePreview"]
 
 _CHECK = "check the account's orders and get_positions (what is still available) before closing again"
 
 
 @dataclass(frozen=True, slots=True)
 class CloseArgs:
-    instrument_id: str | None
-    """None: every position (close-all)."""
+    instrument_id: str | None = None
+    """None: every position (``close_positions``, whose tool takes no instrument)."""
     cancel_orders: bool = False
 
 
@@ -47,8 +48,11 @@ class CloseExecution(Execution):
 
 
 class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
-    name = "close_position"
-    preview_name = "preview_close_position"
+    """A close of one position, or of every position (``CloseArgs.instrument_id`` None): the
+    ``close_position`` and ``close_positions`` tools."""
+
+    args_type = CloseArgs
+    audit_ids = "order_ids"
     preview_model = ClosePreview
     execution_model = CloseExecution
 
@@ -172,8 +176,3 @@ def _earlier_close(earlier: Submission | None, what: str) -> str | None:
     verb = "sent" if earlier.outcome in ("sent", "partial") else "started (outcome not known)"
     orders = f" (orders {listed(earlier.ids)})" if earlier.ids else ""
     return f"the close of {what} {verb} at {when(earlier)}{orders}"
-
-
-class CloseAll(ClosePosition):
-    name = "close_positions"
-    preview_name = "preview_close_positions"

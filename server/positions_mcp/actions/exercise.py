@@ -59,8 +59,8 @@ class SubmitExecution(Execution):
 
 
 class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
-    name = "submit_position_instructions"
-    preview_name = "preview_submit_position_instructions"
+    args_type = SubmitArgs
+    audit_ids = "instruction_ids"
     preview_model = InstructionPreview
     execution_model = SubmitExecution
 

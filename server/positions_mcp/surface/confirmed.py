@@ -253,37 +253,42 @@ async def execute(
 
 
 class Declared:
-    """A confirmed action named for the surface, loaded (with the use-cases) on first use."""
+    """A state-changing action registered under its tool ``name`` (the one place the name is
+    written), loaded from ``where`` (``"<module of actions>:<class>"``) with the use-cases on first
+    use. ``convert`` reads the tool's validated input as the action's arguments (default: the
+    action's ``args_from``, field by field)."""
 
-    def __init__(self, name: str, preview_name: str, module: str, cls: str, convert: Callable[[Any], Any]) -> None:
+    def __init__(self, name: str, where: str, convert: Callable[[Any], Any] | None = None) -> None:
         self.name = name
-        self.preview_name = preview_name
-        self._where = (module, cls)
+        self.preview_name = f"preview_{name}"
+        self._where = where
         self._convert = convert
 
     @cached_property
-    def action(self) -> ConfirmedAction[Any, Any]:
-        module = importlib.import_module(f"positions_mcp.actions.{self._where[0]}")
-        action: ConfirmedAction[Any, Any] = getattr(module, self._where[1])()
-        assert (action.name, action.preview_name) == (self.name, self.preview_name)
-        return action
+    def action(self) -> Any:
+        """The action (a ``ConfirmedAction`` or an ``IdempotentAction``), named by this registration."""
+        module, cls = self._where.split(":")
+        return getattr(importlib.import_module(f"positions_mcp.actions.{module}"), cls)(self.name)
 
     def args(self, arguments: Any) -> Any:
         """The tool's validated arguments as the action's own argument object."""
-        return self._convert(arguments)
+        return self._convert(arguments) if self._convert else self.action.args_from(arguments)
 
 
 def confirmed(
-    declared: Declared,
+    name: str,
+    where: str,
     *,
     arguments: type[Arguments],
+    convert: Callable[[Any], Any] | None = None,
     preview_title: str,
     preview_description: str,
     title: str,
     description: str,
     environment: str,
 ) -> list[SurfaceTool]:
-    """The preview tool and the executing tool of one confirmed action."""
+    """The preview tool and the executing tool of one confirmed action (see ``Declared``)."""
+    declared = Declared(name, where, convert)
 
     async def preview(ctx: Context[Any, Any], args: Any) -> CallToolResult:
         app = app_of(ctx)
@@ -316,10 +321,32 @@ def confirmed(
     ]
 
 
-def _close_args(arguments: Any) -> Any:
-    from ..actions.close import CloseArgs
+def idempotent(
+    name: str,
+    where: str,
+    *,
+    arguments: type[Arguments],
+    title: str,
+    description: str,
+    environment: str,
+    convert: Callable[[Any], Any] | None = None,
+) -> SurfaceTool:
+    """The one tool of an action sent without confirmation, because repeating it converges."""
+    declared = Declared(name, where, convert)
 
-    return CloseArgs(getattr(arguments, "instrument_id", None), arguments.cancel_orders)
+    async def run(ctx: Context[Any, Any], args: Any) -> CallToolResult:
+        app = app_of(ctx)
+        return await respond(app, app.pipeline.perform(declared.action, args.account_id, declared.args(args)))
+
+    return make_tool(
+        name=name,
+        title=title,
+        description=description,
+        annotations=CANCEL,
+        arguments=arguments,
+        handler=run,
+        environment=environment,
+    )
 
 
 def _submit_args(arguments: Any) -> Any:
@@ -328,28 +355,11 @@ def _submit_args(arguments: Any) -> Any:
     return SubmitArgs(tuple(row.as_input() for row in arguments.instructions))
 
 
-CLOSE_POSITION = Declared("close_position", "preview_close_position", "close", "ClosePosition", _close_args)
-CLOSE_ALL = Declared("close_positions", "preview_close_positions", "close", "CloseAll", _close_args)
-SUBMIT = Declared(
-    "submit_position_instructions",
-    "preview_submit_position_instructions",
-    "exercise",
-    "SubmitInstructions",
-    _submit_args,
-)
-
-
-async def cancel(ctx: Context[Any, Any], args: CancelArgs) -> CallToolResult:
-    from ..actions.cancel import cancel_instruction
-
-    app = app_of(ctx)
-    return await respond(app, cancel_instruction(app.pipeline, args.account_id, args.instruction_id))
-
-
 def action_tools(environment: str) -> list[SurfaceTool]:
     return [
         *confirmed(
-            CLOSE_POSITION,
+            "close_position",
+            "close:ClosePosition",
             arguments=ClosePositionArgs,
             preview_title="Preview closing a position",
             preview_description="""The MARKET DAY order that would close one position (side, quantity, estimate and its
@@ -360,7 +370,8 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             environment=environment,
         ),
         *confirmed(
-            CLOSE_ALL,
+            "close_positions",
+            "close:ClosePosition",
             arguments=CloseAllArgs,
             preview_title="Preview closing every position",
             preview_description="""The MARKET DAY orders that would close EVERY position (cash excluded), their
@@ -371,8 +382,10 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             environment=environment,
         ),
         *confirmed(
-            SUBMIT,
+            "submit_position_instructions",
+            "exercise:SubmitInstructions",
             arguments=SubmitInstructionsArgs,
+            convert=_submit_args,
             preview_title="Preview position instructions",
             preview_description="""Checks exercise / do-not-exercise / contrary-exercise rows (held long, available,
             expiry day, style, the day's cutoff), moneyness and what exercise delivers; gives each row its key and
@@ -382,14 +395,13 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             exercise twice), after the person's explicit yes. http_status 207: some rows REJECTED.""",
             environment=environment,
         ),
-        make_tool(
-            name="cancel_position_instruction",
+        idempotent(
+            "cancel_position_instruction",
+            "cancel:CancelInstruction",
             title="Cancel a position instruction",
             description="""Cancel a SENT instruction (CANCEL_REQUESTED now; CANCELLED or CANCEL_FAILED later in
             get_position_instructions). Safe to repeat.""",
-            annotations=CANCEL,
             arguments=CancelArgs,
-            handler=cancel,
             environment=environment,
         ),
     ]
