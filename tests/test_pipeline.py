@@ -16,10 +16,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import Recorder
+from conftest import Person, Recorder, ok, refused
 from mcp import Client
 from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+from mcp.types import CallToolResult, ElicitRequestParams
 from positions_mcp.safety.tokens import token_digest
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, Simulator
@@ -34,33 +34,6 @@ SUBMIT = {
 }
 CLOSE = {"instrument_id": "TSLA"}
 SUBMIT_PATH = f"/v1/accounts/{SECOND}/positions/instructions"
-
-
-class Person:
-    """Answers every question the same way and remembers what it was asked."""
-
-    def __init__(self, action: str = "accept", content: Any = None) -> None:
-        self.action = action
-        self.content = {"confirm": True} if content is None and action == "accept" else content
-        self.questions: list[str] = []
-
-    async def __call__(self, ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.questions.append(params.message)
-        return ElicitResult.model_construct(action=self.action, content=self.content)
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def refused(result: CallToolResult, reason: str) -> str:
-    assert result.is_error, result.structured_content
-    text = result.content[0].text  # type: ignore[union-attr]
-    assert f"Refused ({reason})" in text, text
-    assert text.count("Nothing was sent") == 1, text
-    return text
 
 
 def keys_submitted(simulator: Simulator) -> list[str]:
