@@ -1,6 +1,6 @@
 """Test support: a ``MarketView`` filled from what the simulator serves (snapshots, option contracts,
-balances), read through the typed client over the in-process transport, as the use-case layer
-would; and hand-written quotes for small books."""
+balances), read through the typed client over the in-process transport and made quotes and funds by the
+use-case layer's own ``quote_of``/``funds_of``; and hand-written quotes for small books."""
 
 from __future__ import annotations
 

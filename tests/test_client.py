@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Waits
 from positions_mcp.clearstreet import (
     ENVIRONMENT_URLS,
     NIL_UUID,
@@ -88,23 +89,16 @@ class ScriptedAPI:
         return [request.content for request in self.requests]
 
 
-class Sleeps(list[float]):
-    """Records the delays the client asked for instead of sleeping."""
-
-    async def __call__(self, delay: float) -> None:
-        self.append(delay)
-
-
 def make_client(
     api: ScriptedAPI,
-    sleeps: Sleeps | None = None,
+    sleeps: Waits | None = None,
     *,
     base_url: str = BASE_URL,
     jitter_draw: float = 0.0,
     **policy: Any,
 ) -> ClearStreetClient:
     retry = RetryPolicy(
-        sleep=sleeps if sleeps is not None else Sleeps(),
+        sleep=sleeps if sleeps is not None else Waits(),
         random=lambda: jitter_draw,
         clock=lambda: NOW,
         **policy,
@@ -753,7 +747,7 @@ async def test_a_seed_era_rejection_without_rows_raises() -> None:
 
 @pytest.mark.anyio
 async def test_429_with_retry_after_then_success_waits_what_the_server_asked() -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(
         reply(429, envelope(error={"code": 429, "message": "Too many requests"}), {"Retry-After": "7"}),
         reply(200, envelope([CURRENT_POSITION], request_id="req-ok")),
@@ -779,7 +773,7 @@ async def test_429_with_retry_after_then_success_waits_what_the_server_asked() -
     ],
 )
 async def test_retry_hints(headers: dict[str, str], expected: float) -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), headers), reply(200, envelope([])))
     async with make_client(api, sleeps) as client:
         await client.instructions.get(ACCOUNT)
@@ -808,7 +802,7 @@ def test_backoff_is_exponential_capped_and_jittered_down_by_at_most_a_quarter() 
 
 @pytest.mark.anyio
 async def test_reads_retry_502_503_504_with_backoff_then_give_up() -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(
         reply(502, envelope(error={"code": 502, "message": "bad gateway"})),
         reply(504, envelope(error={"code": 504, "message": "gateway timeout"})),
@@ -825,7 +819,7 @@ async def test_reads_retry_502_503_504_with_backoff_then_give_up() -> None:
 @pytest.mark.anyio
 async def test_a_read_retries_through_one_500() -> None:
     """A GET is safe to repeat, so an internal error is retried like any other 5xx (DESIGN 5)."""
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(
         reply(500, envelope(error={"code": 500, "message": "Internal error"})), reply(200, envelope(data=[]))
     )
@@ -837,7 +831,7 @@ async def test_a_read_retries_through_one_500() -> None:
 
 @pytest.mark.anyio
 async def test_reads_retry_timeouts_and_dropped_connections() -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(httpx.ReadTimeout, httpx.RemoteProtocolError, reply(200, envelope([])))
     async with make_client(api, sleeps) as client:
         page = await client.positions.page(ACCOUNT)
@@ -899,7 +893,7 @@ async def test_max_retries_zero_means_one_attempt() -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_a_5xx_on_a_close_is_not_retried_and_the_outcome_is_unknown(status: int) -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     body = envelope(error={"code": status, "message": "Internal error"}, request_id="req-5xx")
     api = ScriptedAPI(reply(status, body))
     async with make_client(api, sleeps) as client:
@@ -926,7 +920,7 @@ async def test_a_close_lost_after_sending_is_not_retried(failure: type[httpx.Req
 
 @pytest.mark.anyio
 async def test_a_close_is_retried_after_429_and_after_a_connection_that_never_opened() -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(
         reply(429, envelope(error={"code": 429, "message": "Too many requests"}), {"Retry-After": "2"}),
         httpx.ConnectError,
@@ -979,7 +973,7 @@ async def test_a_close_answered_200_with_an_unreadable_body_is_an_unknown_outcom
 
 @pytest.mark.anyio
 async def test_submit_retried_after_a_timeout_reuses_its_keys_and_reports_the_original() -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     posts: list[list[str]] = []
 
     def all_duplicates(request: httpx.Request) -> httpx.Response:
@@ -1140,7 +1134,7 @@ async def test_a_duplicate_of_a_different_instruction_stays_a_rejection() -> Non
 
 @pytest.mark.anyio
 async def test_a_submit_503_without_rows_is_retried_with_the_same_keys() -> None:
-    sleeps = Sleeps()
+    sleeps = Waits()
     api = ScriptedAPI(
         reply(503, envelope(error={"code": 503, "message": "unavailable"}), {"retry-after-ms": "100"}),
         lambda request: reply(200, envelope([instruction_row(k) for k in sent_keys(request)])),

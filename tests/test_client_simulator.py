@@ -3,7 +3,7 @@
 End to end: every operation is sent by ``ClearStreetClient`` to the simulated API and its typed
 result is checked against the exact JSON the simulator served (recorded by a transport wrapper that
 also counts the requests). Simulated time is frozen at Monday 2026-11-23 10:00 New York (market
-open; the weekly expiry is Friday 2026-11-27) and only moves with ``sim.advance``/``sim.settle``.
+open; the weekly expiry is Friday 2026-11-27) and only moves with ``simulator.advance``/``simulator.settle``.
 Retries sleep through an injected recorder, never on the wall clock.
 
 The fixture tests in ``test_client.py`` script the HTTP round_trips by hand; these check that the
@@ -12,11 +12,10 @@ client and the simulator agree with each other, faults included.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import MONDAY_OPEN, Recorder, Waits
 from positions_mcp.clearstreet import (
     GENERATED_KEY_PREFIX,
     NIL_UUID,
@@ -49,7 +49,6 @@ from positions_mcp.clearstreet import (
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
 from pydantic import BaseModel
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 in New York, market open
 API_KEY = "csk_sim_T0p-S3cret-9f8e7d6c5b4a"
 BASE_URL = "http://simulator"
 ACCOUNT = DEMO_PRIMARY_ACCOUNT  # 19816
@@ -70,101 +69,28 @@ NVDA_PUT_COMPACT = "NVDA261127P00125000"  # short 5
 
 
 @dataclass
-class RoundTrip:
-    """One request the client sent, and what came back (a response, or a transport failure)."""
-
-    request: httpx.Request
-    status: int | None = None
-    headers: httpx.Headers | None = None
-    content: bytes = b""
-    failure: BaseException | None = None
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.content)
-
-    @property
-    def sent(self) -> Any:
-        return json.loads(self.request.content)
-
-    @property
-    def params(self) -> httpx.QueryParams:
-        return self.request.url.params
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Passes every request to the simulator's in-process transport and records the round trip."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.round_trips: list[RoundTrip] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        trip = RoundTrip(request)
-        self.round_trips.append(trip)
-        try:
-            response = await self.inner.handle_async_request(request)
-        except BaseException as exc:
-            trip.failure = exc
-            raise
-        content = await response.aread()
-        await response.aclose()
-        trip.status, trip.headers, trip.content = response.status_code, response.headers, content
-        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
-
-    def __len__(self) -> int:
-        return len(self.round_trips)
-
-    @property
-    def last(self) -> RoundTrip:
-        return self.round_trips[-1]
-
-    def matching(self, method: str, path_part: str = "") -> list[RoundTrip]:
-        return [e for e in self.round_trips if e.request.method == method and path_part in e.request.url.path]
-
-
-@dataclass
-class Sleeps:
-    """Stands in for ``anyio.sleep``: records each delay; ``during`` may run (e.g. advance the sim)."""
-
-    delays: list[float] = field(default_factory=list)
-    during: Callable[[float], None] | None = None
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-        if self.during is not None:
-            self.during(delay)
-
-
-@dataclass
 class Harness:
-    sim: Simulator
+    simulator: Simulator
     client: ClearStreetClient
     wire: Recorder
-    sleeps: Sleeps
+    waits: Waits
 
 
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(seed=0, now=MONDAY_OPEN)
-
-
-def connect(sim: Simulator, *, api_key: str = API_KEY, max_retries: int = 2) -> Harness:
-    sleeps = Sleeps()
-    wire = Recorder(sim.transport())
+def connect(simulator: Simulator, *, api_key: str = API_KEY, max_retries: int = 2) -> Harness:
+    wire = Recorder(simulator)
     policy = RetryPolicy(
         max_retries=max_retries,
-        sleep=sleeps,
+        sleep=wire.waits,
         random=lambda: 0.0,  # no jitter: backoff is exactly 0.5 s, 1.0 s, …
         clock=lambda: MONDAY_OPEN.timestamp(),
     )
     client = ClearStreetClient(api_key=api_key, base_url=BASE_URL, transport=wire, retry=policy)
-    return Harness(sim, client, wire, sleeps)
+    return Harness(simulator, client, wire, wire.waits)
 
 
 @pytest.fixture
-async def h(sim: Simulator) -> Any:
-    harness = connect(sim)
+async def h(simulator: Simulator) -> Any:
+    harness = connect(simulator)
     async with harness.client:
         yield harness
 
@@ -236,8 +162,8 @@ def is_generated_key(key: str | None) -> bool:
     return uuid.UUID(key.removeprefix(GENERATED_KEY_PREFIX)).version == 4
 
 
-def available(sim: Simulator, account: int, symbol: str) -> str:
-    return next(row["available_quantity"] for row in sim.positions(account) if row["symbol"] == symbol)
+def available(simulator: Simulator, account: int, symbol: str) -> str:
+    return next(row["available_quantity"] for row in simulator.positions(account) if row["symbol"] == symbol)
 
 
 def padded(osi_compact: str) -> str:
@@ -254,7 +180,7 @@ async def test_get_positions_is_typed_and_exactly_what_the_simulator_served(h: H
 
     served = h.wire.last.body
     assert_rows_exact(page.positions, served["data"])
-    assert served["data"] == h.sim.positions(ACCOUNT)  # the inspection view agrees with the wire
+    assert served["data"] == h.simulator.positions(ACCOUNT)  # the inspection view agrees with the wire
     assert page.request_id == served["metadata"]["request_id"] == h.wire.last.headers["x-request-id"]
     assert (page.metadata.page_number, page.metadata.total_items, page.metadata.total_pages) == (1, 17, 1)
     assert page.next_page_token is None and page.metadata.previous_page_token is None
@@ -277,7 +203,7 @@ async def test_get_position_instructions_is_typed_and_exact_with_filters(h: Harn
     listing = await h.client.instructions.get(HISTORY_ACCOUNT)
     served = h.wire.last.body["data"]
     assert_rows_exact(listing.instructions, served)
-    assert served == h.sim.instructions(HISTORY_ACCOUNT)
+    assert served == h.simulator.instructions(HISTORY_ACCOUNT)
     assert [row.status for row in listing.instructions] == [
         InstructionStatus.ACCEPTED,
         InstructionStatus.CANCELLED,
@@ -305,7 +231,7 @@ async def test_close_position_is_typed_and_exact(h: Harness) -> None:
     result = await h.client.positions.close(ACCOUNT, "GOOG")
     served = h.wire.last.body["data"]
     assert_rows_exact(result.orders, served)
-    assert served == h.sim.orders(ACCOUNT)[-1:]
+    assert served == h.simulator.orders(ACCOUNT)[-1:]
     (order,) = result.orders
     assert isinstance(order, Order) and order.created_at == MONDAY_OPEN
     assert result.request_id == h.wire.last.body["metadata"]["request_id"]
@@ -330,7 +256,7 @@ async def test_submit_and_cancel_are_typed_and_exact(h: Harness) -> None:
 
 @pytest.mark.anyio
 async def test_pages_of_a_2500_position_account_add_up_to_the_whole_book(h: Harness) -> None:
-    h.sim.add_generated_account(GENERATED_ACCOUNT, positions=2_500)
+    h.simulator.add_generated_account(GENERATED_ACCOUNT, positions=2_500)
     pages = [page async for page in h.client.positions.pages(GENERATED_ACCOUNT, page_size=1000)]
 
     assert [len(page.positions) for page in pages] == [1000, 1000, 500]
@@ -345,14 +271,14 @@ async def test_pages_of_a_2500_position_account_add_up_to_the_whole_book(h: Harn
     rows = [row for e in h.wire.round_trips for row in e.body["data"]]
     positions = [p for page in pages for p in page.positions]
     assert_rows_exact(positions, rows)
-    assert rows == h.sim.positions(GENERATED_ACCOUNT)  # the whole book, in symbol order
+    assert rows == h.simulator.positions(GENERATED_ACCOUNT)  # the whole book, in symbol order
     assert positions == await h.client.positions.all(GENERATED_ACCOUNT, page_size=1000)
 
 
 @pytest.mark.anyio
 async def test_filters_and_sort_are_resent_with_every_token_and_pages_equal_one_big_page(h: Harness) -> None:
-    h.sim.add_generated_account(GENERATED_ACCOUNT, positions=2_500)
-    book = h.sim.positions(GENERATED_ACCOUNT)
+    h.simulator.add_generated_account(GENERATED_ACCOUNT, positions=2_500)
+    book = h.simulator.positions(GENERATED_ACCOUNT)
     chosen = book[::3]  # 834 positions, named four different ways
     forms: list[str] = []
     for index, row in enumerate(chosen):
@@ -431,7 +357,7 @@ async def test_close_position_resolves_every_symbol_form(h: Harness, form: str) 
 async def test_close_position_sends_a_market_day_order_on_the_closing_side(
     h: Harness, instrument: str, symbol: str, side: Side, quantity: str
 ) -> None:
-    before = len(h.sim.orders(ACCOUNT))
+    before = len(h.simulator.orders(ACCOUNT))
     result = await h.client.positions.close(ACCOUNT, instrument)
 
     (order,) = result.orders
@@ -443,14 +369,14 @@ async def test_close_position_sends_a_market_day_order_on_the_closing_side(
     assert (order.side, order.symbol) == (side, symbol)
     assert order.quantity == order.leaves_quantity == Decimal(quantity) and order.filled_quantity == 0
     assert order.client_order_id == "close-position-20261123-0001"
-    assert len(h.sim.orders(ACCOUNT)) == before + 1 and h.sim.orders(ACCOUNT)[-1]["id"] == order.id
+    assert len(h.simulator.orders(ACCOUNT)) == before + 1 and h.simulator.orders(ACCOUNT)[-1]["id"] == order.id
 
     (position,) = (await h.client.positions.page(ACCOUNT, instrument_ids=[instrument])).positions
     assert position.available_quantity == 0  # the working close holds all that was free
     assert position.quantity != 0  # nothing filled yet
 
-    h.sim.settle()
-    assert h.sim.orders(ACCOUNT)[-1]["status"] == "FILLED"
+    h.simulator.settle()
+    assert h.simulator.orders(ACCOUNT)[-1]["status"] == "FILLED"
     remaining = (await h.client.positions.page(ACCOUNT, instrument_ids=[instrument])).positions
     if instrument == "MSFT":  # the resting limit order's 80 shares are still held
         assert [(p.quantity, p.available_quantity) for p in remaining] == [(80, 0)]
@@ -464,7 +390,9 @@ async def test_a_second_close_of_a_position_already_being_closed_is_refused_422(
     with pytest.raises(APIStatusError) as refused:
         await h.client.positions.close(ACCOUNT, "GOOG")
     assert refused.value.status_code == 422 and "Nothing to close in GOOG" in refused.value.message
-    assert len(h.wire) == 2 and len(h.sim.orders(ACCOUNT)) == 2  # the resting MSFT order and one close
+    assert (
+        len(h.wire.round_trips) == 2 and len(h.simulator.orders(ACCOUNT)) == 2
+    )  # the resting MSFT order and one close
 
 
 @pytest.mark.anyio
@@ -473,7 +401,7 @@ async def test_close_position_with_cancel_orders_closes_the_whole_position(h: Ha
     assert h.wire.last.sent == {"cancel_orders": True}
     (order,) = result.orders
     assert (order.side, order.quantity) == (Side.SELL, Decimal("200"))
-    resting = h.sim.orders(ACCOUNT)[0]
+    resting = h.simulator.orders(ACCOUNT)[0]
     assert resting["client_order_id"].startswith("rebalance-") and resting["status"] == "CANCELED"
 
 
@@ -483,7 +411,7 @@ async def test_close_positions_closes_every_non_cash_position(h: Harness) -> Non
     assert h.wire.last.sent == {}
     assert_rows_exact(result.orders, h.wire.last.body["data"])
 
-    book = {row["symbol"]: row for row in h.sim.positions(ACCOUNT)}
+    book = {row["symbol"]: row for row in h.simulator.positions(ACCOUNT)}
     expected = sorted(symbol for symbol, row in book.items() if row["instrument_type"] != "CASH")
     assert [o.symbol for o in result.orders] == expected  # symbol order, USD left alone
     for order in result.orders:
@@ -493,7 +421,7 @@ async def test_close_positions_closes_every_non_cash_position(h: Harness) -> Non
         assert (order.order_type, order.time_in_force) == (OrderType.MARKET, TimeInForce.DAY)
         assert order.client_order_id is not None and order.client_order_id.startswith("close-positions-20261123-")
     assert next(o for o in result.orders if o.symbol == "MSFT").quantity == 120
-    assert [row["id"] for row in h.sim.orders(ACCOUNT)[1:]] == [o.id for o in result.orders]
+    assert [row["id"] for row in h.simulator.orders(ACCOUNT)[1:]] == [o.id for o in result.orders]
     after = await h.client.positions.all(ACCOUNT)
     assert {p.symbol: p.available_quantity for p in after if p.available_quantity != 0} == {"USD": 25000}
 
@@ -511,13 +439,13 @@ async def test_a_fully_accepted_batch_is_200_with_every_row_sent_under_generated
     keys = [row.client_instruction_id for row in result.instructions]
     assert is_generated_key(keys[0]) and is_generated_key(keys[1]) and keys[2] == "mine"
     assert [row["client_instruction_id"] for row in h.wire.last.sent] == keys  # sent, not made up server-side
-    persisted = h.sim.instructions(ACCOUNT)
+    persisted = h.simulator.instructions(ACCOUNT)
     assert [(row["id"], row["client_instruction_id"]) for row in persisted] == [
         (row.id, row.client_instruction_id) for row in result.instructions
     ]
     assert all(row.persisted for row in result.instructions)
     assert result.instructions[1].symbol == SPY_PUT  # instructions show the padded OSI form
-    assert available(h.sim, ACCOUNT, AAPL_CALL_COMPACT) == "6"  # pending exercises reserve contracts
+    assert available(h.simulator, ACCOUNT, AAPL_CALL_COMPACT) == "6"  # pending exercises reserve contracts
 
 
 @pytest.mark.anyio
@@ -533,7 +461,7 @@ async def test_a_partly_rejected_batch_is_a_207_result_not_an_exception(h: Harne
     assert rejected.rejection_reason == rejected.rejection.description
     assert result.error is not None and result.error.code == 400
     assert all(is_generated_key(row.client_instruction_id) for row in result.instructions)
-    assert [row["id"] for row in h.sim.instructions(ACCOUNT)] == [sent.id]  # rejected rows are not kept
+    assert [row["id"] for row in h.simulator.instructions(ACCOUNT)] == [sent.id]  # rejected rows are not kept
 
 
 @pytest.mark.anyio
@@ -547,7 +475,7 @@ async def test_a_batch_rejected_as_a_whole_raises_400_with_every_row(h: Harness)
     assert [row.status for row in error.rows] == [InstructionStatus.REJECTED] * 2
     assert {row.rejection.reason for row in error.rows if row.rejection} == {"DNE_NOT_ON_EXPIRY"}
     assert [row.client_instruction_id for row in error.rows] == [r["client_instruction_id"] for r in h.wire.last.sent]
-    assert len(h.wire) == 1 and h.sim.instructions(ACCOUNT) == []
+    assert len(h.wire.round_trips) == 1 and h.simulator.instructions(ACCOUNT) == []
 
 
 @pytest.mark.anyio
@@ -555,11 +483,11 @@ async def test_resubmitting_a_callers_own_key_is_a_409_duplicate_not_recovered(h
     first = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1", "mine-1")])
     with pytest.raises(APIStatusError) as duplicate:
         await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1", "mine-1")])
-    assert duplicate.value.status_code == 409 and len(h.wire) == 2  # a 409 is final: not retried
+    assert duplicate.value.status_code == 409 and len(h.wire.round_trips) == 2  # a 409 is final: not retried
     (row,) = duplicate.value.rows
     assert row.rejection is not None and row.rejection.reason == "DUPLICATE_INSTRUCTION"
     assert row.rejection.metadata == {"existing_id": first.instructions[0].id}
-    assert len(h.sim.instructions(ACCOUNT)) == 1
+    assert len(h.simulator.instructions(ACCOUNT)) == 1
 
 
 # -- lifecycle -------------------------------------------------------------------------------------
@@ -570,11 +498,11 @@ async def test_a_sent_instruction_is_accepted_once_clearing_decides(h: Harness) 
     result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "2")])
     (sent,) = result.instructions
 
-    h.sim.advance(2)
+    h.simulator.advance(2)
     (still,) = (await h.client.instructions.get(ACCOUNT)).instructions
     assert still.status is InstructionStatus.SENT
 
-    h.sim.advance(1)  # the decision is due 3 s after submission
+    h.simulator.advance(1)  # the decision is due 3 s after submission
     listing = await h.client.instructions.get(ACCOUNT, instrument_id=AAPL_CALL_COMPACT)
     assert_rows_exact(listing.instructions, h.wire.last.body["data"])
     (accepted,) = listing.instructions
@@ -593,7 +521,7 @@ async def test_a_sent_instruction_is_accepted_once_clearing_decides(h: Harness) 
 @pytest.mark.anyio
 async def test_cancel_is_requested_then_cancelled_and_a_second_cancel_is_409(h: Harness) -> None:
     (sent,) = (await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "4")])).instructions
-    assert available(h.sim, ACCOUNT, AAPL_CALL_COMPACT) == "6"
+    assert available(h.simulator, ACCOUNT, AAPL_CALL_COMPACT) == "6"
 
     requested = await h.client.instructions.cancel(ACCOUNT, sent.id)
     assert requested.instruction.id == sent.id
@@ -605,10 +533,10 @@ async def test_cancel_is_requested_then_cancelled_and_a_second_cancel_is_409(h: 
     again = await h.client.instructions.cancel(ACCOUNT, sent.id)  # still pending: idempotent
     assert again.instruction.status is InstructionStatus.CANCEL_REQUESTED
 
-    h.sim.advance(2)
+    h.simulator.advance(2)
     (cancelled,) = (await h.client.instructions.get(ACCOUNT)).instructions
     assert cancelled.status is InstructionStatus.CANCELLED and cancelled.accepted_quantity is None
-    assert available(h.sim, ACCOUNT, AAPL_CALL_COMPACT) == "10"  # the reservation is released
+    assert available(h.simulator, ACCOUNT, AAPL_CALL_COMPACT) == "10"  # the reservation is released
 
     with pytest.raises(APIStatusError) as terminal:
         await h.client.instructions.cancel(ACCOUNT, sent.id)
@@ -621,7 +549,7 @@ async def test_cancel_is_requested_then_cancelled_and_a_second_cancel_is_409(h: 
 async def test_cancelling_an_unknown_instruction_is_404(h: Harness) -> None:
     with pytest.raises(APIStatusError) as missing:
         await h.client.instructions.cancel(ACCOUNT, NIL_UUID)
-    assert missing.value.status_code == 404 and len(h.wire) == 1
+    assert missing.value.status_code == 404 and len(h.wire.round_trips) == 1
 
 
 # -- faults on reads: retried, with the server's hint or a backoff, without wall-clock time ---------
@@ -629,20 +557,20 @@ async def test_cancelling_an_unknown_instruction_is_404(h: Harness) -> None:
 
 @pytest.mark.anyio
 async def test_a_429_on_get_waits_what_retry_after_says_then_succeeds(h: Harness) -> None:
-    h.sim.faults.add(status=429, retry_after=2, method="GET", path_contains="/positions")
+    h.simulator.faults.add(status=429, retry_after=2, method="GET", path_contains="/positions")
     page = await h.client.positions.page(ACCOUNT)
 
     limited, answered = h.wire.round_trips
     assert limited.status == 429 and limited.headers is not None
     assert (limited.headers["retry-after"], limited.headers["retry-after-ms"]) == ("2", "2000")
-    assert h.sleeps.delays == [2.0]
+    assert h.waits == [2.0]
     assert answered.status == 200 and len(page.positions) == 17
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("operation", ["positions", "instructions"])
 async def test_a_503_on_get_is_retried_with_backoff(h: Harness, operation: str) -> None:
-    h.sim.faults.add(status=503, times=2, method="GET")
+    h.simulator.faults.add(status=503, times=2, method="GET")
     if operation == "positions":
         result: Any = await h.client.positions.page(ACCOUNT)
         assert len(result.positions) == 17
@@ -650,25 +578,25 @@ async def test_a_503_on_get_is_retried_with_backoff(h: Harness, operation: str) 
         result = await h.client.instructions.get(HISTORY_ACCOUNT)
         assert len(result.instructions) == 3
     assert [e.status for e in h.wire.round_trips] == [503, 503, 200]
-    assert h.sleeps.delays == [0.5, 1.0]
+    assert h.waits == [0.5, 1.0]
 
 
 @pytest.mark.anyio
 async def test_a_dropped_connection_on_get_is_retried(h: Harness) -> None:
-    h.sim.faults.add(kind="drop", method="GET", path_contains="/positions")
+    h.simulator.faults.add(kind="drop", method="GET", path_contains="/positions")
     page = await h.client.positions.page(ACCOUNT, sort_by="QUANTITY")
     assert isinstance(h.wire.round_trips[0].failure, httpx.RemoteProtocolError)
-    assert h.wire.round_trips[1].status == 200 and len(h.wire) == 2
-    assert h.sleeps.delays == [0.5]
+    assert h.wire.round_trips[1].status == 200 and len(h.wire.round_trips) == 2
+    assert h.waits == [0.5]
     assert [p.quantity for p in page.positions] == sorted(p.quantity for p in page.positions)
 
 
 @pytest.mark.anyio
 async def test_reads_give_up_after_the_retry_budget(h: Harness) -> None:
-    h.sim.faults.add(status=503, times=None, method="GET")
+    h.simulator.faults.add(status=503, times=None, method="GET")
     with pytest.raises(APIStatusError) as unavailable:
         await h.client.positions.page(ACCOUNT)
-    assert unavailable.value.status_code == 503 and len(h.wire) == 3
+    assert unavailable.value.status_code == 503 and len(h.wire.round_trips) == 3
     assert unavailable.value.message == "Service unavailable"
 
 
@@ -680,20 +608,20 @@ async def test_reads_give_up_after_the_retry_budget(h: Harness) -> None:
 async def test_a_500_on_close_is_an_unknown_outcome_after_exactly_one_request(
     h: Harness, after_processing: bool
 ) -> None:
-    h.sim.faults.add(status=500, method="DELETE", after_processing=after_processing)
+    h.simulator.faults.add(status=500, method="DELETE", after_processing=after_processing)
     with pytest.raises(OutcomeUnknownError) as unknown:
         await h.client.positions.close(ACCOUNT, "AAPL")
-    assert len(h.wire) == 1 and h.sleeps.delays == []
+    assert len(h.wire.round_trips) == 1 and h.waits == []
     assert unknown.value.status_code == 500
     assert unknown.value.request_id == h.wire.last.body["metadata"]["request_id"]
     assert "Re-read positions" in str(unknown.value)
-    closes = [o for o in h.sim.orders(ACCOUNT) if o["client_order_id"].startswith("close-")]
+    closes = [o for o in h.simulator.orders(ACCOUNT) if o["client_order_id"].startswith("close-")]
     if after_processing:  # the order went out although the client saw a failure
         assert [(o["symbol"], o["side"], o["quantity"]) for o in closes] == [("AAPL", "SELL", "100")]
-        assert available(h.sim, ACCOUNT, "AAPL") == "0"
+        assert available(h.simulator, ACCOUNT, "AAPL") == "0"
     else:
         assert closes == []
-        assert available(h.sim, ACCOUNT, "AAPL") == "100"
+        assert available(h.simulator, ACCOUNT, "AAPL") == "100"
 
 
 @pytest.mark.anyio
@@ -702,25 +630,25 @@ async def test_a_500_on_close_is_an_unknown_outcome_after_exactly_one_request(
 async def test_a_dropped_connection_on_close_is_an_unknown_outcome_and_not_retried(
     h: Harness, after_processing: bool, close_all: bool
 ) -> None:
-    h.sim.faults.add(kind="drop", method="DELETE", after_processing=after_processing)
+    h.simulator.faults.add(kind="drop", method="DELETE", after_processing=after_processing)
     with pytest.raises(OutcomeUnknownError) as unknown:
         if close_all:
             await h.client.positions.close_all(ACCOUNT)
         else:
             await h.client.positions.close(ACCOUNT, "AAPL")
     assert isinstance(unknown.value.__cause__, httpx.RemoteProtocolError)
-    assert len(h.wire) == 1 and h.sleeps.delays == []
-    closes = [o for o in h.sim.orders(ACCOUNT) if o["client_order_id"].startswith("close-")]
+    assert len(h.wire.round_trips) == 1 and h.waits == []
+    closes = [o for o in h.simulator.orders(ACCOUNT) if o["client_order_id"].startswith("close-")]
     assert bool(closes) is after_processing
 
 
 @pytest.mark.anyio
 async def test_a_429_on_close_was_not_processed_and_is_retried(h: Harness) -> None:
-    h.sim.faults.add(status=429, retry_after=1.5, method="DELETE")
+    h.simulator.faults.add(status=429, retry_after=1.5, method="DELETE")
     result = await h.client.positions.close(ACCOUNT, "AAPL")
-    assert [e.status for e in h.wire.round_trips] == [429, 200] and h.sleeps.delays == [1.5]
-    assert [o.id for o in result.orders] == [h.sim.orders(ACCOUNT)[-1]["id"]]
-    assert len(h.sim.orders(ACCOUNT)) == 2  # exactly one close went out
+    assert [e.status for e in h.wire.round_trips] == [429, 200] and h.waits == [1.5]
+    assert [o.id for o in result.orders] == [h.simulator.orders(ACCOUNT)[-1]["id"]]
+    assert len(h.simulator.orders(ACCOUNT)) == 2  # exactly one close went out
 
 
 # -- faults on submits: same keys on every attempt, lost answers recovered, not double-submitted ---
@@ -731,7 +659,7 @@ async def test_a_429_on_close_was_not_processed_and_is_retried(h: Harness) -> No
 async def test_a_submit_processed_but_unanswered_is_retried_and_reports_the_originals(
     h: Harness, fault: dict[str, Any]
 ) -> None:
-    h.sim.faults.add(**fault, method="POST", after_processing=True)
+    h.simulator.faults.add(**fault, method="POST", after_processing=True)
     result = await h.client.instructions.submit(
         ACCOUNT, [exercise(AAPL_CALL, "2"), exercise("SPY261127P00565000", "1", key="mine-spy")]
     )
@@ -743,11 +671,11 @@ async def test_a_submit_processed_but_unanswered_is_retried_and_reports_the_orig
     assert retry.status == 409  # the simulator rejected both rows as duplicates of the first attempt
     assert {row["rejection"]["reason"] for row in retry.body["data"]} == {"DUPLICATE_INSTRUCTION"}
     assert read_back.request.method == "GET" and read_back.request.url.path.endswith("/instructions")
-    assert len(h.sleeps.delays) == 1
+    assert len(h.waits) == 1
 
     assert result.status_code == 200 and result.error is None and result.rejected == []
     assert result.recovered == tuple(keys)
-    persisted = h.sim.instructions(ACCOUNT)
+    persisted = h.simulator.instructions(ACCOUNT)
     assert len(persisted) == 2  # one exercise per row, not two
     assert [row.id for row in result.instructions] == [row["id"] for row in persisted]
     assert [row.status for row in result.instructions] == [InstructionStatus.SENT] * 2
@@ -757,15 +685,15 @@ async def test_a_submit_processed_but_unanswered_is_retried_and_reports_the_orig
 
 @pytest.mark.anyio
 async def test_a_lost_207_is_recovered_into_the_original_partial_result(h: Harness) -> None:
-    h.sim.faults.add(kind="drop", method="POST", after_processing=True)
+    h.simulator.faults.add(kind="drop", method="POST", after_processing=True)
     result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1"), do_not_exercise(AAPL_CALL, "1")])
     # The retry: the EXERCISE is a duplicate (409 cause), the DNE still off expiry (400 cause).
     assert h.wire.round_trips[1].status == 400
     assert result.status_code == 207 and result.recovered == (result.instructions[0].client_instruction_id,)
     (sent,), (rejected,) = result.sent, result.rejected
-    assert sent.status is InstructionStatus.SENT and sent.id == h.sim.instructions(ACCOUNT)[0]["id"]
+    assert sent.status is InstructionStatus.SENT and sent.id == h.simulator.instructions(ACCOUNT)[0]["id"]
     assert rejected.rejection is not None and rejected.rejection.reason == "DNE_NOT_ON_EXPIRY"
-    assert len(h.sim.instructions(ACCOUNT)) == 1
+    assert len(h.simulator.instructions(ACCOUNT)) == 1
     # The summary describes the rows still rejected, not the retry's "2 of 2 were rejected".
     assert "2 of 2" in h.wire.round_trips[1].body["error"]["message"]
     assert result.error is not None and result.error.code == 400
@@ -773,10 +701,10 @@ async def test_a_lost_207_is_recovered_into_the_original_partial_result(h: Harne
 
 
 @pytest.mark.anyio
-async def test_a_recovered_original_shows_its_current_state(sim: Simulator) -> None:
-    harness = connect(sim)
-    harness.sleeps.during = lambda _: sim.advance(5)  # clearing decides while the client backs off
-    sim.faults.add(status=503, method="POST", after_processing=True)
+async def test_a_recovered_original_shows_its_current_state(simulator: Simulator) -> None:
+    harness = connect(simulator)
+    harness.waits.during = lambda _: simulator.advance(5)  # clearing decides while the client backs off
+    simulator.faults.add(status=503, method="POST", after_processing=True)
     async with harness.client as client:
         result = await client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
     (row,) = result.instructions
@@ -786,10 +714,10 @@ async def test_a_recovered_original_shows_its_current_state(sim: Simulator) -> N
 
 @pytest.mark.anyio
 async def test_a_500_after_processing_on_submit_is_an_unknown_outcome_naming_the_keys(h: Harness) -> None:
-    h.sim.faults.add(status=500, method="POST", after_processing=True)
+    h.simulator.faults.add(status=500, method="POST", after_processing=True)
     with pytest.raises(OutcomeUnknownError) as unknown:
         await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
-    assert len(h.wire) == 1  # a 500 without rows may have been processed: not retried
+    assert len(h.wire.round_trips) == 1  # a 500 without rows may have been processed: not retried
     keys = unknown.value.client_instruction_ids
     assert keys == tuple(row["client_instruction_id"] for row in h.wire.last.sent)
     # ... and the keys find what happened.
@@ -802,19 +730,19 @@ async def test_a_500_after_processing_on_submit_is_an_unknown_outcome_naming_the
 async def test_a_503_rejecting_every_row_is_an_api_error_with_rows_and_not_retried(
     h: Harness, times: int | None
 ) -> None:
-    h.sim.faults.add(status=503, times=times, method="POST")
+    h.simulator.faults.add(status=503, times=times, method="POST")
     with pytest.raises(APIStatusError) as unavailable:
         await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1"), exercise("SPY261127P00565000", "1")])
     error = unavailable.value
     assert (error.status_code, error.code, error.message) == (503, 503, "Clearing service unavailable")
-    assert len(h.wire) == 1 and h.sleeps.delays == []
+    assert len(h.wire.round_trips) == 1 and h.waits == []
     assert_rows_exact(error.rows, h.wire.last.body["data"])
     assert [row.status for row in error.rows] == [InstructionStatus.REJECTED] * 2
     assert {(row.rejection.reason, row.rejection.domain) for row in error.rows if row.rejection} == {
         ("CLEARING_UNAVAILABLE", "com.clearstreet.oems.clearing")
     }
     assert [row.client_instruction_id for row in error.rows] == [r["client_instruction_id"] for r in h.wire.last.sent]
-    assert h.sim.instructions(ACCOUNT) == []
+    assert h.simulator.instructions(ACCOUNT) == []
 
 
 @pytest.mark.anyio
@@ -822,20 +750,20 @@ async def test_a_503_rejecting_every_row_is_an_api_error_with_rows_and_not_retri
 async def test_a_gateway_error_before_processing_a_submit_is_retried_with_the_same_keys(
     h: Harness, status: int
 ) -> None:
-    h.sim.faults.add(status=status, method="POST")
+    h.simulator.faults.add(status=status, method="POST")
     result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
     first, retry = h.wire.round_trips
     assert first.status == status and "data" not in first.body  # a gateway answers no rows
     assert retry.status == 200 and first.request.content == retry.request.content
-    assert result.status_code == 200 and result.recovered == () and h.sleeps.delays == [0.5]
-    assert [row["id"] for row in h.sim.instructions(ACCOUNT)] == [result.instructions[0].id]
+    assert result.status_code == 200 and result.recovered == () and h.waits == [0.5]
+    assert [row["id"] for row in h.simulator.instructions(ACCOUNT)] == [result.instructions[0].id]
 
 
 @pytest.mark.anyio
 async def test_a_429_on_submit_is_retried_with_the_same_keys(h: Harness) -> None:
-    h.sim.faults.add(status=429, retry_after=3, method="POST")
+    h.simulator.faults.add(status=429, retry_after=3, method="POST")
     result = await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])
-    assert [e.status for e in h.wire.round_trips] == [429, 200] and h.sleeps.delays == [3.0]
+    assert [e.status for e in h.wire.round_trips] == [429, 200] and h.waits == [3.0]
     assert h.wire.round_trips[0].request.content == h.wire.round_trips[1].request.content
     assert result.status_code == 200 and result.recovered == ()
 
@@ -846,19 +774,19 @@ async def test_a_429_on_submit_is_retried_with_the_same_keys(h: Harness) -> None
 @pytest.mark.anyio
 async def test_a_lost_cancel_answer_is_retried_and_converges(h: Harness) -> None:
     (sent,) = (await h.client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])).instructions
-    h.sim.faults.add(kind="drop", method="DELETE", after_processing=True)
+    h.simulator.faults.add(kind="drop", method="DELETE", after_processing=True)
     result = await h.client.instructions.cancel(ACCOUNT, sent.id)
     assert result.instruction.status is InstructionStatus.CANCEL_REQUESTED and not result.already_final
     assert [e.status for e in h.wire.matching("DELETE")] == [None, 200]
 
 
 @pytest.mark.anyio
-async def test_a_cancel_retry_that_finds_the_instruction_final_reports_it(sim: Simulator) -> None:
-    harness = connect(sim)
+async def test_a_cancel_retry_that_finds_the_instruction_final_reports_it(simulator: Simulator) -> None:
+    harness = connect(simulator)
     async with harness.client as client:
         (sent,) = (await client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL, "1")])).instructions
-        sim.faults.add(status=503, method="DELETE", after_processing=True)
-        harness.sleeps.during = lambda _: sim.advance(5)  # the cancel completes during the backoff
+        simulator.faults.add(status=503, method="DELETE", after_processing=True)
+        harness.waits.during = lambda _: simulator.advance(5)  # the cancel completes during the backoff
         result = await client.instructions.cancel(ACCOUNT, sent.id)
     assert [e.status for e in harness.wire.matching("DELETE")] == [503, 409]
     assert result.already_final and result.instruction.status is InstructionStatus.CANCELLED
@@ -870,8 +798,8 @@ async def test_a_cancel_retry_that_finds_the_instruction_final_reports_it(sim: S
 @pytest.mark.anyio
 async def test_the_api_key_appears_in_no_error_or_log_line(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    sim = Simulator(seed=0, now=MONDAY_OPEN, api_keys={API_KEY: {ACCOUNT}})
-    harness = connect(sim)
+    simulator = Simulator(seed=0, now=MONDAY_OPEN, api_keys={API_KEY: {ACCOUNT}})
+    harness = connect(simulator)
     errors: list[ClearStreetError] = []
 
     async def attempt(call: Awaitable[Any]) -> None:
@@ -881,27 +809,27 @@ async def test_the_api_key_appears_in_no_error_or_log_line(caplog: pytest.LogCap
             errors.append(exc)
 
     async with harness.client as client:
-        sim.faults.add(status=429, retry_after=1, method="GET")
-        sim.faults.add(kind="drop", method="GET", path_contains="/instructions")
+        simulator.faults.add(status=429, retry_after=1, method="GET")
+        simulator.faults.add(kind="drop", method="GET", path_contains="/instructions")
         await client.positions.page(ACCOUNT)
         await client.instructions.get(ACCOUNT)
         await attempt(client.positions.page(HISTORY_ACCOUNT))  # 403: the key has no access
-        sim.faults.add(status=500, method="DELETE", path_contains="/AAPL", after_processing=True)
+        simulator.faults.add(status=500, method="DELETE", path_contains="/AAPL", after_processing=True)
         await attempt(client.positions.close(ACCOUNT, "AAPL"))
-        sim.faults.add(kind="drop", method="DELETE")
+        simulator.faults.add(kind="drop", method="DELETE")
         await attempt(client.positions.close_all(ACCOUNT))
-        sim.faults.add(status=503, method="POST")
+        simulator.faults.add(status=503, method="POST")
         await attempt(client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL)]))
-        sim.faults.add(kind="drop", method="POST", after_processing=True)
+        simulator.faults.add(kind="drop", method="POST", after_processing=True)
         (sent,) = (await client.instructions.submit(ACCOUNT, [exercise(AAPL_CALL)])).instructions
         await attempt(client.instructions.submit(ACCOUNT, [do_not_exercise(AAPL_CALL)]))
         await client.instructions.cancel(ACCOUNT, sent.id)
-        sim.advance(5)
+        simulator.advance(5)
         await attempt(client.instructions.cancel(ACCOUNT, sent.id))
-        sim.faults.add(status=503, times=None, method="GET")
+        simulator.faults.add(status=503, times=None, method="GET")
         await attempt(client.positions.page(ACCOUNT))
-    wrong = connect(sim, api_key=API_KEY[::-1])
-    sim.faults.clear()
+    wrong = connect(simulator, api_key=API_KEY[::-1])
+    simulator.faults.clear()
     async with wrong.client:
         await attempt(wrong.client.positions.page(ACCOUNT))  # 401: an unknown key
 

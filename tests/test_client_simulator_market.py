@@ -5,7 +5,6 @@ with the positions of the same book."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,22 +20,21 @@ from positions_mcp.clearstreet import (
 )
 from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 GENERATED = 777
 AAPL1_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e11"
 SPX_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e21"
 
 
 @pytest.fixture
-def sim() -> Simulator:
-    simulator = Simulator(seed=0, now=MONDAY_OPEN)
+def simulator(simulator: Simulator) -> Simulator:
+    """conftest's simulator, with a generated account of 400 positions besides the demo book."""
     simulator.add_generated_account(GENERATED, positions=400, seed=3)
     return simulator
 
 
 @pytest.fixture
-async def cs(sim: Simulator) -> AsyncIterator[ClearStreetClient]:
-    async with ClearStreetClient(api_key="k", base_url="http://simulator", transport=sim.transport()) as client:
+async def cs(simulator: Simulator) -> AsyncIterator[ClearStreetClient]:
+    async with ClearStreetClient(api_key="k", base_url="http://simulator", transport=simulator.transport()) as client:
         yield client
 
 
@@ -59,8 +57,8 @@ async def test_balances_agree_with_the_positions(cs: ClearStreetClient) -> None:
 
 
 @pytest.mark.anyio
-async def test_batched_snapshots_of_a_whole_book(cs: ClearStreetClient, sim: Simulator) -> None:
-    rows = sim.positions(GENERATED)
+async def test_batched_snapshots_of_a_whole_book(cs: ClearStreetClient, simulator: Simulator) -> None:
+    rows = simulator.positions(GENERATED)
     ids = [r["instrument_id"] for r in rows] + [r["symbol"] for r in rows[:50]]  # 50 repeats, by symbol
     result = await cs.market_data.snapshots_batched(ids, concurrency=2)
     assert len(result.request_ids) == 5  # 450 distinct strings → 5 requests of ≤ 100
@@ -75,13 +73,13 @@ async def test_batched_snapshots_of_a_whole_book(cs: ClearStreetClient, sim: Sim
 
 
 @pytest.mark.anyio
-async def test_contracts_pages_and_batches(cs: ClearStreetClient, sim: Simulator) -> None:
+async def test_contracts_pages_and_batches(cs: ClearStreetClient, simulator: Simulator) -> None:
     paged = await cs.instruments.all_option_contracts(underlying_instrument_id="AAPL", page_size=1)
     assert [c.symbol for c in paged] == [
         "AAPL  261127C00145000", "AAPL  261127C00160000", "AAPL1 270115C00140000", "AAPL  280121C00195000",
     ]  # fmt: skip
     assert paged[2].multiplier == Decimal("150")
-    option_ids = [r["instrument_id"] for r in sim.positions(GENERATED) if r["instrument_type"] == "OPTION"]
+    option_ids = [r["instrument_id"] for r in simulator.positions(GENERATED) if r["instrument_type"] == "OPTION"]
     batched = await cs.instruments.option_contracts_batched(option_ids)
     assert sorted(c.id for c in batched.contracts) == sorted(option_ids)
     assert len(batched.request_ids) == -(-len(option_ids) // 100)
@@ -90,12 +88,12 @@ async def test_contracts_pages_and_batches(cs: ClearStreetClient, sim: Simulator
 
 
 @pytest.mark.anyio
-async def test_instrument_clock_hours_and_orders(cs: ClearStreetClient, sim: Simulator) -> None:
+async def test_instrument_clock_hours_and_orders(cs: ClearStreetClient, simulator: Simulator) -> None:
     aapl = (await cs.instruments.get("AAPL", include_options_expiry_dates=True)).instrument
     assert aapl.options_expiry_dates is not None and len(aapl.options_expiry_dates) == 3
     option = (await cs.instruments.get("AAPL1 270115C00140000")).instrument
     assert (option.id, option.instrument_type) == (AAPL1_CALL_ID, SecurityType.OPTION)
-    assert (await cs.clock.now()).clock == sim.now()
+    assert (await cs.clock.now()).clock == simulator.now()
     equities, options = (await cs.clock.market_hours()).markets
     assert equities.status.day_type is DayType.TRADING_DAY
     assert options.status.current_session is MarketSessionType.REGULAR

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import Recorder
+from conftest import Person, Recorder, ok, refused
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.client import ClientRequestContext
@@ -64,19 +64,6 @@ def audit_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-class Person:
-    """An elicitation callback: records each question and answers it the same way."""
-
-    def __init__(self, action: str = "accept", content: dict[str, Any] | None = None) -> None:
-        self.action = action
-        self.content = content if content is not None else ({"confirm": True} if action == "accept" else None)
-        self.questions: list[str] = []
-
-    async def __call__(self, ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.questions.append(params.message)
-        return ElicitResult(action=self.action, content=self.content)  # type: ignore[arg-type]
-
-
 @asynccontextmanager
 async def connect(
     settings: Settings, upstream: Recorder, mode: str, person: Person | None = None
@@ -84,20 +71,6 @@ async def connect(
     server = upstream.server(settings)
     async with Client(server, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
         yield client
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def refused(result: CallToolResult, reason: str) -> str:
-    assert result.is_error, result.structured_content
-    text = result.content[0].text  # type: ignore[union-attr]
-    assert f"Refused ({reason})" in text, text
-    assert text.count("Nothing was sent") == 1, text
-    return text
 
 
 def row(instruction_type: str, instrument_id: str, quantity: int, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import Recorder
+from conftest import Recorder, ok
 from mcp import Client
 from positions_mcp.settings import Settings
 
@@ -23,10 +23,7 @@ def et(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 async def preview(client: Client, tool: str = "preview_close_position", **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content is not None
-    return result.structured_content
+    return ok(await client.call_tool(tool, arguments))
 
 
 @pytest.mark.parametrize("status", [403, 500])

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Recorder
+from conftest import Recorder, ok
 from mcp import Client
 from positions_mcp.clearstreet.market_models import ExerciseStyle
 from positions_mcp.domain.calendar import NEW_YORK
@@ -48,10 +48,7 @@ def simulator(built: datetime, now: datetime | None = None, *, spx_put: bool = F
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content is not None
-    return result.structured_content
+    return ok(await client.call_tool(tool, arguments))
 
 
 async def suggestions(client: Client) -> dict[str, str]:

@@ -22,10 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Recorder
+from conftest import Person, Recorder, ok
 from mcp import Client
-from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult
+from mcp.types import CallToolResult
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT
 
@@ -43,25 +42,6 @@ ONE = {
 CLOSE = {"instrument_id": "TSLA"}  # 50 short in the default account
 USED_UP = "This confirmation is now used up: to try again, call {preview} again and get a new yes."
 ROUTES = ["token", "elicitation"]
-
-
-class Person:
-    """Answers yes (or ``action``) to every question and remembers what it was asked."""
-
-    def __init__(self, action: str = "accept") -> None:
-        self.action = action
-        self.questions: list[str] = []
-
-    async def __call__(self, ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        self.questions.append(params.message)
-        content = {"confirm": True} if self.action == "accept" else None
-        return ElicitResult.model_construct(action=self.action, content=content)
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def error_text(result: CallToolResult) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from conftest import MONDAY_OPEN, api
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from positions_mcp.domain.calendar import next_expiry_business_day
@@ -23,8 +24,6 @@ from positions_mcp.domain.osi import parse_osi
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
 
 # Monday 2026-11-23, 10:00 in New York: the market is open; the weekly expiry is Friday 2026-11-27.
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-AUTH = {"Authorization": "Bearer test-key"}
 POSITIONS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions"
 POSITION_FIELDS = {
     "account_id", "available_quantity", "avg_price", "closing_price", "closing_price_date", "cost_basis",
@@ -37,17 +36,8 @@ AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(seed=0, now=MONDAY_OPEN)
-
-
-def api(sim: Simulator, headers: dict[str, str] | None = AUTH) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=headers)
-
-
-async def all_positions(sim: Simulator, account: int = DEMO_PRIMARY_ACCOUNT) -> list[dict[str, Any]]:
-    async with api(sim) as http:
+async def all_positions(simulator: Simulator, account: int = DEMO_PRIMARY_ACCOUNT) -> list[dict[str, Any]]:
+    async with api(simulator) as http:
         response = await http.get(f"/v1/accounts/{account}/positions")
     assert response.status_code == 200
     return response.json()["data"]
@@ -73,8 +63,8 @@ def assert_error(response: httpx.Response, status: int, message_part: str = "") 
 
 
 @pytest.mark.anyio
-async def test_positions_envelope_every_field_and_fresh_request_ids(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_positions_envelope_every_field_and_fresh_request_ids(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         first = await http.get(POSITIONS)
         second = await http.get(POSITIONS)
     body = first.json()
@@ -95,8 +85,8 @@ async def test_positions_envelope_every_field_and_fresh_request_ids(sim: Simulat
 
 
 @pytest.mark.anyio
-async def test_primary_account_reproduces_the_seed_examples(sim: Simulator) -> None:
-    rows = by_symbol(await all_positions(sim))
+async def test_primary_account_reproduces_the_seed_examples(simulator: Simulator) -> None:
+    rows = by_symbol(await all_positions(simulator))
     aapl = rows["AAPL"]
     assert aapl | {"closing_price_date": None} == {
         "account_id": 19816,
@@ -138,8 +128,8 @@ async def test_primary_account_reproduces_the_seed_examples(sim: Simulator) -> N
 
 
 @pytest.mark.anyio
-async def test_demo_book_has_what_the_prompts_need(sim: Simulator) -> None:
-    rows = await all_positions(sim)
+async def test_demo_book_has_what_the_prompts_need(simulator: Simulator) -> None:
+    rows = await all_positions(simulator)
     by_id = {row["instrument_id"]: row for row in rows}
     equities = [r for r in rows if r["instrument_type"] == "COMMON_STOCK"]
     options = [r for r in rows if r["instrument_type"] == "OPTION"]
@@ -156,7 +146,7 @@ async def test_demo_book_has_what_the_prompts_need(sim: Simulator) -> None:
         assert row["position_type"] in {"LONG", "SHORT"}
         assert row["underlying_instrument_type"] == ("INDEX" if contract.root == "SPX" else "COMMON_STOCK")
         # the simulator quotes every underlier, even one the account does not hold
-        quote = sim.quote(row["underlying_instrument_id"])
+        quote = simulator.quote(row["underlying_instrument_id"])
         assert quote is not None
         intrinsic = max(Decimal(0), (quote - contract.strike) if contract.is_call else (contract.strike - quote))
         assert Decimal(row["instrument_price"]) >= intrinsic, row["symbol"]
@@ -169,8 +159,8 @@ async def test_demo_book_has_what_the_prompts_need(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_second_account_holds_the_instruction_examples_contract(sim: Simulator) -> None:
-    rows = by_symbol(await all_positions(sim, DEMO_INSTRUCTIONS_ACCOUNT))
+async def test_second_account_holds_the_instruction_examples_contract(simulator: Simulator) -> None:
+    rows = by_symbol(await all_positions(simulator, DEMO_INSTRUCTIONS_ACCOUNT))
     leap = rows["AAPL280121C00195000"]
     assert leap["instrument_id"] == "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01"
     assert leap["position_type"] == "LONG" and Decimal(leap["quantity"]) > 0
@@ -198,8 +188,8 @@ def test_demo_book_is_built_relative_to_today() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer   ", "Basic dXNlcjpwYXNz", "test-key"])
-async def test_missing_or_malformed_bearer_is_401(sim: Simulator, header: str | None) -> None:
-    async with api(sim, headers={} if header is None else {"Authorization": header}) as http:
+async def test_missing_or_malformed_bearer_is_401(simulator: Simulator, header: str | None) -> None:
+    async with api(simulator, headers={} if header is None else {"Authorization": header}) as http:
         response = await http.get(POSITIONS)
     assert_error(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
@@ -207,8 +197,8 @@ async def test_missing_or_malformed_bearer_is_401(sim: Simulator, header: str | 
 
 @pytest.mark.anyio
 async def test_configured_keys_limit_accounts() -> None:
-    sim = Simulator(now=MONDAY_OPEN, api_keys={"ops": {DEMO_PRIMARY_ACCOUNT}})
-    async with api(sim, {"Authorization": "Bearer ops"}) as http:
+    simulator = Simulator(now=MONDAY_OPEN, api_keys={"ops": {DEMO_PRIMARY_ACCOUNT}})
+    async with api(simulator, {"Authorization": "Bearer ops"}) as http:
         assert (await http.get(POSITIONS)).status_code == 200
         assert_error(
             await http.get(f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/positions"),
@@ -216,7 +206,7 @@ async def test_configured_keys_limit_accounts() -> None:
             "The caller does not have permission to execute the specified operation",
         )
         assert_error(await http.get("/v1/accounts/4242/positions"), 403)  # unmapped: no existence leak
-    async with api(sim, {"Authorization": "Bearer someone-else"}) as http:
+    async with api(simulator, {"Authorization": "Bearer someone-else"}) as http:
         assert_error(await http.get(POSITIONS), 401, "Invalid API key")
 
 
@@ -258,9 +248,9 @@ async def test_configured_keys_limit_accounts() -> None:
     ],
 )
 async def test_bad_requests_answer_the_error_envelope(
-    sim: Simulator, method: str, path: str, status: int, message: str
+    simulator: Simulator, method: str, path: str, status: int, message: str
 ) -> None:
-    async with api(sim) as http:
+    async with api(simulator) as http:
         response = await http.request(method, path)
     body = assert_error(response, status, message)
     assert response.headers["x-request-id"] == body["metadata"]["request_id"]
@@ -269,18 +259,18 @@ async def test_bad_requests_answer_the_error_envelope(
 
 
 @pytest.mark.anyio
-async def test_bad_page_tokens_of_the_right_shape_are_rejected(sim: Simulator) -> None:
+async def test_bad_page_tokens_of_the_right_shape_are_rejected(simulator: Simulator) -> None:
     limit_zero = base64.urlsafe_b64encode(struct.pack(">QQ", 0, 0)).rstrip(b"=").decode()
     limit_too_big = base64.urlsafe_b64encode(struct.pack(">QQ", 0, 5000)).rstrip(b"=").decode()
     seventeen_bytes = base64.urlsafe_b64encode(bytes(17)).rstrip(b"=").decode()
-    async with api(sim) as http:
+    async with api(simulator) as http:
         for token in (limit_zero, limit_too_big, seventeen_bytes):
             assert_error(await http.get(POSITIONS, params={"page_token": token}), 400, "page_token")
 
 
 @pytest.mark.anyio
-async def test_version_endpoint_answers_without_a_key(sim: Simulator) -> None:
-    async with api(sim, headers={}) as http:
+async def test_version_endpoint_answers_without_a_key(simulator: Simulator) -> None:
+    async with api(simulator, headers={}) as http:
         response = await http.get("/v1/version")
     assert response.status_code == 200
     assert response.json()["data"] == {"version": "2025-10-31"}
@@ -290,11 +280,11 @@ async def test_version_endpoint_answers_without_a_key(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_instrument_ids_filter_accepts_every_identifier_form(sim: Simulator) -> None:
-    call = by_symbol(await all_positions(sim))
+async def test_instrument_ids_filter_accepts_every_identifier_form(simulator: Simulator) -> None:
+    call = by_symbol(await all_positions(simulator))
     osi = next(parse_osi(s) for s, r in call.items() if r["instrument_id"] == AAPL_CALL_ID)
     forms = [AAPL_CALL_ID.upper(), osi.padded(), osi.spaced(), osi.compact(), osi.padded().lower()]
-    async with api(sim) as http:
+    async with api(simulator) as http:
         for form in forms:
             response = await http.get(POSITIONS, params={"instrument_ids": form})
             assert [row["instrument_id"] for row in response.json()["data"]] == [AAPL_CALL_ID], form
@@ -321,8 +311,8 @@ AMOUNT_SORTS = {
 @pytest.mark.anyio
 @pytest.mark.parametrize("direction", ["ASC", "DESC"])
 @pytest.mark.parametrize("sort_by", [*AMOUNT_SORTS, "SYMBOL", "INSTRUMENT_TYPE", "POSITION_TYPE"])
-async def test_every_sort_key_orders_rows(sim: Simulator, sort_by: str, direction: str) -> None:
-    async with api(sim) as http:
+async def test_every_sort_key_orders_rows(simulator: Simulator, sort_by: str, direction: str) -> None:
+    async with api(simulator) as http:
         rows = (await http.get(POSITIONS, params={"sort_by": sort_by, "sort_direction": direction})).json()["data"]
     assert len(rows) == 17
     field = AMOUNT_SORTS.get(sort_by, sort_by.lower())
@@ -337,19 +327,19 @@ async def test_every_sort_key_orders_rows(sim: Simulator, sort_by: str, directio
 
 
 @pytest.mark.anyio
-async def test_default_sort_is_symbol_ascending(sim: Simulator) -> None:
-    symbols = [row["symbol"] for row in await all_positions(sim)]
+async def test_default_sort_is_symbol_ascending(simulator: Simulator) -> None:
+    symbols = [row["symbol"] for row in await all_positions(simulator)]
     assert symbols == sorted(symbols)
 
 
 @pytest.mark.anyio
-async def test_paging_through_a_sorted_filtered_list(sim: Simulator) -> None:
+async def test_paging_through_a_sorted_filtered_list(simulator: Simulator) -> None:
     params = {
         "instrument_ids": "AAPL,TSLA,GOOG,MSFT,NVDA,AMZN,BRK.B",
         "sort_by": "MARKET_VALUE",
         "sort_direction": "DESC",
     }
-    async with api(sim) as http:
+    async with api(simulator) as http:
         whole = (await http.get(POSITIONS, params=params)).json()["data"]
         pages, response = [], await http.get(POSITIONS, params={**params, "page_size": 3})
         while True:
@@ -373,8 +363,8 @@ async def test_paging_through_a_sorted_filtered_list(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_empty_result_and_pages_past_the_end(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_empty_result_and_pages_past_the_end(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         empty = await http.get(POSITIONS, params={"instrument_ids": "SPY"})
         beyond_token = base64.urlsafe_b64encode(struct.pack(">QQ", 100, 10)).rstrip(b"=").decode()
         beyond = await http.get(POSITIONS, params={"page_token": beyond_token})
@@ -394,11 +384,11 @@ async def test_empty_result_and_pages_past_the_end(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_ten_thousand_positions_page_by_page(sim: Simulator) -> None:
-    sim.add_generated_account(777, positions=10_000, seed=1)
+async def test_ten_thousand_positions_page_by_page(simulator: Simulator) -> None:
+    simulator.add_generated_account(777, positions=10_000, seed=1)
     started = wall_time.perf_counter()
     rows, pages = [], 0
-    async with api(sim) as http:
+    async with api(simulator) as http:
         params: dict[str, Any] = {"sort_by": "MARKET_VALUE", "sort_direction": "DESC"}
         response = await http.get("/v1/accounts/777/positions", params=params)
         while True:
@@ -477,11 +467,11 @@ _bodies = st.one_of(
 def test_no_request_gets_a_500_or_a_body_outside_the_envelope(
     method: str, segments: list[str], query: dict[str, str], body: bytes | None
 ) -> None:
-    sim = _FUZZ_SIM
+    simulator = _FUZZ_SIM
     path = "/v1/accounts/" + "/".join(["19816", "positions", *segments][: 2 + len(segments)])
 
     async def call() -> httpx.Response:
-        async with api(sim) as http:
+        async with api(simulator) as http:
             return await http.request(method, path, params=query, content=body)
 
     response = anyio.run(call)

@@ -8,41 +8,30 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
+from conftest import MONDAY_OPEN, api
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator, Timings
 from positions_mcp.simulator.clock import SimulatedClock
 from positions_mcp.simulator.state import SimulatorState
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 New York
 SATURDAY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
-AUTH = {"Authorization": "Bearer test-key"}
 POSITIONS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions"
 AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
 NANOS_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z")
 
 
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(seed=0, now=MONDAY_OPEN)
+def position(simulator: Simulator, symbol: str, account: int = DEMO_PRIMARY_ACCOUNT) -> dict[str, Any] | None:
+    return next((row for row in simulator.positions(account) if row["symbol"] == symbol), None)
 
 
-def api(sim: Simulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH)
-
-
-def position(sim: Simulator, symbol: str, account: int = DEMO_PRIMARY_ACCOUNT) -> dict[str, Any] | None:
-    return next((row for row in sim.positions(account) if row["symbol"] == symbol), None)
-
-
-def order(sim: Simulator, order_id: str) -> dict[str, Any]:
-    return next(row for row in sim.orders() if row["id"] == order_id)
+def order(simulator: Simulator, order_id: str) -> dict[str, Any]:
+    return next(row for row in simulator.orders() if row["id"] == order_id)
 
 
 @pytest.mark.anyio
-async def test_close_one_position_creates_a_market_day_order(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_close_one_position_creates_a_market_day_order(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         response = await http.delete(f"{POSITIONS}/GOOG")
         second = await http.delete(f"{POSITIONS}/TSLA")
     assert response.status_code == 200
@@ -68,10 +57,10 @@ async def test_close_one_position_creates_a_market_day_order(sim: Simulator) -> 
 
 
 @pytest.mark.anyio
-async def test_close_by_every_identifier_form_including_percent_encoded_osi(sim: Simulator) -> None:
-    call = next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["instrument_id"] == AAPL_CALL_ID)
+async def test_close_by_every_identifier_form_including_percent_encoded_osi(simulator: Simulator) -> None:
+    call = next(r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT) if r["instrument_id"] == AAPL_CALL_ID)
     padded = call["symbol"][:4] + "  " + call["symbol"][4:]
-    async with api(sim) as http:
+    async with api(simulator) as http:
         response = await http.delete(f"{POSITIONS}/{padded.replace(' ', '%20')}")
         by_uuid = await http.delete(f"{POSITIONS}/{'a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8'.upper()}")
         by_lower_ticker = await http.delete(f"{POSITIONS}/nvda")
@@ -89,8 +78,8 @@ async def test_close_by_every_identifier_form_including_percent_encoded_osi(sim:
     "content",
     [None, b"", b"   ", b"null", b"{}", b'{"cancel_orders": null}', b'{"cancel_orders": false}', b'{"why": "x"}'],
 )
-async def test_close_accepts_every_body_shape(sim: Simulator, content: bytes | None) -> None:
-    async with api(sim) as http:
+async def test_close_accepts_every_body_shape(simulator: Simulator, content: bytes | None) -> None:
+    async with api(simulator) as http:
         response = await http.request(
             "DELETE", f"{POSITIONS}/MSFT", content=content, headers={"Content-Type": "application/json"}
         )
@@ -114,34 +103,34 @@ async def test_close_accepts_every_body_shape(sim: Simulator, content: bytes | N
         (b'{"cancel_orders": 1}', "cancel_orders must be true, false or null"),
     ],
 )
-async def test_close_rejects_bad_bodies(sim: Simulator, content: bytes, message: str) -> None:
-    async with api(sim) as http:
+async def test_close_rejects_bad_bodies(simulator: Simulator, content: bytes, message: str) -> None:
+    async with api(simulator) as http:
         one = await http.request("DELETE", f"{POSITIONS}/GOOG", content=content)
         every = await http.request("DELETE", POSITIONS, content=content)
     for response in (one, every):
         assert response.status_code == 400
         assert response.json()["error"]["code"] == 400
         assert message in response.json()["error"]["message"]
-    assert [o for o in sim.orders() if o["order_type"] == "MARKET"] == []  # nothing was sent
+    assert [o for o in simulator.orders() if o["order_type"] == "MARKET"] == []  # nothing was sent
 
 
 @pytest.mark.anyio
-async def test_cancel_orders_frees_the_reserved_quantity(sim: Simulator) -> None:
-    msft = position(sim, "MSFT")
+async def test_cancel_orders_frees_the_reserved_quantity(simulator: Simulator) -> None:
+    msft = position(simulator, "MSFT")
     assert msft is not None and (msft["quantity"], msft["available_quantity"]) == ("200", "120")
-    [resting] = sim.orders(DEMO_PRIMARY_ACCOUNT)
+    [resting] = simulator.orders(DEMO_PRIMARY_ACCOUNT)
     assert (resting["order_type"], resting["status"], resting["leaves_quantity"]) == ("LIMIT", "NEW", "80")
-    async with api(sim) as http:
+    async with api(simulator) as http:
         response = await http.request("DELETE", f"{POSITIONS}/MSFT", json={"cancel_orders": True})
     [closing] = response.json()["data"]
     assert (closing["side"], closing["quantity"]) == ("SELL", "200")
-    assert order(sim, resting["id"])["status"] == "CANCELED"
-    assert position(sim, "MSFT")["available_quantity"] == "0"  # type: ignore[index]
+    assert order(simulator, resting["id"])["status"] == "CANCELED"
+    assert position(simulator, "MSFT")["available_quantity"] == "0"  # type: ignore[index]
 
 
 @pytest.mark.anyio
-async def test_nothing_available_and_no_position(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_nothing_available_and_no_position(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         first = await http.delete(f"{POSITIONS}/GOOG")
         again = await http.delete(f"{POSITIONS}/GOOG")  # the first closing order holds all 25
         not_held = await http.delete(f"{POSITIONS}/SPY")
@@ -155,9 +144,9 @@ async def test_nothing_available_and_no_position(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_close_all_covers_equities_and_options_not_cash(sim: Simulator) -> None:
-    before = {row["symbol"]: row for row in sim.positions(DEMO_PRIMARY_ACCOUNT)}
-    async with api(sim) as http:
+async def test_close_all_covers_equities_and_options_not_cash(simulator: Simulator) -> None:
+    before = {row["symbol"]: row for row in simulator.positions(DEMO_PRIMARY_ACCOUNT)}
+    async with api(simulator) as http:
         response = await http.delete(POSITIONS)
     orders = response.json()["data"]
     assert response.status_code == 200
@@ -170,110 +159,110 @@ async def test_close_all_covers_equities_and_options_not_cash(sim: Simulator) ->
     expected_ids = [f"close-positions-20261123-{n:04d}" for n in range(1, len(orders) + 1)]
     assert [o["client_order_id"] for o in orders] == expected_ids
     assert next(o for o in orders if o["symbol"] == "MSFT")["quantity"] == "120"
-    async with api(sim) as http:
+    async with api(simulator) as http:
         again = await http.delete(POSITIONS)
     assert again.status_code == 200 and again.json()["data"] == []  # everything is already being closed
 
 
 @pytest.mark.anyio
-async def test_close_all_with_cancel_orders_closes_whole_positions(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_close_all_with_cancel_orders_closes_whole_positions(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         response = await http.request("DELETE", POSITIONS, json={"cancel_orders": True})
     msft = next(o for o in response.json()["data"] if o["symbol"] == "MSFT")
     assert msft["quantity"] == "200"
 
 
 @pytest.mark.anyio
-async def test_closing_order_fills_over_simulated_time(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_closing_order_fills_over_simulated_time(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         [sent] = (await http.delete(f"{POSITIONS}/GOOG")).json()["data"]
-    assert position(sim, "GOOG")["available_quantity"] == "0"  # type: ignore[index]
-    sim.advance(1)
-    assert order(sim, sent["id"])["status"] == "NEW"
-    sim.advance(1)
-    partial = order(sim, sent["id"])
+    assert position(simulator, "GOOG")["available_quantity"] == "0"  # type: ignore[index]
+    simulator.advance(1)
+    assert order(simulator, sent["id"])["status"] == "NEW"
+    simulator.advance(1)
+    partial = order(simulator, sent["id"])
     assert (partial["status"], partial["filled_quantity"], partial["leaves_quantity"]) == (
         "PARTIALLY_FILLED", "12", "13",
     )  # fmt: skip
     assert partial["average_fill_price"] == "139.05"
-    goog = position(sim, "GOOG")
+    goog = position(simulator, "GOOG")
     assert goog is not None
     assert (goog["quantity"], goog["available_quantity"]) == ("13", "0")
     assert goog["daily_realized_pnl"] == "79.80"  # 12 × (139.05 − 132.40)
-    sim.advance(1)
-    filled = order(sim, sent["id"])
+    simulator.advance(1)
+    filled = order(simulator, sent["id"])
     assert (filled["status"], filled["filled_quantity"], filled["leaves_quantity"]) == ("FILLED", "25", "0")
     assert filled["updated_at"] == "2026-11-23T15:00:03.000000000Z"
-    assert position(sim, "GOOG") is None  # a position at zero disappears
-    async with api(sim) as http:
+    assert position(simulator, "GOOG") is None  # a position at zero disappears
+    async with api(simulator) as http:
         listed = (await http.get(POSITIONS, params={"instrument_ids": "GOOG"})).json()["data"]
     assert listed == []
 
 
 @pytest.mark.anyio
-async def test_short_cover_books_realized_pnl_and_fractional_quantities_fill(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_short_cover_books_realized_pnl_and_fractional_quantities_fill(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         await http.delete(f"{POSITIONS}/NVDA")
         await http.delete(f"{POSITIONS}/AMZN")
-    sim.advance(2)
-    nvda, amzn = position(sim, "NVDA"), position(sim, "AMZN")
+    simulator.advance(2)
+    nvda, amzn = position(simulator, "NVDA"), position(simulator, "AMZN")
     assert nvda is not None and amzn is not None
     assert (nvda["quantity"], nvda["daily_realized_pnl"]) == ("-15", "119.25")  # 15 × (131.10 − 123.15)
     assert amzn["quantity"] == "6.5"  # 12.5 fills 6, then 6.5
-    sim.settle()
-    assert position(sim, "NVDA") is None and position(sim, "AMZN") is None
+    simulator.settle()
+    assert position(simulator, "NVDA") is None and position(simulator, "AMZN") is None
 
 
 @pytest.mark.anyio
 async def test_orders_fill_only_while_the_market_is_open() -> None:
-    sim = Simulator(now=SATURDAY)
-    async with api(sim) as http:
+    simulator = Simulator(now=SATURDAY)
+    async with api(simulator) as http:
         [sent] = (await http.delete(f"{POSITIONS}/GOOG")).json()["data"]
-    sim.advance(36 * 3600)  # Sunday night: still closed
-    assert order(sim, sent["id"])["status"] == "NEW"
-    assert position(sim, "GOOG")["quantity"] == "25"  # type: ignore[index]
-    settled = sim.settle()
-    filled = order(sim, sent["id"])
+    simulator.advance(36 * 3600)  # Sunday night: still closed
+    assert order(simulator, sent["id"])["status"] == "NEW"
+    assert position(simulator, "GOOG")["quantity"] == "25"  # type: ignore[index]
+    settled = simulator.settle()
+    filled = order(simulator, sent["id"])
     assert filled["status"] == "FILLED"
     monday_open = datetime(2026, 11, 23, 9, 30, tzinfo=NEW_YORK)
     assert filled["updated_at"] == "2026-11-23T14:30:01.000000000Z"  # second fill, 1 s after the open
     assert settled == monday_open.astimezone(UTC) + timedelta(seconds=1)
-    assert sim.pending_transitions == 0
+    assert simulator.pending_transitions == 0
 
 
 @pytest.mark.anyio
 async def test_a_fill_due_after_the_close_waits_for_the_next_session() -> None:
-    sim = Simulator(now=datetime(2026, 11, 23, 15, 59, 59, tzinfo=NEW_YORK))
-    async with api(sim) as http:
+    simulator = Simulator(now=datetime(2026, 11, 23, 15, 59, 59, tzinfo=NEW_YORK))
+    async with api(simulator) as http:
         [sent] = (await http.delete(f"{POSITIONS}/GOOG")).json()["data"]
-    sim.advance(3600)
-    assert order(sim, sent["id"])["status"] == "NEW"
-    sim.set_now(datetime(2026, 11, 24, 9, 30, tzinfo=NEW_YORK))
-    assert order(sim, sent["id"])["status"] == "PARTIALLY_FILLED"
+    simulator.advance(3600)
+    assert order(simulator, sent["id"])["status"] == "NEW"
+    simulator.set_now(datetime(2026, 11, 24, 9, 30, tzinfo=NEW_YORK))
+    assert order(simulator, sent["id"])["status"] == "PARTIALLY_FILLED"
 
 
 @pytest.mark.anyio
-async def test_missing_price_fills_at_the_close_and_values_without_unrealized(sim: Simulator) -> None:
-    brk = position(sim, "BRK.B")
+async def test_missing_price_fills_at_the_close_and_values_without_unrealized(simulator: Simulator) -> None:
+    brk = position(simulator, "BRK.B")
     assert brk is not None
     assert brk["instrument_price"] is None and brk["closing_price"] == "452.35"
     assert brk["market_value"] == "3618.80"  # valued at the last close
     assert brk["unrealized_pnl"] is None and brk["daily_unrealized_pnl"] is None
     assert brk["cost_basis"] == "3280.00"
-    async with api(sim) as http:
+    async with api(simulator) as http:
         [sent] = (await http.delete(f"{POSITIONS}/brk.b")).json()["data"]
-    sim.settle()
-    assert order(sim, sent["id"])["average_fill_price"] == "452.35"
+    simulator.settle()
+    assert order(simulator, sent["id"])["average_fill_price"] == "452.35"
 
 
 @pytest.mark.anyio
-async def test_second_account_is_independent(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_second_account_is_independent(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         response = await http.delete(f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/positions/AAPL")
     [sent] = response.json()["data"]
     assert (sent["account_id"], sent["quantity"]) == (DEMO_INSTRUCTIONS_ACCOUNT, "300")
-    assert position(sim, "AAPL")["available_quantity"] == "100"  # type: ignore[index]
-    assert Decimal(position(sim, "AAPL", DEMO_INSTRUCTIONS_ACCOUNT)["available_quantity"]) == 0  # type: ignore[index]
+    assert position(simulator, "AAPL")["available_quantity"] == "100"  # type: ignore[index]
+    assert Decimal(position(simulator, "AAPL", DEMO_INSTRUCTIONS_ACCOUNT)["available_quantity"]) == 0  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("held", "fills"), [("1.5", ["1.5"]), ("2.5", ["1", "1.5"]), ("0.5", ["0.5"]), ("1", ["1"])])
@@ -298,15 +287,15 @@ def test_fill_sizes_for_small_and_fractional_quantities(held: str, fills: list[s
 
 
 @pytest.mark.anyio
-async def test_close_everything_in_a_generated_account_and_settle(sim: Simulator) -> None:
-    sim.add_generated_account(55, positions=400, seed=4)
-    async with api(sim) as http:
+async def test_close_everything_in_a_generated_account_and_settle(simulator: Simulator) -> None:
+    simulator.add_generated_account(55, positions=400, seed=4)
+    async with api(simulator) as http:
         response = await http.delete("/v1/accounts/55/positions")
     assert response.status_code == 200 and len(response.json()["data"]) == 400
-    sim.settle()
-    [cash] = sim.positions(55)  # every position is closed; what is left is the net proceeds in cash
+    simulator.settle()
+    [cash] = simulator.positions(55)  # every position is closed; what is left is the net proceeds in cash
     assert cash["symbol"] == "USD" and cash["instrument_type"] == "CASH"
-    assert {o["status"] for o in sim.orders(55)} == {"FILLED"}
+    assert {o["status"] for o in simulator.orders(55)} == {"FILLED"}
     proceeds = sum(
         (
             Decimal(o["filled_quantity"])
@@ -314,6 +303,6 @@ async def test_close_everything_in_a_generated_account_and_settle(sim: Simulator
             * (100 if o["instrument_type"] == "OPTION" else 1)
         )
         * (1 if o["side"] == "SELL" else -1)
-        for o in sim.orders(55)
+        for o in simulator.orders(55)
     )
     assert Decimal(cash["quantity"]) == proceeds

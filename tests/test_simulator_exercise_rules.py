@@ -6,17 +6,16 @@ move cash as well as shares. Every expected figure is computed by hand in the te
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from conftest import MONDAY_OPEN, api
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 New York
-AUTH = {"Authorization": "Bearer test-key"}
 PRIMARY = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/instructions"
 AAPL_CALL = "AAPL  261127C00145000"  # 10 long, expiring Friday 2026-11-27 (an early close)
 AAPL_OTM_CALL = "AAPL  261127C00160000"  # 5 long
@@ -37,7 +36,7 @@ def row(instruction_type: str, instrument_id: str, quantity: str) -> dict[str, A
 
 
 async def submit(sim: Simulator, rows: list[dict[str, Any]], account: int = DEMO_PRIMARY_ACCOUNT) -> httpx.Response:
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH) as http:
+    async with api(sim) as http:
         return await http.post(f"/v1/accounts/{account}/positions/instructions", json=rows)
 
 
@@ -163,7 +162,7 @@ async def test_pending_instructions_of_every_type_consume_contracts() -> None:
     # the pending DNE covers 7 of the 10: an exercise of 4 exceeds the 3 left
     refused = await submit(sim, [row("EXERCISE", AAPL_CALL, "4")])
     assert refused.json()["data"][0]["rejection"]["metadata"] == {"available": "3", "requested": "4"}
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH) as http:
+    async with api(sim) as http:
         assert (await http.delete(f"{PRIMARY}/{dne['id']}")).json()["data"]["status"] == "CANCEL_REQUESTED"
     still = await submit(sim, [row("EXERCISE", AAPL_CALL, "4")])  # CANCEL_REQUESTED still counts
     assert still.json()["data"][0]["rejection"]["metadata"] == {"available": "3", "requested": "4"}
@@ -209,7 +208,7 @@ async def test_an_index_option_exercised_on_its_expiration_day_settles_in_cash()
     # intrinsic (5750 − 5700) × 1 contract × 100 = 5,000.00 on top of the 25,000.00
     assert cash(sim) == Decimal("30000.00")
     # realized: (50.00 intrinsic − 92.50 premium) × 100 = −4,250.00
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH) as http:
+    async with api(sim) as http:
         balances = (await http.get(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/balances")).json()["data"]
     assert balances["daily_realized_pnl"] == "-4250.00"
     assert balances["trade_cash"] == "30000.00"
@@ -285,7 +284,7 @@ async def test_the_second_account_holds_what_its_accepted_exercise_left() -> Non
 @pytest.mark.anyio
 async def test_a_closing_fill_moves_its_proceeds_into_cash() -> None:
     sim = Simulator(now=MONDAY_OPEN)
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH) as http:
+    async with api(sim) as http:
         await http.delete(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/GOOG")
         sim.settle()
         balances = (await http.get(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/balances")).json()["data"]

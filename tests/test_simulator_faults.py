@@ -7,35 +7,24 @@ import socket
 import threading
 import time as wall_time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import anyio
 import httpx
 import pytest
+from conftest import AUTH, api
 from positions_mcp.clearstreet.models import NIL_UUID
 from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator, make_server
 from positions_mcp.simulator.server import DropConnections
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-AUTH = {"Authorization": "Bearer test-key"}
 POSITIONS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions"
 INSTRUCTIONS = f"{POSITIONS}/instructions"
 AAPL_CALL = "AAPL  261127C00145000"
 
 
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(seed=0, now=MONDAY_OPEN)
-
-
-def api(sim: Simulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH)
-
-
 @pytest.mark.anyio
-async def test_rate_limit_with_retry_after_fires_the_planned_number_of_times(sim: Simulator) -> None:
-    rule = sim.faults.add(status=429, retry_after=1.5, times=1, method="GET", path_contains="/positions")
-    async with api(sim) as http:
+async def test_rate_limit_with_retry_after_fires_the_planned_number_of_times(simulator: Simulator) -> None:
+    rule = simulator.faults.add(status=429, retry_after=1.5, times=1, method="GET", path_contains="/positions")
+    async with api(simulator) as http:
         other_method = await http.delete(f"{POSITIONS}/GOOG")
         limited = await http.get(POSITIONS)
         after = await http.get(POSITIONS)
@@ -45,14 +34,14 @@ async def test_rate_limit_with_retry_after_fires_the_planned_number_of_times(sim
     body = limited.json()
     assert body["error"]["code"] == 429 and body["metadata"]["request_id"] and "data" not in body
     assert after.status_code == 200
-    assert rule.fired == 1 and len(sim.faults) == 0
+    assert rule.fired == 1 and len(simulator.faults) == 0
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("status", [500, 503])
-async def test_server_errors_use_the_envelope(sim: Simulator, status: int) -> None:
-    sim.faults.add(status=status, message="Clearing service unavailable" if status == 503 else None)
-    async with api(sim) as http:
+async def test_server_errors_use_the_envelope(simulator: Simulator, status: int) -> None:
+    simulator.faults.add(status=status, message="Clearing service unavailable" if status == 503 else None)
+    async with api(simulator) as http:
         response = await http.get(POSITIONS)
     assert response.status_code == status
     assert response.json()["error"]["code"] == status
@@ -60,12 +49,12 @@ async def test_server_errors_use_the_envelope(sim: Simulator, status: int) -> No
 
 
 @pytest.mark.anyio
-async def test_persistent_faults_last_until_cleared(sim: Simulator) -> None:
-    sim.faults.add(status=503, times=None, path_contains="/instructions")
-    async with api(sim) as http:
+async def test_persistent_faults_last_until_cleared(simulator: Simulator) -> None:
+    simulator.faults.add(status=503, times=None, path_contains="/instructions")
+    async with api(simulator) as http:
         statuses = [(await http.get(INSTRUCTIONS)).status_code for _ in range(3)]
         untouched = await http.get(POSITIONS)
-        sim.faults.clear()
+        simulator.faults.clear()
         healed = await http.get(INSTRUCTIONS)
     assert statuses == [503, 503, 503]
     assert untouched.status_code == 200 and healed.status_code == 200
@@ -77,14 +66,14 @@ async def test_persistent_faults_last_until_cleared(sim: Simulator) -> None:
     (500, "INTERNAL_ERROR", "com.clearstreet.oems.exercise"),
 ])  # fmt: skip
 async def test_submit_fault_rejects_every_row_and_persists_nothing(
-    sim: Simulator, status: int, reason: str, domain: str
+    simulator: Simulator, status: int, reason: str, domain: str
 ) -> None:
-    sim.faults.add(status=status, method="POST", path_contains="/instructions")
+    simulator.faults.add(status=status, method="POST", path_contains="/instructions")
     rows = [
         {"instruction_type": "EXERCISE", "instrument_id": AAPL_CALL, "quantity": "1", "client_instruction_id": "a"},
         {"instruction_type": "EXERCISE", "instrument_id": AAPL_CALL, "quantity": "1"},
     ]
-    async with api(sim) as http:
+    async with api(simulator) as http:
         failed = await http.post(INSTRUCTIONS, json=rows)
         retried = await http.post(INSTRUCTIONS, json=rows[:1])
     assert failed.status_code == status
@@ -99,55 +88,55 @@ async def test_submit_fault_rejects_every_row_and_persists_nothing(
 
 
 @pytest.mark.anyio
-async def test_dropped_connection_in_process(sim: Simulator) -> None:
-    sim.faults.add(kind="drop", method="DELETE")
-    async with api(sim) as http:
+async def test_dropped_connection_in_process(simulator: Simulator) -> None:
+    simulator.faults.add(kind="drop", method="DELETE")
+    async with api(simulator) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.delete(f"{POSITIONS}/GOOG")
         assert (await http.get(POSITIONS)).status_code == 200
-    assert [o for o in sim.orders() if o["symbol"] == "GOOG"] == []  # dropped before processing
+    assert [o for o in simulator.orders() if o["symbol"] == "GOOG"] == []  # dropped before processing
 
 
 @pytest.mark.anyio
-async def test_faults_after_processing_lose_only_the_answer(sim: Simulator) -> None:
-    sim.faults.add(kind="drop", method="DELETE", path_contains="/GOOG", after_processing=True)
-    sim.faults.add(status=500, method="DELETE", path_contains="/TSLA", after_processing=True)
-    async with api(sim) as http:
+async def test_faults_after_processing_lose_only_the_answer(simulator: Simulator) -> None:
+    simulator.faults.add(kind="drop", method="DELETE", path_contains="/GOOG", after_processing=True)
+    simulator.faults.add(status=500, method="DELETE", path_contains="/TSLA", after_processing=True)
+    async with api(simulator) as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.delete(f"{POSITIONS}/GOOG")
         lost = await http.delete(f"{POSITIONS}/TSLA")
     assert lost.status_code == 500
-    assert {o["symbol"] for o in sim.orders() if o["order_type"] == "MARKET"} == {"GOOG", "TSLA"}
+    assert {o["symbol"] for o in simulator.orders() if o["order_type"] == "MARKET"} == {"GOOG", "TSLA"}
 
 
-def test_fault_plans_are_validated(sim: Simulator) -> None:
+def test_fault_plans_are_validated(simulator: Simulator) -> None:
     with pytest.raises(ValueError):
-        sim.faults.add(status=200)
+        simulator.faults.add(status=200)
     with pytest.raises(ValueError):
-        sim.faults.add()
+        simulator.faults.add()
     with pytest.raises(ValueError):
-        sim.faults.add(status=500, kind="drop")
+        simulator.faults.add(status=500, kind="drop")
     with pytest.raises(ValueError):
-        sim.faults.add(status=429, times=0)
+        simulator.faults.add(status=429, times=0)
     with pytest.raises(ValueError):
-        sim.faults.add(status=429, retry_after=0)
-    default = sim.faults.add(status=429)
+        simulator.faults.add(status=429, retry_after=0)
+    default = simulator.faults.add(status=429)
     assert default.headers() == {"Retry-After": "1", "retry-after-ms": "1000"}
-    sim.faults.remove(default)
-    assert sim.faults.pending == []
+    simulator.faults.remove(default)
+    assert simulator.faults.pending == []
 
 
 @pytest.mark.anyio
-async def test_latency_is_added_to_every_response(sim: Simulator) -> None:
-    sim.latency = 0.2
-    async with api(sim) as http:
+async def test_latency_is_added_to_every_response(simulator: Simulator) -> None:
+    simulator.latency = 0.2
+    async with api(simulator) as http:
         started = anyio.current_time()
         response = await http.get("/v1/accounts/0/positions")
         elapsed = anyio.current_time() - started
     assert response.status_code == 404 and elapsed >= 0.2
-    sim.latency = 0.0
+    simulator.latency = 0.0
     with pytest.raises(ValueError):
-        sim.latency = -1
+        simulator.latency = -1
 
 
 # ------------------------------------------------------------------------------ real HTTP
@@ -160,10 +149,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(sim: Simulator) -> Iterator[str]:
-    """``sim`` served by uvicorn on a free local port, in a thread; yields the base URL."""
+def served(simulator: Simulator) -> Iterator[str]:
+    """``simulator`` served by uvicorn on a free local port, in a thread; yields the base URL."""
     port = _free_port()
-    server = make_server(sim, "127.0.0.1", port)
+    server = make_server(simulator, "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = wall_time.monotonic() + 10
@@ -177,9 +166,9 @@ def served(sim: Simulator) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def test_faults_over_real_http(sim: Simulator, served: str) -> None:
-    sim.faults.add(kind="drop", method="GET", times=1)
-    sim.faults.add(status=429, retry_after=0.25, times=1)
+def test_faults_over_real_http(simulator: Simulator, served: str) -> None:
+    simulator.faults.add(kind="drop", method="GET", times=1)
+    simulator.faults.add(status=429, retry_after=0.25, times=1)
     with httpx.Client(base_url=served, headers=AUTH) as http:
         with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
             http.get(POSITIONS)
@@ -194,9 +183,9 @@ def test_faults_over_real_http(sim: Simulator, served: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_drop_on_servers_without_a_reachable_transport_hangs_up_mid_response(sim: Simulator) -> None:
+async def test_drop_on_servers_without_a_reachable_transport_hangs_up_mid_response(simulator: Simulator) -> None:
     """The generic path of ``DropConnections``: start the response, never finish it."""
-    sim.faults.add(kind="drop")
+    simulator.faults.add(kind="drop")
     sent: list[dict[str, object]] = []
 
     async def receive() -> dict[str, object]:
@@ -210,5 +199,5 @@ async def test_drop_on_servers_without_a_reachable_transport_hangs_up_mid_respon
         "path": POSITIONS, "raw_path": POSITIONS.encode(), "query_string": b"", "root_path": "",
         "headers": [(b"authorization", b"Bearer k")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
     }  # fmt: skip
-    await DropConnections(sim.app)(scope, receive, send)
+    await DropConnections(simulator.app)(scope, receive, send)
     assert [m["type"] for m in sent] == ["http.response.start"]

@@ -5,19 +5,18 @@ delivery, and cancels (CANCEL_REQUESTED → CANCELLED / CANCEL_FAILED)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from conftest import api
 from positions_mcp.clearstreet.models import NIL_UUID
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 New York
 EXPIRY_DAY = datetime(2026, 11, 27, 14, 0, tzinfo=NEW_YORK)  # Friday: the weekly expiry
-AUTH = {"Authorization": "Bearer test-key"}
 PRIMARY = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/instructions"
 SECOND = f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/positions/instructions"
 AAPL_ID = "a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8"
@@ -34,15 +33,6 @@ ROW_FIELDS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(seed=0, now=MONDAY_OPEN)
-
-
-def api(sim: Simulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH)
-
-
 def row(instruction_type: str, instrument_id: str, quantity: str, key: str | None = None) -> dict[str, Any]:
     body = {"instruction_type": instruction_type, "instrument_id": instrument_id, "quantity": quantity}
     if key is not None:
@@ -50,26 +40,26 @@ def row(instruction_type: str, instrument_id: str, quantity: str, key: str | Non
     return body
 
 
-async def submit(sim: Simulator, rows: Any, path: str = PRIMARY) -> httpx.Response:
-    async with api(sim) as http:
+async def submit(simulator: Simulator, rows: Any, path: str = PRIMARY) -> httpx.Response:
+    async with api(simulator) as http:
         return await http.post(path, json=rows)
 
 
-def available(sim: Simulator, instrument_id: str, account: int = DEMO_PRIMARY_ACCOUNT) -> str | None:
-    held = next((r for r in sim.positions(account) if r["instrument_id"] == instrument_id), None)
+def available(simulator: Simulator, instrument_id: str, account: int = DEMO_PRIMARY_ACCOUNT) -> str | None:
+    held = next((r for r in simulator.positions(account) if r["instrument_id"] == instrument_id), None)
     return None if held is None else held["available_quantity"]
 
 
-def listed(sim: Simulator, instruction_id: str) -> dict[str, Any]:
-    return next(r for r in sim.instructions() if r["id"] == instruction_id)
+def listed(simulator: Simulator, instruction_id: str) -> dict[str, Any]:
+    return next(r for r in simulator.instructions() if r["id"] == instruction_id)
 
 
 # ---------------------------------------------------------------------------------- submit
 
 
 @pytest.mark.anyio
-async def test_all_accepted_is_200_with_sent_rows(sim: Simulator) -> None:
-    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "2", "ex-1"), row("EXERCISE", AAPL_CALL_ID, "1")])
+async def test_all_accepted_is_200_with_sent_rows(simulator: Simulator) -> None:
+    response = await submit(simulator, [row("EXERCISE", AAPL_CALL, "2", "ex-1"), row("EXERCISE", AAPL_CALL_ID, "1")])
     assert response.status_code == 200
     body = response.json()
     assert body.get("error") is None
@@ -82,14 +72,14 @@ async def test_all_accepted_is_200_with_sent_rows(sim: Simulator) -> None:
     assert first["created_at"] == first["updated_at"] == "2026-11-23T15:00:00Z"
     assert first["accepted_quantity"] is None and first["rejection"] is None and first["rejection_reason"] is None
     assert UUID.fullmatch(second["client_instruction_id"])  # generated when omitted
-    assert available(sim, AAPL_CALL_ID) == "7"  # pending exercises reserve their contracts
-    assert [r["id"] for r in sim.instructions(DEMO_PRIMARY_ACCOUNT)] == [first["id"], second["id"]]
+    assert available(simulator, AAPL_CALL_ID) == "7"  # pending exercises reserve their contracts
+    assert [r["id"] for r in simulator.instructions(DEMO_PRIMARY_ACCOUNT)] == [first["id"], second["id"]]
 
 
 @pytest.mark.anyio
-async def test_partial_success_is_207_with_every_row_in_request_order(sim: Simulator) -> None:
+async def test_partial_success_is_207_with_every_row_in_request_order(simulator: Simulator) -> None:
     response = await submit(
-        sim, [row("DO_NOT_EXERCISE", AAPL_CALL, "1", "dne-1"), row("EXERCISE", AAPL_CALL, "1", "ex-1")]
+        simulator, [row("DO_NOT_EXERCISE", AAPL_CALL, "1", "dne-1"), row("EXERCISE", AAPL_CALL, "1", "ex-1")]
     )
     assert response.status_code == 207
     body = response.json()
@@ -106,40 +96,42 @@ async def test_partial_success_is_207_with_every_row_in_request_order(sim: Simul
     }
     assert rejected["rejection_reason"] == rejected["rejection"]["description"]
     assert sent["status"] == "SENT"
-    assert [r["client_instruction_id"] for r in sim.instructions(DEMO_PRIMARY_ACCOUNT)] == ["ex-1"]  # never listed
+    assert [r["client_instruction_id"] for r in simulator.instructions(DEMO_PRIMARY_ACCOUNT)] == [
+        "ex-1"
+    ]  # never listed
 
 
 @pytest.mark.anyio
-async def test_duplicates_within_a_batch_and_across_batches(sim: Simulator) -> None:
-    in_batch = await submit(sim, [row("EXERCISE", AAPL_CALL, "1", "k"), row("EXERCISE", AAPL_CALL, "1", "k")])
+async def test_duplicates_within_a_batch_and_across_batches(simulator: Simulator) -> None:
+    in_batch = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1", "k"), row("EXERCISE", AAPL_CALL, "1", "k")])
     assert in_batch.status_code == 207
     assert in_batch.json()["error"] == {"code": 409, "message": "Duplicate exercise instruction"}
     original, duplicate = in_batch.json()["data"]
     assert duplicate["rejection"]["reason"] == "DUPLICATE_INSTRUCTION"
     assert duplicate["rejection"]["metadata"] == {"existing_id": original["id"]}
-    retry = await submit(sim, [row("EXERCISE", AAPL_CALL, "1", "k")])
+    retry = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1", "k")])
     assert retry.status_code == 409
     body = retry.json()
     assert body["error"] == {"code": 409, "message": "Duplicate exercise instruction"}
     [again] = body["data"]  # rows are returned even though the whole batch failed
     assert (again["id"], again["status"]) == (NIL_UUID, "REJECTED")
     assert again["rejection"]["metadata"]["existing_id"] == original["id"]
-    assert available(sim, AAPL_CALL_ID) == "9"  # exercised once only
+    assert available(simulator, AAPL_CALL_ID) == "9"  # exercised once only
 
 
 @pytest.mark.anyio
-async def test_keys_of_rejected_rows_can_be_reused(sim: Simulator) -> None:
-    first = await submit(sim, [row("EXERCISE", AAPL_CALL, "11", "k")])
+async def test_keys_of_rejected_rows_can_be_reused(simulator: Simulator) -> None:
+    first = await submit(simulator, [row("EXERCISE", AAPL_CALL, "11", "k")])
     assert first.status_code == 400
-    again = await submit(sim, [row("EXERCISE", AAPL_CALL, "1", "k")])
+    again = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1", "k")])
     assert again.status_code == 200 and again.json()["data"][0]["status"] == "SENT"
 
 
 @pytest.mark.anyio
 async def test_a_key_repeated_in_a_batch_is_a_duplicate_of_its_first_row_even_when_that_one_fails(
-    sim: Simulator,
+    simulator: Simulator,
 ) -> None:
-    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "11", "k"), row("EXERCISE", AAPL_CALL, "1", "k")])
+    response = await submit(simulator, [row("EXERCISE", AAPL_CALL, "11", "k"), row("EXERCISE", AAPL_CALL, "1", "k")])
     assert response.status_code == 400  # every row rejected, for different causes (400 and 409)
     too_many, repeated = response.json()["data"]
     assert too_many["rejection"]["reason"] == "INSUFFICIENT_POSITION"
@@ -171,80 +163,80 @@ async def test_a_key_repeated_in_a_batch_is_a_duplicate_of_its_first_row_even_wh
     ],
 )  # fmt: skip
 async def test_all_rejected_batches_take_the_aggregate_cause(
-    sim: Simulator, rows: list[dict[str, Any]], status: int, reasons: list[str]
+    simulator: Simulator, rows: list[dict[str, Any]], status: int, reasons: list[str]
 ) -> None:
-    response = await submit(sim, rows)
+    response = await submit(simulator, rows)
     assert response.status_code == status
     body = response.json()
     assert body["error"]["code"] == status
     assert [r["rejection"]["reason"] for r in body["data"]] == reasons
     assert all(r["id"] == NIL_UUID and r["status"] == "REJECTED" for r in body["data"])
-    assert sim.instructions(DEMO_PRIMARY_ACCOUNT) == []
+    assert simulator.instructions(DEMO_PRIMARY_ACCOUNT) == []
 
 
 @pytest.mark.anyio
-async def test_unknown_instrument_rows_echo_what_was_sent(sim: Simulator) -> None:
-    response = await submit(sim, [row("EXERCISE", "nope", "1", "x")])
+async def test_unknown_instrument_rows_echo_what_was_sent(simulator: Simulator) -> None:
+    response = await submit(simulator, [row("EXERCISE", "nope", "1", "x")])
     [rejected] = response.json()["data"]
     assert (rejected["instrument_id"], rejected["symbol"]) == ("nope", "nope")
     assert rejected["underlying_instrument_id"] is None
 
 
 @pytest.mark.anyio
-async def test_insufficient_position(sim: Simulator) -> None:
-    too_many = await submit(sim, [row("EXERCISE", AAPL_CALL, "11")])
-    short = await submit(sim, [row("EXERCISE", NVDA_SHORT_PUT, "1")])
-    not_held = await submit(sim, [row("EXERCISE", LEAP, "1")])
+async def test_insufficient_position(simulator: Simulator) -> None:
+    too_many = await submit(simulator, [row("EXERCISE", AAPL_CALL, "11")])
+    short = await submit(simulator, [row("EXERCISE", NVDA_SHORT_PUT, "1")])
+    not_held = await submit(simulator, [row("EXERCISE", LEAP, "1")])
     assert too_many.status_code == short.status_code == not_held.status_code == 400
     assert too_many.json()["data"][0]["rejection"]["metadata"] == {"available": "10", "requested": "11"}
     assert short.json()["data"][0]["rejection"]["metadata"] == {"available": "0", "requested": "1"}
     assert not_held.json()["data"][0]["rejection"]["reason"] == "INSUFFICIENT_POSITION"
     # the same contracts cannot be exercised twice, within a batch (judged as a whole: 6 + 6 of 10
     # rejects both rows) or across batches
-    batch = await submit(sim, [row("EXERCISE", AAPL_CALL, "6"), row("EXERCISE", AAPL_CALL, "6")])
+    batch = await submit(simulator, [row("EXERCISE", AAPL_CALL, "6"), row("EXERCISE", AAPL_CALL, "6")])
     assert batch.status_code == 400
     assert [r["rejection"]["metadata"] for r in batch.json()["data"]] == [{"available": "10", "requested": "12"}] * 2
     assert "across 2 rows" in batch.json()["data"][0]["rejection"]["description"]
-    first = await submit(sim, [row("EXERCISE", AAPL_CALL, "6")])
+    first = await submit(simulator, [row("EXERCISE", AAPL_CALL, "6")])
     assert first.status_code == 200
-    later = await submit(sim, [row("EXERCISE", AAPL_CALL, "5")])
+    later = await submit(simulator, [row("EXERCISE", AAPL_CALL, "5")])
     assert later.json()["data"][0]["rejection"]["metadata"] == {"available": "4", "requested": "5"}
 
 
 @pytest.mark.anyio
-async def test_closing_orders_reduce_what_can_be_exercised(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_closing_orders_reduce_what_can_be_exercised(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         await http.delete(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/{AAPL_CALL_ID}")
-    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "1")])
+    response = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1")])
     assert response.json()["data"][0]["rejection"]["metadata"] == {"available": "0", "requested": "1"}
 
 
 @pytest.mark.anyio
 async def test_dne_and_cea_on_the_expiration_day_until_the_cutoff() -> None:
-    sim = Simulator(now=EXPIRY_DAY)
-    ok = await submit(sim, [row("DO_NOT_EXERCISE", AAPL_CALL, "3"), row("CONTRARY_EXERCISE", AAPL_CALL, "2")])
+    simulator = Simulator(now=EXPIRY_DAY)
+    ok = await submit(simulator, [row("DO_NOT_EXERCISE", AAPL_CALL, "3"), row("CONTRARY_EXERCISE", AAPL_CALL, "2")])
     assert ok.status_code == 200
     # 2026-11-27 is the day after Thanksgiving, an early close (13:00): the cutoff is 14:30 ET
-    sim.set_now(datetime(2026, 11, 27, 14, 30, tzinfo=NEW_YORK))
-    late = await submit(sim, [row("EXERCISE", AAPL_CALL, "1"), row("DO_NOT_EXERCISE", AAPL_CALL, "1")])
+    simulator.set_now(datetime(2026, 11, 27, 14, 30, tzinfo=NEW_YORK))
+    late = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1"), row("DO_NOT_EXERCISE", AAPL_CALL, "1")])
     assert late.status_code == 400
     for rejected in late.json()["data"]:
         assert rejected["rejection"]["reason"] == "EXERCISE_PAST_CUTOFF"
         assert rejected["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:30:00-05:00"}
-    sim.set_now(datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK))  # the Monday after: expired
-    after = await submit(sim, [row("DO_NOT_EXERCISE", AAPL_CALL, "1"), row("EXERCISE", AAPL_CALL, "1")])
+    simulator.set_now(datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK))  # the Monday after: expired
+    after = await submit(simulator, [row("DO_NOT_EXERCISE", AAPL_CALL, "1"), row("EXERCISE", AAPL_CALL, "1")])
     assert [r["rejection"]["reason"] for r in after.json()["data"]] == ["DNE_NOT_ON_EXPIRY", "EXERCISE_PAST_CUTOFF"]
 
 
 @pytest.mark.anyio
 async def test_exercise_cutoff_is_configurable() -> None:
     # a broker cutoff earlier than FINRA's applies (14:00 < 14:30 on the early-close Friday) ...
-    sim = Simulator(now=datetime(2026, 11, 27, 14, 0, tzinfo=NEW_YORK), exercise_cutoff=time(14, 0))
-    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "1")])
+    simulator = Simulator(now=datetime(2026, 11, 27, 14, 0, tzinfo=NEW_YORK), exercise_cutoff=time(14, 0))
+    response = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1")])
     assert response.json()["data"][0]["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:00:00-05:00"}
     # ... a later one does not: FINRA's 14:30 stands
-    sim = Simulator(now=datetime(2026, 11, 27, 14, 30, tzinfo=NEW_YORK), exercise_cutoff=time(16, 0))
-    response = await submit(sim, [row("EXERCISE", AAPL_CALL, "1")])
+    simulator = Simulator(now=datetime(2026, 11, 27, 14, 30, tzinfo=NEW_YORK), exercise_cutoff=time(16, 0))
+    response = await submit(simulator, [row("EXERCISE", AAPL_CALL, "1")])
     assert response.json()["data"][0]["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:30:00-05:00"}
 
 
@@ -274,8 +266,8 @@ async def test_exercise_cutoff_is_configurable() -> None:
         (b'[{"instruction_type": "EXERCISE",', "Failed to parse the request body as JSON: "),
     ],
 )  # fmt: skip
-async def test_malformed_batches_are_whole_request_400s(sim: Simulator, content: bytes, message: str) -> None:
-    async with api(sim) as http:
+async def test_malformed_batches_are_whole_request_400s(simulator: Simulator, content: bytes, message: str) -> None:
+    async with api(simulator) as http:
         response = await http.post(PRIMARY, content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     body = response.json()
@@ -284,8 +276,8 @@ async def test_malformed_batches_are_whole_request_400s(sim: Simulator, content:
 
 
 @pytest.mark.anyio
-async def test_unknown_keys_in_a_row_are_ignored(sim: Simulator) -> None:
-    response = await submit(sim, [{**row("EXERCISE", AAPL_CALL, "1"), "instruction_id": "legacy", "note": "x"}])
+async def test_unknown_keys_in_a_row_are_ignored(simulator: Simulator) -> None:
+    response = await submit(simulator, [{**row("EXERCISE", AAPL_CALL, "1"), "instruction_id": "legacy", "note": "x"}])
     assert response.status_code == 200
     assert response.json()["data"][0]["client_instruction_id"] != "legacy"
 
@@ -294,8 +286,8 @@ async def test_unknown_keys_in_a_row_are_ignored(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_history_of_the_second_account_and_filters(sim: Simulator) -> None:
-    async with api(sim) as http:
+async def test_history_of_the_second_account_and_filters(simulator: Simulator) -> None:
+    async with api(simulator) as http:
         everything = (await http.get(SECOND)).json()["data"]
         by_forms = [
             (await http.get(SECOND, params={"instrument_id": form})).json()["data"]
@@ -315,7 +307,7 @@ async def test_history_of_the_second_account_and_filters(sim: Simulator) -> None
     assert all(found == everything for found in by_forms)
     assert by_underlier == everything and both.json()["data"] == everything
     assert mismatched.json()["data"] == [] and raw.json()["data"] == everything
-    async with api(sim) as http:
+    async with api(simulator) as http:
         assert (await http.get(PRIMARY)).json()["data"] == []
 
 
@@ -323,44 +315,44 @@ async def test_history_of_the_second_account_and_filters(sim: Simulator) -> None
 
 
 @pytest.mark.anyio
-async def test_sent_exercise_is_accepted_and_delivered(sim: Simulator) -> None:
-    [sent] = (await submit(sim, [row("EXERCISE", AAPL_CALL, "2", "ex-2")])).json()["data"]
-    sim.advance(2)
-    assert listed(sim, sent["id"])["status"] == "SENT"
-    sim.advance(1)
-    accepted = listed(sim, sent["id"])
+async def test_sent_exercise_is_accepted_and_delivered(simulator: Simulator) -> None:
+    [sent] = (await submit(simulator, [row("EXERCISE", AAPL_CALL, "2", "ex-2")])).json()["data"]
+    simulator.advance(2)
+    assert listed(simulator, sent["id"])["status"] == "SENT"
+    simulator.advance(1)
+    accepted = listed(simulator, sent["id"])
     assert (accepted["status"], accepted["accepted_quantity"]) == ("ACCEPTED", "2")
     assert accepted["updated_at"] == "2026-11-23T15:00:03Z" and accepted["created_at"] == sent["created_at"]
-    call = next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["instrument_id"] == AAPL_CALL_ID)
+    call = next(r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT) if r["instrument_id"] == AAPL_CALL_ID)
     assert (call["quantity"], call["available_quantity"]) == ("8", "8")
-    aapl = next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"] == "AAPL")
+    aapl = next(r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"] == "AAPL")
     # 200 shares delivered at the strike plus the premium paid: (100 × 145 + 200 × 147.50) / 300
     assert (aapl["quantity"], aapl["avg_price"]) == ("300", "146.666667")
-    async with api(sim) as http:
+    async with api(simulator) as http:
         cancel = await http.delete(f"{PRIMARY}/{sent['id']}")
     assert cancel.status_code == 409 and "ACCEPTED" in cancel.json()["error"]["message"]
 
 
 @pytest.mark.anyio
 async def test_put_exercise_delivers_short_stock_and_dne_changes_nothing() -> None:
-    sim = Simulator(now=EXPIRY_DAY)
-    spy_put = next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"].startswith("SPY"))
-    before = sim.positions(DEMO_PRIMARY_ACCOUNT)
-    await submit(sim, [row("EXERCISE", spy_put["instrument_id"], "2"), row("DO_NOT_EXERCISE", AAPL_CALL, "10")])
-    sim.advance(3)
-    after = {r["symbol"]: r for r in sim.positions(DEMO_PRIMARY_ACCOUNT)}
+    simulator = Simulator(now=EXPIRY_DAY)
+    spy_put = next(r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"].startswith("SPY"))
+    before = simulator.positions(DEMO_PRIMARY_ACCOUNT)
+    await submit(simulator, [row("EXERCISE", spy_put["instrument_id"], "2"), row("DO_NOT_EXERCISE", AAPL_CALL, "10")])
+    simulator.advance(3)
+    after = {r["symbol"]: r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT)}
     assert spy_put["symbol"] not in after
     assert (after["SPY"]["quantity"], after["SPY"]["avg_price"]) == ("-200", "561.60")  # 565 − 3.40 premium
     assert after["AAPL261127C00145000"] == next(r for r in before if r["instrument_id"] == AAPL_CALL_ID)
 
 
 @pytest.mark.anyio
-async def test_clearing_can_reject_a_sent_instruction(sim: Simulator) -> None:
-    sim.reject_next_instructions(reason="ACCOUNT_RESTRICTED", description="Account restricted by clearing")
-    [sent] = (await submit(sim, [row("EXERCISE", AAPL_CALL, "4")])).json()["data"]
-    assert available(sim, AAPL_CALL_ID) == "6"
-    sim.advance(3)
-    rejected = listed(sim, sent["id"])
+async def test_clearing_can_reject_a_sent_instruction(simulator: Simulator) -> None:
+    simulator.reject_next_instructions(reason="ACCOUNT_RESTRICTED", description="Account restricted by clearing")
+    [sent] = (await submit(simulator, [row("EXERCISE", AAPL_CALL, "4")])).json()["data"]
+    assert available(simulator, AAPL_CALL_ID) == "6"
+    simulator.advance(3)
+    rejected = listed(simulator, sent["id"])
     assert rejected["status"] == "REJECTED" and rejected["id"] == sent["id"]
     assert rejected["rejection"] == {
         "reason": "ACCOUNT_RESTRICTED",
@@ -369,16 +361,16 @@ async def test_clearing_can_reject_a_sent_instruction(sim: Simulator) -> None:
         "metadata": {},
     }
     assert rejected["rejection_reason"] == "Account restricted by clearing"
-    assert available(sim, AAPL_CALL_ID) == "10"  # the reservation is released
+    assert available(simulator, AAPL_CALL_ID) == "10"  # the reservation is released
 
 
 @pytest.mark.anyio
-async def test_cancel_rules(sim: Simulator) -> None:
-    [sent] = (await submit(sim, [row("EXERCISE", AAPL_CALL, "3")])).json()["data"]
-    sim.advance(1)
-    async with api(sim) as http:
+async def test_cancel_rules(simulator: Simulator) -> None:
+    [sent] = (await submit(simulator, [row("EXERCISE", AAPL_CALL, "3")])).json()["data"]
+    simulator.advance(1)
+    async with api(simulator) as http:
         first = await http.delete(f"{PRIMARY}/{sent['id']}")
-        sim.advance(1)
+        simulator.advance(1)
         repeat = await http.delete(f"{PRIMARY}/{sent['id'].upper()}")
         unknown = await http.delete(f"{PRIMARY}/0195f6d0-0000-7000-8000-000000000000")
         nil = await http.delete(f"{PRIMARY}/{NIL_UUID}")
@@ -388,18 +380,18 @@ async def test_cancel_rules(sim: Simulator) -> None:
     assert isinstance(requested, dict) and set(requested) == ROW_FIELDS
     assert (requested["status"], requested["updated_at"]) == ("CANCEL_REQUESTED", "2026-11-23T15:00:01Z")
     assert repeat.status_code == 200 and repeat.json()["data"] == requested  # unchanged
-    assert available(sim, AAPL_CALL_ID) == "7"  # still reserved while the cancel is pending
+    assert available(simulator, AAPL_CALL_ID) == "7"  # still reserved while the cancel is pending
     for response in (unknown, nil, other_account):
         assert response.status_code == 404 and response.json()["error"]["code"] == 404
-    sim.advance(1)
-    cancelled = listed(sim, sent["id"])
+    simulator.advance(1)
+    cancelled = listed(simulator, sent["id"])
     assert (cancelled["status"], cancelled["updated_at"], cancelled["accepted_quantity"]) == (
         "CANCELLED", "2026-11-23T15:00:03Z", None,
     )  # fmt: skip
-    assert available(sim, AAPL_CALL_ID) == "10"
-    sim.settle()
-    assert listed(sim, sent["id"])["status"] == "CANCELLED"  # the clearing decision no longer applies
-    async with api(sim) as http:
+    assert available(simulator, AAPL_CALL_ID) == "10"
+    simulator.settle()
+    assert listed(simulator, sent["id"])["status"] == "CANCELLED"  # the clearing decision no longer applies
+    async with api(simulator) as http:
         terminal = await http.delete(f"{PRIMARY}/{sent['id']}")
         historical = await http.delete(f"{SECOND}/0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e02")
     assert terminal.status_code == 409 and "CANCELLED" in terminal.json()["error"]["message"]
@@ -408,28 +400,28 @@ async def test_cancel_rules(sim: Simulator) -> None:
 
 @pytest.mark.anyio
 async def test_cancel_that_reaches_the_cutoff_fails_and_the_exercise_stands() -> None:
-    sim = Simulator(now=datetime(2026, 11, 27, 14, 29, 57, tzinfo=NEW_YORK))  # early close: cutoff 14:30
-    [sent] = (await submit(sim, [row("EXERCISE", AAPL_CALL, "2")])).json()["data"]
-    sim.advance(1)
-    async with api(sim) as http:
+    simulator = Simulator(now=datetime(2026, 11, 27, 14, 29, 57, tzinfo=NEW_YORK))  # early close: cutoff 14:30
+    [sent] = (await submit(simulator, [row("EXERCISE", AAPL_CALL, "2")])).json()["data"]
+    simulator.advance(1)
+    async with api(simulator) as http:
         assert (await http.delete(f"{PRIMARY}/{sent['id']}")).json()["data"]["status"] == "CANCEL_REQUESTED"
-    sim.advance(2)  # the cancel resolves at 14:30:00, the cutoff
-    failed = listed(sim, sent["id"])
+    simulator.advance(2)  # the cancel resolves at 14:30:00, the cutoff
+    failed = listed(simulator, sent["id"])
     assert failed["status"] == "CANCEL_FAILED" and failed["accepted_quantity"] == "2"
     assert failed["rejection"]["metadata"] == {"cutoff_time": "2026-11-27T14:30:00-05:00"}
     assert failed["rejection_reason"] == failed["rejection"]["description"]
-    assert available(sim, AAPL_CALL_ID) == "8"  # delivered
-    async with api(sim) as http:
+    assert available(simulator, AAPL_CALL_ID) == "8"  # delivered
+    async with api(simulator) as http:
         assert (await http.delete(f"{PRIMARY}/{sent['id']}")).status_code == 409
 
 
 @pytest.mark.anyio
 async def test_real_clock_simulator_moves_on_its_own_and_with_advance() -> None:
-    sim = Simulator()
-    [sent] = (await submit(sim, [row("EXERCISE", "AAPL 280121C00195000", "1")], SECOND)).json()["data"]
+    simulator = Simulator()
+    [sent] = (await submit(simulator, [row("EXERCISE", "AAPL 280121C00195000", "1")], SECOND)).json()["data"]
     assert sent["status"] == "SENT"
-    before = sim.now()
-    sim.advance(5)
-    assert sim.now() - before >= timedelta(seconds=5)
-    assert listed(sim, sent["id"])["status"] == "ACCEPTED"
-    assert Decimal(available(sim, "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01", DEMO_INSTRUCTIONS_ACCOUNT) or "0") == 4
+    before = simulator.now()
+    simulator.advance(5)
+    assert simulator.now() - before >= timedelta(seconds=5)
+    assert listed(simulator, sent["id"])["status"] == "ACCEPTED"
+    assert Decimal(available(simulator, "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e01", DEMO_INSTRUCTIONS_ACCOUNT) or "0") == 4

@@ -5,17 +5,16 @@ same book. Expected figures are computed by hand here."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import httpx
 import pytest
+from conftest import AUTH, MONDAY_OPEN, api
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
 
-MONDAY_OPEN = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 New York
-AUTH = {"Authorization": "Bearer test-key"}
 AAPL_ID = "a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8"
 AAPL_CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
 AAPL1_CALL_ID = "0195f6d0-a1b2-7c3d-8e4f-5a6b7c8d9e11"
@@ -28,22 +27,19 @@ HOURS = "/v1/calendars/market-hours"
 ORDERS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/orders"
 
 
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(seed=0, now=MONDAY_OPEN)
-
-
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), NEW_YORK)
 
 
-async def get(sim: Simulator, path: str, params: Any = None, headers: dict[str, str] | None = AUTH) -> httpx.Response:
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=headers) as http:
+async def get(
+    simulator: Simulator, path: str, params: Any = None, headers: dict[str, str] | None = AUTH
+) -> httpx.Response:
+    async with api(simulator, headers) as http:
         return await http.get(path, params=params)
 
 
-async def data(sim: Simulator, path: str, params: Any = None) -> Any:
-    response = await get(sim, path, params)
+async def data(simulator: Simulator, path: str, params: Any = None) -> Any:
+    response = await get(simulator, path, params)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body.get("error") is None and body["metadata"]["request_id"]
@@ -61,9 +57,9 @@ def assert_error(response: httpx.Response, status: int, part: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_balances_of_the_demo_account_intraday(sim: Simulator) -> None:
-    b = await data(sim, BALANCES)
-    rows = sim.positions(DEMO_PRIMARY_ACCOUNT)
+async def test_balances_of_the_demo_account_intraday(simulator: Simulator) -> None:
+    b = await data(simulator, BALANCES)
+    rows = simulator.positions(DEMO_PRIMARY_ACCOUNT)
     values = {r["symbol"]: Decimal(r["market_value"]) for r in rows}
     risk = {s: v for s, v in values.items() if s != "USD"}
     long_mv = sum(v for v in risk.values() if v > 0)
@@ -117,10 +113,10 @@ async def test_balances_of_the_demo_account_intraday(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_top_contributors_group_options_under_their_underlier(sim: Simulator) -> None:
-    margin = (await data(sim, BALANCES, {"top_margin_contributors_limit": 3}))["margin_details"]
+async def test_top_contributors_group_options_under_their_underlier(simulator: Simulator) -> None:
+    margin = (await data(simulator, BALANCES, {"top_margin_contributors_limit": 3}))["margin_details"]
     msft, nvda, aapl = margin["top_contributors"]
-    msft_id = sim.positions(DEMO_PRIMARY_ACCOUNT)
+    msft_id = simulator.positions(DEMO_PRIMARY_ACCOUNT)
     msft_id = next(r["instrument_id"] for r in msft_id if r["symbol"] == "MSFT")
     assert msft == {
         "underlying_instrument_id": msft_id,
@@ -133,24 +129,24 @@ async def test_top_contributors_group_options_under_their_underlier(sim: Simulat
     # AAPL: stock 15,100 + 145C 6,200 + 160C 90 + AAPL1 3,960 (an adjusted contract counts toward AAPL)
     assert aapl["underlying_instrument_id"] == AAPL_ID
     assert (aapl["market_value"], aapl["maintenance_margin_requirement"]) == ("25350.00", "14025.00")
-    one = (await data(sim, BALANCES, {"top_margin_contributors_limit": 1}))["margin_details"]["top_contributors"]
+    one = (await data(simulator, BALANCES, {"top_margin_contributors_limit": 1}))["margin_details"]["top_contributors"]
     assert one == [msft]
     for bad in ("0", "-1", "x"):
-        assert_error(await get(sim, BALANCES, {"top_margin_contributors_limit": bad}), 400, "top_margin")
+        assert_error(await get(simulator, BALANCES, {"top_margin_contributors_limit": bad}), 400, "top_margin")
 
 
 @pytest.mark.anyio
-async def test_overnight_buying_power_uses_the_overnight_excess_times_two(sim: Simulator) -> None:
-    sim.set_now(at(date(2026, 11, 23), 21, 0))  # after the after-hours session
-    b = await data(sim, BALANCES)
+async def test_overnight_buying_power_uses_the_overnight_excess_times_two(simulator: Simulator) -> None:
+    simulator.set_now(at(date(2026, 11, 23), 21, 0))  # after the after-hours session
+    b = await data(simulator, BALANCES)
     assert (b["multiplier"], b["buying_power"]) == ("2", "40494.94")
-    sim.set_now(at(date(2026, 11, 24), 4, 0))  # pre-market opens: intraday again
-    assert (await data(sim, BALANCES))["multiplier"] == "4"
+    simulator.set_now(at(date(2026, 11, 24), 4, 0))  # pre-market opens: intraday again
+    assert (await data(simulator, BALANCES))["multiplier"] == "4"
 
 
 @pytest.mark.anyio
-async def test_balances_of_the_second_account(sim: Simulator) -> None:
-    b = await data(sim, f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/balances")
+async def test_balances_of_the_second_account(simulator: Simulator) -> None:
+    b = await data(simulator, f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/balances")
     # AAPL 300 × 151.00 = 45,300.00; LEAP 5 × 12.40 × 100 = 6,200.00; TSLA 185C 3 × 0.62 × 100 = 186.00
     assert (b["long_market_value"], b["short_market_value"], b["trade_cash"]) == ("51686.00", "0.00", "5000.00")
     assert b["equity"] == "56686.00"
@@ -163,11 +159,11 @@ async def test_balances_of_the_second_account(sim: Simulator) -> None:
 
 @pytest.mark.anyio
 async def test_balances_follow_account_access_rules() -> None:
-    sim = Simulator(now=MONDAY_OPEN, api_keys={"k1": [DEMO_PRIMARY_ACCOUNT]})
-    assert_error(await get(sim, BALANCES, headers={"Authorization": "Bearer nope"}), 401, "Invalid API key")
+    simulator = Simulator(now=MONDAY_OPEN, api_keys={"k1": [DEMO_PRIMARY_ACCOUNT]})
+    assert_error(await get(simulator, BALANCES, headers={"Authorization": "Bearer nope"}), 401, "Invalid API key")
     other = f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/balances"
-    assert_error(await get(sim, other, headers={"Authorization": "Bearer k1"}), 403, "permission")
-    assert (await get(sim, BALANCES, headers={"Authorization": "Bearer k1"})).status_code == 200
+    assert_error(await get(simulator, other, headers={"Authorization": "Bearer k1"}), 403, "permission")
+    assert (await get(simulator, BALANCES, headers={"Authorization": "Bearer k1"})).status_code == 200
     assert_error(await get(Simulator(now=MONDAY_OPEN), "/v1/accounts/424242/balances"), 404, "Account 424242")
 
 
@@ -207,8 +203,8 @@ def bsm(spot: float, strike: float, years: float, sigma: float, call: bool, r: f
 
 
 @pytest.mark.anyio
-async def test_one_price_per_instrument_in_positions_and_snapshot(sim: Simulator) -> None:
-    rows = await data(sim, SNAPSHOT, {"instrument_ids": "AAPL,aapl," + AAPL_ID + ",SPY"})
+async def test_one_price_per_instrument_in_positions_and_snapshot(simulator: Simulator) -> None:
+    rows = await data(simulator, SNAPSHOT, {"instrument_ids": "AAPL,aapl," + AAPL_ID + ",SPY"})
     aapl, spy = rows  # the three AAPL ids collapse into one row
     assert aapl == {
         "instrument_id": AAPL_ID,
@@ -234,22 +230,25 @@ async def test_one_price_per_instrument_in_positions_and_snapshot(sim: Simulator
     }  # fmt: skip
     assert all(isinstance(aapl["last_quote"][k], int) for k in ("bid_size", "ask_size"))
     assert isinstance(aapl["cumulative_volume"], int) and aapl["cumulative_volume"] > 0
-    position = next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"] == "AAPL")
+    position = next(r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"] == "AAPL")
     assert position["instrument_price"] == aapl["last_trade"]["price"] == aapl["last_quote"]["midpoint"]
     assert position["closing_price"] == aapl["session"]["previous_close"]
     # SPY is not held, and priced all the same
     assert (spy["symbol"], spy["last_trade"]["price"], spy["last_quote"]["bid"], spy["last_quote"]["ask"]) == (
         "SPY", "560.25", "560.23", "560.27",
     )  # fmt: skip
-    sim.set_instrument_price("AAPL", "152.40")
-    [moved] = await data(sim, SNAPSHOT, {"instrument_ids": "AAPL"})
+    simulator.set_instrument_price("AAPL", "152.40")
+    [moved] = await data(simulator, SNAPSHOT, {"instrument_ids": "AAPL"})
     assert moved["last_trade"]["price"] == moved["last_quote"]["midpoint"] == "152.40"
-    assert next(r for r in sim.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"] == "AAPL")["market_value"] == "15240.00"
+    assert (
+        next(r for r in simulator.positions(DEMO_PRIMARY_ACCOUNT) if r["symbol"] == "AAPL")["market_value"]
+        == "15240.00"
+    )
 
 
 @pytest.mark.anyio
-async def test_option_rows_carry_bsm_greeks_and_open_interest(sim: Simulator) -> None:
-    [call] = await data(sim, SNAPSHOT, {"instrument_ids": "AAPL 261127C00145000"})
+async def test_option_rows_carry_bsm_greeks_and_open_interest(simulator: Simulator) -> None:
+    [call] = await data(simulator, SNAPSHOT, {"instrument_ids": "AAPL 261127C00145000"})
     assert call["symbol"] == "AAPL  261127C00145000" and call["short_sale_restricted"] is None
     quote = call["last_quote"]
     # price 6.20, tick 0.05 at and above 3.00: 6.20 ∓ 2 ticks
@@ -262,14 +261,14 @@ async def test_option_rows_carry_bsm_greeks_and_open_interest(sim: Simulator) ->
     assert {k: Decimal(greeks[k]) for k in expected} == expected
     assert greeks["iv"] == "0" and greeks["timestamp"] == "2026-11-23T15:00:00.000000000Z"
     assert Decimal(greeks["delta"]) == Decimal("0.9181")
-    [put] = await data(sim, SNAPSHOT, {"instrument_ids": "NVDA261127P00125000"})
+    [put] = await data(simulator, SNAPSHOT, {"instrument_ids": "NVDA261127P00125000"})
     assert {k: Decimal(put["greeks"][k]) for k in expected} == bsm(123.15, 125.0, 99 / 8760, 0.50, call=False)
 
 
 @pytest.mark.anyio
-async def test_missing_greeks_index_levels_and_missing_or_one_sided_quotes(sim: Simulator) -> None:
+async def test_missing_greeks_index_levels_and_missing_or_one_sided_quotes(simulator: Simulator) -> None:
     unobserved, spx, brk, spx_call = await data(
-        sim, SNAPSHOT, {"instrument_ids": "TSLA 270115P00170000,SPX,BRK.B,SPX 270115C05700000"}
+        simulator, SNAPSHOT, {"instrument_ids": "TSLA 270115P00170000,SPX,BRK.B,SPX 270115C05700000"}
     )
     assert unobserved["greeks"] is None and unobserved["last_quote"]["midpoint"] == "4.85"
     assert spx["last_quote"] is None  # an index has no quote ...
@@ -284,19 +283,19 @@ async def test_missing_greeks_index_levels_and_missing_or_one_sided_quotes(sim: 
     years = (at(date(2027, 1, 15), 9, 30) - MONDAY_OPEN).total_seconds() / (365 * 24 * 3600)
     expected = bsm(5602.5, 5700.0, years, 0.16, call=True)
     assert {k: Decimal(spx_call["greeks"][k]) for k in expected} == expected
-    sim.set_instrument_price("AAPL 261127C00160000", "0.01")
-    [cheap] = await data(sim, SNAPSHOT, {"instrument_ids": "AAPL261127C00160000"})
+    simulator.set_instrument_price("AAPL 261127C00160000", "0.01")
+    [cheap] = await data(simulator, SNAPSHOT, {"instrument_ids": "AAPL261127C00160000"})
     quote = cheap["last_quote"]
     assert "bid" not in quote and "midpoint" not in quote and quote["ask"] == "0.03"  # one-sided
 
 
 @pytest.mark.anyio
-async def test_chain_mode_returns_every_contract_of_the_expiry(sim: Simulator) -> None:
-    rows = await data(sim, SNAPSHOT, {"underlying_instrument_id": "AAPL", "expiry": "2026-11-27"})
+async def test_chain_mode_returns_every_contract_of_the_expiry(simulator: Simulator) -> None:
+    rows = await data(simulator, SNAPSHOT, {"underlying_instrument_id": "AAPL", "expiry": "2026-11-27"})
     assert [r["symbol"] for r in rows] == ["AAPL  261127C00145000", "AAPL  261127C00160000"]
-    later = await data(sim, SNAPSHOT, {"underlying_instrument_id": AAPL_ID, "expiry": "2027-01-15"})
+    later = await data(simulator, SNAPSHOT, {"underlying_instrument_id": AAPL_ID, "expiry": "2027-01-15"})
     assert [r["symbol"] for r in later] == ["AAPL1 270115C00140000"]  # the adjusted contract is on AAPL
-    assert await data(sim, SNAPSHOT, {"underlying_instrument_id": "AAPL", "expiry": "2026-12-04"}) == []
+    assert await data(simulator, SNAPSHOT, {"underlying_instrument_id": "AAPL", "expiry": "2026-12-04"}) == []
 
 
 @pytest.mark.anyio
@@ -314,16 +313,18 @@ async def test_chain_mode_returns_every_contract_of_the_expiry(sim: Simulator) -
         ({"instrument_ids": "NOPE,NADA"}, 404, "Instrument not found for id `NOPE`"),
     ],
 )
-async def test_snapshot_argument_errors(sim: Simulator, params: dict[str, str], status: int, message: str) -> None:
-    assert_error(await get(sim, SNAPSHOT, params), status, message)
+async def test_snapshot_argument_errors(
+    simulator: Simulator, params: dict[str, str], status: int, message: str
+) -> None:
+    assert_error(await get(simulator, SNAPSHOT, params), status, message)
 
 
 @pytest.mark.anyio
-async def test_snapshot_needs_only_a_key_and_skips_unknown_ids(sim: Simulator) -> None:
-    assert_error(await get(sim, SNAPSHOT, {"instrument_ids": "AAPL"}, headers=None), 401, "Authorization")
+async def test_snapshot_needs_only_a_key_and_skips_unknown_ids(simulator: Simulator) -> None:
+    assert_error(await get(simulator, SNAPSHOT, {"instrument_ids": "AAPL"}, headers=None), 401, "Authorization")
     keyed = Simulator(now=MONDAY_OPEN, api_keys={"k": []})  # a key with no account still reads market data
     assert (await get(keyed, SNAPSHOT, {"instrument_ids": "AAPL"}, {"Authorization": "Bearer k"})).status_code == 200
-    rows = await data(sim, SNAPSHOT, [("instrument_ids", "NOPE"), ("instrument_ids", "TSLA")])  # repeated keys
+    rows = await data(simulator, SNAPSHOT, [("instrument_ids", "NOPE"), ("instrument_ids", "TSLA")])  # repeated keys
     assert [r["symbol"] for r in rows] == ["TSLA"]
 
 
@@ -331,8 +332,10 @@ async def test_snapshot_needs_only_a_key_and_skips_unknown_ids(sim: Simulator) -
 
 
 @pytest.mark.anyio
-async def test_contract_terms_multiplier_style_settlement_and_cutoffs(sim: Simulator) -> None:
-    rows = await data(sim, CONTRACTS, {"contract_ids": f"{AAPL1_CALL_ID},SPX 270115C05700000,AAPL261127C00145000"})
+async def test_contract_terms_multiplier_style_settlement_and_cutoffs(simulator: Simulator) -> None:
+    rows = await data(
+        simulator, CONTRACTS, {"contract_ids": f"{AAPL1_CALL_ID},SPX 270115C05700000,AAPL261127C00145000"}
+    )
     aapl1, spx, aapl = rows
     assert aapl1 == {
         "id": AAPL1_CALL_ID, "symbol": "AAPL1 270115C00140000", "underlying_instrument_id": AAPL_ID,
@@ -352,30 +355,30 @@ async def test_contract_terms_multiplier_style_settlement_and_cutoffs(sim: Simul
         {"start_price": "0", "end_price": "3", "tick_size": "0.05"}, {"start_price": "3", "tick_size": "0.10"},
     ]  # fmt: skip
     assert aapl["last_trade_cutoff"] == "2026-11-27T18:00:00Z"  # the 13:00 ET early close
-    sim.set_now(at(date(2026, 11, 27), 13, 0))
-    [closed] = await data(sim, CONTRACTS, {"contract_ids": AAPL_CALL_ID})
+    simulator.set_now(at(date(2026, 11, 27), 13, 0))
+    [closed] = await data(simulator, CONTRACTS, {"contract_ids": AAPL_CALL_ID})
     assert closed["is_tradable"] is False
 
 
 @pytest.mark.anyio
-async def test_contract_listings_filters_roots_and_pages(sim: Simulator) -> None:
-    everything = await data(sim, CONTRACTS, {"underlying_instrument_id": "AAPL"})
+async def test_contract_listings_filters_roots_and_pages(simulator: Simulator) -> None:
+    everything = await data(simulator, CONTRACTS, {"underlying_instrument_id": "AAPL"})
     assert [r["symbol"] for r in everything] == [
         "AAPL  261127C00145000", "AAPL  261127C00160000", "AAPL1 270115C00140000", "AAPL  280121C00195000",
     ]  # fmt: skip
-    assert [r["symbol"] for r in await data(sim, CONTRACTS, {"root": "AAPL1"})] == ["AAPL1 270115C00140000"]
-    assert [r["id"] for r in await data(sim, CONTRACTS, {"root": "SPX"})] == [SPX_CALL_ID]
-    assert [r["id"] for r in await data(sim, CONTRACTS, {"underlier": "spx"})] == [SPX_CALL_ID]
+    assert [r["symbol"] for r in await data(simulator, CONTRACTS, {"root": "AAPL1"})] == ["AAPL1 270115C00140000"]
+    assert [r["id"] for r in await data(simulator, CONTRACTS, {"root": "SPX"})] == [SPX_CALL_ID]
+    assert [r["id"] for r in await data(simulator, CONTRACTS, {"underlier": "spx"})] == [SPX_CALL_ID]
     filtered = await data(
-        sim, CONTRACTS, {"underlying_instrument_id": "AAPL", "expiry": "2026-11-27", "contract_type": "CALL"}
+        simulator, CONTRACTS, {"underlying_instrument_id": "AAPL", "expiry": "2026-11-27", "contract_type": "CALL"}
     )
     assert len(filtered) == 2
-    assert await data(sim, CONTRACTS, {"underlying_instrument_id": "AAPL", "is_settle_on_open": "true"}) == []
-    assert await data(sim, CONTRACTS, {"underlying_instrument_id": "AAPL", "contract_type": "PUT"}) == []
+    assert await data(simulator, CONTRACTS, {"underlying_instrument_id": "AAPL", "is_settle_on_open": "true"}) == []
+    assert await data(simulator, CONTRACTS, {"underlying_instrument_id": "AAPL", "contract_type": "PUT"}) == []
     seen, token = [], None
     while True:
         params = {"underlying_instrument_id": "AAPL", **({"page_token": token} if token else {"page_size": "3"})}
-        response = await get(sim, CONTRACTS, params)
+        response = await get(simulator, CONTRACTS, params)
         body = response.json()
         seen.extend(r["symbol"] for r in body["data"])
         assert body["metadata"]["total_items"] == 4 and body["metadata"]["total_pages"] == 2
@@ -401,16 +404,18 @@ async def test_contract_listings_filters_roots_and_pages(sim: Simulator) -> None
         ({"root": "AAPL", "page_size": "0"}, 400, "page_size"),
     ],
 )
-async def test_contract_argument_errors(sim: Simulator, params: dict[str, str], status: int, message: str) -> None:
-    assert_error(await get(sim, CONTRACTS, params), status, message)
+async def test_contract_argument_errors(
+    simulator: Simulator, params: dict[str, str], status: int, message: str
+) -> None:
+    assert_error(await get(simulator, CONTRACTS, params), status, message)
 
 
 # ----------------------------------------------------------------------------------- instruments
 
 
 @pytest.mark.anyio
-async def test_instrument_by_id_with_expiry_dates(sim: Simulator) -> None:
-    aapl = await data(sim, f"/v1/instruments/{AAPL_ID}", {"include_options_expiry_dates": "true"})
+async def test_instrument_by_id_with_expiry_dates(simulator: Simulator) -> None:
+    aapl = await data(simulator, f"/v1/instruments/{AAPL_ID}", {"include_options_expiry_dates": "true"})
     assert (aapl["symbol"], aapl["instrument_type"], aapl["name"], aapl["venue"]) == (
         "AAPL", "COMMON_STOCK", "Apple Inc.", "XNMS",
     )  # fmt: skip
@@ -422,14 +427,14 @@ async def test_instrument_by_id_with_expiry_dates(sim: Simulator) -> None:
     assert aapl["options_contract_expiry_dates"][0] == {
         "date": "2026-11-27", "has_settles_on_close": True, "has_settles_on_open": False,
     }  # fmt: skip
-    plain = await data(sim, "/v1/instruments/aapl")
+    plain = await data(simulator, "/v1/instruments/aapl")
     assert "options_expiry_dates" not in plain and plain["id"] == AAPL_ID
-    spx = await data(sim, "/v1/instruments/SPX", {"include_options_expiry_dates": "true"})
+    spx = await data(simulator, "/v1/instruments/SPX", {"include_options_expiry_dates": "true"})
     assert (spx["instrument_type"], spx["is_tradable"]) == ("INDEX", False)
     assert spx["options_contract_expiry_dates"] == [
         {"date": "2027-01-15", "has_settles_on_close": False, "has_settles_on_open": True}
     ]
-    option = await data(sim, "/v1/instruments/AAPL 261127C00145000")
+    option = await data(simulator, "/v1/instruments/AAPL 261127C00145000")
     assert (option["id"], option["symbol"], option["instrument_type"]) == (
         AAPL_CALL_ID, "AAPL  261127C00145000", "OPTION",
     )  # fmt: skip
@@ -437,35 +442,37 @@ async def test_instrument_by_id_with_expiry_dates(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_expiry_dates_disappear_once_nothing_on_them_trades(sim: Simulator) -> None:
-    sim.set_now(at(date(2026, 11, 27), 13, 30))  # after the early close of the AAPL weekly
-    aapl = await data(sim, "/v1/instruments/AAPL", {"include_options_expiry_dates": "true"})
+async def test_expiry_dates_disappear_once_nothing_on_them_trades(simulator: Simulator) -> None:
+    simulator.set_now(at(date(2026, 11, 27), 13, 30))  # after the early close of the AAPL weekly
+    aapl = await data(simulator, "/v1/instruments/AAPL", {"include_options_expiry_dates": "true"})
     assert aapl["options_expiry_dates"] == ["2027-01-15", "2028-01-21"]
-    sim.set_now(at(date(2027, 1, 14), 16, 0))  # SPX (AM-settled) stops trading the day before expiry
-    spx = await data(sim, "/v1/instruments/SPX", {"include_options_expiry_dates": "true"})
+    simulator.set_now(at(date(2027, 1, 14), 16, 0))  # SPX (AM-settled) stops trading the day before expiry
+    spx = await data(simulator, "/v1/instruments/SPX", {"include_options_expiry_dates": "true"})
     assert spx["options_contract_expiry_dates"] == []
 
 
 @pytest.mark.anyio
-async def test_instrument_errors(sim: Simulator) -> None:
-    assert_error(await get(sim, "/v1/instruments/AAP"), 404, "Instrument not found: AAP")
-    assert_error(await get(sim, "/v1/instruments/AAPL", {"include_options_expiry_dates": "yes"}), 400, "true or false")
-    assert_error(await get(sim, "/v1/instruments/AAPL", headers=None), 401, "Authorization")
+async def test_instrument_errors(simulator: Simulator) -> None:
+    assert_error(await get(simulator, "/v1/instruments/AAP"), 404, "Instrument not found: AAP")
+    assert_error(
+        await get(simulator, "/v1/instruments/AAPL", {"include_options_expiry_dates": "yes"}), 400, "true or false"
+    )
+    assert_error(await get(simulator, "/v1/instruments/AAPL", headers=None), 401, "Authorization")
 
 
 # ---------------------------------------------------------------------------- clock and hours
 
 
 @pytest.mark.anyio
-async def test_the_clock_is_the_simulated_clock(sim: Simulator) -> None:
-    assert await data(sim, "/v1/clock") == {"clock": "2026-11-23T15:00:00.000000000Z"}
-    sim.advance(90.5)
-    assert await data(sim, "/v1/clock") == {"clock": "2026-11-23T15:01:30.500000000Z"}
+async def test_the_clock_is_the_simulated_clock(simulator: Simulator) -> None:
+    assert await data(simulator, "/v1/clock") == {"clock": "2026-11-23T15:00:00.000000000Z"}
+    simulator.advance(90.5)
+    assert await data(simulator, "/v1/clock") == {"clock": "2026-11-23T15:01:30.500000000Z"}
 
 
 @pytest.mark.anyio
-async def test_market_hours_on_a_regular_day(sim: Simulator) -> None:
-    equities, options = await data(sim, HOURS)
+async def test_market_hours_on_a_regular_day(simulator: Simulator) -> None:
+    equities, options = await data(simulator, HOURS)
     assert equities["market"] == "us_equities" and options["market"] == "us_options"
     assert (equities["date"], equities["timezone"], equities["current_time"]) == (
         "2026-11-23", "America/New_York", "2026-11-23T10:00:00-05:00",
@@ -487,92 +494,96 @@ async def test_market_hours_on_a_regular_day(sim: Simulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_market_hours_on_early_close_holiday_and_weekend_days(sim: Simulator) -> None:
-    sim.set_now(at(date(2026, 11, 27), 12, 40))
-    [options] = await data(sim, HOURS, {"market": "us_options"})
+async def test_market_hours_on_early_close_holiday_and_weekend_days(simulator: Simulator) -> None:
+    simulator.set_now(at(date(2026, 11, 27), 12, 40))
+    [options] = await data(simulator, HOURS, {"market": "us_options"})
     assert options["status"] == {"day_type": "EARLY_CLOSE", "is_open": True, "current_session": "regular"}
     assert options["today_sessions"]["regular"] == {
         "open": "2026-11-27T09:30:00-05:00", "close": "2026-11-27T13:00:00-05:00", "time_until_close": "PT20M",
     }  # fmt: skip
     assert options["next_sessions"]["regular"]["open"] == "2026-11-30T09:30:00-05:00"  # over the weekend
-    [equities] = await data(sim, HOURS, {"market": "us_equities"})
+    [equities] = await data(simulator, HOURS, {"market": "us_equities"})
     assert set(equities["today_sessions"]) == {"pre_market", "regular"}  # no after-hours on an early close
     thanksgiving, weekend = (
-        await data(sim, HOURS, {"date": "2026-11-26", "market": "us_equities"}),
-        await data(sim, HOURS, {"date": "2026-11-28", "market": "us_equities"}),
+        await data(simulator, HOURS, {"date": "2026-11-26", "market": "us_equities"}),
+        await data(simulator, HOURS, {"date": "2026-11-28", "market": "us_equities"}),
     )
     assert thanksgiving[0]["status"]["day_type"] == "HOLIDAY" and thanksgiving[0]["today_sessions"] == {}
     assert thanksgiving[0]["next_sessions"]["regular"]["close"] == "2026-11-27T13:00:00-05:00"
     assert weekend[0]["status"]["day_type"] == "WEEKEND" and weekend[0]["today_sessions"] == {}
     # status.is_open is about now whatever the date asked: it is 12:40 on the early-close Friday
     assert weekend[0]["status"]["is_open"] is True
-    future = await data(sim, HOURS, {"date": "2026-11-30", "market": "us_options"})
+    future = await data(simulator, HOURS, {"date": "2026-11-30", "market": "us_options"})
     assert future[0]["today_sessions"]["regular"]["time_until_open"] == "P2DT20H50M"  # Fri 12:40 → Mon 09:30
 
 
 @pytest.mark.anyio
-async def test_market_hours_outside_sessions_and_errors(sim: Simulator) -> None:
-    sim.set_now(at(date(2026, 11, 24), 5, 0))
-    equities, options = await data(sim, HOURS)
+async def test_market_hours_outside_sessions_and_errors(simulator: Simulator) -> None:
+    simulator.set_now(at(date(2026, 11, 24), 5, 0))
+    equities, options = await data(simulator, HOURS)
     assert equities["status"]["current_session"] == "pre_market" and equities["status"]["is_open"] is True
     assert options["status"] == {"day_type": "TRADING_DAY", "is_open": False, "current_session": None}
     assert options["today_sessions"]["regular"]["time_until_open"] == "PT4H30M"
-    assert_error(await get(sim, HOURS, {"market": "us_event_contracts"}), 400, "us_equities, us_options")
-    assert_error(await get(sim, HOURS, {"date": "2026-13-01"}), 400, "YYYY-MM-DD")
+    assert_error(await get(simulator, HOURS, {"market": "us_event_contracts"}), 400, "us_equities, us_options")
+    assert_error(await get(simulator, HOURS, {"date": "2026-13-01"}), 400, "YYYY-MM-DD")
 
 
 # ------------------------------------------------------------------------------------------ orders
 
 
 @pytest.mark.anyio
-async def test_orders_list_filters_and_pages(sim: Simulator) -> None:
-    [resting] = await data(sim, ORDERS)
+async def test_orders_list_filters_and_pages(simulator: Simulator) -> None:
+    [resting] = await data(simulator, ORDERS)
     assert (resting["symbol"], resting["status"], resting["limit_price"]) == ("MSFT", "NEW", "450.00")
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH) as http:
+    async with api(simulator) as http:
         await http.delete(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/{AAPL_CALL_ID}")
         await http.delete(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/GOOG")
-    assert [o["symbol"] for o in await data(sim, ORDERS)] == ["MSFT", "AAPL261127C00145000", "GOOG"]
-    on_aapl = await data(sim, ORDERS, {"underlying_instrument_ids": "AAPL", "status": "PENDING_NEW,NEW"})
+    assert [o["symbol"] for o in await data(simulator, ORDERS)] == ["MSFT", "AAPL261127C00145000", "GOOG"]
+    on_aapl = await data(simulator, ORDERS, {"underlying_instrument_ids": "AAPL", "status": "PENDING_NEW,NEW"})
     assert [o["instrument_id"] for o in on_aapl] == [AAPL_CALL_ID]
-    assert [o["symbol"] for o in await data(sim, ORDERS, {"status": "NEW"})] == ["MSFT"]
-    assert [o["symbol"] for o in await data(sim, ORDERS, {"instrument_ids": "goog,MSFT"})] == ["MSFT", "GOOG"]
-    assert [o["symbol"] for o in await data(sim, ORDERS, {"instrument_type": "OPTION"})] == ["AAPL261127C00145000"]
-    assert len(await data(sim, ORDERS, {"from": "2026-11-23T15:00:00Z"})) == 2
-    assert len(await data(sim, ORDERS, {"to": "2026-11-22"})) == 1  # the resting order, from Friday
-    assert len(await data(sim, ORDERS, {"updated_at[gte]": "2026-11-23"})) == 2
-    first = (await get(sim, ORDERS, {"page_size": "2"})).json()
+    assert [o["symbol"] for o in await data(simulator, ORDERS, {"status": "NEW"})] == ["MSFT"]
+    assert [o["symbol"] for o in await data(simulator, ORDERS, {"instrument_ids": "goog,MSFT"})] == ["MSFT", "GOOG"]
+    assert [o["symbol"] for o in await data(simulator, ORDERS, {"instrument_type": "OPTION"})] == [
+        "AAPL261127C00145000"
+    ]
+    assert len(await data(simulator, ORDERS, {"from": "2026-11-23T15:00:00Z"})) == 2
+    assert len(await data(simulator, ORDERS, {"to": "2026-11-22"})) == 1  # the resting order, from Friday
+    assert len(await data(simulator, ORDERS, {"updated_at[gte]": "2026-11-23"})) == 2
+    first = (await get(simulator, ORDERS, {"page_size": "2"})).json()
     assert [o["symbol"] for o in first["data"]] == ["MSFT", "AAPL261127C00145000"]
     assert first["metadata"]["total_items"] == 3 and first["metadata"].get("next_page_token")
-    second = (await get(sim, ORDERS, {"page_token": first["metadata"].get("next_page_token")})).json()
+    second = (await get(simulator, ORDERS, {"page_token": first["metadata"].get("next_page_token")})).json()
     assert [o["symbol"] for o in second["data"]] == ["GOOG"] and second["metadata"].get("next_page_token") is None
-    sim.settle()
-    assert [o["symbol"] for o in await data(sim, ORDERS, {"status": "FILLED"})] == ["AAPL261127C00145000", "GOOG"]
+    simulator.settle()
+    assert [o["symbol"] for o in await data(simulator, ORDERS, {"status": "FILLED"})] == ["AAPL261127C00145000", "GOOG"]
 
 
 @pytest.mark.anyio
-async def test_one_order_by_id_or_by_client_order_id_while_open(sim: Simulator) -> None:
-    [resting] = await data(sim, ORDERS)
-    assert await data(sim, f"{ORDERS}/{resting['id']}") == resting
-    assert await data(sim, f"{ORDERS}/{resting['client_order_id']}") == resting
-    async with httpx.AsyncClient(base_url="http://simulator", transport=sim.transport(), headers=AUTH) as http:
+async def test_one_order_by_id_or_by_client_order_id_while_open(simulator: Simulator) -> None:
+    [resting] = await data(simulator, ORDERS)
+    assert await data(simulator, f"{ORDERS}/{resting['id']}") == resting
+    assert await data(simulator, f"{ORDERS}/{resting['client_order_id']}") == resting
+    async with api(simulator) as http:
         [close] = (await http.delete(f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions/GOOG")).json()["data"]
-    assert (await data(sim, f"{ORDERS}/{close['client_order_id']}"))["id"] == close["id"]
-    sim.settle()
-    assert (await data(sim, f"{ORDERS}/{close['id']}"))["status"] == "FILLED"
-    assert_error(await get(sim, f"{ORDERS}/{close['client_order_id']}"), 404, "not found")  # no longer open
-    assert_error(await get(sim, f"{ORDERS}/nope"), 404, "Order nope not found")
+    assert (await data(simulator, f"{ORDERS}/{close['client_order_id']}"))["id"] == close["id"]
+    simulator.settle()
+    assert (await data(simulator, f"{ORDERS}/{close['id']}"))["status"] == "FILLED"
+    assert_error(await get(simulator, f"{ORDERS}/{close['client_order_id']}"), 404, "not found")  # no longer open
+    assert_error(await get(simulator, f"{ORDERS}/nope"), 404, "Order nope not found")
 
 
 @pytest.mark.anyio
 async def test_order_errors_and_access() -> None:
-    sim = Simulator(now=MONDAY_OPEN, api_keys={"k": [DEMO_PRIMARY_ACCOUNT]})
+    simulator = Simulator(now=MONDAY_OPEN, api_keys={"k": [DEMO_PRIMARY_ACCOUNT]})
     key = {"Authorization": "Bearer k"}
-    assert_error(await get(sim, ORDERS, {"status": "OPEN"}, key), 400, "status 'OPEN'")
-    assert_error(await get(sim, ORDERS, {"instrument_type": "BOND"}, key), 400, "instrument_type")
-    assert_error(await get(sim, ORDERS, {"instrument_ids": "NOPE"}, key), 404, "Instrument not found: NOPE")
-    assert_error(await get(sim, ORDERS, {"from": "yesterday"}, key), 400, "RFC 3339")
+    assert_error(await get(simulator, ORDERS, {"status": "OPEN"}, key), 400, "status 'OPEN'")
+    assert_error(await get(simulator, ORDERS, {"instrument_type": "BOND"}, key), 400, "instrument_type")
+    assert_error(await get(simulator, ORDERS, {"instrument_ids": "NOPE"}, key), 404, "Instrument not found: NOPE")
+    assert_error(await get(simulator, ORDERS, {"from": "yesterday"}, key), 400, "RFC 3339")
     assert_error(
-        await get(sim, ORDERS, {"updated_at[gte]": "2026-11-24", "updated_at[lt]": "2026-11-23"}, key), 400, "after"
+        await get(simulator, ORDERS, {"updated_at[gte]": "2026-11-24", "updated_at[lt]": "2026-11-23"}, key),
+        400,
+        "after",
     )
     other = f"/v1/accounts/{DEMO_INSTRUCTIONS_ACCOUNT}/orders"
-    assert_error(await get(sim, other, headers=key), 403, "permission")
+    assert_error(await get(simulator, other, headers=key), 403, "permission")

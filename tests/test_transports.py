@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,13 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+import uvicorn
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from positions_mcp.settings import Settings
+from positions_mcp.surface.http import MCP_PATH, http_app
+from positions_mcp.surface.server import build_server
 
 SCRIPT = str(Path(sys.executable).with_name("clearstreet-positions-mcp"))
 
@@ -238,11 +243,10 @@ def test_any_loopback_address_accepts_its_own_host_header() -> None:
     assert "http://127.0.0.2:8123" in security.allowed_origins
 
 
-def test_sessions_are_bounded_and_idle_ones_closed(tmp_path: Path) -> None:
-    """POSITIONS_MCP_HTTP_MAX_SESSIONS refuses a session beyond the limit (503) until one closes;
-    POSITIONS_MCP_HTTP_SESSION_IDLE closes an idle one, which frees its place."""
+def test_sessions_are_bounded(tmp_path: Path) -> None:
+    """POSITIONS_MCP_HTTP_MAX_SESSIONS refuses a session beyond the limit (503) until one closes."""
     auth = {**HEADERS, "Authorization": "Bearer s3cret-http-token"}
-    with serving_http(tmp_path, POSITIONS_MCP_HTTP_MAX_SESSIONS="2", POSITIONS_MCP_HTTP_SESSION_IDLE="10") as (url, _):
+    with serving_http(tmp_path, POSITIONS_MCP_HTTP_MAX_SESSIONS="2") as (url, _):
         opened = [httpx.post(url, json=INITIALIZE, headers=auth) for _ in range(2)]
         assert [r.status_code for r in opened] == [200, 200]
         assert all(r.headers.get("mcp-session-id") for r in opened)
@@ -251,6 +255,53 @@ def test_sessions_are_bounded_and_idle_ones_closed(tmp_path: Path) -> None:
         closed = httpx.delete(url, headers={**auth, "mcp-session-id": opened[0].headers["mcp-session-id"]})
         assert closed.status_code == 200
         assert httpx.post(url, json=INITIALIZE, headers=auth).status_code == 200  # a place is free again
-        time.sleep(11)  # both sessions idle past POSITIONS_MCP_HTTP_SESSION_IDLE
-        again = [httpx.post(url, json=INITIALIZE, headers=auth) for _ in range(2)]
+
+
+IDLE = 1
+"""Seconds an HTTP session may stay idle in the test below: under the 10 s a configuration may set
+(``Settings`` replaced, not parsed), so the test waits one second, not ten."""
+
+
+@contextmanager
+def serving_in_process(settings: Settings) -> Iterator[str]:
+    """``http_app`` for ``settings`` served by uvicorn in a thread, on a socket bound here (so no
+    other test can take its port); yields the MCP URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    app = http_app(build_server(settings), settings, "127.0.0.1", port)
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}{MCP_PATH}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_idle_sessions_are_closed_and_free_their_places(make_settings: Callable[..., Settings]) -> None:
+    """POSITIONS_MCP_HTTP_SESSION_IDLE closes an idle session, which frees its place: both places
+    taken, two new sessions open once the sessions have been idle that long (a session still open
+    would keep its place: 503)."""
+    auth = {**HEADERS, "Authorization": "Bearer s3cret-http-token"}
+    configured = make_settings(POSITIONS_MCP_HTTP_MAX_SESSIONS="2", POSITIONS_MCP_HTTP_TOKEN="s3cret-http-token")
+    with serving_in_process(dataclasses.replace(configured, http_session_idle=IDLE)) as url:
+        opened = [httpx.post(url, json=INITIALIZE, headers=auth) for _ in range(2)]
+        assert [r.status_code for r in opened] == [200, 200]
+        assert all(r.headers.get("mcp-session-id") for r in opened)
+        time.sleep(IDLE)  # both sessions idle past POSITIONS_MCP_HTTP_SESSION_IDLE
+        again: list[httpx.Response] = []
+        deadline = time.monotonic() + 10  # closing an expired session takes the server a moment
+        while len(again) < 2:
+            response = httpx.post(url, json=INITIALIZE, headers=auth)
+            if response.status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            again.append(response)
         assert [r.status_code for r in again] == [200, 200]
