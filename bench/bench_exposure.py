@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import anyio
 from mcp import Client
+from mcp.types import TextContent
 from positions_mcp.actions.enrichment import BATCH, CONCURRENCY, contract_ids
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.settings import load_settings
@@ -101,7 +102,9 @@ async def measure(url: str, account: int, positions: int, runs: int) -> Figures:
             await fetch_pages_and_market(client, account)
             first = await mcp.call_tool("summarize_exposure", {})  # warm up
             assert not first.is_error, first.content
-            pages, market, summary = [], [], []
+            pages: list[float] = []
+            market: list[float] = []
+            summary: list[float] = []
             for _ in range(runs):
                 for sample, run in (
                     (pages, lambda: fetch_pages(client, account)),
@@ -112,7 +115,9 @@ async def measure(url: str, account: int, positions: int, runs: int) -> Figures:
                     start = time.perf_counter()
                     await run()
                     sample.append(time.perf_counter() - start)
-            text = first.content[0].text  # type: ignore[union-attr]
+            block = first.content[0]
+            assert isinstance(block, TextContent)
+            text = block.text
             gc.collect()
             tracemalloc.start()
             await mcp.call_tool("summarize_exposure", {})

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 TOOLS_LIST_BUDGET = 12_288
@@ -47,7 +48,7 @@ INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
-def line(message: dict[str, object]) -> str:
+def line(message: Mapping[str, object]) -> str:
     return json.dumps(message) + "\n"
 
 

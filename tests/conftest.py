@@ -195,12 +195,16 @@ async def client(upstream: Recorder, make_settings: Callable[..., Settings], mod
         yield connected
 
 
+Answer = Literal["accept", "decline", "cancel"]
+"""What a person can answer a question with (MCP elicitation)."""
+
+
 class Person:
     """An elicitation callback: answers every question the same way and remembers what it was
     asked. An acceptance says yes (``{"confirm": True}``) unless ``content`` says otherwise; the
     answer is sent unvalidated, as a loose client would send it."""
 
-    def __init__(self, action: Literal["accept", "decline", "cancel"] = "accept", content: Any = None) -> None:
+    def __init__(self, action: Answer = "accept", content: Any = None) -> None:
         self.action = action
         self.content: dict[str, Any] | None = {"confirm": True} if content is None and action == "accept" else content
         self.questions: list[str] = []

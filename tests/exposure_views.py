@@ -13,6 +13,7 @@ from positions_mcp.actions.enrichment import funds_of, quote_of
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.clearstreet.models import Position, SecurityType
 from positions_mcp.domain.contracts import terms_for_positions
+from positions_mcp.domain.exposure import DeltaExposure, ExposureSummary, TypeExposure, UnderlierTable
 from positions_mcp.domain.market_view import Greeks, MarketView, Quote
 from positions_mcp.simulator import Simulator
 
@@ -54,3 +55,15 @@ def quote(instrument_id: str, symbol: str, last: str | None = None, *, close: st
         previous_close=None if close is None else Decimal(close),
         **kw,  # type: ignore[arg-type]
     )
+
+
+def delta_table(delta: DeltaExposure | None) -> UnderlierTable:
+    """A summary's delta by underlier, which must be there (one cut to fit may leave it out)."""
+    assert delta is not None and delta.by_underlier is not None, "the delta by underlier was left out"
+    return delta.by_underlier
+
+
+def types_of(summary: ExposureSummary) -> list[TypeExposure]:
+    """A summary's exposure by instrument type, which must be there (one cut to fit may leave it out)."""
+    assert summary.by_type is not None, "the exposure by type was left out"
+    return summary.by_type

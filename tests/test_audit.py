@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import sys
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from positions_mcp.safety import audit as audit_module
 from positions_mcp.safety.audit import REDACTED, AuditLog, default_audit_log_path, redact
 from positions_mcp.safety.tokens import token_digest
 
@@ -86,7 +86,7 @@ def test_each_record_is_fsynced_before_returning(tmp_path: Path, monkeypatch: py
         synced.append(fd)
         real_fsync(fd)
 
-    monkeypatch.setattr(audit_module.os, "fsync", spy)
+    monkeypatch.setattr(os, "fsync", spy)  # the os module the audit log calls
     log = make(tmp_path)
     log.record("preview", "t", 1, "simulator", {}, "ok")
     assert len(synced) == 1
@@ -239,5 +239,5 @@ def test_default_path_macos_and_windows() -> None:
 
 def test_default_path_uses_the_real_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    monkeypatch.setattr(audit_module.sys, "platform", "linux")
+    monkeypatch.setattr(sys, "platform", "linux")  # read by the audit module at call time
     assert default_audit_log_path() == tmp_path / "clearstreet-positions-mcp" / "audit.jsonl"

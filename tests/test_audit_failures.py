@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Recorder
+from conftest import Person, Recorder, text_of
 from mcp import Client
-from mcp.client import ClientRequestContext
-from mcp.types import ElicitRequestParams, ElicitResult
 from positions_mcp.safety.audit import AuditLog
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
@@ -40,7 +38,7 @@ async def test_no_preview_without_its_audit_line(
     async with Client(build_server(make_settings(), simulator=simulator)) as client:
         result = await client.call_tool("preview_close_position", {"instrument_id": "TSLA"})
     assert result.is_error
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = text_of(result)
     assert "Refused (AUDIT_UNAVAILABLE)" in text and "(No space left on device)" in text
     assert "POSITIONS_MCP_AUDIT_LOG" in text and text.count("Nothing was sent") == 1
 
@@ -67,15 +65,12 @@ async def test_nothing_is_sent_when_the_intent_line_cannot_be_written(
         token = (preview.structured_content or {})["confirmation_token"]
         full_disk(tmp_path / "audit.jsonl")
         result = await client.call_tool(tool, {**arguments, "confirmation_token": token})
-    assert result.is_error and "Refused (AUDIT_UNAVAILABLE)" in result.content[0].text  # type: ignore[union-attr]
-
-    async def yes(ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        return ElicitResult(action="accept", content={"confirm": True})
+    assert result.is_error and "Refused (AUDIT_UNAVAILABLE)" in text_of(result)
 
     asking = build_server(make_settings(), simulator=simulator, transport=recorder)
-    async with Client(asking, mode=mode, elicitation_callback=yes) as client:  # type: ignore[arg-type]
+    async with Client(asking, mode=mode, elicitation_callback=Person()) as client:  # says yes
         result = await client.call_tool(tool, arguments)
-    assert result.is_error and "AUDIT_UNAVAILABLE" in result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error and "AUDIT_UNAVAILABLE" in text_of(result)
     assert recorder.writes == []
 
 

@@ -61,7 +61,7 @@ ORIGINAL_ID = "63987bde-0967-4f76-840b-cb9033ce2a74"
 
 # -- fixtures: a scripted API and a client wired to it ----------------------------------------------
 
-Reply = httpx.Response | BaseException | type[BaseException] | Callable[[httpx.Request], httpx.Response]
+Reply = httpx.Response | BaseException | type[httpx.RequestError] | Callable[[httpx.Request], httpx.Response]
 
 
 class ScriptedAPI:
@@ -76,7 +76,7 @@ class ScriptedAPI:
         if not self.replies:
             raise AssertionError(f"unexpected request {request.method} {request.url}")
         reply = self.replies.pop(0)
-        if isinstance(reply, type) and issubclass(reply, httpx.RequestError):
+        if isinstance(reply, type):
             raise reply("scripted failure", request=request)
         if isinstance(reply, BaseException):
             raise reply
@@ -777,7 +777,7 @@ async def test_retry_hints(headers: dict[str, str], expected: float) -> None:
     api = ScriptedAPI(reply(503, envelope(error={"code": 503, "message": "busy"}), headers), reply(200, envelope([])))
     async with make_client(api, sleeps) as client:
         await client.instructions.get(ACCOUNT)
-    assert sleeps == [pytest.approx(expected)]
+    assert sleeps == pytest.approx([expected])
 
 
 def test_parse_retry_after_forms() -> None:

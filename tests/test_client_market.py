@@ -6,7 +6,7 @@ and fields must be kept, errors must keep status, message and request_id."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,7 +42,7 @@ CALL_ID = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"
 PUT_ID = "f7f8f9fa-a7a8-b7b8-c7c8-c9cacbcccdce"
 
 
-Handler = Callable[[httpx.Request], Any]
+Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
 
 
 class API:
@@ -241,7 +241,7 @@ async def test_balances_arguments_are_checked_before_sending() -> None:
         with pytest.raises(ValueError, match="at least 1"):
             await cs.balances.get(ACCOUNT, top_margin_contributors_limit=0)
         with pytest.raises(TypeError):
-            await cs.balances.get(ACCOUNT, top_margin_contributors_limit=True)  # type: ignore[arg-type]
+            await cs.balances.get(ACCOUNT, top_margin_contributors_limit=True)  # an int to mypy, refused at run time
         with pytest.raises(ValueError):
             await cs.balances.get("19816x")
     assert api.requests == []
@@ -609,7 +609,7 @@ async def test_order_pages_and_argument_checks() -> None:
         with pytest.raises(ValueError, match="updated_at"):
             await cs.orders.page(ACCOUNT, updated_at={"after": "2025-10-31"})
         with pytest.raises(TypeError):
-            await cs.orders.page(ACCOUNT, status="NEW")  # type: ignore[arg-type]
+            await cs.orders.page(ACCOUNT, status="NEW")  # a Sequence[str] to mypy, refused at run time
         with pytest.raises(ValueError):
             cs.orders.pages(ACCOUNT, status=[])
         with pytest.raises(ValueError):

@@ -163,7 +163,8 @@ def is_generated_key(key: str | None) -> bool:
 
 
 def available(simulator: Simulator, account: int, symbol: str) -> str:
-    return next(row["available_quantity"] for row in simulator.positions(account) if row["symbol"] == symbol)
+    quantity: str = next(row["available_quantity"] for row in simulator.positions(account) if row["symbol"] == symbol)
+    return quantity
 
 
 def padded(osi_compact: str) -> str:
@@ -243,7 +244,7 @@ async def test_submit_and_cancel_are_typed_and_exact(h: Harness) -> None:
     assert_rows_exact(submitted.instructions, h.wire.last.body["data"])
     (row,) = submitted.instructions
     assert isinstance(row, PositionInstruction)
-    assert (row.status, row.client_instruction_id, row.quantity) == (InstructionStatus.SENT, "ex-aapl-1", 2)
+    assert (row.status, row.client_instruction_id, row.quantity) == (InstructionStatus.SENT, "ex-aapl-1", Decimal("2"))
     assert row.created_at == row.updated_at == MONDAY_OPEN and row.accepted_quantity is None
 
     cancelled = await h.client.instructions.cancel(ACCOUNT, row.id)
@@ -379,7 +380,7 @@ async def test_close_position_sends_a_market_day_order_on_the_closing_side(
     assert h.simulator.orders(ACCOUNT)[-1]["status"] == "FILLED"
     remaining = (await h.client.positions.page(ACCOUNT, instrument_ids=[instrument])).positions
     if instrument == "MSFT":  # the resting limit order's 80 shares are still held
-        assert [(p.quantity, p.available_quantity) for p in remaining] == [(80, 0)]
+        assert [(p.quantity, p.available_quantity) for p in remaining] == [(Decimal("80"), Decimal("0"))]
     else:
         assert remaining == []
 
@@ -510,7 +511,10 @@ async def test_a_sent_instruction_is_accepted_once_clearing_decides(h: Harness) 
     assert accepted.status is InstructionStatus.ACCEPTED and accepted.accepted_quantity == Decimal("2")
     assert accepted.updated_at == datetime(2026, 11, 23, 15, 0, 3, tzinfo=UTC)
     aapl = await h.client.positions.page(ACCOUNT, instrument_ids=["AAPL", AAPL_CALL])
-    assert [(p.symbol, p.quantity) for p in aapl.positions] == [("AAPL", 300), (AAPL_CALL_COMPACT, 8)]
+    assert [(p.symbol, p.quantity) for p in aapl.positions] == [
+        ("AAPL", Decimal("300")),
+        (AAPL_CALL_COMPACT, Decimal("8")),
+    ]
 
     with pytest.raises(APIStatusError) as terminal:
         await h.client.instructions.cancel(ACCOUNT, sent.id)

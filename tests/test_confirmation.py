@@ -18,11 +18,11 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import Person, Recorder, ok, refused
+from conftest import Answer, Person, Recorder, ok, refused, text_of
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, InputRequiredResult, InputResponses
 from positions_mcp.safety.tokens import ConfirmationTokens, token_digest
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator
@@ -69,7 +69,7 @@ async def connect(
     settings: Settings, upstream: Recorder, mode: str, person: Person | None = None
 ) -> AsyncIterator[Client]:
     server = upstream.server(settings)
-    async with Client(server, mode=mode, elicitation_callback=person) as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode, elicitation_callback=person) as client:
         yield client
 
 
@@ -305,8 +305,8 @@ async def test_token_attacks_are_refused_and_send_nothing(
             assert (last["event"], last["tool"], last["outcome"]) == ("refusal", tool, reason), attack
 
         # No refused attempt spent the token: the genuine call goes through, once.
-        result = ok(await client.call_tool(victim, {**genuine, "confirmation_token": token}))
-        assert result["confirmed_by"] == "confirmation_token"
+        executed = ok(await client.call_tool(victim, {**genuine, "confirmation_token": token}))
+        assert executed["confirmed_by"] == "confirmation_token"
         assert len(upstream.writes) == 1
         after = created(simulator)
         assert after != before
@@ -507,7 +507,7 @@ async def test_elicitation_without_a_yes_sends_nothing(
     make_settings: Callable[..., Settings],
     audit_path: Path,
     mode: str,
-    action: str,
+    action: Answer,
     content: dict[str, Any] | None,
     said: str,
 ) -> None:
@@ -562,7 +562,7 @@ async def test_two_concurrent_elicited_closes_send_once(
 
     assert len(person.questions) == 2  # one question per call (each names its own preview)
     assert sorted(r.is_error for r in results) == [False, True]
-    loser = next(r for r in results if r.is_error).content[0].text  # type: ignore[union-attr]
+    loser = text_of(next(r for r in results if r.is_error))
     reasons = ("ALREADY_USED", "POSITIONS_CHANGED", "BLOCKED", "REPEAT_NOT_SHOWN")
     assert any(f"Refused ({reason})" in loser for reason in reasons), loser
     assert "Nothing was sent" in loser
@@ -578,7 +578,7 @@ async def test_a_retry_after_an_upstream_failure_asks_again(
     person = Person("accept")
     async with connect(make_settings(), upstream, mode, person) as client:
         failed = await client.call_tool("close_position", {"instrument_id": "TSLA"})
-        assert failed.is_error and "OUTCOME UNKNOWN (HTTP 500)" in failed.content[0].text  # type: ignore[union-attr]
+        assert failed.is_error and "OUTCOME UNKNOWN (HTTP 500)" in text_of(failed)
         ok(await client.call_tool("close_position", {"instrument_id": "TSLA"}))
     assert len(person.questions) == 2
     assert len(upstream.writes) == 2 and len(simulator.orders(ACCOUNT)) == 2  # the resting MSFT order and ours
@@ -592,11 +592,11 @@ async def test_positions_changing_while_the_person_decides(
     positions with the token the question showed, and refuses because they moved."""
 
     class Busy(Person):
-        async def __call__(self, ctx: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
             if not self.questions:  # someone else closes half of AAPL while the person reads
                 await upstream.behind_our_back("DELETE", f"/v1/accounts/{ACCOUNT}/positions/AAPL")
                 simulator.advance(2)
-            return await super().__call__(ctx, params)
+            return await super().__call__(context, params)
 
     person = Busy("accept")
     async with connect(make_settings(), upstream, mode, person) as client:
@@ -684,7 +684,7 @@ async def test_read_only_registers_no_state_changing_tool(
         assert {"get_positions", "get_position_instructions", "summarize_exposure"} <= listed
         for name in sorted(STATE_CHANGING):
             result = await client.call_tool(name, {"instrument_id": "AAPL", "confirmation_token": "x"})
-            assert result.is_error and result.content[0].text == f"Unknown tool: {name}"  # type: ignore[union-attr]
+            assert result.is_error and text_of(result) == f"Unknown tool: {name}"
     assert upstream.calls == []
 
 
@@ -697,7 +697,7 @@ async def test_an_account_outside_the_allowlist_is_refused_before_the_upstream(
     mode: str,
 ) -> None:
     settings = make_settings(POSITIONS_MCP_ALLOWED_ACCOUNTS=str(ACCOUNT))
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("preview_close_position", {"instrument_id": "AAPL", "account_id": SECOND}),
         ("close_position", {"instrument_id": "AAPL", "account_id": SECOND, "confirmation_token": "T"}),
         ("preview_close_positions", {"account_id": SECOND}),
@@ -794,7 +794,8 @@ async def test_preview_close_of_an_option_snapshot(client: Client) -> None:
 @pytest.mark.anyio
 async def test_close_previews_say_what_would_be_sent(simulator: Simulator, client: Client) -> None:
     async def plan(**args: Any) -> dict[str, Any]:
-        return ok(await client.call_tool("preview_close_position", args))["plan"]
+        shown: dict[str, Any] = ok(await client.call_tool("preview_close_position", args))["plan"]
+        return shown
 
     def orders(plan: dict[str, Any]) -> list[tuple[str, str, str]]:
         return [(o["side"], o["quantity"], o["estimated_notional"]) for o in plan["orders"]]
@@ -1119,11 +1120,12 @@ async def test_a_replayed_answer_executes_once(
     """2026-07-28: re-sending the final round (same answer, same request_state), as a client
     retrying after a timeout would, must not execute again: the next preview's question names
     another preview, so the recorded yes does not apply and the person is asked anew."""
-    async with Client(upstream.server(make_settings()), mode="auto", elicitation_callback=Person("accept")) as client:  # type: ignore[arg-type]
+    async with Client(upstream.server(make_settings()), mode="auto", elicitation_callback=Person("accept")) as client:
         first = await client.session.call_tool(tool, args, allow_input_required=True)
         assert isinstance(first, InputRequiredResult)
+        assert first.input_requests is not None
         [key] = first.input_requests
-        answer = {key: ElicitResult(action="accept", content={"confirm": True})}
+        answer: InputResponses = {key: ElicitResult(action="accept", content={"confirm": True})}
         results = [
             await client.session.call_tool(
                 tool, args, input_responses=answer, request_state=first.request_state, allow_input_required=True
@@ -1170,7 +1172,7 @@ async def test_the_api_name_of_the_idempotency_key_is_honoured(
             "preview_submit_position_instructions",
             {"account_id": SECOND, "instructions": [row("EXERCISE", LEAP, 1, quantiy=1)]},
         )
-        assert misspelt.is_error and "quantiy" in misspelt.content[0].text  # type: ignore[union-attr]
+        assert misspelt.is_error and "quantiy" in text_of(misspelt)
     assert len(upstream.writes) == 1
 
 
@@ -1187,7 +1189,7 @@ async def test_cancel_says_why_nothing_was_cancelled(
             "cancel_position_instruction",
             {"account_id": SECOND, "instruction_id": "0195f6d0-0000-7000-8000-000000000000"},
         )
-    assert final.is_error and "Nothing to cancel: the instruction is already final" in final.content[0].text  # type: ignore[union-attr]
-    assert "Clear Street 409" in final.content[0].text  # type: ignore[union-attr]
-    assert "[simulator] " in final.content[0].text  # errors name their environment too  # type: ignore[union-attr]
-    assert unknown.is_error and "not its client_instruction_id" in unknown.content[0].text  # type: ignore[union-attr]
+    assert final.is_error and "Nothing to cancel: the instruction is already final" in text_of(final)
+    assert "Clear Street 409" in text_of(final)
+    assert "[simulator] " in text_of(final)  # errors name their environment too
+    assert unknown.is_error and "not its client_instruction_id" in text_of(unknown)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import Recorder, ok
+from conftest import Recorder, ok, text_of
 from mcp import Client
 from positions_mcp.settings import Settings
 
@@ -385,5 +385,5 @@ async def test_tokens_and_the_ledger_keep_the_local_clock_whatever_the_api_says(
             "close_position",
             {"instrument_id": "TSLA", "account_id": 19816, "confirmation_token": shown["confirmation_token"]},
         )
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
+    assert not result.is_error, text_of(result)
     assert len(upstream.writes) == 1

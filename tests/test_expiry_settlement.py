@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import MONDAY_OPEN, Recorder
+from conftest import MONDAY_OPEN, Recorder, ok
 from mcp import Client
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
@@ -42,10 +42,7 @@ async def connect(simulator: Simulator, make_settings: Callable[..., Settings]) 
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    assert result.structured_content is not None
-    return result.structured_content
+    return ok(await client.call_tool(tool, arguments))
 
 
 def expiring(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,7 +52,7 @@ def expiring(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 async def preview_cash(client: Client, *rows: tuple[str, str, int]) -> dict[str, Any]:
     batch = [{"instruction_type": kind, "instrument_id": symbol, "quantity": n} for kind, symbol, n in rows]
-    plan = (await call(client, "preview_submit_position_instructions", instructions=batch))["plan"]
+    plan: dict[str, Any] = (await call(client, "preview_submit_position_instructions", instructions=batch))["plan"]
     assert plan["ready"], plan["summary"]
     return plan
 
@@ -240,11 +237,11 @@ async def test_an_adjusted_contract_with_a_row_has_no_confirmed_deliverable(
     the shares and the delta and says so; the exercise preview refuses to state what it delivers."""
     simulator = Simulator(seed=0, now=FRIDAY_10)
     symbol = "AAPL1 261127C00140000"
-    simulator.hold_option(ACCOUNT, symbol, 2, "11.20", price="11.20", underlying="AAPL")
+    simulator.hold_option(ACCOUNT, symbol, "2", "11.20", price="11.20", underlying="AAPL")
     async with connect(simulator, make_settings) as client:
         summary = await call(client, "summarize_exposure")
         batch = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 1}]
-        plan = (await call(client, "preview_submit_position_instructions", instructions=batch))["plan"]
+        plan: dict[str, Any] = (await call(client, "preview_submit_position_instructions", instructions=batch))["plan"]
     settlement = summary["expiring"]["at_expiry"]
     # unchanged by the AAPL1 calls (standard: 2 × 100 × 140 = 28,000.00 more and +200 AAPL)
     assert (settlement["cash_out"], settlement["shares"]["AAPL"], settlement["not_counted"]) == (
@@ -309,7 +306,7 @@ async def test_a_close_past_its_last_trade_never_assumes_an_adjusted_deliverable
     their last trade: the blocked close states no shares or cash for them, as the summary counts none."""
     simulator = Simulator(seed=0, now=datetime(2026, 11, 27, 18, 30, tzinfo=UTC))
     symbol = "AAPL1 261127C00140000"
-    simulator.hold_option(ACCOUNT, symbol, 2, "11.20", price="11.20", underlying="AAPL")
+    simulator.hold_option(ACCOUNT, symbol, "2", "11.20", price="11.20", underlying="AAPL")
     async with connect(simulator, make_settings) as client:
         preview = await call(client, "preview_close_position", instrument_id=symbol)
     [blocked] = [b for b in preview["plan"]["blocked"] if b["code"] == "PAST_LAST_TRADE"]

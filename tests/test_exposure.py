@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from exposure_views import delta_table, types_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from inline_snapshot import snapshot
@@ -168,7 +169,8 @@ def summarize(positions: list[Position], **overrides: Any) -> ExposureSummary:
 
 
 def as_json(summary: ExposureSummary) -> dict[str, Any]:
-    return json.loads(summary.model_dump_json())
+    shown: dict[str, Any] = json.loads(summary.model_dump_json())
+    return shown
 
 
 # -- totals -----------------------------------------------------------------------------------
@@ -209,7 +211,7 @@ def test_breakdowns_by_side_and_type() -> None:
     s = summarize(book())
     assert (s.long_positions, s.long_market_value) == (7, Decimal("16805.99"))
     assert (s.short_positions, s.short_market_value) == (3, Decimal("-9640.00"))
-    assert [(t.type, t.positions, t.long, t.short, t.gross_pct) for t in s.by_type] == [
+    assert [(t.type, t.positions, t.long, t.short, t.gross_pct) for t in types_of(s)] == [
         # rows 1, 8 long; 2 short; gross 24230.65 = 91.623 %
         ("COMMON_STOCK", 3, Decimal("15305.65"), Decimal("-8925.00"), Decimal("91.62")),
         # rows 3, 5, 10, 11 long; 4, 9 short; gross 1882.34 = 7.118 %
@@ -262,8 +264,8 @@ def test_delta_by_underlier_without_market_data() -> None:
         None,
         None,
     )
-    assert delta.by_underlier.columns == ("underlier", "price", "delta_shares", "delta_dollars", "gross_pct")
-    assert delta.by_underlier.rows == [
+    assert delta_table(delta).columns == ("underlier", "price", "delta_shares", "delta_dollars", "gross_pct")
+    assert delta_table(delta).rows == [
         # 100.5 × 151.10 = 15185.55; gross 15185.55 + 8925.00 + 333.00 + 120.10 = 24563.65 → 61.82 %
         ("AAPL", Decimal("151.10"), Decimal("100.50"), Decimal("15185.55"), Decimal("61.82")),
         ("TSLA", Decimal("178.50"), Decimal("-50.00"), Decimal("-8925.00"), Decimal("36.33")),  # 36.334 %
@@ -370,12 +372,12 @@ def test_expiring_list_is_capped_with_a_count_of_all_beyond_a_small_book() -> No
     s = summarize(book(), expiring_limit=1, underlier_limit=2)  # 11 positions: a small book, shown whole
     assert s.expiring is not None and s.delta is not None
     assert (s.expiring.count, len(s.expiring.options.rows)) == (3, 3)
-    assert (s.delta.underliers, len(s.delta.by_underlier.rows)) == (6, 6)
+    assert (s.delta.underliers, len(delta_table(s.delta).rows)) == (6, 6)
     s = summarize(book(), expiring_limit=1, underlier_limit=2, small_book=10)
     assert s.expiring is not None and s.delta is not None
     assert (s.expiring.count, len(s.expiring.options.rows)) == (3, 1)
     assert s.expiring.by_default == {"ASSIGNMENT_LIKELY": 1, "AUTO_EXERCISE": 1, "UNKNOWN": 1}
-    assert (s.delta.underliers, len(s.delta.by_underlier.rows)) == (6, 2)
+    assert (s.delta.underliers, len(delta_table(s.delta).rows)) == (6, 2)
     assert s.delta.top5_pct == Decimal("100.00")  # the four priced underliers are all of the gross
 
 
@@ -546,7 +548,7 @@ def test_seed_era_option_rows_are_options_whatever_their_instrument_type() -> No
     assert s.options is not None
     assert (s.options.positions, s.options.short_contracts) == (1, Decimal("2"))
     assert s.options.underlier_notional == Decimal("30200.00")  # 2 × 100 × 151
-    assert s.delta is not None and [row[0] for row in s.delta.by_underlier.rows] == ["AAPL"]
+    assert s.delta is not None and [row[0] for row in delta_table(s.delta).rows] == ["AAPL"]
     assert s.expiring is not None
     assert s.expiring.options.as_dicts()[0]["default_at_expiry"] is DefaultAtExpiry.LAPSE  # strike 190 > 151
     assert not any("unknown instrument_type" in note for note in s.notes)
@@ -555,8 +557,8 @@ def test_seed_era_option_rows_are_options_whatever_their_instrument_type() -> No
 def test_many_unknown_types_stay_bounded() -> None:
     rows = [pos(f"W{i}", "1", f"{i}.00", instrument_type=f"KIND_{i}" + "X" * 60) for i in range(1, 21)]
     s = summarize(rows)
-    assert len(s.by_type) == 8
-    assert s.by_type[0].type.startswith("KIND_20")
+    assert len(types_of(s)) == 8
+    assert types_of(s)[0].type.startswith("KIND_20")
     unknown_notes = [note for note in s.notes if "instrument_type" in note]
     assert len(unknown_notes) == 4  # three examples and "17 more"
     assert unknown_notes[-1] == "17 more unknown instrument_types"
@@ -883,7 +885,7 @@ def test_ten_thousand_positions_fit_in_3_kb(big_book: list[Position]) -> None:
     assert summary.positions == 10_000
     assert summary.options is not None and summary.options.positions == 5_000
     assert summary.delta is not None
-    assert summary.delta.underliers == 5_000 > len(summary.delta.by_underlier.rows) >= 1
+    assert summary.delta.underliers == 5_000 > len(delta_table(summary.delta).rows) >= 1
     assert summary.delta.top5_pct is not None  # the list is cut: the concentration is given apart
     assert summary.expiring is not None and summary.expiring.count > len(summary.expiring.options.rows) >= 1
     assert summary.expiring.by_default is not None
@@ -907,13 +909,13 @@ def test_ten_thousand_positions_fit_in_3_kb(big_book: list[Position]) -> None:
 def test_without_a_budget_the_lists_are_top_n(big_book: list[Position]) -> None:
     summary = summarize(big_book)
     assert summary.largest is not None and len(summary.largest.rows) == 10
-    assert summary.delta is not None and len(summary.delta.by_underlier.rows) == 10
+    assert summary.delta is not None and len(delta_table(summary.delta).rows) == 10
     assert summary.expiring is not None and len(summary.expiring.options.rows) == 5
     budgeted = summarize(big_book, max_json_bytes=3000)
     assert budgeted.largest is not None
     assert budgeted.largest.rows == summary.largest.rows[: len(budgeted.largest.rows)]  # shortened from the tail
     assert budgeted.delta is not None
-    assert budgeted.delta.by_underlier.rows == summary.delta.by_underlier.rows[: len(budgeted.delta.by_underlier.rows)]
+    assert delta_table(budgeted.delta).rows == delta_table(summary.delta).rows[: len(delta_table(budgeted.delta).rows)]
     assert budgeted.notes[-1].endswith("cut to fit 3000 bytes; count fields and totals are complete")
 
 
@@ -931,4 +933,4 @@ def test_long_symbols_cannot_push_a_small_book_past_its_budget() -> None:
     s = summarize(rows, max_json_bytes=MAX_JSON_BYTES)
     assert len(s.model_dump_json().encode()) <= MAX_JSON_BYTES
     assert s.delta is not None and s.delta.underliers == 24
-    assert all(len(row.underlier) <= 32 for row in s.delta.by_underlier.rows)
+    assert all(len(row.underlier) <= 32 for row in delta_table(s.delta).rows)

@@ -38,8 +38,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import MONDAY_OPEN
-from exposure_views import demo_book_and_view
+from conftest import MONDAY_OPEN, text_of
+from exposure_views import delta_table, demo_book_and_view
 from mcp import Client
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain.exposure import MAX_JSON_BYTES, DefaultAtExpiry, ExposureSummary, summarize_exposure
@@ -67,7 +67,7 @@ async def test_demo_book_totals_match_the_hand_computation(client: Client) -> No
     assert summary["daily_unrealized_pnl"] == "1129.37"
     assert summary["daily_realized_pnl"] == "0.00"
     assert summary["concentration"]["largest_pct"] == "54.96"  # MSFT
-    assert len(result.content[0].text.encode()) <= 3000  # type: ignore[union-attr]
+    assert len(text_of(result).encode()) <= 3000
 
 
 @pytest.mark.anyio
@@ -139,7 +139,7 @@ def test_aapl_delta_counts_every_contract_whose_deliverable_is_known(
     shares = Decimal(100) + 10 * 100 * delta_of(view, AAPL_CALL_ID) + 5 * 100 * delta_of(view, call_160)
     s = summarize(rows, view)
     assert s.delta is not None and s.delta.by_underlier is not None
-    aapl = next(row for row in s.delta.by_underlier.rows if row.underlier == "AAPL")
+    aapl = next(row for row in delta_table(s.delta).rows if row.underlier == "AAPL")
     assert aapl.price == view.price(AAPL_ID) == Decimal("151.00")
     assert aapl.delta_shares == shares.quantize(Decimal("0.01"))
     assert aapl.delta_dollars == (shares * Decimal("151.00")).quantize(Decimal("0.01"))
@@ -156,7 +156,7 @@ def test_aapl_delta_counts_every_contract_whose_deliverable_is_known(
     confirmed = terms_for(aapl1, {"multiplier": "150", "deliverable_shares": "150"})
     known = summarize(rows, dataclasses.replace(view, terms={**view.terms, AAPL1_CALL_ID: confirmed}))
     assert known.delta is not None and known.delta.by_underlier is not None
-    aapl = next(row for row in known.delta.by_underlier.rows if row.underlier == "AAPL")
+    aapl = next(row for row in delta_table(known.delta).rows if row.underlier == "AAPL")
     assert aapl.delta_shares == (shares + 2 * 150 * delta_of(view, AAPL1_CALL_ID)).quantize(Decimal("0.01"))
     assert (aapl.delta_shares, aapl.delta_dollars) == (Decimal("1269.75"), Decimal("191732.25"))
 
@@ -172,7 +172,7 @@ def test_an_adjusted_contract_without_its_terms_is_left_out_not_valued_at_100(
     without = dataclasses.replace(view, terms={k: v for k, v in view.terms.items() if k != AAPL1_CALL_ID})
     s = summarize(rows, without)
     assert s.delta is not None and s.delta.by_underlier is not None
-    aapl = next(row for row in s.delta.by_underlier.rows if row.underlier == "AAPL")
+    aapl = next(row for row in delta_table(s.delta).rows if row.underlier == "AAPL")
     assert aapl.delta_shares == Decimal("1032.00")  # 100 + 918.1 + 13.9: the 237.75 of AAPL1 left out
     assert s.delta.contracts_without_greeks is not None and s.delta.contracts_without_greeks["AAPL"] == Decimal(2)
     assert any(note.startswith("no contract terms for 1 adjusted option") for note in s.notes)
@@ -236,7 +236,7 @@ def test_the_tsla_put_without_greeks(demo: tuple[list[Position], MarketView]) ->
     assert view.quotes[tsla_put.instrument_id].greeks is None  # the simulated feed never observed it
     s = summarize(rows, view)
     assert s.delta is not None and s.options is not None
-    tsla = next(row for row in s.delta.by_underlier.rows if row.underlier == "TSLA")
+    tsla = next(row for row in delta_table(s.delta).rows if row.underlier == "TSLA")
     assert (tsla.delta_shares, tsla.delta_dollars) == (Decimal("-50.00"), Decimal("-8925.00"))  # the stock alone
     # AAPL's 2: the adjusted AAPL1 call, whose deliverable is not confirmed
     assert s.delta.contracts_without_greeks == {"TSLA": Decimal("4"), "AAPL": Decimal("2")}
@@ -251,7 +251,7 @@ def test_the_index_option_counts_in_index_points(demo: tuple[list[Position], Mar
     rows, view = demo
     s = summarize(rows, view)
     assert s.delta is not None
-    spx = next(row for row in s.delta.by_underlier.rows if row.underlier == "SPX")
+    spx = next(row for row in delta_table(s.delta).rows if row.underlier == "SPX")
     shares = 100 * delta_of(view, SPX_CALL_ID)  # 1 contract × multiplier 100 × δ
     assert spx.price == Decimal("5602.50")  # the index level, from the snapshot
     assert spx.delta_dollars == (shares * Decimal("5602.50")).quantize(Decimal("0.01"))
@@ -264,8 +264,8 @@ def test_the_small_demo_book_is_shown_whole_in_3_kb(demo: tuple[list[Position], 
     assert len(text.encode()) <= MAX_JSON_BYTES
     assert s.delta is not None and s.expiring is not None and s.expiring.at_expiry is not None
     # every underlier (AAPL, TSLA, GOOG, MSFT, NVDA, AMZN, BRK.B, SPY, SPX) and every expiring option
-    assert len(s.delta.by_underlier.rows) == s.delta.underliers == 9
-    assert {row.underlier for row in s.delta.by_underlier.rows} == {
+    assert len(delta_table(s.delta).rows) == s.delta.underliers == 9
+    assert {row.underlier for row in delta_table(s.delta).rows} == {
         "AAPL",
         "TSLA",
         "GOOG",
@@ -297,4 +297,4 @@ def test_the_demo_book_without_market_data_still_fits_and_says_so(demo: tuple[li
     s = summarize(rows, None, MAX_JSON_BYTES)
     assert len(s.model_dump_json().encode()) <= MAX_JSON_BYTES
     assert s.notes[1].startswith("no market data")
-    assert s.delta is not None and len(s.delta.by_underlier.rows) == 9
+    assert s.delta is not None and len(delta_table(s.delta).rows) == 9

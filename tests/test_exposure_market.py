@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from exposure_views import greeks, quote
+from exposure_views import delta_table, greeks, quote, types_of
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain.contracts import ContractTerms, terms_for
 from positions_mcp.domain.exposure import (
@@ -50,7 +50,7 @@ def pos(symbol: str, quantity: str, market_value: str, **fields: Any) -> Positio
     return Position.model_validate(wire)
 
 
-def option(symbol: str, quantity: str, market_value: str, underlying: str, **fields: Any) -> Position:
+def option(symbol: str, quantity: str, market_value: str, underlying: str | None, **fields: Any) -> Position:
     fields.setdefault("instrument_type", "OPTION")
     return pos(
         symbol,
@@ -113,7 +113,7 @@ def test_delta_and_the_greeks_in_dollars() -> None:
     assert s.delta is not None
     # delta shares = 100 + 2 × 100 × 0.25 + (−1) × 100 × (−0.20) = 100 + 50 + 20 = 170
     # delta dollars = 170 × 50.00 (the snapshot's last trade) = 8500.00
-    assert s.delta.by_underlier.rows == [
+    assert delta_table(s.delta).rows == [
         ("XYZ", Decimal("50.00"), Decimal("170.00"), Decimal("8500.00"), Decimal("100.00"))
     ]
     assert (s.delta.net_dollars, s.delta.gross_dollars) == (Decimal("8500.00"), Decimal("8500.00"))
@@ -152,7 +152,7 @@ def test_the_multiplier_comes_from_the_contract_terms() -> None:
     terms = dict(view.terms) | {CALL.instrument_id: endpoint_terms(CALL, "150")}
     s = summarize([STOCK, CALL], MarketView(quotes=view.quotes, terms=terms))
     assert s.delta is not None and s.options is not None
-    assert s.delta.by_underlier.rows[0].delta_shares == Decimal("175.00")  # 100 + 75
+    assert delta_table(s.delta).rows[0].delta_shares == Decimal("175.00")  # 100 + 75
     assert s.options.underlier_notional == Decimal("15000.00")  # 2 × 150 × 50.00
 
 
@@ -162,7 +162,7 @@ def test_a_contract_without_greeks_is_left_out_never_guessed() -> None:
     s = summarize([STOCK, CALL, PUT], MarketView(quotes=quotes, terms=view.terms, funds=view.funds))
     assert s.delta is not None and s.options is not None
     # 100 + 2 × 100 × 0.25 = 150: the put's delta is not estimated
-    assert s.delta.by_underlier.rows[0].delta_shares == Decimal("150.00")
+    assert delta_table(s.delta).rows[0].delta_shares == Decimal("150.00")
     assert s.delta.contracts_without_greeks == {"XYZ": Decimal("1")}
     assert s.options.contracts_without_greeks == Decimal("1")
     # its gamma, vega and theta are left out too: (200 × 0.04) × 25 = 200.00; 16.00; −10.00
@@ -208,7 +208,7 @@ def test_an_underlier_not_held_is_priced_by_the_snapshot() -> None:
     s = summarize([put], view)
     assert s.delta is not None and s.expiring is not None
     # 2 × 100 × (−0.6777) = −135.54 shares × 560.25 = −75936.285 → −75936.28 (half-even)
-    assert s.delta.by_underlier.rows == [
+    assert delta_table(s.delta).rows == [
         ("SPY", Decimal("560.25"), Decimal("-135.54"), Decimal("-75936.28"), Decimal("100.00"))
     ]
     (row,) = s.expiring.options.rows
@@ -232,7 +232,7 @@ def test_price_sources_in_order() -> None:
     def price(view: MarketView | None) -> Decimal | None:
         delta = summarize(rows, view).delta
         assert delta is not None
-        return delta.by_underlier.rows[0].price
+        return delta_table(delta).rows[0].price
 
     assert price(MarketView(quotes={XYZ: quote(XYZ, "XYZ", "50.00")})) == Decimal("50.00")  # last trade
     midpoint = quote(XYZ, "XYZ", None, midpoint=Decimal("50.10"), close="47.00")
@@ -392,11 +392,11 @@ def test_an_unknown_instrument_type_with_an_osi_symbol_counts_as_an_option() -> 
     assert s.options is not None and s.options.positions == 1
     assert s.delta is not None
     # no contract terms: the standard default's multiplier (noted); 100 + 2 × 100 × 0.25 = 150
-    assert s.delta.by_underlier.as_dicts()[0]["delta_shares"] == Decimal("150.00")
+    assert delta_table(s.delta).as_dicts()[0]["delta_shares"] == Decimal("150.00")
     assert "1 position has an unknown instrument_type 'EQUITY_OPTION': counted as options (OSI symbol)" in s.notes
     assert "1 position has an unknown instrument_type 'WARRANT': counted as non-option exposure" in s.notes
     assert any(note.startswith("no contract terms for 1 option") for note in s.notes)
-    assert [t.type for t in s.by_type] == ["COMMON_STOCK", "EQUITY_OPTION", "WARRANT"]
+    assert [t.type for t in types_of(s)] == ["COMMON_STOCK", "EQUITY_OPTION", "WARRANT"]
 
 
 def test_the_keys_are_the_underlier_keys_of_domain_resolve() -> None:
@@ -426,7 +426,7 @@ def test_without_market_data_the_summary_is_still_right_about_the_rest() -> None
         assert s.delta is not None and s.delta.gamma_dollars_per_1pct is None
         # the stock still has its delta: 100 shares at the position's 49.00
         assert ("XYZ", Decimal("49.00"), Decimal("100.00"), Decimal("4900.00"), Decimal("100.00")) in (
-            s.delta.by_underlier.rows
+            delta_table(s.delta).rows
         )
         assert s.expiring is not None and s.expiring.count == full.expiring.count  # type: ignore[union-attr]
     notes = summarize(rows, MarketView(notes=("snapshot: 403 Forbidden: no quotes or greeks",))).notes
@@ -488,7 +488,7 @@ def test_ten_thousand_positions_with_greeks_fit_in_3_kb_with_exact_totals() -> N
     assert len(text.encode()) <= MAX_JSON_BYTES
     assert json.loads(text)["positions"] == 10_000
     assert s.delta is not None and s.options is not None and s.expiring is not None
-    assert s.delta.underliers == 6_000 > len(s.delta.by_underlier.rows)
+    assert s.delta.underliers == 6_000 > len(delta_table(s.delta).rows)
     assert s.options.positions == 4_000 and s.options.contracts_without_greeks is None
     assert s.expiring.count == 4_000 and sum(s.expiring.by_default.values()) == 4_000  # type: ignore[union-attr]
     # exact: every underlier's delta (shares + contracts × 100 × 0.5) at its price, to the cent
@@ -500,7 +500,7 @@ def test_ten_thousand_positions_with_greeks_fit_in_3_kb_with_exact_totals() -> N
     dollars = [(shares[key] * view.quotes[key].last).quantize(Decimal("0.01")) for key in shares]  # type: ignore[operator]
     assert s.delta.net_dollars == sum(dollars, Decimal(0))
     assert s.delta.gross_dollars == sum(map(abs, dollars), Decimal(0))
-    assert s.delta.by_underlier.rows[0].delta_dollars == max(dollars, key=abs)
+    assert delta_table(s.delta).rows[0].delta_dollars == max(dollars, key=abs)
 
 
 def test_a_small_book_is_shown_whole() -> None:
@@ -514,7 +514,7 @@ def test_a_small_book_is_shown_whole() -> None:
     )
     assert len(s.model_dump_json().encode()) <= MAX_JSON_BYTES
     assert s.delta is not None and s.expiring is not None
-    assert len(s.delta.by_underlier.rows) == s.delta.underliers == 5  # ABC, SPX, DEF, GHI, XYZ
+    assert len(delta_table(s.delta).rows) == s.delta.underliers == 5  # ABC, SPX, DEF, GHI, XYZ
     assert len(s.expiring.options.rows) == s.expiring.count == 8
     assert s.expiring.at_expiry is not None and len(s.expiring.at_expiry.shares) == 3
 
@@ -532,7 +532,7 @@ def test_twenty_five_holdings_are_shown_whole() -> None:
     ]
     s = summarize(rows, None, max_json_bytes=MAX_JSON_BYTES)
     assert len(s.model_dump_json().encode()) <= MAX_JSON_BYTES
-    assert s.delta is not None and len(s.delta.by_underlier.rows) == s.delta.underliers == 25
+    assert s.delta is not None and len(delta_table(s.delta).rows) == s.delta.underliers == 25
     # 25 × 1234 × 100.05 = 3,086,542.50
     assert s.delta.net_dollars == Decimal("3086542.50")
 
@@ -578,7 +578,7 @@ def test_a_small_book_of_odd_names_without_greeks_still_fits() -> None:
     assert len(text.encode()) <= 3000
     assert s.options is not None and s.options.contracts_without_greeks == Decimal(123456 * 25)
     assert s.delta is not None and s.delta.underliers == 25
-    assert s.delta.by_underlier is None or s.delta.by_underlier.rows
+    assert s.delta.by_underlier is None or delta_table(s.delta).rows
     assert '"rows":[]' not in text
 
 
@@ -615,7 +615,7 @@ def test_an_adjusted_root_names_its_underlier_never_itself() -> None:
     terms = {call.instrument_id: terms_for(call, {"multiplier": "100", "deliverable_shares": "150"})}
     s = summarize([call], MarketView(terms=terms))
     assert s.delta is not None and s.delta.by_underlier is not None
-    assert [row.underlier for row in s.delta.by_underlier.rows] == ["XYZ"]
+    assert [row.underlier for row in delta_table(s.delta).rows] == ["XYZ"]
     unconfirmed = {call.instrument_id: terms_for(call, {"multiplier": "100"})}
     assert not unconfirmed[call.instrument_id].deliverable_confirmed
     watch = summarize([call], MarketView(terms=unconfirmed)).expiring

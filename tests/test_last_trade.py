@@ -63,7 +63,8 @@ def codes(issues: list[dict[str, Any]]) -> list[str]:
 
 
 def warning(plan: dict[str, Any], code: str) -> str:
-    [message] = [w["message"] for w in plan["warnings"] if w["code"] == code]
+    messages: list[str] = [w["message"] for w in plan["warnings"] if w["code"] == code]
+    [message] = messages
     return message
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -141,8 +142,13 @@ def test_non_strings_raise_value_error(value: object) -> None:
         ({"right": "CALL"}, "OptionRight"),
     ],
 )
-def test_option_symbol_refuses_values_it_cannot_render(kwargs: dict, fragment: str) -> None:
-    fields = {"root": "AAPL", "expiry": date(2028, 1, 21), "right": OptionRight.CALL, "strike": Decimal("1")}
+def test_option_symbol_refuses_values_it_cannot_render(kwargs: dict[str, Any], fragment: str) -> None:
+    fields: dict[str, Any] = {
+        "root": "AAPL",
+        "expiry": date(2028, 1, 21),
+        "right": OptionRight.CALL,
+        "strike": Decimal("1"),
+    }
     with pytest.raises(ValueError, match=fragment):
         OptionSymbol(**(fields | kwargs))
 

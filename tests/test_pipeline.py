@@ -16,10 +16,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import Person, Recorder, ok, refused
+from conftest import Person, Recorder, ok, refused, text_of
 from mcp import Client
 from mcp.client import ClientRequestContext
-from mcp.types import CallToolResult, ElicitRequestParams
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData
 from positions_mcp.safety.tokens import token_digest
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, Simulator
@@ -121,7 +121,7 @@ async def test_a_repeat_of_an_attempt_that_was_not_sent_says_a_yes_sends_it(
         upstream.server(dataclasses.replace(settings, call_timeout=3)), mode=mode, elicitation_callback=person
     ) as client:
         first = await client.call_tool("submit_position_instructions", SUBMIT)
-    assert "Nothing was sent" in first.content[0].text  # type: ignore[union-attr]
+    assert "Nothing was sent" in text_of(first)
     count = len(upstream.simulator.instructions(SECOND))
     async with Client(upstream.server(settings), mode=mode, elicitation_callback=person) as client:
         ok(await client.call_tool("submit_position_instructions", SUBMIT))
@@ -155,9 +155,8 @@ async def test_a_question_answered_with_an_error_is_an_audited_refusal(
 ) -> None:
     """A client whose question fails (its callback raises, or it answers with a JSON-RPC error):
     no yes, so nothing is sent, and the refusal is in the audit log like any other."""
-    from mcp.types import ErrorData
 
-    async def broken(ctx: ClientRequestContext, params: ElicitRequestParams) -> Any:
+    async def broken(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
         if failure == "raises":
             raise RuntimeError("the dialog crashed")
         return ErrorData(code=-32600, message="the person closed the dialog")
@@ -296,7 +295,7 @@ async def test_a_repeat_sent_after_the_question_was_asked_is_refused(
             group.start_soon(close)
     assert sorted(r.is_error for r in results) == [False, True]
     loser = next(r for r in results if r.is_error)
-    text = loser.content[0].text  # type: ignore[union-attr]
+    text = text_of(loser)
     assert any(f"Refused ({reason})" in text for reason in ("REPEAT_NOT_SHOWN", "POSITIONS_CHANGED")), text
     assert len(upstream.writes) == 1
 
@@ -316,7 +315,7 @@ async def test_a_spent_token_stays_spent_after_a_restart_with_the_same_secret(
         token = ok(await client.call_tool("preview_close_position", CLOSE))["confirmation_token"]
         upstream.simulator.faults.add(503, method="DELETE", times=1)
         failed = await client.call_tool("close_position", {**CLOSE, "confirmation_token": token})
-        assert failed.is_error and "OUTCOME UNKNOWN" in failed.content[0].text  # type: ignore[union-attr]
+        assert failed.is_error and "OUTCOME UNKNOWN" in text_of(failed)
     assert len(upstream.writes) == 1
     async with Client(upstream.server(settings), mode=mode) as restarted:
         refused(await restarted.call_tool("close_position", {**CLOSE, "confirmation_token": token}), "ALREADY_USED")
@@ -421,12 +420,12 @@ async def test_a_slow_upstream_ends_within_the_deadline_with_nothing_sent(
         execute = await client.call_tool("close_position", {**CLOSE, "confirmation_token": token})
         elapsed = time.monotonic() - started
     for result in (read, execute):
-        text = result.content[0].text  # type: ignore[union-attr]
+        text = text_of(result)
         assert result.is_error and "Ran out of time (1 s, POSITIONS_MCP_CALL_TIMEOUT)" in text, text
         assert "Nothing was sent" in text
     assert elapsed < 4  # each call within its 1 s deadline and a second's slack, not the upstream's 31 s
     assert upstream.writes == []
-    text = execute.content[0].text  # type: ignore[union-attr]
+    text = text_of(execute)
     assert (
         "Refused (OUT_OF_TIME)" in text
         and "This confirmation is now used up: to try again, call preview_close_position again" in text
@@ -443,7 +442,7 @@ async def test_a_state_change_is_not_sent_without_time_for_its_own_timeout(
     async with Client(upstream.server(quick(settings, 3)), mode=mode) as client:
         token = ok(await client.call_tool("preview_close_position", CLOSE))["confirmation_token"]
         result = await client.call_tool("close_position", {**CLOSE, "confirmation_token": token})
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = text_of(result)
     assert result.is_error and "too little to send it safely" in text and "Nothing was sent" in text, text
     assert upstream.writes == []
 
@@ -455,7 +454,7 @@ async def test_a_long_retry_after_is_not_waited_past_the_deadline(
     async with Client(upstream.server(quick(make_settings(), 3)), mode=mode) as client:
         started = time.monotonic()
         result = await client.call_tool("get_positions", {})
-    assert result.is_error and "Clear Street API error 503" in result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error and "Clear Street API error 503" in text_of(result)
     assert time.monotonic() - started < 3
     assert len(upstream.requests) == 1
     assert upstream.waits == []  # an hour's Retry-After does not fit a 3 s deadline: not waited

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Person, Recorder, ok
+from conftest import Person, Recorder, ok, text_of
 from mcp import Client
 from mcp.types import CallToolResult
 from positions_mcp.settings import Settings
@@ -31,11 +31,11 @@ from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCO
 pytestmark = pytest.mark.anyio
 
 LEAP = "AAPL  280121C00195000"  # 5 held in DEMO_INSTRUCTIONS_ACCOUNT
-FIVE = {
+FIVE: dict[str, Any] = {
     "account_id": DEMO_INSTRUCTIONS_ACCOUNT,
     "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": 5}],
 }
-ONE = {
+ONE: dict[str, Any] = {
     "account_id": DEMO_INSTRUCTIONS_ACCOUNT,
     "instructions": [{"instruction_type": "EXERCISE", "instrument_id": LEAP, "quantity": 1}],
 }
@@ -46,7 +46,7 @@ ROUTES = ["token", "elicitation"]
 
 def error_text(result: CallToolResult) -> str:
     assert result.is_error, result.structured_content
-    return result.content[0].text  # type: ignore[union-attr]
+    return text_of(result)
 
 
 class Confirmer:
@@ -181,7 +181,7 @@ async def test_the_key_of_a_cancelled_instruction_is_refused_when_given(
     async with Client(upstream.server(make_settings(POSITIONS_MCP_CONFIRMATION="token")), mode="legacy") as client:
         first = await submit_then_cancel(client)
         upstream.simulator.advance(2)
-        [row] = FIVE["instructions"]  # type: ignore[misc]
+        [row] = FIVE["instructions"]
         again = {**FIVE, "instructions": [{**row, "instruction_id": first["client_instruction_id"]}]}
         preview = ok(await client.call_tool("preview_submit_position_instructions", again))
     [planned] = preview["plan"]["rows"]
@@ -207,7 +207,7 @@ async def test_a_replayed_key_is_counted_apart_from_the_instructions_accepted(
         call = Confirmer(client, route, person)
         first = ok(await call("submit_position_instructions", ONE))
         [original] = first["instructions"]
-        [row] = ONE["instructions"]  # type: ignore[misc]
+        [row] = ONE["instructions"]
         batch = {**ONE, "instructions": [{**row, "instruction_id": original["client_instruction_id"]}, row]}
         result = ok(await call("submit_position_instructions", batch))
     assert result["already_submitted"] == [original["client_instruction_id"]]

@@ -32,6 +32,7 @@ from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain import pricing, scenario
 from positions_mcp.domain.contracts import ContractTerms, terms_for_positions
 from positions_mcp.domain.market_view import Greeks, MarketView, Quote
+from positions_mcp.domain.osi import symbol_key
 from positions_mcp.domain.resolve import underlier_key, underlier_keys
 from positions_mcp.domain.scenario import (
     MAX_JSON_BYTES,
@@ -694,7 +695,15 @@ async def demo_market(sim: Simulator, positions: list[Position]) -> MarketView:
             previous_close=D_or_none(data["session"].get("previous_close")),
             greeks=None
             if greeks is None
-            else Greeks(*(Decimal(greeks[k]) for k in ("delta", "gamma", "theta", "vega", "rho", "theo_price")), None),
+            else Greeks(
+                delta=Decimal(greeks["delta"]),
+                gamma=Decimal(greeks["gamma"]),
+                theta=Decimal(greeks["theta"]),
+                vega=Decimal(greeks["vega"]),
+                rho=Decimal(greeks["rho"]),
+                theo_price=Decimal(greeks["theo_price"]),
+                timestamp=None,
+            ),
         )
     return MarketView(quotes=quotes, terms=terms_for_positions(positions, contracts))
 
@@ -821,7 +830,7 @@ async def test_names_and_keys_agree_with_domain_resolve(demo: tuple[list[Positio
         }
         texts.add(p.symbol.split()[0][:5])
     for text in sorted(texts):
-        assert book.names.get(scenario.symbol_key(text), set()) == underlier_keys(book_positions, text), text
+        assert book.names.get(symbol_key(text), set()) == underlier_keys(book_positions, text), text
 
 
 # ---------------------------------------------------------------------------- output

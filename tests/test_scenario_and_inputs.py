@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 import pytest
-from conftest import Recorder
+from conftest import Recorder, ok
 from hypothesis import given
 from hypothesis import strategies as st
 from mcp import Client
@@ -152,7 +152,7 @@ async def test_decimal_arguments_are_echoed_in_their_shortest_exact_form(client:
 
 
 def test_the_surface_and_the_domain_bound_a_shock_alike() -> None:
-    (bounds,) = ShockPercent.__metadata__
+    (_, bounds) = get_args(ShockPercent)  # Annotated[Decimal, bounds]
     assert (bounds.low, bounds.high, bounds.places) == (
         scenario.MIN_PRICE_CHANGE_PCT,
         scenario.MAX_PRICE_CHANGE_PCT,
@@ -254,10 +254,7 @@ async def test_instrument_ids_and_an_underlier_together_are_their_intersection(c
 
 
 async def preview_of(client: Client, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    result = await client.call_tool("preview_submit_position_instructions", {"instructions": rows})
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return ok(await client.call_tool("preview_submit_position_instructions", {"instructions": rows}))
 
 
 async def bids(simulator: Simulator, *instrument_ids: str) -> dict[str, Decimal]:

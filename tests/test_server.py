@@ -90,7 +90,8 @@ async def raw(simulator: Simulator, path: str, **params: Any) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url="http://simulator", transport=transport) as http:
         response = await http.get(path, params=params, headers={"Authorization": "Bearer raw"})
     assert response.status_code == 200, response.text
-    return response.json()
+    served: dict[str, Any] = response.json()
+    return served
 
 
 async def raw_positions(simulator: Simulator, account: int, **params: Any) -> list[dict[str, Any]]:
@@ -121,7 +122,7 @@ async def call(client: Client, name: str, arguments: dict[str, Any] | None = Non
     tool = next(t for t in (await client.list_tools()).tools if t.name == name)
     assert tool.output_schema is not None
     structured = result.structured_content
-    assert structured is not None
+    assert isinstance(structured, dict)
     jsonschema.Draft202012Validator(
         tool.output_schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     ).validate(structured)
@@ -677,6 +678,7 @@ async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema
         jsonschema.Draft202012Validator.check_schema(tool.input_schema)
     for tool in tools[:4]:
         hints = tool.annotations
+        assert hints is not None, tool.name
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
             True,
             False,
@@ -1244,7 +1246,7 @@ async def test_a_missing_required_prompt_argument_is_an_error(client: Client) ->
 # -- errors ----------------------------------------------------------------------------------------
 
 
-BAD_ARGUMENTS = [
+BAD_ARGUMENTS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("get_positions", {"page_size": 0}, ["page_size", "greater than or equal to 1"]),
     ("get_positions", {"page_size": 151}, ["page_size", "less than or equal to 150"]),
     # what the schema calls an integer, a boolean or a number is exactly that (bench/bench_startup.py measures it too)

@@ -40,7 +40,8 @@ async def all_positions(simulator: Simulator, account: int = DEMO_PRIMARY_ACCOUN
     async with api(simulator) as http:
         response = await http.get(f"/v1/accounts/{account}/positions")
     assert response.status_code == 200
-    return response.json()["data"]
+    rows: list[dict[str, Any]] = response.json()["data"]
+    return rows
 
 
 def by_symbol(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -56,6 +57,7 @@ def assert_error(response: httpx.Response, status: int, message_part: str = "") 
     assert message_part in body["error"]["message"]
     assert UUID.fullmatch(body["metadata"]["request_id"])
     assert "data" not in body
+    assert isinstance(body, dict)
     return body
 
 

@@ -15,6 +15,7 @@ from conftest import AUTH, api
 from positions_mcp.clearstreet.models import NIL_UUID
 from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator, make_server
 from positions_mcp.simulator.server import DropConnections
+from starlette.types import Message, Scope
 
 POSITIONS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions"
 INSTRUCTIONS = f"{POSITIONS}/instructions"
@@ -142,18 +143,15 @@ async def test_latency_is_added_to_every_response(simulator: Simulator) -> None:
 # ------------------------------------------------------------------------------ real HTTP
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served(simulator: Simulator) -> Iterator[str]:
-    """``simulator`` served by uvicorn on a free local port, in a thread; yields the base URL."""
-    port = _free_port()
+    """``simulator`` served by uvicorn in a thread, on a local socket bound here (so no other test
+    can take its port); yields the base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     server = make_server(simulator, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = wall_time.monotonic() + 10
     while not server.started:
@@ -164,6 +162,7 @@ def served(simulator: Simulator) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def test_faults_over_real_http(simulator: Simulator, served: str) -> None:
@@ -186,15 +185,15 @@ def test_faults_over_real_http(simulator: Simulator, served: str) -> None:
 async def test_drop_on_servers_without_a_reachable_transport_hangs_up_mid_response(simulator: Simulator) -> None:
     """The generic path of ``DropConnections``: start the response, never finish it."""
     simulator.faults.add(kind="drop")
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
         "path": POSITIONS, "raw_path": POSITIONS.encode(), "query_string": b"", "root_path": "",
         "headers": [(b"authorization", b"Bearer k")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),

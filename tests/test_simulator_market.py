@@ -375,7 +375,8 @@ async def test_contract_listings_filters_roots_and_pages(simulator: Simulator) -
     assert len(filtered) == 2
     assert await data(simulator, CONTRACTS, {"underlying_instrument_id": "AAPL", "is_settle_on_open": "true"}) == []
     assert await data(simulator, CONTRACTS, {"underlying_instrument_id": "AAPL", "contract_type": "PUT"}) == []
-    seen, token = [], None
+    seen: list[str] = []
+    token: str | None = None
     while True:
         params = {"underlying_instrument_id": "AAPL", **({"page_token": token} if token else {"page_size": "3"})}
         response = await get(simulator, CONTRACTS, params)

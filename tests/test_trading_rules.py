@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from exposure_views import types_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from positions_mcp.clearstreet.models import Position, PositionInstruction
@@ -44,8 +45,8 @@ ADJ_ID = "f1f1f1f1-0000-4000-8000-000000000100"  # AAPL1 261218C00100000, long 2
 PENDING_ID = "63987bde-0967-4f76-840b-cb9033ce2a74"
 
 
-def et(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NEW_YORK)
+def et(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NEW_YORK)
 
 
 def position(symbol: str, quantity: str, instrument_id: str, **extra: Any) -> Position:
@@ -812,7 +813,7 @@ def test_a_short_reported_with_a_positive_value_is_counted_short() -> None:
     s = summarize_exposure(book, account_id=ACCOUNT, environment="simulator", as_of=TUESDAY, max_json_bytes=None)
     assert (s.long_market_value, s.short_market_value) == (Decimal("1000.00"), Decimal("-500.00"))
     assert (s.gross_market_value, s.net_market_value) == (Decimal("1500.00"), Decimal("500.00"))
-    assert s.by_type[0].short == Decimal("-500.00")
+    assert types_of(s)[0].short == Decimal("-500.00")
     assert (
         "1 position has a market_value whose sign disagrees with quantity: counted with the quantity's sign (e.g. TSLA)"
     ) in s.notes
