@@ -93,12 +93,8 @@ def _instructed_outcome(
     """What the instructions in force do to the position (OCC Rule 805: contrary instructions
     override exercise by exception), on the model the exposure summary uses (:func:`.settlement.settle`),
     then what the contracts they leave do by default, and what it all settles."""
-    effect = {True: "exercised", False: "not exercised", None: "outcome unknown"}
-    parts = [
-        f"{qty(covered)} {effect[does]} ({row.kind} {qty(row.quantity)} {row.status} {row.id})"
-        for row, covered, does in outcome.applied
-    ]
-    left = abs(quantity) - sum((covered for _, covered, _ in outcome.applied), Decimal(0))
+    parts = outcome.instructions_in_words()
+    left = abs(quantity) - outcome.covered
     if left > 0:
         default = outcome.default or DefaultAtExpiry.UNKNOWN
         parts.append(

@@ -1652,9 +1652,6 @@ class _Shorts:
         self.named = [(label(key), shares) for shares, key in sorted(self.largest, reverse=True)]
 
 
-_EFFECT = {True: "exercised", False: "not exercised", None: "outcome unknown"}
-
-
 def _suggestion(
     outcome: Outcome, quantity: Decimal, terms: ContractTerms | None, as_of: datetime, day: date, last: LastTrade
 ) -> str:
@@ -1667,15 +1664,11 @@ def _suggestion(
         advice = f"deliverable not confirmed, ask the desk what it delivers; {advice}"
     if not outcome.applied:
         return advice
-    parts = [
-        f"{qty(covered)} {_EFFECT[does]} ({instruction.kind} {qty(instruction.quantity)} {instruction.status} "
-        f"{instruction.id})"
-        for instruction, covered, does in outcome.applied
-    ]
+    parts = outcome.instructions_in_words()
     cutoff = exercise_cutoff(day)
     if any(i.status == "SENT" for i, _, _ in outcome.applied) and as_of < cutoff:
         parts.append(f"a SENT one can be cancelled by {cutoff:%H:%M} ET on {day:%a %m-%d}")
-    left = quantity - sum((covered for _, covered, _ in outcome.applied), ZERO)
+    left = quantity - outcome.covered
     if left > 0:
         parts.append(f"the other {qty(left)}: {advice}")
     return "; ".join(parts)

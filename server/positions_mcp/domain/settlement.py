@@ -74,6 +74,7 @@ from .contracts import ContractTerms
 from .expiry import DefaultAtExpiry, default_at_expiry, in_the_money_by, intrinsic_per_contract
 from .numbers import CENT
 from .osi import OptionSymbol
+from .text import qty
 
 FINISHED_INSTRUCTION_STATUSES = frozenset(
     {InstructionStatus.REJECTED, InstructionStatus.CANCELLED, InstructionStatus.ENGINE_REJECTED}
@@ -245,6 +246,22 @@ class Outcome(NamedTuple):
     applied: tuple[tuple[Instructed, Decimal, bool | None], ...] = ()
     """The instructions that bear on the position: each with the contracts it covers and whether
     it exercises them (None: cannot be said)."""
+
+    @property
+    def covered(self) -> Decimal:
+        """The contracts the instructions in ``applied`` cover (the rest follow the default)."""
+        return sum((covered for _, covered, _ in self.applied), _ZERO)
+
+    def instructions_in_words(self) -> list[str]:
+        """Each instruction in ``applied`` and what it does, the one wording the summary's rows and a
+        blocked close share: ``4 not exercised (DO_NOT_EXERCISE 4 ACCEPTED <id>)``."""
+        return [
+            f"{qty(covered)} {_EFFECT[does]} ({row.kind} {qty(row.quantity)} {row.status} {row.id})"
+            for row, covered, does in self.applied
+        ]
+
+
+_EFFECT = {True: "exercised", False: "not exercised", None: "outcome unknown"}
 
 
 def settle(
