@@ -233,6 +233,46 @@ async def close_with_token(client: Client) -> None:
     await call(client, "close_position", {"instrument_id": "GOOG", "confirmation_token": other["confirmation_token"]})
 
 
+def show_instruction_plan(plan: dict[str, Any]) -> None:
+    """An instruction preview's rows (status, moneyness, delivery, key) and its cash check."""
+    for row in plan["rows"]:
+        show(
+            "row",
+            f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}",
+        )
+        if row["status"] != "OK":
+            show("check", row["message"])
+        if row.get("moneyness"):
+            show("moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})")
+        if row.get("delivery"):
+            show("delivers", row["delivery"]["text"])
+        show("idempotency key", row["instruction_id"])
+    cash = plan.get("cash")
+    if cash:
+        show("cash", f"{money(cash['exercise_cash'])} at settlement, trade cash {money(cash['trade_cash'])}")
+        if cash.get("warning"):
+            show("warning", cash["warning"])
+
+
+async def cancel_one(client: Client, done: dict[str, Any]) -> None:
+    """Cancels the first instruction the submit sent, if any."""
+    sent = [i for i in done.get("instructions", []) if i["status"] == "SENT"]
+    if sent:
+        heading("7. Cancelling an instruction (idempotent, no token needed)")
+        cancelled = await call(client, "cancel_position_instruction", {"instruction_id": sent[0]["id"]})
+        show("status", cancelled["instruction"]["status"])
+
+
+async def show_prompts(client: Client) -> None:
+    heading("8. Prompts for the workflows")
+    prompt = await client.get_prompt("review_expiring_options", {})
+    first = prompt.messages[0].content.text.splitlines()  # type: ignore[union-attr]
+    for line in first[:5]:
+        print(f"  | {line}", flush=True)
+    print("  | …", flush=True)
+    say("The exercise prompts state the day's real cutoff, read from the server's clock when fetched.")
+
+
 async def exercise_with_elicitation(audit_log: Path) -> None:
     heading("6. Exercising options: the server asks the person itself")
     say(
@@ -256,43 +296,15 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
         symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
         rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
         preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
-        for row in preview["plan"]["rows"]:
-            show(
-                "row",
-                f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}",
-            )
-            if row["status"] != "OK":
-                show("check", row["message"])
-            if row.get("moneyness"):
-                show(
-                    "moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})"
-                )
-            if row.get("delivery"):
-                show("delivers", row["delivery"]["text"])
-            show("idempotency key", row["instruction_id"])
-        cash = preview["plan"].get("cash")
-        if cash:
-            show("cash", f"{money(cash['exercise_cash'])} at settlement, trade cash {money(cash['trade_cash'])}")
-            if cash.get("warning"):
-                show("warning", cash["warning"])
+        show_instruction_plan(preview["plan"])
         say("  The question below is about this very preview: its keys are the keys sent.")
         confirmed = {"instructions": rows, "confirmation_token": preview.get("confirmation_token")}
         await call(client, "submit_position_instructions", confirmed)
         done = await call(client, "submit_position_instructions", confirmed)
         if done:
             say(f"  ✓ {done['summary']}")
-        sent = [i for i in done.get("instructions", []) if i["status"] == "SENT"]
-        if sent:
-            heading("7. Cancelling an instruction (idempotent, no token needed)")
-            cancelled = await call(client, "cancel_position_instruction", {"instruction_id": sent[0]["id"]})
-            show("status", cancelled["instruction"]["status"])
-        heading("8. Prompts for the workflows")
-        prompt = await client.get_prompt("review_expiring_options", {})
-        first = prompt.messages[0].content.text.splitlines()  # type: ignore[union-attr]
-        for line in first[:5]:
-            print(f"  | {line}", flush=True)
-        print("  | …", flush=True)
-        say("The exercise prompts state the day's real cutoff, read from the server's clock when fetched.")
+        await cancel_one(client, done)
+        await show_prompts(client)
 
 
 async def walk() -> None:
