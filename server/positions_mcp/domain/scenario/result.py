@@ -5,16 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import AwareDatetime, Field
 
 from ..numbers import DecimalString
+from ..result_model import CompactResult
 
 __all__ = [
     "NOT_MODELLED",
@@ -36,24 +30,14 @@ NOT_MODELLED = (
 )
 
 
-class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # No return annotation on purpose: pydantic then keeps the model's own serialization schema.
-    @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        data = handler(self)
-        return {key: value for key, value in data.items() if value is not None}
-
-
-class AppliedShock(_Result):
+class AppliedShock(CompactResult):
     underlier: str | None = Field(None, description="The underlier the row names, as given; absent: every other one.")
     price_change_pct: DecimalString = Field(description="Underlier price change, percent (−20 = × 0.80).")
     volatility_change_pts: DecimalString = Field(description="Added to each implied volatility, points (+5 = +0.05).")
     underliers: int = Field(description="Underliers of the book this row was applied to (0: overridden).")
 
 
-class ScenarioMethod(_Result):
+class ScenarioMethod(CompactResult):
     model: str = "Black-Scholes-Merton, European; each option fully revalued"
     rate: DecimalString = Field(description="Risk-free rate, annual, continuously compounded; not shocked.")
     dividends: DecimalString = Field(_ZERO, description="Dividend yield assumed (none).")
@@ -71,7 +55,7 @@ class ScenarioMethod(_Result):
     shocks: list[AppliedShock] = Field(description="The rows given, in order (row 1 first), and what each applied to.")
 
 
-class UnderlierScenario(_Result):
+class UnderlierScenario(CompactResult):
     underlier: str = Field(description="Ticker of the underlier (the OSI root when nothing else names it).")
     shock_row: int = Field(description="The row of method.shocks applied to it.")
     spot: DecimalString | None = Field(None, description="Underlier price before the shock; absent when unknown.")
@@ -96,7 +80,7 @@ class UnderlierScenario(_Result):
     options_not_revalued: int | None = Field(None, description="Left out of pnl and delta (see left_out).")
 
 
-class ScenarioTotals(_Result):
+class ScenarioTotals(CompactResult):
     pnl: DecimalString = Field(description="Σ P&L of every underlier (all, not only those listed), USD.")
     delta_dollars_before: DecimalString = Field(description="Σ delta_dollars_before of every underlier, USD.")
     delta_dollars_after: DecimalString = Field(description="Σ delta_dollars_after of every underlier, USD.")
@@ -109,7 +93,7 @@ class ScenarioTotals(_Result):
     options_not_revalued: int = Field(description="Options of shocked underliers left out (see left_out).")
 
 
-class ScenarioResult(_Result):
+class ScenarioResult(CompactResult):
     as_of: AwareDatetime
     environment: str
     account_id: int
