@@ -347,6 +347,18 @@ def idempotent(
     )
 
 
+def _close_one(arguments: Any) -> Any:
+    from ..actions.close import CloseArgs, OnePosition
+
+    return CloseArgs(OnePosition(arguments.instrument_id), cancel_orders=arguments.cancel_orders)
+
+
+def _close_every(arguments: Any) -> Any:
+    from ..actions.close import CloseArgs, EveryPosition
+
+    return CloseArgs(EveryPosition(), cancel_orders=arguments.cancel_orders)
+
+
 def _submit_args(arguments: Any) -> Any:
     from ..actions.exercise import SubmitArgs
 
@@ -359,6 +371,7 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             "close_position",
             "close:ClosePosition",
             arguments=ClosePositionArgs,
+            convert=_close_one,
             preview_title="Preview closing a position",
             preview_description="""The MARKET DAY order that would close one position (side, quantity, estimate and its
             source, warnings) and the token for close_position. Sends nothing.""",
@@ -371,6 +384,7 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             "close_positions",
             "close:ClosePosition",
             arguments=CloseAllArgs,
+            convert=_close_every,
             preview_title="Preview closing every position",
             preview_description="""The MARKET DAY orders that would close EVERY position (cash excluded), their
             estimated total, warnings, and the token for close_positions. Sends nothing.""",
