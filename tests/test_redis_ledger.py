@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from mcp import Client
 from mcp.types import CallToolResult
-from positions_mcp.safety.ledger import Ledger, LedgerError, SqliteLedger
+from positions_mcp.safety.ledger import Ledger, LedgerError, SqliteLedger, Submission
 from positions_mcp.safety.redis_ledger import RedisLedger
 from positions_mcp.settings import ConfigError, RedisURL, Settings, load_settings
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT
@@ -36,6 +36,7 @@ SUBMIT = {
 SUBMIT_PATH = f"/v1/accounts/{SECOND}/positions/instructions"
 CLOSE = {"instrument_id": "TSLA"}
 SCRIPT = Path(sys.executable).with_name("clearstreet-positions-mcp")
+REQUEST = "ab" * 32
 
 
 def replica(make_settings: Callable[..., Settings], tmp_path: Path, name: str, redis: RedisServer) -> Settings:
@@ -149,16 +150,22 @@ def test_both_ledgers_keep_the_same_promises(ledger: Ledger) -> None:
     assert not ledger.spend("nonce-1", tool="close_position", account="19816", at=at + timedelta(days=9))
     assert ledger.is_spent("nonce-1") and not ledger.is_spent("nonce-2")
 
-    same = {"account": "19816", "tool": "close_position", "request": "ab" * 32}
-    first = ledger.record_submission(**same, keys=["k1"], confirmation="c1", at=at)
+    def record(keys: str, at: datetime, newer_than: int = 0) -> int | None:
+        return ledger.record_submission(
+            account="19816", tool="close_position", request=REQUEST, keys=[keys], confirmation=keys.replace("k", "c"),
+            at=at, newer_than=newer_than,
+        )  # fmt: skip
+
+    def recent(now: datetime, account: str = "19816") -> Submission | None:
+        return ledger.recent_submission(account=account, tool="close_position", request=REQUEST, now=now)
+
+    first = record("k1", at)
     assert first is not None
-    assert ledger.record_submission(**same, keys=["k2"], confirmation="c2", at=at + timedelta(minutes=1)) is None
-    second = ledger.record_submission(
-        **same, keys=["k2"], confirmation="c2", at=at + timedelta(minutes=1), newer_than=first
-    )
+    assert record("k2", at + timedelta(minutes=1)) is None
+    second = record("k2", at + timedelta(minutes=1), newer_than=first)
     assert second is not None and second > first
     ledger.complete_submission(second, outcome="rejected", ids=["o-1"], status=429)
-    latest = ledger.recent_submission(**same, now=at + timedelta(minutes=2))
+    latest = recent(at + timedelta(minutes=2))
     assert latest is not None
     assert (latest.id, latest.keys, latest.outcome, latest.ids, latest.status) == (
         second,
@@ -168,10 +175,10 @@ def test_both_ledgers_keep_the_same_promises(ledger: Ledger) -> None:
         429,
     )
     assert latest.sent_at == at + timedelta(minutes=1) and latest.confirmation == "c2"
-    earlier = ledger.recent_submission(**same, now=at + timedelta(seconds=30))
+    earlier = recent(at + timedelta(seconds=30))
     assert earlier is not None and (earlier.id, earlier.outcome, earlier.status) == (first, "sending", None)
-    assert ledger.recent_submission(**same, now=at + timedelta(minutes=17)) is None  # past the 15-minute window
-    assert ledger.recent_submission(**{**same, "account": "122503"}, now=at + timedelta(minutes=2)) is None
+    assert recent(at + timedelta(minutes=17)) is None  # past the 15-minute window
+    assert recent(at + timedelta(minutes=2), account="122503") is None
     ledger.close()
 
 
