@@ -17,7 +17,7 @@ MAY_USE: dict[str, set[str]] = {
     "domain": {"domain", *WIRE_MODELS},
     "clearstreet": {"clearstreet", "secret"},
     "settings": {"settings", "clearstreet", "secret"},
-    "safety": {"safety", "domain", "clearstreet", "settings"},
+    "safety": {"safety", "domain", "clearstreet", "settings", "secret"},
     # the simulator stands in for the upstream API: it shares the wire models and the pure rules
     "simulator": {"simulator", "domain", "clearstreet"},
     # actions may start the in-process simulator as the upstream of a demo or a test

@@ -27,6 +27,8 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..secret import redact
+
 __all__ = [
     "RESULT_SCHEMA",
     "Arguments",
@@ -80,7 +82,9 @@ def _describe_validation(exc: ValidationError) -> str:
 
 
 class SurfaceTool(Tool):
-    """A tool whose argument errors read like every other error of this server."""
+    """A tool whose argument errors read like every other error of this server, and whose every
+    error is cut clean of the secrets the server holds (``App.secrets``): an upstream, a proxy or
+    a library may echo one into a message, and a tool error goes to the model."""
 
     environment: str
 
@@ -94,7 +98,13 @@ class SurfaceTool(Tool):
                     f"sent: {_describe_validation(exc.__cause__)}. The tool's input schema says what each "
                     "argument takes."
                 ) from exc.__cause__
-            raise
+            from .app import app_of  # the app imports this module
+
+            message = str(exc)
+            clean = redact(message, app_of(context).secrets)
+            if clean == message:
+                raise
+            raise ToolError(clean) from None
 
 
 # -- schemas -----------------------------------------------------------------------------------
