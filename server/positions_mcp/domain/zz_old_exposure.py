@@ -102,14 +102,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import AwareDatetime, Field
 
 from ..clearstreet.models import Position, PositionInstruction, PositionType, SecurityType
 from .calendar import NEW_YORK, business_days_until, exercise_cutoff, expiration_business_day, next_business_day
@@ -127,8 +120,9 @@ from .last_trade import LastTrade, last_trade
 from .market_view import Funds, Greeks, MarketView, Quote
 from .numbers import CENT, DecimalString, percent
 from .osi import OptionRight, OptionSymbol, parse_osi, symbol_key, try_parse_osi
+from .result_model import CompactResult
 from .settlement import SOURCES, Instructed, Ledger, Outcome, free_shares, instructed, is_pinned, settle
-from .text import money, qty
+from .text import counted, money, qty
 
 __all__ = [
     "EXPIRING_COLUMNS",
@@ -222,16 +216,6 @@ def _cents(value: Decimal) -> Decimal:
 # Result models
 
 
-class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # No return annotation on purpose: pydantic then keeps the model's own serialization schema.
-    @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        data = handler(self)
-        return {key: value for key, value in data.items() if value is not None}
-
-
 # Within one expiration day, the rows that need a decision come first.
 _ATTENTION = {
     DefaultAtExpiry.ASSIGNMENT_LIKELY: 0,
@@ -242,7 +226,7 @@ _ATTENTION = {
 }
 
 
-class TypeExposure(_Result):
+class TypeExposure(CompactResult):
     type: str = Field(
         description="Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one."
     )
@@ -261,7 +245,7 @@ class LargestRow(NamedTuple):
     gross_pct: Decimal | None
 
 
-class LargestTable(_Result):
+class LargestTable(CompactResult):
     """The largest positions by |market_value|: a table (column names once)."""
 
     columns: tuple[str, ...] = Field(
@@ -272,7 +256,7 @@ class LargestTable(_Result):
     rows: list[LargestRow] = Field(description="Largest first.")
 
 
-class Concentration(_Result):
+class Concentration(CompactResult):
     largest: str | None = Field(None, description="Symbol of the largest position by |market_value|.")
     largest_pct: DecimalString | None = Field(
         None, description="Share of gross market value held by the largest position, in percent."
@@ -312,7 +296,7 @@ EXPIRING_COLUMNS: tuple[str, ...] = ExpiringRow._fields
 """The columns of :class:`ExpiringTable` rows, in order."""
 
 
-class UnderlierTable(_Result):
+class UnderlierTable(CompactResult):
     """One row per underlier: a table (column names once), so a small book fits whole."""
 
     columns: tuple[str, ...] = Field(
@@ -329,7 +313,7 @@ class UnderlierTable(_Result):
         return [row._asdict() for row in self.rows]
 
 
-class ExpiringTable(_Result):
+class ExpiringTable(CompactResult):
     """One row per expiring option position: a table (column names once)."""
 
     columns: tuple[str, ...] = Field(
@@ -348,7 +332,7 @@ class ExpiringTable(_Result):
         return [row._asdict() for row in self.rows]
 
 
-class DeltaExposure(_Result):
+class DeltaExposure(CompactResult):
     greeks_as_of: AwareDatetime | None = Field(
         None, description="Timestamp of the API's snapshot greeks used (the oldest, when they differ)."
     )
@@ -383,7 +367,7 @@ class DeltaExposure(_Result):
     by_underlier: UnderlierTable | None = Field(None, description="Left out when cut to fit (see notes).")
 
 
-class OptionsOverview(_Result):
+class OptionsOverview(CompactResult):
     positions: int
     long_contracts: DecimalString = Field(description="Long contracts over all underliers.")
     short_contracts: DecimalString = Field(description="Short contracts over all underliers (positive number).")
@@ -399,7 +383,7 @@ class OptionsOverview(_Result):
     )
 
 
-class ExpirySettlement(_Result):
+class ExpirySettlement(CompactResult):
     cash_out: DecimalString = Field(
         description="Cash paid, total: long calls exercised and short puts likely assigned, "
         "contracts × multiplier × strike."
@@ -439,7 +423,7 @@ class ExpirySettlement(_Result):
     warning: str | None = Field(None, description="Present when the account's cash does not cover net_cash.")
 
 
-class ExpiryWatch(_Result):
+class ExpiryWatch(CompactResult):
     window_business_days: int
     through: date = Field(description="Last expiration day inside the window.")
     count: int = Field(description="Option positions expiring inside the window; options lists them (or the first).")
@@ -457,7 +441,7 @@ class ExpiryWatch(_Result):
     )
 
 
-class AccountFunds(_Result):
+class AccountFunds(CompactResult):
     currency: str
     trade_cash: DecimalString = Field(description="Cash on a trade-date basis (balances).")
     buying_power: DecimalString = Field(description="Buying power now (balances).")
@@ -466,7 +450,7 @@ class AccountFunds(_Result):
     )
 
 
-class ExposureSummary(_Result):
+class ExposureSummary(CompactResult):
     as_of: AwareDatetime
     environment: str
     account_id: int
@@ -600,10 +584,6 @@ def _cut(text: str) -> str:
 
 def _examples(items: list[str]) -> str:
     return f" (e.g. {', '.join(map(_cut, items))})" if items else ""
-
-
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def _json_size(summary: ExposureSummary) -> int:
@@ -1523,7 +1503,7 @@ class ExposureBuilder:
                 notes.append(f"{fields} missing on every position: {'total' if len(names) == 1 else 'totals'} omitted")
             else:
                 notes.append(
-                    f"{fields} missing on {_n(missing, 'position', 'positions')}: "
+                    f"{fields} missing on {counted(missing, 'position', 'positions')}: "
                     f"{'the total excludes' if len(names) == 1 else 'their totals exclude'} "
                     f"{'it' if missing == 1 else 'them'}"
                 )
@@ -1537,33 +1517,33 @@ class ExposureBuilder:
             notes.extend(market_notes)
         if viewed and fold.no_greeks and self._option_n:
             notes.append(
-                f"no greeks for {_n(fold.no_greeks.count, 'option', 'options')}{_examples(fold.no_greeks.examples)}: "
+                f"no greeks for {counted(fold.no_greeks.count, 'option', 'options')}{_examples(fold.no_greeks.examples)}: "
                 "left out of delta and greeks"
             )
         if d.unpriced:
             notes.append(
-                f"no price for {_n(d.unpriced.count, 'underlier', 'underliers')}: delta dollars, "
+                f"no price for {counted(d.unpriced.count, 'underlier', 'underliers')}: delta dollars, "
                 f"notional and moneyness omitted{_examples(d.unpriced.examples)}"
             )
         if d.from_close:
             notes.append(
-                f"{_n(d.from_close.count, 'underlier', 'underliers')} priced at a previous close"
+                f"{counted(d.from_close.count, 'underlier', 'underliers')} priced at a previous close"
                 f"{_examples(d.from_close.examples)}"
             )
         if fold.adjusted:
             notes.append(
-                f"no contract terms for {_n(fold.adjusted.count, 'adjusted option', 'adjusted options')} (root "
+                f"no contract terms for {counted(fold.adjusted.count, 'adjusted option', 'adjusted options')} (root "
                 f"ending in a digit): deliverable unknown, left out of delta, notional and expiry cash"
                 f"{_examples(fold.adjusted.examples)}"
             )
         if fold.unconfirmed:
             notes.append(
-                f"deliverable not confirmed for {_n(fold.unconfirmed.count, 'adjusted option', 'adjusted options')}"
+                f"deliverable not confirmed for {counted(fold.unconfirmed.count, 'adjusted option', 'adjusted options')}"
                 f"{_examples(fold.unconfirmed.examples)}: left out of delta, notional and expiry cash"
             )
         if viewed and fold.assumed_terms:
             notes.append(
-                f"no contract terms for {_n(fold.assumed_terms.count, 'option', 'options')}: multiplier "
+                f"no contract terms for {counted(fold.assumed_terms.count, 'option', 'options')}: multiplier "
                 f"from the standard default (domain.contracts){_examples(fold.assumed_terms.examples)}"
             )
         if viewed and (view is None or view.funds is None):
@@ -1572,20 +1552,20 @@ class ExposureBuilder:
             notes.append(f"greeks computed from {fold.first.isoformat()} to {fold.last.isoformat()}")
         if self._foreign:
             notes.append(
-                f"{_n(self._foreign, 'position belongs', 'positions belong')} to another account "
+                f"{counted(self._foreign, 'position belongs', 'positions belong')} to another account "
                 f"than {self.account_id}: included in the totals"
             )
         if self._dupes:
             notes.append(
-                f"{_n(self._dupes.count, 'instrument_id was', 'instrument_ids were')} read more "
+                f"{counted(self._dupes.count, 'instrument_id was', 'instrument_ids were')} read more "
                 f"than once (book changed while paging?): counted each time"
                 f"{_examples(self._dupes.examples)}"
             )
         unknown = sorted(self._unknown_types.items(), key=lambda kv: (-kv[1], kv[0]))
         for (kind, as_option), count in unknown[:EXAMPLES]:
-            counted = "counted as options (OSI symbol)" if as_option else "counted as non-option exposure"
+            treated = "counted as options (OSI symbol)" if as_option else "counted as non-option exposure"
             notes.append(
-                f"{_n(count, 'position has', 'positions have')} an unknown instrument_type {_cut(kind)!r}: {counted}"
+                f"{counted(count, 'position has', 'positions have')} an unknown instrument_type {_cut(kind)!r}: {treated}"
             )
         if len(unknown) > EXAMPLES:
             notes.append(f"{len(unknown) - EXAMPLES} more unknown instrument_types")
@@ -1593,38 +1573,38 @@ class ExposureBuilder:
             notes.append(f"by_type lists the {TYPE_LIMIT} largest of {type_count} instrument types")
         if self._no_price:
             notes.append(
-                f"{_n(self._no_price.count, 'position has', 'positions have')} no instrument_price"
+                f"{counted(self._no_price.count, 'position has', 'positions have')} no instrument_price"
                 f"{_examples(self._no_price.examples)}"
             )
         if self._bad_osi:
             notes.append(
-                f"{_n(self._bad_osi.count, 'option symbol', 'option symbols')} could not be parsed "
+                f"{counted(self._bad_osi.count, 'option symbol', 'option symbols')} could not be parsed "
                 f"as OSI: no expiry, strike or right for them{_examples(self._bad_osi.examples)}"
             )
         if self._no_underlier_id:
             notes.append(
-                f"{_n(self._no_underlier_id.count, 'option has', 'options have')} no "
+                f"{counted(self._no_underlier_id.count, 'option has', 'options have')} no "
                 f"underlying_instrument_id: grouped by OSI root, no underlier price"
                 f"{_examples(self._no_underlier_id.examples)}"
             )
         if self._expired:
             notes.append(
-                f"{_n(self._expired.count, 'option is', 'options are')} past expiration but still "
+                f"{counted(self._expired.count, 'option is', 'options are')} past expiration but still "
                 f"listed{_examples(self._expired.examples)}"
             )
         if self._flat:
             notes.append(
-                f"{_n(self._flat.count, 'position has', 'positions have')} quantity 0{_examples(self._flat.examples)}"
+                f"{counted(self._flat.count, 'position has', 'positions have')} quantity 0{_examples(self._flat.examples)}"
             )
         if self._sign_mismatch:
             notes.append(
-                f"{_n(self._sign_mismatch.count, 'position has', 'positions have')} a market_value "
+                f"{counted(self._sign_mismatch.count, 'position has', 'positions have')} a market_value "
                 f"whose sign disagrees with quantity: counted with the quantity's sign"
                 f"{_examples(self._sign_mismatch.examples)}"
             )
         if self._type_mismatch:
             notes.append(
-                f"{_n(self._type_mismatch.count, 'position has', 'positions have')} a position_type "
+                f"{counted(self._type_mismatch.count, 'position has', 'positions have')} a position_type "
                 f"that disagrees with the quantity sign: quantity used"
                 f"{_examples(self._type_mismatch.examples)}"
             )
@@ -1761,7 +1741,7 @@ def _fit(
 
     def candidate() -> ExposureSummary:
         left_out = note_count - len(notes)
-        cut = f"lists and {_n(left_out, 'note', 'notes')}" if left_out else "lists"
+        cut = f"lists and {counted(left_out, 'note', 'notes')}" if left_out else "lists"
         extra = [f"{cut} cut to fit {budget} bytes; count fields and totals are complete"]
         update: dict[str, Any] = {  # a list cut whole is left out, never shown empty ("no shorts")
             "largest": summary.largest.model_copy(update={"rows": largest}) if largest and summary.largest else None,

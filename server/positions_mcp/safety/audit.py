@@ -78,6 +78,11 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted((_jsonable(v) for v in value), key=str)
+    return _jsonable_scalar(value)
+
+
+def _jsonable_scalar(value: Any) -> Any:
+    """A value that holds no other (the containers are :func:`_jsonable`'s) as JSON."""
     if isinstance(value, Enum):
         return _jsonable(value.value)
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
