@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from inline_snapshot import snapshot
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain.expiry import default_at_expiry
-from positions_mcp.domain.exposure import option_symbols
 from positions_mcp.domain.exposure import (
     MAX_JSON_BYTES,
     DefaultAtExpiry,
     ExposureBuilder,
     ExposureSummary,
+    option_symbols,
     summarize_exposure,
 )
 from positions_mcp.domain.moneyness import moneyness

@@ -194,12 +194,16 @@ def test_the_ids_build_needs_market_data_for() -> None:
     # and terms, nothing else, and each of them counts
     rows = [STOCK, CALL, PUT, pos("AAPL", "1", "151.00", instrument_id="aapl-id")]
     full = xyz_view()
-    quotes = dict(full.quotes) | {"aapl-id": quote("aapl-id", "AAPL", "152.00"), "other-id": quote("other-id", "O", "1")}
+    quotes = dict(full.quotes) | {
+        "aapl-id": quote("aapl-id", "AAPL", "152.00"),
+        "other-id": quote("other-id", "O", "1"),
+    }
     needed = [XYZ, "aapl-id", CALL.instrument_id, PUT.instrument_id]
 
     def built(ids: list[str]) -> ExposureSummary:
         view = MarketView(
-            quotes={i: q for i, q in quotes.items() if i in ids}, terms={i: t for i, t in full.terms.items() if i in ids}
+            quotes={i: q for i, q in quotes.items() if i in ids},
+            terms={i: t for i, t in full.terms.items() if i in ids},
         )
         return ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF).add(rows).build(view)
 
@@ -420,7 +424,7 @@ def test_the_keys_are_the_underlier_keys_of_domain_resolve() -> None:
     ]
     builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF)
     builder.add(rows)
-    assert set(builder._underliers.keys()) == {underlier_key(p) for p in rows}
+    assert set(builder._underliers.in_order()) == {underlier_key(p) for p in rows}
 
 
 def test_without_market_data_the_summary_is_still_right_about_the_rest() -> None:

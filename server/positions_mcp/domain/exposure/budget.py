@@ -46,7 +46,16 @@ class _Cut:
         steps: list[tuple[list[Any], int]]
         if small:
             # by_type mostly repeats the options' premium beside the stock: it goes before the positions
-            steps = [(largest, 5), (types, 0), (largest, 3), (without, 3), (notes, 2), (largest, 0), (notes, 0), (without, 0)]
+            steps = [
+                (largest, 5),
+                (types, 0),
+                (largest, 3),
+                (without, 3),
+                (notes, 2),
+                (largest, 0),
+                (notes, 0),
+                (without, 0),
+            ]
         else:
             steps = [
                 (largest, 5),

@@ -209,7 +209,9 @@ class ExposureBuilder:
             delta=delta,
             options=overview,
             expiring=expiring,
-            funds=None if funds is None else AccountFunds(
+            funds=None
+            if funds is None
+            else AccountFunds(
                 currency=funds.currency,
                 trade_cash=funds.trade_cash,
                 buying_power=funds.buying_power,

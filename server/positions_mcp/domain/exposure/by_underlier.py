@@ -14,7 +14,7 @@ from ..contracts import underlier_of_root
 from ..market_view import MarketView, Quote
 from ..settlement import free_shares
 from .exact import ZERO
-from .tally import cut
+from .shown import cut
 
 __all__ = ["CLOSE", "POSITION", "SNAPSHOT", "Underliers", "current", "key_of"]
 
@@ -79,10 +79,7 @@ class Underliers:
     def of_option(self, uid: str | None, instrument_id: str, root: str | None, symbol: str) -> str:
         """The key of an option's underlier: its underlying id, else its OSI root (``root:<ROOT>``),
         else (not OSI either) its own id. The rows of one underlier share one key string."""
-        if uid:
-            key = key_of(uid)
-        else:
-            key = f"root:{root}" if root is not None else key_of(instrument_id)
+        key = key_of(uid) if uid else (f"root:{root}" if root is not None else key_of(instrument_id))
         known = self.of_options.get(key)
         if known is not None:
             key = known[2]
@@ -100,7 +97,7 @@ class Underliers:
             if quote is not None:
                 self.quoted[key] = (current(quote), quote.previous_close, quote.symbol)
 
-    def keys(self) -> list[str]:
+    def in_order(self) -> list[str]:
         """Every underlier: the held ones first, in the order added, then the options' others."""
         return [*self.held, *(key for key in self.of_options if key not in self.held)]
 
@@ -154,7 +151,7 @@ class Underliers:
 
     def label(self, key: str, view: MarketView | None) -> str:
         """An underlier's name: the held symbol, else the snapshot's, else the options' root; cut
-        to 32 characters (:func:`.tally.cut`)."""
+        to 32 characters (:func:`.shown.cut`)."""
         return cut(self._name(key, view))
 
     def _name(self, key: str, view: MarketView | None) -> str:

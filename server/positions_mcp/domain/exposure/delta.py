@@ -13,6 +13,7 @@ from decimal import Decimal
 from itertools import chain
 
 from ..contracts import ContractTerms
+from ..examples import EXAMPLES, Examples
 from ..market_view import MarketView, Quote
 from ..numbers import percent
 from .by_underlier import CLOSE, POSITION, Underliers
@@ -20,7 +21,6 @@ from .exact import ZERO, amount, cents, shares
 from .option_fold import OptionFold
 from .option_greeks import Coverage, GreeksByUnderlier, known
 from .summary import DeltaExposure, OptionsOverview, UnderlierRow, UnderlierTable
-from .tally import EXAMPLES, Tally
 
 __all__ = ["MAX_WITHOUT_GREEKS", "DeltaFigures", "delta_summary", "work_out_delta"]
 
@@ -56,8 +56,8 @@ class DeltaFigures:
         self.no_greeks: dict[str, Decimal] = {}
         self.ranked: list[tuple[str, Decimal | None, Decimal, Decimal | None]] = []
         self.count = 0
-        self.unpriced = Tally()
-        self.from_close = Tally()
+        self.unpriced = Examples()
+        self.from_close = Examples()
         self.net = self.gross = self.gamma = self.vega = self.theta = self.without = ZERO
         self.top5: list[Decimal] = []
         self.option_delta: Decimal | None = None
@@ -153,7 +153,7 @@ def _rank(
     heap: list[tuple[Decimal, str, Decimal | None, Decimal, Decimal | None]] = []
     top5: list[Decimal] = []
     unknown = Decimal(-1)  # unpriced underliers rank last
-    for key in underliers.keys():
+    for key in underliers.in_order():
         held = underliers.held.get(key)
         in_options = option_delta.get(key)
         delta_shares = underliers.shares(key) if in_options is None else underliers.shares(key) + in_options
@@ -185,7 +185,9 @@ def _rank(
             heapq.heapreplace(heap, item)
         d.count += 1
     d.top5 = top5
-    listed = [(size, underliers.label(key, view), price, in_shares, dollars) for size, key, price, in_shares, dollars in heap]
+    listed = [
+        (size, underliers.label(key, view), price, in_shares, dollars) for size, key, price, in_shares, dollars in heap
+    ]
     listed.sort(key=lambda row: (-row[0], row[1]))  # largest first; ties and the unpriced by name
     d.ranked = [(label, price, delta_shares, dollars) for _, label, price, delta_shares, dollars in listed]
 
@@ -198,7 +200,9 @@ def delta_summary(
         return None, None
     has_greeks = coverage.with_greeks > 0
     rows: list[UnderlierRow] = [
-        UnderlierRow(label, price, shares(delta_shares), dollars, percent(abs(dollars), d.gross) if dollars is not None else None)
+        UnderlierRow(
+            label, price, shares(delta_shares), dollars, percent(abs(dollars), d.gross) if dollars is not None else None
+        )
         for label, price, delta_shares, dollars in d.ranked
     ]
     without: dict[str, Decimal] = {}

@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple
 from ...clearstreet.models import PositionInstruction
 from ..calendar import business_days_until, exercise_cutoff, next_business_day
 from ..contracts import ContractTerms
+from ..examples import EXAMPLES
 from ..expiry import DefaultAtExpiry, contract_moneyness, expiry_suggestion, intrinsic_per_contract
 from ..last_trade import LastTrade, last_trade
 from ..market_view import Funds, MarketView
@@ -29,8 +30,8 @@ from .by_underlier import Underliers, key_of
 from .exact import EXACT, ZERO, amount
 from .option_fold import OptionFold
 from .option_greeks import known
+from .shown import cut
 from .summary import ExpiringRow, ExpiringTable, ExpirySettlement, ExpiryWatch
-from .tally import EXAMPLES, cut
 
 __all__ = ["ExpiryWindow", "InstructionsInForce", "Shorts", "watch_expiry", "with_warning"]
 
@@ -218,7 +219,9 @@ def _rows(kept: list[_Judged], today: date, as_of: datetime) -> list[ExpiringRow
         last = last_trade(row.contract.expiry, row.terms)
         suggestion = _suggestion(row.outcome, row.quantity, row.terms, as_of, day, last)
         shown.append(
-            ExpiringRow(cut(symbol), row.quantity, days_left[day], state, distance, intrinsic, row.pinned, default, suggestion)
+            ExpiringRow(
+                cut(symbol), row.quantity, days_left[day], state, distance, intrinsic, row.pinned, default, suggestion
+            )
         )
     return shown
 

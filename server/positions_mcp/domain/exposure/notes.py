@@ -6,12 +6,13 @@ rows that were odd: the size budget (:mod:`.budget`) cuts notes from the end.
 
 from __future__ import annotations
 
+from ..examples import EXAMPLES, Examples
 from ..market_view import MarketView
 from ..text import counted
 from .delta import DeltaFigures
 from .option_fold import OptionFold
 from .option_greeks import Coverage
-from .tally import EXAMPLES, Tally, cut, examples
+from .shown import cut, for_example
 from .totals import PNL_FIELDS, TYPE_LIMIT, BookTotals
 
 __all__ = ["notes"]
@@ -37,9 +38,9 @@ def notes(
     return found
 
 
-def _tallied(tally: Tally, one: str, many: str, text: str) -> list[str]:
+def _tallied(hits: Examples, one: str, many: str, text: str) -> list[str]:
     """``text`` with ``{n}`` the count and its noun and ``{e}`` the examples, when anything was counted."""
-    return [text.format(n=counted(tally.count, one, many), e=examples(tally.examples))] if tally else []
+    return [text.format(n=counted(hits.count, one, many), e=for_example(hits.examples))] if hits else []
 
 
 def _pnl_notes(totals: BookTotals) -> list[str]:
@@ -125,7 +126,9 @@ def _row_notes(totals: BookTotals, options: OptionFold) -> list[str]:
     unknown = sorted(totals.unknown_types.items(), key=lambda kv: (-kv[1], kv[0]))
     for (kind, as_option), count in unknown[:EXAMPLES]:
         how = "counted as options (OSI symbol)" if as_option else "counted as non-option exposure"
-        found.append(f"{counted(count, 'position has', 'positions have')} an unknown instrument_type {cut(kind)!r}: {how}")
+        found.append(
+            f"{counted(count, 'position has', 'positions have')} an unknown instrument_type {cut(kind)!r}: {how}"
+        )
     if len(unknown) > EXAMPLES:
         found.append(f"{len(unknown) - EXAMPLES} more unknown instrument_types")
     if len(totals.types) > TYPE_LIMIT:

@@ -24,13 +24,13 @@ from ..contracts import (
     is_adjusted_root,
     terms_for,
 )
+from ..examples import Examples
 from ..market_view import MarketView
 from ..osi import OptionSymbol
 from .by_underlier import Underliers
 from .exact import ZERO
 from .option_greeks import Coverage, GreeksByUnderlier, known
 from .option_symbols import Osi, OsiReader
-from .tally import Tally
 
 __all__ = ["ExpiringOption", "FallbackKey", "Late", "OptionFold"]
 
@@ -76,9 +76,9 @@ class OptionFold:
         self._fallback_keys: dict[tuple[str, bool], tuple[str, bool]] = {}
         self._terms: dict[ContractTerms, ContractTerms] = {}
         self._expiration_days: dict[date, date] = {}
-        self.bad_osi = Tally()
-        self.no_underlier_id = Tally()
-        self.expired = Tally()
+        self.bad_osi = Examples()
+        self.no_underlier_id = Examples()
+        self.expired = Examples()
 
     def add(
         self,
@@ -142,7 +142,9 @@ class OptionFold:
         if day > self._through or quantity == 0:
             return False
         contract = self._reader.contract(osi, expiry)
-        self.expiring.append(ExpiringOption(day, p.symbol, p.instrument_id, key, quantity, mv, fallback, folded, contract))
+        self.expiring.append(
+            ExpiringOption(day, p.symbol, p.instrument_id, key, quantity, mv, fallback, folded, contract)
+        )
         if listed is not None:
             pooled = len(self._terms) < _POOL_LIMIT
             terms = self._terms.setdefault(listed, listed) if pooled else self._terms.get(listed, listed)

@@ -12,9 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..contracts import ENDPOINT_SOURCE, ContractTerms
+from ..examples import Examples
 from ..market_view import Greeks
 from .exact import ZERO
-from .tally import Tally
 
 __all__ = ["Coverage", "GreeksByUnderlier", "OptionSums", "known"]
 
@@ -71,10 +71,10 @@ class Coverage:
     __slots__ = ("adjusted", "assumed_terms", "first", "last", "no_greeks", "unconfirmed", "with_greeks")
 
     def __init__(self) -> None:
-        self.no_greeks = Tally()
-        self.assumed_terms = Tally()
-        self.adjusted = Tally()  # adjusted contracts whose terms nobody gave: never assumed standard
-        self.unconfirmed = Tally()  # adjusted contracts with a contract row but no deliverable
+        self.no_greeks = Examples()
+        self.assumed_terms = Examples()
+        self.adjusted = Examples()  # adjusted contracts whose terms nobody gave: never assumed standard
+        self.unconfirmed = Examples()  # adjusted contracts with a contract row but no deliverable
         self.with_greeks = 0
         self.first: datetime | None = None
         self.last: datetime | None = None

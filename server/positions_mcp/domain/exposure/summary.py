@@ -12,17 +12,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import AwareDatetime, Field
 
 from ..expiry import DefaultAtExpiry
 from ..numbers import DecimalString
+from ..result_model import CompactResult
 
 __all__ = [
     "EXPIRING_COLUMNS",
@@ -44,17 +38,7 @@ __all__ = [
 ]
 
 
-class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # No return annotation on purpose: pydantic then keeps the model's own serialization schema.
-    @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        data = handler(self)
-        return {key: value for key, value in data.items() if value is not None}
-
-
-class TypeExposure(_Result):
+class TypeExposure(CompactResult):
     type: str = Field(
         description="Instrument type: a SecurityType, or the raw string the upstream sent for an unknown one."
     )
@@ -73,7 +57,7 @@ class LargestRow(NamedTuple):
     gross_pct: Decimal | None
 
 
-class LargestTable(_Result):
+class LargestTable(CompactResult):
     """The largest positions by |market_value|: a table (column names once)."""
 
     columns: tuple[str, ...] = Field(
@@ -84,7 +68,7 @@ class LargestTable(_Result):
     rows: list[LargestRow] = Field(description="Largest first.")
 
 
-class Concentration(_Result):
+class Concentration(CompactResult):
     largest: str | None = Field(None, description="Symbol of the largest position by |market_value|.")
     largest_pct: DecimalString | None = Field(
         None, description="Share of gross market value held by the largest position, in percent."
@@ -124,7 +108,7 @@ EXPIRING_COLUMNS: tuple[str, ...] = ExpiringRow._fields
 """The columns of :class:`ExpiringTable` rows, in order."""
 
 
-class UnderlierTable(_Result):
+class UnderlierTable(CompactResult):
     """One row per underlier: a table (column names once), so a small book fits whole."""
 
     columns: tuple[str, ...] = Field(
@@ -137,7 +121,7 @@ class UnderlierTable(_Result):
     rows: list[UnderlierRow] = Field(description="By |delta_dollars|, largest first; unpriced ones last.")
 
 
-class ExpiringTable(_Result):
+class ExpiringTable(CompactResult):
     """One row per expiring option position: a table (column names once)."""
 
     columns: tuple[str, ...] = Field(
@@ -152,7 +136,7 @@ class ExpiringTable(_Result):
     rows: list[ExpiringRow] = Field(description="By expiration day, the ones needing a decision first.")
 
 
-class DeltaExposure(_Result):
+class DeltaExposure(CompactResult):
     greeks_as_of: AwareDatetime | None = Field(
         None, description="Timestamp of the API's snapshot greeks used (the oldest, when they differ)."
     )
@@ -187,7 +171,7 @@ class DeltaExposure(_Result):
     by_underlier: UnderlierTable | None = Field(None, description="Left out when cut to fit (see notes).")
 
 
-class OptionsOverview(_Result):
+class OptionsOverview(CompactResult):
     positions: int
     long_contracts: DecimalString = Field(description="Long contracts over all underliers.")
     short_contracts: DecimalString = Field(description="Short contracts over all underliers (positive number).")
@@ -203,7 +187,7 @@ class OptionsOverview(_Result):
     )
 
 
-class ExpirySettlement(_Result):
+class ExpirySettlement(CompactResult):
     cash_out: DecimalString = Field(
         description="Cash paid, total: long calls exercised and short puts likely assigned, "
         "contracts × multiplier × strike."
@@ -243,7 +227,7 @@ class ExpirySettlement(_Result):
     warning: str | None = Field(None, description="Present when the account's cash does not cover net_cash.")
 
 
-class ExpiryWatch(_Result):
+class ExpiryWatch(CompactResult):
     window_business_days: int
     through: date = Field(description="Last expiration day inside the window.")
     count: int = Field(description="Option positions expiring inside the window; options lists them (or the first).")
@@ -261,7 +245,7 @@ class ExpiryWatch(_Result):
     )
 
 
-class AccountFunds(_Result):
+class AccountFunds(CompactResult):
     currency: str
     trade_cash: DecimalString = Field(description="Cash on a trade-date basis (balances).")
     buying_power: DecimalString = Field(description="Buying power now (balances).")
@@ -270,7 +254,7 @@ class AccountFunds(_Result):
     )
 
 
-class ExposureSummary(_Result):
+class ExposureSummary(CompactResult):
     as_of: AwareDatetime
     environment: str
     account_id: int

@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from ...clearstreet.models import Position, PositionType, SecurityType
+from ..examples import Examples
 from ..numbers import percent
 from .exact import EXACT, ZERO
+from .shown import cut
 from .summary import Concentration, LargestRow, LargestTable, TypeExposure
-from .tally import Tally, cut
 
 __all__ = ["PNL_FIELDS", "TYPE_LIMIT", "BookTotals"]
 
@@ -46,11 +47,11 @@ class BookTotals:
         self._quantities: dict[Decimal, Decimal] = {}
         self.foreign = 0
         self.unknown_types: dict[tuple[str, bool], int] = {}  # (type, counted as an option) -> rows
-        self.dupes = Tally()
-        self.no_price = Tally()
-        self.flat = Tally()
-        self.sign_mismatch = Tally()
-        self.type_mismatch = Tally()
+        self.dupes = Examples()
+        self.no_price = Examples()
+        self.flat = Examples()
+        self.sign_mismatch = Examples()
+        self.type_mismatch = Examples()
 
     def add(self, p: Position) -> tuple[Decimal, Decimal] | None:
         """Count one row (exact: the caller holds a MAX_PREC context). A CASH row counts in the
@@ -148,7 +149,8 @@ class BookTotals:
         """The PNL_FIELDS' totals; None where no row of a non-empty book reports the field."""
         rows = self.rows
         return [
-            None if rows and missing == rows else total for total, missing in zip(self.pnl, self.pnl_missing, strict=True)
+            None if rows and missing == rows else total
+            for total, missing in zip(self.pnl, self.pnl_missing, strict=True)
         ]
 
     def by_type(self) -> list[TypeExposure]:
