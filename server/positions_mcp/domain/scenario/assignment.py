@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..examples import examples_text
 from ..osi import symbol_key
 from ..text import counted
-from .examples import examples_text
 from .request import ScenarioCode, ScenarioError, Shock
 from .result import AppliedShock
 from .underliers import UnderlierBook

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from ..examples import Examples, examples_text
+from ..resolve import display_symbol
 from ..text import counted
-from .examples import examples_text
 from .result import AppliedShock, ScenarioMethod, ScenarioResult, ScenarioTotals, UnderlierScenario
 from .revaluation import MIN_VOLATILITY, UnderlierOutcome
 from .underliers import UnderlierBook
@@ -19,6 +20,7 @@ MAX_JSON_BYTES = 3000
 """Default budget of the result's compact JSON; lists are shortened (totals and counts kept)."""
 LEFT_OUT_LINES = 10
 _ZERO = Decimal(0)
+_SYMBOL_WIDTH = 32  # an example's display symbol is cut to this many characters
 
 
 def build_result(
@@ -91,22 +93,27 @@ def _left_out(book: UnderlierBook) -> list[str]:
     (at most :data:`LEFT_OUT_LINES` lines: the rest are counted on the last)."""
     lines = [
         f"{counted(hits.count, 'position', 'positions')} not revalued ({reason}): left out of P&L and "
-        f"delta{hits.text()}"
+        f"delta{_cited(hits)}"
         for reason, hits in sorted(book.skipped.items(), key=lambda item: (-item[1].count, item[0]))
     ]
     if book.bad_symbol.count:
         lines.append(
             f"{counted(book.bad_symbol.count, 'option has', 'options have')} no OSI symbol (no strike, "
-            f"expiry or right): not revalued{book.bad_symbol.text()}"
+            f"expiry or right): not revalued{_cited(book.bad_symbol)}"
         )
     for kind, hits in sorted(book.other_types.items(), key=lambda item: (-item[1].count, item[0])):
         lines.append(
-            f"{counted(hits.count, 'position', 'positions')} of instrument_type {kind[:24]!r} not revalued{hits.text()}"
+            f"{counted(hits.count, 'position', 'positions')} of instrument_type {kind[:24]!r} not revalued{_cited(hits)}"
         )
     if len(lines) > LEFT_OUT_LINES:
         rest = len(lines) - LEFT_OUT_LINES + 1
         lines = [*lines[: LEFT_OUT_LINES - 1], f"and {rest} more reasons (other instrument types) not revalued"]
     return lines
+
+
+def _cited(hits: Examples) -> str:
+    """:func:`..examples.examples_text` of the positions counted, by their display symbols."""
+    return examples_text([display_symbol(symbol)[:_SYMBOL_WIDTH] for symbol in hits.examples], hits.count)
 
 
 def _notes(book: UnderlierBook, underliers: int, shown: int) -> list[str]:
@@ -115,17 +122,17 @@ def _notes(book: UnderlierBook, underliers: int, shown: int) -> list[str]:
         notes.append(
             f"{counted(book.at_intrinsic.count, 'option is', 'options are')} priced at or below the European "
             "lower bound (no implied volatility): moved with intrinsic value, not with Black-Scholes-Merton"
-            f"{book.at_intrinsic.text()}"
+            f"{_cited(book.at_intrinsic)}"
         )
     if book.floored.count:
         notes.append(
             f"{counted(book.floored.count, 'option', 'options')}: the shock takes the implied volatility below "
-            f"{MIN_VOLATILITY:.0%}, so {MIN_VOLATILITY:.0%} is used{book.floored.text()}"
+            f"{MIN_VOLATILITY:.0%}, so {MIN_VOLATILITY:.0%} is used{_cited(book.floored)}"
         )
     if book.from_close.count:
         notes.append(
             f"{counted(book.from_close.count, 'option is', 'options are')} priced at the position's "
-            f"closing_price (no current price): implied volatility from that close{book.from_close.text()}"
+            f"closing_price (no current price): implied volatility from that close{_cited(book.from_close)}"
         )
     if book.spot_from_close:
         notes.append(

@@ -12,9 +12,9 @@ from decimal import Decimal
 from ...clearstreet.models import Position, PositionType, SecurityType
 from ..calendar import expiration_business_day, regular_session
 from ..contracts import ContractTerms, terms_for
+from ..examples import Examples
 from ..market_view import MarketView, Quote
 from ..osi import OptionSymbol, symbol_key, try_parse_osi
-from .examples import Examples
 
 __all__ = ["Underlier", "UnderlierBook"]
 
