@@ -36,7 +36,7 @@ from .numbers import CENT
 from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import display_symbol, underlier_key
 from .settlement import SOURCES, Instructed, Ledger, Outcome, Source, free_shares, instructed, settle
-from .text import money, qty
+from .text import join_words, money, qty
 
 __all__ = ["check_cash"]
 
@@ -146,9 +146,7 @@ def _named(night: _Night, figures: Mapping[Source, Decimal]) -> str:
         # what expiry does by default depends on where the underliers close (OCC Rule 805(d)):
         # judged at the prices now, so it is an estimate and says so
         parts.append(f"the rest of today's expiry {_pays(figures['expiry'], True)} (by default, at today's prices)")
-    if len(parts) == 1:
-        return parts[0]
-    return f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return join_words(parts)
 
 
 def check_cash(

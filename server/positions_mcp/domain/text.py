@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .calendar import new_york
 from .numbers import CENT, plain
 
-__all__ = ["counted", "format_et", "money", "price", "qty"]
+__all__ = ["counted", "format_et", "join_words", "money", "price", "qty"]
 
 
 def qty(value: Decimal) -> str:
@@ -39,3 +40,10 @@ def price(value: Decimal) -> str:
 def format_et(instant: datetime) -> str:
     """``Mon 2026-11-23 09:30 ET``."""
     return f"{new_york(instant):%a %Y-%m-%d %H:%M} ET"
+
+
+def join_words(parts: Sequence[str]) -> str:
+    """``a, b and c``; one part as it is; nothing as ``''``."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"

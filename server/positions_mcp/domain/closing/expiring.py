@@ -1,13 +1,13 @@
 """What a close preview says about an option on its last trading day or past its last trade.
-Pure, no I/O; :mod:`.closing` calls it for every option it would close.
+Pure, no I/O; the close plan calls :func:`last_trade_issues` for every option it would close.
 
-* Past its last trade (:func:`.last_trade.last_trade`: the contract row's cutoff, else the close of
+* Past its last trade (:func:`..last_trade.last_trade`: the contract row's cutoff, else the close of
   its expiration day, 13:00 ET on an early close, or of the business day before for an AM-settled
   contract) an option cannot trade before it expires: a MARKET DAY order sent then only waits for
   the next open, when the contract no longer exists. The close is blocked, and the preview says
-  what expiry does instead: the default of :func:`.expiry.default_at_expiry` (OCC Rule 805(d)
-  exercise by exception) and what it settles, :func:`.settlement.exercise_flow` (the cash and the
-  shares); for a long option, what can still be sent (:func:`.expiry.expiry_suggestion`).
+  what expiry does instead: the default of :func:`..expiry.default_at_expiry` (OCC Rule 805(d)
+  exercise by exception) and what it settles, :func:`..settlement.exercise_flow` (the cash and the
+  shares); for a long option, what can still be sent (:func:`..expiry.expiry_suggestion`).
 * On its last trading day, before the last trade, the close is allowed and warned about: an
   order not filled by then does not carry over.
 """
@@ -18,18 +18,40 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from ..clearstreet.models import PositionInstruction
-from .contracts import ContractTerms
-from .expiry import DefaultAtExpiry, default_at_expiry, expiry_suggestion, in_the_money_by
-from .last_trade import LastTrade
-from .osi import OptionSymbol
-from .settlement import ExpiryFlow, Outcome, exercise_flow, instructed, settle
-from .text import money, qty
-from .text import price as price_text
+from ...clearstreet.models import Position, PositionInstruction
+from ..contracts import ContractTerms
+from ..expiry import DefaultAtExpiry, default_at_expiry, expiry_suggestion, in_the_money_by
+from ..last_trade import LastTrade, last_trade
+from ..osi import OptionSymbol, try_parse_osi
+from ..resolve import display_symbol
+from ..settlement import ExpiryFlow, Outcome, exercise_flow, instructed, settle
+from ..text import money, qty
+from ..text import price as price_text
+from .context import CloseContext
+from .issues import CloseCode, Issue
 
-__all__ = ["cannot_close", "last_day_warning"]
+__all__ = ["cannot_close", "last_day_warning", "last_trade_issues"]
 
 _OCC = "OCC Rule 805(d) exercise by exception"
+
+
+def last_trade_issues(
+    position: Position, terms: ContractTerms | None, context: CloseContext, warnings: list[Issue], blocked: list[Issue]
+) -> None:
+    """An option past its last trade cannot be closed (``blocked`` gets why, with what expiry does
+    instead); on its last trading day the close is warned about (``warnings``)."""
+    option = try_parse_osi(position.symbol)
+    if option is None:
+        return
+    symbol, now = display_symbol(position.symbol), context.now
+    last = last_trade(option.expiry, terms)
+    underlier = context.underlier(position, option.root)
+    instructions = context.in_force(position)
+    reason = cannot_close(symbol, option, position.quantity, terms, last, now, underlier, instructions)
+    if reason is not None:
+        blocked.append(Issue(code=CloseCode.PAST_LAST_TRADE, symbol=symbol, message=reason))
+    elif (warning := last_day_warning(symbol, last, now)) is not None:
+        warnings.append(Issue(code=CloseCode.LAST_TRADING_DAY, symbol=symbol, message=warning))
 
 
 def last_day_warning(name: str, last: LastTrade, now: datetime) -> str | None:
@@ -91,7 +113,7 @@ def _instructed_outcome(
     underlier: tuple[str, Decimal | None],
 ) -> str:
     """What the instructions in force do to the position (OCC Rule 805: contrary instructions
-    override exercise by exception), on the model the exposure summary uses (:func:`.settlement.settle`),
+    override exercise by exception), on the model the exposure summary uses (:func:`..settlement.settle`),
     then what the contracts they leave do by default, and what it all settles."""
     parts = outcome.instructions_in_words()
     left = abs(quantity) - outcome.covered
