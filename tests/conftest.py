@@ -1,13 +1,19 @@
 """The tests' one set of fixtures and helpers: a simulator at a fixed instant, a raw HTTP client
 of it, the one recorder of what reaches it (a client's waits recorded, never taken), MCP clients
-connected to the server, and the person who answers its questions."""
+connected to the server, the person who answers its questions, and a real ``redis-server``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -236,3 +242,103 @@ def refused(result: CallToolResult, reason: str) -> str:
     assert f"Refused ({reason})" in text, text
     assert text.count("Nothing was sent") == 1, text
     return text
+
+
+# -- a real Redis ----------------------------------------------------------------------------------
+
+REDIS_PASSWORD = "redis-pass-0123456789"
+TOKEN_SECRET = "a-replicas-shared-secret-0123456789abcdef"
+"""A token secret long enough for a Redis ledger (at least 32 bytes)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """``redis-server`` on a free loopback port, with a password, keeping its data in ``directory``
+    in an append-only file synced at every write (what the ledger requires of a Redis). ``stop``
+    kills it (SIGKILL: a crash, not a clean shutdown); ``start`` again serves the same data on the
+    same port. ``tls`` (a certificate and its key) serves TLS only, on that port; ``extra`` are more
+    ``redis-server`` options."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        password: str | None = REDIS_PASSWORD,
+        tls: tuple[Path, Path] | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail(
+                "redis-server is not installed; the Redis ledger's tests need one: .ci/run installs it "
+                "(apt-get install redis-server)",
+                pytrace=False,
+            )
+        self.binary = binary
+        self.directory = directory
+        self.password = password
+        self.tls = tls
+        self.extra = extra
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ledger's URL: with the password; for TLS, ``rediss://`` trusting the certificate."""
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls is None:
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
+
+    def command(self) -> list[str]:
+        if self.tls is None:
+            port = ["--port", str(self.port)]
+        else:
+            certificate, key = self.tls
+            port = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(certificate),
+                    "--tls-key-file", str(key), "--tls-auth-clients", "no"]  # fmt: skip
+        password = ["--requirepass", self.password] if self.password else []
+        return [
+            self.binary, *port, "--bind", "127.0.0.1", "--dir", str(self.directory), "--save", "",
+            "--appendonly", "yes", "--appendfsync", "always", *password, *self.extra,
+        ]  # fmt: skip
+
+    def _ready_lines(self) -> int:
+        log = self.directory / "redis.log"
+        return log.read_text(errors="replace").count("Ready to accept connections") if log.exists() else 0
+
+    def start(self) -> None:
+        """Start it and wait until it serves (each start logs one more "Ready" line)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        before = self._ready_lines()
+        with (self.directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + 20
+        while self._ready_lines() == before:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"redis-server did not start: {(self.directory / 'redis.log').read_text()}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real ``redis-server`` for one test (its own port, folder and password)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -7,13 +7,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import anyio
 from positions_mcp.actions.enrichment import funds_of, quote_of
 from positions_mcp.clearstreet import ClearStreetClient
 from positions_mcp.clearstreet.models import Position, SecurityType
 from positions_mcp.domain.contracts import terms_for_positions
-from positions_mcp.domain.exposure import DeltaExposure, ExposureSummary, TypeExposure, UnderlierTable
+from positions_mcp.domain.exposure import (
+    DeltaExposure,
+    ExpiringTable,
+    ExposureSummary,
+    TypeExposure,
+    UnderlierTable,
+)
 from positions_mcp.domain.market_view import Greeks, MarketView, Quote
 from positions_mcp.simulator import Simulator
 
@@ -67,3 +74,8 @@ def types_of(summary: ExposureSummary) -> list[TypeExposure]:
     """A summary's exposure by instrument type, which must be there (one cut to fit may leave it out)."""
     assert summary.by_type is not None, "the exposure by type was left out"
     return summary.by_type
+
+
+def row_dicts(table: UnderlierTable | ExpiringTable) -> list[dict[str, Any]]:
+    """A table's rows as ``{column: value}``."""
+    return [row._asdict() for row in table.rows]

@@ -14,18 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from exposure_views import delta_table, types_of
+from exposure_views import delta_table, row_dicts, types_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from inline_snapshot import snapshot
 from positions_mcp.clearstreet.models import Position
-from positions_mcp.domain import exposure as exposure_module
 from positions_mcp.domain.expiry import default_at_expiry
 from positions_mcp.domain.exposure import (
     MAX_JSON_BYTES,
     DefaultAtExpiry,
     ExposureBuilder,
     ExposureSummary,
+    option_symbols,
     summarize_exposure,
 )
 from positions_mcp.domain.moneyness import moneyness
@@ -309,7 +309,7 @@ def test_expiring_options_with_moneyness_and_default_at_expiry() -> None:
     assert (expiring.window_business_days, expiring.through) == (3, date(2026, 4, 7))
     assert expiring.count == 3
     assert expiring.by_default is None  # every expiring option is listed: the rows say it
-    call, goog, put = expiring.options.as_dicts()
+    call, goog, put = row_dicts(expiring.options)
     # long call, strike 150, spot 151.10: 1.10 in the money, 110.00 a contract, 1.10/150 = 0.733 %;
     # within 1 % of the strike (1.50): pin risk
     assert call == {
@@ -363,7 +363,7 @@ def test_expiry_window_zero_is_today_only() -> None:
     s = summarize(book(), today=date(2026, 4, 2), expiry_window_business_days=0)
     assert s.expiring is not None
     assert s.expiring.through == date(2026, 4, 2)
-    rows = s.expiring.options.as_dicts()
+    rows = row_dicts(s.expiring.options)
     assert [o["symbol"] for o in rows] == ["AAPL260402C00150000", "GOOG 260403C00300000"]
     assert {o["days_left"] for o in rows} == {0}
 
@@ -412,7 +412,7 @@ def test_default_at_expiry(
 ) -> None:
     s = summarize(underlier_and_option(strike, spot, right, quantity))
     assert s.expiring is not None
-    (row,) = s.expiring.options.as_dicts()
+    (row,) = row_dicts(s.expiring.options)
     assert (row["moneyness"], row["default_at_expiry"], row["days_left"]) == (state, default, 0)
     assert row["suggestion"]
 
@@ -451,16 +451,17 @@ def test_default_agrees_with_moneyness(strike_k: int, spot_k: int, right: Option
 )
 def test_fast_osi_path_agrees_with_parse_osi(symbol: OptionSymbol) -> None:
     for text in (symbol.padded(), symbol.spaced(), symbol.compact()):
-        match = exposure_module._FAST_OSI.fullmatch(text)
+        match = option_symbols.FAST_OSI.fullmatch(text)
         assert match is not None
         assert match[1] == symbol.root
-        assert exposure_module._yymmdd(match[2]) == symbol.expiry
+        assert option_symbols.yymmdd(match[2]) == symbol.expiry
         assert (match[3] == "C") == symbol.is_call
         assert parse_osi(text) == symbol
-        # what build rebuilds from the fast path is the same contract
-        builder = ExposureBuilder(account_id=ACCOUNT, environment="x", as_of=AS_OF)
-        assert builder._osi(text) == (symbol.root, symbol.expiry, symbol.is_call)
-        assert builder._symbol(text) == symbol
+        # what the fold reads from the fast path, and the contract it makes of that, are the same
+        reader = option_symbols.OsiReader()
+        osi = reader.read(text)
+        assert osi is not None and osi[:3] == (symbol.root, symbol.expiry, symbol.is_call)
+        assert reader.contract(osi, symbol.expiry) == symbol
 
 
 def test_slow_path_symbols_still_count() -> None:
@@ -469,7 +470,7 @@ def test_slow_path_symbols_still_count() -> None:
         [*underlier_and_option("100", "101", "C", "1")[:1], option("xyz\t260401c00100000", "1", "1.00", "XYZ-ID")]
     )
     assert s.expiring is not None and s.expiring.count == 1
-    assert s.expiring.options.as_dicts()[0]["default_at_expiry"] is DefaultAtExpiry.AUTO_EXERCISE
+    assert row_dicts(s.expiring.options)[0]["default_at_expiry"] is DefaultAtExpiry.AUTO_EXERCISE
 
 
 # -- data quality ----------------------------------------------------------------------------
@@ -550,7 +551,7 @@ def test_seed_era_option_rows_are_options_whatever_their_instrument_type() -> No
     assert s.options.underlier_notional == Decimal("30200.00")  # 2 × 100 × 151
     assert s.delta is not None and [row[0] for row in delta_table(s.delta).rows] == ["AAPL"]
     assert s.expiring is not None
-    assert s.expiring.options.as_dicts()[0]["default_at_expiry"] is DefaultAtExpiry.LAPSE  # strike 190 > 151
+    assert row_dicts(s.expiring.options)[0]["default_at_expiry"] is DefaultAtExpiry.LAPSE  # strike 190 > 151
     assert not any("unknown instrument_type" in note for note in s.notes)
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from exposure_views import delta_table, greeks, quote, types_of
+from exposure_views import delta_table, greeks, quote, row_dicts, types_of
 from positions_mcp.clearstreet.models import Position
 from positions_mcp.domain.contracts import ContractTerms, terms_for
 from positions_mcp.domain.exposure import (
@@ -185,15 +185,31 @@ def test_options_added_with_their_page_view_sum_up_the_same() -> None:
     builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF, max_json_bytes=None)
     builder.add(rows[:2], MarketView(quotes={k: v for k, v in view.quotes.items() if k != XYZ}, terms=view.terms))
     builder.add(rows[2:])
-    assert builder.option_ids() == []  # nothing left for build's view but prices and funds
+    # nothing left for build's view but prices and funds
     assert builder.build(MarketView(quotes={XYZ: view.quotes[XYZ]}, funds=view.funds)) == at_build
 
 
 def test_the_ids_build_needs_market_data_for() -> None:
-    builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF)
-    builder.add([STOCK, CALL, PUT, pos("AAPL", "1", "151.00", instrument_id="aapl-id")])
-    assert builder.underlier_ids() == [XYZ, "aapl-id"]
-    assert builder.option_ids() == [CALL.instrument_id, PUT.instrument_id]
+    # rows added without a view: build's view needs the underliers' quotes and the options' quotes
+    # and terms, nothing else, and each of them counts
+    rows = [STOCK, CALL, PUT, pos("AAPL", "1", "151.00", instrument_id="aapl-id")]
+    full = xyz_view()
+    quotes = dict(full.quotes) | {
+        "aapl-id": quote("aapl-id", "AAPL", "152.00"),
+        "other-id": quote("other-id", "O", "1"),
+    }
+    needed = [XYZ, "aapl-id", CALL.instrument_id, PUT.instrument_id]
+
+    def built(ids: list[str]) -> ExposureSummary:
+        view = MarketView(
+            quotes={i: q for i, q in quotes.items() if i in ids},
+            terms={i: t for i, t in full.terms.items() if i in ids},
+        )
+        return ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF).add(rows).build(view)
+
+    assert built(needed) == built([*quotes, *full.terms])
+    for missing in needed:
+        assert built([i for i in needed if i != missing]) != built(needed), missing
 
 
 def test_an_underlier_not_held_is_priced_by_the_snapshot() -> None:
@@ -392,7 +408,7 @@ def test_an_unknown_instrument_type_with_an_osi_symbol_counts_as_an_option() -> 
     assert s.options is not None and s.options.positions == 1
     assert s.delta is not None
     # no contract terms: the standard default's multiplier (noted); 100 + 2 × 100 × 0.25 = 150
-    assert delta_table(s.delta).as_dicts()[0]["delta_shares"] == Decimal("150.00")
+    assert row_dicts(delta_table(s.delta))[0]["delta_shares"] == Decimal("150.00")
     assert "1 position has an unknown instrument_type 'EQUITY_OPTION': counted as options (OSI symbol)" in s.notes
     assert "1 position has an unknown instrument_type 'WARRANT': counted as non-option exposure" in s.notes
     assert any(note.startswith("no contract terms for 1 option") for note in s.notes)
@@ -408,7 +424,7 @@ def test_the_keys_are_the_underlier_keys_of_domain_resolve() -> None:
     ]
     builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF)
     builder.add(rows)
-    assert set(builder._stock) | set(builder._underlying) == {underlier_key(p) for p in rows}
+    assert set(builder._underliers.in_order()) == {underlier_key(p) for p in rows}
 
 
 def test_without_market_data_the_summary_is_still_right_about_the_rest() -> None:

@@ -336,6 +336,19 @@ def test_the_same_instruction_under_its_own_key_is_a_repeat_not_a_second_exercis
     assert [r.client_instruction_id for r in p.requests()] == ["first-try"]
 
 
+def test_a_put_exercise_under_its_own_key_is_a_repeat_and_delivers_nothing_twice() -> None:
+    """A retry of a put exercise is ALREADY_SUBMITTED like a call's; the shares it delivers are not
+    counted again against what the batch's other put exercises deliver (300 AAPL held: 3 contracts
+    more deliver 300, enough; with the repeat's 200 counted it would be 500)."""
+    sent = existing("put-try", quantity="2", status="SENT", instrument_id=PUT_ID)
+    p = plan(row("EXERCISE", PUT_ID, "2", "put-try"), row("EXERCISE", PUT_ID, "3"), existing=[sent])
+    assert p.ready
+    assert [r.status for r in p.rows] == [RowStatus.ALREADY_SUBMITTED, RowStatus.OK]
+    delivery = p.rows[1].delivery
+    assert delivery is not None and delivery.enough_shares is True
+    assert delivery.text == "deliver 300 AAPL shares at $210.00 and receive $63,000.00 (the account holds 300, enough)"
+
+
 def test_unpersisted_rejections_do_not_hold_their_key() -> None:
     p = plan(row("EXERCISE", CALL_ID, "1", "retry"), existing=[existing("retry", status="REJECTED", id_=NIL_UUID)])
     assert p.ready

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from positions_mcp.clearstreet.models import Position
-from positions_mcp.domain import pricing, scenario
+from positions_mcp.domain import pricing
 from positions_mcp.domain.contracts import ContractTerms, terms_for_positions
 from positions_mcp.domain.market_view import Greeks, MarketView, Quote
 from positions_mcp.domain.osi import symbol_key
@@ -42,6 +42,7 @@ from positions_mcp.domain.scenario import (
     Shock,
     analyze_scenario,
 )
+from positions_mcp.domain.scenario.underliers import UnderlierBook
 from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday, 10:00 New York
@@ -723,7 +724,7 @@ async def test_volatility_implied_from_the_simulators_model_price_is_its_volatil
     positions, sim = demo
     market = await demo_market(sim, positions)
     vols = {"AAPL": 0.28, "AAPL1": 0.28, "GOOG": 0.30, "MSFT": 0.24, "NVDA": 0.50, "SPY": 0.16, "SPX": 0.16}
-    book = scenario._Book(market)
+    book = UnderlierBook(market)
     book.add(positions)
     checked = set()
     for underlier in book.underliers.values():
@@ -816,7 +817,7 @@ async def test_names_and_keys_agree_with_domain_resolve(demo: tuple[list[Positio
         stock("QQQ", "1", "480.00", ident="qqq-id"),
     ]
     book_positions = [p for p in positions if p.instrument_type != "CASH"] + extra
-    book = scenario._Book(MarketView())
+    book = UnderlierBook(MarketView())
     book.add(book_positions)
     assert set(book.underliers) == {underlier_key(p) for p in book_positions}
     texts = set()

@@ -27,7 +27,7 @@ from conftest import MONDAY_OPEN, Recorder
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from positions_mcp import __version__
 from positions_mcp.actions.enrichment import BOOK_PAGE_SIZE
 from positions_mcp.actions.views import PositionInstructions, PositionsPage, Status
@@ -193,21 +193,13 @@ summarize_exposure.\
                         "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "instrument_ids": {
                             "description": "Only these (with underlying_instrument_id: those of them on it)",
-                            "items": {
-                                "maxLength": 40,
-                                "minLength": 1,
-                                "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                                "type": "string",
-                            },
+                            "items": {"type": "string"},
                             "maxItems": 100,
                             "minItems": 1,
                             "type": "array",
                         },
                         "underlying_instrument_id": {
                             "description": "Only its options and itself (UUID, ticker or OSI root)",
-                            "maxLength": 40,
-                            "minLength": 1,
-                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                         "sort_by": {"description": "Sort key", "$ref": "#/$defs/SortBy"},
@@ -221,20 +213,12 @@ summarize_exposure.\
                         },
                         "page_token": {
                             "description": "A page's next_page_token, resent with the same filters and sort",
-                            "maxLength": 512,
-                            "minLength": 1,
-                            "pattern": "^[A-Za-z0-9+/=_.-]+$",
                             "type": "string",
                         },
                     },
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": True,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True, "idempotentHint": True},
             },
             {
                 "name": "get_position_instructions",
@@ -247,27 +231,16 @@ summarize_exposure.\
                         "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
                         "instrument_id": {
                             "description": "Only this contract's (UUID or OSI)",
-                            "maxLength": 40,
-                            "minLength": 1,
-                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                         "underlying_instrument_id": {
                             "description": "Only this underlier's (UUID, ticker)",
-                            "maxLength": 40,
-                            "minLength": 1,
-                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                     },
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": True,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True, "idempotentHint": True},
             },
             {
                 "name": "analyze_scenario",
@@ -289,9 +262,6 @@ below its lower bound).\
                                 "properties": {
                                     "underlying_instrument_id": {
                                         "description": "Omit: every underlier no row names",
-                                        "maxLength": 40,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                                         "type": "string",
                                     },
                                     "price_change_pct": {"maximum": 1000, "minimum": -100, "type": "number"},
@@ -313,12 +283,7 @@ below its lower bound).\
                     "required": ["shocks"],
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": True,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True, "idempotentHint": True},
             },
             {
                 "name": "summarize_exposure",
@@ -337,12 +302,7 @@ pin risk, cash needed). Tables are {columns, rows}.\
                     },
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": True,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True, "idempotentHint": True},
             },
             {
                 "name": "preview_close_position",
@@ -357,9 +317,6 @@ source, warnings) and the token for close_position. Sends nothing.\
                     "properties": {
                         "instrument_id": {
                             "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
-                            "maxLength": 40,
-                            "minLength": 1,
-                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                         "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
@@ -372,12 +329,7 @@ source, warnings) and the token for close_position. Sends nothing.\
                     "required": ["instrument_id"],
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": False,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True},
             },
             {
                 "name": "close_position",
@@ -392,9 +344,6 @@ position changed.\
                     "properties": {
                         "instrument_id": {
                             "description": "UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)",
-                            "maxLength": 40,
-                            "minLength": 1,
-                            "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                             "type": "string",
                         },
                         "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
@@ -412,12 +361,7 @@ position changed.\
                     "required": ["instrument_id"],
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": False,
-                    "destructiveHint": True,
-                    "idempotentHint": False,
-                    "openWorldHint": True,
-                },
+                "annotations": {"destructiveHint": True},
             },
             {
                 "name": "preview_close_positions",
@@ -439,12 +383,7 @@ estimated total, warnings, and the token for close_positions. Sends nothing.\
                     },
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": False,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True},
             },
             {
                 "name": "close_positions",
@@ -471,12 +410,7 @@ yes. Refused if any position changed.\
                     },
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": False,
-                    "destructiveHint": True,
-                    "idempotentHint": False,
-                    "openWorldHint": True,
-                },
+                "annotations": {"destructiveHint": True},
             },
             {
                 "name": "preview_submit_position_instructions",
@@ -507,9 +441,6 @@ the token for submit_position_instructions. Sends nothing.\
                                     },
                                     "instrument_id": {
                                         "description": "The contract: OSI symbol or UUID",
-                                        "maxLength": 40,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                                         "type": "string",
                                     },
                                     "quantity": {
@@ -520,16 +451,10 @@ the token for submit_position_instructions. Sends nothing.\
                                     },
                                     "instruction_id": {
                                         "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first one",
-                                        "maxLength": 64,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9._:-]+$",
                                         "type": "string",
                                     },
                                     "client_instruction_id": {
                                         "description": "The API's name for instruction_id",
-                                        "maxLength": 64,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9._:-]+$",
                                         "type": "string",
                                     },
                                 },
@@ -545,12 +470,7 @@ the token for submit_position_instructions. Sends nothing.\
                     "required": ["instructions"],
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": True,
-                    "destructiveHint": False,
-                    "idempotentHint": False,
-                    "openWorldHint": True,
-                },
+                "annotations": {"readOnlyHint": True},
             },
             {
                 "name": "submit_position_instructions",
@@ -580,9 +500,6 @@ exercise twice), after the person's explicit yes. http_status 207: some rows REJ
                                     },
                                     "instrument_id": {
                                         "description": "The contract: OSI symbol or UUID",
-                                        "maxLength": 40,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
                                         "type": "string",
                                     },
                                     "quantity": {
@@ -593,16 +510,10 @@ exercise twice), after the person's explicit yes. http_status 207: some rows REJ
                                     },
                                     "instruction_id": {
                                         "description": "Idempotency key (default: the preview's); to retry an unknown outcome, the first one",
-                                        "maxLength": 64,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9._:-]+$",
                                         "type": "string",
                                     },
                                     "client_instruction_id": {
                                         "description": "The API's name for instruction_id",
-                                        "maxLength": 64,
-                                        "minLength": 1,
-                                        "pattern": "^[A-Za-z0-9._:-]+$",
                                         "type": "string",
                                     },
                                 },
@@ -623,12 +534,7 @@ exercise twice), after the person's explicit yes. http_status 207: some rows REJ
                     "required": ["instructions"],
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": False,
-                    "destructiveHint": True,
-                    "idempotentHint": False,
-                    "openWorldHint": True,
-                },
+                "annotations": {"destructiveHint": True},
             },
             {
                 "name": "cancel_position_instruction",
@@ -643,7 +549,6 @@ get_position_instructions). Safe to repeat.\
                     "properties": {
                         "instruction_id": {
                             "description": "Its 'id' in get_position_instructions, not its key",
-                            "pattern": "^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$",
                             "type": "string",
                         },
                         "account_id": {"description": "Omit for the default account", "type": "integer", "minimum": 1},
@@ -651,40 +556,44 @@ get_position_instructions). Safe to repeat.\
                     "required": ["instruction_id"],
                 },
                 "outputSchema": {"type": "object"},
-                "annotations": {
-                    "readOnlyHint": False,
-                    "destructiveHint": False,
-                    "idempotentHint": True,
-                    "openWorldHint": True,
-                },
+                "annotations": {"destructiveHint": False, "idempotentHint": True},
             },
         ]
     )
 
 
+def behaviour(hints: ToolAnnotations) -> tuple[bool, bool | None, bool, bool]:
+    """What a tool's hints say once the MCP specification's defaults are applied (readOnlyHint
+    false, destructiveHint true, idempotentHint false, openWorldHint true); destructiveHint means
+    nothing for a read-only tool (None)."""
+    read_only = bool(hints.read_only_hint)
+    destructive = None if read_only else hints.destructive_hint is not False
+    return read_only, destructive, bool(hints.idempotent_hint), hints.open_world_hint is not False
+
+
 async def test_every_tool_is_titled_annotated_described_and_has_an_output_schema(client: Client) -> None:
     tools = (await client.list_tools()).tools
     assert [t.name for t in tools] == LISTED_READ_TOOLS + ACTION_TOOLS
+    said: dict[str, tuple[bool, bool | None, bool, bool]] = {}
     for tool in tools:
         assert tool.title and tool.description and tool.description == tool.description.strip(), tool.name
-        hints = tool.annotations
-        assert hints is not None, tool.name
-        flags = (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint)
-        assert all(isinstance(flag, bool) for flag in flags), (tool.name, flags)
+        assert tool.annotations is not None, tool.name
+        said[tool.name] = behaviour(tool.annotations)
         for argument, schema in tool.input_schema.get("properties", {}).items():
             assert schema.get("description"), (tool.name, argument)
         assert tool.output_schema is not None and tool.output_schema.get("type") == "object", tool.name
         jsonschema.Draft202012Validator.check_schema(tool.output_schema)
         jsonschema.Draft202012Validator.check_schema(tool.input_schema)
-    for tool in tools[:4]:
-        hints = tool.annotations
-        assert hints is not None, tool.name
-        assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
-            True,
-            False,
-            True,
-            True,
-        )
+    reads, previews = (True, None, True, True), (True, None, False, True)
+    sends, cancels = (False, True, False, True), (False, False, True, True)
+    assert said == {
+        **dict.fromkeys(LISTED_READ_TOOLS, reads),
+        **dict.fromkeys([n for n in ACTION_TOOLS if n.startswith("preview_")], previews),
+        **dict.fromkeys(["close_position", "close_positions", "submit_position_instructions"], sends),
+        "cancel_position_instruction": cancels,
+    }
+    # a destructive tool says so explicitly, for a host that does not apply the defaults
+    assert all(t.annotations and t.annotations.destructive_hint is True for t in tools if said[t.name] == sends)
     schema = tools[0].input_schema
     assert schema["$defs"]["SortBy"]["enum"] == [s.value for s in SortBy]
     assert schema["$defs"]["SortDirection"]["enum"] == [d.value for d in SortDirection]
@@ -1259,19 +1168,39 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("get_positions", {"account_id": -19816}, ["account_id", "greater than 0"]),
     ("get_positions", {"account_id": 0}, ["account_id", "greater than 0"]),
     ("get_positions", {"account_id": "19816; DROP"}, ["account_id", "valid integer"]),
-    ("get_positions", {"instrument_ids": ["AAPL;rm"]}, ["instrument_ids.0", "should match pattern"]),
-    ("get_positions", {"instrument_ids": ["../v1"]}, ["instrument_ids.0", "should match pattern"]),
-    ("get_positions", {"instrument_ids": ["AAPL\n"]}, ["instrument_ids.0", "should match pattern"]),
+    ("get_positions", {"instrument_ids": ["AAPL;rm"]}, ["instrument_ids.0", "must be a UUID, ticker or OSI symbol"]),
+    ("get_positions", {"instrument_ids": ["../v1"]}, ["instrument_ids.0", "must be a UUID, ticker or OSI symbol"]),
+    ("get_positions", {"instrument_ids": ["AAPL\n"]}, ["instrument_ids.0", "must be a UUID, ticker or OSI symbol"]),
     ("get_positions", {"instrument_ids": []}, ["instrument_ids", "at least 1 item"]),
     ("get_positions", {"instrument_ids": "AAPL"}, ["instrument_ids", "valid list"]),
-    ("get_positions", {"page_token": "a&page_size=5"}, ["page_token", "should match pattern"]),
-    ("get_position_instructions", {"instrument_id": "AAPL?x=1"}, ["instrument_id", "should match pattern"]),
-    ("get_position_instructions", {"underlying_instrument_id": ""}, ["underlying_instrument_id", "at least 1"]),
+    (
+        "get_positions",
+        {"page_token": "a&page_size=5"},
+        ["page_token", "must be a next_page_token exactly as a page gave it"],
+    ),
+    (
+        "get_position_instructions",
+        {"instrument_id": "AAPL?x=1"},
+        ["instrument_id", "must be a UUID, ticker or OSI symbol"],
+    ),
+    ("get_position_instructions", {"underlying_instrument_id": ""}, ["underlying_instrument_id", "must not be empty"]),
+    ("get_positions", {"instrument_ids": ["A" * 41]}, ["instrument_ids.0", "at most 40 characters"]),
     ("get_position_instructions", {"account_id": -1}, ["account_id", "greater than 0"]),
     ("summarize_exposure", {"account_id": -1}, ["account_id", "greater than 0"]),
     ("get_positions", {"page": 2}, ["page: is not an argument of this tool"]),
     ("summarize_exposure", {"acount_id": 19816}, ["acount_id: is not an argument of this tool"]),
 ]
+
+
+async def test_an_optional_argument_sent_as_null_reads_as_left_out(client: Client) -> None:
+    nulls = {"instrument_ids": None, "underlying_instrument_id": None, "page_token": None, "account_id": None}
+    sent, left_out = await call(client, "get_positions", nulls), await call(client, "get_positions", {})
+    assert sent.pop("request_id") != left_out.pop("request_id") and sent == left_out
+    row = {"instruction_type": "EXERCISE", "instrument_id": "AAPL 280121C00195000", "quantity": 1}
+    for key in ("instruction_id", "client_instruction_id"):
+        rows = [{**row, key: None}]
+        result = await client.call_tool("preview_submit_position_instructions", {"instructions": rows})
+        assert isinstance(result.content[0], TextContent) and "Invalid arguments" not in result.content[0].text
 
 
 async def test_a_bad_argument_is_refused_before_the_upstream(client: Client, upstream: Recorder) -> None:
@@ -1492,13 +1421,15 @@ async def test_positions_on_one_underlier_across_every_page(client: Client) -> N
 
 
 TOOLS_LIST_BUDGET = 12_288  # bytes of compact JSON: what every host puts in the model's context
+NEXT_ACTION = 1_700  # a next confirmed action's preview and execute tools, as large as close_position's pair
 
 
-async def test_tools_list_fits_its_budget(client: Client) -> None:
+async def test_tools_list_fits_its_budget_with_room_for_a_next_action(client: Client) -> None:
     tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
     size = len(json.dumps({"tools": tools}, separators=(",", ":")).encode())
-    assert len(tools) == 11
-    assert size <= TOOLS_LIST_BUDGET, f"tools/list is {size} bytes"
+    pair = len(json.dumps([t for t in tools if t["name"].endswith("close_position")], separators=(",", ":")))
+    assert len(tools) == 11 and pair <= NEXT_ACTION, f"close_position's pair is {pair} bytes"
+    assert size + NEXT_ACTION <= TOOLS_LIST_BUDGET, f"tools/list is {size} bytes"
 
 
 async def test_a_scenario_revalues_every_underlier_and_states_its_method(client: Client) -> None:

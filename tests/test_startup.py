@@ -131,7 +131,21 @@ def test_http_on_a_public_address_needs_a_token() -> None:
     check_http_transport(settings, "::1")
     with pytest.raises(ConfigError, match="without POSITIONS_MCP_HTTP_TOKEN"):
         check_http_transport(settings, "0.0.0.0")
-    check_http_transport(load_settings({"POSITIONS_MCP_HTTP_TOKEN": "t"}), "0.0.0.0")
+    check_http_transport(load_settings({"POSITIONS_MCP_HTTP_TOKEN": "t" * 32}), "0.0.0.0")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"])
+def test_a_short_secret_is_refused_on_a_reachable_address(host: str) -> None:
+    """A stranger on the network may guess at the bearer token and at the key tokens are signed
+    with: under 32 bytes, either stops start-up there; on loopback both still serve."""
+    short_token = load_settings({"POSITIONS_MCP_HTTP_TOKEN": "t" * 31})
+    with pytest.raises(ConfigError, match=f"POSITIONS_MCP_HTTP_TOKEN is 31 bytes, too short to serve on {host}"):
+        check_http_transport(short_token, host)
+    short_key = load_settings({"POSITIONS_MCP_HTTP_TOKEN": "t" * 32, "POSITIONS_MCP_TOKEN_SECRET": "ключ" * 3})
+    with pytest.raises(ConfigError, match="POSITIONS_MCP_TOKEN_SECRET is 24 bytes, too short"):
+        check_http_transport(short_key, host)  # bytes, not characters: 12 Cyrillic letters
+    check_http_transport(short_token, "127.0.0.1")
+    check_http_transport(short_key, "::1")
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ from positions_mcp.safety.tokens import (
     VerifiedToken,
     already_used,
     arguments_digest,
+    canonical_arguments,
     describe_changes,
     positions_fingerprint,
     positions_projection,
     token_digest,
 )
+from pydantic import BaseModel
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -328,6 +331,68 @@ def test_digest_canonicalisation() -> None:
     assert arguments_digest({"instructions": [{"client_instruction_id": "k"}]}) == arguments_digest(
         {"instructions": [{"instruction_id": "k"}]}
     )
+
+
+class _Side(StrEnum):
+    EXERCISE = "EXERCISE"
+
+
+class _Level(IntEnum):
+    TWO = 2
+
+
+class _Row(BaseModel):
+    instrument_id: str
+    quantity: Decimal
+    instruction_type: _Side
+    note: str | None = None
+
+
+def test_the_canonical_form_is_pinned_byte_for_byte() -> None:
+    """Tokens already issued hold the digest of this form: any change of its bytes would refuse
+    them. Models, enums, None, the unbound keys (only at the top), aliases, decimals, floats, the
+    quantity as text, instrument ids as symbol keys, lists in order, assigned instruction keys."""
+    arguments = {
+        "account_id": 122503,
+        "confirmation_token": "cst1.x.y",
+        "skipped": None,
+        "cancel_orders": True,
+        "instrument_id": "aapl  261120c00195000",
+        "underlying_instrument_id": " tsla ",
+        "level": _Level.TWO,
+        "limit": 2.50,
+        "price": Decimal("12.3400"),
+        "big": Decimal("1E+3"),
+        "instructions": (
+            _Row(instrument_id="AAPL261120C00195000", quantity=Decimal("5.00"), instruction_type=_Side.EXERCISE),
+            {
+                "client_instruction_id": "mine",
+                "quantity": " 7.10 ",
+                "account_id": 9,
+                "instrument_id": "X 261120P00001500",
+            },
+            {"quantity": "lots", "tags": ["b", "a"], "flag": False, "count": 3},
+            {"quantity": 40, "instruction_type": "DO_NOT_EXERCISE"},
+        ),
+    }
+    keys = ["cs-mcp-1", "cs-mcp-2", "cs-mcp-3"]
+    assert canonical_arguments(arguments) == (
+        '{"big":"1000","cancel_orders":true,"instructions":[{"instruction_type":"EXERCISE",'
+        '"instrument_id":"AAPL261120C00195000","quantity":"5"},{"account_id":9,"instruction_id":"mine",'
+        '"instrument_id":"X261120P00001500","quantity":"7.1"},{"count":3,"flag":false,"quantity":"lots",'
+        '"tags":["b","a"]},{"instruction_type":"DO_NOT_EXERCISE","quantity":"40"}],'
+        '"instrument_id":"AAPL261120C00195000","level":2,"limit":"2.5","price":"12.34",'
+        '"underlying_instrument_id":"TSLA"}'
+    )
+    assert canonical_arguments(arguments, keys) == (
+        '{"big":"1000","cancel_orders":true,"instructions":[{"instruction_id":"cs-mcp-1",'
+        '"instruction_type":"EXERCISE","instrument_id":"AAPL261120C00195000","quantity":"5"},'
+        '{"account_id":9,"instruction_id":"mine","instrument_id":"X261120P00001500","quantity":"7.1"},'
+        '{"count":3,"flag":false,"instruction_id":"cs-mcp-3","quantity":"lots","tags":["b","a"]},'
+        '{"instruction_type":"DO_NOT_EXERCISE","quantity":"40"}],"instrument_id":"AAPL261120C00195000",'
+        '"level":2,"limit":"2.5","price":"12.34","underlying_instrument_id":"TSLA"}'
+    )
+    assert arguments_digest(arguments, keys) == "827de6c2acb52228f3b30e85056110785cd89e0b62d334881afc1e8a4e458032"
 
 
 def test_preview_assigned_keys_bind_the_submit() -> None:

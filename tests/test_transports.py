@@ -23,7 +23,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from positions_mcp.settings import Settings
-from positions_mcp.surface.http import MCP_PATH, http_app
+from positions_mcp.surface.http import MCP_PATH, http_app, uvicorn_config
 from positions_mcp.surface.server import build_server
 
 SCRIPT = str(Path(sys.executable).with_name("clearstreet-positions-mcp"))
@@ -187,9 +187,33 @@ def test_http_requires_the_bearer_token_and_says_which_problem(http_server: str)
     assert wrong.json()["error"] == "invalid_token" and "token is wrong" in wrong.json()["error_description"]
     assert "s3cret-http-token" not in wrong.text and "resource_metadata" not in str(wrong.headers)
     base = http_server.removesuffix("/mcp")
-    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
-        metadata = httpx.get(base + path, headers={"Authorization": "Bearer s3cret-http-token"})
-        assert metadata.status_code == 404, path
+    paths = (
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    )
+    for path in paths:  # 404 with the token or without: no OAuth flow to start (a 401 would start one)
+        for headers in ({"Authorization": "Bearer s3cret-http-token"}, {}):
+            metadata = httpx.get(base + path, headers=headers)
+            assert metadata.status_code == 404, (path, headers)
+            assert "www-authenticate" not in metadata.headers and "not OAuth" in metadata.json()["error_description"]
+
+
+def test_the_bearer_scheme_is_case_insensitive(http_server: str) -> None:
+    """RFC 9110 section 11.1: the scheme's name is case-insensitive; the token itself is not."""
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        answer = httpx.post(
+            http_server, json=INITIALIZE, headers={**HEADERS, "Authorization": f"{scheme} s3cret-http-token"}
+        )
+        assert answer.status_code == 200, scheme
+    for wrong in (
+        "Bearer S3CRET-HTTP-TOKEN",
+        "Basic s3cret-http-token",
+        "Bearers3cret-http-token",
+        "s3cret-http-token",
+    ):
+        assert httpx.post(http_server, json=INITIALIZE, headers={**HEADERS, "Authorization": wrong}).status_code == 401
 
 
 @pytest.mark.anyio
@@ -270,7 +294,9 @@ def serving_in_process(settings: Settings) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
     app = http_app(build_server(settings), settings, "127.0.0.1", port)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None))
+    config = uvicorn_config(app, settings, "127.0.0.1", port)
+    config.lifespan = "on"
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -106,7 +106,7 @@ def _check_state_changing(settings: Settings) -> None:
     try:
         Dependencies(settings).check_state_changing()
     except StartupProblem as exc:
-        raise ConfigError(f"{exc}; choose a writable path, or set POSITIONS_MCP_READ_ONLY=true") from None
+        raise ConfigError(f"{exc}; {exc.remedy}, or set POSITIONS_MCP_READ_ONLY=true") from None
 
 
 def serve(argv: Sequence[str]) -> int:

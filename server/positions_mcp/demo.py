@@ -109,6 +109,12 @@ async def discover(client: Client) -> None:
 
 
 async def read(client: Client) -> None:
+    await read_positions(client)
+    await summarize(client)
+    await what_if(client)
+
+
+async def read_positions(client: Client) -> None:
     heading("2. Reading positions")
     page = await call(client, "get_positions", {"page_size": 6, "sort_by": "MARKET_VALUE", "sort_direction": "DESC"})
     table(
@@ -127,6 +133,8 @@ async def read(client: Client) -> None:
         ["instruction", "option", "qty", "status"],
     )
 
+
+async def summarize(client: Client) -> None:
     heading("3. Exposure as a trader means it")
     summary = await call(client, "summarize_exposure", {})
     show("gross / net market value", f"{money(summary['gross_market_value'])} / {money(summary['net_market_value'])}")
@@ -138,69 +146,83 @@ async def read(client: Client) -> None:
             f"underliers) and {money(options['underlier_notional'])} of underlier notional (what the "
             "contracts control). The summary names the three apart."
         )
-    delta = summary.get("delta") or {}
-    underliers = delta.get("by_underlier") or {}
-    if underliers.get("rows"):
-        say()
-        say(f"Delta by underlier, from Clear Street's greeks (as of {delta.get('greeks_as_of', '?')}):")
-        rows = [dict(zip(underliers["columns"], row, strict=True)) for row in underliers["rows"]]
-        table(
-            [
-                [r["underlier"], money(r["price"]), r["delta_shares"], money(r["delta_dollars"]), r["gross_pct"]]
-                for r in rows
-            ],
-            ["underlier", "price", "delta (shares)", "delta ($)", "% of gross"],
-        )
-        show("net / gross delta", f"{money(delta['net_dollars'])} / {money(delta['gross_dollars'])}")
-        show("gamma per 1 % move", money(delta.get("gamma_dollars_per_1pct")))
-        show("theta per day", money(delta.get("theta_dollars_per_day")))
-        for underlier, contracts in (delta.get("contracts_without_greeks") or {}).items():
-            say(f"  {underlier}: {contracts} contract(s) without greeks are left out of delta, not guessed.")
+    show_delta(summary.get("delta") or {})
     funds = summary.get("funds") or {}
     if funds:
         show("trade cash / buying power", f"{money(funds.get('trade_cash'))} / {money(funds.get('buying_power'))}")
-    expiring = expiring_rows(summary)
-    if expiring:
-        say()
-        say(f"Options expiring through {summary['expiring']['through']}:")
-        table(
-            [
-                [
-                    o["symbol"],
-                    o["contracts"],
-                    f"{o['moneyness'] or '?'}{' (pin risk)' if o.get('pin_risk') else ''}",
-                    o["default_at_expiry"],
-                    o["suggestion"],
-                ]
-                for o in expiring
-            ],
-            ["option", "contracts", "money", "at expiry by default", "what you could do"],
-        )
-        at_expiry = summary["expiring"].get("at_expiry") or {}
-        if at_expiry:
-            show("cash out / in at expiry", f"{money(at_expiry.get('cash_out'))} / {money(at_expiry.get('cash_in'))}")
-            if at_expiry.get("warning"):
-                say(f"  WARNING: {at_expiry['warning']}")
+    show_expiring(summary)
     for note in summary.get("notes", []):
         say(f"  note: {note}")
 
+
+def show_delta(delta: dict[str, Any]) -> None:
+    """The summary's delta by underlier and its totals."""
+    underliers = delta.get("by_underlier") or {}
+    if not underliers.get("rows"):
+        return
+    say()
+    say(f"Delta by underlier, from Clear Street's greeks (as of {delta.get('greeks_as_of', '?')}):")
+    rows = [dict(zip(underliers["columns"], row, strict=True)) for row in underliers["rows"]]
+    table(
+        [
+            [r["underlier"], money(r["price"]), r["delta_shares"], money(r["delta_dollars"]), r["gross_pct"]]
+            for r in rows
+        ],
+        ["underlier", "price", "delta (shares)", "delta ($)", "% of gross"],
+    )
+    show("net / gross delta", f"{money(delta['net_dollars'])} / {money(delta['gross_dollars'])}")
+    show("gamma per 1 % move", money(delta.get("gamma_dollars_per_1pct")))
+    show("theta per day", money(delta.get("theta_dollars_per_day")))
+    for underlier, contracts in (delta.get("contracts_without_greeks") or {}).items():
+        say(f"  {underlier}: {contracts} contract(s) without greeks are left out of delta, not guessed.")
+
+
+def show_expiring(summary: dict[str, Any]) -> None:
+    """The summary's expiring options and what expiry moves against the cash."""
+    expiring = expiring_rows(summary)
+    if not expiring:
+        return
+    say()
+    say(f"Options expiring through {summary['expiring']['through']}:")
+    table(
+        [
+            [
+                o["symbol"],
+                o["contracts"],
+                f"{o['moneyness'] or '?'}{' (pin risk)' if o.get('pin_risk') else ''}",
+                o["default_at_expiry"],
+                o["suggestion"],
+            ]
+            for o in expiring
+        ],
+        ["option", "contracts", "money", "at expiry by default", "what you could do"],
+    )
+    at_expiry = summary["expiring"].get("at_expiry") or {}
+    if at_expiry:
+        show("cash out / in at expiry", f"{money(at_expiry.get('cash_out'))} / {money(at_expiry.get('cash_in'))}")
+        if at_expiry.get("warning"):
+            say(f"  WARNING: {at_expiry['warning']}")
+
+
+async def what_if(client: Client) -> None:
     heading("4. What if AAPL falls 10 %?")
     scenario = await call(
         client, "analyze_scenario", {"shocks": [{"underlying_instrument_id": "AAPL", "price_change_pct": -10}]}
     )
-    if scenario:
-        for row in scenario["by_underlier"]:
-            show(
-                row["underlier"],
-                f"{money(row.get('spot'))} → {money(row.get('shocked_spot'))}: P&L {money(row['pnl'])}, "
-                f"delta {money(row.get('delta_dollars_before'))} → {money(row.get('delta_dollars_after'))}",
-            )
-        method = scenario["method"]
-        say(
-            f"  method: {method['model']}, rate {method['rate']}; volatility {method['volatility']}. Its "
-            "delta is the model's at that volatility, so it can differ a little from the summary's, "
-            "which is Clear Street's greeks: each result says which it is."
+    if not scenario:
+        return
+    for row in scenario["by_underlier"]:
+        show(
+            row["underlier"],
+            f"{money(row.get('spot'))} → {money(row.get('shocked_spot'))}: P&L {money(row['pnl'])}, "
+            f"delta {money(row.get('delta_dollars_before'))} → {money(row.get('delta_dollars_after'))}",
         )
+    method = scenario["method"]
+    say(
+        f"  method: {method['model']}, rate {method['rate']}; volatility {method['volatility']}. Its "
+        "delta is the model's at that volatility, so it can differ a little from the summary's, "
+        "which is Clear Street's greeks: each result says which it is."
+    )
 
 
 async def close_with_token(client: Client) -> None:
@@ -256,25 +278,7 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
         symbol = long_calls[0]["symbol"] if long_calls else "AAPL  280121C00195000"
         rows = [{"instruction_type": "EXERCISE", "instrument_id": symbol, "quantity": 2}]
         preview = await call(client, "preview_submit_position_instructions", {"instructions": rows})
-        for row in preview["plan"]["rows"]:
-            show(
-                "row",
-                f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}",
-            )
-            if row["status"] != "OK":
-                show("check", row["message"])
-            if row.get("moneyness"):
-                show(
-                    "moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})"
-                )
-            if row.get("delivery"):
-                show("delivers", row["delivery"]["text"])
-            show("idempotency key", row["instruction_id"])
-        cash = preview["plan"].get("cash")
-        if cash:
-            show("cash", f"{money(cash['exercise_cash'])} at settlement, trade cash {money(cash['trade_cash'])}")
-            if cash.get("warning"):
-                show("warning", cash["warning"])
+        show_instruction_preview(preview["plan"])
         say("  The question below is about this very preview: its keys are the keys sent.")
         confirmed = {"instructions": rows, "confirmation_token": preview.get("confirmation_token")}
         await call(client, "submit_position_instructions", confirmed)
@@ -286,13 +290,38 @@ async def exercise_with_elicitation(audit_log: Path) -> None:
             heading("7. Cancelling an instruction (idempotent, no token needed)")
             cancelled = await call(client, "cancel_position_instruction", {"instruction_id": sent[0]["id"]})
             show("status", cancelled["instruction"]["status"])
-        heading("8. Prompts for the workflows")
-        prompt = await client.get_prompt("review_expiring_options", {})
-        first = prompt.messages[0].content.text.splitlines()  # type: ignore[union-attr]
-        for line in first[:5]:
-            print(f"  | {line}", flush=True)
-        print("  | …", flush=True)
-        say("The exercise prompts state the day's real cutoff, read from the server's clock when fetched.")
+        await show_prompt(client)
+
+
+def show_instruction_preview(plan: dict[str, Any]) -> None:
+    """Each row of an instruction preview with its checks, and the cash check."""
+    for row in plan["rows"]:
+        show(
+            "row",
+            f"{row['instruction_type']} {row['quantity']} {row.get('symbol') or row['requested']}: {row['status']}",
+        )
+        if row["status"] != "OK":
+            show("check", row["message"])
+        if row.get("moneyness"):
+            show("moneyness", f"{row['moneyness']['state']} (underlier {money(row['moneyness']['underlier_price'])})")
+        if row.get("delivery"):
+            show("delivers", row["delivery"]["text"])
+        show("idempotency key", row["instruction_id"])
+    cash = plan.get("cash")
+    if cash:
+        show("cash", f"{money(cash['exercise_cash'])} at settlement, trade cash {money(cash['trade_cash'])}")
+        if cash.get("warning"):
+            show("warning", cash["warning"])
+
+
+async def show_prompt(client: Client) -> None:
+    heading("8. Prompts for the workflows")
+    prompt = await client.get_prompt("review_expiring_options", {})
+    first = prompt.messages[0].content.text.splitlines()  # type: ignore[union-attr]
+    for line in first[:5]:
+        print(f"  | {line}", flush=True)
+    print("  | …", flush=True)
+    say("The exercise prompts state the day's real cutoff, read from the server's clock when fetched.")
 
 
 async def walk() -> None:

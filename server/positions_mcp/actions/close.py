@@ -25,16 +25,33 @@ from .reads import Reads
 if TYPE_CHECKING:
     from ..clearstreet.client import ClearStreetClient
 
-__all__ = ["CloseArgs", "CloseExecution", "ClosePosition", "ClosePreview"]
+__all__ = ["CloseArgs", "CloseExecution", "ClosePosition", "ClosePreview", "EveryPosition", "OnePosition"]
 
 _CHECK = "check the account's orders and get_positions (what is still available) before closing again"
 
 
 @dataclass(frozen=True, slots=True)
+class OnePosition:
+    """``close_position``: the position the assistant named (its text; the plan resolves it)."""
+
+    instrument_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EveryPosition:
+    """``close_positions``: every position of the account, cash excluded."""
+
+
+@dataclass(frozen=True, slots=True)
 class CloseArgs:
-    instrument_id: str | None = None
-    """None: every position (``close_positions``, whose tool takes no instrument)."""
+    target: OnePosition | EveryPosition
     cancel_orders: bool = False
+
+    @property
+    def instrument_id(self) -> str | None:
+        """The named instrument, or None for every position (how ``domain.closing.close_scope``
+        reads a scope)."""
+        return self.target.instrument_id if isinstance(self.target, OnePosition) else None
 
 
 class ClosePreview(Preview[ClosePlan]):
@@ -48,8 +65,8 @@ class CloseExecution(Execution):
 
 
 class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
-    """A close of one position, or of every position (``CloseArgs.instrument_id`` None): the
-    ``close_position`` and ``close_positions`` tools."""
+    """A close of one position (``OnePosition``) or of every position (``EveryPosition``): the
+    ``close_position`` and ``close_positions`` tools, whose surface says which (``CloseArgs.target``)."""
 
     args_type = CloseArgs
     audit_ids = "order_ids"
@@ -58,15 +75,17 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
 
     def arguments(self, args: CloseArgs) -> dict[str, Any]:
         arguments: dict[str, Any] = {"cancel_orders": args.cancel_orders}
-        if args.instrument_id is not None:
-            arguments["instrument_id"] = args.instrument_id
+        if isinstance(args.target, OnePosition):
+            arguments["instrument_id"] = args.target.instrument_id
         return arguments
 
     def request(self, args: CloseArgs) -> dict[str, Any]:
         """A close of the same position is a repeat whatever ``cancel_orders`` says: the first
         close's order is what a second one finds 'tied up in working orders', and
         ``cancel_orders=true`` would cancel it and send another."""
-        return {} if args.instrument_id is None else {"instrument_id": symbol_key(args.instrument_id)}
+        if isinstance(args.target, OnePosition):
+            return {"instrument_id": symbol_key(args.target.instrument_id)}
+        return {}
 
     def repeat_notice(self, repeat: Submission, draft: Draft[ClosePlan]) -> str:
         """What is known of the earlier close and what a yes does now. What to do about units tied
@@ -93,7 +112,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         market = await reads.market(account, targets, funds=False, instruments=True)
         contracts = market.terms
         try:
-            if args.instrument_id is None:
+            if isinstance(args.target, EveryPosition):
                 plan = plan_close_positions(
                     positions,
                     cancel_orders=args.cancel_orders,
@@ -107,7 +126,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
             else:
                 plan = plan_close_position(
                     positions,
-                    args.instrument_id,
+                    args.target.instrument_id,
                     cancel_orders=args.cancel_orders,
                     now=now,
                     max_close_notional=settings.max_close_notional,
@@ -146,7 +165,7 @@ class ClosePosition(ConfirmedAction[CloseArgs, ClosePlan]):
         draft: Draft[ClosePlan],
         sent_before: Sequence[str],
     ) -> Sent:
-        if args.instrument_id is None:
+        if isinstance(args.target, EveryPosition):
             result = await client.positions.close_all(account, cancel_orders=args.cancel_orders)
         else:  # the resolved instrument id, never the text the assistant typed
             result = await client.positions.close(

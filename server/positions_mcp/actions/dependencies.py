@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from ..clearstreet.retry import RetryPolicy
     from ..safety.audit import AuditLog
-    from ..safety.ledger import SqliteLedger
+    from ..safety.ledger import Ledger
     from ..safety.tokens import ConfirmationTokens
     from ..simulator import Simulator
 
@@ -34,10 +34,11 @@ TOKEN_SECRET_FILE = "token-secret"
 
 
 class StartupProblem(Exception):
-    """A state-changing server cannot start: ``setting`` names what to fix."""
+    """A state-changing server cannot start: ``setting`` names what to fix, ``remedy`` how."""
 
-    def __init__(self, setting: str, detail: str) -> None:
+    def __init__(self, setting: str, detail: str, remedy: str = "choose a writable path") -> None:
         self.setting = setting
+        self.remedy = remedy
         super().__init__(f"{setting}: {detail}")
 
 
@@ -48,9 +49,13 @@ def audit_log_path(settings: Settings) -> Path:
 
 
 def ledger_path(settings: Settings) -> Path:
+    """The SQLite ledger's file; beside it, the token key when none is configured. (A Redis ledger
+    requires a configured key, so no file is kept for it.)"""
     from ..safety.ledger import DEFAULT_FILE_NAME
 
-    return settings.ledger or audit_log_path(settings).parent / DEFAULT_FILE_NAME
+    if isinstance(settings.ledger, Path):
+        return settings.ledger
+    return audit_log_path(settings).parent / DEFAULT_FILE_NAME
 
 
 @dataclass
@@ -91,10 +96,21 @@ class Dependencies:
         return AuditLog(audit_log_path(self.settings), secrets=self.settings.secrets, clock=self.upstream.local_now)
 
     @cached_property
-    def ledger(self) -> SqliteLedger:
+    def ledger(self) -> Ledger:
+        """The Redis ledger the replicas share, when configured; else the SQLite file."""
+        redis = self.settings.redis_ledger
+        if redis is not None:
+            from ..safety.redis_ledger import RedisLedger
+
+            return RedisLedger(redis)
         from ..safety.ledger import SqliteLedger
 
         return SqliteLedger(ledger_path(self.settings))
+
+    @property
+    def loaded_secrets(self) -> tuple[bytes, ...]:
+        """Secrets read since start-up that the settings do not hold: the token key from its file."""
+        return (self.token_secret,) if "token_secret" in self.__dict__ else ()
 
     @cached_property
     def tokens(self) -> ConfirmationTokens:
@@ -123,6 +139,8 @@ class Dependencies:
                 )
                 if setting == "POSITIONS_MCP_TOKEN_SECRET":
                     detail = f"is not set and the key file beside the ledger {detail.removeprefix('cannot write ')}"
+                if setting == "POSITIONS_MCP_LEDGER" and self.settings.redis_ledger is not None:
+                    raise StartupProblem(setting, detail, "start Redis or correct the URL") from None
                 raise StartupProblem(setting, detail) from None
 
     @asynccontextmanager
@@ -141,3 +159,5 @@ class Dependencies:
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
+        if "ledger" in self.__dict__:
+            self.ledger.close()

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from ..clearstreet.errors import APIStatusError, ClearStreetError, OutcomeUnknownError
-from ..clearstreet.models import APIError, InstructionStatus, PositionInstruction, SecurityType
+from ..clearstreet.models import APIError, InstructionStatus, Position, PositionInstruction, SecurityType
 from ..clearstreet.results import SubmitResult
 from ..domain.cash_check import check_cash
 from ..domain.instructions import InstructionInput, InstructionPlan, RowStatus, plan_instructions
+from ..domain.market_view import MarketView
 from ..domain.moneyness import underlier_prices
 from ..domain.osi import try_parse_osi
 from ..domain.resolve import display_symbol
@@ -75,22 +77,13 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
     ) -> Draft[InstructionPlan]:
         positions = await reads.positions(account)
         existing, _ = await reads.instruction_rows(account)
-        rows = list(args.rows)
-        if keys is not None:  # the token's keys, for the rows without their own
-            rows = [
-                row if row.instruction_id else row.model_copy(update={"instruction_id": key})
-                for row, key in zip(rows, keys, strict=True)
-            ]
         options = [p for p in positions if p.instrument_type != SecurityType.CASH and try_parse_osi(p.symbol)]
         market = await reads.market(account, options, funds=True, session=False)
-        prices = {
-            key: price for key in {p.underlying_instrument_id for p in options} if key and (price := market.price(key))
-        }
-        prices.update(underlier_prices(positions))  # a held underlier is priced like the rest of the book
+        prices = _underlier_prices(market, options, positions)
         now = reads.deps.upstream.now()
         plan = plan_instructions(
             positions,
-            rows,
+            _with_token_keys(args.rows, keys),
             now=now,
             existing=existing,
             contracts=market.terms,
@@ -106,28 +99,13 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         if plan.ready and plan.cash is not None and plan.cash.cash_after is not None and plan.cash.cash_after < 0:
             # the summary is what is read first: a shortfall is said there too
             plan.summary += f" Cash: short by {money(-plan.cash.cash_after)} at settlement (see cash)."
-        touched = set(plan.instrument_ids)
-        # A put exercise delivers shares: the plan depends on the underlier's free shares too.
-        touched |= {
-            p.underlying_instrument_id
-            for p in positions
-            if p.instrument_id in touched
-            and p.underlying_instrument_id
-            and (option := try_parse_osi(p.symbol)) is not None
-            and not option.is_call
-        }
-        lines = []
-        for row in plan.rows:
-            symbol = display_symbol(row.symbol or row.requested)
-            lines.append(f"{row.instruction_type} {qty(row.quantity)} {symbol} (key {row.instruction_id})")
-            lines += [f"  {note}" for note in (*row.notes, *([row.after_cancel] if row.after_cancel else []))]
         return Draft(
             plan=plan,
-            scope=[p for p in positions if p.instrument_id in touched],
+            scope=_scope(plan, positions),
             keys=tuple(plan.instruction_keys),
             blocked=None if plan.ready else plan.why_blocked(),
             summary=plan.summary,
-            lines=lines,
+            lines=_lines(plan),
             sends=plan.sends,
             warnings=[plan.cash.warning] if plan.cash is not None and plan.cash.warning else [],
             notes=market.notes,
@@ -214,6 +192,53 @@ class SubmitInstructions(ConfirmedAction[SubmitArgs, InstructionPlan]):
         if held or kept:
             parts.append("To instruct again on purpose, pass new instruction_id values.")
         return " ".join(parts)
+
+
+def _with_token_keys(rows: Sequence[InstructionInput], keys: Sequence[str] | None) -> list[InstructionInput]:
+    """The rows, with the token's keys (``keys``, when confirming) for the rows without their own:
+    the keys a person saw are the keys sent."""
+    if keys is None:
+        return list(rows)
+    return [
+        row if row.instruction_id else row.model_copy(update={"instruction_id": key})
+        for row, key in zip(rows, keys, strict=True)
+    ]
+
+
+def _underlier_prices(
+    market: MarketView, options: Sequence[Position], positions: Sequence[Position]
+) -> dict[str, Decimal]:
+    """Underlier instrument id -> price, from the market view of the book's options."""
+    prices = {
+        key: price for key in {p.underlying_instrument_id for p in options} if key and (price := market.price(key))
+    }
+    prices.update(underlier_prices(positions))  # a held underlier is priced like the rest of the book
+    return prices
+
+
+def _scope(plan: InstructionPlan, positions: Sequence[Position]) -> list[Position]:
+    """The positions the plan depends on (the positions fingerprint): the contracts it instructs
+    and, as a put exercise delivers shares, the underliers of its puts (their free shares)."""
+    touched = set(plan.instrument_ids)
+    touched |= {
+        p.underlying_instrument_id
+        for p in positions
+        if p.instrument_id in touched
+        and p.underlying_instrument_id
+        and (option := try_parse_osi(p.symbol)) is not None
+        and not option.is_call
+    }
+    return [p for p in positions if p.instrument_id in touched]
+
+
+def _lines(plan: InstructionPlan) -> list[str]:
+    """One line a row (type, quantity, contract, key), then its notes indented."""
+    lines = []
+    for row in plan.rows:
+        symbol = display_symbol(row.symbol or row.requested)
+        lines.append(f"{row.instruction_type} {qty(row.quantity)} {symbol} (key {row.instruction_id})")
+        lines += [f"  {note}" for note in (*row.notes, *([row.after_cancel] if row.after_cancel else []))]
+    return lines
 
 
 def _result_summary(result: SubmitResult) -> str:

@@ -33,9 +33,9 @@ from .contracts import ContractTerms, terms_for
 from .instructions import CashCheck, InstructionPlan, RowStatus, underlier_position, underlier_price
 from .market_view import Funds
 from .numbers import CENT
-from .osi import symbol_key, try_parse_osi
+from .osi import OptionSymbol, symbol_key, try_parse_osi
 from .resolve import display_symbol, underlier_key
-from .settlement import SOURCES, Instructed, Ledger, Source, free_shares, instructed, settle
+from .settlement import SOURCES, Instructed, Ledger, Outcome, Source, free_shares, instructed, settle
 from .text import money, qty
 
 __all__ = ["check_cash"]
@@ -53,8 +53,49 @@ class _Night:
         self.uncertain = _ZERO
         self.sent: dict[str, Instructed] = {}  # the instructions already sent that settle something
 
+    def add(self, position: Position, symbol: OptionSymbol, outcome: Outcome, positions: Sequence[Position]) -> None:
+        """What ``position`` settles, into the sums of its underlier."""
+        key = underlier_key(position)
+        if key not in self.cover:
+            self.cover[key] = free_shares(underlier_position(positions, position, symbol))
+        for piece in outcome.settled:
+            self.ledger.add(key, piece.source, piece.flow)
+            self.sources.add(piece.source)
+        self.uncertain += outcome.uncertain
+        for applied, _, does in outcome.applied:
+            if applied.source == "sent" and does:
+                self.sent[applied.id] = applied
+
     def figure(self, source: Source, proceeds: Mapping[Source, Decimal]) -> Decimal:
         return self.ledger.counted(source, proceeds.get(source, _ZERO)).quantize(CENT)
+
+
+class _Instructions:
+    """The instructions in force (:func:`.settlement.instructed`) and the batch's OK rows, found for
+    a position by its instrument id, else by its symbol."""
+
+    def __init__(self, plan: InstructionPlan, existing: Iterable[PositionInstruction]) -> None:
+        self._by_id: dict[str, list[Instructed]] = {}
+        self._by_symbol: dict[str, list[Instructed]] = {}
+        for instruction in existing:
+            found = instructed(instruction)
+            if found is not None:
+                self._keep(found, instruction.instrument_id)
+        for row in plan.rows:
+            if row.status is RowStatus.OK and row.instrument_id and row.symbol:
+                batch = Instructed(
+                    row.instruction_id, str(row.instruction_type), row.quantity, "PREVIEW", row.symbol, "batch"
+                )
+                self._keep(batch, row.instrument_id)
+
+    def _keep(self, row: Instructed, instrument_id: str) -> None:
+        self._by_id.setdefault(instrument_id.strip().lower(), []).append(row)
+        self._by_symbol.setdefault(symbol_key(row.symbol), []).append(row)
+
+    def on(self, position: Position) -> list[Instructed]:
+        return self._by_id.get(position.instrument_id.strip().lower()) or self._by_symbol.get(
+            symbol_key(position.symbol), []
+        )
 
 
 def _night(
@@ -68,46 +109,20 @@ def _night(
     """Settle every option position that expires today or that an EXERCISE (sent, or in the batch)
     covers, with the instructions in force and the batch's OK rows on it."""
     today = new_york(now).date()
-    by_id: dict[str, list[Instructed]] = {}
-    by_symbol: dict[str, list[Instructed]] = {}
-
-    def keep(row: Instructed, instrument_id: str) -> None:
-        by_id.setdefault(instrument_id.strip().lower(), []).append(row)
-        by_symbol.setdefault(symbol_key(row.symbol), []).append(row)
-
-    for instruction in existing:
-        found = instructed(instruction)
-        if found is not None:
-            keep(found, instruction.instrument_id)
-    for row in plan.rows:
-        if row.status is RowStatus.OK and row.instrument_id and row.symbol:
-            batch = Instructed(
-                row.instruction_id, str(row.instruction_type), row.quantity, "PREVIEW", row.symbol, "batch"
-            )
-            keep(batch, row.instrument_id)
+    instructions = _Instructions(plan, existing)
     night = _Night()
     for position in positions:
         symbol = try_parse_osi(position.symbol)
         if symbol is None or not is_option(position) or position.quantity == 0:
             continue
-        rows = by_id.get(position.instrument_id.strip().lower()) or by_symbol.get(symbol_key(position.symbol), [])
+        rows = instructions.on(position)
         expires = expiration_business_day(symbol.expiry) == today
         if not expires and not any(r.kind == InstructionType.EXERCISE for r in rows):
             continue
         terms = contracts.get(position.instrument_id) or terms_for(position)
         known = terms if terms.deliverable_confirmed else None
         price = underlier_price(positions, prices, position, symbol)
-        outcome = settle(position.quantity, symbol, known, price, rows, expires=expires)
-        key = underlier_key(position)
-        if key not in night.cover:
-            night.cover[key] = free_shares(underlier_position(positions, position, symbol))
-        for piece in outcome.settled:
-            night.ledger.add(key, piece.source, piece.flow)
-            night.sources.add(piece.source)
-        night.uncertain += outcome.uncertain
-        for applied, _, does in outcome.applied:
-            if applied.source == "sent" and does:
-                night.sent[applied.id] = applied
+        night.add(position, symbol, settle(position.quantity, symbol, known, price, rows, expires=expires), positions)
     return night
 
 

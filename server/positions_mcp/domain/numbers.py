@@ -73,6 +73,11 @@ def read_decimal(value: Any, *, low: Decimal | int, high: Decimal | int, places:
 
 
 def _parse(value: Any) -> Decimal:
+    """``value`` as a finite Decimal, not yet bounded: a JSON number, or its text."""
+    return _parse_text(value) if isinstance(value, str) else _parse_number(value)
+
+
+def _parse_number(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise NumberError("must be a number, not true or false")
     if isinstance(value, int):
@@ -87,8 +92,10 @@ def _parse(value: Any) -> Decimal:
         if not value.is_finite():
             raise NumberError("must be a finite number")
         return value
-    if not isinstance(value, str):
-        raise NumberError("must be a number")
+    raise NumberError("must be a number")
+
+
+def _parse_text(value: str) -> Decimal:
     text = value.strip()
     if len(text) > MAX_NUMBER_TEXT:
         raise NumberError(f"is too long: a number is at most {MAX_NUMBER_TEXT} characters")

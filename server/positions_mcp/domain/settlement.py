@@ -277,51 +277,79 @@ def settle(
     them (module docstring). ``terms`` None: the deliverable is not confirmed. ``expires`` False:
     the position does not expire in the period looked at; only its EXERCISE instructions settle."""
     if quantity < 0:
-        if not expires:
-            return Outcome(None)
-        short = default_at_expiry(False, symbol, price, terms) if terms is not None else DefaultAtExpiry.UNKNOWN
-        if short is DefaultAtExpiry.LAPSE:
-            return Outcome(short)
-        flow = exercise_flow(quantity, symbol, terms, price) if short is DefaultAtExpiry.ASSIGNMENT_LIKELY else None
-        if flow is None:
-            return Outcome(short, uncertain=-quantity)
-        return Outcome(short, (Settled("expiry", quantity, flow),))
-    default: DefaultAtExpiry | None = None
-    if expires:
-        default = default_at_expiry(True, symbol, price, terms) if terms is not None else DefaultAtExpiry.UNKNOWN
-    settled: list[Settled] = []
-    applied: list[tuple[Instructed, Decimal, bool | None]] = []
-    stopped = uncertain = _ZERO
-    left = quantity
-
-    def exercise(source: Source, contracts: Decimal) -> None:
-        nonlocal uncertain
-        flow = exercise_flow(contracts, symbol, terms, price)
-        if flow is None:
-            uncertain += contracts
-        else:
-            settled.append(Settled(source, contracts, flow))
-
-    for instruction in instructions:
-        if not expires and instruction.kind != InstructionType.EXERCISE:
-            continue  # DO_NOT_EXERCISE / CONTRARY_EXERCISE act at expiry only
-        covered = min(instruction.quantity, left)
-        if covered <= 0:
-            continue
-        left -= covered
-        does = instruction_exercises(instruction.kind, default) if instruction.certain else None
-        applied.append((instruction, covered, does))
-        if does is None:
-            uncertain += covered
-        elif does:
-            exercise(instruction.source, covered)
-        else:
-            stopped += covered
+        return _settle_short(quantity, symbol, terms, price, expires=expires)
+    default = _default(True, symbol, price, terms) if expires else None
+    long = _LongSettlement(symbol, terms, price)
+    left = long.instruct(quantity, instructions, default, expires=expires)
     if left > 0 and default is DefaultAtExpiry.AUTO_EXERCISE:
-        exercise("expiry", left)
+        long.exercise("expiry", left)
     elif left > 0 and default is DefaultAtExpiry.UNKNOWN:
-        uncertain += left
-    return Outcome(default, tuple(settled), stopped, uncertain, tuple(applied))
+        long.uncertain += left
+    return Outcome(default, tuple(long.settled), long.stopped, long.uncertain, tuple(long.applied))
+
+
+def _default(long: bool, symbol: OptionSymbol, price: Decimal | None, terms: ContractTerms | None) -> DefaultAtExpiry:
+    """The default at expiry, UNKNOWN without confirmed terms."""
+    return default_at_expiry(long, symbol, price, terms) if terms is not None else DefaultAtExpiry.UNKNOWN
+
+
+def _settle_short(
+    quantity: Decimal, symbol: OptionSymbol, terms: ContractTerms | None, price: Decimal | None, *, expires: bool
+) -> Outcome:
+    """A short position: no instruction bears on it (exercise is the holder's decision, the writer is
+    assigned: OCC Rules, Chapter VIII); it settles when assignment is likely."""
+    if not expires:
+        return Outcome(None)
+    short = _default(False, symbol, price, terms)
+    if short is DefaultAtExpiry.LAPSE:
+        return Outcome(short)
+    flow = exercise_flow(quantity, symbol, terms, price) if short is DefaultAtExpiry.ASSIGNMENT_LIKELY else None
+    if flow is None:
+        return Outcome(short, uncertain=-quantity)
+    return Outcome(short, (Settled("expiry", quantity, flow),))
+
+
+class _LongSettlement:
+    """What a long position's contracts do, gathered as the instructions are applied."""
+
+    __slots__ = ("applied", "price", "settled", "stopped", "symbol", "terms", "uncertain")
+
+    def __init__(self, symbol: OptionSymbol, terms: ContractTerms | None, price: Decimal | None) -> None:
+        self.symbol, self.terms, self.price = symbol, terms, price
+        self.settled: list[Settled] = []
+        self.applied: list[tuple[Instructed, Decimal, bool | None]] = []
+        self.stopped = _ZERO
+        self.uncertain = _ZERO
+
+    def exercise(self, source: Source, contracts: Decimal) -> None:
+        flow = exercise_flow(contracts, self.symbol, self.terms, self.price)
+        if flow is None:
+            self.uncertain += contracts
+        else:
+            self.settled.append(Settled(source, contracts, flow))
+
+    def instruct(
+        self, quantity: Decimal, instructions: Iterable[Instructed], default: DefaultAtExpiry | None, *, expires: bool
+    ) -> Decimal:
+        """Apply ``instructions`` in order to ``quantity`` contracts, never to more than are left;
+        returns the contracts none covers."""
+        left = quantity
+        for instruction in instructions:
+            if not expires and instruction.kind != InstructionType.EXERCISE:
+                continue  # DO_NOT_EXERCISE / CONTRARY_EXERCISE act at expiry only
+            covered = min(instruction.quantity, left)
+            if covered <= 0:
+                continue
+            left -= covered
+            does = instruction_exercises(instruction.kind, default) if instruction.certain else None
+            self.applied.append((instruction, covered, does))
+            if does is None:
+                self.uncertain += covered
+            elif does:
+                self.exercise(instruction.source, covered)
+            else:
+                self.stopped += covered
+        return left
 
 
 def free_shares(position: Position | None) -> Decimal:

@@ -8,12 +8,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from .calendar import new_york
 from .numbers import CENT, plain
 
-__all__ = ["format_et", "money", "price", "qty"]
+__all__ = ["counted", "format_et", "money", "price", "qty"]
 
 
 def qty(value: Decimal) -> str:
     """A quantity without trailing zeros: ``100``, ``2.5``."""
     return plain(value.normalize()) if value == value.to_integral_value() else plain(value)
+
+
+def counted(count: int, one: str, many: str) -> str:
+    """``1 option``, ``3 options``: the count with the noun it takes."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def money(value: Decimal) -> str:

@@ -34,16 +34,16 @@ from pydantic import BaseModel
 
 from ..domain.calendar import Clock, system_clock
 from ..domain.numbers import plain
+from ..secret import REDACTED, known_secrets
+from ..secret import redact as _scrub
 from .tokens import token_digest
 
 __all__ = ["APP_DIR", "REDACTED", "AuditLog", "default_audit_log_path", "redact"]
 
 APP_DIR = "clearstreet-positions-mcp"
 FILE_NAME = "audit.jsonl"
-REDACTED = "[redacted]"
 _SENSITIVE = re.compile(r"key|token|secret|authorization|password", re.IGNORECASE)
 _HASHED = frozenset({"confirmation_token"})
-_MIN_SECRET = 4
 
 
 def default_audit_log_path(
@@ -78,6 +78,11 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted((_jsonable(v) for v in value), key=str)
+    return _jsonable_scalar(value)
+
+
+def _jsonable_scalar(value: Any) -> Any:
+    """A value that holds no other (the containers are :func:`_jsonable`'s) as JSON."""
     if isinstance(value, Enum):
         return _jsonable(value.value)
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
@@ -91,16 +96,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = REDACTED if text == secret else text.replace(secret, REDACTED)
-    return text
-
-
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     """A JSON-ready copy of ``value`` with sensitive keys and registered secrets removed."""
-    known = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len, reverse=True)
+    known = known_secrets(secrets)
 
     def walk(item: Any) -> Any:
         if isinstance(item, dict):
@@ -136,10 +134,7 @@ class AuditLog:
 
     def register_secret(self, secret: str | bytes | None) -> None:
         """Never write ``secret`` (nor any string containing it) to the log."""
-        if isinstance(secret, bytes):
-            secret = secret.decode("utf-8", "ignore")
-        if secret and len(secret) >= _MIN_SECRET:
-            self._secrets.add(secret)
+        self._secrets.update(known_secrets([secret]))
 
     def _ensure_directory(self) -> None:
         directory = self.path.parent

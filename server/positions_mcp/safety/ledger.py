@@ -12,8 +12,8 @@ the same recent submissions, before and after a restart:
   lost answer reuses the same keys or is named as a repeat to the person, with what is known of it.
 
 :class:`Ledger` is the interface; :class:`SqliteLedger` (stdlib ``sqlite3`` in WAL mode, synchronous
-FULL, so a commit is on disk before it returns) is the one implementation. A networked ledger for
-many replicas would implement the same four methods.
+FULL, so a commit is on disk before it returns) is the default, for the processes of one machine;
+``safety.redis_ledger.RedisLedger`` is the ledger several replicas share.
 """
 
 from __future__ import annotations
@@ -28,12 +28,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["DEFAULT_FILE_NAME", "REPEAT_WINDOW", "Ledger", "LedgerError", "SqliteLedger", "Submission"]
+__all__ = [
+    "DEFAULT_FILE_NAME",
+    "REPEAT_WINDOW",
+    "SUBMISSION_RETENTION",
+    "Ledger",
+    "LedgerError",
+    "SqliteLedger",
+    "Submission",
+]
 
 DEFAULT_FILE_NAME = "ledger.sqlite3"
 REPEAT_WINDOW = timedelta(minutes=15)
 """An identical request sent again within this window is a repeat (the confirmation model README.md describes)."""
-_SUBMISSION_RETENTION = timedelta(days=2)
+SUBMISSION_RETENTION = timedelta(days=2)
+"""How long a submission is kept: far past the repeat window it serves."""
 _BUSY_TIMEOUT_SECONDS = 10.0
 
 _SCHEMA = """
@@ -84,6 +93,15 @@ class Submission:
 
 
 class Ledger(Protocol):
+    def check(self) -> None:
+        """Open the ledger (creating what it needs); ``LedgerError`` saying why it cannot be used.
+        Called at start-up, so a server that could not guarantee single use refuses to start."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the ledger holds open (connections); it opens them again on next use."""
+        ...
+
     def spend(self, nonce: str, *, tool: str, account: str, at: datetime) -> bool:
         """Mark the token ``nonce`` spent; False when it already was (then nothing may be sent)."""
         ...
@@ -156,6 +174,9 @@ class SqliteLedger:
         with self._connect():
             pass
 
+    def close(self) -> None:
+        """Nothing is held open: each operation opens its own connection."""
+
     def _connect(self) -> sqlite3.Connection:
         try:
             directory = self.path.parent
@@ -225,7 +246,7 @@ class SqliteLedger:
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")  # the check and the insert are one step for every process
-            connection.execute("DELETE FROM submissions WHERE sent_at < ?", (_text(at - _SUBMISSION_RETENTION),))
+            connection.execute("DELETE FROM submissions WHERE sent_at < ?", (_text(at - SUBMISSION_RETENTION),))
             newer = connection.execute(
                 "SELECT 1 FROM submissions WHERE account = ? AND tool = ? AND request = ? AND id > ? AND sent_at >= ?",
                 (account, tool, request, newer_than, _text(at - REPEAT_WINDOW)),

@@ -115,18 +115,28 @@ def _decimal_text(value: Decimal) -> str:
 
 
 def _canonical(value: Any, key: str | None = None, top: bool = False) -> Any:
+    """``value`` (under ``key``; ``top``: the arguments themselves) in the form the module
+    docstring describes; the bytes of its JSON are what a token's digest binds."""
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="python", exclude_none=True)
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            name = _KEY_ALIASES.get(str(k), str(k))
-            if v is None or (top and name in _UNBOUND_KEYS):
-                continue
-            out[name] = _canonical(v, name)
-        return dict(sorted(out.items()))
+        return _canonical_mapping(value, top)
     if isinstance(value, (list, tuple)):
         return [_canonical(v, key) for v in value]
+    return _canonical_scalar(value, key)
+
+
+def _canonical_mapping(value: Mapping[Any, Any], top: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        name = _KEY_ALIASES.get(str(k), str(k))
+        if v is None or (top and name in _UNBOUND_KEYS):
+            continue
+        out[name] = _canonical(v, name)
+    return dict(sorted(out.items()))
+
+
+def _canonical_scalar(value: Any, key: str | None) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, Enum):

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from ..clearstreet.config import ENVIRONMENT_URLS
 from ..secret import Secret
 from . import parse
-from .parse import LOG_LEVELS, ConfigError, ConfirmationMode, Environment, Parse
+from .parse import LOG_LEVELS, ConfigError, ConfirmationMode, Environment, Parse, RedisURL
 
 __all__ = [
     "ACCEPTED_ELSEWHERE",
@@ -32,9 +32,11 @@ __all__ = [
     "ConfirmationMode",
     "Environment",
     "Option",
+    "RedisURL",
     "Settings",
     "check_http_transport",
     "check_known_variables",
+    "http_backlog",
     "is_loopback",
     "load_settings",
     "setting",
@@ -54,6 +56,18 @@ CALL_TIMEOUT_RANGE = (20, 600)
 deadline under 20 s would refuse every state change."""
 DEFAULT_HTTP_MAX_SESSIONS = 100
 DEFAULT_HTTP_SESSION_IDLE = 300
+DEFAULT_HTTP_MAX_CONNECTIONS = 200
+MIN_SECRET_BYTES = 32
+"""A shared secret that strangers may guess at (a bearer token on a reachable address, the key
+every replica signs confirmations with) is at least this long: 256 bits, the output size of the
+HMAC-SHA256 it keys (RFC 2104 section 3 advises keys no shorter than that)."""
+HTTP_BACKLOG = 2048
+"""Connections the kernel may queue before the server accepts them (uvicorn's default)."""
+MIN_BACKLOG = 16
+DESCRIPTORS_RESERVED = 64
+"""File descriptors kept for everything but client connections: the listening socket, the
+upstream's and the ledger's connections, the audit log, the interpreter's own files, and the few
+refused connections closing (``surface.slow_clients.LINGERING_MAX``)."""
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 OUR_PREFIXES = ("POSITIONS_MCP_", "CLEAR_STREET_")
@@ -205,12 +219,13 @@ class Settings:
         example="info",
         help="DEBUG, INFO, WARNING or ERROR (logs go to stderr)",
     )
-    ledger: Path | None = setting(
+    ledger: Path | RedisURL | None = setting(
         "POSITIONS_MCP_LEDGER",
-        parse.path,
+        parse.ledger,
         default=None,
         example="/var/lib/positions/ledger.sqlite3",
-        help="path of the single-use ledger (default: ledger.sqlite3 beside the audit log)",
+        help="the single-use ledger: a SQLite path (default: ledger.sqlite3 beside the audit log) "
+        "or redis://[user:password@]host:port/db (rediss:// for TLS), shared by every replica",
     )
     call_timeout: int = setting(
         "POSITIONS_MCP_CALL_TIMEOUT",
@@ -232,6 +247,20 @@ class Settings:
         default=DEFAULT_HTTP_SESSION_IDLE,
         example="60",
         help=f"seconds before an idle HTTP session is closed (default {DEFAULT_HTTP_SESSION_IDLE})",
+    )
+    http_stateless: bool = setting(
+        "POSITIONS_MCP_HTTP_STATELESS",
+        parse.boolean,
+        default=False,
+        example="true",
+        help="true: no HTTP sessions (2025-era clients too), so any replica answers any request",
+    )
+    http_max_connections: int = setting(
+        "POSITIONS_MCP_HTTP_MAX_CONNECTIONS",
+        parse.whole(1, 100_000, "connections"),
+        default=DEFAULT_HTTP_MAX_CONNECTIONS,
+        example="50",
+        help=f"most open HTTP connections; beyond it new ones are refused (default {DEFAULT_HTTP_MAX_CONNECTIONS})",
     )
 
     @property
@@ -276,10 +305,18 @@ class Settings:
         return []
 
     @property
+    def redis_ledger(self) -> RedisURL | None:
+        """The Redis ledger every replica shares, when ``POSITIONS_MCP_LEDGER`` names one."""
+        return self.ledger if isinstance(self.ledger, RedisURL) else None
+
+    @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value, so that redaction can recognise them wherever they turn up."""
-        values = [s.reveal() for s in (self.token_secret, self.api_key, self.http_token) if s is not None]
-        return tuple(v for v in values if v)
+        """Every secret value, so that redaction can recognise them wherever they turn up: the API
+        key, the HTTP token, the token secret, and the Redis ledger's URL and password."""
+        redis = self.redis_ledger
+        held = (self.token_secret, self.api_key, self.http_token, redis.url if redis else None)
+        values = [s.reveal() for s in held if s is not None]
+        return tuple(v for v in [*values, redis.password if redis else None] if v)
 
 
 OPTIONS: tuple[Option, ...] = tuple(Option(name=f.name, **f.metadata[_OPTION]) for f in fields(Settings))
@@ -302,6 +339,7 @@ def load_settings(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
     given: dict[str, Any] = {o.name: o.parse(raw[o.name], o.env) for o in OPTIONS if o.name in raw}
     given.update(_chosen_api(given))
     given.update(_default_account(given))
+    _check_shared_ledger(given)
     return Settings(**given)
 
 
@@ -390,6 +428,29 @@ def _default_account(given: Mapping[str, Any]) -> dict[str, Any]:
     return {"default_account": default}
 
 
+def _check_shared_ledger(given: Mapping[str, Any]) -> None:
+    """Replicas on one Redis ledger must sign confirmation tokens alike, with a key no stranger
+    can guess: a token previewed on one is confirmed on another."""
+    if not isinstance(given.get("ledger"), RedisURL):
+        return
+    secret: Secret | None = given.get("token_secret")
+    if secret is None:
+        raise ConfigError(
+            f"{ENV_VARS['ledger']} is a Redis ledger, shared by replicas that must sign alike: set "
+            f"{ENV_VARS['token_secret']} to the same key of at least {MIN_SECRET_BYTES} bytes on every replica"
+        )
+    _check_long_enough(secret, "token_secret", "with a Redis ledger")
+
+
+def _check_long_enough(secret: Secret, name: str, where: str) -> None:
+    length = len(secret.reveal().encode())
+    if length < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{ENV_VARS[name]} is {length} bytes, too short {where}: use at least {MIN_SECRET_BYTES} "
+            "random bytes (e.g. the output of 'openssl rand -hex 32')"
+        )
+
+
 def is_loopback(host: str) -> bool:
     if host.lower() in LOOPBACK_NAMES:
         return True
@@ -400,9 +461,43 @@ def is_loopback(host: str) -> bool:
 
 
 def check_http_transport(settings: Settings, host: str) -> None:
-    """The HTTP transport on a non-loopback address needs a bearer token."""
-    if not is_loopback(host) and settings.http_token is None:
+    """The HTTP transport on a non-loopback address needs a bearer token, and every secret a
+    stranger there could guess at is long enough; the process must be able to hold every
+    connection it accepts (``http_backlog``)."""
+    if not is_loopback(host):
+        if settings.http_token is None:
+            raise ConfigError(
+                f"refusing to serve MCP over HTTP on {host} without POSITIONS_MCP_HTTP_TOKEN: set a "
+                "token (clients send it as 'Authorization: Bearer <token>') or bind to 127.0.0.1"
+            )
+        _check_long_enough(settings.http_token, "http_token", f"to serve on {host}")
+        if settings.token_secret is not None:
+            _check_long_enough(settings.token_secret, "token_secret", f"to serve on {host}")
+    http_backlog(settings.http_max_connections)
+
+
+def http_backlog(max_connections: int) -> int:
+    """How many connections the kernel may queue for the HTTP server, so that the connections held
+    (``max_connections``), those accepted in one burst (asyncio accepts up to the backlog at once,
+    before any is looked at) and the server's own files fit under the process's file-descriptor
+    limit. The soft limit is raised towards the hard one as far as that needs; a hard limit too low
+    even for a small backlog stops start-up (else a burst of sockets ends in 'Too many open files')."""
+    try:
+        import resource
+    except ImportError:  # Windows: no descriptor limit of this kind
+        return HTTP_BACKLOG
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + HTTP_BACKLOG + DESCRIPTORS_RESERVED
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+        if raised > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    limit = HTTP_BACKLOG if soft == resource.RLIM_INFINITY else soft - max_connections - DESCRIPTORS_RESERVED
+    if limit < MIN_BACKLOG:
         raise ConfigError(
-            f"refusing to serve MCP over HTTP on {host} without POSITIONS_MCP_HTTP_TOKEN: set a "
-            "token (clients send it as 'Authorization: Bearer <token>') or bind to 127.0.0.1"
+            f"{ENV_VARS['http_max_connections']} is {max_connections} but this process may open only {soft} "
+            f"files (ulimit -n; hard limit {hard}): lower it to {max(soft - DESCRIPTORS_RESERVED - MIN_BACKLOG, 1)} "
+            "or raise the limit"
         )
+    return min(limit, HTTP_BACKLOG)

@@ -4,10 +4,12 @@ came from, and returns the value or raises ``ConfigError`` naming that variable,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..clearstreet.config import check_api_key, checked_base_url
 from ..secret import Secret
@@ -132,3 +134,56 @@ def secret(value: str, what: str) -> Secret:
 
 def path(value: str, what: str) -> Path:
     return Path(value).expanduser()
+
+
+REDIS_SCHEMES = ("redis", "rediss")
+
+
+@dataclass(frozen=True)
+class RedisURL:
+    """A Redis ledger's address: ``redis://[user:password@]host:port/db`` or ``rediss://…`` (TLS),
+    with the query options the ``redis`` client reads (``ssl_ca_certs=…``, ``ssl_cert_reqs=…``).
+    The URL may carry a password, so it is kept as a ``Secret``; ``where`` names it without one."""
+
+    url: Secret
+    where: str
+    """Scheme, host, port and database: what messages may show."""
+
+    @property
+    def password(self) -> str | None:
+        """The password, in the URL's userinfo or (as the client also reads it) its query."""
+        parts = urlsplit(self.url.reveal())
+        if parts.password:
+            return unquote(parts.password)
+        given = parse_qs(parts.query).get("password")
+        return given[0] if given else None
+
+
+def ledger(value: str, what: str) -> Path | RedisURL:
+    """A path (SQLite, one machine) or a ``redis://`` / ``rediss://`` URL (every replica's)."""
+    scheme, separator, _ = value.partition("://")
+    if not separator:
+        return path(value, what)
+    if scheme.lower() not in REDIS_SCHEMES:
+        raise ConfigError(f"{what}: {scheme}:// is not a ledger; give a path (SQLite) or a redis:// or rediss:// URL")
+    return redis_url(value, what)
+
+
+def redis_url(value: str, what: str) -> RedisURL:
+    """The URL checked as far as it can be without connecting; errors never repeat it (it may
+    carry a password)."""
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    try:
+        port = 6379 if parts.port is None else parts.port
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ConfigError(f"{what}: the Redis URL's port is not a number from 1 to 65535")
+    if not parts.hostname:
+        raise ConfigError(f"{what}: the Redis URL names no host (redis://[user:password@]host:port/db)")
+    database = parts.path.strip("/") or "0"
+    if not database.isdecimal():
+        raise ConfigError(f"{what}: the Redis URL's path must be a database number (…:6379/0)")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return RedisURL(url=Secret(value), where=f"{scheme}://{host}:{port}/{int(database)}")

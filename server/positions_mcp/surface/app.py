@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
+from ..secret import known_secrets
 from ..settings import Settings
 from .tool_base import present, tool_error
 
@@ -61,6 +62,15 @@ class App:
         from ..actions.pipeline import Pipeline
 
         return Pipeline(self.deps, self.reads)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value this server holds (``Settings.secrets``), and the token key once it
+        was read from its file: what no tool error may show."""
+        held: list[str | bytes] = list(self.settings.secrets)
+        if "deps" in self.__dict__:
+            held.extend(self.deps.loaded_secrets)
+        return known_secrets(held)
 
     async def aclose(self) -> None:
         if "deps" in self.__dict__:

@@ -39,7 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from ..clearstreet.enums import InstructionType
 from ..safety.policy import confirmation_route
 from .app import app_of, respond
-from .read_tools import AccountId, InstrumentRef, InstrumentText, NotABoolean
+from .read_tools import AccountId, InstrumentRef, InstrumentText, NotABoolean, written_as
 from .tool_base import Arguments, SurfaceTool, make_tool, present, tool_error
 
 if TYPE_CHECKING:
@@ -48,10 +48,12 @@ if TYPE_CHECKING:
 
 __all__ = ["action_tools"]
 
-PREVIEW = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
+# Hints where they differ from the specification's defaults, as read_tools.READ explains; a
+# destructive tool still says so in words, for a host that does not apply the defaults.
+PREVIEW = ToolAnnotations(read_only_hint=True)
 """A preview sends nothing, but it is not idempotent: each one issues a new token (and keys)."""
-DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
-CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+DESTRUCTIVE = ToolAnnotations(destructive_hint=True)
+CANCEL = ToolAnnotations(destructive_hint=False, idempotent_hint=True)
 
 ANSWER_KEY = "confirm"
 APPROVAL_SCHEMA: dict[str, Any] = {
@@ -96,11 +98,9 @@ ConfirmationToken = Annotated[
 InstructionKey = Annotated[
     str | None,
     Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9._:-]+$",
         description="Idempotency key (default: the preview's); to retry an unknown outcome, the first one",
     ),
+    written_as(r"[A-Za-z0-9._:-]+", "letters, digits, '.', '_', ':' or '-'", longest=64),
 ]
 
 
@@ -156,10 +156,8 @@ class SubmitInstructionsArgs(Arguments):
 class CancelArgs(Arguments):
     instruction_id: Annotated[
         str,
-        Field(
-            pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$",
-            description="Its 'id' in get_position_instructions, not its key",
-        ),
+        Field(description="Its 'id' in get_position_instructions, not its key"),
+        written_as(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", "a UUID, the instruction's 'id'", longest=36),
     ]
     account_id: AccountId = None
 
@@ -349,6 +347,18 @@ def idempotent(
     )
 
 
+def _close_one(arguments: Any) -> Any:
+    from ..actions.close import CloseArgs, OnePosition
+
+    return CloseArgs(OnePosition(arguments.instrument_id), cancel_orders=arguments.cancel_orders)
+
+
+def _close_every(arguments: Any) -> Any:
+    from ..actions.close import CloseArgs, EveryPosition
+
+    return CloseArgs(EveryPosition(), cancel_orders=arguments.cancel_orders)
+
+
 def _submit_args(arguments: Any) -> Any:
     from ..actions.exercise import SubmitArgs
 
@@ -361,6 +371,7 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             "close_position",
             "close:ClosePosition",
             arguments=ClosePositionArgs,
+            convert=_close_one,
             preview_title="Preview closing a position",
             preview_description="""The MARKET DAY order that would close one position (side, quantity, estimate and its
             source, warnings) and the token for close_position. Sends nothing.""",
@@ -373,6 +384,7 @@ def action_tools(environment: str) -> list[SurfaceTool]:
             "close_positions",
             "close:ClosePosition",
             arguments=CloseAllArgs,
+            convert=_close_every,
             preview_title="Preview closing every position",
             preview_description="""The MARKET DAY orders that would close EVERY position (cash excluded), their
             estimated total, warnings, and the token for close_positions. Sends nothing.""",

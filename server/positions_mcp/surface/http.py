@@ -1,43 +1,58 @@
-"""Streamable HTTP transport: a static bearer token, DNS-rebinding protection and session limits.
+"""Streamable HTTP transport: a static bearer token, DNS-rebinding protection, session limits,
+stateless replicas, and connections that slow or idle clients cannot hold.
 
 Served at ``http://HOST:PORT/mcp``. A non-loopback address needs ``POSITIONS_MCP_HTTP_TOKEN``
 (checked at start-up); a loopback one keeps the SDK's Host/Origin checks, with or without a token.
 
 The bearer token is checked by :class:`BearerToken` before the MCP app sees the request: a missing
 or wrong token gets ``401`` with a plain ``WWW-Authenticate: Bearer`` and a body saying which. No
-OAuth protected-resource metadata is published: this server is not an authorization server and
-names none, so clients must not start an OAuth flow (MCP Inspector would, and fail). Sessions are
-bounded: at most ``POSITIONS_MCP_HTTP_MAX_SESSIONS`` open at once, each closed after
-``POSITIONS_MCP_HTTP_SESSION_IDLE`` seconds without a request.
+OAuth metadata exists in this mode: every ``/.well-known/`` path answers ``404``, token or not, so
+no client starts an OAuth flow (MCP Inspector would start one on a ``401`` there, and fail).
+Sessions are bounded: at most ``POSITIONS_MCP_HTTP_MAX_SESSIONS`` open at once, each closed after
+``POSITIONS_MCP_HTTP_SESSION_IDLE`` seconds without a request. With ``POSITIONS_MCP_HTTP_STATELESS``
+there are no sessions at all, so any of several replicas answers any request (``slow_clients``
+keeps the connections themselves in bounds).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..secret import Secret
-from ..settings import Settings, is_loopback
+from ..settings import Settings, http_backlog, is_loopback
+from .slow_clients import SlowClients, guarded_protocol
+
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["MCP_PATH", "BearerToken", "http_app", "run_http", "transport_security", "uvicorn_config"]
 
 MCP_PATH = "/mcp"
+WELL_KNOWN = "/.well-known/"
 _WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]"}
 
 
 class BearerToken:
-    """ASGI middleware accepting only ``Authorization: Bearer <token>`` (constant-time compare)."""
+    """ASGI middleware accepting only ``Authorization: Bearer <token>`` (constant-time compare).
+    The scheme's name is case-insensitive (RFC 9110 section 11.1): ``bearer`` works too."""
 
     def __init__(self, app: ASGIApp, token: Secret) -> None:
         self.app = app
-        self._expected = f"Bearer {token.reveal()}".encode()
+        self._expected = token.reveal().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith(WELL_KNOWN):
+            await _answer(send, 404, {"error": "not_found", "error_description": _NO_OAUTH})
             return
         header = dict(scope.get("headers") or ()).get(b"authorization")
         if header is None:
@@ -45,7 +60,8 @@ class BearerToken:
                 send, "missing_token", "This server needs 'Authorization: Bearer <token>' (POSITIONS_MCP_HTTP_TOKEN)."
             )
             return
-        if not hmac.compare_digest(header.strip(), self._expected):
+        scheme, _, credentials = header.strip().partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(credentials.strip(), self._expected):
             await _unauthorized(
                 send,
                 "invalid_token",
@@ -55,16 +71,28 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
+_NO_OAUTH = (
+    "This server takes a shared bearer token (POSITIONS_MCP_HTTP_TOKEN), not OAuth: "
+    "send 'Authorization: Bearer <token>'."
+)
+
+
 async def _unauthorized(send: Send, error: str, description: str) -> None:
-    body = json.dumps({"error": error, "error_description": description}).encode()
+    await _answer(send, 401, {"error": error, "error_description": description}, [(b"www-authenticate", b"Bearer")])
+
+
+async def _answer(
+    send: Send, status: int, content: dict[str, str], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    body = json.dumps(content).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 401,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
+                *headers,
             ],
         }
     )
@@ -89,9 +117,11 @@ def transport_security(host: str, port: int) -> TransportSecuritySettings:
 
 
 def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -> ASGIApp:
-    """The ASGI app serving ``server`` at ``/mcp``: token, DNS-rebinding and session limits applied."""
+    """The ASGI app serving ``server`` at ``/mcp``: token, DNS-rebinding and session limits
+    applied; no sessions at all when ``POSITIONS_MCP_HTTP_STATELESS`` says so."""
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
+        stateless_http=settings.http_stateless,
         transport_security=transport_security(host, port),
         host=host,
         session_idle_timeout=settings.http_session_idle,
@@ -102,13 +132,27 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
     return app
 
 
-def run_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, host: str, port: int, slow: SlowClients | None = None
+) -> uvicorn.Config:
+    """How uvicorn serves ``app``: connections capped at ``POSITIONS_MCP_HTTP_MAX_CONNECTIONS`` and
+    slow clients dropped (``slow_clients``), the listening backlog sized to the process's
+    file-descriptor limit (``settings.http_backlog``)."""
     import uvicorn
 
-    uvicorn.run(
-        http_app(server, settings, host, port),
+    limits = slow or SlowClients(max_connections=settings.http_max_connections)
+    return uvicorn.Config(
+        app,
         host=host,
         port=port,
+        http=guarded_protocol(limits),
+        backlog=http_backlog(limits.max_connections),
         log_config=None,  # uvicorn's loggers propagate to our stderr handler (and its filters)
         log_level=settings.log_level.lower(),
     )
+
+
+def run_http(server: MCPServer[Any], settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.Server(uvicorn_config(http_app(server, settings, host, port), settings, host, port)).run()

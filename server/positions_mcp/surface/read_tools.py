@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from ..domain.numbers import read_decimal
 from .app import app_of, progress_reporter, respond
 from .tool_base import Arguments, SurfaceTool, make_tool
 
-__all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentText", "read_tools"]
+__all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentText", "read_tools", "written_as"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 150
@@ -32,7 +33,10 @@ MAX_PAGE_SIZE = 150
 longest, take about 200 KB: the rows travel as text and as structured content); for more, follow
 next_page_token, or use summarize_exposure for totals."""
 
-READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+"""Hints only where they differ from the MCP specification's defaults (``openWorldHint`` true,
+``idempotentHint`` false; ``destructiveHint`` means nothing for a read-only tool): every byte of
+``tools/list`` sits in the model's context before the first question."""
 
 
 def _not_a_boolean(value: Any) -> Any:
@@ -44,6 +48,29 @@ def _not_a_boolean(value: Any) -> Any:
 
 
 NotABoolean = BeforeValidator(_not_a_boolean)
+
+
+def written_as(characters: str, what: str, *, longest: int) -> AfterValidator:
+    """Checks a text argument: not empty, at most ``longest`` characters, and wholly matching
+    ``characters`` (a regular expression); when it is not, says in words what the argument takes.
+    None of it is published in the schema: a model forms a call from the description, not from a
+    regular expression or a length limit, and every byte of ``tools/list`` sits in its context
+    before the first question. The check is what keeps a ``?``, ``&``, ``/..`` or newline out of an
+    upstream URL."""
+    whole = re.compile(characters)
+
+    def check(value: str | None) -> str | None:
+        if value is None:  # an optional argument sent as null reads as left out
+            return None
+        if not value:
+            raise ValueError(f"must not be empty: give {what}")
+        if len(value) > longest:
+            raise ValueError(f"must be at most {longest} characters")
+        if whole.fullmatch(value) is None:
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +111,14 @@ def _int64(value: int | None) -> int | None:
 AccountId = Annotated[
     int | None, Field(gt=0, description="Omit for the default account"), NotABoolean, AfterValidator(_int64)
 ]
-InstrumentText = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")]
+InstrumentText = Annotated[
+    str,
+    written_as(
+        r"[A-Za-z0-9][A-Za-z0-9 ./-]*",
+        "a UUID, ticker or OSI symbol: letters, digits, spaces, '.', '/', '-'",
+        longest=40,
+    ),
+]
 """An instrument as a person names it: UUID, ticker or OSI symbol (padding spaces optional)."""
 InstrumentRef = Annotated[
     InstrumentText, Field(description="UUID, ticker or OSI symbol (AAPL 280121C00195000; spaces optional)")
@@ -113,11 +147,9 @@ class GetPositionsArgs(Arguments):
     page_token: Annotated[
         str | None,
         Field(
-            min_length=1,
-            max_length=512,
-            pattern=r"^[A-Za-z0-9+/=_.-]+$",
             description="A page's next_page_token, resent with the same filters and sort",
         ),
+        written_as(r"[A-Za-z0-9+/=_.-]+", "a next_page_token exactly as a page gave it", longest=512),
     ] = None
 
 

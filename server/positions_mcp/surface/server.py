@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult
 
@@ -51,6 +54,22 @@ class PositionsServer(MCPServer[Any]):
         return await super().get_prompt(name, arguments, context)
 
 
+REQUEST_STATE_LABEL = b"clearstreet-positions-mcp/request-state/v1"
+
+
+def request_state_security(settings: Settings) -> RequestStateSecurity | None:
+    """How the SDK seals the state a 2026-07-28 client echoes when it answers the server's question
+    (the token the person is asked about): with a key derived from ``POSITIONS_MCP_TOKEN_SECRET``
+    when one is set, so that replicas signing alike also unseal each other's state and an answer may
+    reach any of them; else (None) the SDK's key of this process. The derivation (HMAC-SHA256 of a
+    fixed label, RFC 2104) keeps the two uses of the secret apart. Sealed state is not single use:
+    the token it names is, in the ledger."""
+    if settings.token_secret is None:
+        return None
+    key = hmac.new(settings.token_secret.reveal().encode(), REQUEST_STATE_LABEL, hashlib.sha256).digest()
+    return RequestStateSecurity(keys=[key])
+
+
 def build_server(
     settings: Settings,
     *,
@@ -89,6 +108,7 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=tools,
+        request_state_security=request_state_security(settings),
     )
     register_resources(server, app)
     register_prompts(

@@ -27,6 +27,8 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..secret import redact
+
 __all__ = [
     "RESULT_SCHEMA",
     "Arguments",
@@ -80,7 +82,9 @@ def _describe_validation(exc: ValidationError) -> str:
 
 
 class SurfaceTool(Tool):
-    """A tool whose argument errors read like every other error of this server."""
+    """A tool whose argument errors read like every other error of this server, and whose every
+    error is cut clean of the secrets the server holds (``App.secrets``): an upstream, a proxy or
+    a library may echo one into a message, and a tool error goes to the model."""
 
     environment: str
 
@@ -94,7 +98,13 @@ class SurfaceTool(Tool):
                     f"sent: {_describe_validation(exc.__cause__)}. The tool's input schema says what each "
                     "argument takes."
                 ) from exc.__cause__
-            raise
+            from .app import app_of  # the app imports this module
+
+            message = str(exc)
+            clean = redact(message, app_of(context).secrets)
+            if clean == message:
+                raise
+            raise ToolError(clean) from None
 
 
 # -- schemas -----------------------------------------------------------------------------------
@@ -142,41 +152,44 @@ def _inline_models(schema: dict[str, Any]) -> dict[str, Any]:
     is used; enumerations stay named in ``$defs``."""
     defs = dict(schema.get("$defs", {}))
     uses: dict[str, int] = {}
-
-    def count(node: Any) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                uses[ref] = uses.get(ref, 0) + 1
-            for value in node.values():
-                count(value)
-        elif isinstance(node, list):
-            for value in node:
-                count(value)
-
-    count(schema)
+    _count_refs(schema, uses)
     inline = {
         f"#/$defs/{name}": body
         for name, body in defs.items()
         if body.get("type") == "object" and uses.get(f"#/$defs/{name}") == 1
     }
-
-    def place(node: Any) -> Any:
-        if isinstance(node, list):
-            return [place(value) for value in node]
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        body = inline.get(ref) if isinstance(ref, str) else None
-        if body is not None:
-            node = {**body, **{k: v for k, v in node.items() if k != "$ref"}}
-        return {key: place(value) for key, value in node.items()}
-
-    placed: dict[str, Any] = place({k: v for k, v in schema.items() if k != "$defs"})
-    kept = {name: place(body) for name, body in defs.items() if f"#/$defs/{name}" not in inline}
+    placed: dict[str, Any] = _place(inline, {k: v for k, v in schema.items() if k != "$defs"})
+    kept = {name: _place(inline, body) for name, body in defs.items() if f"#/$defs/{name}" not in inline}
     if kept:
         placed["$defs"] = kept
     return placed
+
+
+def _count_refs(node: Any, uses: dict[str, int]) -> None:
+    """Add to ``uses`` each ``$ref`` under ``node``, once per use."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            uses[ref] = uses.get(ref, 0) + 1
+        for value in node.values():
+            _count_refs(value, uses)
+    elif isinstance(node, list):
+        for value in node:
+            _count_refs(value, uses)
+
+
+def _place(inline: dict[str, Any], node: Any) -> Any:
+    """``node`` with each ``$ref`` to a body of ``inline`` replaced by that body (the node's other
+    keys kept over it)."""
+    if isinstance(node, list):
+        return [_place(inline, value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    body = inline.get(ref) if isinstance(ref, str) else None
+    if body is not None:
+        node = {**body, **{k: v for k, v in node.items() if k != "$ref"}}
+    return {key: _place(inline, value) for key, value in node.items()}
 
 
 def _without_null(prop: Any) -> Any:
