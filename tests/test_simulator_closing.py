@@ -12,7 +12,8 @@ import pytest
 from conftest import MONDAY_OPEN, api
 from positions_mcp.domain.calendar import NEW_YORK
 from positions_mcp.simulator import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, Simulator, Timings
-from positions_mcp.simulator.clock import SimulatedClock
+from positions_mcp.simulator.order_lifecycle import close_position
+from positions_mcp.simulator.simulated_time import SimulatedClock
 from positions_mcp.simulator.state import SimulatorState
 
 SATURDAY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)
@@ -271,7 +272,7 @@ def test_fill_sizes_for_small_and_fractional_quantities(held: str, fills: list[s
     instrument = state.instruments.equity("XYZ", Decimal("10.00"), Decimal("9.50"))
     account = state.open_account(1)
     state.hold(account, instrument, Decimal(held), Decimal("8.00"))
-    [sent] = state.close_position(account, instrument, cancel_orders=False)
+    [sent] = close_position(state, account, instrument, cancel_orders=False)
     seen = []
     while state.scheduler.next_due() is not None:
         state.clock.set(state.scheduler.next_due())  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import pytest
 from conftest import AUTH, api
 from positions_mcp.clearstreet.models import NIL_UUID
 from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator, make_server
-from positions_mcp.simulator.server import DropConnections
+from positions_mcp.simulator.http_server import DropConnections
 from starlette.types import Message, Scope
 
 POSITIONS = f"/v1/accounts/{DEMO_PRIMARY_ACCOUNT}/positions"

@@ -382,7 +382,8 @@ def test_the_plan_and_the_simulator_agree_on_what_can_be_instructed(
     one it blocks for quantity is rejected (Clear Street's API documentation as the simulator reads it)."""
     from positions_mcp.clearstreet.enums import InstructionType, OrderStatus, OrderType, Side, TimeInForce
     from positions_mcp.simulator import DEMO_PRIMARY_ACCOUNT, Simulator
-    from positions_mcp.simulator.instructions import SubmittedRow, submit_batch
+    from positions_mcp.simulator.instruction_batch import SubmittedRow, submit_batch
+    from positions_mcp.simulator.order_lifecycle import add_order
 
     now = et(2026, 11, 27, 10, 0)
     simulator = Simulator(seed=0, now=now)
@@ -391,7 +392,8 @@ def test_the_plan_and_the_simulator_agree_on_what_can_be_instructed(
     call = "e5e6e7e8-f5f6-a5a6-b5b6-b7b8b9babcbe"  # AAPL  261127C00145000, 10 long
     holding = account.holdings[call]
     if working:
-        state.add_order(
+        add_order(
+            state,
             account,
             holding.instrument,
             side=Side.SELL,

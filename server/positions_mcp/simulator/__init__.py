@@ -10,7 +10,7 @@ as the real one, served in-process (``Simulator.transport()``) or over HTTP (``s
 from .book import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT, DemoDates
 from .core import Simulator
 from .faults import ConnectionDropped, FaultKind, FaultRule, Faults
-from .server import make_server, serve
+from .http_server import make_server, serve
 from .state import Timings
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""The demo book (README.md's simulator section) and generated accounts, built relative to today in New York.
+"""The demo book (README.md's simulator section), built relative to today in New York: the data
+below, and a small builder that registers it and replays its history.
 
 Account 19816 reproduces the seed examples (AAPL 100 long, TSLA 50 short, an AAPL call of 10
 contracts, GOOG 25 long) and adds what every prompt needs: a MSFT position partly reserved by a
@@ -24,10 +25,10 @@ Volatilities (for the snapshot greeks) are fixed per underlier.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import (
@@ -46,12 +47,20 @@ from ..domain.calendar import (
     previous_business_day,
 )
 from ..domain.osi import OptionRight
-from .instruments import SimInstrument
-from .state import CLEARING_DOMAIN, Rejection, SimInstruction, SimulatorState
+from .accounts import Account
+from .instruction_lifecycle import (
+    CLEARING_DOMAIN,
+    STANDING_INSTRUCTION_STATUSES,
+    Rejection,
+    SimInstruction,
+    exercise,
+)
+from .instrument_registry import STANDARD_MULTIPLIER, SimInstrument
+from .order_lifecycle import add_order
+from .state import SimulatorState
 
 DEMO_PRIMARY_ACCOUNT = 19816
 DEMO_INSTRUCTIONS_ACCOUNT = 122503
-MAX_GENERATED_POSITIONS = 250_000
 
 AAPL_ID = "a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8"
 TSLA_ID = "d4d5d6d7-e4e5-f4f5-a4a5-a6a7a8a9aaab"
@@ -91,285 +100,250 @@ def demo_dates(today: date) -> DemoDates:
     return DemoDates(today, next_expiry_business_day(today), monthly)
 
 
-def _at(day: date, hour: int, minute: int) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK).astimezone(UTC)
+# ------------------------------------------------------------------ the data
+
+
+@dataclass(frozen=True, slots=True)
+class DemoEquity:
+    """An equity, index or cash instrument: current price (None: no quote today) and last close."""
+
+    ticker: str
+    price: str | None
+    close: str
+    name: str
+    volatility: str | None = None
+    instrument_id: str | None = None
+    instrument_type: SecurityType = SecurityType.COMMON_STOCK
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOption:
+    """An option contract, named for the holdings below; ``expiry`` a date or one of ``DemoDates``'."""
+
+    name: str
+    underlier: str
+    expiry: Literal["next_expiry", "monthly_expiry"] | date
+    right: OptionRight
+    strike: str
+    price: str
+    close: str
+    instrument_id: str | None = None
+    root: str | None = None
+    multiplier: Decimal = STANDARD_MULTIPLIER
+    exercise_style: ExerciseStyle = ExerciseStyle.AMERICAN
+    settles_on_open: bool = False
+    cash_settled: bool = False
+    greeks_observed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PastInstruction:
+    """An EXERCISE in account 122503's history on the LEAP call, ``business_days_ago`` before today."""
+
+    business_days_ago: int
+    created: time
+    updated: time
+    quantity: str
+    status: InstructionStatus
+    instruction_id: str | None = None
+    """None: a server id drawn when the book is built."""
+    rejection: Rejection | None = None
+
+
+EQUITIES = (
+    DemoEquity("AAPL", "151.00", "150.50", "Apple Inc.", "0.28", AAPL_ID),
+    DemoEquity("TSLA", "178.50", "180.00", "Tesla, Inc.", "0.55", TSLA_ID),
+    DemoEquity("GOOG", "139.05", "138.20", "Alphabet Inc. Class C", "0.30", GOOG_ID),
+    DemoEquity("MSFT", "417.80", "415.30", "Microsoft Corporation", "0.24"),
+    DemoEquity("NVDA", "123.15", "121.40", "NVIDIA Corporation", "0.50"),
+    DemoEquity("AMZN", "185.95", "186.70", "Amazon.com, Inc.", "0.32"),
+    DemoEquity("BRK.B", None, "452.35", "Berkshire Hathaway Inc. Class B", "0.18"),  # no current quote today
+    DemoEquity("SPY", "560.25", "562.10", "SPDR S&P 500 ETF Trust", "0.16"),
+    DemoEquity("SPX", "5602.50", "5621.00", "S&P 500 Index", "0.16", SPX_ID, SecurityType.INDEX),
+    DemoEquity("USD", "1.00", "1.00", "US Dollar", instrument_type=SecurityType.CASH),
+)
+OPTIONS = (
+    DemoOption("aapl_c145", "AAPL", "next_expiry", CALL, "145", "6.20", "5.75", AAPL_CALL_ID),
+    DemoOption("aapl_c160", "AAPL", "next_expiry", CALL, "160", "0.18", "0.22"),
+    DemoOption("spy_p565", "SPY", "next_expiry", PUT, "565", "5.10", "4.60"),
+    DemoOption("nvda_p125", "NVDA", "next_expiry", PUT, "125", "2.30", "3.85"),
+    DemoOption("tsla_p170", "TSLA", "monthly_expiry", PUT, "170", "4.85", "5.40", greeks_observed=False),
+    DemoOption("msft_c430", "MSFT", "monthly_expiry", CALL, "430", "6.40", "5.95"),
+    DemoOption("goog_c135", "GOOG", "monthly_expiry", CALL, "135", "7.35", "6.80"),
+    DemoOption(  # adjusted contract: 150 AAPL shares per contract
+        "aapl1_c140",
+        "AAPL",
+        "monthly_expiry",
+        CALL,
+        "140",
+        "13.20",
+        "12.85",
+        AAPL1_CALL_ID,
+        root="AAPL1",
+        multiplier=Decimal("150"),
+    ),
+    DemoOption(  # index option: European, AM-settled, cash-settled
+        "spx_c5700",
+        "SPX",
+        "monthly_expiry",
+        CALL,
+        "5700",
+        "106.40",
+        "114.80",
+        SPX_CALL_ID,
+        exercise_style=ExerciseStyle.EUROPEAN,
+        settles_on_open=True,
+        cash_settled=True,
+    ),
+    DemoOption("aapl_leap", "AAPL", date(2028, 1, 21), CALL, "195", "12.40", "12.15", AAPL_LEAP_ID),
+    DemoOption("tsla_c185", "TSLA", "next_expiry", CALL, "185", "0.62", "0.85"),
+)
+PRIMARY_HOLDINGS = (  # (ticker or option name, quantity, average price)
+    ("AAPL", "100", "145.00"),
+    ("TSLA", "-50", "180.00"),
+    ("GOOG", "25", "132.40"),
+    ("MSFT", "200", "388.25"),
+    ("NVDA", "-30", "131.10"),
+    ("AMZN", "12.5", "171.36"),
+    ("BRK.B", "8", "410.00"),
+    ("USD", "25000.00", "1.00"),
+    ("aapl_c145", "10", "2.50"),
+    ("aapl_c160", "5", "0.95"),
+    ("spy_p565", "2", "3.40"),
+    ("nvda_p125", "-5", "2.05"),
+    ("tsla_p170", "4", "6.10"),
+    ("msft_c430", "-3", "7.90"),
+    ("goog_c135", "6", "5.20"),
+    ("aapl1_c140", "2", "9.80"),
+    ("spx_c5700", "1", "92.50"),
+)
+INSTRUCTIONS_HOLDINGS = (  # as they stood before the history's exercise of three days ago
+    ("AAPL", "200", "140.70"),
+    ("aapl_leap", "6", "10.80"),
+    ("tsla_c185", "3", "1.40"),
+    ("USD", "24500.00", "1.00"),
+)
+INSTRUCTION_HISTORY = (  # the accepted one is delivered: → 5 contracts, 300 AAPL at 162.40, 5,000.00 cash
+    PastInstruction(3, time(10, 30), time(11, 5), "1", InstructionStatus.ACCEPTED, AAPL_LEAP_EXERCISE_ID),
+    PastInstruction(2, time(9, 50), time(9, 56), "2", InstructionStatus.CANCELLED),
+    PastInstruction(
+        1,
+        time(14, 15),
+        time(14, 40),
+        "1",
+        InstructionStatus.REJECTED,
+        rejection=Rejection(
+            reason="CLEARING_REJECTED",
+            domain=CLEARING_DOMAIN,
+            description="Rejected by clearing: received after the clearing firm's processing window",
+        ),
+    ),
+)
+
+
+# ------------------------------------------------------------------ the builder
 
 
 def build_demo_book(state: SimulatorState) -> DemoDates:
     """Create the two demo accounts in ``state``; returns the dates the book was built around."""
     dates = demo_dates(state.today())
-    instruments = state.instruments
-
-    def equity(
-        ticker: str, price: str | None, close: str, volatility: str, name: str, *, instrument_id: str | None = None
-    ) -> SimInstrument:
-        return instruments.equity(
-            ticker,
-            None if price is None else dec(price),
-            dec(close),
-            instrument_id=instrument_id,
-            volatility=dec(volatility),
-            name=name,
-        )
-
-    aapl = equity("AAPL", "151.00", "150.50", "0.28", "Apple Inc.", instrument_id=AAPL_ID)
-    tsla = equity("TSLA", "178.50", "180.00", "0.55", "Tesla, Inc.", instrument_id=TSLA_ID)
-    goog = equity("GOOG", "139.05", "138.20", "0.30", "Alphabet Inc. Class C", instrument_id=GOOG_ID)
-    msft = equity("MSFT", "417.80", "415.30", "0.24", "Microsoft Corporation")
-    nvda = equity("NVDA", "123.15", "121.40", "0.50", "NVIDIA Corporation")
-    amzn = equity("AMZN", "185.95", "186.70", "0.32", "Amazon.com, Inc.")
-    brk = equity("BRK.B", None, "452.35", "0.18", "Berkshire Hathaway Inc. Class B")  # no current quote today
-    spy = equity("SPY", "560.25", "562.10", "0.16", "SPDR S&P 500 ETF Trust")
-    spx = instruments.equity(
-        "SPX",
-        dec("5602.50"),
-        dec("5621.00"),
-        instrument_id=SPX_ID,
-        instrument_type=SecurityType.INDEX,
-        volatility=dec("0.16"),
-        name="S&P 500 Index",
-    )
-    usd = instruments.equity("USD", dec("1.00"), dec("1.00"), instrument_type=SecurityType.CASH, name="US Dollar")
-
-    near, later = dates.next_expiry, dates.monthly_expiry
-    aapl_c145 = instruments.option(aapl, near, CALL, dec("145"), dec("6.20"), dec("5.75"), instrument_id=AAPL_CALL_ID)
-    aapl_c160 = instruments.option(aapl, near, CALL, dec("160"), dec("0.18"), dec("0.22"))
-    spy_p565 = instruments.option(spy, near, PUT, dec("565"), dec("5.10"), dec("4.60"))
-    nvda_p125 = instruments.option(nvda, near, PUT, dec("125"), dec("2.30"), dec("3.85"))
-    tsla_p170 = instruments.option(tsla, later, PUT, dec("170"), dec("4.85"), dec("5.40"), greeks_observed=False)
-    msft_c430 = instruments.option(msft, later, CALL, dec("430"), dec("6.40"), dec("5.95"))
-    goog_c135 = instruments.option(goog, later, CALL, dec("135"), dec("7.35"), dec("6.80"))
-    aapl1_c140 = instruments.option(  # adjusted contract: 150 AAPL shares per contract
-        aapl, later, CALL, dec("140"), dec("13.20"), dec("12.85"), instrument_id=AAPL1_CALL_ID, root="AAPL1",
-        multiplier=dec("150"),
-    )  # fmt: skip
-    spx_c5700 = instruments.option(  # index option: European, AM-settled, cash-settled
-        spx, later, CALL, dec("5700"), dec("106.40"), dec("114.80"), instrument_id=SPX_CALL_ID,
-        exercise_style=ExerciseStyle.EUROPEAN, settles_on_open=True, cash_settled=True,
-    )  # fmt: skip
-
-    primary = state.open_account(DEMO_PRIMARY_ACCOUNT)
-    for instrument, qty, avg in (
-        (aapl, "100", "145.00"),
-        (tsla, "-50", "180.00"),
-        (goog, "25", "132.40"),
-        (msft, "200", "388.25"),
-        (nvda, "-30", "131.10"),
-        (amzn, "12.5", "171.36"),
-        (brk, "8", "410.00"),
-        (usd, "25000.00", "1.00"),
-        (aapl_c145, "10", "2.50"),
-        (aapl_c160, "5", "0.95"),
-        (spy_p565, "2", "3.40"),
-        (nvda_p125, "-5", "2.05"),
-        (tsla_p170, "4", "6.10"),
-        (msft_c430, "-3", "7.90"),
-        (goog_c135, "6", "5.20"),
-        (aapl1_c140, "2", "9.80"),
-        (spx_c5700, "1", "92.50"),
-    ):
-        state.hold(primary, instrument, dec(qty), dec(avg))
+    instruments = _register(state, dates)
+    primary = _open(state, DEMO_PRIMARY_ACCOUNT, PRIMARY_HOLDINGS, instruments)
     yesterday = previous_business_day(dates.today)
-    state.add_order(
+    add_order(
+        state,
         primary,
-        msft,
+        instruments["MSFT"],
         side=Side.SELL,
         quantity=dec("80"),
         client_order_id=f"rebalance-{yesterday:%Y%m%d}-0007",
         order_type=OrderType.LIMIT,
         time_in_force=TimeInForce.GOOD_TILL_CANCEL,
-        created_at=_at(yesterday, 11, 42),
+        created_at=_at(yesterday, time(11, 42)),
         status=OrderStatus.NEW,
         limit_price=dec("450.00"),
     )
-
-    aapl_leap = instruments.option(
-        aapl, date(2028, 1, 21), CALL, dec("195"), dec("12.40"), dec("12.15"), instrument_id=AAPL_LEAP_ID
-    )
-    tsla_c185 = instruments.option(tsla, near, CALL, dec("185"), dec("0.62"), dec("0.85"))
-    second = state.open_account(DEMO_INSTRUCTIONS_ACCOUNT)
-    for instrument, qty, avg in (  # as they stood before the exercise of three days ago
-        (aapl, "200", "140.70"),
-        (aapl_leap, "6", "10.80"),
-        (tsla_c185, "3", "1.40"),
-        (usd, "24500.00", "1.00"),
-    ):
-        state.hold(second, instrument, dec(qty), dec(avg))
-    state.exercise(second, aapl_leap, dec("1"))  # → 5 contracts, 300 AAPL at 162.40, 5,000.00 cash
-    _instruction_history(state, second.account_id, aapl_leap, dates.today)
+    second = _open(state, DEMO_INSTRUCTIONS_ACCOUNT, INSTRUCTIONS_HOLDINGS, instruments)
+    for past in INSTRUCTION_HISTORY:
+        _replay(state, second, instruments["aapl_leap"], past, dates.today)
     state.mark_start_of_day(primary)
     state.mark_start_of_day(second)
     return dates
 
 
-def _instruction_history(state: SimulatorState, account_id: int, contract: SimInstrument, today: date) -> None:
-    account = state.accounts[account_id]
-    three_days_ago = previous_business_day(previous_business_day(previous_business_day(today)))
-    two_days_ago = previous_business_day(previous_business_day(today))
-    yesterday = previous_business_day(today)
-    history = [
-        SimInstruction(
-            id=AAPL_LEAP_EXERCISE_ID,
-            account_id=account_id,
-            client_instruction_id=f"ui-{three_days_ago:%Y%m%d}-001",
-            instruction_type=InstructionType.EXERCISE,
-            instrument=contract,
-            instrument_ref=contract.instrument_id,
-            quantity=dec("1"),
-            status=InstructionStatus.ACCEPTED,
-            created_at=_at(three_days_ago, 10, 30),
-            updated_at=_at(three_days_ago, 11, 5),
-            accepted_quantity=dec("1"),
-        ),
-        SimInstruction(
-            id=state.ids.server_id(_at(two_days_ago, 9, 50)),
-            account_id=account_id,
-            client_instruction_id=f"ui-{two_days_ago:%Y%m%d}-001",
-            instruction_type=InstructionType.EXERCISE,
-            instrument=contract,
-            instrument_ref=contract.instrument_id,
-            quantity=dec("2"),
-            status=InstructionStatus.CANCELLED,
-            created_at=_at(two_days_ago, 9, 50),
-            updated_at=_at(two_days_ago, 9, 56),
-        ),
-        SimInstruction(
-            id=state.ids.server_id(_at(yesterday, 14, 15)),
-            account_id=account_id,
-            client_instruction_id=f"ui-{yesterday:%Y%m%d}-001",
-            instruction_type=InstructionType.EXERCISE,
-            instrument=contract,
-            instrument_ref=contract.instrument_id,
-            quantity=dec("1"),
-            status=InstructionStatus.REJECTED,
-            created_at=_at(yesterday, 14, 15),
-            updated_at=_at(yesterday, 14, 40),
-            rejection=Rejection(
-                reason="CLEARING_REJECTED",
-                domain=CLEARING_DOMAIN,
-                description="Rejected by clearing: received after the clearing firm's processing window",
-            ),
-        ),
-    ]
-    for instruction in history:
-        account.record_instruction(instruction)
+def _register(state: SimulatorState, dates: DemoDates) -> dict[str, SimInstrument]:
+    """Every instrument of the data, by ticker (equities) or name (options)."""
+    registry = state.instruments
+    by_name: dict[str, SimInstrument] = {}
+    for equity in EQUITIES:
+        by_name[equity.ticker] = registry.equity(
+            equity.ticker,
+            None if equity.price is None else dec(equity.price),
+            dec(equity.close),
+            instrument_id=equity.instrument_id,
+            instrument_type=equity.instrument_type,
+            volatility=None if equity.volatility is None else dec(equity.volatility),
+            name=equity.name,
+        )
+    for option in OPTIONS:
+        by_name[option.name] = registry.option(
+            by_name[option.underlier],
+            getattr(dates, option.expiry) if isinstance(option.expiry, str) else option.expiry,
+            option.right,
+            dec(option.strike),
+            dec(option.price),
+            dec(option.close),
+            instrument_id=option.instrument_id,
+            root=option.root,
+            multiplier=option.multiplier,
+            exercise_style=option.exercise_style,
+            settles_on_open=option.settles_on_open,
+            cash_settled=option.cash_settled,
+            greeks_observed=option.greeks_observed,
+        )
+    return by_name
 
 
-def place_instruction(
+def _open(
     state: SimulatorState,
     account_id: int,
-    instrument: SimInstrument,
-    instruction_type: InstructionType,
-    quantity: Decimal,
-    status: InstructionStatus,
-    client_instruction_id: str | None = None,
-) -> SimInstruction:
-    """Put an instruction in the book as it stands, in any status, with no transition scheduled
-    (used to build books). An ACCEPTED one has its ``accepted_quantity``; an ACCEPTED EXERCISE is
-    delivered as clearing would (``SimulatorState.exercise``); REJECTED and CANCEL_FAILED carry a
-    rejection saying why."""
-    now = state.now()
-    account = state.accounts[account_id]
-    rejection = None
-    if status is InstructionStatus.REJECTED:
-        rejection = Rejection("CLEARING_REJECTED", CLEARING_DOMAIN, "Rejected by clearing")
-    elif status is InstructionStatus.CANCEL_FAILED:
-        rejection = Rejection("CANCEL_FAILED", CLEARING_DOMAIN, "Cancel failed: the instruction stands")
-    instruction = SimInstruction(
-        id=state.ids.server_id(now),
-        account_id=account_id,
-        client_instruction_id=client_instruction_id or f"book-{len(account.instructions) + 1:04d}",
-        instruction_type=instruction_type,
-        instrument=instrument,
-        instrument_ref=instrument.instrument_id,
-        quantity=quantity,
-        status=status,
-        created_at=now,
-        updated_at=now,
-        accepted_quantity=quantity if status in (InstructionStatus.ACCEPTED, InstructionStatus.CANCEL_FAILED) else None,
-        rejection=rejection,
-    )
-    account.record_instruction(instruction)
-    if status is InstructionStatus.ACCEPTED and instruction_type is InstructionType.EXERCISE:
-        state.exercise(account, instrument, quantity)
-    return instruction
-
-
-# ------------------------------------------------------------------ generated accounts
-
-
-def _generated_ticker(index: int) -> str:
-    """``ZAAAA``, ``ZAAAB``, …: five characters, never a demo ticker."""
-    letters = []
-    for _ in range(4):
-        index, digit = divmod(index, 26)
-        letters.append(chr(ord("A") + digit))
-    return "Z" + "".join(reversed(letters))
-
-
-def _cents(value: int) -> Decimal:
-    return Decimal(value) / 100
-
-
-def _generated_equity(state: SimulatorState, ticker: str) -> SimInstrument:
-    quote = random.Random(f"quote:{ticker}")  # prices depend on the instrument, not the account
-    price = _cents(quote.randint(500, 60_000))
-    close = max(dec("0.50"), price + _cents(quote.randint(-300, 300)))
-    volatility = _cents(quote.randint(15, 80))  # 15 % to 80 %, for the greeks of its options
-    return state.instruments.equity(ticker, price, close, volatility=volatility)
-
-
-def _option_premium(underlier: Decimal, strike: Decimal, right: OptionRight, time_value: Decimal) -> Decimal:
-    intrinsic = max(Decimal(0), underlier - strike if right is CALL else strike - underlier)
-    return intrinsic + time_value
-
-
-def _generated_option(
-    state: SimulatorState, underlier: SimInstrument, expiry: date, right: OptionRight, strike: Decimal
-) -> SimInstrument:
-    assert underlier.instrument_price is not None and underlier.closing_price is not None
-    quote = random.Random(f"quote:{underlier.symbol}:{expiry}:{right}:{strike}")
-    price = _option_premium(underlier.instrument_price, strike, right, _cents(quote.randint(5, 900)))
-    close = _option_premium(underlier.closing_price, strike, right, _cents(quote.randint(5, 900)))
-    return state.instruments.option(underlier, expiry, right, strike, price, close)
-
-
-def add_generated_account(state: SimulatorState, account_id: int, positions: int, seed: int) -> None:
-    """A deterministic account of ``positions`` positions: 60% equities (one in ten short, some
-    fractional), 40% options on them (calls and puts over six weekly expiries, one in four short)."""
-    if not 1 <= positions <= MAX_GENERATED_POSITIONS:
-        raise ValueError(f"positions must be from 1 to {MAX_GENERATED_POSITIONS}")
-    rng = random.Random(seed)
+    holdings: tuple[tuple[str, str, str], ...],
+    instruments: dict[str, SimInstrument],
+) -> Account:
     account = state.open_account(account_id)
-    equity_count = max(1, positions * 3 // 5)
-    expiries = [next_expiry_business_day(state.today())]
-    while len(expiries) < 6:
-        expiries.append(next_expiry_business_day(expiries[-1] + timedelta(days=1)))
-    equities = []
-    for index in range(equity_count):
-        instrument = _generated_equity(state, _generated_ticker(index))
-        equities.append(instrument)
-        shares = Decimal(rng.randint(1, 2_000))
-        if rng.randrange(100) < 5:
-            shares += dec("0.5")
-        if rng.randrange(10) == 0:
-            shares = -shares
-        assert instrument.closing_price is not None
-        avg = max(dec("0.01"), instrument.closing_price * (1 + _cents(rng.randint(-2_500, 2_500)) / 100))
-        state.hold(account, instrument, shares, avg.quantize(dec("0.01")))
-    for index in range(positions - equity_count):
-        underlier = equities[index % equity_count]
-        series = index // equity_count
-        expiry = expiries[series % len(expiries)]
-        right = CALL if (series // len(expiries)) % 2 == 0 else PUT
-        assert underlier.instrument_price is not None
-        base = max(dec("5"), (underlier.instrument_price * dec("0.9") / 5).to_integral_value() * 5)
-        strike = base + 5 * (series // (2 * len(expiries)))
-        contract = _generated_option(state, underlier, expiry, right, strike)
-        contracts = Decimal(rng.randint(1, 50))
-        if rng.randrange(4) == 0:
-            contracts = -contracts
-        assert contract.closing_price is not None
-        avg = max(dec("0.01"), contract.closing_price * (1 + _cents(rng.randint(-4_000, 4_000)) / 100))
-        state.hold(account, contract, contracts, avg.quantize(dec("0.01")))
-    state.mark_start_of_day(account)
+    for name, quantity, average in holdings:
+        state.hold(account, instruments[name], dec(quantity), dec(average))
+    return account
+
+
+def _replay(
+    state: SimulatorState, account: Account, contract: SimInstrument, past: PastInstruction, today: date
+) -> None:
+    """Record a past instruction as it ended; an accepted exercise is delivered as clearing did."""
+    day = today
+    for _ in range(past.business_days_ago):
+        day = previous_business_day(day)
+    created = _at(day, past.created)
+    quantity = dec(past.quantity)
+    account.record_instruction(
+        SimInstruction(
+            id=past.instruction_id or state.ids.server_id(created),
+            account_id=account.account_id,
+            client_instruction_id=f"ui-{day:%Y%m%d}-001",
+            instruction_type=InstructionType.EXERCISE,
+            instrument=contract,
+            instrument_ref=contract.instrument_id,
+            quantity=quantity,
+            status=past.status,
+            created_at=created,
+            updated_at=_at(day, past.updated),
+            accepted_quantity=quantity if past.status in STANDING_INSTRUCTION_STATUSES else None,
+            rejection=past.rejection,
+        )
+    )
+    if past.status is InstructionStatus.ACCEPTED:
+        exercise(state, account, contract, quantity)
+
+
+def _at(day: date, wall: time) -> datetime:
+    return datetime.combine(day, wall, NEW_YORK).astimezone(UTC)

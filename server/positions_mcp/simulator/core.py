@@ -13,12 +13,15 @@ import httpx
 from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import InstructionStatus, InstructionType
 from ..domain.osi import parse_osi
-from .app import SimulatedApi
-from .book import DemoDates, add_generated_account, build_demo_book, place_instruction
-from .clock import SimulatedClock, to_timedelta
+from .accounts import Account
+from .asgi import SimulatedApi
+from .book import DemoDates, build_demo_book
 from .faults import Faults
-from .positions import position_rows
-from .state import CLEARING_DOMAIN, Account, Rejection, SimulatorState, Timings
+from .generated_accounts import add_generated_account
+from .instruction_lifecycle import CLEARING_DOMAIN, Rejection, place_instruction
+from .position_rows import position_rows
+from .simulated_time import SimulatedClock, to_timedelta
+from .state import SimulatorState, Timings
 
 logger = logging.getLogger(__name__)
 _UNCHANGED = object()
@@ -34,7 +37,7 @@ class Simulator:
     cutoff (New York wall time) on a contract's expiration business day; the cutoff applied is the
     earlier of it and FINRA's (``domain.calendar.exercise_cutoff``: 17:30 ET, 14:30 ET on an
     early-close day); None applies FINRA's alone. ``timings``: delays of the lifecycle transitions
-    (see ``state``).
+    (see ``order_lifecycle`` and ``instruction_lifecycle``).
     """
 
     def __init__(
@@ -134,10 +137,7 @@ class Simulator:
         with self._state.lock:
             self._state.catch_up()
             account = self._state.accounts[account_id]
-            holdings = sorted(
-                account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id)
-            )
-            return position_rows(self._state, account, holdings)
+            return position_rows(self._state, account, account.in_symbol_order())
 
     def orders(self, account_id: int | None = None) -> list[dict[str, Any]]:
         """Orders as wire rows (the demo's resting order and every closing order), oldest first."""
@@ -270,5 +270,4 @@ class Simulator:
             raise ValueError("count must be at least 1")
         rejection = Rejection(reason, CLEARING_DOMAIN, description, dict(metadata or {}))
         with self._state.lock:
-            for _ in range(count):
-                self._state.queue_clearing_rejection(rejection)
+            self._state.clearing_rejections.extend([rejection] * count)

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 import httpx
 
-from .clock import to_timedelta
+from .simulated_time import to_timedelta
 
 DEFAULT_MESSAGES = {
     429: "Too many requests; retry later",

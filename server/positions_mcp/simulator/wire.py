@@ -1,4 +1,4 @@
-"""Wire encodings the simulator emits (reference sections 1.4 and 1.5) and its id factory.
+"""Wire encodings the simulator emits (Clear Street's API documentation) and its id factory.
 
 Amounts travel as decimal strings, never JSON numbers: money and percentages with exactly two
 decimals, quantities without trailing zeros, prices with at least two. Order timestamps carry
@@ -25,9 +25,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _T = TypeVar("_T")
 
 
+def round_cents(value: Decimal) -> Decimal:
+    """To the cent, banker's rounding: what ``cents`` shows and what balances add up."""
+    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
 def cents(value: Decimal) -> str:
     """Money and percentages: two decimals, banker's rounding (``"15100.00"``)."""
-    return plain(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    return plain(round_cents(value))
 
 
 def optional_cents(value: Decimal | None) -> str | None:

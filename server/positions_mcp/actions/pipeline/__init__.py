@@ -32,7 +32,8 @@ How to add a state-changing action
    kind). ``arguments`` is its MCP input schema, an ``Arguments`` class there (reuse one when the
    inputs are the same); ``convert=`` only when a field is not the same value under the same name.
 3. The upstream request it sends: a method of the client's endpoint group
-   (``clearstreet/endpoints/``) and the simulator's route for it (``simulator/app.py``).
+   (``clearstreet/endpoints/``) and the simulator's route for it (``simulator/routes_*.py``, listed
+   in ``simulator/asgi.py``).
 4. Its tools where the tool list is pinned: the README's table of tools (``tests/test_repository.py``
    checks it), the tool lists of ``tests/test_server.py``, and the ``tools/list`` size budget
    (``bench/bench_startup.py``; a confirmed action adds two tools, about 1.5 KB).

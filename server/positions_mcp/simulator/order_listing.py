@@ -11,18 +11,17 @@ found by its ``id``, or by its ``client_order_id`` while it is working.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from ..clearstreet.models import OrderStatus, SecurityType
 from ..domain.osi import symbol_key
-from .positions import page_metadata
-from .state import Account, SimOrder
+from .accounts import Account
+from .order_lifecycle import SimOrder
+from .pages import Page, page_of
+from .queries import ISO_DATE
 from .wire import ApiError
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _STATUSES = {member.value: member for member in OrderStatus}
 _TYPES = {member.value: member for member in SecurityType}
 RANGE_KEYS = ("gt", "gte", "lt", "lte")
@@ -32,7 +31,7 @@ def parse_instant(text: str, name: str, *, end_of_day: bool) -> datetime:
     """An RFC 3339 timestamp, or a ``YYYY-MM-DD`` date meaning the start (or end) of that UTC day."""
     value = text.strip()
     try:
-        if _DATE.fullmatch(value):
+        if ISO_DATE.fullmatch(value):
             day = date.fromisoformat(value)
             start = datetime.combine(day, time(0), UTC)
             return start + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else start
@@ -113,16 +112,9 @@ def _compare(value: datetime, op: str, bound: datetime) -> bool:
     }[op]
 
 
-@dataclass(frozen=True, slots=True)
-class OrdersSlice:
-    rows: list[dict[str, Any]]
-    metadata: dict[str, Any]
-
-
-def list_orders(account: Account, selection: OrderFilter, *, offset: int, limit: int) -> OrdersSlice:
+def list_orders(account: Account, selection: OrderFilter, *, offset: int, limit: int) -> Page:
     matching = [order for order in account.orders if selection.matches(order)]
-    rows = [order.to_wire() for order in matching[offset : offset + limit]]
-    return OrdersSlice(rows, page_metadata(offset, limit, len(matching)))
+    return page_of(matching, offset, limit, lambda page: [order.to_wire() for order in page])
 
 
 def find_order(account: Account, reference: str) -> SimOrder:

@@ -1,4 +1,5 @@
-"""Position instructions: the submit batch (Clear Street's API documentation) and the list filter (6.1).
+"""Position instructions: the submit batch and the list filter (Clear Street's API documentation);
+what happens to a persisted instruction is ``instruction_lifecycle``'s.
 
 Whole-request 400 (no ``data``): the body is not a JSON array, is empty or longer than
 ``MAX_BATCH``, a row is not an object, a required field is missing or of the wrong type, an
@@ -51,15 +52,17 @@ from typing import Any
 from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import NIL_UUID, InstructionStatus, InstructionType
 from ..domain.calendar import expiration_business_day
-from .instruments import SimInstrument
-from .state import (
+from .accounts import Account
+from .availability import instructable_quantity
+from .instruction_lifecycle import (
     CLEARING_DOMAIN,
     EXERCISE_DOMAIN,
-    Account,
     Rejection,
     SimInstruction,
-    SimulatorState,
+    persist_instruction,
 )
+from .instrument_registry import SimInstrument
+from .state import SimulatorState
 from .wire import ApiError, required
 from .wire import quantity as quantity_text
 
@@ -255,34 +258,8 @@ def submit_batch(state: SimulatorState, account: Account, rows: list[SubmittedRo
     aggregate the outcome."""
     keys = [row.client_instruction_id or state.ids.client_instruction_id() for row in rows]
     instruments = [state.instruments.resolve(row.instrument_ref) for row in rows]
-    verdicts: list[Rejection | None] = []
-    duplicate_of: dict[int, int] = {}
-    first_with_key: dict[str, int] = {}
-    for index, (row, key, instrument) in enumerate(zip(rows, keys, instruments, strict=True)):
-        verdict = _row_checks(account, row, key, instrument)
-        earlier = first_with_key.setdefault(key, index)
-        if earlier != index and (
-            verdict is None or verdict.reason not in ("INVALID_QUANTITY", "DUPLICATE_INSTRUCTION")
-        ):
-            duplicate_of[index] = earlier
-            verdict = _duplicate(NIL_UUID)  # existing_id is filled in once the earlier row is decided
-        verdicts.append(verdict)
-
-    # Step 4, per contract and independent of row order: the rows still standing consume contracts
-    # together; if their total exceeds what is free, every one of them is rejected.
-    by_contract: dict[str, list[int]] = {}
-    for index, verdict in enumerate(verdicts):
-        if verdict is None:
-            by_contract.setdefault(required(instruments[index]).instrument_id, []).append(index)
-    for members in by_contract.values():
-        instrument = required(instruments[members[0]])
-        available = state.instructable_quantity(account, account.holdings.get(instrument.instrument_id))
-        requested = sum((rows[index].quantity for index in members), Decimal(0))
-        if requested > available:
-            rejection = _insufficient(instrument, available, requested, len(members))
-            for index in members:
-                verdicts[index] = rejection
-
+    verdicts, duplicate_of = _row_verdicts(account, rows, keys, instruments)
+    _judge_quantities(account, rows, instruments, verdicts)
     outcomes: list[SimInstruction] = []
     for index, (row, key, instrument) in enumerate(zip(rows, keys, instruments, strict=True)):
         verdict = verdicts[index]
@@ -294,7 +271,8 @@ def submit_batch(state: SimulatorState, account: Account, rows: list[SubmittedRo
             outcomes.append(_rejected_row(account, row, key, instrument, verdict))
             continue
         outcomes.append(
-            state.persist_instruction(
+            persist_instruction(
+                state,
                 account,
                 client_instruction_id=key,
                 instruction_type=row.instruction_type,
@@ -303,6 +281,48 @@ def submit_batch(state: SimulatorState, account: Account, rows: list[SubmittedRo
             )
         )
     return _aggregate(outcomes)
+
+
+def _row_verdicts(
+    account: Account, rows: list[SubmittedRow], keys: list[str], instruments: list[SimInstrument | None]
+) -> tuple[list[Rejection | None], dict[int, int]]:
+    """Steps 1 to 3 per row, and the rows whose key an earlier row of the batch carries (by index:
+    the earlier row's index; their ``existing_id`` is filled in once that row is decided)."""
+    verdicts: list[Rejection | None] = []
+    duplicate_of: dict[int, int] = {}
+    first_with_key: dict[str, int] = {}
+    for index, (row, key, instrument) in enumerate(zip(rows, keys, instruments, strict=True)):
+        verdict = _row_checks(account, row, key, instrument)
+        earlier = first_with_key.setdefault(key, index)
+        if earlier != index and (
+            verdict is None or verdict.reason not in ("INVALID_QUANTITY", "DUPLICATE_INSTRUCTION")
+        ):
+            duplicate_of[index] = earlier
+            verdict = _duplicate(NIL_UUID)
+        verdicts.append(verdict)
+    return verdicts, duplicate_of
+
+
+def _judge_quantities(
+    account: Account,
+    rows: list[SubmittedRow],
+    instruments: list[SimInstrument | None],
+    verdicts: list[Rejection | None],
+) -> None:
+    """Step 4, per contract and independent of row order: the rows still standing consume
+    contracts together; if their total exceeds what is free, every one of them is rejected."""
+    by_contract: dict[str, list[int]] = {}
+    for index, verdict in enumerate(verdicts):
+        if verdict is None:
+            by_contract.setdefault(required(instruments[index]).instrument_id, []).append(index)
+    for members in by_contract.values():
+        instrument = required(instruments[members[0]])
+        available = instructable_quantity(account, account.holdings.get(instrument.instrument_id))
+        requested = sum((rows[index].quantity for index in members), Decimal(0))
+        if requested > available:
+            rejection = _insufficient(instrument, available, requested, len(members))
+            for index in members:
+                verdicts[index] = rejection
 
 
 def fail_batch(state: SimulatorState, account: Account, rows: list[SubmittedRow], status: int) -> BatchOutcome:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from ..clearstreet.market_models import ExerciseStyle
 from ..clearstreet.models import SecurityType
 from ..domain.osi import OptionRight, OptionSymbol, symbol_key
-from .wire import instrument_id_for, is_uuid
+from .wire import ApiError, instrument_id_for, is_uuid
 
 EQUITY_VENUE = "XNMS"
 OPTION_VENUE = "XCBO"
@@ -101,6 +101,13 @@ class InstrumentRegistry:
         if is_uuid(text):
             return self._by_id.get(text.lower())
         return self._by_key.get(symbol_key(text))
+
+    def require(self, identifier: str) -> SimInstrument:
+        """The instrument ``identifier`` names; a 404 when none does."""
+        instrument = self.resolve(identifier)
+        if instrument is None:
+            raise ApiError(404, f"Instrument not found: {identifier}")
+        return instrument
 
     def equity(
         self,

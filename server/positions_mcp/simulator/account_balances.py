@@ -3,7 +3,7 @@
 Every figure is built from per-position values rounded to the cent exactly as the positions rows
 show them (``market_value``, ``unrealized_pnl``, ``daily_unrealized_pnl``), so that balances
 reconcile with ``GET …/positions`` to the cent. Margin follows the illustrative rules of the
-reference's example (Reg T style; the demo accounts are ``REG_T``), each requirement rounded to the
+API documentation's example (Reg T style; the demo accounts are ``REG_T``), each requirement rounded to the
 cent per position:
 
 * long stock: maintenance 25 %, initial and overnight 50 % of the market value;
@@ -35,32 +35,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from ..clearstreet.market_models import MarginType
 from ..clearstreet.models import SecurityType
-from ..domain.numbers import CENT
+from .accounts import ZERO, Account, Holding
 from .hours import is_intraday
-from .instruments import SimInstrument
-from .positions import valuation
-from .state import Account, Holding, SimulatorState
-from .wire import cents
+from .instrument_registry import SimInstrument
+from .position_rows import valuation
+from .state import SimulatorState
+from .wire import cents, round_cents
 
-ZERO = Decimal(0)
 INTRADAY_MULTIPLIER = Decimal(4)
 OVERNIGHT_MULTIPLIER = Decimal(2)
-_LONG_STOCK_MAINTENANCE = Decimal("0.25")
-_SHORT_STOCK_MAINTENANCE = Decimal("0.30")
+LONG_STOCK_MAINTENANCE = Decimal("0.25")
+SHORT_STOCK_MAINTENANCE = Decimal("0.30")
+"""Maintenance rates of stock, also what an instrument row says (``long_margin_rate``, ``short_margin_rate``)."""
 _STOCK_INITIAL = Decimal("0.50")
 _SHORT_OPTION_BASE = Decimal("0.20")
 _SHORT_OPTION_MINIMUM = Decimal("0.10")
 
 Pricer = Callable[[SimInstrument], Decimal | None]
-
-
-def _cent(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(slots=True)
@@ -83,8 +79,12 @@ def requirement(
     contract = instrument.option
     if contract is None:
         if quantity > 0:
-            return MarginRequirement(_cent(size * _LONG_STOCK_MAINTENANCE), _cent(size * _STOCK_INITIAL), market_value)
-        return MarginRequirement(_cent(size * _SHORT_STOCK_MAINTENANCE), _cent(size * _STOCK_INITIAL), market_value)
+            return MarginRequirement(
+                round_cents(size * LONG_STOCK_MAINTENANCE), round_cents(size * _STOCK_INITIAL), market_value
+            )
+        return MarginRequirement(
+            round_cents(size * SHORT_STOCK_MAINTENANCE), round_cents(size * _STOCK_INITIAL), market_value
+        )
     if quantity > 0:
         return MarginRequirement(size, size, market_value)
     shares = abs(quantity) * instrument.multiplier
@@ -98,7 +98,7 @@ def requirement(
         out_of_the_money = max(ZERO, contract.strike - spot if contract.is_call else spot - contract.strike) * shares
         minimum = _SHORT_OPTION_MINIMUM * (underlier_value if contract.is_call else strike_value)
         needed = max(size + _SHORT_OPTION_BASE * underlier_value - out_of_the_money, size + minimum)
-    amount = _cent(needed)
+    amount = round_cents(needed)
     return MarginRequirement(amount, amount, market_value)
 
 
@@ -152,7 +152,7 @@ def _start_of_day(account: Account) -> list[tuple[SimInstrument, Decimal, Decima
     positions = []
     for instrument, quantity in held:
         mark = _closing_price(instrument)
-        value = _cent(quantity * (mark if mark is not None else ZERO) * instrument.multiplier)
+        value = round_cents(quantity * (mark if mark is not None else ZERO) * instrument.multiplier)
         positions.append((instrument, quantity, value))
     return positions
 
@@ -172,9 +172,9 @@ def _rows(account: Account) -> list[_Row]:
         rows.append(
             _Row(
                 holding,
-                _cent(value.market_value),
-                None if value.unrealized_pnl is None else _cent(value.unrealized_pnl),
-                None if value.daily_unrealized_pnl is None else _cent(value.daily_unrealized_pnl),
+                round_cents(value.market_value),
+                None if value.unrealized_pnl is None else round_cents(value.unrealized_pnl),
+                None if value.daily_unrealized_pnl is None else round_cents(value.daily_unrealized_pnl),
             )
         )
     return rows
@@ -185,34 +185,57 @@ def _buying_power(excess: Decimal, multiplier: Decimal) -> Decimal:
 
 
 def account_balances(state: SimulatorState, account: Account, *, top_contributors: int | None) -> dict[str, Any]:
-    now = state.now()
     rows = _rows(account)
     book = _book(((r.holding.instrument, r.holding.quantity, r.market_value) for r in rows), _current_price)
     sod = _book(_start_of_day(account), _closing_price)
-    intraday = is_intraday(now)
-    multiplier = INTRADAY_MULTIPLIER if intraday else OVERNIGHT_MULTIPLIER
-
+    intraday = is_intraday(state.now())
     equity = book.equity
-    maintenance, initial = book.total.maintenance, book.total.initial
-    maintenance_excess, initial_excess = equity - maintenance, equity - initial
-    intraday_power = _buying_power(maintenance_excess, INTRADAY_MULTIPLIER)
+    initial_excess = equity - book.total.initial
+    intraday_power = _buying_power(equity - book.total.maintenance, INTRADAY_MULTIPLIER)
     overnight_power = _buying_power(initial_excess, OVERNIGHT_MULTIPLIER)
     open_order_adjustment = ZERO
     buying_power = (intraday_power if intraday else overnight_power) + open_order_adjustment
-
     unrealized = sum((r.unrealized for r in rows if r.unrealized is not None), ZERO)
     daily_unrealized = sum((r.daily for r in rows if r.daily is not None), ZERO)
-    realized = _cent(sum((r.holding.realized_today for r in rows), ZERO) + account.closed_realized)
-    sod_equity = sod.equity
-    sod_maintenance_excess = sod_equity - sod.total.maintenance
+    realized = round_cents(sum((r.holding.realized_today for r in rows), ZERO) + account.closed_realized)
+    return {
+        "account_id": account.account_id,
+        "currency": "USD",
+        "margin_type": MarginType.REG_T.value,
+        "multiplier": str(INTRADAY_MULTIPLIER if intraday else OVERNIGHT_MULTIPLIER),
+        "buying_power": cents(buying_power),
+        "open_order_adjustment": cents(open_order_adjustment),
+        "equity": cents(equity),
+        "long_market_value": cents(book.long),
+        "short_market_value": cents(book.short),
+        "trade_cash": cents(book.cash),
+        "settled_cash": cents(book.cash),
+        "unsettled_credits": cents(ZERO),
+        "unsettled_debits": cents(ZERO),
+        "withdrawable_cash": cents(max(ZERO, min(book.cash, initial_excess))),
+        "unrealized_pnl": cents(unrealized),
+        "daily_unrealized_pnl": cents(daily_unrealized),
+        "daily_realized_pnl": cents(realized),
+        "daily_pnl": cents(realized + daily_unrealized),
+        "daily_change": cents(equity - sod.equity),
+        "sod": _start_of_day_row(state, sod),
+        "margin_details": _margin_details(book, intraday_power, overnight_power, top_contributors),
+    }
 
+
+def _margin_details(
+    book: MarginBook, intraday_power: Decimal, overnight_power: Decimal, top_contributors: int | None
+) -> dict[str, Any]:
+    """Requirements and excesses (overnight = initial), buying power by session, usage and, when
+    asked, the ``top_contributors`` underliers by maintenance requirement."""
+    equity, maintenance, initial = book.equity, book.total.maintenance, book.total.initial
     margin: dict[str, Any] = {
         "initial_margin_requirement": cents(initial),
-        "initial_margin_excess": cents(initial_excess),
+        "initial_margin_excess": cents(equity - initial),
         "maintenance_margin_requirement": cents(maintenance),
-        "maintenance_margin_excess": cents(maintenance_excess),
+        "maintenance_margin_excess": cents(equity - maintenance),
         "overnight_margin_requirement": cents(initial),
-        "overnight_margin_excess": cents(initial_excess),
+        "overnight_margin_excess": cents(equity - initial),
         "intraday_details": {"buying_power": cents(intraday_power), "multiplier": str(INTRADAY_MULTIPLIER)},
         "overnight_details": {"buying_power": cents(overnight_power), "multiplier": str(OVERNIGHT_MULTIPLIER)},
         "usage": {"total": cents(equity), "used": cents(maintenance)},
@@ -232,35 +255,18 @@ def account_balances(state: SimulatorState, account: Account, *, top_contributor
             }
             for underlier_id, share in ranked[:top_contributors]
         ]
+    return margin
+
+
+def _start_of_day_row(state: SimulatorState, sod: MarginBook) -> dict[str, Any]:
+    maintenance_excess = sod.equity - sod.total.maintenance
     return {
-        "account_id": account.account_id,
-        "currency": "USD",
-        "margin_type": MarginType.REG_T.value,
-        "multiplier": str(multiplier),
-        "buying_power": cents(buying_power),
-        "open_order_adjustment": cents(open_order_adjustment),
-        "equity": cents(equity),
-        "long_market_value": cents(book.long),
-        "short_market_value": cents(book.short),
-        "trade_cash": cents(book.cash),
-        "settled_cash": cents(book.cash),
-        "unsettled_credits": cents(ZERO),
-        "unsettled_debits": cents(ZERO),
-        "withdrawable_cash": cents(max(ZERO, min(book.cash, initial_excess))),
-        "unrealized_pnl": cents(unrealized),
-        "daily_unrealized_pnl": cents(daily_unrealized),
-        "daily_realized_pnl": cents(realized),
-        "daily_pnl": cents(realized + daily_unrealized),
-        "daily_change": cents(equity - sod_equity),
-        "sod": {
-            "asof": state.today().isoformat(),
-            "equity": cents(sod_equity),
-            "trade_cash": cents(sod.cash),
-            "long_market_value": cents(sod.long),
-            "short_market_value": cents(sod.short),
-            "maintenance_margin_requirement": cents(sod.total.maintenance),
-            "maintenance_margin_excess": cents(sod_maintenance_excess),
-            "buying_power": cents(_buying_power(sod_maintenance_excess, INTRADAY_MULTIPLIER)),
-        },
-        "margin_details": margin,
+        "asof": state.today().isoformat(),
+        "equity": cents(sod.equity),
+        "trade_cash": cents(sod.cash),
+        "long_market_value": cents(sod.long),
+        "short_market_value": cents(sod.short),
+        "maintenance_margin_requirement": cents(sod.total.maintenance),
+        "maintenance_margin_excess": cents(maintenance_excess),
+        "buying_power": cents(_buying_power(maintenance_excess, INTRADAY_MULTIPLIER)),
     }

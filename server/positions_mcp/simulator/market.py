@@ -1,5 +1,5 @@
-"""Market data of the simulated market: snapshots (Clear Street's API documentation), option contracts (4) and
-instruments (5), all from the one price each instrument has.
+"""Market data of the simulated market: snapshots, option contracts and instruments (Clear Street's
+API documentation), all from the one price each instrument has.
 
 One price per instrument: ``SimInstrument.instrument_price`` is what positions show as
 ``instrument_price``, the snapshot's ``last_trade.price`` and (when the price is on its tick grid,
@@ -14,7 +14,7 @@ previous close is ``closing_price``.
 * **Session**: ``previous_close`` = the closing price; ``change`` and ``change_percent`` (4
   decimals) against it; ``open``/``high``/``low`` around the price and the close; ``ohlv_date`` the
   date of the latest regular session that has opened. An index has ``ohlv_applicable`` false.
-* **Greeks** (options): Black-Scholes-Merton (``pricing``) on the underlier's price with the
+* **Greeks** (options): Black-Scholes-Merton (``black_scholes``) on the underlier's price with the
   underlier's fixed volatility and 4 %, time to the contract's settlement (the close of its
   expiration business day; the open for AM-settled contracts) on the simulated clock. ``iv`` is
   always ``"0"``. ``greeks`` is null for equities, indices and cash, for the contract the demo marks
@@ -44,15 +44,14 @@ from ..domain.calendar import (
 )
 from ..domain.last_trade import trading_ends
 from ..domain.numbers import plain
-from .instruments import SimInstrument
-from .pricing import black_scholes
+from .account_balances import LONG_STOCK_MAINTENANCE, SHORT_STOCK_MAINTENANCE
+from .black_scholes import black_scholes
+from .instrument_registry import SimInstrument
 from .state import SimulatorState
 from .wire import cents, optional_price, price, timestamp_ns, timestamp_s
 
 CURRENCY = "USD"
 COUNTRY = "US"
-EQUITY_LONG_MARGIN_RATE = Decimal("0.25")
-EQUITY_SHORT_MARGIN_RATE = Decimal("0.30")
 _PERCENT_STEP = Decimal("0.0001")
 _QUOTE_TICKS = 2
 _SECONDS_PER_YEAR = 365 * 24 * 3600
@@ -377,8 +376,8 @@ def instrument_row(
         "easy_to_borrow": equity,
         "shortable_attribute": ShortableAttribute.EASY_TO_BORROW.value if equity else None,
         "not_shortable_reasons": None,
-        "long_margin_rate": plain(EQUITY_LONG_MARGIN_RATE) if equity else None,
-        "short_margin_rate": plain(EQUITY_SHORT_MARGIN_RATE) if equity else None,
+        "long_margin_rate": plain(LONG_STOCK_MAINTENANCE) if equity else None,
+        "short_margin_rate": plain(SHORT_STOCK_MAINTENANCE) if equity else None,
         "previous_close": optional_price(close),
         "cax_adjusted_previous_close": None,
         "adv": plain(adv) if adv is not None else None,

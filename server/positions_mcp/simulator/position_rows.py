@@ -1,4 +1,5 @@
-"""``GET …/positions``: position rows (Clear Street's API documentation), sorting and page tokens (Clear Street's API documentation).
+"""``GET …/positions``: position rows and their sorting (Clear Street's API documentation); paged
+as ``pages`` says.
 
 Valuation, with the contract's ``multiplier`` for options (100 for standard contracts, 150 for the
 demo's adjusted AAPL1 call) and 1 otherwise, money rounded to cents:
@@ -11,22 +12,15 @@ demo's adjusted AAPL1 call) and 1 otherwise, money rounded to cents:
   ``daily_unrealized_pnl_pct`` relative to |quantity × closing_price × multiplier|;
 * without a current price, every unrealized figure is null (no data), not guessed from the close.
 
-``available_quantity`` is a magnitude (also for shorts), see ``SimulatorState.available_quantity``.
+``available_quantity`` is a magnitude (also for shorts), see ``availability``.
 
 Sorting: ``sort_by`` defaults to SYMBOL and ``sort_direction`` to ASC; amount fields sort
 numerically; rows whose sort value is null come last in either direction; ties are broken by
 symbol (ascending) then instrument id, so pages never overlap.
-
-Page tokens are unpadded base64url of 16 bytes, ``offset || limit`` as big-endian u64. A token
-carries its own page size. ``page_number`` starts at 1; an empty result has ``total_pages`` 0.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,35 +28,11 @@ from typing import Any
 
 from ..clearstreet.models import SortBy, SortDirection
 from ..domain.numbers import percent
-from .state import Account, Holding, SimulatorState
+from .accounts import Account, Holding
+from .availability import exercise_reservations, free, order_reservations
+from .pages import Page, page_of
+from .state import SimulatorState
 from .wire import cents, optional_cents, optional_price, quantity
-
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 1000
-_TOKEN = struct.Struct(">QQ")
-_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]+={0,2}")
-
-
-def encode_page_token(offset: int, limit: int) -> str:
-    return base64.urlsafe_b64encode(_TOKEN.pack(offset, limit)).rstrip(b"=").decode("ascii")
-
-
-def decode_page_token(token: str) -> tuple[int, int]:
-    """``(offset, limit)`` from a token; ``ValueError`` when it is not one this server issued."""
-    text = token.strip()
-    if not _TOKEN_TEXT.fullmatch(text):
-        raise ValueError("not base64url")
-    text = text.rstrip("=")
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64url") from exc
-    if len(raw) != _TOKEN.size:
-        raise ValueError("wrong length")
-    offset, limit = _TOKEN.unpack(raw)
-    if not 1 <= limit <= MAX_PAGE_SIZE or offset >= 1 << 63:
-        raise ValueError("out of range")
-    return offset, limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +97,9 @@ def position_row(state: SimulatorState, account: Account, holding: Holding, avai
 
 def position_rows(state: SimulatorState, account: Account, holdings: Iterable[Holding]) -> list[dict[str, Any]]:
     """Wire rows of ``holdings``, with availability computed once for the account."""
-    orders = state.order_reservations(account)
-    exercises = state.exercise_reservations(account)
-    rows = []
-    for holding in holdings:
-        key = holding.instrument.instrument_id
-        reserved = orders.get(key, Decimal(0)) + exercises.get(key, Decimal(0))
-        rows.append(position_row(state, account, holding, max(Decimal(0), abs(holding.quantity) - reserved)))
-    return rows
+    orders = order_reservations(account)
+    exercises = exercise_reservations(account)
+    return [position_row(state, account, holding, free(holding, orders, exercises)) for holding in holdings]
 
 
 _SortKey = Callable[[Holding], Any]
@@ -150,17 +115,6 @@ _SORT_KEYS: dict[SortBy, _SortKey] = {
 }
 
 
-def symbol_order(account: Account) -> list[Holding]:
-    """The account's holdings by (symbol, instrument id), the order every listing starts from.
-    Kept on the account until its holdings change (a page of a large book would otherwise sort
-    the whole book again)."""
-    version = account.holdings.version
-    if account.symbol_order is None or account.symbol_order[0] != version:
-        ordered = sorted(account.holdings.values(), key=lambda h: (h.instrument.symbol, h.instrument.instrument_id))
-        account.symbol_order = (version, ordered)
-    return account.symbol_order[1]
-
-
 def sort_holdings(ordered: list[Holding], sort_by: SortBy, direction: SortDirection) -> list[Holding]:
     """``ordered`` (in symbol order) sorted by ``sort_by``; ties keep the symbol order."""
     if sort_by is SortBy.SYMBOL:
@@ -174,12 +128,6 @@ def sort_holdings(ordered: list[Holding], sort_by: SortBy, direction: SortDirect
     return [h for _, h in present] + missing
 
 
-@dataclass(frozen=True, slots=True)
-class PositionsSlice:
-    rows: list[dict[str, Any]]
-    metadata: dict[str, Any]
-
-
 def list_positions(
     state: SimulatorState,
     account: Account,
@@ -189,21 +137,9 @@ def list_positions(
     direction: SortDirection,
     offset: int,
     limit: int,
-) -> PositionsSlice:
-    holdings = symbol_order(account)
+) -> Page:
+    holdings = account.in_symbol_order()
     if instrument_ids is not None:
         holdings = [h for h in holdings if h.instrument.instrument_id in instrument_ids]
     ordered = sort_holdings(holdings, sort_by, direction)
-    rows = position_rows(state, account, ordered[offset : offset + limit])
-    return PositionsSlice(rows, page_metadata(offset, limit, len(ordered)))
-
-
-def page_metadata(offset: int, limit: int, total: int) -> dict[str, Any]:
-    """The paging part of ``metadata`` for the page at ``offset`` of ``limit`` rows out of ``total``."""
-    return {
-        "page_number": offset // limit + 1,
-        "total_items": total,
-        "total_pages": -(-total // limit),
-        "next_page_token": encode_page_token(offset + limit, limit) if offset + limit < total else None,
-        "previous_page_token": encode_page_token(max(0, offset - limit), limit) if offset > 0 else None,
-    }
+    return page_of(ordered, offset, limit, lambda page: position_rows(state, account, page))
