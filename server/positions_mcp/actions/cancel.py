@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clearstreet.errors import APIStatusError, ClearStreetError, Conflict, NotFound
 from ..clearstreet.models import PositionInstruction
-from .errors import describe_upstream
+from .action_errors import describe_upstream
 from .pipeline import IdempotentAction, Sent
 from .views import Result
 

@@ -18,7 +18,7 @@ import anyio
 
 from ..safety.policy import resolve_account
 from ..settings import Settings
-from .errors import OutOfTime
+from .action_errors import OutOfTime
 from .upstream import Upstream
 
 if TYPE_CHECKING:

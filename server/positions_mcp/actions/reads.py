@@ -27,8 +27,8 @@ from ..domain.numbers import plain
 from ..domain.osi import symbol_key, try_parse_osi
 from ..domain.resolve import underlier_key, underlier_keys
 from ..safety.policy import PolicyError
+from .action_errors import ActionError, upstream_errors
 from .dependencies import Dependencies
-from .errors import ActionError, upstream_errors
 from .views import PositionInstructions, PositionsPage, Status
 
 if TYPE_CHECKING:

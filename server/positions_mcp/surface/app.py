@@ -86,7 +86,7 @@ def app_of(ctx: Context[Any, Any]) -> App:
 
 async def respond(app: App, result: Awaitable[BaseModel]) -> CallToolResult:
     """Await a use-case and present its result; its ``ActionError`` becomes a tool error."""
-    from ..actions.errors import ActionError
+    from ..actions.action_errors import ActionError
 
     try:
         return present(await result)

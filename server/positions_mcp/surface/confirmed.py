@@ -198,7 +198,7 @@ async def execute(
     ctx: Context[Any, Any], action: ConfirmedAction[Any, Any], account_id: int | None, args: Any, token: str | None
 ) -> CallToolResult | InputRequiredResult:
     """Get the person's yes by the route this call takes, then let the pipeline execute."""
-    from ..actions.errors import ActionError
+    from ..actions.action_errors import ActionError
     from ..actions.pipeline import Answer
 
     app = app_of(ctx)

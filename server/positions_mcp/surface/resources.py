@@ -39,7 +39,7 @@ def _account(app: App, text: str) -> int:
             f"[{app.environment}] {text!r} is not an account id: use a positive whole number, e.g. "
             "clearstreet://accounts/19816/positions"
         )
-    from ..actions.errors import ActionError
+    from ..actions.action_errors import ActionError
 
     try:
         return app.reads.account(int(text))
@@ -48,7 +48,7 @@ def _account(app: App, text: str) -> int:
 
 
 async def _document(app: App, read: Callable[[], Awaitable[BaseModel]]) -> str:
-    from ..actions.errors import ActionError, NotVisible
+    from ..actions.action_errors import ActionError, NotVisible
 
     try:
         result = await read()

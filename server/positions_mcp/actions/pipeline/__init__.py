@@ -40,9 +40,9 @@ How to add a state-changing action
 
 Nothing else: the account policy, the token, the ledger, repeats, the audit, the deadline and the
 shield, the question and the outcome are the pipeline's. Each is one collaborator in its own
-module: :class:`~.audit.WriteAhead` (every audit line; the write-ahead rule),
-:class:`~.tokens.TokenIssue` (issue, verify, compare with the fresh plan),
-:class:`~.ledger.LedgerSteps` (single use, the submission record), :class:`~.repeats.Repeats`
+module: :class:`~.write_ahead.WriteAhead` (every audit line; the write-ahead rule),
+:class:`~.token_binding.TokenIssue` (issue, verify, compare with the fresh plan),
+:class:`~.single_use.LedgerSteps` (single use, the submission record), :class:`~.repeats.Repeats`
 (repeat detection), :class:`~.send.ShieldedSend` (shield + deadline), :class:`~.outcome.OutcomeLine`
 (the outcome, audited and recorded) and :mod:`.wording` (the pipeline's own words). A per-call
 :class:`Call` carries the action, account and arguments through them; :class:`~.flow.Pipeline`
@@ -78,6 +78,7 @@ Nothing here knows MCP: the surface turns an ``ActionError`` into a tool error, 
 
 from __future__ import annotations
 
+from .answers import Answer, ConfirmedBy, Execution, Preview, Question
 from .declaration import (
     AuditIds,
     Call,
@@ -91,7 +92,6 @@ from .declaration import (
     upstream_failure,
 )
 from .flow import Pipeline
-from .results import Answer, ConfirmedBy, Execution, Preview, Question
 
 __all__ = [
     "Answer",

@@ -24,9 +24,9 @@ from ...clearstreet.errors import (
     OutcomeUnknownError,
 )
 from ...safety.ledger import Submission
+from ..action_errors import describe_upstream
 from ..earlier import earlier_attempt
-from ..errors import describe_upstream
-from .results import Execution, Preview
+from .answers import Execution, Preview
 
 if TYPE_CHECKING:
     from ...clearstreet.client import ClearStreetClient

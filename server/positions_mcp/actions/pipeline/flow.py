@@ -18,16 +18,16 @@ from ...safety.ledger import Submission
 from ...safety.policy import PolicyError
 from ...safety.tokens import VerifiedToken, already_used, token_digest
 from ...settings import ConfirmationMode
-from ..errors import ActionError, OutOfTime, Refused
-from .audit import WriteAhead
+from ..action_errors import ActionError, OutOfTime, Refused
+from .answers import Answer, ConfirmedBy, Execution, Preview, Question
 from .declaration import Call, CannotPlan, ConfirmedAction, Draft, IdempotentAction, StateChange
-from .ledger import LedgerSteps
 from .outcome import OutcomeLine
 from .repeats import Repeats
-from .results import Answer, ConfirmedBy, Execution, Preview, Question
 from .send import ShieldedSend
-from .tokens import TokenIssue
+from .single_use import LedgerSteps
+from .token_binding import TokenIssue
 from .wording import next_step, question_text
+from .write_ahead import WriteAhead
 
 if TYPE_CHECKING:
     from ..dependencies import Dependencies

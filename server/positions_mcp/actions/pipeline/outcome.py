@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...clearstreet.errors import ClearStreetError
-from ..errors import ActionError
-from .audit import WriteAhead
+from ..action_errors import ActionError
 from .declaration import Call, Sent, StateChange
-from .ledger import LedgerSteps
+from .single_use import LedgerSteps
+from .write_ahead import WriteAhead
 
 __all__ = ["OutcomeLine"]
 

@@ -15,9 +15,9 @@ from typing import Any, NoReturn
 from ...safety.ledger import Submission
 from ...safety.tokens import VerifiedToken, canonical_arguments
 from ..earlier import when
-from .audit import WriteAhead
 from .declaration import Call, ConfirmedAction, Draft
-from .ledger import LedgerSteps
+from .single_use import LedgerSteps
+from .write_ahead import WriteAhead
 
 __all__ = ["Repeats"]
 

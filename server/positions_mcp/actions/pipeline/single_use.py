@@ -18,8 +18,8 @@ import anyio.to_thread
 
 from ...safety.ledger import LedgerError, Submission
 from ...safety.tokens import VerifiedToken
-from .audit import WriteAhead
 from .declaration import Call, StateChange
+from .write_ahead import WriteAhead
 
 if TYPE_CHECKING:
     from ..dependencies import Dependencies

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...safety.tokens import ConfirmationRefused
-from ..errors import NOTHING_SENT, ActionError, Refused
+from ..action_errors import NOTHING_SENT, ActionError, Refused
 from .declaration import Call, StateChange
 
 if TYPE_CHECKING:

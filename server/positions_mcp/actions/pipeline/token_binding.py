@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...safety.ledger import Submission
 from ...safety.tokens import ConfirmationRefused, VerifiedToken, positions_fingerprint
-from .audit import WriteAhead
 from .declaration import Call, ConfirmedAction, Draft
+from .write_ahead import WriteAhead
 
 if TYPE_CHECKING:
     from ..dependencies import Dependencies
