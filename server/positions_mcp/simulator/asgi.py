@@ -27,6 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 from .access import Access
 from .envelope import envelope, error_response, request_id
 from .faults import ConnectionDropped, FaultKind, FaultRule, Faults
+from .response_watch import WatchedSend
 from .routes_balances import BalanceRoutes
 from .routes_clock import ClockRoutes
 from .routes_instructions import InstructionRoutes
@@ -99,18 +100,12 @@ class SimulatedApi:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the routes; a bug still answers the 500 envelope (and is logged), never a traceback."""
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self._routes(scope, receive, tracking_send)
+            await self._routes(scope, receive, watched)
         except Exception:
             logger.exception("simulator failed on %s %s", scope["method"], scope["path"])
-            if not started:
+            if not watched.started:
                 identifier = scope["state"]["request_id"]
                 await error_response(identifier, 500, "Internal server error")(scope, receive, send)
 

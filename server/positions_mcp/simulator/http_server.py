@@ -8,11 +8,12 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .book import DEMO_INSTRUCTIONS_ACCOUNT, DEMO_PRIMARY_ACCOUNT
 from .core import Simulator
 from .faults import ConnectionDropped
+from .response_watch import WatchedSend
 
 if TYPE_CHECKING:
     import uvicorn
@@ -33,17 +34,11 @@ class DropConnections:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, watched)
         except ConnectionDropped:
-            if started:
+            if watched.started:
                 raise
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if isinstance(transport, asyncio.Transport):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import MAX_PREC, localcontext
+from typing import Required, TypedDict, Unpack
 
 from ...clearstreet.models import Position, PositionInstruction, PositionType, SecurityType
 from ..calendar import NEW_YORK
@@ -226,38 +227,29 @@ class ExposureBuilder:
         return fit(summary, self.max_json_bytes, small, by_default, percent(sum(d.top5, ZERO), d.gross))
 
 
+class BuilderOptions(TypedDict, total=False):
+    """What :class:`ExposureBuilder` takes, for :func:`summarize_exposure` to pass on (its defaults
+    are the builder's: written once)."""
+
+    account_id: Required[int]
+    environment: Required[str]
+    as_of: Required[datetime]
+    today: date | None
+    expiry_window_business_days: int
+    top_n: int
+    underlier_limit: int
+    expiring_limit: int
+    max_json_bytes: int | None
+    small_book: int
+
+
 def summarize_exposure(
     positions: Iterable[Position],
     *,
-    account_id: int,
-    environment: str,
-    as_of: datetime,
     market: MarketView | None = None,
-    today: date | None = None,
-    expiry_window_business_days: int = 3,
-    top_n: int = 10,
-    underlier_limit: int = 10,
-    expiring_limit: int = 5,
-    max_json_bytes: int | None = MAX_JSON_BYTES,
-    small_book: int = SMALL_BOOK_POSITIONS,
     instructions: Iterable[PositionInstruction] = (),
+    **options: Unpack[BuilderOptions],
 ) -> ExposureSummary:
     """The exposure summary of ``positions`` in one go, with ``market`` when there is one and the
     account's ``instructions`` (see :class:`ExposureBuilder`)."""
-    return (
-        ExposureBuilder(
-            account_id=account_id,
-            environment=environment,
-            as_of=as_of,
-            today=today,
-            expiry_window_business_days=expiry_window_business_days,
-            top_n=top_n,
-            underlier_limit=underlier_limit,
-            expiring_limit=expiring_limit,
-            max_json_bytes=max_json_bytes,
-            small_book=small_book,
-        )
-        .add(positions)
-        .instruct(instructions)
-        .build(market)
-    )
+    return ExposureBuilder(**options).add(positions).instruct(instructions).build(market)
