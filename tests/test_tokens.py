@@ -601,3 +601,39 @@ def test_the_key_file_is_written_whole_once_and_shared(tmp_path: Path) -> None:
     key = load_or_create_secret(empty)
     assert len(key) == 64 and empty.read_bytes().strip() == key
     assert load_or_create_secret(empty) == key
+
+
+# -- the person who previewed ----------------------------------------------------------------------
+
+
+def _payload(token: str) -> dict[str, Any]:
+    body = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return decoded
+
+
+def test_a_token_is_bound_to_the_person_who_previewed() -> None:
+    """With OAuth a token names (a digest of) the ``sub`` that previewed: only that person redeems
+    it; a token of a preview made without signing in is no one's in particular, and is refused to a
+    signed-in person, as theirs is refused to a call without one."""
+    t = tokens()
+    alices = issue(t, subject="alice@desk.example")
+    assert t.verify(alices, "close_position", 19816, "simulator", ARGS, "alice@desk.example").tool == "close_position"
+    for other in ("bob@desk.example", "Alice@desk.example", None):
+        with pytest.raises(ConfirmationRefused) as caught:
+            t.verify(alices, "close_position", 19816, "simulator", ARGS, other)
+        assert caught.value.reason_code is RefusalReason.WRONG_PERSON
+        assert "another person's preview" in caught.value.message
+    anyones = issue(t)
+    t.verify(anyones, "close_position", 19816, "simulator", ARGS)
+    with pytest.raises(ConfirmationRefused) as caught:
+        t.verify(anyones, "close_position", 19816, "simulator", ARGS, "alice@desk.example")
+    assert caught.value.reason_code is RefusalReason.WRONG_PERSON
+    assert "alice" not in json.dumps(_payload(alices))  # a digest, not the name
+
+
+def test_a_token_without_a_person_keeps_its_fields() -> None:
+    """Without OAuth the payload is what it was before a person could be bound, so tokens issued
+    then still verify."""
+    assert set(_payload(issue(tokens()))) == {"t", "a", "e", "h", "f", "x", "n", "p"}
+    assert set(_payload(issue(tokens(), subject="alice"))) == {"t", "a", "e", "h", "f", "x", "n", "p", "u"}

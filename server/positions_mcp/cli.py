@@ -12,9 +12,21 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .settings import DEFAULT_HTTP_PORT, OPTIONS, ConfigError, Settings, check_http_transport, load_settings
+from .settings import (
+    DEFAULT_HTTP_PORT,
+    OPTIONS,
+    ConfigError,
+    Settings,
+    check_http_transport,
+    check_oauth,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    from .surface.oauth import JwtVerifier
 
 PROG = "clearstreet-positions-mcp"
 EXIT_CONFIG = 2
@@ -109,6 +121,22 @@ def _check_state_changing(settings: Settings) -> None:
         raise ConfigError(f"{exc}; {exc.remedy}, or set POSITIONS_MCP_READ_ONLY=true") from None
 
 
+def _check_desk(settings: Settings) -> JwtVerifier | None:
+    """A desk's service: the grants file reads, and the issuer's metadata and keys can be fetched
+    (else start-up stops with one line). Returns the checked verifier, to serve with."""
+    if settings.account_grants is not None:
+        from .safety.grants import load_grants
+
+        load_grants(settings.account_grants)
+    if not settings.oauth:
+        return None
+    from .surface.oauth import JwtVerifier
+
+    verifier = JwtVerifier(settings)
+    verifier.check()
+    return verifier
+
+
 def serve(argv: Sequence[str]) -> int:
     try:
         args, settings = load(argv)
@@ -125,8 +153,11 @@ def serve(argv: Sequence[str]) -> int:
             raise ConfigError(
                 f"{given} only apply to the HTTP transport: add --transport streamable-http, or drop them to serve stdio"
             )
+        if args.transport == "stdio":
+            check_oauth(settings, http=False)
         if settings.state_changing_enabled:
             _check_state_changing(settings)
+        verifier = _check_desk(settings)
     except ConfigError as exc:
         return _fail(str(exc))
     for line in settings.withheld:
@@ -140,7 +171,7 @@ def serve(argv: Sequence[str]) -> int:
     else:
         from .surface.http import run_http
 
-        run_http(build_server(settings), settings, host, port)
+        run_http(build_server(settings, verifier=verifier), settings, host, port)
     return 0
 
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..safety.policy import resolve_account
+from ..safety.identity import Caller
+from ..safety.policy import accounts_of, resolve_account
 from ..settings import Settings
 from .action_errors import OutOfTime
 from .upstream import Upstream
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from ..clearstreet.retry import RetryPolicy
     from ..safety.audit import AuditLog
+    from ..safety.grants import AccountGrants
     from ..safety.ledger import Ledger
     from ..safety.tokens import ConfirmationTokens
     from ..simulator import Simulator
@@ -75,9 +77,26 @@ class Dependencies:
     def environment(self) -> str:
         return self.settings.environment_label
 
-    def account(self, account_id: int | None) -> int:
-        """The account a call acts on (the default when omitted); PolicyError outside the allowlist."""
-        return resolve_account(self.settings, account_id, default=self.upstream.default_account)
+    def account(self, account_id: int | None, caller: Caller) -> int:
+        """The account ``caller``'s call acts on (the default when omitted); PolicyError outside the
+        allowlist or the caller's grants."""
+        return resolve_account(
+            self.settings, account_id, default=self.upstream.default_account, caller=caller, grants=self.grants
+        )
+
+    def accounts_of(self, caller: Caller) -> tuple[int, ...] | None:
+        """The accounts ``caller`` may touch; None: any the allowlist allows."""
+        return accounts_of(self.settings, self.grants, caller)
+
+    @cached_property
+    def grants(self) -> AccountGrants | None:
+        """The per-person grants (POSITIONS_MCP_ACCOUNT_GRANTS), read once; ConfigError when the
+        file is wrong (checked at start-up)."""
+        if self.settings.account_grants is None:
+            return None
+        from ..safety.grants import load_grants
+
+        return load_grants(self.settings.account_grants)
 
     @cached_property
     def token_secret(self) -> bytes:

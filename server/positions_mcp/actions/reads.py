@@ -26,7 +26,8 @@ from ..domain.market_view import MarketView
 from ..domain.numbers import plain
 from ..domain.osi import symbol_key, try_parse_osi
 from ..domain.resolve import underlier_key, underlier_keys
-from ..safety.policy import PolicyError
+from ..safety.identity import READ_SCOPE, Caller
+from ..safety.policy import PolicyError, require_scope
 from .action_errors import ActionError, upstream_errors
 from .dependencies import Dependencies
 from .views import PositionInstructions, PositionsPage, Status
@@ -125,22 +126,34 @@ class Reads:
     def environment(self) -> str:
         return self.deps.environment
 
-    def account(self, account_id: int | None) -> int:
+    def account(self, account_id: int | None, caller: Caller) -> int:
+        """The account ``caller`` reads (scope ``positions:read``, with OAuth; the allowlist and
+        the caller's grants); an ``ActionError`` saying why not."""
         try:
-            return self.deps.account(account_id)
+            require_scope(self.deps.settings, caller, READ_SCOPE)
+            return self.deps.account(account_id, caller)
         except PolicyError as exc:
             raise ActionError(str(exc)) from None
 
-    def status(self) -> Status:
+    def status(self, caller: Caller) -> Status:
+        """The server's status as ``caller`` sees it: with grants, only their own accounts."""
         s = self.deps.settings
+        mine = self.deps.accounts_of(caller)
+        if mine is None:
+            allowed, default = (
+                (sorted(s.allowed_accounts) if s.allowed_accounts else None),
+                self.deps.upstream.default_account,
+            )
+        else:
+            allowed, default = list(mine), self._default_of(caller)
         return Status(
             environment=self.environment,
             is_simulator=s.is_simulator,
             base_url="in-process simulator" if s.is_simulator else s.base_url,
             read_only=s.read_only,
             state_changing_tools=s.state_changing_enabled,
-            allowed_accounts=sorted(s.allowed_accounts) if s.allowed_accounts else None,
-            default_account=self.deps.upstream.default_account,
+            allowed_accounts=allowed,
+            default_account=default,
             confirmation=s.confirmation.value,
             confirm_ttl_seconds=s.confirm_ttl,
             call_timeout_seconds=s.call_timeout,
@@ -148,8 +161,14 @@ class Reads:
             server_version=__version__,
         )
 
-    async def positions_page(self, account_id: int | None, query: PositionsQuery) -> PositionsPage:
-        account = self.account(account_id)
+    def _default_of(self, caller: Caller) -> int | None:
+        try:
+            return self.deps.account(None, caller)
+        except PolicyError:
+            return None
+
+    async def positions_page(self, account_id: int | None, query: PositionsQuery, *, caller: Caller) -> PositionsPage:
+        account = self.account(account_id, caller)
         if query.underlying_instrument_id is not None:
             return await self._underlier_page(account, query, query.underlying_instrument_id)
         async with self.deps.deadline("reading positions"), upstream_errors():
@@ -247,10 +266,12 @@ class Reads:
             positions.extend(rows)
         return positions
 
-    async def all_positions(self, account_id: int | None, progress: Progress | None = None) -> PositionsPage:
+    async def all_positions(
+        self, account_id: int | None, progress: Progress | None = None, *, caller: Caller
+    ) -> PositionsPage:
         """The positions document (resource): every position up to ``DOCUMENT_POSITIONS``, in the
         API's order; a larger book lists that many and says how many there are and where the rest is."""
-        account = self.account(account_id)
+        account = self.account(account_id, caller)
         rows: list[Position] = []
         total: int | None = None
         stopped = False
@@ -303,10 +324,11 @@ class Reads:
         self,
         account_id: int | None,
         *,
+        caller: Caller,
         instrument_id: str | None = None,
         underlying_instrument_id: str | None = None,
     ) -> PositionInstructions:
-        account = self.account(account_id)
+        account = self.account(account_id, caller)
         async with self.deps.deadline("reading position instructions"):
             rows, request_id = await self.instruction_rows(
                 account, instrument_id=instrument_id, underlying_instrument_id=underlying_instrument_id
@@ -315,12 +337,12 @@ class Reads:
             environment=self.environment, account_id=account, instructions=rows, request_id=request_id
         )
 
-    async def scenario(self, account_id: int | None, shocks: Sequence[Shock]) -> ScenarioResult:
+    async def scenario(self, account_id: int | None, shocks: Sequence[Shock], *, caller: Caller) -> ScenarioResult:
         """P&L and delta after ``shocks`` (``domain.scenario``), from every position and what the
         market says about them (quotes, contract terms); the model runs in a worker thread."""
         from ..domain.scenario import ScenarioError, analyze_scenario
 
-        account = self.account(account_id)
+        account = self.account(account_id, caller)
         async with self.deps.deadline("reading positions and quotes for the scenario"):
             positions = await self.positions(account)
             market = await self.market(account, positions, funds=False, session=False)
@@ -334,14 +356,16 @@ class Reads:
             except ScenarioError as exc:
                 raise ActionError(f"Invalid scenario ({exc.code}), nothing was computed: {exc.message}") from None
 
-    async def exposure(self, account_id: int | None, progress: Progress | None = None) -> ExposureSummary:
+    async def exposure(
+        self, account_id: int | None, progress: Progress | None = None, *, caller: Caller
+    ) -> ExposureSummary:
         """Every page folded into the summary with its options' market data (``BookMarket``), then
         the balances and the unpriced underliers, then the account's instructions (what expiry
         settles depends on those in force); the summary is built in a worker thread. Instructions
         that cannot be read degrade to a note, like the market data."""
         from .enrichment import BOOK_PAGE_SIZE, BookMarket
 
-        account = self.account(account_id)
+        account = self.account(account_id, caller)
         now = self.deps.upstream.now()
         builder = ExposureBuilder(
             account_id=account,

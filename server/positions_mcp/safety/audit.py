@@ -11,6 +11,9 @@ Redaction runs on ``arguments`` and ``detail``: a value under a key whose name c
 ``confirmation_token``, logged as a short hash (``sha256:…``) so a preview and its execution can be
 matched — and every registered secret (the API key, the HTTP token, the token secret) is cut out
 of every string it appears in.
+
+With OAuth every line also names the caller: ``subject`` (the access token's ``sub``) and
+``client_id`` (the OAuth client it was issued to, when the token says).
 """
 
 from __future__ import annotations
@@ -164,8 +167,10 @@ class AuditLog:
         order_ids: Iterable[str] = (),
         instruction_ids: Iterable[str] = (),
         detail: Any = None,
+        caller: Mapping[str, str | None] | None = None,
     ) -> dict[str, Any]:
-        """Append one event and return what was written (after redaction)."""
+        """Append one event and return what was written (after redaction). ``caller``: who called
+        (``identity.Caller.audited``: subject and client id, with OAuth)."""
         entry: dict[str, Any] = redact(
             {
                 "time": self._clock().astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -173,6 +178,7 @@ class AuditLog:
                 "tool": tool,
                 "account_id": account_id,
                 "environment": environment,
+                **(caller or {}),
                 "arguments": arguments or {},
                 "outcome": outcome,
                 "request_id": request_id,

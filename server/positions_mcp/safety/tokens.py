@@ -6,8 +6,9 @@ the positions fingerprint, the expiry (epoch seconds), a random nonce, and optio
 projection of the previewed positions and the idempotency keys the preview assigned; the signature
 is base64url HMAC-SHA256 over ``cst1.<payload>``, compared with :func:`hmac.compare_digest`.
 
-Verifying checks, in order: present → well-formed → signature → not expired → tool → account →
-environment → arguments. Verifying spends nothing: single use is the ledger's job
+With OAuth the payload also carries a tag of the person (``sub``) who previewed. Verifying checks,
+in order: present → well-formed → signature → not expired → tool → account → environment → person →
+arguments. Verifying spends nothing: single use is the ledger's job
 (``safety.ledger``), which records a token's nonce as spent in one atomic insert that survives
 restarts and is shared by every process. Every refusal says to call the preview again.
 
@@ -59,6 +60,7 @@ __all__ = [
     "positions_fingerprint",
     "positions_projection",
     "preview_tool_for",
+    "subject_tag",
     "token_digest",
 ]
 
@@ -83,6 +85,7 @@ class RefusalReason(StrEnum):
     WRONG_ARGUMENTS = "WRONG_ARGUMENTS"
     WRONG_ACCOUNT = "WRONG_ACCOUNT"
     WRONG_ENVIRONMENT = "WRONG_ENVIRONMENT"
+    WRONG_PERSON = "WRONG_PERSON"
     POSITIONS_CHANGED = "POSITIONS_CHANGED"
     PLAN_CHANGED = "PLAN_CHANGED"
 
@@ -309,13 +312,16 @@ class ConfirmationTokens:
         instruction_keys: Sequence[str] | None = None,
         repeat_of: int = 0,
         sends: Sequence[str] | None = None,
+        subject: str | None = None,
     ) -> str:
         """A token that lets ``tool`` (the executing tool, e.g. ``close_position``) run once with
         these arguments. ``positions`` (the scope that was fingerprinted) travel as a projection
         when there are at most ``PROJECTION_LIMIT`` of them; ``instruction_keys`` are the
         idempotency keys the preview assigned, in row order; ``repeat_of`` the ledger id of the
         identical earlier submission the preview named (execution refuses a newer one); ``sends`` what
-        the plan would send, one canonical line per order or row (bound as ``plan_digest``)."""
+        the plan would send, one canonical line per order or row (bound as ``plan_digest``);
+        ``subject`` the person who previewed (OAuth ``sub``; bound as ``subject_tag``, and only
+        another call by that person redeems it)."""
         if positions is not None and positions_fingerprint(positions) != fingerprint:
             raise ValueError("fingerprint does not match the positions given")
         keys = list(instruction_keys) if instruction_keys is not None else None
@@ -336,6 +342,8 @@ class ConfirmationTokens:
             payload["r"] = int(repeat_of)
         if sends is not None:
             payload["s"] = plan_digest(sends)
+        if subject is not None:
+            payload["u"] = subject_tag(subject)
         body = f"{PREFIX}.{_b64(json.dumps(payload, separators=(',', ':')).encode())}"
         return f"{body}.{self._sign(body)}"
 
@@ -383,8 +391,10 @@ class ConfirmationTokens:
         account_id: int | str,
         environment: str,
         arguments: Mapping[str, Any],
+        subject: str | None = None,
     ) -> VerifiedToken:
-        """Check ``token`` against this call. Raises ``ConfirmationRefused``; spends nothing."""
+        """Check ``token`` against this call (by ``subject``: the person calling, None without
+        OAuth). Raises ``ConfirmationRefused``; spends nothing."""
         payload = self._verify(token, tool)
         now = self._now()
         expiry = int(payload["x"])
@@ -410,6 +420,12 @@ class ConfirmationTokens:
                 f"This confirmation_token was issued in the {payload['e']} environment, not "
                 f"{environment}." + _again(tool),
             )
+        if payload.get("u") != (subject_tag(subject) if subject is not None else None):
+            raise ConfirmationRefused(
+                RefusalReason.WRONG_PERSON,
+                "This confirmation_token belongs to another person's preview (or to one made without "
+                "signing in); each person confirms only what they previewed." + _again(tool),
+            )
         keys = payload.get("k")
         if not hmac.compare_digest(str(payload["h"]), arguments_digest(arguments, keys)):
             raise ConfirmationRefused(
@@ -431,6 +447,12 @@ class ConfirmationTokens:
             repeat_of=int(payload.get("r", 0)),
             plan=payload.get("s"),
         )
+
+
+def subject_tag(subject: str) -> str:
+    """How a token names the person who previewed: a digest, not the ``sub`` itself (a token is
+    shown to the model and may be logged by a host)."""
+    return _b64(hashlib.sha256(subject.encode("utf-8", "replace")).digest()[:18])
 
 
 def plan_digest(sends: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from ..clearstreet.config import ENVIRONMENT_URLS
 from ..secret import Secret
@@ -36,6 +37,7 @@ __all__ = [
     "Settings",
     "check_http_transport",
     "check_known_variables",
+    "check_oauth",
     "http_backlog",
     "is_loopback",
     "load_settings",
@@ -57,6 +59,7 @@ deadline under 20 s would refuse every state change."""
 DEFAULT_HTTP_MAX_SESSIONS = 100
 DEFAULT_HTTP_SESSION_IDLE = 300
 DEFAULT_HTTP_MAX_CONNECTIONS = 200
+DEFAULT_GROUPS_CLAIM = "groups"
 MIN_SECRET_BYTES = 32
 """A shared secret that strangers may guess at (a bearer token on a reachable address, the key
 every replica signs confirmations with) is at least this long: 256 bits, the output size of the
@@ -262,6 +265,42 @@ class Settings:
         example="50",
         help=f"most open HTTP connections; beyond it new ones are refused (default {DEFAULT_HTTP_MAX_CONNECTIONS})",
     )
+    oauth_issuer: str | None = setting(
+        "POSITIONS_MCP_OAUTH_ISSUER",
+        parse.http_url,
+        default=None,
+        example="https://login.desk.example/realms/desk",
+        help="OAuth 2.1 resource-server mode: the authorization server's issuer URL (its RFC 8414 "
+        "or OpenID metadata gives the jwks_uri)",
+    )
+    oauth_audience: str | None = setting(
+        "POSITIONS_MCP_OAUTH_AUDIENCE",
+        parse.http_url,
+        default=None,
+        example="https://mcp.desk.example/mcp",
+        help="this server's resource URL: an access token must name it in aud (RFC 8707)",
+    )
+    oauth_jwks_url: str | None = setting(
+        "POSITIONS_MCP_OAUTH_JWKS_URL",
+        parse.http_url,
+        default=None,
+        example="https://login.desk.example/keys",
+        help="the issuer's JWKS URL, when it publishes no metadata",
+    )
+    oauth_groups_claim: str = setting(
+        "POSITIONS_MCP_OAUTH_GROUPS_CLAIM",
+        parse.claim_name,
+        default=DEFAULT_GROUPS_CLAIM,
+        example="roles",
+        help=f"the access token's claim listing the person's groups (default {DEFAULT_GROUPS_CLAIM})",
+    )
+    account_grants: Path | None = setting(
+        "POSITIONS_MCP_ACCOUNT_GRANTS",
+        parse.path,
+        default=None,
+        example="/etc/positions/grants.toml",
+        help="TOML file: [subjects] and [groups] map a token's sub or group to the account ids it may touch",
+    )
 
     @property
     def is_simulator(self) -> bool:
@@ -303,6 +342,11 @@ class Settings:
                 "API without an allowlist: set POSITIONS_MCP_ALLOWED_ACCOUNTS to the account ids they may touch"
             ]
         return []
+
+    @property
+    def oauth(self) -> bool:
+        """OAuth 2.1 resource-server mode: every HTTP request carries a person's access token."""
+        return self.oauth_issuer is not None
 
     @property
     def redis_ledger(self) -> RedisURL | None:
@@ -464,16 +508,60 @@ def check_http_transport(settings: Settings, host: str) -> None:
     """The HTTP transport on a non-loopback address needs a bearer token, and every secret a
     stranger there could guess at is long enough; the process must be able to hold every
     connection it accepts (``http_backlog``)."""
+    check_oauth(settings, http=True)
     if not is_loopback(host):
-        if settings.http_token is None:
+        if settings.http_token is None and not settings.oauth:
             raise ConfigError(
-                f"refusing to serve MCP over HTTP on {host} without POSITIONS_MCP_HTTP_TOKEN: set a "
-                "token (clients send it as 'Authorization: Bearer <token>') or bind to 127.0.0.1"
+                f"refusing to serve MCP over HTTP on {host} without POSITIONS_MCP_HTTP_TOKEN or "
+                "POSITIONS_MCP_OAUTH_ISSUER: set a token (clients send it as 'Authorization: Bearer "
+                "<token>'), turn on OAuth, or bind to 127.0.0.1"
             )
-        _check_long_enough(settings.http_token, "http_token", f"to serve on {host}")
+        if settings.http_token is not None:
+            _check_long_enough(settings.http_token, "http_token", f"to serve on {host}")
         if settings.token_secret is not None:
             _check_long_enough(settings.token_secret, "token_secret", f"to serve on {host}")
     http_backlog(settings.http_max_connections)
+
+
+_OAUTH_COMPANIONS = ("oauth_audience", "oauth_jwks_url", "account_grants")
+
+
+def check_oauth(settings: Settings, *, http: bool) -> None:
+    """OAuth resource-server mode and per-person accounts fit together, and only over HTTP: on
+    stdio the person is whoever started the process, and no token identifies anyone else."""
+    given = [name for name in ("oauth_issuer", *_OAUTH_COMPANIONS) if getattr(settings, name) is not None]
+    if settings.oauth_groups_claim != DEFAULT_GROUPS_CLAIM:
+        given.append("oauth_groups_claim")
+    if not given:
+        return
+    if not http:
+        raise ConfigError(
+            f"{ENV_VARS[given[0]]} only applies to the HTTP transport, where access tokens identify each "
+            "person: add --transport streamable-http, or unset it to serve stdio"
+        )
+    if settings.oauth_issuer is None:
+        raise ConfigError(
+            f"{ENV_VARS[given[0]]} needs {ENV_VARS['oauth_issuer']}: set the authorization server's issuer URL "
+            "(OAuth resource-server mode), or unset it"
+        )
+    if settings.oauth_audience is None:
+        raise ConfigError(
+            f"{ENV_VARS['oauth_issuer']} needs {ENV_VARS['oauth_audience']}: this server's resource URL "
+            "(e.g. https://mcp.desk.example/mcp), which every access token must name in aud"
+        )
+    if settings.http_token is not None:
+        raise ConfigError(
+            f"{ENV_VARS['oauth_issuer']} and {ENV_VARS['http_token']} are both set: a server takes OAuth "
+            "access tokens or one shared token, not both; unset one"
+        )
+    for name in ("oauth_issuer", "oauth_audience", "oauth_jwks_url"):
+        url = getattr(settings, name)
+        parts = urlsplit(url) if url is not None else None
+        if parts is not None and parts.scheme.lower() == "http" and not is_loopback(parts.hostname or ""):
+            raise ConfigError(
+                f"{ENV_VARS[name]}: {url!r} is plain http on a host other than this one; use https:// "
+                "(keys and tokens fetched over http could be forged on the way)"
+            )
 
 
 def http_backlog(max_connections: int) -> int:

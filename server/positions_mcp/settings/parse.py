@@ -3,6 +3,7 @@ came from, and returns the value or raises ``ConfigError`` naming that variable,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -126,6 +127,32 @@ def log_level(value: str, what: str) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"{what}: {value!r} is not one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def http_url(value: str, what: str) -> str:
+    """An ``http(s)://host[:port][/path]`` URL, kept as written: an issuer is compared with a
+    token's ``iss`` as an exact string (RFC 8414 section 3.3). No query, fragment or userinfo
+    (RFC 8414 section 2 forbids them in an issuer). Whether plain http is allowed depends on the
+    host (``settings.check_oauth``)."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{what}: {value!r} has a port that is not a number") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what}: {value!r} is not an https:// URL")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"{what}: {value!r} must not carry a query, a fragment or a user name")
+    return value
+
+
+CLAIM_NAME = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
+
+
+def claim_name(value: str, what: str) -> str:
+    if CLAIM_NAME.fullmatch(value) is None:
+        raise ConfigError(f"{what}: {value!r} is not a claim name (letters, digits, '_', ':', '.', '/', '-')")
+    return value
 
 
 def secret(value: str, what: str) -> Secret:

@@ -9,10 +9,12 @@ from collections.abc import Awaitable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
+from ..safety.identity import LOCAL, Caller, caller_from_claims
 from ..secret import known_secrets
 from ..settings import Settings
 from .tool_base import present, tool_error
@@ -62,6 +64,19 @@ class App:
         from ..actions.pipeline import Pipeline
 
         return Pipeline(self.deps, self.reads)
+
+    def caller(self) -> Caller:
+        """Who this call comes from: with OAuth, the person the verified access token names (the
+        SDK's bearer middleware verified it, ``surface.oauth``); else the local person. Passed
+        down as is: what the caller may do is decided in ``safety``."""
+        if not self.settings.oauth:
+            return LOCAL
+        token = get_access_token()
+        if token is None or not token.subject:
+            return LOCAL  # refused by the policy: OAuth mode needs an identified caller
+        return caller_from_claims(
+            token.subject, token.client_id, token.scopes, token.claims or {}, self.settings.oauth_groups_claim
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:

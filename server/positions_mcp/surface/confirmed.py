@@ -202,7 +202,7 @@ async def execute(
     from ..actions.pipeline import Answer
 
     app = app_of(ctx)
-    pipeline = app.pipeline
+    pipeline, caller = app.pipeline, app.caller()
     mode = app.settings.confirmation
     try:
         route = confirmation_route(mode, can_elicit(ctx))
@@ -214,21 +214,22 @@ async def execute(
                 "ELICITATION_UNAVAILABLE",
                 "POSITIONS_MCP_CONFIRMATION is 'elicitation' and this client cannot ask the person. "
                 "Use a client that supports elicitation, or ask whoever runs the server for token mode.",
+                caller=caller,
             )
         if route == "token":
-            return present(await pipeline.execute(action, account_id, args, token))
+            return present(await pipeline.execute(action, account_id, args, token, caller=caller))
         if ctx.session.can_send_request:  # 2025-11-25: ask mid-call
-            question = await pipeline.question(action, account_id, args, token)
+            question = await pipeline.question(action, account_id, args, token, caller=caller)
             try:
                 reply = await ctx.session.elicit_form(question.text, APPROVAL_SCHEMA, related_request_id=ctx.request_id)
                 answer = Answer(reply.action, reply.content)
             except MCPError as exc:  # the client failed to ask: a refusal like any other, audited
                 answer = Answer.failed(f"the client answered with an error ({exc.error.message})")
-            return present(await pipeline.execute(action, account_id, args, question.token, answer))
+            return present(await pipeline.execute(action, account_id, args, question.token, answer, caller=caller))
         shown = _state(ctx, action.name)  # 2026-07-28: ask, then resume with the answer
         response = (ctx.input_responses or {}).get(ANSWER_KEY)
         if shown is None or response is None:
-            question = await pipeline.question(action, account_id, args, token)
+            question = await pipeline.question(action, account_id, args, token, caller=caller)
             return InputRequiredResult(
                 input_requests={
                     ANSWER_KEY: ElicitRequest(
@@ -242,7 +243,7 @@ async def execute(
             if isinstance(response, ElicitResult)
             else Answer.failed(f"the client sent {type(response).__name__} instead of an answer")
         )
-        return present(await pipeline.execute(action, account_id, args, shown, answer))
+        return present(await pipeline.execute(action, account_id, args, shown, answer, caller=caller))
     except ActionError as exc:
         raise tool_error(app.environment, str(exc)) from None
 
@@ -291,7 +292,10 @@ def confirmed(
     async def preview(ctx: Context[Any, Any], args: Any) -> CallToolResult:
         app = app_of(ctx)
         return await respond(
-            app, app.pipeline.preview(declared.action, args.account_id, declared.args(args), can_ask=can_elicit(ctx))
+            app,
+            app.pipeline.preview(
+                declared.action, args.account_id, declared.args(args), caller=app.caller(), can_ask=can_elicit(ctx)
+            ),
         )
 
     async def run(ctx: Context[Any, Any], args: Any) -> CallToolResult | InputRequiredResult:
@@ -334,7 +338,9 @@ def idempotent(
 
     async def run(ctx: Context[Any, Any], args: Any) -> CallToolResult:
         app = app_of(ctx)
-        return await respond(app, app.pipeline.perform(declared.action, args.account_id, declared.args(args)))
+        return await respond(
+            app, app.pipeline.perform(declared.action, args.account_id, declared.args(args), caller=app.caller())
+        )
 
     return make_tool(
         name=name,

@@ -1,5 +1,6 @@
-"""Streamable HTTP transport: a static bearer token, DNS-rebinding protection, session limits,
-stateless replicas, and connections that slow or idle clients cannot hold.
+"""Streamable HTTP transport: a static bearer token or OAuth access tokens (``oauth``),
+DNS-rebinding protection, session limits, stateless replicas, and connections that slow or idle
+clients cannot hold.
 
 Served at ``http://HOST:PORT/mcp``. A non-loopback address needs ``POSITIONS_MCP_HTTP_TOKEN``
 (checked at start-up); a loopback one keeps the SDK's Host/Origin checks, with or without a token.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..secret import Secret
@@ -127,6 +129,12 @@ def http_app(server: MCPServer[Any], settings: Settings, host: str, port: int) -
         session_idle_timeout=settings.http_session_idle,
         max_sessions=settings.http_max_sessions,
     )
+    auth = server.settings.auth
+    if auth is not None:  # OAuth mode: the SDK checks each access token (surface.oauth)
+        from .oauth import publish_every_scope
+
+        assert isinstance(app, Starlette)
+        publish_every_scope(app, auth)
     if settings.http_token is not None:
         app = BearerToken(app, settings.http_token)
     return app

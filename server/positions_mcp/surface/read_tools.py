@@ -165,7 +165,7 @@ async def get_positions(ctx: Context[Any, Any], args: GetPositionsArgs) -> CallT
         page_size=args.page_size,
         page_token=args.page_token,
     )
-    return await respond(app, app.reads.positions_page(args.account_id, query))
+    return await respond(app, app.reads.positions_page(args.account_id, query, caller=app.caller()))
 
 
 class GetInstructionsArgs(Arguments):
@@ -181,7 +181,10 @@ async def get_position_instructions(ctx: Context[Any, Any], args: GetInstruction
     return await respond(
         app,
         app.reads.instructions(
-            args.account_id, instrument_id=args.instrument_id, underlying_instrument_id=args.underlying_instrument_id
+            args.account_id,
+            caller=app.caller(),
+            instrument_id=args.instrument_id,
+            underlying_instrument_id=args.underlying_instrument_id,
         ),
     )
 
@@ -192,7 +195,7 @@ class AccountArgs(Arguments):
 
 async def summarize_exposure(ctx: Context[Any, Any], args: AccountArgs) -> CallToolResult:
     app = app_of(ctx)
-    return await respond(app, app.reads.exposure(args.account_id, progress_reporter(ctx)))
+    return await respond(app, app.reads.exposure(args.account_id, progress_reporter(ctx), caller=app.caller()))
 
 
 class ShockRow(BaseModel):
@@ -224,7 +227,7 @@ async def analyze_scenario(ctx: Context[Any, Any], args: ScenarioArgs) -> CallTo
     shocks = [
         Shock(row.underlying_instrument_id, row.price_change_pct, row.volatility_change_pts) for row in args.shocks
     ]
-    return await respond(app, app.reads.scenario(args.account_id, shocks))
+    return await respond(app, app.reads.scenario(args.account_id, shocks, caller=app.caller()))
 
 
 def read_tools(environment: str) -> list[SurfaceTool]:

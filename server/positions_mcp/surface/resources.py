@@ -42,7 +42,7 @@ def _account(app: App, text: str) -> int:
     from ..actions.action_errors import ActionError
 
     try:
-        return app.reads.account(int(text))
+        return app.reads.account(int(text), app.caller())
     except ActionError as exc:
         raise ResourceNotFoundError(f"[{app.environment}] {exc}") from None
 
@@ -60,13 +60,13 @@ async def _document(app: App, read: Callable[[], Awaitable[BaseModel]]) -> str:
 
 
 def _reader(app: App, kind: str, account: int, ctx: Context[Any, Any] | None) -> Callable[[], Awaitable[BaseModel]]:
-    reads = app.reads
+    reads, caller = app.reads, app.caller()
     progress = progress_reporter(ctx) if ctx is not None else None
     if kind == "positions":
-        return lambda: reads.all_positions(account, progress)
+        return lambda: reads.all_positions(account, progress, caller=caller)
     if kind == "exposure":
-        return lambda: reads.exposure(account, progress)
-    return lambda: reads.instructions(account)
+        return lambda: reads.exposure(account, progress, caller=caller)
+    return lambda: reads.instructions(account, caller=caller)
 
 
 def register_resources(server: MCPServer[Any], app: App) -> None:
@@ -79,7 +79,7 @@ def register_resources(server: MCPServer[Any], app: App) -> None:
         mime_type=JSON,
     )
     def status() -> str:
-        return app.reads.status().model_dump_json()
+        return app.reads.status(app.caller()).model_dump_json()
 
     for kind, (title, description) in _DOCUMENTS.items():
 
@@ -98,8 +98,8 @@ def register_resources(server: MCPServer[Any], app: App) -> None:
         )(template())
 
     default = app.settings.effective_default_account
-    if default is None:
-        return
+    if default is None or app.settings.account_grants is not None:
+        return  # with grants the default is each person's own, and the list is the same for all
     for kind, (title, description) in _DOCUMENTS.items():
 
         def concrete(kind: str = kind) -> Callable[[], Awaitable[str]]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from ..clearstreet.retry import RetryPolicy
     from ..simulator import Simulator
+    from .oauth import JwtVerifier
 
 SERVER_NAME = "clearstreet-positions"
 
@@ -70,12 +71,22 @@ def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     return RequestStateSecurity(keys=[key])
 
 
+def _oauth(settings: Settings, verifier: JwtVerifier | None) -> dict[str, Any]:
+    """The SDK's resource-server arguments in OAuth mode (``surface.oauth``); none otherwise."""
+    if not settings.oauth:
+        return {}
+    from .oauth import JwtVerifier, auth_settings
+
+    return {"token_verifier": verifier or JwtVerifier(settings), "auth": auth_settings(settings)}
+
+
 def build_server(
     settings: Settings,
     *,
     simulator: Simulator | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    verifier: JwtVerifier | None = None,
 ) -> MCPServer[Any]:
     """The server with its tools, resources and prompts.
 
@@ -85,6 +96,8 @@ def build_server(
     ``retry`` replaces the client's retry policy: its ``sleep`` is the wait between attempts (tests
     record the waits asked for instead of taking them) and its ``clock`` the time ``Retry-After``
     dates are read against; by default ``anyio.sleep`` and ``time.time``.
+    ``verifier``: the access-token verifier already checked at start-up (OAuth mode; else one is
+    made from the settings).
     """
     app = App(settings, simulator, transport, retry)
     tools: list[Tool] = [*read_tools(app.environment)]
@@ -109,6 +122,7 @@ def build_server(
         log_level=settings.log_level,  # type: ignore[arg-type]
         tools=tools,
         request_state_security=request_state_security(settings),
+        **_oauth(settings, verifier),
     )
     register_resources(server, app)
     register_prompts(

@@ -23,6 +23,7 @@ from ...clearstreet.errors import (
     DeadlineExceededError,
     OutcomeUnknownError,
 )
+from ...safety.identity import Caller
 from ...safety.ledger import Submission
 from ..action_errors import describe_upstream
 from ..earlier import earlier_attempt
@@ -113,6 +114,8 @@ class Call(Generic[ActionT]):
     """The action's own argument object (an ``args_type``)."""
     arguments: dict[str, Any]
     """The arguments as the token binds them and the audit log records them."""
+    caller: Caller
+    """Who called (the verified person, with OAuth): the token binds them, every audit line names them."""
 
 
 def upstream_failure(exc: ClearStreetError) -> tuple[str, str]:

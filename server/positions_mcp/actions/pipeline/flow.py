@@ -1,6 +1,6 @@
 """The pipeline's order of steps, the same for every action; each step is a collaborator's.
 
-preview:  account → plan from fresh reads (knowing of a repeat) → issue the token → audit
+preview:  scope and account → plan from fresh reads (knowing of a repeat) → issue the token → audit
 question: account → verify the token (or plan and issue one) → compare → audit → the words
 execute:  account → the person's yes → verify → spend → plan again → compare → repeat shown?
           → record the submission → intent line (fsync) → shielded send → outcome line
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from ...safety.identity import ACT_SCOPE, Caller
 from ...safety.ledger import Submission
-from ...safety.policy import PolicyError
+from ...safety.policy import PolicyError, ScopeError, require_scope
 from ...safety.tokens import VerifiedToken, already_used, token_digest
 from ...settings import ConfirmationMode
 from ..action_errors import ActionError, OutOfTime, Refused
@@ -71,28 +72,40 @@ class Pipeline:
     def environment(self) -> str:
         return self.deps.environment
 
-    async def open(self, action: ActionT, tool: str, account_id: int | None, args: Any) -> Call[ActionT]:
-        """The call's context: the account it acts on, checked against the policy (allowlist, a
+    async def open(
+        self, action: ActionT, tool: str, account_id: int | None, args: Any, caller: Caller
+    ) -> Call[ActionT]:
+        """The call's context: the caller may act (scope ``positions:act``, with OAuth) and the
+        account it acts on is checked against the policy (allowlist, the caller's grants, a
         default when none is given); a refusal is audited."""
         arguments = action.arguments(args)
         try:
-            account = self.deps.account(account_id)
+            require_scope(self.deps.settings, caller, ACT_SCOPE)
+            account = self.deps.account(account_id, caller)
+        except ScopeError as exc:
+            raise await self.audit.refuse(tool, account_id, arguments, "INSUFFICIENT_SCOPE", str(exc), caller) from None
         except PolicyError as exc:
             reason = "NO_ACCOUNT" if account_id is None else "ACCOUNT_NOT_ALLOWED"
-            raise await self.audit.refuse(tool, account_id, arguments, reason, str(exc)) from None
-        return Call(action, tool, account, args, arguments)
+            raise await self.audit.refuse(tool, account_id, arguments, reason, str(exc), caller) from None
+        return Call(action, tool, account, args, arguments, caller)
 
     # -- the entry points --------------------------------------------------------------------
 
     async def preview(
-        self, action: ConfirmedAction[ArgsT, PlanT], account_id: int | None, args: ArgsT, *, can_ask: bool = True
+        self,
+        action: ConfirmedAction[ArgsT, PlanT],
+        account_id: int | None,
+        args: ArgsT,
+        *,
+        caller: Caller,
+        can_ask: bool = True,
     ) -> Preview[PlanT]:
         """Plan from fresh positions and issue the token that allows exactly that plan once.
         ``can_ask``: whether this client can show the server's question; in elicitation mode a
         client that cannot gets the plan and no token (it could never be used)."""
         mode = self.deps.settings.confirmation
         unusable = mode is ConfirmationMode.ELICITATION and not can_ask
-        call = await self.open(action, action.preview_name, account_id, args)
+        call = await self.open(action, action.preview_name, account_id, args, caller)
         async with self.deps.deadline(f"preparing {call.tool}"):
             draft, repeat = await self._draft(call, None)
         token = self.tokens.issue(call, draft, repeat) if draft.blocked is None and not unusable else None
@@ -114,11 +127,17 @@ class Pipeline:
         )
 
     async def question(
-        self, action: ConfirmedAction[ArgsT, PlanT], account_id: int | None, args: ArgsT, token: str | None
+        self,
+        action: ConfirmedAction[ArgsT, PlanT],
+        account_id: int | None,
+        args: ArgsT,
+        token: str | None,
+        *,
+        caller: Caller,
     ) -> Question:
         """What to ask the person: the plan of ``token`` (the call's own), or of a token issued now
         for a plan from fresh positions. Refuses (audited) what could not be sent anyway."""
-        call = await self.open(action, action.name, account_id, args)
+        call = await self.open(action, action.name, account_id, args, caller)
         async with self.deps.deadline(f"preparing the question for {action.name}"):
             verified = None
             if token is not None:
@@ -150,10 +169,12 @@ class Pipeline:
         args: ArgsT,
         token: str | None,
         answer: Answer | None = None,
+        *,
+        caller: Caller,
     ) -> Execution:
         """Send what ``token``'s preview planned, after the person's yes (``answer``, when the
         server asked them; else the token itself is the yes)."""
-        call = await self.open(action, action.name, account_id, args)
+        call = await self.open(action, action.name, account_id, args, caller)
         confirmed_by: ConfirmedBy = "confirmation_token" if answer is None else "elicitation"
         if answer is not None and (refusal := answer.refusal()) is not None:
             raise await self.audit.refusal(call, *refusal)
@@ -168,10 +189,12 @@ class Pipeline:
                 exc.after_spend(action.preview_name)
             raise
 
-    async def perform(self, action: IdempotentAction[ArgsT], account_id: int | None, args: ArgsT) -> BaseModel:
+    async def perform(
+        self, action: IdempotentAction[ArgsT], account_id: int | None, args: ArgsT, *, caller: Caller
+    ) -> BaseModel:
         """Send a state change that needs no confirmation (``confirmation = "none"``): audited before
         and after, within the deadline, shielded once it may have left."""
-        call = await self.open(action, action.name, account_id, args)
+        call = await self.open(action, action.name, account_id, args, caller)
         async with self.deps.deadline(action.doing):
             await self.audit.intent(call)
             sent, _ = await self.send(
@@ -186,10 +209,17 @@ class Pipeline:
         )
 
     async def refuse_call(
-        self, action: StateChange[ArgsT], account_id: int | None, args: ArgsT, reason: str, message: str
+        self,
+        action: StateChange[ArgsT],
+        account_id: int | None,
+        args: ArgsT,
+        reason: str,
+        message: str,
+        *,
+        caller: Caller,
     ) -> Refused:
         """Refuse a call before anything is planned (e.g. no way to ask the person); audited."""
-        call = await self.open(action, action.name, account_id, args)
+        call = await self.open(action, action.name, account_id, args, caller)
         return await self.audit.refusal(call, reason, message)
 
     # -- steps -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The confirmation token's part in a call: issued once per preview or question, verified on use,
 and compared with a plan made again from fresh reads.
 
-A token binds the tool, account, environment, canonical arguments, the idempotency keys its preview
+A token binds the person who previewed (with OAuth), the tool, account, environment, canonical arguments, the idempotency keys its preview
 assigned, a fingerprint of the positions the plan was computed from, what the plan sends, and the
 repeat the preview named. Execution plans again *with the token's keys* and refuses a plan or a set
 of positions that moved: the previewed plan is the executed plan. Single use is the ledger's.
@@ -42,6 +42,7 @@ class TokenIssue:
             instruction_keys=draft.keys,
             repeat_of=repeat.id if repeat else 0,
             sends=draft.sends,
+            subject=call.caller.subject,
         )
 
     def expires_at(self, token: str) -> datetime:
@@ -51,7 +52,7 @@ class TokenIssue:
         """Every check but single use; a refusal is audited."""
         try:
             return self._deps.tokens.verify(
-                token, call.action.name, call.account, self._deps.environment, call.arguments
+                token, call.action.name, call.account, self._deps.environment, call.arguments, call.caller.subject
             )
         except ConfirmationRefused as exc:
             raise await self._audit.refused(call, exc) from None

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...safety.identity import Caller
 from ...safety.tokens import ConfirmationRefused
 from ..action_errors import NOTHING_SENT, ActionError, Refused
 from .declaration import Call, StateChange
@@ -36,6 +37,7 @@ class WriteAhead:
         arguments: dict[str, Any],
         outcome: str,
         *,
+        caller: Caller,
         after_send: bool = False,
         **fields: Any,
     ) -> str:
@@ -53,6 +55,7 @@ class WriteAhead:
                 environment=self._deps.environment,
                 arguments=arguments,
                 outcome=outcome,
+                caller=caller.audited,
                 **fields,
             )
         except OSError as exc:
@@ -85,6 +88,7 @@ class WriteAhead:
             call.account,
             call.arguments,
             outcome,
+            caller=call.caller,
             after_send=after_send,
             **{call.action.audit_ids: [*(keys or ()), *ids]},
             **fields,
@@ -97,17 +101,17 @@ class WriteAhead:
         await self.line(call, "intent", "sending", keys=keys, detail=detail)
 
     async def refuse(
-        self, tool: str, account: int | None, arguments: dict[str, Any], reason: str, message: str
+        self, tool: str, account: int | None, arguments: dict[str, Any], reason: str, message: str, caller: Caller
     ) -> Refused:
         """Record a refusal and return the error to raise. Nothing reaches the upstream."""
-        await self.write("refusal", tool, account, arguments, reason, detail=message)
+        await self.write("refusal", tool, account, arguments, reason, caller=caller, detail=message)
         return Refused(reason, message)
 
     async def refusal(
         self, call: Call[StateChange[Any]], reason: str, message: str, *, tool: str | None = None
     ) -> Refused:
         """A refusal of ``call``, named for the tool called unless ``tool`` says otherwise."""
-        return await self.refuse(tool or call.tool, call.account, call.arguments, reason, message)
+        return await self.refuse(tool or call.tool, call.account, call.arguments, reason, message, call.caller)
 
     async def refused(self, call: Call[StateChange[Any]], exc: ConfirmationRefused) -> Refused:
         """A refusal by the confirmation (token) checks."""
