@@ -818,7 +818,7 @@ async def test_reads_retry_502_503_504_with_backoff_then_give_up() -> None:
 
 @pytest.mark.anyio
 async def test_a_read_retries_through_one_500() -> None:
-    """A GET is safe to repeat, so an internal error is retried like any other 5xx (DESIGN 5)."""
+    """A GET is safe to repeat, so an internal error is retried like any other 5xx (README.md, the confirmation model)."""
     sleeps = Waits()
     api = ScriptedAPI(
         reply(500, envelope(error={"code": 500, "message": "Internal error"})), reply(200, envelope(data=[]))

@@ -87,7 +87,7 @@ def client(api: API, **policy: Any) -> ClearStreetClient:
     return ClearStreetClient(api_key=API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(api), retry=retry)
 
 
-# -- example bodies (market-data reference, with a few fields this code has never seen) -----------
+# -- example bodies (as the API documents them, with a few fields this code has never seen) -----------
 
 BALANCES = {
     "account_id": ACCOUNT, "buying_power": "259890.00", "currency": "USD", "daily_change": "195.00",

@@ -340,7 +340,7 @@ async def test_a_clock_that_fails_leaves_the_local_one(
 async def test_a_clock_without_a_timezone_is_read_as_utc_and_fails_nothing(
     simulator: Any, make_settings: Callable[..., Settings]
 ) -> None:
-    """The reference says the clock is UTC; a reading without an offset is taken as UTC, never a crash."""
+    """The API documents the clock in UTC; a reading without an offset is taken as UTC, never a crash."""
 
     class NaiveClock(Recorder):
         async def handle_async_request(self, request: Any) -> Any:

@@ -20,7 +20,7 @@ from positions_mcp.domain.osi import (
 AAPL = OptionSymbol("AAPL", date(2028, 1, 21), OptionRight.CALL, Decimal("195"))
 
 
-# -- examples from the reference (section 1.5) -------------------------------------------------
+# -- examples of OSI symbols as the API writes them -------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -875,7 +875,7 @@ async def test_position_instructions_of_the_default_account(client: Client) -> N
 
 
 def expected_exposure(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
-    """The totals, computed here with Decimal from the raw rows (DESIGN: side from the quantity's
+    """The totals, computed here with Decimal from the raw rows (README.md: side from the quantity's
     sign; CASH rows are cash, not exposure; P&L over every row that reports it)."""
     risk = [r for r in rows if r["instrument_type"] != "CASH"]
 

@@ -120,7 +120,7 @@ class Upstream:
         try:
             with anyio.fail_after(CLOCK_READ_SECONDS):
                 server = (await client.clock.now()).clock
-            if server.tzinfo is None or server.utcoffset() is None:  # the reference: UTC
+            if server.tzinfo is None or server.utcoffset() is None:  # the API documents the clock in UTC
                 server = server.replace(tzinfo=UTC)
             received = system_clock()
             offset = server - (sent + (received - sent) / 2)

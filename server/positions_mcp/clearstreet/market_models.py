@@ -122,7 +122,7 @@ OpenMarketSessionType = Annotated[MarketSessionType | str, _known(MarketSessionT
 OpenDayType = Annotated[DayType | str, _known(DayType), _described(DayType)]
 
 
-# -- balances (section 2) -------------------------------------------------------------------------
+# -- balances (GET /v1/accounts/{account_id}/balances) -------------------------------------------------------------------------
 
 
 class AccountBalancesSod(WireModel):
@@ -194,7 +194,7 @@ class AccountBalances(WireModel):
     short_market_value: DecimalString | None = None
 
 
-# -- market-data snapshot (section 3) -------------------------------------------------------------
+# -- market-data snapshot (GET /v1/market-data/snapshot) -------------------------------------------------------------
 
 
 class SnapshotQuote(WireModel):
@@ -333,7 +333,7 @@ class Instrument(WireModel):
     options_expiry_dates: list[dt.date] | None = None
 
 
-# -- clock and market hours (section 6) -----------------------------------------------------------
+# -- clock and market hours (GET /v1/clock, /v1/calendars/market-hours) -----------------------------------------------------------
 
 
 class ClockDetail(WireModel):

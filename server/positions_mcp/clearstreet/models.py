@@ -1,4 +1,4 @@
-"""Wire models of the Clear Street positions API (reference sections 1.4, 5 and 11).
+"""Wire models of the Clear Street positions API (its documented request and response bodies).
 
 Every money, price, quantity and percent field is a ``Decimal`` parsed from the decimal string the
 API sends, and serialises back to a string. Enumerations are *open*: a value this code does not know
