@@ -20,7 +20,7 @@ port="${DESK_PORT:-8080}"                             # the balancer's port: cli
 replica_ports=("${DESK_REPLICA_A_PORT:-8001}" "${DESK_REPLICA_B_PORT:-8002}")  # the replicas, on 127.0.0.1
 redis_port="${DESK_REDIS_PORT:-6390}"                 # redis-server on 127.0.0.1 (not started if POSITIONS_MCP_LEDGER is set)
 simulator_port="${DESK_SIMULATOR_PORT:-8765}"         # the simulator (not started if CLEAR_STREET_BASE_URL/_ENVIRONMENT is set)
-public_host="${DESK_PUBLIC_HOST:-localhost:$port}"    # one more Host name:port the balancer accepts
+public_host="${DESK_PUBLIC_HOST:-localhost}"            # one more Host (name:port) the balancer accepts
 mcp="${DESK_MCP_COMMAND:-clearstreet-positions-mcp}"  # the server's command
 # Secrets: POSITIONS_MCP_TOKEN_SECRET, POSITIONS_MCP_HTTP_TOKEN and DESK_REDIS_PASSWORD from the
 # environment, else from DESK_DIR/secrets.env, else generated (32 random bytes, hex) and kept there.
@@ -89,7 +89,7 @@ random_hex() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # --- what is needed, where state lives
 command -v "$mcp" >/dev/null || die "$mcp not found: 'pip install .' in this repository (a virtualenv's bin on PATH), or set DESK_MCP_COMMAND"
-haproxy="$(command -v haproxy)" || die "haproxy not found: install it (Debian/Ubuntu: apt-get install haproxy)"
+haproxy="$(command -v haproxy || command -v /usr/sbin/haproxy)" || die "haproxy not found: install it (Debian/Ubuntu: apt-get install haproxy)"
 mkdir -p "$desk_dir/logs"
 chmod 700 "$desk_dir"
 secrets="$desk_dir/secrets.env"

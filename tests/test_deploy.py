@@ -78,7 +78,7 @@ class Desk:
 
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
-    if shutil.which("haproxy") is None:
+    if shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin") is None:
         pytest.skip("haproxy is not installed: apt-get install haproxy (.ci/run installs it when it is missing)")
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: apt-get install redis-server (.ci/run installs it)", pytrace=False)
