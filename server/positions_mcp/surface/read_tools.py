@@ -29,9 +29,9 @@ __all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentTex
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 150
-"""A page of 150 full rows stays under 250 KB of result whatever the rows (150 option rows, the
-longest, take about 200 KB: the rows travel as text and as structured content); for more, follow
-next_page_token, or use summarize_exposure for totals."""
+"""A page of 150 full rows is about 100 KB of result (150 option rows, the longest, about 102 KB:
+the rows travel in full as structured content and as a compact table in the text); for more,
+follow next_page_token, or use summarize_exposure for totals."""
 
 READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 """Hints only where they differ from the MCP specification's defaults (``openWorldHint`` true,
