@@ -265,7 +265,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="summarize_exposure",
             title="Summarize exposure",
-            description="""The whole account's exposure in at most 3 KB: market value (an option's is its premium,
+            description="""The whole account's exposure in at most 4 KB: market value (an option's is its premium,
             not its risk); delta per underlier in shares and dollars from the API's greeks (the risk); options'
             underlier_notional (what they control); funds; options expiring soon (moneyness, default at expiry,
             pin risk, cash needed). Tables are {columns, rows}.""",
