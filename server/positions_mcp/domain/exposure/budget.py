@@ -67,7 +67,15 @@ class _Cut:
                 (types, 1),
             ]
         # the last resort, when one row of each and every note still does not fit: whole sections go
-        last = [(notes, 0), (without, 0), (moves, 0), (types, 0), (underliers, 0), (largest, 0), (expiring, 0)]
+        last: list[tuple[list[Any], int]] = [
+            (notes, 0),
+            (without, 0),
+            (moves, 0),
+            (types, 0),
+            (underliers, 0),
+            (largest, 0),
+            (expiring, 0),
+        ]
         return [*steps, *last]
 
     def candidate(self) -> ExposureSummary:
