@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,16 +40,15 @@ def _nyse() -> Any:
     """The ``holidays`` package's NYSE calendar class, its module loaded alone: importing
     ``holidays.financial`` (or calling ``financial_holidays``) runs every exchange's module, about
     0.1 s of CPU on the first call that needs a business day, for the one calendar read here."""
+    import importlib.machinery
     import importlib.util
     import sys
 
-    name = "holidays.financial.ny_stock_exchange"
-    module = sys.modules.get(name)
+    module = sys.modules.get("holidays.financial.ny_stock_exchange")
     if module is None:
-        package = importlib.util.find_spec("holidays")
-        assert package is not None and package.submodule_search_locations
-        path = Path(next(iter(package.submodule_search_locations))) / "financial" / "ny_stock_exchange.py"
-        spec = importlib.util.spec_from_file_location("positions_mcp._nyse_calendar", path)
+        package = importlib.util.find_spec("holidays.financial")  # imports ``holidays``, not this package
+        assert package is not None and package.submodule_search_locations is not None
+        spec = importlib.machinery.PathFinder.find_spec("ny_stock_exchange", list(package.submodule_search_locations))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
