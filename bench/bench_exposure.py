@@ -38,11 +38,12 @@ from mcp import Client
 from mcp.types import TextContent
 from positions_mcp.actions.enrichment import BATCH, CONCURRENCY, contract_ids
 from positions_mcp.clearstreet import ClearStreetClient
+from positions_mcp.domain.exposure import MAX_JSON_BYTES
 from positions_mcp.settings import load_settings
 from positions_mcp.surface.server import build_server
 from simulated import KEY, server_environ, simulated_api
 
-SUMMARY_BUDGET = 3_000
+SUMMARY_BUDGET = MAX_JSON_BYTES
 TRACED_BUDGET_MIB = {10_000: 10.0, 100_000: 40.0}
 RATIO_BUDGET = {10_000: 1.35}
 

@@ -5,8 +5,9 @@ the client validating the result against the published output schema included.
 
     python bench/bench_positions_page.py [--runs 15]
 
-The simulated API runs in its own process. Budgets (bench/bench_startup.py measures it too): ≤ 250 KB per result at the largest
-page size, ≤ 60 ms. Above the size budget (deterministic) the script says so and exits 1; the time
+The simulated API runs in its own process. Budgets (bench/bench_startup.py measures it too): the
+first page at the largest size ≤ 100 KB (185 KB when the text repeated the structured content as
+JSON), any page of that size ≤ 250 KB, ≤ 60 ms. Above the size budget (deterministic) the script says so and exits 1; the time
 depends on the machine and is printed beside its budget.
 """
 
@@ -28,6 +29,7 @@ from simulated import server_environ, simulated_api
 ACCOUNT = 777
 POSITIONS = 2_000
 SIZE_BUDGET = 250_000
+FIRST_PAGE_BUDGET = 100_000
 TIME_BUDGET = 0.060
 
 
@@ -75,9 +77,14 @@ async def bench(url: str, runs: int) -> bool:
                 median = statistics.median(times)
                 print(f"  {page_size:>9}  {whole:>9,}  {text:>9,}  {structured:>10,}  {median * 1000:>6.1f}")
                 if page_size == MAX_PAGE_SIZE:
+                    first_ok = whole <= FIRST_PAGE_BUDGET
+                    print(
+                        f"first page of {MAX_PAGE_SIZE}: {whole:,} B (goal ≤ {FIRST_PAGE_BUDGET:,}: "
+                        f"{'ok' if first_ok else 'OVER'})"
+                    )
                     whole = max(whole, await options_only_page(client))
                     size_ok = whole <= SIZE_BUDGET
-                    within = size_ok
+                    within = size_ok and first_ok
                     print(
                         f"largest page (the larger of the first page and {MAX_PAGE_SIZE} option rows, from 50 and 100): {whole:,} B (budget {SIZE_BUDGET:,}: {'ok' if size_ok else 'OVER'}), "
                         f"{median * 1000:.1f} ms (budget {TIME_BUDGET * 1000:.0f} ms: "

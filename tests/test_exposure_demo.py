@@ -67,7 +67,7 @@ async def test_demo_book_totals_match_the_hand_computation(client: Client) -> No
     assert summary["daily_unrealized_pnl"] == "1129.37"
     assert summary["daily_realized_pnl"] == "0.00"
     assert summary["concentration"]["largest_pct"] == "54.96"  # MSFT
-    assert len(text_of(result).encode()) <= 3000
+    assert len(text_of(result).encode()) <= MAX_JSON_BYTES  # the text, compact, is under the JSON's budget too
 
 
 @pytest.mark.anyio
@@ -257,11 +257,14 @@ def test_the_index_option_counts_in_index_points(demo: tuple[list[Position], Mar
     assert spx.delta_dollars == (shares * Decimal("5602.50")).quantize(Decimal("0.01"))
 
 
-def test_the_small_demo_book_is_shown_whole_in_3_kb(demo: tuple[list[Position], MarketView]) -> None:
+def test_the_small_demo_book_is_shown_whole_in_4_kb(demo: tuple[list[Position], MarketView]) -> None:
     rows, view = demo
     s = summarize(rows, view, MAX_JSON_BYTES)
     text = s.model_dump_json()
     assert len(text.encode()) <= MAX_JSON_BYTES
+    assert s == summarize(rows, view, None)  # nothing cut: every section, every row, every note
+    assert s.by_type is not None and len(s.by_type) == 2 and s.largest is not None and len(s.largest.rows) == 10
+    assert len(s.notes) == 5
     assert s.delta is not None and s.expiring is not None and s.expiring.at_expiry is not None
     # every underlier (AAPL, TSLA, GOOG, MSFT, NVDA, AMZN, BRK.B, SPY, SPX) and every expiring option
     assert len(delta_table(s.delta).rows) == s.delta.underliers == 9
@@ -288,8 +291,20 @@ def test_the_small_demo_book_is_shown_whole_in_3_kb(demo: tuple[list[Position], 
         "cash short by $182,500.00 at expiry, not counting the $113,000.00 of short-sale proceeds"
     )
     assert data["expiring"]["at_expiry"]["short_sale_proceeds"] == "113000.00"
-    # what was shortened to fit is said
-    assert data["notes"][-1].endswith("cut to fit 3000 bytes; count fields and totals are complete")
+
+
+def test_a_tighter_budget_cuts_rows_never_a_section(demo: tuple[list[Position], MarketView]) -> None:
+    """Below the demo book's whole size, rows go (the largest positions first), never a section a
+    person asked about, nor a note; what was shortened is said."""
+    rows, view = demo
+    whole = summarize(rows, view, None)
+    s = summarize(rows, view, 3500)
+    assert len(s.model_dump_json().encode()) <= 3500
+    assert s.by_type == whole.by_type and s.expiring == whole.expiring
+    assert s.largest is not None and [r[0] for r in s.largest.rows] == ["MSFT"]
+    assert s.delta is not None and delta_table(s.delta).rows == delta_table(whole.delta).rows
+    assert s.notes[:-1] == whole.notes
+    assert s.notes[-1] == "lists cut to fit 3500 bytes; count fields and totals are complete"
 
 
 def test_the_demo_book_without_market_data_still_fits_and_says_so(demo: tuple[list[Position], MarketView]) -> None:

@@ -494,7 +494,7 @@ def generated(n: int) -> tuple[list[Position], MarketView]:
     return rows, MarketView(quotes=quotes, funds=Funds("USD", *(Decimal("1000000.00"),) * 4))
 
 
-def test_ten_thousand_positions_with_greeks_fit_in_3_kb_with_exact_totals() -> None:
+def test_ten_thousand_positions_with_greeks_fit_in_4_kb_with_exact_totals() -> None:
     rows, view = generated(10_000)
     builder = ExposureBuilder(account_id=ACCOUNT, environment="simulator", as_of=AS_OF, expiry_window_business_days=5)
     for start in range(0, len(rows), 1000):

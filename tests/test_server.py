@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from conftest import MONDAY_OPEN, Recorder
+from conftest import MONDAY_OPEN, Recorder, text_of
 from inline_snapshot import snapshot
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -37,6 +37,7 @@ from positions_mcp.domain.scenario import ScenarioResult
 from positions_mcp.settings import Settings
 from positions_mcp.simulator import Simulator
 from positions_mcp.surface.prompts import parse_prompt
+from positions_mcp.surface.rendering import render
 from positions_mcp.surface.server import build_server
 from pydantic import BaseModel
 
@@ -128,7 +129,7 @@ async def call(client: Client, name: str, arguments: dict[str, Any] | None = Non
     ).validate(structured)
     RESULT_MODELS[name].model_validate(structured)
     assert len(result.content) == 1 and isinstance(result.content[0], TextContent)
-    assert json.loads(result.content[0].text) == without_none(structured)
+    assert result.content[0].text == render(structured)  # the one rendering, not the JSON again
     assert structured["environment"] == "simulator"
     return structured
 
@@ -289,7 +290,7 @@ below its lower bound).\
                 "name": "summarize_exposure",
                 "title": "Summarize exposure",
                 "description": """\
-The whole account's exposure in at most 3 KB: market value (an option's is its premium,
+The whole account's exposure in at most 4 KB: market value (an option's is its premium,
 not its risk); delta per underlier in shares and dollars from the API's greeks (the risk); options'
 underlier_notional (what they control); funds; options expiring soon (moneyness, default at expiry,
 pin risk, cash needed). Tables are {columns, rows}.\
@@ -627,8 +628,8 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                 "name": "positions (19816)",
                 "title": "All positions, account 19816",
                 "uri": "clearstreet://accounts/19816/positions",
-                "description": "Every position of the account, all pages, decimal-exact (the first 500 of a larger book, with its count). The default account.",
-                "mimeType": "application/json",
+                "description": "Every position of the account, all pages, decimal-exact, as one table (the first 500 of a larger book, with its count). The default account.",
+                "mimeType": "text/plain",
             },
             {
                 "name": "exposure (19816)",
@@ -652,8 +653,8 @@ async def test_resources_templates_and_prompts_are_listed(client: Client) -> Non
                 "name": "positions",
                 "title": "All positions",
                 "uriTemplate": "clearstreet://accounts/{account_id}/positions",
-                "description": "Every position of the account, all pages, decimal-exact (the first 500 of a larger book, with its count).",
-                "mimeType": "application/json",
+                "description": "Every position of the account, all pages, decimal-exact, as one table (the first 500 of a larger book, with its count).",
+                "mimeType": "text/plain",
             },
             {
                 "name": "exposure",
@@ -965,15 +966,44 @@ async def test_positions_resource_reads_every_page(client: Client, simulator: Si
     where the rest is, and reads only the one upstream page it needs (no result of
     megabytes in the model's context)."""
     simulator.add_generated_account(LARGE, positions=LARGE_SIZE)
-    document = await read_json(client, f"clearstreet://accounts/{LARGE}/positions")
-    PositionsPage.model_validate(document)
-    assert document["environment"] == "simulator" and document["account_id"] == LARGE
-    assert (len(document["positions"]), document["total_items"]) == (500, LARGE_SIZE)
-    assert document["positions"] == without_none(await raw_positions(simulator, LARGE))[:500]
-    assert document["note"].startswith("the account holds 2500 positions: this document lists the first 500")
+    document = await read_text(client, f"clearstreet://accounts/{LARGE}/positions")
+    assert len(document.encode()) <= 100_000  # 500 rows as JSON were about 280 KB
+    assert document.startswith(f"environment: simulator\naccount_id: {LARGE}\npositions (500 rows):\n")
+    assert f"total_items: {LARGE_SIZE}" in document
+    assert table_rows(document) == as_text(await raw_positions(simulator, LARGE))[:500]
+    assert "note: the account holds 2500 positions: this document lists the first 500" in document
     assert [r.url.path for r in upstream.requests].count(f"/v1/accounts/{LARGE}/positions") == 1
-    primary = await read_json(client, f"clearstreet://accounts/{PRIMARY}/positions")
-    assert primary["positions"] == without_none(await raw_positions(simulator, PRIMARY))
+    primary = await read_text(client, f"clearstreet://accounts/{PRIMARY}/positions")
+    assert table_rows(primary) == as_text(await raw_positions(simulator, PRIMARY))
+
+
+async def read_text(client: Client, uri: str) -> str:
+    (content,) = (await client.read_resource(uri)).contents
+    assert content.mime_type == "text/plain"
+    return content.text  # type: ignore[union-attr]
+
+
+def table_rows(document: str) -> list[dict[str, str]]:
+    """The rows of the document's one table, each field as written (a field said once above the
+    table in every row; an empty cell left out), to compare with the API's rows."""
+    lines = document.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith(" rows):")) + 1
+    same: dict[str, str] = {}
+    if lines[start].startswith("  same in every row: "):
+        same = dict(item.split(" ", 1) for item in lines[start].removeprefix("  same in every row: ").split(", "))
+        start += 1
+    header = lines[start].strip().split("|")
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        cells = dict(zip(header, line.strip().split("|"), strict=True))
+        rows.append({**same, **{k: v for k, v in cells.items() if v}})
+    return rows
+
+
+def as_text(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{k: str(v) for k, v in row.items() if v is not None} for row in rows]
 
 
 async def test_exposure_resource_is_the_tool_result(client: Client) -> None:
@@ -1451,3 +1481,28 @@ async def test_a_scenario_on_an_underlier_not_held_is_refused_saying_what_is(cli
         client, "analyze_scenario", {"shocks": [{"underlying_instrument_id": "IBM", "price_change_pct": 5}]}
     )
     assert "Invalid scenario (UNKNOWN_UNDERLIER)" in text and "Underliers held: AAPL" in text
+
+
+async def test_a_result_carries_its_payload_once(client: Client) -> None:
+    """The text a model reads is a compact rendering of the structured content (a table of the
+    rows, the columns a person reads), not the same JSON again; the structured content keeps every
+    field."""
+    result = await client.call_tool("get_positions", {"account_id": PRIMARY, "page_size": 3})
+    structured = result.structured_content
+    assert structured is not None and set(structured["positions"][0]) >= {"instrument_id", "cost_basis"}
+    text, request_id = text_of(result).rsplit("\nrequest_id: ", 1)
+    assert request_id == structured["request_id"]
+    assert text == snapshot("""\
+environment: simulator
+account_id: 19816
+positions (3 rows; the text shows instrument_type, symbol, position_type, quantity, market_value, instrument_price, unrealized_pnl, structured content every field):
+  same in every row: position_type LONG
+  instrument_type|symbol|quantity|market_value|instrument_price|unrealized_pnl
+  COMMON_STOCK|AAPL|100|15100.00|151.00|600.00
+  OPTION|AAPL1270115C00140000|2|3960.00|13.20|1020.00
+  OPTION|AAPL261127C00145000|10|6200.00|6.20|3700.00
+page_number: 1
+total_items: 17
+total_pages: 6
+next_page_token: AAAAAAAAAAMAAAAAAAAAAw\
+""")

@@ -21,7 +21,6 @@ from ..clearstreet.errors import APIStatusError, ClearStreetError
 from ..clearstreet.models import Position, PositionInstruction, SecurityType, SortBy, SortDirection
 from ..domain.calendar import new_york
 from ..domain.contracts import underlier_of_root
-from ..domain.exposure import ExposureBuilder, ExposureSummary
 from ..domain.market_view import MarketView
 from ..domain.numbers import plain
 from ..domain.osi import symbol_key, try_parse_osi
@@ -33,6 +32,7 @@ from .dependencies import Dependencies
 from .views import PositionInstructions, PositionsPage, Status
 
 if TYPE_CHECKING:
+    from ..domain.exposure import ExposureSummary
     from ..domain.scenario import ScenarioResult, Shock
 
 Progress = Callable[[int, int | None, str], Awaitable[None]]
@@ -363,6 +363,7 @@ class Reads:
         the balances and the unpriced underliers, then the account's instructions (what expiry
         settles depends on those in force); the summary is built in a worker thread. Instructions
         that cannot be read degrade to a note, like the market data."""
+        from ..domain.exposure import ExposureBuilder  # imported on first use: not on every read's path
         from .enrichment import BOOK_PAGE_SIZE, BookMarket
 
         account = self.account(account_id, caller)

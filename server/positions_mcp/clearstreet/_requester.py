@@ -101,6 +101,21 @@ class Outcome:
 
 
 _READ = httpx.ByteStream(b"")
+
+
+def _plain_http_transport(base_url: str) -> httpx.AsyncBaseTransport | None:
+    """For an ``http://`` base URL (the simulator served locally), a transport whose TLS context
+    loads no certificates: httpx's default loads the CA bundle (tens of ms) for a connection that
+    never uses TLS. The context still requires a verified certificate and its host name, so a
+    request that did reach an ``https://`` URL would fail its handshake, never go unverified.
+    Otherwise None: httpx's default transport."""
+    if not base_url.lower().startswith("http://"):
+        return None
+    import ssl
+
+    return httpx.AsyncHTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+
+
 """Stands in for a response's stream once its body is read (``response.content`` keeps it)."""
 
 
@@ -140,7 +155,7 @@ class Requester:
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            transport=transport,
+            transport=transport if transport is not None else _plain_http_transport(base_url),
             timeout=self._timeout,
             follow_redirects=False,
             headers={

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -34,11 +35,29 @@ def new_york(instant: datetime) -> datetime:
     return instant.astimezone(NEW_YORK)
 
 
+@lru_cache(maxsize=1)
+def _nyse() -> Any:
+    """The ``holidays`` package's NYSE calendar class, its module loaded alone: importing
+    ``holidays.financial`` (or calling ``financial_holidays``) runs every exchange's module, about
+    0.1 s of CPU on the first call that needs a business day, for the one calendar read here."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    module = sys.modules.get("holidays.financial.ny_stock_exchange")
+    if module is None:
+        package = importlib.util.find_spec("holidays.financial")  # imports ``holidays``, not this package
+        assert package is not None and package.submodule_search_locations is not None
+        spec = importlib.machinery.PathFinder.find_spec("ny_stock_exchange", list(package.submodule_search_locations))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module.NewYorkStockExchange
+
+
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> frozenset[date]:
-    import holidays  # imported on first use: keeps server start-up lean
-
-    return frozenset(holidays.financial_holidays("NYSE", years=[year]).keys())
+    return frozenset(_nyse()(years=[year]).keys())
 
 
 def is_holiday(day: date) -> bool:

@@ -11,7 +11,7 @@ class CompactResult(BaseModel):
     """A frozen result that leaves out the fields it has no value for, so a model reads only what
     was found (an absent field says "not known" once, instead of a null in every row)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # built on first use
 
     # No return annotation on purpose: pydantic then keeps the model's own serialization schema.
     @model_serializer(mode="wrap")

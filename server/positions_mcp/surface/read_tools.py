@@ -29,9 +29,9 @@ __all__ = ["READ", "AccountId", "DecimalBounds", "InstrumentRef", "InstrumentTex
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 150
-"""A page of 150 full rows stays under 250 KB of result whatever the rows (150 option rows, the
-longest, take about 200 KB: the rows travel as text and as structured content); for more, follow
-next_page_token, or use summarize_exposure for totals."""
+"""A page of 150 full rows is about 100 KB of result (150 option rows, the longest, about 102 KB:
+the rows travel in full as structured content and as a compact table in the text); for more,
+follow next_page_token, or use summarize_exposure for totals."""
 
 READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True)
 """Hints only where they differ from the MCP specification's defaults (``openWorldHint`` true,
@@ -265,7 +265,7 @@ def read_tools(environment: str) -> list[SurfaceTool]:
         make_tool(
             name="summarize_exposure",
             title="Summarize exposure",
-            description="""The whole account's exposure in at most 3 KB: market value (an option's is its premium,
+            description="""The whole account's exposure in at most 4 KB: market value (an option's is its premium,
             not its risk); delta per underlier in shares and dollars from the API's greeks (the risk); options'
             underlier_notional (what they control); funds; options expiring soon (moneyness, default at expiry,
             pin risk, cash needed). Tables are {columns, rows}.""",

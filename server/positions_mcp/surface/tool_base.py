@@ -7,7 +7,7 @@ inspection), so each tool's input schema is the model that reads its arguments:
   ``default: null``, an optional argument without its ``null``, a nested model written where it is
   used) with ``additionalProperties: false``: unknown arguments are refused, never silently ignored;
 * the output schema is ``RESULT_SCHEMA``: a result is a JSON object. Every result meets it. Its
-  fields are in the result itself (structured content and the same JSON as text), and what a model
+  fields are in the result itself (structured content, and a text rendering of it), and what a model
   needs to know of them is in the tool's description; listing every field with its type would cost
   ``tools/list`` about 3.5 KB of the model's context for that.
 
@@ -28,6 +28,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..secret import redact
+from .rendering import render
 
 __all__ = [
     "RESULT_SCHEMA",
@@ -57,13 +58,15 @@ def tool_error(environment: str, message: str) -> ToolError:
 
 
 def present(result: BaseModel) -> CallToolResult:
-    """The same data twice, as the protocol asks: structured content for programs and compact JSON
-    text for the model (nulls left out). In the structured content a top-level field without a value
-    is left out too; rows below keep every field as the API sent it, nulls included."""
+    """The data once, in two forms: structured content for programs, and for the model a compact
+    text rendering of it (``surface.rendering``: key: value lines and tables), not the JSON again.
+    In the structured content a top-level field without a value is left out; rows below keep every
+    field as the API sent it, nulls included."""
     data = result.model_dump(mode="json")
+    structured = {key: value for key, value in data.items() if value is not None}
     return CallToolResult(
-        content=[TextContent(type="text", text=result.model_dump_json(exclude_none=True))],
-        structured_content={key: value for key, value in data.items() if value is not None},
+        content=[TextContent(type="text", text=render(structured))],
+        structured_content=structured,
     )
 
 

@@ -18,8 +18,9 @@ The result has a bounded size whatever the book. The two lists a person reads ro
 underlier, expiring options) are tables: column names once, then one JSON array per row. A small
 book (``small_book`` positions, 25 by default) lists every underlier and every expiring option; a
 larger one keeps exact counts and totals and lists the largest items only. The compact JSON is then
-cut to ``max_json_bytes`` (3,000): the largest positions first, then notes, then (a large book's)
-lists, the expiring options last; the last note says what was cut.
+cut to ``max_json_bytes`` (4,096) by shortening lists, never by leaving a section out: the largest
+positions first, then (a large book's) other lists, the expiring options last; every list keeps a
+row and every note stays; the last note says what was cut.
 
 Definitions (decisions, stated once):
 

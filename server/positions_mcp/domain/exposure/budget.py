@@ -1,9 +1,11 @@
 """The summary shaped to its size budget (package docstring: the result has a bounded size).
 
-The compact JSON is cut to ``max_json_bytes``: the lists are shortened (their counts and every
-total stay complete), the largest positions first, then notes, then (a large book's) lists, the
-expiring options last, where decisions are due; the last note says what was cut. A small book keeps
-every underlier and expiring option unless nothing else is left to shorten.
+The compact JSON is cut to ``max_json_bytes`` by shortening lists, never by leaving out a section a
+person asked about: every list keeps at least one row, and every note stays, until nothing else is
+left to shorten. Rows go first from the largest positions, then (a large book's) underliers, share
+moves and expiring options, the expiring options last among them, where decisions are due; the
+last note says what was cut. A small book keeps every underlier and expiring option unless nothing
+else is left to shorten.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from .summary import DeltaExposure, ExposureSummary
 
 __all__ = ["MAX_JSON_BYTES", "fit"]
 
-MAX_JSON_BYTES = 3000
-"""Default budget of the summary's compact JSON; lists are shortened (counts kept) to meet it."""
+MAX_JSON_BYTES = 4096
+"""Default budget of the summary's compact JSON; lists are shortened (counts kept) to meet it.
+4 KB holds the demo book (17 positions, 3,744 B) whole: at 3,000 even one row a list and every note
+did not fit without cutting the expiring options. The result carries the JSON once (the text is a
+compact rendering of it), so 4 KB of JSON is still fewer bytes than 3 KB sent twice."""
 
 
 def _json_size(summary: ExposureSummary) -> int:
@@ -45,17 +50,7 @@ class _Cut:
         moves, expiring, notes = self.moves, self.expiring, self.notes
         steps: list[tuple[list[Any], int]]
         if small:
-            # by_type mostly repeats the options' premium beside the stock: it goes before the positions
-            steps = [
-                (largest, 5),
-                (types, 0),
-                (largest, 3),
-                (without, 3),
-                (notes, 2),
-                (largest, 0),
-                (notes, 0),
-                (without, 0),
-            ]
+            steps = [(largest, 5), (largest, 3), (without, 3), (largest, 1), (types, 1), (without, 1)]
         else:
             steps = [
                 (largest, 5),
@@ -69,11 +64,19 @@ class _Cut:
                 (moves, 1),
                 (expiring, 1),
                 (without, 1),
-                (notes, 0),
-                (types, 0),
-                (without, 0),
+                (types, 1),
             ]
-        return [*steps, (moves, 0), (underliers, 0), (largest, 0), (expiring, 0)]
+        # the last resort, when one row of each and every note still does not fit: whole sections go
+        last: list[tuple[list[Any], int]] = [
+            (notes, 0),
+            (without, 0),
+            (moves, 0),
+            (types, 0),
+            (underliers, 0),
+            (largest, 0),
+            (expiring, 0),
+        ]
+        return [*steps, *last]
 
     def candidate(self) -> ExposureSummary:
         """The summary with the lists as they are now, and a note saying what was cut."""
